@@ -1,0 +1,84 @@
+/* cli.h - what the files of the `jobmatch` command-line client share:
+ * the run context, exit codes, output helpers and the command handlers.
+ *
+ * The tool uses only the public client library (jobmatch.h), jansson and
+ * msgpack-c, so it doubles as an example of the library's use.
+ */
+#ifndef JM_CLI_H
+#define JM_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <msgpack.h>
+
+#include "jobmatch.h"
+
+/* Exit codes, as documented in `jobmatch help`. */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_SERVER = 1,   /* the server answered an error, or lines were rejected */
+    CLI_EXIT_USAGE = 2,    /* bad command line or unreadable/invalid input */
+    CLI_EXIT_IO = 3,       /* connection or transport failure */
+};
+
+/* One run of the tool. The client is connected (and hello'd when a key
+ * was given) before a command handler is called. */
+typedef struct cli {
+    jm_client_t *client;
+    bool pretty;           /* -p: indent JSON output */
+} cli_t;
+
+/* A command handler: argv[0] is the command name. Returns an exit code. */
+typedef int (*cli_cmd_fn)(cli_t *cli, int argc, char **argv);
+
+/* ---- output.c ---- */
+
+/* Prints "jobmatch: <code>: <message>" to stderr. */
+void cli_error(const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints a usage error and returns CLI_EXIT_USAGE. */
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reports a failed library call (rc < 0) on stderr and returns the exit
+ * code for it. r is the reply when the server answered an error (may be
+ * NULL); the function does not free it. */
+int cli_report(const cli_t *cli, int rc, const jm_reply_t *r);
+
+/* Writes o as one line of JSON (indented with -p) on stdout. Returns 0,
+ * or CLI_EXIT_SERVER when o cannot be written as JSON. */
+int cli_print(const cli_t *cli, const msgpack_object *o);
+
+/* Reads a whole file ("-" = standard input) into a malloc'd,
+ * NUL-terminated buffer. Returns 0 or -1 (message printed). */
+int cli_read_file(const char *path, char **data, size_t *len);
+
+/* Packs JSON text that must be one object into sb (appended). Returns 0,
+ * or -1 with the reason in err. */
+int cli_pack_object(const char *json, msgpack_sbuffer *sb, char *err,
+                    size_t errlen);
+
+/* Looks key up in a str-keyed msgpack map; NULL when absent. */
+const msgpack_object *cli_map_get(const msgpack_object *map, const char *key);
+
+/* Appends a msgpack str holding s. */
+void cli_pack_str(msgpack_packer *pk, const char *s);
+
+/* True when the first byte of packed msgpack is a map header. */
+bool cli_is_packed_map(const char *data, size_t len);
+
+/* ---- cmd_records.c ---- */
+int cmd_ping(cli_t *cli, int argc, char **argv);
+int cmd_info(cli_t *cli, int argc, char **argv);
+int cmd_get(cli_t *cli, int argc, char **argv);
+int cmd_put(cli_t *cli, int argc, char **argv);
+int cmd_delete(cli_t *cli, int argc, char **argv);
+int cmd_close(cli_t *cli, int argc, char **argv);
+int cmd_list(cli_t *cli, int argc, char **argv);
+int cmd_call(cli_t *cli, int argc, char **argv);
+
+/* ---- cmd_import.c ---- */
+int cmd_import(cli_t *cli, int argc, char **argv);
+
+#endif

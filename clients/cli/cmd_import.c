@@ -1,0 +1,535 @@
+/* cmd_import.c - `jobmatch import`: bulk loading of JSON lines through
+ * vacancy.put_many / worker.put_many.
+ *
+ * Lines are packed locally (a line that is not a JSON object is rejected
+ * here and never sent), gathered into batches bounded both in records and
+ * in packed bytes (so every request fits the server's default 1 MiB
+ * frame), and sent with up to two batches in flight so that the server is
+ * never idle waiting for the next batch to be parsed. The server writes a
+ * batch all or nothing: when it refuses one because some records break a
+ * rule, it names them, and the batch is sent again without them so that
+ * the valid lines still load.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define IMPORT_DEFAULT_BATCH 5000
+#define IMPORT_MAX_BATCH 10000
+/* Packed records per request; the envelope adds a few dozen bytes and the
+ * server's default max frame is 1 MiB. */
+#define IMPORT_MAX_BYTES (900u * 1024u)
+#define IMPORT_IN_FLIGHT 2
+/* A refusal names at most 100 records, so a batch with more bad records
+ * needs more than one resend; each resend drops at least one record, and
+ * this bounds the round trips a hopeless batch can cost. */
+#define IMPORT_MAX_RESENDS 8
+#define IMPORT_SHOW_REJECTS 20
+#define IMPORT_MSG_MAX 200
+
+/* One batch of packed records and where each came from. */
+typedef struct batch {
+    msgpack_sbuffer recs;  /* the packed records, back to back */
+    size_t *off;           /* record i is recs.data[off[i] .. off[i+1]) */
+    long *line;            /* input line number of record i */
+    uint32_t n, cap;
+    uint64_t id;           /* request id while in flight */
+    int resends;           /* how often this content was sent again */
+} batch_t;
+
+typedef struct reject {
+    long line;
+    char msg[IMPORT_MSG_MAX];
+} reject_t;
+
+typedef struct import {
+    cli_t *cli;
+    const char *one, *many;        /* "vacancy", "vacancies" */
+    char op[64];                   /* "vacancy.put_many" */
+    uint32_t batch_max;
+    batch_t *cur;                  /* being filled */
+    batch_t *queue[IMPORT_IN_FLIGHT + 2];  /* in flight, oldest first */
+    int nqueue;
+    uint64_t imported, created, replaced, rejected;
+    reject_t shown[IMPORT_SHOW_REJECTS];  /* the lowest line numbers */
+    int nshown;
+    int fatal;                     /* exit code of a fatal failure, or 0 */
+    /* Progress, drawn only on a terminal. */
+    bool progress;
+    off_t total_bytes;             /* 0 when unknown (a pipe) */
+    off_t bytes_read;
+    double t0, last_draw;
+} import_t;
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static batch_t *
+batch_new(void)
+{
+    batch_t *b = calloc(1, sizeof *b);
+
+    if (b != NULL)
+        msgpack_sbuffer_init(&b->recs);
+    return b;
+}
+
+static void
+batch_free(batch_t *b)
+{
+    if (b == NULL)
+        return;
+    msgpack_sbuffer_destroy(&b->recs);
+    free(b->off);
+    free(b->line);
+    free(b);
+}
+
+/* Appends one packed record. Returns 0 or -1 when out of memory. */
+static int
+batch_add(batch_t *b, const char *rec, size_t len, long line)
+{
+    if (b->n + 1 >= b->cap) {
+        uint32_t cap = b->cap ? b->cap * 2 : 256;
+        size_t *off = realloc(b->off, (cap + 1) * sizeof *off);
+        long *ln;
+
+        if (off == NULL)
+            return -1;
+        b->off = off;
+        ln = realloc(b->line, cap * sizeof *ln);
+        if (ln == NULL)
+            return -1;
+        b->line = ln;
+        b->cap = cap;
+    }
+    b->off[b->n] = b->recs.size;
+    if (msgpack_sbuffer_write(&b->recs, rec, len) != 0)
+        return -1;
+    b->line[b->n] = line;
+    b->n++;
+    b->off[b->n] = b->recs.size;
+    return 0;
+}
+
+/* Notes one rejected line: counted always, its text kept when it is among
+ * the lowest line numbers seen, so the summary lists the first ones. */
+static void
+reject_line(import_t *im, long line, const char *msg)
+{
+    int i;
+
+    im->rejected++;
+    if (im->nshown == IMPORT_SHOW_REJECTS &&
+        im->shown[IMPORT_SHOW_REJECTS - 1].line < line)
+        return;
+    if (im->nshown < IMPORT_SHOW_REJECTS)
+        im->nshown++;
+    for (i = im->nshown - 1; i > 0 && im->shown[i - 1].line > line; i--)
+        im->shown[i] = im->shown[i - 1];
+    im->shown[i].line = line;
+    snprintf(im->shown[i].msg, sizeof im->shown[i].msg, "%s", msg);
+}
+
+static void
+draw_progress(import_t *im, bool force)
+{
+    double t = now_s(), rate;
+
+    if (!im->progress || (!force && t - im->last_draw < 0.2))
+        return;
+    im->last_draw = t;
+    rate = t > im->t0 ? (double)(im->imported + im->rejected) / (t - im->t0)
+                      : 0.0;
+    if (im->total_bytes > 0)
+        fprintf(stderr, "\r\033[Kimported %llu, rejected %llu  %5.1f%%  "
+                "%.0f rec/s", (unsigned long long)im->imported,
+                (unsigned long long)im->rejected,
+                100.0 * (double)im->bytes_read / (double)im->total_bytes,
+                rate);
+    else
+        fprintf(stderr, "\r\033[Kimported %llu, rejected %llu  %.0f rec/s",
+                (unsigned long long)im->imported,
+                (unsigned long long)im->rejected, rate);
+}
+
+/* Sends b and queues it. Takes b in every case. */
+static int
+send_batch(import_t *im, batch_t *b)
+{
+    msgpack_sbuffer req;
+    msgpack_packer pk;
+    int rc;
+
+    msgpack_sbuffer_init(&req);
+    msgpack_packer_init(&pk, &req, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    cli_pack_str(&pk, im->many);
+    msgpack_pack_array(&pk, b->n);
+    if (msgpack_sbuffer_write(&req, b->recs.data, b->recs.size) != 0 ||
+        req.data == NULL) {
+        rc = JM_ENOMEM;
+    } else {
+        rc = jm_send(im->cli->client, im->op, req.data, req.size, &b->id);
+    }
+    msgpack_sbuffer_destroy(&req);
+    if (rc != 0) {
+        im->fatal = cli_report(im->cli, rc, NULL);
+        batch_free(b);
+        return -1;
+    }
+    im->queue[im->nqueue++] = b;
+    return 0;
+}
+
+static uint64_t
+get_count(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = cli_map_get(map, key);
+
+    return o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? o->via.u64
+                                                                   : 0;
+}
+
+/* Drops the "vacancies[12]" head of a server message: the line number
+ * says which record it was, and the batch index means nothing to a user. */
+static const char *
+strip_index(const import_t *im, const char *msg, size_t *len)
+{
+    size_t m = strlen(im->many);
+    const char *p, *end = msg + *len;
+
+    if (*len <= m || memcmp(msg, im->many, m) != 0 || msg[m] != '[')
+        return msg;
+    p = memchr(msg + m, ']', *len - m);
+    if (p == NULL)
+        return msg;
+    p++;
+    if (p < end && *p == '.')
+        p++;
+    else if (end - p >= 2 && p[0] == ':' && p[1] == ' ')
+        p += 2;
+    *len = (size_t)(end - p);
+    return p;
+}
+
+/* Marks the records a refusal names as rejected. Returns how many were. */
+static uint32_t
+take_record_errors(import_t *im, batch_t *b, const msgpack_object *errors,
+                   bool *bad)
+{
+    uint32_t n = 0;
+
+    if (errors == NULL || errors->type != MSGPACK_OBJECT_ARRAY)
+        return 0;
+    for (uint32_t i = 0; i < errors->via.array.size; i++) {
+        const msgpack_object *e = &errors->via.array.ptr[i];
+        const msgpack_object *idx = cli_map_get(e, "index");
+        const msgpack_object *msg = cli_map_get(e, "message");
+        char text[IMPORT_MSG_MAX];
+        const char *s = "rejected";
+        size_t len = strlen(s);
+
+        if (idx == NULL || idx->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            idx->via.u64 >= b->n || bad[idx->via.u64])
+            continue;
+        if (msg != NULL && msg->type == MSGPACK_OBJECT_STR) {
+            s = msg->via.str.ptr;
+            len = msg->via.str.size;
+            s = strip_index(im, s, &len);
+        }
+        snprintf(text, sizeof text, "%.*s", (int)len, s);
+        bad[idx->via.u64] = true;
+        reject_line(im, b->line[idx->via.u64], text);
+        n++;
+    }
+    return n;
+}
+
+/* Handles the refusal of batch b. Takes b. */
+static void
+refused(import_t *im, batch_t *b, const jm_reply_t *r)
+{
+    bool *bad = calloc(b->n ? b->n : 1, sizeof *bad);
+    uint32_t named = 0, i;
+    batch_t *again = NULL;
+    char text[IMPORT_MSG_MAX];
+
+    if (bad == NULL) {
+        im->fatal = cli_report(im->cli, JM_ENOMEM, NULL);
+        batch_free(b);
+        return;
+    }
+    if (strcmp(r->error_code, "bad_request") == 0)
+        named = take_record_errors(im, b, cli_map_get(&r->error, "errors"),
+                                   bad);
+    if (named == 0 && strcmp(r->error_code, "bad_request") != 0 &&
+        strcmp(r->error_code, "too_large") != 0) {
+        /* Not about the records (unauthorized, overloaded, ...): going on
+         * would only fail the same way. */
+        cli_error(r->error_code, "%s", r->error_message);
+        im->fatal = CLI_EXIT_SERVER;
+        free(bad);
+        batch_free(b);
+        return;
+    }
+    if (named > 0 && named < b->n && b->resends < IMPORT_MAX_RESENDS &&
+        !im->fatal) {
+        again = batch_new();
+        for (i = 0; again != NULL && i < b->n; i++) {
+            if (bad[i])
+                continue;
+            if (batch_add(again, b->recs.data + b->off[i],
+                          b->off[i + 1] - b->off[i], b->line[i]) != 0) {
+                batch_free(again);
+                again = NULL;
+            }
+        }
+        if (again == NULL) {
+            im->fatal = cli_report(im->cli, JM_ENOMEM, NULL);
+        } else {
+            again->resends = b->resends + 1;
+            send_batch(im, again);
+        }
+    } else if (named < b->n) {
+        /* Refused as a whole without naming what is left: those records
+         * share the batch's message. */
+        if (snprintf(text, sizeof text, "batch refused: %s: %s",
+                     r->error_code, r->error_message) < 0)
+            text[0] = '\0';
+        for (i = 0; i < b->n; i++)
+            if (!bad[i])
+                reject_line(im, b->line[i], text);
+    }
+    free(bad);
+    batch_free(b);
+}
+
+/* Reads the reply to the oldest batch in flight and accounts for it. */
+static void
+handle_oldest(import_t *im)
+{
+    batch_t *b = im->queue[0];
+    jm_reply_t *r = NULL;
+    int rc;
+
+    memmove(im->queue, im->queue + 1, (size_t)--im->nqueue * sizeof b);
+    for (;;) {
+        rc = jm_recv(im->cli->client, &r);
+        /* Pushed frames may come between replies; they are not ours. */
+        if (rc == 0 && r->id == 0 && cli_map_get(&r->result, "push")) {
+            jm_reply_free(r);
+            continue;
+        }
+        break;
+    }
+    if (r == NULL) {
+        im->fatal = cli_report(im->cli, rc, NULL);
+        batch_free(b);
+        return;
+    }
+    if (r->id != b->id) {
+        if (rc == JM_ESERVER)
+            cli_error(r->error_code, "%s", r->error_message);
+        else
+            cli_error("protocol", "reply %llu does not answer request %llu",
+                      (unsigned long long)r->id, (unsigned long long)b->id);
+        im->fatal = rc == JM_ESERVER ? CLI_EXIT_SERVER : CLI_EXIT_IO;
+    } else if (rc == 0) {
+        im->imported += get_count(&r->result, "count");
+        im->created += get_count(&r->result, "created");
+        im->replaced += get_count(&r->result, "replaced");
+    } else {
+        refused(im, b, r);
+        b = NULL;
+    }
+    jm_reply_free(r);
+    batch_free(b);
+    draw_progress(im, false);
+}
+
+/* Sends the batch being filled, first making room in the pipeline. */
+static void
+flush_current(import_t *im)
+{
+    batch_t *b = im->cur;
+
+    im->cur = NULL;
+    if (b == NULL || b->n == 0) {
+        batch_free(b);
+        return;
+    }
+    while (im->nqueue >= IMPORT_IN_FLIGHT && !im->fatal)
+        handle_oldest(im);
+    if (im->fatal) {
+        batch_free(b);
+        return;
+    }
+    send_batch(im, b);
+}
+
+/* Takes one input line (without its newline). */
+static void
+take_line(import_t *im, msgpack_sbuffer *scratch, char *line, long lineno)
+{
+    char err[IMPORT_MSG_MAX];
+
+    if (line[strspn(line, " \t\r\f\v")] == '\0')
+        return;
+    scratch->size = 0;
+    if (cli_pack_object(line, scratch, err, sizeof err) != 0) {
+        reject_line(im, lineno, err);
+        return;
+    }
+    if (scratch->size > IMPORT_MAX_BYTES) {
+        reject_line(im, lineno, "record larger than 900 KiB packed");
+        return;
+    }
+    if (im->cur != NULL && (im->cur->n >= im->batch_max ||
+                            im->cur->recs.size + scratch->size >
+                                IMPORT_MAX_BYTES))
+        flush_current(im);
+    if (im->fatal)
+        return;
+    if (im->cur == NULL)
+        im->cur = batch_new();
+    if (im->cur == NULL ||
+        batch_add(im->cur, scratch->data, scratch->size, lineno) != 0)
+        im->fatal = cli_report(im->cli, JM_ENOMEM, NULL);
+}
+
+static void
+summary(const import_t *im)
+{
+    if (im->progress)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr, "imported %llu (created %llu, replaced %llu), "
+            "rejected %llu\n", (unsigned long long)im->imported,
+            (unsigned long long)im->created,
+            (unsigned long long)im->replaced,
+            (unsigned long long)im->rejected);
+    for (int i = 0; i < im->nshown; i++)
+        fprintf(stderr, "  line %ld: %s\n", im->shown[i].line,
+                im->shown[i].msg);
+    if (im->rejected > (uint64_t)im->nshown)
+        fprintf(stderr, "  ... and %llu more rejected lines\n",
+                (unsigned long long)(im->rejected - (uint64_t)im->nshown));
+}
+
+static int
+parse_import_args(int argc, char **argv, import_t *im, const char **path)
+{
+    *path = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        char *end;
+        long v;
+
+        if (strcmp(a, "--batch") == 0 && i + 1 < argc)
+            val = argv[++i];
+        else if (strncmp(a, "--batch=", 8) == 0)
+            val = a + 8;
+        else if ((a[0] != '-' || strcmp(a, "-") == 0) && *path == NULL) {
+            *path = a;
+            continue;
+        } else {
+            return cli_usage("import: unexpected argument \"%s\"", a);
+        }
+        errno = 0;
+        v = strtol(val, &end, 10);
+        if (*val == '\0' || *end != '\0' || errno != 0 || v < 1 ||
+            v > IMPORT_MAX_BATCH)
+            return cli_usage("--batch wants 1..%d", IMPORT_MAX_BATCH);
+        im->batch_max = (uint32_t)v;
+    }
+    if (*path == NULL)
+        return cli_usage("import vacancies|workers FILE.jsonl|- [--batch N]");
+    return 0;
+}
+
+int
+cmd_import(cli_t *cli, int argc, char **argv)
+{
+    import_t im = { .cli = cli, .batch_max = IMPORT_DEFAULT_BATCH };
+    msgpack_sbuffer scratch;
+    const char *path;
+    struct stat st;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    FILE *f;
+    int rc;
+
+    if (argc >= 2 && (strcmp(argv[1], "vacancies") == 0 ||
+                      strcmp(argv[1], "vacancy") == 0)) {
+        im.one = "vacancy";
+        im.many = "vacancies";
+    } else if (argc >= 2 && (strcmp(argv[1], "workers") == 0 ||
+                             strcmp(argv[1], "worker") == 0)) {
+        im.one = "worker";
+        im.many = "workers";
+    } else {
+        return cli_usage("import vacancies|workers FILE.jsonl|- [--batch N]");
+    }
+    if ((rc = parse_import_args(argc, argv, &im, &path)) != 0)
+        return rc;
+    snprintf(im.op, sizeof im.op, "%s.put_many", im.one);
+    f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (f == NULL) {
+        cli_error("input", "%s: %s", path, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    im.progress = isatty(STDERR_FILENO);
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+        im.total_bytes = st.st_size;
+    im.t0 = now_s();
+
+    msgpack_sbuffer_init(&scratch);
+    while (!im.fatal && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        im.bytes_read += n;
+        if (n > 0 && line[n - 1] == '\n')
+            line[--n] = '\0';
+        take_line(&im, &scratch, line, lineno);
+        draw_progress(&im, false);
+    }
+    if (!im.fatal && ferror(f)) {
+        cli_error("input", "%s: read error", path);
+        im.fatal = CLI_EXIT_USAGE;
+    }
+    free(line);
+    msgpack_sbuffer_destroy(&scratch);
+    if (f != stdin)
+        fclose(f);
+
+    if (!im.fatal)
+        flush_current(&im);
+    else
+        batch_free(im.cur);
+    /* Replies still owed are read even after a failure, so that counts
+     * of what did load are right; a dead connection fails them at once. */
+    while (im.nqueue > 0) {
+        if (im.fatal == CLI_EXIT_IO) {
+            batch_free(im.queue[--im.nqueue]);
+            continue;
+        }
+        handle_oldest(&im);
+    }
+    summary(&im);
+    if (im.fatal)
+        return im.fatal;
+    return im.rejected > 0 ? CLI_EXIT_SERVER : CLI_EXIT_OK;
+}

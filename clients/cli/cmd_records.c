@@ -1,0 +1,352 @@
+/* cmd_records.c - the one-request commands of the jobmatch tool (ping,
+ * info, get, put, delete, close, call) and list, which follows cursors.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* The record kinds the tool knows, by their singular and plural names. */
+typedef struct kind {
+    const char *one;    /* "vacancy": op prefix and record key */
+    const char *many;   /* "vacancies": list and put_many key */
+} kind_t;
+
+static const kind_t kinds[] = {
+    { "vacancy", "vacancies" },
+    { "worker", "workers" },
+};
+
+/* Finds a kind by either name; NULL when unknown. */
+static const kind_t *
+find_kind(const char *name)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(name, kinds[i].one) == 0 ||
+            strcmp(name, kinds[i].many) == 0)
+            return &kinds[i];
+    return NULL;
+}
+
+/* Calls op with packed args and prints the member `key` of the result
+ * (the whole result when key is NULL or absent). */
+static int
+call_print(cli_t *cli, const char *op, const msgpack_sbuffer *args,
+           const char *key)
+{
+    const msgpack_object *o;
+    jm_reply_t *r = NULL;
+    int rc;
+
+    rc = jm_call(cli->client, op, args != NULL ? args->data : NULL,
+                 args != NULL ? args->size : 0, &r);
+    if (rc != 0) {
+        rc = cli_report(cli, rc, r);
+        jm_reply_free(r);
+        return rc;
+    }
+    o = key != NULL ? cli_map_get(&r->result, key) : NULL;
+    rc = cli_print(cli, o != NULL ? o : &r->result);
+    jm_reply_free(r);
+    return rc;
+}
+
+/* Builds {"id": id} and calls "<kind>.<verb>". */
+static int
+call_by_id(cli_t *cli, const kind_t *k, const char *verb, const char *id,
+           const char *print_key)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    char op[64];
+    int rc;
+
+    snprintf(op, sizeof op, "%s.%s", k->one, verb);
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    cli_pack_str(&pk, "id");
+    cli_pack_str(&pk, id);
+    rc = call_print(cli, op, &sb, print_key);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+int
+cmd_ping(cli_t *cli, int argc, char **argv)
+{
+    jm_reply_t *r = NULL;
+    int rc;
+
+    if (argc != 1)
+        return cli_usage("ping takes no arguments");
+    rc = jm_call(cli->client, "ping", NULL, 0, &r);
+    if (rc != 0) {
+        rc = cli_report(cli, rc, r);
+        jm_reply_free(r);
+        return rc;
+    }
+    /* "pong" reads better bare than as a JSON string. */
+    if (r->result.type == MSGPACK_OBJECT_STR)
+        printf("%.*s\n", (int)r->result.via.str.size, r->result.via.str.ptr);
+    else
+        rc = cli_print(cli, &r->result);
+    jm_reply_free(r);
+    return rc;
+}
+
+int
+cmd_info(cli_t *cli, int argc, char **argv)
+{
+    msgpack_sbuffer sb = { .size = 1, .data = (char[]){ (char)0x80 } };
+
+    if (argc != 1)
+        return cli_usage("info takes no arguments");
+    return call_print(cli, "admin.info", &sb, NULL);
+}
+
+int
+cmd_get(cli_t *cli, int argc, char **argv)
+{
+    const kind_t *k = argc == 3 ? find_kind(argv[1]) : NULL;
+
+    if (k == NULL)
+        return cli_usage("get vacancy|worker ID");
+    return call_by_id(cli, k, "get", argv[2], k->one);
+}
+
+int
+cmd_delete(cli_t *cli, int argc, char **argv)
+{
+    const kind_t *k = argc == 3 ? find_kind(argv[1]) : NULL;
+
+    if (k == NULL)
+        return cli_usage("delete vacancy|worker ID");
+    return call_by_id(cli, k, "delete", argv[2], NULL);
+}
+
+int
+cmd_close(cli_t *cli, int argc, char **argv)
+{
+    const kind_t *k = argc == 3 ? find_kind(argv[1]) : NULL;
+
+    if (k == NULL || strcmp(k->one, "vacancy") != 0)
+        return cli_usage("close vacancy ID");
+    return call_by_id(cli, k, "close", argv[2], NULL);
+}
+
+int
+cmd_put(cli_t *cli, int argc, char **argv)
+{
+    const kind_t *k = argc == 3 ? find_kind(argv[1]) : NULL;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    char op[64], err[256];
+    char *text;
+    size_t len;
+    int rc;
+
+    if (k == NULL)
+        return cli_usage("put vacancy|worker FILE.json|-");
+    if (cli_read_file(argv[2], &text, &len) != 0)
+        return CLI_EXIT_USAGE;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    cli_pack_str(&pk, k->one);
+    rc = cli_pack_object(text, &sb, err, sizeof err);
+    free(text);
+    if (rc != 0) {
+        cli_error("input", "%s: %s", argv[2], err);
+        msgpack_sbuffer_destroy(&sb);
+        return CLI_EXIT_USAGE;
+    }
+    snprintf(op, sizeof op, "%s.put", k->one);
+    rc = call_print(cli, op, &sb, NULL);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+int
+cmd_call(cli_t *cli, int argc, char **argv)
+{
+    msgpack_sbuffer sb;
+    char err[256];
+    int rc;
+
+    if (argc < 2 || argc > 3)
+        return cli_usage("call OP [JSON-ARGS]");
+    msgpack_sbuffer_init(&sb);
+    if (argc == 3 && cli_pack_object(argv[2], &sb, err, sizeof err) != 0) {
+        cli_error("input", "JSON-ARGS: %s", err);
+        msgpack_sbuffer_destroy(&sb);
+        return CLI_EXIT_USAGE;
+    }
+    rc = call_print(cli, argv[1], sb.size > 0 ? &sb : NULL, NULL);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* The filters of `list`, as given on the command line. */
+typedef struct list_opts {
+    const char *region, *occupation, *status, *category, *cursor;
+    long limit;        /* 0 = the server's default */
+    bool all;
+} list_opts_t;
+
+static int
+parse_list_opts(int argc, char **argv, list_opts_t *o)
+{
+    static const char *const names[] = { "--region", "--occupation",
+                                         "--status", "--category",
+                                         "--cursor", "--limit" };
+
+    for (int i = 2; i < argc; i++) {
+        const char *val = NULL, *a = argv[i];
+        size_t j;
+
+        if (strcmp(a, "--all") == 0) {
+            o->all = true;
+            continue;
+        }
+        for (j = 0; j < sizeof names / sizeof names[0]; j++) {
+            size_t n = strlen(names[j]);
+
+            if (strncmp(a, names[j], n) != 0)
+                continue;
+            if (a[n] == '=')
+                val = a + n + 1;
+            else if (a[n] == '\0' && i + 1 < argc)
+                val = argv[++i];
+            else if (a[n] == '\0')
+                return cli_usage("%s needs a value", names[j]);
+            else
+                continue;
+            break;
+        }
+        if (val == NULL)
+            return cli_usage("list: unknown argument \"%s\"", a);
+        switch (j) {
+        case 0: o->region = val; break;
+        case 1: o->occupation = val; break;
+        case 2: o->status = val; break;
+        case 3: o->category = val; break;
+        case 4: o->cursor = val; break;
+        default: {
+            char *end;
+
+            errno = 0;
+            o->limit = strtol(val, &end, 10);
+            if (*val == '\0' || *end != '\0' || errno != 0 || o->limit < 1 ||
+                o->limit > 1000000)
+                return cli_usage("--limit wants a positive number");
+        }
+        }
+    }
+    return 0;
+}
+
+/* Packs the list request for one page. */
+static void
+pack_list_args(msgpack_sbuffer *sb, const list_opts_t *o, const char *cursor,
+               size_t cursor_len)
+{
+    msgpack_packer pk;
+    const char *keys[] = { "region", "occupation", "status", "category" };
+    const char *vals[] = { o->region, o->occupation, o->status, o->category };
+    uint32_t n = 0;
+
+    for (size_t i = 0; i < 4; i++)
+        n += vals[i] != NULL;
+    n += o->limit > 0;
+    n += cursor != NULL;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, n);
+    for (size_t i = 0; i < 4; i++) {
+        if (vals[i] == NULL)
+            continue;
+        cli_pack_str(&pk, keys[i]);
+        cli_pack_str(&pk, vals[i]);
+    }
+    if (o->limit > 0) {
+        cli_pack_str(&pk, "limit");
+        msgpack_pack_int64(&pk, o->limit);
+    }
+    if (cursor != NULL) {
+        cli_pack_str(&pk, "cursor");
+        msgpack_pack_str(&pk, cursor_len);
+        msgpack_pack_str_body(&pk, cursor, cursor_len);
+    }
+}
+
+int
+cmd_list(cli_t *cli, int argc, char **argv)
+{
+    const kind_t *k = argc >= 2 ? find_kind(argv[1]) : NULL;
+    list_opts_t o = { 0 };
+    char op[64], *cursor = NULL;
+    size_t cursor_len = 0;
+    int rc;
+
+    if (k == NULL)
+        return cli_usage("list vacancies|workers [--region P] "
+                         "[--occupation P] [--status S] [--category C] "
+                         "[--limit N] [--cursor C] [--all]");
+    if ((rc = parse_list_opts(argc, argv, &o)) != 0)
+        return rc;
+    if (o.cursor != NULL) {
+        cursor = strdup(o.cursor);
+        cursor_len = strlen(o.cursor);
+        if (cursor == NULL)
+            return cli_report(cli, JM_ENOMEM, NULL);
+    }
+    snprintf(op, sizeof op, "%s.list", k->one);
+    for (;;) {
+        const msgpack_object *recs, *next;
+        msgpack_sbuffer sb;
+        jm_reply_t *r = NULL;
+
+        msgpack_sbuffer_init(&sb);
+        pack_list_args(&sb, &o, cursor, cursor_len);
+        rc = jm_call(cli->client, op, sb.data, sb.size, &r);
+        msgpack_sbuffer_destroy(&sb);
+        free(cursor);
+        cursor = NULL;
+        if (rc != 0) {
+            rc = cli_report(cli, rc, r);
+            jm_reply_free(r);
+            return rc;
+        }
+        recs = cli_map_get(&r->result, k->many);
+        if (recs == NULL || recs->type != MSGPACK_OBJECT_ARRAY) {
+            cli_error("protocol", "%s answer without a \"%s\" array", op,
+                      k->many);
+            jm_reply_free(r);
+            return CLI_EXIT_IO;
+        }
+        for (uint32_t i = 0; i < recs->via.array.size && rc == 0; i++)
+            rc = cli_print(cli, &recs->via.array.ptr[i]);
+        next = cli_map_get(&r->result, "cursor");
+        if (rc == 0 && next != NULL && next->type == MSGPACK_OBJECT_STR) {
+            cursor_len = next->via.str.size;
+            cursor = strndup(next->via.str.ptr, cursor_len);
+            if (cursor == NULL)
+                rc = cli_report(cli, JM_ENOMEM, NULL);
+        }
+        jm_reply_free(r);
+        if (rc != 0 || cursor == NULL)
+            break;
+        if (!o.all) {
+            /* stdout holds only records; the way on goes to stderr. */
+            fprintf(stderr, "jobmatch: more records follow: --cursor %s "
+                    "(or --all)\n", cursor);
+            break;
+        }
+        /* A page of output is complete; let a reader of a pipe see it. */
+        fflush(stdout);
+    }
+    free(cursor);
+    return rc;
+}

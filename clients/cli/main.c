@@ -1,0 +1,194 @@
+/* main.c - the jobmatch command-line client: global options, the
+ * environment, connecting (and hello with a key), and dispatch to the
+ * command handlers in cmd_*.c.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef JM_VERSION
+#define JM_VERSION "0"
+#endif
+
+#define DEFAULT_ADDR "127.0.0.1:7411"
+#define DEFAULT_TIMEOUT_MS 60000
+
+static const char usage_text[] =
+    "usage: jobmatch [-a ADDR] [-k KEY | -K KEYFILE] [-t TIMEOUT_MS] [-p]\n"
+    "                COMMAND ...\n"
+    "\n"
+    "commands:\n"
+    "  ping                                  check the server (prints pong)\n"
+    "  info                                  server information (admin.info)\n"
+    "  get vacancy|worker ID                 print one record\n"
+    "  put vacancy|worker FILE.json|-        insert or replace one record\n"
+    "  delete vacancy|worker ID              delete one record\n"
+    "  close vacancy ID                      close a vacancy\n"
+    "  list vacancies|workers [--region P] [--occupation P] [--status S]\n"
+    "       [--category C] [--limit N] [--cursor C] [--all]\n"
+    "                                        one JSON record per line\n"
+    "  import vacancies|workers FILE.jsonl|- [--batch N]\n"
+    "                                        bulk load JSON lines\n"
+    "  call OP [JSON-ARGS]                   raw call, prints the result\n"
+    "  help, --help, --version\n"
+    "\n"
+    "options:\n"
+    "  -a, --addr ADDR       host:port, [v6addr]:port or unix:/path\n"
+    "                        (default $JOBMATCH_ADDR, else " DEFAULT_ADDR ")\n"
+    "  -k, --key KEY         API key (default $JOBMATCH_KEY)\n"
+    "  -K, --key-file FILE   file holding only the API key\n"
+    "  -t, --timeout MS      bound on each read and write (default 60000,\n"
+    "                        0 = none)\n"
+    "  -p, --pretty          indent JSON output\n"
+    "\n"
+    "exit codes: 0 ok, 1 server error answer (or rejected lines),\n"
+    "            2 usage or input error, 3 connection or transport error\n";
+
+typedef struct command {
+    const char *name;
+    cli_cmd_fn fn;
+} command_t;
+
+static const command_t commands[] = {
+    { "ping", cmd_ping },
+    { "info", cmd_info },
+    { "get", cmd_get },
+    { "put", cmd_put },
+    { "delete", cmd_delete },
+    { "close", cmd_close },
+    { "list", cmd_list },
+    { "import", cmd_import },
+    { "call", cmd_call },
+};
+
+/* Reads the key file: the key is its whole content less trailing line
+ * ends and blanks. Returns a malloc'd string or NULL (message printed). */
+static char *
+read_key_file(const char *path)
+{
+    char *data;
+    size_t len;
+
+    if (cli_read_file(path, &data, &len) != 0)
+        return NULL;
+    while (len > 0 && strchr("\r\n \t", data[len - 1]) != NULL)
+        data[--len] = '\0';
+    if (len == 0 || strlen(data) != len) {
+        cli_error("usage", "%s: empty or not a key", path);
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+static int
+parse_timeout(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (*s == '\0' || *end != '\0' || v < 0 || v > 86400000)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "addr", required_argument, NULL, 'a' },
+        { "key", required_argument, NULL, 'k' },
+        { "key-file", required_argument, NULL, 'K' },
+        { "timeout", required_argument, NULL, 't' },
+        { "pretty", no_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *addr = getenv("JOBMATCH_ADDR");
+    const char *key = NULL, *key_file = NULL;
+    char *key_owned = NULL, err[256], role[64];
+    const command_t *cmd = NULL;
+    int opt, timeout_ms = DEFAULT_TIMEOUT_MS, rc;
+    cli_t cli = { 0 };
+
+    /* "+" stops at the command name, so command options are left alone. */
+    while ((opt = getopt_long(argc, argv, "+a:k:K:t:phV", longopts,
+                              NULL)) != -1) {
+        switch (opt) {
+        case 'a': addr = optarg; break;
+        case 'k': key = optarg; break;
+        case 'K': key_file = optarg; break;
+        case 't':
+            if (parse_timeout(optarg, &timeout_ms) != 0)
+                return cli_usage("-t wants milliseconds, 0..86400000");
+            break;
+        case 'p': cli.pretty = true; break;
+        case 'h': fputs(usage_text, stdout); return CLI_EXIT_OK;
+        case 'V': printf("jobmatch %s\n", JM_VERSION); return CLI_EXIT_OK;
+        default: return cli_usage("unknown option");
+        }
+    }
+    if (optind >= argc)
+        return cli_usage("no command");
+    if (strcmp(argv[optind], "help") == 0) {
+        fputs(usage_text, stdout);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[optind], commands[i].name) == 0)
+            cmd = &commands[i];
+    if (cmd == NULL)
+        return cli_usage("unknown command \"%s\"", argv[optind]);
+    if (key != NULL && key_file != NULL)
+        return cli_usage("-k and -K exclude each other");
+
+    if (addr == NULL || *addr == '\0')
+        addr = DEFAULT_ADDR;
+    if (key == NULL && key_file != NULL) {
+        key_owned = read_key_file(key_file);
+        if (key_owned == NULL)
+            return CLI_EXIT_USAGE;
+        key = key_owned;
+    }
+    if (key == NULL && key_file == NULL) {
+        key = getenv("JOBMATCH_KEY");
+        if (key != NULL && *key == '\0')
+            key = NULL;
+    }
+
+    cli.client = jm_connect(addr, timeout_ms, err, sizeof err);
+    if (cli.client == NULL) {
+        cli_error("io", "%s", err);
+        free(key_owned);
+        return CLI_EXIT_IO;
+    }
+    rc = CLI_EXIT_OK;
+    if (key != NULL) {
+        int hrc = jm_hello(cli.client, key, role, sizeof role);
+
+        if (hrc != 0) {
+            /* The hello reply is gone by now; its text is in errstr as
+             * "code: message", which is the required form already. */
+            if (hrc == JM_ESERVER) {
+                fprintf(stderr, "jobmatch: %s\n", cli.client->errstr);
+                rc = CLI_EXIT_SERVER;
+            } else {
+                rc = cli_report(&cli, hrc, NULL);
+            }
+        }
+    }
+    free(key_owned);
+    if (rc == CLI_EXIT_OK)
+        rc = cmd->fn(&cli, argc - optind, argv + optind);
+    jm_close(cli.client);
+    if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
+        cli_error("io", "writing standard output failed");
+        rc = CLI_EXIT_IO;
+    }
+    return rc;
+}

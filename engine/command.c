@@ -1,0 +1,83 @@
+/* command.c - the operation table and the helpers handlers share. */
+#include "command.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "conn.h"
+
+#define R_ALL EN_ROLES_ALL
+#define R_STAFF (EN_ROLE_COUNSELOR | EN_ROLE_ADMIN)
+#define R_VACANCY_READ (EN_ROLE_KIOSK | EN_ROLE_COUNSELOR | EN_ROLE_NODE | EN_ROLE_ADMIN)
+
+static const en_command_t commands[] = {
+    {"hello", R_ALL, 0, en_op_hello},
+    {"ping", R_ALL, 0, en_op_ping},
+    {"vacancy.get", R_VACANCY_READ, 0, en_op_vacancy_get},
+    {"vacancy.list", R_VACANCY_READ, 0, en_op_vacancy_list},
+    {"vacancy.put", R_STAFF, EN_CMD_WRITE, en_op_vacancy_put},
+    {"vacancy.put_many", R_STAFF, EN_CMD_WRITE, en_op_vacancy_put_many},
+    {"vacancy.delete", R_STAFF, EN_CMD_WRITE, en_op_vacancy_delete},
+    {"vacancy.close", R_STAFF, EN_CMD_WRITE, en_op_vacancy_close},
+    {"worker.get", R_STAFF, 0, en_op_worker_get},
+    {"worker.list", R_STAFF, 0, en_op_worker_list},
+    {"worker.put", R_STAFF, EN_CMD_WRITE, en_op_worker_put},
+    {"worker.put_many", R_STAFF, EN_CMD_WRITE, en_op_worker_put_many},
+    {"worker.delete", R_STAFF, EN_CMD_WRITE, en_op_worker_delete},
+    {"admin.info", EN_ROLE_ADMIN, 0, en_op_admin_info},
+};
+
+const en_command_t *
+en_command_find(pr_str_t op)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const char *name = commands[i].name;
+        if (strlen(name) == op.len && memcmp(name, op.ptr, op.len) == 0)
+            return &commands[i];
+    }
+    return NULL;
+}
+
+void
+en_reply_ok(en_req_t *req)
+{
+    pr_pack_ok_begin(req->pk, req->rq->id);
+}
+
+void
+en_pack_raw(msgpack_packer *pk, const void *bytes, size_t len)
+{
+    /* The packer writes straight through its callback, so raw bytes
+     * appended the same way land in order. */
+    pk->callback(pk->data, bytes, len);
+}
+
+int
+en_job_new(en_req_t *req, void *data,
+           int (*apply)(ix_txn_t *, en_write_t *, msgpack_sbuffer *),
+           void (*reply)(en_write_t *, msgpack_packer *))
+{
+    en_write_t *job = calloc(1, sizeof *job);
+    msgpack_zone *taken = malloc(sizeof *taken);
+    if (!job || !taken) {
+        free(job);
+        free(taken);
+        free(data);
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    }
+    /* The job takes the worker's zone, which holds this request, and the
+     * worker starts a fresh one. msgpack_zone_free() releases it later. */
+    *taken = req->worker->zone;
+    msgpack_zone_init(&req->worker->zone, MSGPACK_ZONE_CHUNK_SIZE);
+    job->zone = taken;
+    job->conn = req->conn;
+    job->worker = req->worker;
+    job->req_id = req->rq->id;
+    job->now = req->now;
+    job->apply = apply;
+    job->reply = reply;
+    job->data = data;
+    req->job = job;
+    return 0;
+}

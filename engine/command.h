@@ -1,0 +1,79 @@
+/* command.h - the table of operations: name, roles allowed, flags and one
+ * handler signature for all.
+ *
+ * A handler runs on a worker thread with the request decoded. A read-only
+ * handler answers at once: it begins the reply with en_reply_ok(), packs
+ * the result and returns 0, or returns -1 with req->err set (anything it
+ * packed is discarded). A write handler validates everything it can, then
+ * prepares req->job (with en_job_new) and returns 0; the writer applies
+ * the job and the reply is sent when it commits.
+ */
+#ifndef JM_ENGINE_COMMAND_H
+#define JM_ENGINE_COMMAND_H
+
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "error.h"
+#include "message.h"
+#include "server.h"
+#include "writer.h"
+
+typedef struct en_req {
+    en_server_t *srv;
+    en_worker_t *worker;
+    en_conn_t *conn;
+    const pr_request_t *rq;
+    msgpack_packer *pk;
+    int64_t now;
+    pr_error_t err;
+    en_write_t *job;          /* set by write handlers */
+} en_req_t;
+
+typedef int (*en_handler_fn)(en_req_t *req);
+
+enum en_command_flags {
+    EN_CMD_WRITE = 1u << 0,   /* goes through the writer */
+};
+
+typedef struct en_command {
+    const char *name;
+    unsigned roles;           /* enum en_role bits allowed */
+    unsigned flags;
+    en_handler_fn handler;
+} en_command_t;
+
+/* Looks an operation up by name; NULL when unknown. */
+const en_command_t *en_command_find(pr_str_t op);
+
+/* Begins a success reply to req: the caller then packs exactly one value. */
+void en_reply_ok(en_req_t *req);
+
+/* Creates req->job for a write handler: it takes over the worker's
+ * request zone (so the decoded request stays valid on the writer thread),
+ * and records apply/reply. data (may be NULL) is owned by the job. */
+int en_job_new(en_req_t *req, void *data,
+               int (*apply)(ix_txn_t *, en_write_t *, msgpack_sbuffer *),
+               void (*reply)(en_write_t *, msgpack_packer *));
+
+/* Appends already-encoded msgpack bytes (a stored record) to the reply. */
+void en_pack_raw(msgpack_packer *pk, const void *bytes, size_t len);
+
+/* Handlers, by module. */
+int en_op_hello(en_req_t *req);
+int en_op_ping(en_req_t *req);
+int en_op_admin_info(en_req_t *req);
+int en_op_vacancy_put(en_req_t *req);
+int en_op_worker_put(en_req_t *req);
+int en_op_vacancy_put_many(en_req_t *req);
+int en_op_worker_put_many(en_req_t *req);
+int en_op_vacancy_get(en_req_t *req);
+int en_op_worker_get(en_req_t *req);
+int en_op_vacancy_delete(en_req_t *req);
+int en_op_worker_delete(en_req_t *req);
+int en_op_vacancy_close(en_req_t *req);
+int en_op_vacancy_list(en_req_t *req);
+int en_op_worker_list(en_req_t *req);
+
+#endif

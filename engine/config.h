@@ -1,0 +1,70 @@
+/* config.h - the daemon's settings: defaults, the INI config file and
+ * command-line flags (flags win over the file).
+ *
+ * Config file (INI, read with libinih):
+ *
+ *   [server]
+ *   listen = 127.0.0.1:7411, [::1]:7411
+ *   unix = /run/jobmatch/jobmatch.sock
+ *   data = /var/lib/jobmatch
+ *   node = city-110100
+ *   threads = 2
+ *   max_frame = 1M
+ *   max_clients = 10000
+ *   idle_timeout = 300
+ *   anonymous_role = kiosk
+ *   log_level = info
+ *   admin_key_file = /etc/jobmatch/admin.key
+ *   [storage]
+ *   map_size = 16G
+ *   sync = full
+ *   [keys]
+ *   front-desk = counselor:SECRET
+ */
+#ifndef JM_ENGINE_CONFIG_H
+#define JM_ENGINE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "index.h"
+
+#define EN_MAX_LISTEN 8
+#define EN_ADDR_MAX 128
+
+typedef struct en_config {
+    char listen[EN_MAX_LISTEN][EN_ADDR_MAX];
+    unsigned n_listen;
+    char unix_path[256];            /* "" = no Unix socket */
+    char data_dir[512];
+    char node[64];
+    char admin_key_file[512];       /* "" = <data_dir>/admin.key */
+    char ready_file[512];           /* "" = none; written once listening */
+    unsigned threads;
+    uint32_t max_frame;
+    unsigned max_clients;
+    unsigned idle_timeout;          /* seconds; 0 = never */
+    unsigned max_inflight;          /* queued writes per connection */
+    unsigned anonymous_role;
+    int log_level;
+    uint64_t map_size;
+    enum ix_sync sync;
+    en_keyring_t keys;              /* keys from the config file */
+} en_config_t;
+
+/* Fills defaults. */
+void en_config_defaults(en_config_t *cfg);
+
+/* Applies argv (which may name a config file with -c/--config, read
+ * first). Returns 0 to run, 1 when --help or --version was printed (exit
+ * 0), -1 on error (message printed; exit 2). */
+int en_config_from_args(en_config_t *cfg, int argc, char **argv);
+
+void en_config_free(en_config_t *cfg);
+
+/* Parses "123", "64K", "16M", "2G" into bytes. -1 when malformed. */
+int en_parse_size(const char *s, uint64_t *out);
+
+#endif

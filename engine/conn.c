@@ -1,0 +1,360 @@
+/* conn.c - framing, dispatch and reply order for one connection. */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "command.h"
+#include "frame.h"
+#include "guard.h"
+#include "log.h"
+#include "message.h"
+#include "writer.h"
+
+/* Past this much unsent output the connection stops taking requests until
+ * the client reads, so a client that never reads cannot grow our memory. */
+#define EN_OUTPUT_HIGH (8u << 20)
+
+enum frame_result { FRAME_DONE, FRAME_WAIT, FRAME_FATAL };
+
+static void conn_process(en_conn_t *c);
+static void conn_maybe_finish(en_conn_t *c);
+
+static void
+conn_unlink_free(en_conn_t *c)
+{
+    en_worker_t *w = c->worker;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+    if (w->draining && !w->conns)
+        event_base_loopexit(w->base, NULL);
+}
+
+/* Closes the socket. The connection itself lives on while writes it
+ * submitted are in the writer's hands. */
+static void
+conn_close(en_conn_t *c)
+{
+    if (c->bev) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+        atomic_fetch_sub(&c->worker->srv->connections, 1);
+        en_debug("conn %llu closed", (unsigned long long)c->serial);
+    }
+    if (c->inflight > 0) {
+        c->state = EN_CONN_DEAD;
+        return;
+    }
+    conn_unlink_free(c);
+}
+
+static void
+reply_begin(en_worker_t *w)
+{
+    w->out.size = 0;
+    msgpack_sbuffer_write(&w->out, "\0\0\0\0", PR_FRAME_HEADER);
+}
+
+static void
+reply_send(en_conn_t *c)
+{
+    en_worker_t *w = c->worker;
+    pr_frame_put_length((uint8_t *)w->out.data,
+                        (uint32_t)(w->out.size - PR_FRAME_HEADER));
+    bufferevent_write(c->bev, w->out.data, w->out.size);
+}
+
+static void
+reply_error(en_conn_t *c, uint64_t id, const pr_error_t *err)
+{
+    reply_begin(c->worker);
+    pr_pack_error(&c->worker->pk, id, err);
+    reply_send(c);
+}
+
+static enum frame_result
+handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
+{
+    en_worker_t *w = c->worker;
+    en_server_t *srv = w->srv;
+    pr_error_t err = {0};
+
+    if (pr_guard_check(body, len, PR_MAX_DEPTH, &err) != 0) {
+        if (c->inflight)
+            return FRAME_WAIT;
+        reply_error(c, 0, &err);
+        return FRAME_FATAL;
+    }
+    /* Decode from a copy held by the request zone: a write hands the zone
+     * to the writer thread, long after this input buffer is drained. */
+    msgpack_zone_clear(&w->zone);
+    char *copy = msgpack_zone_malloc(&w->zone, len);
+    msgpack_object root;
+    size_t off = 0;
+    if (!copy) {
+        pr_fail(&err, PR_INTERNAL, "out of memory");
+        reply_error(c, 0, &err);
+        return FRAME_FATAL;
+    }
+    memcpy(copy, body, len);
+    if (msgpack_unpack(copy, len, &off, &w->zone, &root) != MSGPACK_UNPACK_SUCCESS) {
+        pr_fail(&err, PR_BAD_FRAME, "body is not one msgpack map");
+        reply_error(c, 0, &err);
+        return FRAME_FATAL;
+    }
+
+    pr_request_t rq;
+    if (pr_request_decode(&root, &rq, &err) != 0) {
+        if (c->inflight)
+            return FRAME_WAIT;
+        reply_error(c, rq.id, &err);
+        return FRAME_DONE;
+    }
+    const en_command_t *cmd = en_command_find(rq.op);
+    bool is_write = cmd && (cmd->flags & EN_CMD_WRITE);
+    if (c->inflight && (!is_write || c->inflight >= srv->cfg->max_inflight))
+        return FRAME_WAIT;
+    if (!cmd) {
+        pr_fail(&err, PR_UNKNOWN_OP, "op: unknown operation '%.*s'",
+                (int)(rq.op.len > 64 ? 64 : rq.op.len), rq.op.ptr);
+        reply_error(c, rq.id, &err);
+        return FRAME_DONE;
+    }
+    if (!(cmd->roles & c->role)) {
+        pr_fail(&err, PR_FORBIDDEN, "role %s may not use %s",
+                en_role_name(c->role), cmd->name);
+        reply_error(c, rq.id, &err);
+        return FRAME_DONE;
+    }
+
+    en_req_t req = {
+        .srv = srv, .worker = w, .conn = c, .rq = &rq, .pk = &w->pk,
+        .now = en_now(),
+    };
+    reply_begin(w);
+    if (cmd->handler(&req) != 0) {
+        reply_error(c, rq.id, &req.err);
+        return FRAME_DONE;
+    }
+    if (req.job) {
+        c->inflight++;
+        en_writer_submit(srv->writer, req.job);
+        return FRAME_DONE;
+    }
+    reply_send(c);
+    return FRAME_DONE;
+}
+
+/* Answers every whole frame buffered, until the connection has to wait. */
+static void
+conn_process(en_conn_t *c)
+{
+    en_worker_t *w = c->worker;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+
+    while (c->state == EN_CONN_OPEN) {
+        if (evbuffer_get_length(out) > EN_OUTPUT_HIGH) {
+            c->state = EN_CONN_WAITING;
+            break;
+        }
+        size_t avail = evbuffer_get_length(in);
+        if (avail < PR_FRAME_HEADER)
+            break;
+        uint8_t hdr[PR_FRAME_HEADER];
+        uint32_t len;
+        evbuffer_copyout(in, hdr, sizeof hdr);
+        if (pr_frame_length(hdr, w->srv->cfg->max_frame, &len) != PR_FRAME_OK) {
+            if (c->inflight) {
+                c->state = EN_CONN_WAITING;
+                break;
+            }
+            pr_error_t err;
+            pr_fail(&err, PR_BAD_FRAME, "frame length %u is outside 1..%u",
+                    len, w->srv->cfg->max_frame);
+            reply_error(c, 0, &err);
+            c->state = EN_CONN_CLOSING;
+            break;
+        }
+        if (avail < PR_FRAME_HEADER + (size_t)len)
+            break;
+        const uint8_t *frame = evbuffer_pullup(in, PR_FRAME_HEADER + (ssize_t)len);
+        enum frame_result r = handle_frame(c, frame + PR_FRAME_HEADER, len);
+        if (r == FRAME_WAIT) {
+            c->state = EN_CONN_WAITING;
+            break;
+        }
+        evbuffer_drain(in, PR_FRAME_HEADER + (size_t)len);
+        if (r == FRAME_FATAL)
+            c->state = EN_CONN_CLOSING;
+    }
+
+    if (c->state == EN_CONN_OPEN && !w->draining)
+        bufferevent_enable(c->bev, EV_READ);
+    else
+        bufferevent_disable(c->bev, EV_READ);
+    conn_maybe_finish(c);
+}
+
+/* Closes a closing connection once its replies are out; on shutdown,
+ * closes every connection that has nothing left to answer. */
+static void
+conn_maybe_finish(en_conn_t *c)
+{
+    if (c->state == EN_CONN_OPEN && c->worker->draining && c->inflight == 0)
+        c->state = EN_CONN_CLOSING;
+    if (c->state != EN_CONN_CLOSING)
+        return;
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        conn_close(c);
+    else
+        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+static void
+conn_resume(en_conn_t *c)
+{
+    if (c->state == EN_CONN_WAITING)
+        c->state = EN_CONN_OPEN;
+    conn_process(c);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    conn_process(arg);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    en_conn_t *c = arg;
+    if (c->state == EN_CONN_WAITING)
+        conn_resume(c);
+    else
+        conn_maybe_finish(c);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    en_conn_t *c = arg;
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+        (c->inflight > 0 || c->state != EN_CONN_OPEN)) {
+        bufferevent_enable(c->bev, EV_READ);  /* busy, not idle */
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT)
+        en_debug("conn %llu idle, closing", (unsigned long long)c->serial);
+    conn_close(c);
+}
+
+static void
+describe_peer(int fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    snprintf(buf, len, "?");
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+        snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+        snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        snprintf(buf, len, "unix");
+    }
+}
+
+void
+en_conn_accept(en_worker_t *w, int fd)
+{
+    static atomic_uint_fast64_t serials;
+    en_server_t *srv = w->srv;
+    en_conn_t *c = calloc(1, sizeof *c);
+    struct bufferevent *bev =
+        c ? bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (!bev) {
+        en_error("out of memory accepting a connection");
+        free(c);
+        evutil_closesocket(fd);
+        atomic_fetch_sub(&srv->connections, 1);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on Unix sockets */
+    c->worker = w;
+    c->bev = bev;
+    c->state = EN_CONN_OPEN;
+    c->role = srv->cfg->anonymous_role;
+    c->serial = atomic_fetch_add(&serials, 1) + 1;
+    describe_peer(fd, c->peer, sizeof c->peer);
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+
+    bufferevent_setcb(bev, on_read, on_write, on_event, c);
+    bufferevent_setwatermark(bev, EV_WRITE, EN_OUTPUT_HIGH / 2, 0);
+    if (srv->cfg->idle_timeout) {
+        struct timeval tv = {.tv_sec = srv->cfg->idle_timeout};
+        bufferevent_set_timeouts(bev, &tv, NULL);
+    }
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    en_debug("conn %llu from %s", (unsigned long long)c->serial, c->peer);
+}
+
+void
+en_conn_write_done(en_write_t *job)
+{
+    en_conn_t *c = job->conn;
+    c->inflight--;
+    if (c->state == EN_CONN_DEAD) {
+        if (c->inflight == 0)
+            conn_unlink_free(c);
+        en_write_free(job);
+        return;
+    }
+    en_worker_t *w = c->worker;
+    if (job->failed) {
+        reply_error(c, job->req_id, &job->err);
+    } else {
+        reply_begin(w);
+        pr_pack_ok_begin(&w->pk, job->req_id);
+        job->reply(job, &w->pk);
+        reply_send(c);
+    }
+    en_write_free(job);
+    conn_resume(c);
+}
+
+void
+en_conn_drain(en_conn_t *c)
+{
+    if (c->state == EN_CONN_DEAD)
+        return;
+    conn_process(c);
+}

@@ -1,0 +1,50 @@
+/* conn.h - one client connection on a worker's event loop: framing,
+ * dispatch, ordering of replies, and its life until closed.
+ *
+ * Replies leave in request order. Reads run at once; writes go to the
+ * writer and are answered when they commit. While writes of a connection
+ * are in flight, further writes may queue behind them (up to
+ * max_inflight), but any other request waits until they are answered, so
+ * a client always reads its own writes.
+ */
+#ifndef JM_ENGINE_CONN_H
+#define JM_ENGINE_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+
+#include "auth.h"
+#include "server.h"
+
+enum en_conn_state {
+    EN_CONN_OPEN,       /* reading and answering */
+    EN_CONN_WAITING,    /* the next request waits for in-flight writes */
+    EN_CONN_CLOSING,    /* flushing the last replies, then closing */
+    EN_CONN_DEAD,       /* socket gone; kept until its writes complete */
+};
+
+struct en_conn {
+    en_worker_t *worker;
+    en_conn_t *prev, *next;
+    struct bufferevent *bev;
+    enum en_conn_state state;
+    unsigned role;
+    char key_name[EN_KEY_NAME_MAX];  /* "" while anonymous */
+    unsigned inflight;               /* writes submitted, not yet answered */
+    uint64_t serial;                 /* for log lines */
+    char peer[64];
+};
+
+/* Takes ownership of an accepted socket on worker w's thread. */
+void en_conn_accept(en_worker_t *w, int fd);
+
+/* A write of c has committed (or failed): send its reply in order and
+ * resume reading. Runs on c's worker thread; frees the job. */
+void en_conn_write_done(en_write_t *job);
+
+/* Shutdown: stop reading, answer what is already received, then close. */
+void en_conn_drain(en_conn_t *c);
+
+#endif

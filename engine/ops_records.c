@@ -1,0 +1,553 @@
+/* ops_records.c - vacancy.* and worker.* operations: put, put_many, get,
+ * delete, close and list. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command.h"
+#include "index.h"
+#include "log.h"
+#include "record.h"
+#include "store.h"
+
+#define EN_PUT_MANY_MAX 10000
+#define EN_PUT_MANY_ERRORS 100
+#define EN_LIST_DEFAULT 100
+#define EN_LIST_MAX 1000
+#define EN_LIST_MAX_SCAN 100000
+
+static int
+storage_error(pr_error_t *err, int rc)
+{
+    if (rc == -ENOSPC)
+        return pr_fail(err, PR_STORAGE_FULL, "the database is full");
+    if (rc == -EBUSY)
+        return pr_fail(err, PR_OVERLOADED, "too many readers");
+    en_error("storage: %s", ix_strerror(rc));
+    return pr_fail(err, PR_INTERNAL, "storage error");
+}
+
+/* Reads args.id: a record id. */
+static int
+get_id(en_req_t *req, pr_str_t *id)
+{
+    if (pr_get_str(req->rq->args, "id", "id", PR_REQUIRED, 1, PR_ID_MAX, id,
+                   &req->err) != 0)
+        return -1;
+    if (!pr_id_valid(id->ptr, id->len))
+        return pr_fail(&req->err, PR_BAD_REQUEST,
+                       "id: must be 1-64 bytes of [A-Za-z0-9._:-]");
+    return 0;
+}
+
+static const msgpack_object *
+get_record_arg(en_req_t *req, const char *key)
+{
+    const msgpack_object *o = pr_map_get(req->rq->args, key);
+    if (!o || o->type == MSGPACK_OBJECT_NIL) {
+        pr_fail(&req->err, PR_BAD_REQUEST, "%s: required", key);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- put -------------------------------------------------------------- */
+
+static void
+reply_put(en_write_t *job, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    pr_pack_cstr(pk, "id");
+    pr_pack_str(pk, job->result.id);
+    pr_pack_cstr(pk, "created");
+    if (job->result.created)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+static int
+apply_vacancy_put(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
+{
+    return en_store_put_vacancy(txn, job->data, job->now, sbuf, &job->result.created);
+}
+
+static int
+apply_worker_put(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
+{
+    return en_store_put_worker(txn, job->data, job->now, sbuf, &job->result.created);
+}
+
+int
+en_op_vacancy_put(en_req_t *req)
+{
+    const msgpack_object *o = get_record_arg(req, "vacancy");
+    if (!o)
+        return -1;
+    pr_vacancy_t *v = malloc(sizeof *v);
+    if (!v)
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    if (pr_vacancy_decode(o, "vacancy", 0, req->now, v, &req->err) != 0) {
+        free(v);
+        return -1;
+    }
+    if (en_job_new(req, v, apply_vacancy_put, reply_put) != 0)
+        return -1;
+    req->job->result.id = v->id;
+    return 0;
+}
+
+int
+en_op_worker_put(en_req_t *req)
+{
+    const msgpack_object *o = get_record_arg(req, "worker");
+    if (!o)
+        return -1;
+    pr_worker_t *w = malloc(sizeof *w);
+    if (!w)
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    if (pr_worker_decode(o, "worker", 0, req->now, w, &req->err) != 0) {
+        free(w);
+        return -1;
+    }
+    if (en_job_new(req, w, apply_worker_put, reply_put) != 0)
+        return -1;
+    req->job->result.id = w->id;
+    return 0;
+}
+
+/* ---- put_many --------------------------------------------------------- */
+
+typedef struct record_batch {
+    uint32_t n;
+    uint8_t kind;
+    union {
+        pr_vacancy_t *vacancies;
+        pr_worker_t *workers;
+    } u;
+} record_batch_t;
+
+static void
+reply_put_many(en_write_t *job, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 3);
+    pr_pack_cstr(pk, "count");
+    msgpack_pack_uint32(pk, job->result.count);
+    pr_pack_cstr(pk, "created");
+    msgpack_pack_uint32(pk, job->result.created_n);
+    pr_pack_cstr(pk, "replaced");
+    msgpack_pack_uint32(pk, job->result.replaced_n);
+}
+
+static int
+apply_put_many(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
+{
+    record_batch_t *b = job->data;
+    job->result.count = b->n;
+    job->result.created_n = job->result.replaced_n = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        bool created = false;
+        int rc = b->kind == IX_VACANCY
+                     ? en_store_put_vacancy(txn, &b->u.vacancies[i], job->now, sbuf, &created)
+                     : en_store_put_worker(txn, &b->u.workers[i], job->now, sbuf, &created);
+        if (rc != 0)
+            return rc;
+        if (created)
+            job->result.created_n++;
+        else
+            job->result.replaced_n++;
+    }
+    return 0;
+}
+
+/* Answers a batch with rejected records: bad_request, with the first
+ * EN_PUT_MANY_ERRORS of them listed as {"index", "message"}. */
+static void
+pack_batch_errors(en_req_t *req, const char *key, uint32_t n_total, uint32_t n_bad,
+                  const uint32_t *idx, const pr_error_t *errs, uint32_t n_listed)
+{
+    msgpack_packer *pk = req->pk;
+    char message[PR_MESSAGE_MAX];
+    snprintf(message, sizeof message, "%u of %u %s break a rule, nothing was written; first: %.150s",
+             n_bad, n_total, key, errs[0].message);
+    msgpack_pack_map(pk, 3);
+    pr_pack_cstr(pk, "id");
+    msgpack_pack_uint64(pk, req->rq->id);
+    pr_pack_cstr(pk, "ok");
+    msgpack_pack_false(pk);
+    pr_pack_cstr(pk, "error");
+    msgpack_pack_map(pk, 3);
+    pr_pack_cstr(pk, "code");
+    pr_pack_cstr(pk, pr_code_name(PR_BAD_REQUEST));
+    pr_pack_cstr(pk, "message");
+    pr_pack_cstr(pk, message);
+    pr_pack_cstr(pk, "errors");
+    msgpack_pack_array(pk, n_listed);
+    for (uint32_t i = 0; i < n_listed; i++) {
+        msgpack_pack_map(pk, 2);
+        pr_pack_cstr(pk, "index");
+        msgpack_pack_uint32(pk, idx[i]);
+        pr_pack_cstr(pk, "message");
+        pr_pack_cstr(pk, errs[i].message);
+    }
+}
+
+static int
+put_many(en_req_t *req, uint8_t kind)
+{
+    const char *key = kind == IX_VACANCY ? "vacancies" : "workers";
+    const msgpack_object *arr = get_record_arg(req, key);
+    if (!arr)
+        return -1;
+    if (arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size < 1 ||
+        arr->via.array.size > EN_PUT_MANY_MAX)
+        return pr_fail(&req->err, PR_BAD_REQUEST,
+                       "%s: must be an array of 1..%d records", key, EN_PUT_MANY_MAX);
+    uint32_t n = arr->via.array.size;
+    size_t rec_size = kind == IX_VACANCY ? sizeof(pr_vacancy_t) : sizeof(pr_worker_t);
+    record_batch_t *b = malloc(sizeof *b + (size_t)n * rec_size);
+    pr_error_t *errs = malloc(EN_PUT_MANY_ERRORS * sizeof *errs);
+    uint32_t idx[EN_PUT_MANY_ERRORS];
+    if (!b || !errs) {
+        free(b);
+        free(errs);
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    }
+    b->n = n;
+    b->kind = kind;
+    b->u.vacancies = (void *)(b + 1);
+    uint32_t n_bad = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "%s[%u]", key, i);
+        pr_error_t scratch;
+        pr_error_t *e = n_bad < EN_PUT_MANY_ERRORS ? &errs[n_bad] : &scratch;
+        int rc = kind == IX_VACANCY
+                     ? pr_vacancy_decode(&arr->via.array.ptr[i], path, 0, req->now,
+                                         &b->u.vacancies[i], e)
+                     : pr_worker_decode(&arr->via.array.ptr[i], path, 0, req->now,
+                                        &b->u.workers[i], e);
+        if (rc != 0) {
+            if (n_bad < EN_PUT_MANY_ERRORS)
+                idx[n_bad] = i;
+            n_bad++;
+        }
+    }
+    if (n_bad) {
+        uint32_t listed = n_bad < EN_PUT_MANY_ERRORS ? n_bad : EN_PUT_MANY_ERRORS;
+        pack_batch_errors(req, key, n, n_bad, idx, errs, listed);
+        free(b);
+        free(errs);
+        return 0;
+    }
+    free(errs);
+    return en_job_new(req, b, apply_put_many, reply_put_many);
+}
+
+int
+en_op_vacancy_put_many(en_req_t *req)
+{
+    return put_many(req, IX_VACANCY);
+}
+
+int
+en_op_worker_put_many(en_req_t *req)
+{
+    return put_many(req, IX_WORKER);
+}
+
+/* ---- get -------------------------------------------------------------- */
+
+static int
+get_record(en_req_t *req, uint8_t kind)
+{
+    pr_str_t id;
+    if (get_id(req, &id) != 0)
+        return -1;
+    ix_txn_t *txn;
+    int rc = ix_read_begin(req->srv->ix, &txn);
+    if (rc != 0)
+        return storage_error(&req->err, rc);
+    ix_record_t rec;
+    rc = ix_get(txn, kind, id.ptr, id.len, &rec);
+    if (rc == 0) {
+        en_reply_ok(req);
+        msgpack_pack_map(req->pk, 1);
+        pr_pack_cstr(req->pk, kind == IX_VACANCY ? "vacancy" : "worker");
+        en_pack_raw(req->pk, rec.value, rec.value_len);
+    }
+    ix_read_end(txn);
+    if (rc == -ENOENT)
+        return pr_fail(&req->err, PR_NOT_FOUND, "%s %.*s not found",
+                       kind == IX_VACANCY ? "vacancy" : "worker", (int)id.len, id.ptr);
+    return rc ? storage_error(&req->err, rc) : 0;
+}
+
+int
+en_op_vacancy_get(en_req_t *req)
+{
+    return get_record(req, IX_VACANCY);
+}
+
+int
+en_op_worker_get(en_req_t *req)
+{
+    return get_record(req, IX_WORKER);
+}
+
+/* ---- delete and close ------------------------------------------------- */
+
+typedef struct id_job {
+    uint8_t kind;
+} id_job_t;
+
+static void
+reply_deleted(en_write_t *job, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    pr_pack_cstr(pk, "id");
+    pr_pack_str(pk, job->result.id);
+    pr_pack_cstr(pk, "deleted");
+    msgpack_pack_true(pk);
+}
+
+static void
+fail_not_found(en_write_t *job, uint8_t kind)
+{
+    job->failed = true;
+    pr_fail(&job->err, PR_NOT_FOUND, "%s %.*s not found",
+            kind == IX_VACANCY ? "vacancy" : "worker",
+            (int)job->result.id.len, job->result.id.ptr);
+}
+
+static int
+apply_delete(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
+{
+    (void)sbuf;
+    id_job_t *d = job->data;
+    int rc = ix_delete(txn, d->kind, job->result.id.ptr, job->result.id.len, job->now);
+    if (rc == -ENOENT) {
+        fail_not_found(job, d->kind);
+        return 0;
+    }
+    return rc;
+}
+
+static int
+delete_record(en_req_t *req, uint8_t kind)
+{
+    pr_str_t id;
+    if (get_id(req, &id) != 0)
+        return -1;
+    id_job_t *d = malloc(sizeof *d);
+    if (!d)
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    d->kind = kind;
+    if (en_job_new(req, d, apply_delete, reply_deleted) != 0)
+        return -1;
+    req->job->result.id = id;
+    return 0;
+}
+
+int
+en_op_vacancy_delete(en_req_t *req)
+{
+    return delete_record(req, IX_VACANCY);
+}
+
+int
+en_op_worker_delete(en_req_t *req)
+{
+    return delete_record(req, IX_WORKER);
+}
+
+static void
+reply_closed(en_write_t *job, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    pr_pack_cstr(pk, "id");
+    pr_pack_str(pk, job->result.id);
+    pr_pack_cstr(pk, "status");
+    pr_pack_cstr(pk, pr_vacancy_status_name(PR_VACANCY_CLOSED));
+}
+
+static int
+apply_close(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
+{
+    pr_vacancy_t *v = job->data;
+    int rc = en_store_load_vacancy(txn, job->result.id.ptr, job->result.id.len,
+                                   job->zone, v);
+    if (rc == -ENOENT) {
+        fail_not_found(job, IX_VACANCY);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (v->status == PR_VACANCY_CLOSED)
+        return 0;  /* already closed: nothing to write or log */
+    v->status = PR_VACANCY_CLOSED;
+    bool created;
+    return en_store_put_vacancy(txn, v, job->now, sbuf, &created);
+}
+
+int
+en_op_vacancy_close(en_req_t *req)
+{
+    pr_str_t id;
+    if (get_id(req, &id) != 0)
+        return -1;
+    pr_vacancy_t *v = malloc(sizeof *v);
+    if (!v)
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    if (en_job_new(req, v, apply_close, reply_closed) != 0)
+        return -1;
+    req->job->result.id = id;
+    return 0;
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+typedef struct list_page {
+    uint32_t n;
+    struct {
+        const void *value;
+        size_t len;
+    } items[EN_LIST_MAX];
+} list_page_t;
+
+static int
+collect(void *ctx, const ix_record_t *rec)
+{
+    list_page_t *p = ctx;
+    p->items[p->n].value = rec->value;
+    p->items[p->n].len = rec->value_len;
+    p->n++;
+    return p->n == EN_LIST_MAX;
+}
+
+static int
+hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static int
+list_records(en_req_t *req, uint8_t kind)
+{
+    const msgpack_object *args = req->rq->args;
+    pr_error_t *err = &req->err;
+    ix_list_query_t q = {.kind = kind, .status = -1, .category = -1,
+                         .max_scan = EN_LIST_MAX_SCAN};
+    pr_str_t s;
+    int rc;
+
+    if ((rc = pr_get_str(args, "region", "region", 0, 1, 6, &s, err)) < 0)
+        return -1;
+    if (rc == 0) {
+        for (uint32_t i = 0; i < s.len; i++)
+            if (s.ptr[i] < '0' || s.ptr[i] > '9')
+                return pr_fail(err, PR_BAD_REQUEST, "region: must be 1 to 6 digits");
+        q.region_prefix = s.ptr;
+        q.region_prefix_len = s.len;
+    }
+    if ((rc = pr_get_str(args, "occupation", "occupation", 0, 1, PR_OCCUPATION_LEN, &s, err)) < 0)
+        return -1;
+    if (rc == 0) {
+        if (!pr_occupation_prefix_valid(s.ptr, s.len))
+            return pr_fail(err, PR_BAD_REQUEST,
+                           "occupation: must be a code or level prefix such as 6, 6-05, 6-05-02 or 6-05-02-03");
+        q.occupation_prefix = s.ptr;
+        q.occupation_prefix_len = s.len;
+    }
+    if ((rc = pr_get_str(args, "status", "status", 0, 1, 16, &s, err)) < 0)
+        return -1;
+    if (rc == 0) {
+        q.status = kind == IX_VACANCY ? pr_vacancy_status_parse(s) : pr_worker_status_parse(s);
+        if (q.status < 0)
+            return pr_fail(err, PR_BAD_REQUEST, kind == IX_VACANCY
+                           ? "status: must be open or closed"
+                           : "status: must be available, employed or inactive");
+    }
+    if (kind == IX_WORKER) {
+        if ((rc = pr_get_str(args, "category", "category", 0, 1, 16, &s, err)) < 0)
+            return -1;
+        if (rc == 0 && (q.category = pr_category_parse(s)) < 0)
+            return pr_fail(err, PR_BAD_REQUEST,
+                           "category: must be laid_off, unemployed, graduate, migrant or other");
+    }
+    int64_t limit = EN_LIST_DEFAULT;
+    if (pr_get_int(args, "limit", "limit", 0, 1, EN_LIST_MAX, &limit, err) < 0)
+        return -1;
+    q.limit = (uint32_t)limit;
+    uint8_t cursor[IX_CURSOR_MAX];
+    if ((rc = pr_get_str(args, "cursor", "cursor", 0, 2, 2 * IX_CURSOR_MAX, &s, err)) < 0)
+        return -1;
+    if (rc == 0) {
+        if (s.len % 2)
+            return pr_fail(err, PR_BAD_REQUEST, "cursor: malformed");
+        for (uint32_t i = 0; i < s.len; i += 2) {
+            int hi = hex_value(s.ptr[i]), lo = hex_value(s.ptr[i + 1]);
+            if (hi < 0 || lo < 0)
+                return pr_fail(err, PR_BAD_REQUEST, "cursor: malformed");
+            cursor[i / 2] = (uint8_t)(hi << 4 | lo);
+        }
+        q.cursor = cursor;
+        q.cursor_len = s.len / 2;
+    }
+
+    list_page_t *page = malloc(sizeof *page);
+    if (!page)
+        return pr_fail(err, PR_INTERNAL, "out of memory");
+    page->n = 0;
+    ix_txn_t *txn;
+    rc = ix_read_begin(req->srv->ix, &txn);
+    if (rc != 0) {
+        free(page);
+        return storage_error(err, rc);
+    }
+    uint8_t next[IX_CURSOR_MAX];
+    size_t next_len = 0;
+    rc = ix_list(txn, &q, collect, page, next, &next_len);
+    if (rc == 0) {
+        en_reply_ok(req);
+        msgpack_pack_map(req->pk, 2);
+        pr_pack_cstr(req->pk, kind == IX_VACANCY ? "vacancies" : "workers");
+        msgpack_pack_array(req->pk, page->n);
+        for (uint32_t i = 0; i < page->n; i++)
+            en_pack_raw(req->pk, page->items[i].value, page->items[i].len);
+        pr_pack_cstr(req->pk, "cursor");
+        if (next_len) {
+            char hex[2 * IX_CURSOR_MAX + 1];
+            static const char digits[] = "0123456789abcdef";
+            for (size_t i = 0; i < next_len; i++) {
+                hex[2 * i] = digits[next[i] >> 4];
+                hex[2 * i + 1] = digits[next[i] & 15];
+            }
+            msgpack_pack_str_with_body(req->pk, hex, 2 * next_len);
+        } else {
+            msgpack_pack_nil(req->pk);
+        }
+    }
+    ix_read_end(txn);
+    free(page);
+    if (rc == -EINVAL)
+        return pr_fail(err, PR_BAD_REQUEST, "cursor: does not belong to this listing");
+    return rc ? storage_error(err, rc) : 0;
+}
+
+int
+en_op_vacancy_list(en_req_t *req)
+{
+    return list_records(req, IX_VACANCY);
+}
+
+int
+en_op_worker_list(en_req_t *req)
+{
+    return list_records(req, IX_WORKER);
+}

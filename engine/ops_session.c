@@ -1,0 +1,111 @@
+/* ops_session.c - hello, ping and admin.info. */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "command.h"
+#include "conn.h"
+#include "log.h"
+#include "writer.h"
+
+#define EN_PROTOCOL 1
+
+int
+en_op_hello(en_req_t *req)
+{
+    const msgpack_object *args = req->rq->args;
+    int64_t protocol = EN_PROTOCOL;
+    if (pr_get_int(args, "protocol", "protocol", 0, 0, INT32_MAX, &protocol, &req->err) < 0)
+        return -1;
+    if (protocol != EN_PROTOCOL)
+        return pr_fail(&req->err, PR_BAD_REQUEST,
+                       "protocol: version %lld is not supported (this server speaks 1)",
+                       (long long)protocol);
+    pr_str_t key;
+    int rc = pr_get_str(args, "key", "key", 0, 1, 1024, &key, &req->err);
+    if (rc < 0)
+        return -1;
+    en_conn_t *c = req->conn;
+    if (rc == 0) {
+        const en_key_t *k = en_keyring_find(&req->srv->keys, key.ptr, key.len);
+        if (!k) {
+            en_info("conn %llu from %s: hello with an unknown key",
+                    (unsigned long long)c->serial, c->peer);
+            return pr_fail(&req->err, PR_UNAUTHORIZED, "key: not recognised");
+        }
+        c->role = k->role;
+        snprintf(c->key_name, sizeof c->key_name, "%s", k->name);
+        en_debug("conn %llu is %s (%s)", (unsigned long long)c->serial,
+                 k->name, en_role_name(k->role));
+    }
+    en_reply_ok(req);
+    msgpack_packer *pk = req->pk;
+    msgpack_pack_map(pk, 5);
+    pr_pack_cstr(pk, "server");
+    pr_pack_cstr(pk, "jobmatchd");
+    pr_pack_cstr(pk, "version");
+    pr_pack_cstr(pk, JM_VERSION);
+    pr_pack_cstr(pk, "protocol");
+    msgpack_pack_int(pk, EN_PROTOCOL);
+    pr_pack_cstr(pk, "role");
+    pr_pack_cstr(pk, en_role_name(c->role));
+    pr_pack_cstr(pk, "node");
+    pr_pack_cstr(pk, req->srv->cfg->node);
+    return 0;
+}
+
+int
+en_op_ping(en_req_t *req)
+{
+    en_reply_ok(req);
+    pr_pack_cstr(req->pk, "pong");
+    return 0;
+}
+
+static void
+pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    pr_pack_cstr(pk, key);
+    msgpack_pack_uint64(pk, v);
+}
+
+int
+en_op_admin_info(en_req_t *req)
+{
+    en_server_t *srv = req->srv;
+    ix_txn_t *txn;
+    ix_stats_t st;
+    int rc = ix_read_begin(srv->ix, &txn);
+    if (rc == 0) {
+        rc = ix_stats(txn, &st);
+        ix_read_end(txn);
+    }
+    if (rc != 0)
+        return pr_fail(&req->err, PR_INTERNAL, "storage error: %s", ix_strerror(rc));
+    en_writer_stats_t ws;
+    en_writer_stats(srv->writer, &ws);
+
+    msgpack_packer *pk = req->pk;
+    en_reply_ok(req);
+    msgpack_pack_map(pk, 16);
+    pr_pack_cstr(pk, "server");
+    pr_pack_cstr(pk, "jobmatchd");
+    pr_pack_cstr(pk, "version");
+    pr_pack_cstr(pk, JM_VERSION);
+    pr_pack_cstr(pk, "node");
+    pr_pack_cstr(pk, srv->cfg->node);
+    pack_u64(pk, "uptime", (uint64_t)(en_now() - srv->started));
+    pack_u64(pk, "started", (uint64_t)srv->started);
+    pack_u64(pk, "vacancies", st.vacancies);
+    pack_u64(pk, "vacancies_open", st.vacancies_open);
+    pack_u64(pk, "workers", st.workers);
+    pack_u64(pk, "workers_available", st.workers_available);
+    pack_u64(pk, "changelog_seq", st.last_seq);
+    pack_u64(pk, "map_size", st.map_size);
+    pack_u64(pk, "map_used", st.map_used);
+    pack_u64(pk, "connections", atomic_load(&srv->connections));
+    pack_u64(pk, "threads", srv->n_workers);
+    pack_u64(pk, "commits", ws.commits);
+    pack_u64(pk, "writes", ws.writes);
+    return 0;
+}

@@ -1,0 +1,516 @@
+/* server.c - start-up, the accept thread, worker threads, shutdown. */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <event2/util.h>
+
+#include "conn.h"
+#include "error.h"
+#include "frame.h"
+#include "log.h"
+#include "message.h"
+#include "writer.h"
+
+/* How long a SIGTERM drain may take before connections are cut. */
+#define EN_DRAIN_SECONDS 8
+
+int64_t
+en_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+void
+en_worker_complete(en_worker_t *w, en_write_t *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&w->lock);
+    if (w->done_tail)
+        w->done_tail->next = job;
+    else
+        w->done_head = job;
+    w->done_tail = job;
+    pthread_mutex_unlock(&w->lock);
+    event_active(w->notify, EV_READ, 0);
+}
+
+static void
+worker_notified(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    en_worker_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    int fds[64];
+    unsigned n = 0;
+    while (w->n_new_fds && n < 64)
+        fds[n++] = w->new_fds[--w->n_new_fds];
+    bool more_fds = w->n_new_fds > 0;
+    en_write_t *done = w->done_head;
+    w->done_head = w->done_tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+
+    for (unsigned i = 0; i < n; i++)
+        en_conn_accept(w, fds[i]);
+    while (done) {
+        en_write_t *next = done->next;
+        en_conn_write_done(done);
+        done = next;
+    }
+    if (more_fds)
+        event_active(w->notify, EV_READ, 0);
+}
+
+static void
+worker_drain(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    en_worker_t *w = arg;
+    w->draining = true;
+    if (!w->conns) {
+        event_base_loopexit(w->base, NULL);
+        return;
+    }
+    for (en_conn_t *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        en_conn_drain(c);
+    }
+}
+
+static void *
+worker_main(void *arg)
+{
+    en_worker_t *w = arg;
+    /* The loop lives until shutdown, even with no connection yet. */
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+static int
+worker_init(en_server_t *srv, en_worker_t *w, unsigned index)
+{
+    w->srv = srv;
+    w->index = index;
+    pthread_mutex_init(&w->lock, NULL);
+    w->base = event_base_new();
+    if (!w->base)
+        return -1;
+    w->notify = event_new(w->base, -1, EV_PERSIST, worker_notified, w);
+    if (!w->notify)
+        return -1;
+    event_add(w->notify, NULL);
+    msgpack_sbuffer_init(&w->out);
+    msgpack_packer_init(&w->pk, &w->out, msgpack_sbuffer_write);
+    if (!msgpack_zone_init(&w->zone, MSGPACK_ZONE_CHUNK_SIZE))
+        return -1;
+    return 0;
+}
+
+static void
+worker_free(en_worker_t *w)
+{
+    /* Connections cut by the drain deadline. */
+    while (w->conns) {
+        en_conn_t *c = w->conns;
+        w->conns = c->next;
+        if (c->bev)
+            bufferevent_free(c->bev);
+        free(c);
+    }
+    while (w->done_head) {
+        en_write_t *next = w->done_head->next;
+        en_write_free(w->done_head);
+        w->done_head = next;
+    }
+    for (unsigned i = 0; i < w->n_new_fds; i++)
+        close(w->new_fds[i]);
+    free(w->new_fds);
+    if (w->notify)
+        event_free(w->notify);
+    if (w->base)
+        event_base_free(w->base);
+    msgpack_sbuffer_destroy(&w->out);
+    msgpack_zone_destroy(&w->zone);
+    pthread_mutex_destroy(&w->lock);
+}
+
+/* ---- accepting -------------------------------------------------------- */
+
+/* Tells a client over the limit why it is turned away, then closes. */
+static void
+refuse_overloaded(int fd)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_write(&sb, "\0\0\0\0", PR_FRAME_HEADER);
+    pr_error_t err;
+    pr_fail(&err, PR_OVERLOADED, "too many connections");
+    pr_pack_error(&pk, 0, &err);
+    pr_frame_put_length((uint8_t *)sb.data, (uint32_t)(sb.size - PR_FRAME_HEADER));
+    /* Best effort: the socket is fresh, so the small frame fits its buffer. */
+    if (send(fd, sb.data, sb.size, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        en_debug("overloaded notice not sent: %s", strerror(errno));
+    msgpack_sbuffer_destroy(&sb);
+    evutil_closesocket(fd);
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+          int socklen, void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)socklen;
+    en_server_t *srv = arg;
+    if (atomic_load(&srv->stopping)) {
+        evutil_closesocket(fd);
+        return;
+    }
+    if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg->max_clients) {
+        atomic_fetch_sub(&srv->connections, 1);
+        refuse_overloaded(fd);
+        return;
+    }
+    en_worker_t *w = &srv->workers[srv->next_worker++ % srv->n_workers];
+    pthread_mutex_lock(&w->lock);
+    if (w->n_new_fds == w->cap_new_fds) {
+        unsigned cap = w->cap_new_fds ? w->cap_new_fds * 2 : 64;
+        int *fds = realloc(w->new_fds, cap * sizeof *fds);
+        if (!fds) {
+            pthread_mutex_unlock(&w->lock);
+            atomic_fetch_sub(&srv->connections, 1);
+            evutil_closesocket(fd);
+            return;
+        }
+        w->new_fds = fds;
+        w->cap_new_fds = cap;
+    }
+    w->new_fds[w->n_new_fds++] = fd;
+    pthread_mutex_unlock(&w->lock);
+    event_active(w->notify, EV_READ, 0);
+}
+
+static void
+on_accept_error(struct evconnlistener *l, void *arg)
+{
+    (void)arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    en_warn("accept: %s", evutil_socket_error_to_string(err));
+    /* Out of descriptors: pause a moment rather than spin. */
+    if (err == EMFILE || err == ENFILE) {
+        evconnlistener_disable(l);
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        evconnlistener_enable(l);
+    }
+}
+
+/* Formats a bound socket's address for the log and the ready file. */
+static void
+format_bound(evutil_socket_t fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[128] = "?";
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+        evutil_inet_ntop(AF_INET, &s->sin_addr, host, sizeof host);
+        snprintf(buf, len, "%s:%u", host, ntohs(s->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+        evutil_inet_ntop(AF_INET6, &s->sin6_addr, host, sizeof host);
+        snprintf(buf, len, "[%s]:%u", host, ntohs(s->sin6_port));
+    } else {
+        struct sockaddr_un *s = (struct sockaddr_un *)&ss;
+        snprintf(buf, len, "unix:%s", s->sun_path);
+    }
+}
+
+/* Parses "host:port" or "[v6]:port". Port 0 (any free port) is accepted,
+ * which evutil_parse_sockaddr_port refuses. */
+static int
+parse_listen_address(const char *text, struct sockaddr_storage *ss, int *len)
+{
+    char buf[EN_ADDR_MAX + 8];
+    size_t n = strlen(text);
+    bool any_port = n > 2 && strcmp(text + n - 2, ":0") == 0;
+    snprintf(buf, sizeof buf, "%.*s%s", (int)(any_port ? n - 2 : n), text,
+             any_port ? ":1" : "");
+    if (evutil_parse_sockaddr_port(buf, (struct sockaddr *)ss, len) != 0)
+        return -1;
+    if (any_port) {
+        if (ss->ss_family == AF_INET)
+            ((struct sockaddr_in *)ss)->sin_port = 0;
+        else
+            ((struct sockaddr_in6 *)ss)->sin6_port = 0;
+    }
+    return 0;
+}
+
+static int
+listen_all(en_server_t *srv, char *bound, size_t bound_len)
+{
+    const en_config_t *cfg = srv->cfg;
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    size_t used = 0;
+    bound[0] = '\0';
+    for (unsigned i = 0; i < cfg->n_listen; i++) {
+        struct sockaddr_storage ss;
+        int sl = sizeof ss;
+        if (parse_listen_address(cfg->listen[i], &ss, &sl) != 0) {
+            en_error("listen: cannot parse address %s", cfg->listen[i]);
+            return -1;
+        }
+        struct evconnlistener *l = evconnlistener_new_bind(
+            srv->base, on_accept, srv, flags, 1024, (struct sockaddr *)&ss, sl);
+        if (!l) {
+            en_error("listen on %s: %s", cfg->listen[i], strerror(errno));
+            return -1;
+        }
+        evconnlistener_set_error_cb(l, on_accept_error);
+        srv->listeners[srv->n_listeners++] = l;
+        char addr[160];
+        format_bound(evconnlistener_get_fd(l), addr, sizeof addr);
+        used += (size_t)snprintf(bound + used, bound_len - used, "%s\n", addr);
+        en_info("listening on %s", addr);
+    }
+    if (cfg->unix_path[0]) {
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        if (strlen(cfg->unix_path) >= sizeof sun.sun_path) {
+            en_error("unix socket path too long: %s", cfg->unix_path);
+            return -1;
+        }
+        memcpy(sun.sun_path, cfg->unix_path, strlen(cfg->unix_path) + 1);
+        unlink(cfg->unix_path);  /* a stale socket from an earlier run */
+        struct evconnlistener *l = evconnlistener_new_bind(
+            srv->base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+            1024, (struct sockaddr *)&sun, sizeof sun);
+        if (!l) {
+            en_error("listen on unix:%s: %s", cfg->unix_path, strerror(errno));
+            return -1;
+        }
+        evconnlistener_set_error_cb(l, on_accept_error);
+        srv->listeners[srv->n_listeners++] = l;
+        used += (size_t)snprintf(bound + used, bound_len - used, "unix:%s\n", cfg->unix_path);
+        en_info("listening on unix:%s", cfg->unix_path);
+    }
+    return 0;
+}
+
+static int
+write_ready_file(const char *path, const char *text)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fputs(text, f);
+    if (fclose(f) != 0)
+        return -1;
+    return rename(tmp, path);
+}
+
+/* ---- shutdown --------------------------------------------------------- */
+
+static void
+on_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    en_server_t *srv = arg;
+    en_warn("drain took longer than %d s; closing the remaining connections",
+            EN_DRAIN_SECONDS);
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        event_base_loopexit(srv->workers[i].base, NULL);
+    event_base_loopexit(srv->base, NULL);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    en_server_t *srv = arg;
+    if (atomic_exchange(&srv->stopping, true))
+        return;
+    en_info("%s: no longer accepting; answering what is in flight",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (unsigned i = 0; i < srv->n_listeners; i++) {
+        evconnlistener_free(srv->listeners[i]);
+        srv->listeners[i] = NULL;
+    }
+    srv->n_listeners = 0;
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        event_base_once(srv->workers[i].base, -1, EV_TIMEOUT, worker_drain,
+                        &srv->workers[i], NULL);
+    struct timeval tv = {.tv_sec = EN_DRAIN_SECONDS};
+    srv->drain_deadline = evtimer_new(srv->base, on_drain_deadline, srv);
+    evtimer_add(srv->drain_deadline, &tv);
+}
+
+/* The main loop has nothing else to do once every worker has finished. */
+static void *
+join_workers(void *arg)
+{
+    en_server_t *srv = arg;
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        pthread_join(srv->workers[i].thread, NULL);
+    event_base_loopexit(srv->base, NULL);
+    return NULL;
+}
+
+/* ---- run -------------------------------------------------------------- */
+
+static int
+make_dir(const char *path)
+{
+    if (mkdir(path, 0750) == 0 || errno == EEXIST)
+        return 0;
+    en_error("cannot create data directory %s: %s", path, strerror(errno));
+    return -1;
+}
+
+int
+en_server_run(en_config_t *cfg)
+{
+    en_server_t srv_storage = {0}, *srv = &srv_storage;
+    int status = 1;
+    pthread_t joiner;
+    bool joiner_started = false;
+    unsigned started = 0;
+
+    srv->cfg = cfg;
+    srv->started = en_now();
+    en_log_threshold = (enum en_log_level)cfg->log_level;
+    signal(SIGPIPE, SIG_IGN);
+    if (evthread_use_pthreads() != 0) {
+        en_error("libevent has no thread support");
+        return 1;
+    }
+    if (make_dir(cfg->data_dir) != 0)
+        return 1;
+
+    /* Keys: the config's, then the admin key. */
+    for (size_t i = 0; i < cfg->keys.n; i++) {
+        if (srv->keys.n == srv->keys.cap) {
+            size_t cap = srv->keys.cap ? srv->keys.cap * 2 : 8;
+            en_key_t *k = realloc(srv->keys.keys, cap * sizeof *k);
+            if (!k)
+                return 1;
+            srv->keys.keys = k;
+            srv->keys.cap = cap;
+        }
+        srv->keys.keys[srv->keys.n++] = cfg->keys.keys[i];
+    }
+    char key_path[600];
+    if (cfg->admin_key_file[0])
+        snprintf(key_path, sizeof key_path, "%s", cfg->admin_key_file);
+    else
+        snprintf(key_path, sizeof key_path, "%s/admin.key", cfg->data_dir);
+    if (en_keyring_load_admin(&srv->keys, key_path) != 0)
+        goto out;
+
+    ix_options_t iopts = {.map_size = cfg->map_size, .sync = cfg->sync};
+    int rc = ix_open(cfg->data_dir, &iopts, &srv->ix);
+    if (rc != 0) {
+        en_error("cannot open the store in %s: %s", cfg->data_dir, ix_strerror(rc));
+        goto out;
+    }
+    srv->writer = en_writer_start(srv->ix);
+    if (!srv->writer)
+        goto out;
+
+    srv->base = event_base_new();
+    srv->n_workers = cfg->threads;
+    srv->workers = calloc(srv->n_workers, sizeof *srv->workers);
+    if (!srv->base || !srv->workers)
+        goto out;
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        if (worker_init(srv, &srv->workers[i], i) != 0)
+            goto out;
+
+    char bound[2048];
+    if (listen_all(srv, bound, sizeof bound) != 0)
+        goto out;
+    for (; started < srv->n_workers; started++)
+        if (pthread_create(&srv->workers[started].thread, NULL, worker_main,
+                           &srv->workers[started]) != 0)
+            goto out;
+    srv->sig_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+    srv->sig_int = evsignal_new(srv->base, SIGINT, on_signal, srv);
+    evsignal_add(srv->sig_term, NULL);
+    evsignal_add(srv->sig_int, NULL);
+    if (pthread_create(&joiner, NULL, join_workers, srv) != 0)
+        goto out;
+    joiner_started = true;
+
+    if (cfg->ready_file[0] && write_ready_file(cfg->ready_file, bound) != 0)
+        en_warn("cannot write ready file %s: %s", cfg->ready_file, strerror(errno));
+    en_info("jobmatchd %s ready: node %s, %u threads, data %s", JM_VERSION,
+            cfg->node, cfg->threads, cfg->data_dir);
+
+    event_base_dispatch(srv->base);
+    status = 0;
+
+out:
+    if (!atomic_load(&srv->stopping) && started) {
+        /* Start-up failed half way: stop what runs. */
+        for (unsigned i = 0; i < started; i++)
+            event_base_loopexit(srv->workers[i].base, NULL);
+    }
+    if (joiner_started) {
+        /* The deadline may have cut workers loose; they are exiting. */
+        pthread_join(joiner, NULL);
+    } else {
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(srv->workers[i].thread, NULL);
+    }
+    if (srv->writer)
+        en_writer_stop(srv->writer);  /* finishes queued writes */
+    for (unsigned i = 0; i < srv->n_listeners; i++)
+        evconnlistener_free(srv->listeners[i]);
+    if (cfg->unix_path[0])
+        unlink(cfg->unix_path);
+    if (srv->workers) {
+        for (unsigned i = 0; i < srv->n_workers; i++)
+            worker_free(&srv->workers[i]);
+        free(srv->workers);
+    }
+    if (srv->sig_term)
+        event_free(srv->sig_term);
+    if (srv->sig_int)
+        event_free(srv->sig_int);
+    if (srv->drain_deadline)
+        event_free(srv->drain_deadline);
+    if (srv->base)
+        event_base_free(srv->base);
+    if (srv->ix) {
+        ix_sync(srv->ix);
+        ix_close(srv->ix);
+        en_info("store closed");
+    }
+    en_keyring_free(&srv->keys);
+    return status;
+}

@@ -1,0 +1,78 @@
+/* server.h - the daemon's runtime: the accept thread, the event-loop worker
+ * threads and the writer thread, and what they share.
+ *
+ * Threads:
+ * - main: accepts connections (evconnlistener), hands each to a worker
+ *   round-robin, handles signals and shutdown;
+ * - workers (cfg.threads): one event_base each; read frames, run read-only
+ *   requests against their own LMDB read transaction, and hand writes to
+ *   the writer;
+ * - writer: the single LMDB writer; applies every queued write in one
+ *   transaction and one fsync (group commit), then sends each completion
+ *   back to the worker that owns the connection.
+ */
+#ifndef JM_ENGINE_SERVER_H
+#define JM_ENGINE_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <msgpack.h>
+
+#include "auth.h"
+#include "config.h"
+#include "index.h"
+
+typedef struct en_server en_server_t;
+typedef struct en_worker en_worker_t;
+typedef struct en_conn en_conn_t;
+typedef struct en_write en_write_t;
+typedef struct en_writer en_writer_t;
+
+struct en_worker {
+    en_server_t *srv;
+    unsigned index;
+    pthread_t thread;
+    struct event_base *base;
+    struct event *notify;          /* woken by other threads */
+    pthread_mutex_t lock;          /* guards the two queues below */
+    int *new_fds;
+    unsigned n_new_fds, cap_new_fds;
+    en_write_t *done_head, *done_tail;
+    bool draining;                 /* shutdown: finish and close */
+    en_conn_t *conns;              /* this worker's connections */
+    msgpack_sbuffer out;           /* response being built */
+    msgpack_packer pk;
+    msgpack_zone zone;             /* request being decoded */
+};
+
+struct en_server {
+    en_config_t *cfg;
+    ix_env_t *ix;
+    en_keyring_t keys;             /* config keys + the admin key */
+    struct event_base *base;
+    struct evconnlistener *listeners[EN_MAX_LISTEN + 1];
+    unsigned n_listeners;
+    en_worker_t *workers;
+    unsigned n_workers, next_worker;
+    en_writer_t *writer;
+    atomic_uint connections;
+    atomic_bool stopping;
+    int64_t started;
+    struct event *sig_term, *sig_int, *drain_deadline;
+};
+
+/* Runs the daemon until SIGTERM/SIGINT. Returns the process exit code. */
+int en_server_run(en_config_t *cfg);
+
+/* Queues a finished write for its worker (any thread). */
+void en_worker_complete(en_worker_t *w, en_write_t *job);
+
+/* Wall-clock seconds. */
+int64_t en_now(void);
+
+#endif

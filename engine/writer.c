@@ -1,0 +1,160 @@
+/* writer.c - the single LMDB writer thread and its group commit. */
+#include "writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+struct en_writer {
+    ix_env_t *ix;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    en_write_t *head, *tail;
+    bool stop;
+    msgpack_sbuffer sbuf;
+    atomic_uint_fast64_t commits, writes;
+};
+
+void
+en_write_free(en_write_t *job)
+{
+    if (job->zone)
+        msgpack_zone_free(job->zone);
+    free(job->data);
+    free(job);
+}
+
+static void
+fail_storage(en_write_t *job, int rc)
+{
+    job->failed = true;
+    if (rc == -ENOSPC)
+        pr_fail(&job->err, PR_STORAGE_FULL, "the database is full");
+    else
+        pr_fail(&job->err, PR_INTERNAL, "storage error: %s", ix_strerror(rc));
+}
+
+/* Applies jobs [first, stop) in one transaction. Returns 0 when committed
+ * (each job's own failure, if any, is in the job), else the storage error,
+ * with nothing written. */
+static int
+run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop)
+{
+    ix_txn_t *txn;
+    int rc = ix_write_begin(wr->ix, &txn);
+    if (rc != 0)
+        return rc;
+    for (en_write_t *j = first; j != stop; j = j->next) {
+        j->failed = false;
+        rc = j->apply(txn, j, &wr->sbuf);
+        if (rc != 0) {
+            ix_write_abort(txn);
+            return rc;
+        }
+    }
+    rc = ix_write_commit(txn);
+    if (rc == 0)
+        atomic_fetch_add(&wr->commits, 1);
+    return rc;
+}
+
+static void *
+writer_main(void *arg)
+{
+    en_writer_t *wr = arg;
+    for (;;) {
+        pthread_mutex_lock(&wr->lock);
+        while (!wr->head && !wr->stop)
+            pthread_cond_wait(&wr->wake, &wr->lock);
+        en_write_t *batch = wr->head;
+        wr->head = wr->tail = NULL;
+        bool stop = wr->stop;
+        pthread_mutex_unlock(&wr->lock);
+        if (!batch) {
+            if (stop)
+                break;
+            continue;
+        }
+
+        int rc = run_batch(wr, batch, NULL);
+        if (rc != 0 && batch->next) {
+            /* One job may be what does not fit: give each its own
+             * transaction so the others still land. */
+            for (en_write_t *j = batch; j; j = j->next) {
+                int jrc = run_batch(wr, j, j->next);
+                if (jrc != 0)
+                    fail_storage(j, jrc);
+            }
+        } else if (rc != 0) {
+            fail_storage(batch, rc);
+        }
+        if (rc != 0)
+            en_warn("write batch failed: %s", ix_strerror(rc));
+
+        while (batch) {
+            en_write_t *next = batch->next;
+            batch->next = NULL;
+            atomic_fetch_add(&wr->writes, 1);
+            en_worker_complete(batch->worker, batch);
+            batch = next;
+        }
+    }
+    return NULL;
+}
+
+en_writer_t *
+en_writer_start(ix_env_t *ix)
+{
+    en_writer_t *wr = calloc(1, sizeof *wr);
+    if (!wr)
+        return NULL;
+    wr->ix = ix;
+    pthread_mutex_init(&wr->lock, NULL);
+    pthread_cond_init(&wr->wake, NULL);
+    msgpack_sbuffer_init(&wr->sbuf);
+    if (pthread_create(&wr->thread, NULL, writer_main, wr) != 0) {
+        msgpack_sbuffer_destroy(&wr->sbuf);
+        free(wr);
+        return NULL;
+    }
+    return wr;
+}
+
+void
+en_writer_submit(en_writer_t *wr, en_write_t *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&wr->lock);
+    if (wr->tail)
+        wr->tail->next = job;
+    else
+        wr->head = job;
+    wr->tail = job;
+    pthread_cond_signal(&wr->wake);
+    pthread_mutex_unlock(&wr->lock);
+}
+
+void
+en_writer_stop(en_writer_t *wr)
+{
+    pthread_mutex_lock(&wr->lock);
+    wr->stop = true;
+    pthread_cond_signal(&wr->wake);
+    pthread_mutex_unlock(&wr->lock);
+    pthread_join(wr->thread, NULL);
+    pthread_mutex_destroy(&wr->lock);
+    pthread_cond_destroy(&wr->wake);
+    msgpack_sbuffer_destroy(&wr->sbuf);
+    free(wr);
+}
+
+void
+en_writer_stats(en_writer_t *wr, en_writer_stats_t *out)
+{
+    out->commits = atomic_load(&wr->commits);
+    out->writes = atomic_load(&wr->writes);
+}

@@ -1,0 +1,62 @@
+/* writer.h - the single LMDB writer and its group commit.
+ *
+ * Workers submit en_write_t jobs from any thread. The writer thread takes
+ * every job queued so far, applies them in submission order inside one
+ * write transaction and commits once, so concurrent clients share each
+ * fsync. A job's apply() reports a domain failure (not_found, conflict) in
+ * job->err without touching the store; a storage failure aborts the batch,
+ * which is then retried job by job so that only the job that cannot fit
+ * fails. Completions go back to each job's worker in submission order.
+ */
+#ifndef JM_ENGINE_WRITER_H
+#define JM_ENGINE_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "error.h"
+#include "index.h"
+#include "message.h"
+#include "server.h"
+
+struct en_write {
+    en_write_t *next;
+    en_conn_t *conn;
+    en_worker_t *worker;
+    uint64_t req_id;
+    int64_t now;
+    /* Runs on the writer thread inside the batch transaction. Returns 0
+     * (job->failed set on a domain error) or a negative errno from the
+     * index, which fails the transaction. sbuf is scratch for encoding. */
+    int (*apply)(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf);
+    /* Runs on the worker thread after a successful commit: packs the
+     * result value (the envelope is already begun). */
+    void (*reply)(en_write_t *job, msgpack_packer *pk);
+    msgpack_zone *zone;            /* owns the decoded request */
+    void *data;                    /* op-specific, freed with free() */
+    bool failed;
+    pr_error_t err;
+    struct {
+        bool created;
+        uint32_t count, created_n, replaced_n;
+        pr_str_t id;
+    } result;
+};
+
+typedef struct en_writer_stats {
+    uint64_t commits;
+    uint64_t writes;
+} en_writer_stats_t;
+
+en_writer_t *en_writer_start(ix_env_t *ix);
+void en_writer_submit(en_writer_t *wr, en_write_t *job);
+/* Finishes every queued job, then stops and frees the writer. */
+void en_writer_stop(en_writer_t *wr);
+void en_writer_stats(en_writer_t *wr, en_writer_stats_t *out);
+
+/* Frees a job and everything it owns. */
+void en_write_free(en_write_t *job);
+
+#endif

@@ -1,0 +1,121 @@
+/* doc.c - the stored form of a record in the docs dbi: a small fixed header
+ * and the terms the record is indexed under, then its id and its opaque
+ * value. Keeping the terms beside the value lets replace and delete remove
+ * the exact old postings and counter contributions without understanding
+ * the value, and lets ix_get answer from one read.
+ *
+ *   off  size  field
+ *   0    1     doc format version (IX_DOC_VERSION)
+ *   1    1     status
+ *   2    1     category
+ *   3    1     flags (bit 0: matchable)
+ *   4    4     filled, big-endian
+ *   8    6     region
+ *   14   1     number of occupation codes (n_occ)
+ *   15   1     number of skills (n_skills)
+ *   16   1     id length
+ *   17   1     reserved, 0
+ *   18   ...   n_occ x (len u8, code bytes)
+ *              n_skills x (len u8, skill id bytes, level u8)
+ *              id bytes
+ *              record value (the rest)
+ */
+#include "internal.h"
+
+size_t
+ix_doc_meta_size(const ix_doc_t *doc)
+{
+    size_t n = IX_DOC_HEADER + doc->id_len;
+    for (uint32_t i = 0; i < doc->n_occupations; i++)
+        n += 1 + doc->occupation_lens[i];
+    for (uint32_t i = 0; i < doc->n_skills; i++)
+        n += 2 + doc->skills[i].id_len;
+    return n;
+}
+
+void
+ix_doc_encode(uint8_t *out, const ix_doc_t *doc)
+{
+    uint8_t *p = out;
+    p[0] = IX_DOC_VERSION;
+    p[1] = doc->status;
+    p[2] = doc->category;
+    p[3] = doc->matchable ? IX_DOC_MATCHABLE : 0;
+    ixk_put_be32(p + 4, doc->filled);
+    memcpy(p + 8, doc->region, 6);
+    p[14] = (uint8_t)doc->n_occupations;
+    p[15] = (uint8_t)doc->n_skills;
+    p[16] = (uint8_t)doc->id_len;
+    p[17] = 0;
+    p += IX_DOC_HEADER;
+    for (uint32_t i = 0; i < doc->n_occupations; i++) {
+        *p++ = (uint8_t)doc->occupation_lens[i];
+        memcpy(p, doc->occupations[i], doc->occupation_lens[i]);
+        p += doc->occupation_lens[i];
+    }
+    for (uint32_t i = 0; i < doc->n_skills; i++) {
+        const ix_skill_t *s = &doc->skills[i];
+        *p++ = (uint8_t)s->id_len;
+        memcpy(p, s->id, s->id_len);
+        p += s->id_len;
+        *p++ = s->level;
+    }
+    memcpy(p, doc->id, doc->id_len);
+    p += doc->id_len;
+    if (doc->value_len > 0)
+        memcpy(p, doc->value, doc->value_len);
+}
+
+int
+ix_doc_decode(const void *data, size_t len, ix_docview_t *v)
+{
+    const uint8_t *p = data, *end = p + len;
+    if (len < IX_DOC_HEADER || p[0] != IX_DOC_VERSION)
+        return -EIO;
+    v->status = p[1];
+    v->category = p[2];
+    v->matchable = (p[3] & IX_DOC_MATCHABLE) != 0;
+    v->filled = ixk_get_be32(p + 4);
+    memcpy(v->region, p + 8, 6);
+    v->n_occ = p[14];
+    v->n_skills = p[15];
+    v->id_len = p[16];
+    if (v->n_occ > IX_OCCUPATIONS_MAX || v->n_skills > IX_SKILLS_MAX)
+        return -EIO;
+    p += IX_DOC_HEADER;
+    /* Every length is checked against the bytes present before use. */
+    for (uint32_t i = 0; i < v->n_occ; i++) {
+        if (end - p < 1 || end - p - 1 < p[0])
+            return -EIO;
+        v->occ[i].len = p[0];
+        v->occ[i].p = (const char *)p + 1;
+        p += 1 + p[0];
+    }
+    for (uint32_t i = 0; i < v->n_skills; i++) {
+        if (end - p < 2 || end - p - 2 < p[0])
+            return -EIO;
+        v->skills[i].len = p[0];
+        v->skills[i].p = (const char *)p + 1;
+        v->skills[i].level = p[1 + p[0]];
+        p += 2 + p[0];
+    }
+    if (end - p < v->id_len)
+        return -EIO;
+    v->id = (const char *)p;
+    p += v->id_len;
+    v->meta_len = (size_t)(p - (const uint8_t *)data);
+    v->value = p;
+    v->value_len = (size_t)(end - p);
+    return 0;
+}
+
+int
+ix_doc_fetch(ix_txn_t *t, uint8_t kind, uint64_t docno, ix_docview_t *v)
+{
+    uint8_t kb[IXK_DOC_LEN];
+    MDB_val k = {ixk_doc(kb, kind, docno), kb}, d;
+    int rc = mdb_get(t->txn, t->env->docs, &k, &d);
+    if (rc != 0)
+        return ix_mdb_err(rc);
+    return ix_doc_decode(d.mv_data, d.mv_size, v);
+}

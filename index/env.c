@@ -1,0 +1,302 @@
+/* env.c - the LMDB environment and its transactions: opening the store and
+ * its named databases, the pool of reusable read transactions, the one
+ * write transaction, and the single place LMDB errors become errno values.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IX_DEFAULT_MAP_SIZE (16ULL << 30)
+#define IX_DEFAULT_READERS 126
+#define IX_MAX_DBS 8
+
+/* The LMDB code behind the last -EIO on this thread, for ix_strerror. */
+static _Thread_local int last_mdb_rc;
+static _Thread_local char errbuf[160];
+
+int
+ix_mdb_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return -ENOENT;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+        return -ENOSPC;
+    case MDB_READERS_FULL:
+        return -EBUSY;
+    default:
+        last_mdb_rc = rc;
+        return -EIO;
+    }
+}
+
+const char *
+ix_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case -ENOENT:
+        return "no such record";
+    case -EINVAL:
+        return "invalid argument";
+    case -ENOSPC:
+        return "storage map is full";
+    case -EBUSY:
+        return "out of reader slots";
+    case -EUCLEAN:
+        return "index is inconsistent";
+    case -ENOMEM:
+        return "out of memory";
+    case -EIO:
+        if (last_mdb_rc != 0) {
+            snprintf(errbuf, sizeof errbuf, "storage error: %s",
+                     mdb_strerror(last_mdb_rc));
+            return errbuf;
+        }
+        return "storage error";
+    default:
+        snprintf(errbuf, sizeof errbuf, "error %d", err);
+        return errbuf;
+    }
+}
+
+/* Opens every dbi and checks (or, in a new store, writes) the format
+ * version. dbi handles stay valid for the environment's life. */
+static int
+open_dbis(ix_env_t *e)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
+    if (rc != 0)
+        return ix_mdb_err(rc);
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {
+        {"ids", &e->ids},       {"docs", &e->docs}, {"post", &e->post},
+        {"counts", &e->counts}, {"log", &e->log},   {"meta", &e->meta},
+    };
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
+        if (rc != 0)
+            goto fail;
+    }
+    MDB_val k = {7, "version"}, v;
+    rc = mdb_get(txn, e->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        uint8_t ver = IX_FORMAT_VERSION;
+        v.mv_size = 1;
+        v.mv_data = &ver;
+        rc = mdb_put(txn, e->meta, &k, &v, 0);
+        if (rc != 0)
+            goto fail;
+    } else if (rc != 0) {
+        goto fail;
+    } else if (v.mv_size != 1 ||
+               *(const uint8_t *)v.mv_data != IX_FORMAT_VERSION) {
+        /* A store written in another format: refuse rather than misread. */
+        mdb_txn_abort(txn);
+        return -EINVAL;
+    }
+    rc = mdb_txn_commit(txn);
+    return ix_mdb_err(rc);
+fail:
+    mdb_txn_abort(txn);
+    return ix_mdb_err(rc);
+}
+
+int
+ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
+{
+    if (!dir || !out)
+        return -EINVAL;
+    *out = NULL;
+    ix_options_t o = {0};
+    if (opts)
+        o = *opts;
+    unsigned flags = MDB_NOTLS;
+    switch (o.sync) {
+    case IX_SYNC_FULL:
+        break;
+    case IX_SYNC_NOMETA:
+        flags |= MDB_NOMETASYNC;
+        break;
+    case IX_SYNC_NONE:
+        flags |= MDB_NOSYNC;
+        break;
+    default:
+        return -EINVAL;
+    }
+    ix_env_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    int rc = mdb_env_create(&e->env);
+    if (rc != 0) {
+        free(e);
+        return ix_mdb_err(rc);
+    }
+    if ((rc = mdb_env_set_maxdbs(e->env, IX_MAX_DBS)) != 0 ||
+        (rc = mdb_env_set_mapsize(e->env, o.map_size ? o.map_size
+                                                     : IX_DEFAULT_MAP_SIZE)) !=
+            0 ||
+        (rc = mdb_env_set_maxreaders(e->env, o.max_readers
+                                                 ? o.max_readers
+                                                 : IX_DEFAULT_READERS)) != 0 ||
+        (rc = mdb_env_open(e->env, dir, flags, 0664)) != 0) {
+        /* mdb_env_open reports system errors as positive errno values. */
+        int err = rc == ENOENT || rc == EACCES || rc == ENOTDIR ? -rc
+                                                                : ix_mdb_err(rc);
+        mdb_env_close(e->env);
+        free(e);
+        return err;
+    }
+    int dead = 0;
+    mdb_reader_check(e->env, &dead);
+    if ((rc = open_dbis(e)) != 0) {
+        mdb_env_close(e->env);
+        free(e);
+        return rc;
+    }
+    pthread_mutex_init(&e->pool_lock, NULL);
+    e->wtxn.env = e;
+    *out = e;
+    return 0;
+}
+
+void
+ix_close(ix_env_t *e)
+{
+    if (!e)
+        return;
+    /* Every read handle was returned by the rule that none outlives the
+     * environment; with MDB_NOTLS any thread may abort them. */
+    ix_txn_t *t = e->pool_all;
+    while (t) {
+        ix_txn_t *next = t->next_all;
+        mdb_txn_abort(t->txn);
+        free(t);
+        t = next;
+    }
+    ix_pending_free(&e->pend);
+    pthread_mutex_destroy(&e->pool_lock);
+    mdb_env_close(e->env);
+    free(e);
+}
+
+int
+ix_sync(ix_env_t *e)
+{
+    if (!e)
+        return -EINVAL;
+    return ix_mdb_err(mdb_env_sync(e->env, 1));
+}
+
+int
+ix_read_begin(ix_env_t *e, ix_txn_t **out)
+{
+    if (!e || !out)
+        return -EINVAL;
+    pthread_mutex_lock(&e->pool_lock);
+    ix_txn_t *t = e->pool_free;
+    if (t)
+        e->pool_free = t->next_free;
+    pthread_mutex_unlock(&e->pool_lock);
+    int rc;
+    if (t) {
+        rc = mdb_txn_renew(t->txn);
+        if (rc != 0) {
+            /* The handle is still reset and reusable: put it back. */
+            pthread_mutex_lock(&e->pool_lock);
+            t->next_free = e->pool_free;
+            e->pool_free = t;
+            pthread_mutex_unlock(&e->pool_lock);
+            return ix_mdb_err(rc);
+        }
+    } else {
+        t = calloc(1, sizeof *t);
+        if (!t)
+            return -ENOMEM;
+        rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &t->txn);
+        if (rc != 0) {
+            free(t);
+            return ix_mdb_err(rc);
+        }
+        t->env = e;
+        t->rdonly = true;
+        pthread_mutex_lock(&e->pool_lock);
+        t->next_all = e->pool_all;
+        e->pool_all = t;
+        pthread_mutex_unlock(&e->pool_lock);
+    }
+    *out = t;
+    return 0;
+}
+
+void
+ix_read_end(ix_txn_t *t)
+{
+    if (!t)
+        return;
+    ix_env_t *e = t->env;
+    /* Reset releases the snapshot (so old pages can be reused) but keeps
+     * the reader slot for the next renew. */
+    mdb_txn_reset(t->txn);
+    pthread_mutex_lock(&e->pool_lock);
+    t->next_free = e->pool_free;
+    e->pool_free = t;
+    pthread_mutex_unlock(&e->pool_lock);
+}
+
+int
+ix_write_begin(ix_env_t *e, ix_txn_t **out)
+{
+    if (!e || !out)
+        return -EINVAL;
+    MDB_txn *txn;
+    /* Blocks while another thread writes; only then is wtxn ours. */
+    int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
+    if (rc != 0)
+        return ix_mdb_err(rc);
+    ix_txn_t *t = &e->wtxn;
+    t->env = e;
+    t->txn = txn;
+    t->rdonly = false;
+    t->ret = 0;
+    ix_pending_reset(&e->pend);
+    *out = t;
+    return 0;
+}
+
+int
+ix_write_commit(ix_txn_t *t)
+{
+    if (!t || t->rdonly)
+        return -EINVAL;
+    int rc = t->ret;
+    if (rc == 0)
+        rc = ix_pending_flush(t);
+    if (rc != 0) {
+        mdb_txn_abort(t->txn);
+    } else {
+        rc = ix_mdb_err(mdb_txn_commit(t->txn));
+    }
+    t->txn = NULL;
+    ix_pending_reset(&t->env->pend);
+    return rc;
+}
+
+void
+ix_write_abort(ix_txn_t *t)
+{
+    if (!t || t->rdonly)
+        return;
+    mdb_txn_abort(t->txn);
+    t->txn = NULL;
+    ix_pending_reset(&t->env->pend);
+}

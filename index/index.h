@@ -1,0 +1,208 @@
+/* index.h - the LMDB store: records, secondary indexes, counters and the
+ * changelog, always changed together in one write transaction.
+ *
+ * The index knows nothing of sockets or of the wire format: a record is an
+ * opaque value (the daemon stores its canonical msgpack encoding) plus the
+ * terms it is indexed under, given in an ix_doc_t. The key layout is in
+ * keys.h and docs/storage.md.
+ *
+ * Errors are 0 or a negative errno value:
+ *   -ENOENT  no such record / cursor position
+ *   -EINVAL  bad argument (e.g. a malformed cursor)
+ *   -ENOSPC  the map is full (MDB_MAP_FULL); the write transaction is dead
+ *   -EBUSY   out of reader slots
+ *   -EIO     anything else LMDB reports (logged by the caller with
+ *            ix_strerror)
+ *
+ * Threads: any number of threads may read, each with its own read
+ * transaction; exactly one thread at a time writes (LMDB's own rule). A
+ * transaction is used by the thread that began it only.
+ */
+#ifndef JM_INDEX_INDEX_H
+#define JM_INDEX_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ix_env ix_env_t;
+typedef struct ix_txn ix_txn_t;
+
+/* Record kinds; the byte is also the kind's tag inside keys. */
+enum ix_kind { IX_VACANCY = 'V', IX_WORKER = 'W' };
+
+/* How commits reach the disk. */
+enum ix_sync {
+    IX_SYNC_FULL = 0,   /* fsync on every commit: acknowledged = durable */
+    IX_SYNC_NOMETA,     /* MDB_NOMETASYNC: a crash may lose the last commit
+                           but never corrupts */
+    IX_SYNC_NONE,       /* MDB_NOSYNC: the OS flushes; ix_sync() on demand */
+};
+
+typedef struct ix_options {
+    uint64_t map_size;     /* bytes; 0 = default (16 GiB) */
+    unsigned max_readers;  /* 0 = default (126) */
+    enum ix_sync sync;
+} ix_options_t;
+
+/* Opens (creating when needed) the environment in directory dir, which must
+ * exist. Clears stale reader slots left by a crashed process. */
+int ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out);
+void ix_close(ix_env_t *env);
+/* Flushes to disk (used with IX_SYNC_NONE and at shutdown). */
+int ix_sync(ix_env_t *env);
+const char *ix_strerror(int err);
+
+/* Read transactions. ix_read_begin reuses a per-thread handle (reset and
+ * renewed, never freed until the thread's last ix_read_end at close), so it
+ * is cheap to call per request. Values read stay valid until ix_read_end. */
+int ix_read_begin(ix_env_t *env, ix_txn_t **out);
+void ix_read_end(ix_txn_t *txn);
+
+/* The one write transaction. */
+int ix_write_begin(ix_env_t *env, ix_txn_t **out);
+int ix_write_commit(ix_txn_t *txn);   /* frees txn whatever the result */
+void ix_write_abort(ix_txn_t *txn);
+
+/* Limits the index enforces (-EINVAL beyond them); the wire contract's
+ * limits are the same or tighter. */
+#define IX_ID_MAX 64             /* record id bytes */
+#define IX_SKILL_ID_MAX 64       /* skill id bytes */
+#define IX_SKILLS_MAX 64         /* skills per record */
+#define IX_OCCUPATION_MAX 10     /* bytes of one occupation code */
+#define IX_OCCUPATIONS_MAX 16    /* occupation codes per record */
+
+typedef struct ix_skill {
+    const char *id;   /* [A-Za-z0-9._:/-], no NUL */
+    uint32_t id_len;
+    uint8_t level;
+} ix_skill_t;
+
+/* What a record is indexed under. Strings are counted, not NUL-ended. */
+typedef struct ix_doc {
+    uint8_t kind;              /* IX_VACANCY or IX_WORKER */
+    const char *id;
+    uint32_t id_len;
+    char region[6];            /* 6 digits */
+    /* Occupation codes: a vacancy has one (its own); a worker has its
+     * desired occupations (0..16), each a full code or level prefix. */
+    const char *const *occupations;
+    const uint32_t *occupation_lens;
+    uint32_t n_occupations;
+    uint8_t status;            /* kind-specific status number */
+    bool matchable;            /* counts toward N and df (open / available) */
+    uint8_t category;          /* worker category; 0 for vacancies */
+    const ix_skill_t *skills;
+    uint32_t n_skills;
+    uint32_t filled;           /* vacancies: hires so far (server-kept) */
+    const void *value;         /* the stored record bytes */
+    size_t value_len;
+} ix_doc_t;
+
+/* A stored record as read back. Pointers are valid until the transaction
+ * ends (or, in a write transaction, until the next write). */
+typedef struct ix_record {
+    uint8_t kind;
+    const char *id;
+    uint32_t id_len;
+    uint64_t docno;            /* internal number, stable for the record's life */
+    uint8_t status;
+    uint8_t category;
+    uint32_t filled;
+    char region[6];
+    const void *value;
+    size_t value_len;
+} ix_record_t;
+
+/* Changelog operations. */
+enum ix_log_op { IX_LOG_PUT = 'P', IX_LOG_DELETE = 'D' };
+
+/* Looks a record up by id. -ENOENT when absent. */
+int ix_get(ix_txn_t *txn, uint8_t kind, const char *id, uint32_t id_len,
+           ix_record_t *out);
+
+/* Inserts or replaces doc->id: writes the value, removes the old record's
+ * postings and counter contributions, adds the new ones, and appends a
+ * IX_LOG_PUT changelog entry stamped `now`. *created tells which. */
+int ix_put(ix_txn_t *txn, const ix_doc_t *doc, int64_t now, bool *created);
+
+/* Deletes a record, its postings and counter contributions; appends an
+ * IX_LOG_DELETE entry. -ENOENT when absent (nothing changes). */
+int ix_delete(ix_txn_t *txn, uint8_t kind, const char *id, uint32_t id_len,
+              int64_t now);
+
+/* Listing. Filters left NULL / -1 do not filter. The index picks the most
+ * selective posting list it has for the filters given (region, occupation,
+ * category, status; else id order) and checks the rest on each record.
+ * Order is stable for a given filter set: by id when no filter is set. */
+typedef struct ix_list_query {
+    uint8_t kind;
+    const char *region_prefix;      /* 1..6 digits */
+    uint32_t region_prefix_len;
+    const char *occupation_prefix;  /* e.g. "6-05" */
+    uint32_t occupation_prefix_len;
+    int status;                     /* -1 = any */
+    int category;                   /* -1 = any (workers) */
+    const uint8_t *cursor;          /* from a previous page, or NULL */
+    size_t cursor_len;
+    uint32_t limit;                 /* records per page, >= 1 */
+    uint32_t max_scan;              /* entries examined per page at most;
+                                       0 = no bound */
+} ix_list_query_t;
+
+#define IX_CURSOR_MAX 128
+
+/* Called per record in order; return non-zero to stop early. */
+typedef int (*ix_list_cb)(void *ctx, const ix_record_t *rec);
+
+/* Runs one page. When more may follow, writes an opaque cursor into
+ * next_cursor (IX_CURSOR_MAX bytes) and sets *next_len > 0; *next_len = 0
+ * means the listing is complete. A page may hold fewer than `limit`
+ * records when max_scan was reached. -EINVAL for a cursor that does not
+ * belong to this filter set. */
+int ix_list(ix_txn_t *txn, const ix_list_query_t *q, ix_list_cb cb,
+            void *ctx, uint8_t *next_cursor, size_t *next_len);
+
+/* Counters and environment facts. */
+typedef struct ix_stats {
+    uint64_t vacancies;            /* all vacancies */
+    uint64_t vacancies_open;       /* matchable vacancies (N for idf) */
+    uint64_t workers;
+    uint64_t workers_available;    /* matchable workers */
+    uint64_t last_seq;             /* last changelog sequence, 0 = none */
+    uint64_t map_size;             /* bytes */
+    uint64_t map_used;             /* bytes in use (last page number * page size) */
+} ix_stats_t;
+
+int ix_stats(ix_txn_t *txn, ix_stats_t *out);
+
+/* Number of matchable records of `kind` holding skill id (df). */
+int ix_skill_df(ix_txn_t *txn, uint8_t kind, const char *skill,
+                uint32_t skill_len, uint64_t *df);
+
+/* One changelog entry. id points into the transaction's memory. */
+typedef struct ix_log_entry {
+    uint64_t seq;
+    int64_t time;
+    uint8_t op;      /* enum ix_log_op */
+    uint8_t kind;
+    const char *id;
+    uint32_t id_len;
+} ix_log_entry_t;
+
+/* Calls cb for entries with seq > after, in order, at most `max`. */
+typedef int (*ix_log_cb)(void *ctx, const ix_log_entry_t *e);
+int ix_log_read(ix_txn_t *txn, uint64_t after, uint32_t max, ix_log_cb cb,
+                void *ctx);
+
+/* Verifies the whole store: every doc against the id map, every posting
+ * and counter recomputed from the docs and compared with what is stored
+ * (nothing missing, nothing extra), and the meta counters. Writes a short
+ * human-readable summary (or the first problems found) into report, which
+ * is always NUL-terminated when len > 0. Runs in a read or write
+ * transaction (a write transaction's pending counters are flushed first).
+ * Returns 0 when consistent, -EUCLEAN when not, another negative errno when
+ * the check itself failed. Cost: a full scan of the store. */
+int ix_check(ix_txn_t *txn, char *report, size_t len);
+
+#endif

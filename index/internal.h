@@ -1,0 +1,159 @@
+/* internal.h - private to index/: the environment and transaction structs,
+ * the stored doc format, and the helpers the index's files share. Nothing
+ * outside index/ includes this (it pulls in lmdb.h).
+ */
+#ifndef JM_INDEX_INTERNAL_H
+#define JM_INDEX_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "index.h"
+#include "keys.h"
+
+/* Version of the whole store layout, kept in meta "version". */
+#define IX_FORMAT_VERSION 1
+/* Version byte that starts every stored doc. */
+#define IX_DOC_VERSION 1
+/* Fixed part of a stored doc (see doc.c for the layout). */
+#define IX_DOC_HEADER 18
+/* Upper bound of a stored doc without its record value. */
+#define IX_DOC_META_MAX                                                     \
+    (IX_DOC_HEADER + IX_OCCUPATIONS_MAX * (1 + IX_OCCUPATION_MAX) +         \
+     IX_SKILLS_MAX * (2 + IX_SKILL_ID_MAX) + IX_ID_MAX)
+/* Bit 0 of the header's flags byte. */
+#define IX_DOC_MATCHABLE 0x01
+
+/* Pending skill df deltas flush to LMDB once this many distinct skills
+ * are buffered, which bounds the table's memory (twice this many slots). */
+#define IX_DF_FLUSH_AT 65536
+
+/* A doc as stored, decoded in place: pointers refer to the bytes decoded. */
+typedef struct ix_str {
+    const char *p;
+    uint32_t len;
+} ix_str_t;
+
+typedef struct ix_dskill {
+    const char *p;
+    uint32_t len;
+    uint8_t level;
+} ix_dskill_t;
+
+typedef struct ix_docview {
+    uint8_t status;
+    uint8_t category;
+    bool matchable;
+    uint32_t filled;
+    char region[6];
+    uint32_t n_occ;
+    uint32_t n_skills;
+    ix_str_t occ[IX_OCCUPATIONS_MAX];
+    ix_dskill_t skills[IX_SKILLS_MAX];
+    const char *id;
+    uint32_t id_len;
+    const void *value;
+    size_t value_len;
+    size_t meta_len;     /* bytes before the value */
+} ix_docview_t;
+
+/* One buffered df change: (kind, skill) -> delta. */
+typedef struct ix_dfent {
+    int64_t delta;
+    uint32_t hash;
+    uint8_t kind;
+    uint8_t len;         /* 0 = empty slot */
+    char skill[IX_SKILL_ID_MAX];
+} ix_dfent_t;
+
+/* State a write transaction keeps in memory and writes at commit (or
+ * earlier, when something reads it back): the next docnos, the last log
+ * seq and every counter delta. Buffering the counters turns the per-skill
+ * get+put of every record into one update per distinct skill per commit. */
+typedef struct ix_pending {
+    bool loaded;
+    bool dirty;
+    uint64_t next_docno[2];
+    uint64_t seq;
+    int64_t total[2];
+    int64_t matchable[2];
+    ix_dfent_t *df;      /* open addressing table, df_cap slots */
+    uint32_t df_cap;     /* power of two, or 0 before the first use */
+    uint32_t df_used;
+    uint32_t *df_order;  /* slots in use, in insertion order */
+} ix_pending_t;
+
+struct ix_txn {
+    ix_env_t *env;
+    MDB_txn *txn;
+    bool rdonly;
+    int ret;                  /* first error of a write txn; sticks */
+    struct ix_txn *next_free; /* read pool: next free handle */
+    struct ix_txn *next_all;  /* read pool: every handle, for ix_close */
+};
+
+struct ix_env {
+    MDB_env *env;
+    MDB_dbi ids, docs, post, counts, log, meta;
+    pthread_mutex_t pool_lock;
+    ix_txn_t *pool_free;
+    ix_txn_t *pool_all;
+    ix_txn_t wtxn;            /* the one write transaction */
+    ix_pending_t pend;        /* owned by the writer */
+};
+
+/* Maps an LMDB (or system) error to a negative errno; 0 stays 0. The
+ * original code is remembered per thread for ix_strerror. */
+int ix_mdb_err(int rc);
+
+/* Records rc as the write transaction's error unless one is set already;
+ * returns rc. */
+static inline int
+ix_fail(ix_txn_t *t, int rc)
+{
+    if (rc != 0 && !t->rdonly && t->ret == 0)
+        t->ret = rc;
+    return rc;
+}
+
+static inline int
+ix_kind_index(uint8_t kind)
+{
+    return kind == IX_VACANCY ? 0 : kind == IX_WORKER ? 1 : -1;
+}
+
+/* doc.c */
+size_t ix_doc_meta_size(const ix_doc_t *doc);
+void ix_doc_encode(uint8_t *out, const ix_doc_t *doc);
+/* Decodes len bytes; -EIO when they are not a well-formed doc. */
+int ix_doc_decode(const void *data, size_t len, ix_docview_t *v);
+/* Reads doc (kind, docno) in txn and decodes it; -ENOENT when absent. */
+int ix_doc_fetch(ix_txn_t *t, uint8_t kind, uint64_t docno, ix_docview_t *v);
+
+/* counters.c */
+int ix_pending_load(ix_txn_t *t);
+int ix_pending_flush(ix_txn_t *t);
+void ix_pending_reset(ix_pending_t *p);
+void ix_pending_free(ix_pending_t *p);
+/* Adds one record's contribution (sign +1 or -1) to the pending counters. */
+int ix_pending_doc(ix_txn_t *t, uint8_t kind, const ix_docview_t *v,
+                   int sign);
+/* The (kind, skill) -> delta table of an ix_pending_t, also used by
+ * ix_check to hold expected dfs. Add creates the entry when absent. */
+int ix_dftab_add(ix_pending_t *p, uint8_t kind, const char *s, uint32_t len,
+                 int64_t delta);
+ix_dfent_t *ix_dftab_find(ix_pending_t *p, uint8_t kind, const char *s,
+                          uint32_t len);
+/* Reads a stored counter; absent = 0. */
+int ix_counter_get(ix_txn_t *t, const uint8_t *key, size_t klen,
+                   uint64_t *out);
+
+/* log.c */
+int ix_log_append(ix_txn_t *t, uint8_t op, uint8_t kind, const char *id,
+                  uint32_t id_len, int64_t now);
+
+#endif

@@ -1,0 +1,136 @@
+/* keys.c - builders for every key the index stores; the layout itself is
+ * documented once, in keys.h. Callers pass buffers of IXK_MAX bytes and have
+ * already bounded the variable parts (ids and skills to 64 bytes, codes to
+ * IXK_OCC_WIDTH), so no builder can overrun.
+ */
+#include "keys.h"
+
+#include <assert.h>
+
+size_t
+ixk_id(uint8_t *buf, uint8_t kind, const char *id, uint32_t id_len)
+{
+    assert(id_len + 1 <= IXK_MAX);
+    buf[0] = kind;
+    memcpy(buf + 1, id, id_len);
+    return 1 + (size_t)id_len;
+}
+
+size_t
+ixk_doc(uint8_t *buf, uint8_t kind, uint64_t docno)
+{
+    buf[0] = kind;
+    ixk_put_be64(buf + 1, docno);
+    return IXK_DOC_LEN;
+}
+
+size_t
+ixk_region_prefix(uint8_t *buf, uint8_t kind, const char *region,
+                  uint32_t len)
+{
+    assert(len <= 6);
+    buf[0] = IXK_REGION;
+    buf[1] = kind;
+    memcpy(buf + 2, region, len);
+    return 2 + (size_t)len;
+}
+
+size_t
+ixk_region(uint8_t *buf, uint8_t kind, const char *region, uint64_t docno)
+{
+    ixk_region_prefix(buf, kind, region, 6);
+    ixk_put_be64(buf + 8, docno);
+    return IXK_REGION_LEN;
+}
+
+size_t
+ixk_occupation_prefix(uint8_t *buf, uint8_t kind, const char *code,
+                      uint32_t len)
+{
+    assert(len <= IXK_OCC_WIDTH);
+    buf[0] = IXK_OCCUPATION;
+    buf[1] = kind;
+    memcpy(buf + 2, code, len);
+    return 2 + (size_t)len;
+}
+
+size_t
+ixk_occupation(uint8_t *buf, uint8_t kind, const char *code, uint32_t len,
+               uint64_t docno)
+{
+    /* Padding with NUL sorts a shorter code ("6-05") before the longer
+     * codes it is a prefix of ("6-05-02"), keeping a prefix's range whole. */
+    size_t n = ixk_occupation_prefix(buf, kind, code, len);
+    memset(buf + n, 0, IXK_OCC_WIDTH - len);
+    ixk_put_be64(buf + 2 + IXK_OCC_WIDTH, docno);
+    return IXK_OCC_LEN;
+}
+
+size_t
+ixk_byte_prefix(uint8_t *buf, uint8_t tag, uint8_t kind, uint8_t v)
+{
+    buf[0] = tag;
+    buf[1] = kind;
+    buf[2] = v;
+    return 3;
+}
+
+size_t
+ixk_status(uint8_t *buf, uint8_t kind, uint8_t status, uint64_t docno)
+{
+    ixk_byte_prefix(buf, IXK_STATUS, kind, status);
+    ixk_put_be64(buf + 3, docno);
+    return IXK_STATUS_LEN;
+}
+
+size_t
+ixk_category(uint8_t *buf, uint8_t kind, uint8_t category, uint64_t docno)
+{
+    ixk_byte_prefix(buf, IXK_CATEGORY, kind, category);
+    ixk_put_be64(buf + 3, docno);
+    return IXK_CATEGORY_LEN;
+}
+
+size_t
+ixk_df(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len)
+{
+    assert(len + 11 <= IXK_MAX);
+    buf[0] = IXK_DF;
+    buf[1] = kind;
+    memcpy(buf + 2, skill, len);
+    buf[2 + len] = 0;
+    return 3 + (size_t)len;
+}
+
+size_t
+ixk_skill(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,
+          uint64_t docno)
+{
+    size_t n = ixk_df(buf, kind, skill, len);
+    buf[0] = IXK_SKILL;
+    ixk_put_be64(buf + n, docno);
+    return n + 8;
+}
+
+size_t
+ixk_counter(uint8_t *buf, uint8_t tag, uint8_t kind)
+{
+    buf[0] = tag;
+    buf[1] = kind;
+    return 2;
+}
+
+size_t
+ixk_seq(uint8_t *buf, uint64_t seq)
+{
+    ixk_put_be64(buf, seq);
+    return 8;
+}
+
+size_t
+ixk_meta_docno(uint8_t *buf, uint8_t kind)
+{
+    memcpy(buf, "docno", 5);
+    buf[5] = kind;
+    return 6;
+}

@@ -1,0 +1,140 @@
+/* keys.h - private to index/: the one place that knows how keys are laid
+ * out. Every builder writes into a caller buffer of IXK_MAX bytes and
+ * returns the key length; nothing here allocates.
+ *
+ * Key layout (all integers big-endian so that LMDB's bytewise order is
+ * numeric order; K = kind byte 'V' or 'W'; docno = u64, per kind, never
+ * reused). docs/storage.md has the same table with byte diagrams.
+ *
+ *   dbi     key                                   value
+ *   ids     K | id bytes                          docno (be64)
+ *   docs    K | docno                             doc header + terms + id +
+ *                                                 record value (see doc.c)
+ *   post    'R' K | region[6] | docno             empty
+ *           'O' K | code, NUL-padded to 10 | docno empty
+ *           'S' K | status u8 | docno             empty
+ *           'C' K | category u8 | docno           empty (workers only)
+ *           'K' K | skill id | NUL | docno        level (1 byte)
+ *   counts  'T' K                                 records of kind K (be64)
+ *           'N' K                                 matchable records (be64)
+ *           'D' K | skill id | NUL                df among matchable (be64)
+ *   log     seq (be64)                            time be64 | op | K | id
+ *   meta    "version"                             format version (u8)
+ *           "docno" K                             next docno for K (be64)
+ *           "seq"                                 last log seq (be64)
+ *
+ * Counters are deleted when they reach zero, so a stored counter is never
+ * zero. A skill id never contains NUL, so the NUL after it makes skill
+ * keys prefix-free ("ab" sorts before "abc" and never inside its range).
+ */
+#ifndef JM_INDEX_KEYS_H
+#define JM_INDEX_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Upper bound on any key built here: 'K' kind skill(64) NUL docno. */
+#define IXK_MAX 80
+/* Width of an occupation code inside 'O' keys. */
+#define IXK_OCC_WIDTH 10
+
+enum ixk_tag {
+    IXK_REGION = 'R',
+    IXK_OCCUPATION = 'O',
+    IXK_STATUS = 'S',
+    IXK_CATEGORY = 'C',
+    IXK_SKILL = 'K',
+    IXK_TOTAL = 'T',
+    IXK_MATCHABLE = 'N',
+    IXK_DF = 'D',
+};
+
+/* Fixed lengths of the fixed-width keys. */
+#define IXK_DOC_LEN 9
+#define IXK_REGION_LEN 16
+#define IXK_OCC_LEN 20
+#define IXK_STATUS_LEN 11
+#define IXK_CATEGORY_LEN 11
+
+static inline void
+ixk_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t
+ixk_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void
+ixk_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint32_t
+ixk_get_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* The docno every posting key ends with. len must be >= 8. */
+static inline uint64_t
+ixk_docno_of(const uint8_t *key, size_t len)
+{
+    return ixk_get_be64(key + len - 8);
+}
+
+/* True when key starts with the len bytes of prefix. */
+static inline int
+ixk_has_prefix(const uint8_t *key, size_t klen, const uint8_t *prefix,
+               size_t plen)
+{
+    return klen >= plen && memcmp(key, prefix, plen) == 0;
+}
+
+/* ids: K | id. */
+size_t ixk_id(uint8_t *buf, uint8_t kind, const char *id, uint32_t id_len);
+/* docs: K | docno. */
+size_t ixk_doc(uint8_t *buf, uint8_t kind, uint64_t docno);
+/* Postings. region is 1..6 bytes for a prefix, 6 for a full key. */
+size_t ixk_region(uint8_t *buf, uint8_t kind, const char *region,
+                  uint64_t docno);
+size_t ixk_region_prefix(uint8_t *buf, uint8_t kind, const char *region,
+                         uint32_t len);
+/* code is 1..IXK_OCC_WIDTH bytes; the full key pads it with NUL. */
+size_t ixk_occupation(uint8_t *buf, uint8_t kind, const char *code,
+                      uint32_t len, uint64_t docno);
+size_t ixk_occupation_prefix(uint8_t *buf, uint8_t kind, const char *code,
+                             uint32_t len);
+size_t ixk_status(uint8_t *buf, uint8_t kind, uint8_t status, uint64_t docno);
+size_t ixk_category(uint8_t *buf, uint8_t kind, uint8_t category,
+                    uint64_t docno);
+/* A prefix of every posting of one tag and kind with a one-byte value:
+ * 'S' K status or 'C' K category. */
+size_t ixk_byte_prefix(uint8_t *buf, uint8_t tag, uint8_t kind, uint8_t v);
+/* skill is 1..64 bytes without NUL. */
+size_t ixk_skill(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,
+                 uint64_t docno);
+/* Counters. */
+size_t ixk_df(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len);
+size_t ixk_counter(uint8_t *buf, uint8_t tag, uint8_t kind);
+/* log: seq. */
+size_t ixk_seq(uint8_t *buf, uint64_t seq);
+/* meta: "docno" K. */
+size_t ixk_meta_docno(uint8_t *buf, uint8_t kind);
+
+#endif

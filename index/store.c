@@ -1,0 +1,352 @@
+/* store.c - records and their postings: ix_get, ix_put and ix_delete. A put
+ * or delete changes the doc, the id map, the postings, the counters and the
+ * changelog inside the caller's one write transaction, so either all of a
+ * record's changes commit or none do.
+ */
+#include "internal.h"
+
+static const MDB_val empty_val = {0, NULL};
+
+static bool
+valid_text(const char *s, uint32_t len, uint32_t max)
+{
+    return s && len >= 1 && len <= max && !memchr(s, 0, len);
+}
+
+/* Checks everything a put needs before anything is written, so that a bad
+ * doc changes nothing and leaves the transaction usable. */
+static int
+validate(const ix_doc_t *d)
+{
+    if (ix_kind_index(d->kind) < 0 || !valid_text(d->id, d->id_len, IX_ID_MAX))
+        return -EINVAL;
+    for (int i = 0; i < 6; i++)
+        if (d->region[i] < '0' || d->region[i] > '9')
+            return -EINVAL;
+    if (d->n_occupations > IX_OCCUPATIONS_MAX || d->n_skills > IX_SKILLS_MAX)
+        return -EINVAL;
+    if (d->n_occupations > 0 && (!d->occupations || !d->occupation_lens))
+        return -EINVAL;
+    if (d->n_skills > 0 && !d->skills)
+        return -EINVAL;
+    if (d->value_len > 0 && !d->value)
+        return -EINVAL;
+    /* Duplicates would share one posting key and count twice in df. */
+    for (uint32_t i = 0; i < d->n_occupations; i++) {
+        if (!valid_text(d->occupations[i], d->occupation_lens[i],
+                        IX_OCCUPATION_MAX))
+            return -EINVAL;
+        for (uint32_t j = 0; j < i; j++)
+            if (d->occupation_lens[i] == d->occupation_lens[j] &&
+                memcmp(d->occupations[i], d->occupations[j],
+                       d->occupation_lens[i]) == 0)
+                return -EINVAL;
+    }
+    for (uint32_t i = 0; i < d->n_skills; i++) {
+        const ix_skill_t *s = &d->skills[i];
+        if (!valid_text(s->id, s->id_len, IX_SKILL_ID_MAX))
+            return -EINVAL;
+        for (uint32_t j = 0; j < i; j++)
+            if (s->id_len == d->skills[j].id_len &&
+                memcmp(s->id, d->skills[j].id, s->id_len) == 0)
+                return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+check_write(ix_txn_t *t)
+{
+    if (!t || t->rdonly)
+        return -EINVAL;
+    return t->ret;
+}
+
+/* Looks up kind|id in the id map. */
+static int
+lookup_docno(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
+             uint64_t *docno)
+{
+    uint8_t kb[IXK_MAX];
+    MDB_val k = {ixk_id(kb, kind, id, id_len), kb}, v;
+    int rc = mdb_get(t->txn, t->env->ids, &k, &v);
+    if (rc != 0)
+        return ix_mdb_err(rc);
+    if (v.mv_size != 8)
+        return -EIO;
+    *docno = ixk_get_be64(v.mv_data);
+    return 0;
+}
+
+int
+ix_get(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
+       ix_record_t *out)
+{
+    if (!t || !out || ix_kind_index(kind) < 0 ||
+        !valid_text(id, id_len, IX_ID_MAX))
+        return -EINVAL;
+    uint64_t docno;
+    int rc = lookup_docno(t, kind, id, id_len, &docno);
+    if (rc != 0)
+        return rc;
+    ix_docview_t v;
+    if ((rc = ix_doc_fetch(t, kind, docno, &v)) != 0)
+        return rc == -ENOENT ? -EIO : rc;
+    out->kind = kind;
+    out->id = v.id;
+    out->id_len = v.id_len;
+    out->docno = docno;
+    out->status = v.status;
+    out->category = v.category;
+    out->filled = v.filled;
+    memcpy(out->region, v.region, 6);
+    out->value = v.value;
+    out->value_len = v.value_len;
+    return 0;
+}
+
+static int
+post_put(ix_txn_t *t, const uint8_t *key, size_t klen, const MDB_val *val)
+{
+    MDB_val k = {klen, (void *)key}, v = *val;
+    return ix_mdb_err(mdb_put(t->txn, t->env->post, &k, &v, 0));
+}
+
+/* Deleting a posting that is already gone is not an error: removal must
+ * still succeed on a store that ix_check would flag. */
+static int
+post_del(ix_txn_t *t, const uint8_t *key, size_t klen)
+{
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_del(t->txn, t->env->post, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : ix_mdb_err(rc);
+}
+
+static int
+find_occ(const ix_docview_t *v, const char *p, uint32_t len)
+{
+    for (uint32_t i = 0; i < v->n_occ; i++)
+        if (v->occ[i].len == len && memcmp(v->occ[i].p, p, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int
+find_skill(const ix_docview_t *v, const char *p, uint32_t len)
+{
+    for (uint32_t i = 0; i < v->n_skills; i++)
+        if (v->skills[i].len == len && memcmp(v->skills[i].p, p, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Moves the postings of docno from what `old` holds to what `nw` holds;
+ * either may be NULL (insert, delete). Postings both hold stay untouched,
+ * which makes the common replace (a changed value, status or `filled`)
+ * cheap. */
+static int
+sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
+              const ix_docview_t *old, const ix_docview_t *nw)
+{
+    uint8_t kb[IXK_MAX];
+    int rc = 0;
+#define TRY(x)                                                               \
+    do {                                                                     \
+        if ((rc = (x)) != 0)                                                 \
+            return rc;                                                       \
+    } while (0)
+    if (!old || !nw || memcmp(old->region, nw->region, 6) != 0) {
+        if (old)
+            TRY(post_del(t, kb, ixk_region(kb, kind, old->region, docno)));
+        if (nw)
+            TRY(post_put(t, kb, ixk_region(kb, kind, nw->region, docno),
+                         &empty_val));
+    }
+    if (!old || !nw || old->status != nw->status) {
+        if (old)
+            TRY(post_del(t, kb, ixk_status(kb, kind, old->status, docno)));
+        if (nw)
+            TRY(post_put(t, kb, ixk_status(kb, kind, nw->status, docno),
+                         &empty_val));
+    }
+    if (kind == IX_WORKER &&
+        (!old || !nw || old->category != nw->category)) {
+        if (old)
+            TRY(post_del(t, kb,
+                         ixk_category(kb, kind, old->category, docno)));
+        if (nw)
+            TRY(post_put(t, kb, ixk_category(kb, kind, nw->category, docno),
+                         &empty_val));
+    }
+    for (uint32_t i = 0; old && i < old->n_occ; i++) {
+        const ix_str_t *o = &old->occ[i];
+        if (!nw || find_occ(nw, o->p, o->len) < 0)
+            TRY(post_del(t, kb,
+                         ixk_occupation(kb, kind, o->p, o->len, docno)));
+    }
+    for (uint32_t i = 0; nw && i < nw->n_occ; i++) {
+        const ix_str_t *o = &nw->occ[i];
+        if (!old || find_occ(old, o->p, o->len) < 0)
+            TRY(post_put(t, kb,
+                         ixk_occupation(kb, kind, o->p, o->len, docno),
+                         &empty_val));
+    }
+    for (uint32_t i = 0; old && i < old->n_skills; i++) {
+        const ix_dskill_t *s = &old->skills[i];
+        if (!nw || find_skill(nw, s->p, s->len) < 0)
+            TRY(post_del(t, kb, ixk_skill(kb, kind, s->p, s->len, docno)));
+    }
+    for (uint32_t i = 0; nw && i < nw->n_skills; i++) {
+        const ix_dskill_t *s = &nw->skills[i];
+        int j = old ? find_skill(old, s->p, s->len) : -1;
+        if (j >= 0 && old->skills[j].level == s->level)
+            continue;
+        MDB_val lv = {1, (void *)&s->level};
+        TRY(post_put(t, kb, ixk_skill(kb, kind, s->p, s->len, docno), &lv));
+    }
+#undef TRY
+    return 0;
+}
+
+/* The terms of a doc about to be stored, in the form postings and
+ * counters are derived from (the same form a stored doc decodes to). */
+static void
+doc_view(const ix_doc_t *d, ix_docview_t *v)
+{
+    v->status = d->status;
+    v->category = d->category;
+    v->matchable = d->matchable;
+    v->filled = d->filled;
+    memcpy(v->region, d->region, 6);
+    v->n_occ = d->n_occupations;
+    for (uint32_t i = 0; i < d->n_occupations; i++) {
+        v->occ[i].p = d->occupations[i];
+        v->occ[i].len = d->occupation_lens[i];
+    }
+    v->n_skills = d->n_skills;
+    for (uint32_t i = 0; i < d->n_skills; i++) {
+        v->skills[i].p = d->skills[i].id;
+        v->skills[i].len = d->skills[i].id_len;
+        v->skills[i].level = d->skills[i].level;
+    }
+    v->id = d->id;
+    v->id_len = d->id_len;
+    v->value = d->value;
+    v->value_len = d->value_len;
+    v->meta_len = 0;
+}
+
+/* Reads the stored doc of docno and copies its terms (not the value) into
+ * buf, because the page it lives on may move at the next write. */
+static int
+load_old(ix_txn_t *t, uint8_t kind, uint64_t docno,
+         uint8_t buf[IX_DOC_META_MAX], ix_docview_t *v)
+{
+    int rc = ix_doc_fetch(t, kind, docno, v);
+    if (rc != 0)
+        return rc == -ENOENT ? -EIO : rc;
+    if (v->meta_len > IX_DOC_META_MAX)
+        return -EIO;
+    memcpy(buf, (const uint8_t *)v->value - v->meta_len, v->meta_len);
+    return ix_doc_decode(buf, v->meta_len, v);
+}
+
+int
+ix_put(ix_txn_t *t, const ix_doc_t *doc, int64_t now, bool *created)
+{
+    int rc = check_write(t);
+    if (rc != 0)
+        return rc;
+    if (!doc)
+        return -EINVAL;
+    if ((rc = validate(doc)) != 0)
+        return rc;
+    if ((rc = ix_pending_load(t)) != 0)
+        return rc;
+    ix_env_t *e = t->env;
+    uint8_t kind = doc->kind;
+    uint64_t docno;
+    uint8_t oldbuf[IX_DOC_META_MAX];
+    ix_docview_t oldv, newv;
+    bool exists;
+
+    rc = lookup_docno(t, kind, doc->id, doc->id_len, &docno);
+    if (rc == 0) {
+        exists = true;
+        if ((rc = load_old(t, kind, docno, oldbuf, &oldv)) != 0)
+            return ix_fail(t, rc);
+    } else if (rc == -ENOENT) {
+        exists = false;
+        docno = e->pend.next_docno[ix_kind_index(kind)]++;
+        e->pend.dirty = true;
+    } else {
+        return ix_fail(t, rc);
+    }
+
+    /* The doc is written straight into its page: no staging buffer. */
+    size_t meta = ix_doc_meta_size(doc);
+    uint8_t kb[IXK_MAX];
+    MDB_val k = {ixk_doc(kb, kind, docno), kb};
+    MDB_val v = {meta + doc->value_len, NULL};
+    rc = mdb_put(t->txn, e->docs, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return ix_fail(t, ix_mdb_err(rc));
+    ix_doc_encode(v.mv_data, doc);
+    doc_view(doc, &newv);
+
+    if (!exists) {
+        uint8_t db[8];
+        ixk_put_be64(db, docno);
+        MDB_val ik = {ixk_id(kb, kind, doc->id, doc->id_len), kb};
+        MDB_val iv = {8, db};
+        rc = mdb_put(t->txn, e->ids, &ik, &iv, 0);
+        if (rc != 0)
+            return ix_fail(t, ix_mdb_err(rc));
+    }
+    if ((rc = sync_postings(t, kind, docno, exists ? &oldv : NULL, &newv)))
+        return ix_fail(t, rc);
+    if (exists && (rc = ix_pending_doc(t, kind, &oldv, -1)) != 0)
+        return rc;
+    if ((rc = ix_pending_doc(t, kind, &newv, +1)) != 0)
+        return rc;
+    if ((rc = ix_log_append(t, IX_LOG_PUT, kind, doc->id, doc->id_len, now)))
+        return rc;
+    if (created)
+        *created = !exists;
+    return 0;
+}
+
+int
+ix_delete(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
+          int64_t now)
+{
+    int rc = check_write(t);
+    if (rc != 0)
+        return rc;
+    if (ix_kind_index(kind) < 0 || !valid_text(id, id_len, IX_ID_MAX))
+        return -EINVAL;
+    if ((rc = ix_pending_load(t)) != 0)
+        return rc;
+    uint64_t docno;
+    rc = lookup_docno(t, kind, id, id_len, &docno);
+    if (rc == -ENOENT)
+        return rc;
+    if (rc != 0)
+        return ix_fail(t, rc);
+    uint8_t oldbuf[IX_DOC_META_MAX];
+    ix_docview_t oldv;
+    if ((rc = load_old(t, kind, docno, oldbuf, &oldv)) != 0)
+        return ix_fail(t, rc);
+    if ((rc = sync_postings(t, kind, docno, &oldv, NULL)) != 0)
+        return ix_fail(t, rc);
+    uint8_t kb[IXK_MAX];
+    MDB_val k = {ixk_doc(kb, kind, docno), kb};
+    if ((rc = mdb_del(t->txn, t->env->docs, &k, NULL)) != 0)
+        return ix_fail(t, ix_mdb_err(rc));
+    k.mv_size = ixk_id(kb, kind, id, id_len);
+    if ((rc = mdb_del(t->txn, t->env->ids, &k, NULL)) != 0)
+        return ix_fail(t, ix_mdb_err(rc));
+    if ((rc = ix_pending_doc(t, kind, &oldv, -1)) != 0)
+        return rc;
+    return ix_log_append(t, IX_LOG_DELETE, kind, id, id_len, now);
+}

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian 12 packages jobmatch builds and tests with, when any
+# is missing. Runs apt-get as root, through sudo otherwise.
+set -e
+pkgs="build-essential cmake pkg-config libevent-dev liblmdb-dev libmsgpack-dev
+libcriterion-dev libinih-dev libjansson-dev libsodium-dev lmdb-utils
+python3 valgrind"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# shellcheck disable=SC2086
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
