@@ -195,7 +195,7 @@ static void pack_vacancy(msgpack_packer *pk, const config_t *cfg, uint64_t *rs)
              1 + rnd_below(rs, cfg->put_range));
     msgpack_pack_map(pk, 1);
     pack_str(pk, "vacancy");
-    msgpack_pack_map(pk, 13);
+    msgpack_pack_map(pk, 14); /* keep in step with the fields below */
     pack_kstr(pk, "id", id);
     pack_kstr(pk, "employer", employers[rnd_below(rs, NELEM(employers))]);
     pack_kstr(pk, "title", titles[rnd_below(rs, NELEM(titles))]);
@@ -396,7 +396,11 @@ static void *worker_main(void *arg)
         inflight--;
         lat_t *l = &w->lat[s->op];
         lat_add(l, (uint64_t)(t - s->sent));
-        if (!r || r->id != s->id) {
+        if (r && r->id == 0 && !r->ok) {
+            /* The server could not read a frame; it closes next. */
+            l->errors++;
+            note_error(op_names[s->op], r->error_code, r->error_message);
+        } else if (!r || r->id != s->id) {
             l->errors++;
             note_error(op_names[s->op], "protocol", "reply id does not match the request");
         } else if (!r->ok) {
