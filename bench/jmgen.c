@@ -291,7 +291,7 @@ typedef struct pref {
 
 typedef struct occ {
     char code[11];
-    const char *title; /* display name without the S / L markers */
+    char *title;       /* display name without the S / L markers */
 } occ_t;
 
 #define N_MAJORS 9
@@ -315,6 +315,9 @@ typedef struct model {
 
     zipf_t zipf_pref_vac, zipf_pref_wrk, zipf_county, zipf_occ, zipf_skill,
         zipf_window, zipf_employer;
+
+    char *region_text; /* file contents that prefecture names point into */
+    char *skill_text;  /* file contents that skill ids point into */
 } model_t;
 
 /* Big cities first, roughly by size of their labour market; the remaining
@@ -348,7 +351,8 @@ static void load_regions(model_t *m, const char *dir)
 {
     char *path = path_join(dir, "cn_admin_divisions_mca_2024.csv");
     size_t len;
-    char *buf = load_file(path, &len); /* kept: names point into it */
+    char *buf = load_file(path, &len);
+    m->region_text = buf; /* kept: names point into it */
     csv_t c = {buf, buf + len};
     char *f[2];
     csv_row(&c, f, 2); /* header */
@@ -560,7 +564,8 @@ static void load_skills(model_t *m, const char *dir)
 {
     char *path = path_join(dir, "skills.csv");
     size_t len;
-    char *buf = load_file(path, &len); /* kept: ids point into it */
+    char *buf = load_file(path, &len);
+    m->skill_text = buf; /* kept: ids point into it */
     csv_t c = {buf, buf + len};
     char *f[2];
     csv_row(&c, f, 2);
@@ -617,6 +622,24 @@ static void model_load(model_t *m, const char *dir)
     zipf_init(&m->zipf_skill, m->n_skills, 0.9);
     zipf_init(&m->zipf_window, SKILL_WINDOW, 0.8);
     zipf_init(&m->zipf_employer, N_EMPLOYERS, 1.0);
+}
+
+static void model_free(model_t *m)
+{
+    zipf_t *z[] = {&m->zipf_pref_vac, &m->zipf_pref_wrk, &m->zipf_county, &m->zipf_occ,
+                   &m->zipf_skill, &m->zipf_window, &m->zipf_employer};
+    for (size_t i = 0; i < sizeof(z) / sizeof(z[0]); i++)
+        free(z[i]->cdf);
+    for (int i = 0; i < m->n_occs; i++)
+        free(m->occs[i].title);
+    free(m->occs);
+    for (int g = 0; g < N_MAJORS; g++)
+        free(m->major_occs[g]);
+    free(m->counties);
+    free(m->prefs);
+    free(m->skills);
+    free(m->region_text);
+    free(m->skill_text);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1161,5 +1184,6 @@ int main(int argc, char **argv)
         }
         out_close(&o);
     }
+    model_free(&m);
     return 0;
 }

@@ -148,8 +148,16 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     };
     reply_begin(w);
     if (cmd->handler(&req) != 0) {
-        reply_error(c, rq.id, &req.err);
-        return FRAME_DONE;
+        reply_begin(w);
+        pr_pack_error(&w->pk, rq.id, &req.err);
+    }
+    if (!req.job && c->inflight) {
+        /* A write refused before reaching the store, behind writes still
+         * in flight: its answer must wait its turn. */
+        req.job = en_job_answered(c, w->out.data + PR_FRAME_HEADER,
+                                  w->out.size - PR_FRAME_HEADER);
+        if (!req.job)
+            return FRAME_WAIT;
     }
     if (req.job) {
         c->inflight++;
@@ -339,7 +347,11 @@ en_conn_write_done(en_write_t *job)
         return;
     }
     en_worker_t *w = c->worker;
-    if (job->failed) {
+    if (job->answer) {
+        reply_begin(w);
+        msgpack_sbuffer_write(&w->out, job->answer, job->answer_len);
+        reply_send(c);
+    } else if (job->failed) {
         reply_error(c, job->req_id, &job->err);
     } else {
         reply_begin(w);

@@ -66,11 +66,19 @@ en_store_put_worker(ix_txn_t *txn, const pr_worker_t *w, int64_t now,
 
     ix_skill_t skills[PR_SKILLS_MAX];
     fill_skills(skills, w->skills, w->n_skills);
+    /* The contract lets a code repeat; the index wants each once. */
     const char *occ[PR_DESIRED_MAX];
     uint32_t occ_len[PR_DESIRED_MAX];
+    uint32_t n_occ = 0;
     for (uint32_t i = 0; i < w->n_desired; i++) {
-        occ[i] = w->desired[i].ptr;
-        occ_len[i] = w->desired[i].len;
+        pr_str_t d = w->desired[i];
+        bool seen = false;
+        for (uint32_t j = 0; j < n_occ && !seen; j++)
+            seen = occ_len[j] == d.len && memcmp(occ[j], d.ptr, d.len) == 0;
+        if (!seen) {
+            occ[n_occ] = d.ptr;
+            occ_len[n_occ++] = d.len;
+        }
     }
     ix_doc_t doc = {
         .kind = IX_WORKER,
@@ -78,7 +86,7 @@ en_store_put_worker(ix_txn_t *txn, const pr_worker_t *w, int64_t now,
         .id_len = w->id.len,
         .occupations = occ,
         .occupation_lens = occ_len,
-        .n_occupations = w->n_desired,
+        .n_occupations = n_occ,
         .status = (uint8_t)w->status,
         .matchable = w->status == PR_WORKER_AVAILABLE,
         .category = (uint8_t)w->category,

@@ -5,6 +5,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
 
 #include "log.h"
 
@@ -19,9 +22,28 @@ struct en_writer {
     atomic_uint_fast64_t commits, writes;
 };
 
+en_write_t *
+en_job_answered(en_conn_t *conn, const void *body, size_t len)
+{
+    en_write_t *job = calloc(1, sizeof *job);
+    char *copy = malloc(len);
+    if (!job || !copy) {
+        free(job);
+        free(copy);
+        return NULL;
+    }
+    memcpy(copy, body, len);
+    job->conn = conn;
+    job->worker = conn->worker;
+    job->answer = copy;
+    job->answer_len = len;
+    return job;
+}
+
 void
 en_write_free(en_write_t *job)
 {
+    free(job->answer);
     if (job->zone)
         msgpack_zone_free(job->zone);
     free(job->data);
@@ -44,11 +66,18 @@ fail_storage(en_write_t *job, int rc)
 static int
 run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop)
 {
+    bool any = false;
+    for (en_write_t *j = first; j != stop && !any; j = j->next)
+        any = j->apply != NULL;
+    if (!any)
+        return 0;
     ix_txn_t *txn;
     int rc = ix_write_begin(wr->ix, &txn);
     if (rc != 0)
         return rc;
     for (en_write_t *j = first; j != stop; j = j->next) {
+        if (!j->apply)
+            continue;  /* answered already; only keeps its place */
         j->failed = false;
         rc = j->apply(txn, j, &wr->sbuf);
         if (rc != 0) {

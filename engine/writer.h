@@ -34,6 +34,11 @@ struct en_write {
     /* Runs on the worker thread after a successful commit: packs the
      * result value (the envelope is already begun). */
     void (*reply)(en_write_t *job, msgpack_packer *pk);
+    /* A request already answered (a write refused by validation) that
+     * waits behind earlier writes: apply is NULL and the packed reply body
+     * is kept here until its turn. */
+    char *answer;
+    size_t answer_len;
     msgpack_zone *zone;            /* owns the decoded request */
     void *data;                    /* op-specific, freed with free() */
     bool failed;
@@ -55,6 +60,10 @@ void en_writer_submit(en_writer_t *wr, en_write_t *job);
 /* Finishes every queued job, then stops and frees the writer. */
 void en_writer_stop(en_writer_t *wr);
 void en_writer_stats(en_writer_t *wr, en_writer_stats_t *out);
+
+/* Makes a job that only carries an already packed reply body (copied)
+ * through the queue, so it is sent in order. NULL when out of memory. */
+en_write_t *en_job_answered(en_conn_t *conn, const void *body, size_t len);
 
 /* Frees a job and everything it owns. */
 void en_write_free(en_write_t *job);

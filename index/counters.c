@@ -16,6 +16,7 @@ ix_pending_reset(ix_pending_t *p)
     for (uint32_t i = 0; i < p->df_used; i++)
         p->df[p->df_order[i]].len = 0;
     p->df_used = 0;
+    p->n_ops = 0;
     p->loaded = false;
     p->dirty = false;
     memset(p->total, 0, sizeof p->total);
@@ -27,6 +28,8 @@ ix_pending_free(ix_pending_t *p)
 {
     free(p->df);
     free(p->df_order);
+    free(p->ops);
+    free(p->op_order);
     memset(p, 0, sizeof *p);
 }
 
@@ -249,7 +252,9 @@ ix_pending_flush(ix_txn_t *t)
     if (t->ret != 0)
         return t->ret;
     uint8_t kb[IXK_MAX];
-    int rc = flush_df(t);
+    int rc = ix_post_flush(t);
+    if (rc == 0)
+        rc = flush_df(t);
     for (int i = 0; i < 2 && rc == 0; i++) {
         uint8_t kind = i == 0 ? IX_VACANCY : IX_WORKER;
         rc = counter_add(t, kb, ixk_counter(kb, IXK_TOTAL, kind), p->total[i]);

@@ -70,6 +70,18 @@ typedef struct ix_dfent {
     char skill[IX_SKILL_ID_MAX];
 } ix_dfent_t;
 
+/* One buffered posting change. */
+typedef struct ix_postop {
+    uint8_t klen;
+    uint8_t put;         /* 1 = put, 0 = delete */
+    uint8_t vlen;        /* 0 or 1 */
+    uint8_t val;
+    uint8_t key[IXK_MAX];
+} ix_postop_t;
+
+/* Buffered posting changes flush once this many are queued. */
+#define IX_POST_FLUSH_AT 131072
+
 /* State a write transaction keeps in memory and writes at commit (or
  * earlier, when something reads it back): the next docnos, the last log
  * seq and every counter delta. Buffering the counters turns the per-skill
@@ -85,6 +97,9 @@ typedef struct ix_pending {
     uint32_t df_cap;     /* power of two, or 0 before the first use */
     uint32_t df_used;
     uint32_t *df_order;  /* slots in use, in insertion order */
+    ix_postop_t *ops;    /* posting changes, in the order made */
+    uint32_t *op_order;  /* scratch for sorting ops */
+    uint32_t n_ops, ops_cap;
 } ix_pending_t;
 
 struct ix_txn {
@@ -151,6 +166,16 @@ ix_dfent_t *ix_dftab_find(ix_pending_t *p, uint8_t kind, const char *s,
 /* Reads a stored counter; absent = 0. */
 int ix_counter_get(ix_txn_t *t, const uint8_t *key, size_t klen,
                    uint64_t *out);
+
+/* postings.c: posting changes are queued and applied in key order (at
+ * commit, before anything in the transaction reads postings, or when the
+ * queue is full), which keeps B-tree descents cache-hot during bulk loads.
+ * The last change queued for a key wins; deleting an absent posting is not
+ * an error. */
+int ix_post_put(ix_txn_t *t, const uint8_t *key, size_t klen,
+                const uint8_t *val, size_t vlen);
+int ix_post_del(ix_txn_t *t, const uint8_t *key, size_t klen);
+int ix_post_flush(ix_txn_t *t);
 
 /* log.c */
 int ix_log_append(ix_txn_t *t, uint8_t op, uint8_t kind, const char *id,

@@ -166,6 +166,9 @@ ix_list(ix_txn_t *t, const ix_list_query_t *q, ix_list_cb cb, void *ctx,
     int rc = make_plan(t, q, &pl);
     if (rc != 0)
         return rc;
+    /* A write transaction's queued posting changes must land first. */
+    if (!t->rdonly && (rc = ix_pending_flush(t)) != 0)
+        return rc;
     uint8_t last[IXK_MAX];
     size_t last_len = 0;
     if (q->cursor && q->cursor_len > 0) {

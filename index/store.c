@@ -108,18 +108,13 @@ ix_get(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
 static int
 post_put(ix_txn_t *t, const uint8_t *key, size_t klen, const MDB_val *val)
 {
-    MDB_val k = {klen, (void *)key}, v = *val;
-    return ix_mdb_err(mdb_put(t->txn, t->env->post, &k, &v, 0));
+    return ix_post_put(t, key, klen, val->mv_data, val->mv_size);
 }
 
-/* Deleting a posting that is already gone is not an error: removal must
- * still succeed on a store that ix_check would flag. */
 static int
 post_del(ix_txn_t *t, const uint8_t *key, size_t klen)
 {
-    MDB_val k = {klen, (void *)key};
-    int rc = mdb_del(t->txn, t->env->post, &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : ix_mdb_err(rc);
+    return ix_post_del(t, key, klen);
 }
 
 static int

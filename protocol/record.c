@@ -146,10 +146,13 @@ bool pr_occupation_prefix_valid(const char *s, size_t len)
     return occupation_matches(s, len);
 }
 
-/* Writes "<path>.<field>" into buf and returns buf. */
+/* Writes "<path>.<field>" into buf (PATH_MAX_LEN bytes) and returns buf.
+ * An over-long path is cut short: it only ever feeds a message. */
 static const char *field_path(char *buf, const char *path, const char *field)
 {
-    snprintf(buf, PATH_MAX_LEN, "%s.%s", path, field);
+    int n = snprintf(buf, PATH_MAX_LEN, "%s.%s", path, field);
+    if (n < 0)
+        buf[0] = '\0';
     return buf;
 }
 

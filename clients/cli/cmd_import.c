@@ -4,8 +4,8 @@
  * Lines are packed locally (a line that is not a JSON object is rejected
  * here and never sent), gathered into batches bounded both in records and
  * in packed bytes (so every request fits the server's default 1 MiB
- * frame), and sent with up to two batches in flight so that the server is
- * never idle waiting for the next batch to be parsed. The server writes a
+ * frame), and sent with up to eight batches in flight so that the server is
+ * never idle waiting for the next batch, and can commit several at once. The server writes a
  * batch all or nothing: when it refuses one because some records break a
  * rule, it names them, and the batch is sent again without them so that
  * the valid lines still load.
@@ -25,7 +25,7 @@
 /* Packed records per request; the envelope adds a few dozen bytes and the
  * server's default max frame is 1 MiB. */
 #define IMPORT_MAX_BYTES (900u * 1024u)
-#define IMPORT_IN_FLIGHT 2
+#define IMPORT_IN_FLIGHT 8
 /* A refusal names at most 100 records, so a batch with more bad records
  * needs more than one resend; each resend drops at least one record, and
  * this bounds the round trips a hopeless batch can cost. */
@@ -317,15 +317,16 @@ refused(import_t *im, batch_t *b, const jm_reply_t *r)
     batch_free(b);
 }
 
-/* Reads the reply to the oldest batch in flight and accounts for it. */
+/* Reads the next reply and accounts for the batch it answers. Replies
+ * come in request order by contract; they are still matched by id, so
+ * that a reply out of order is credited to the right lines. */
 static void
-handle_oldest(import_t *im)
+handle_reply(import_t *im)
 {
-    batch_t *b = im->queue[0];
+    batch_t *b = NULL;
     jm_reply_t *r = NULL;
-    int rc;
+    int rc, i;
 
-    memmove(im->queue, im->queue + 1, (size_t)--im->nqueue * sizeof b);
     for (;;) {
         rc = jm_recv(im->cli->client, &r);
         /* Pushed frames may come between replies; they are not ours. */
@@ -337,26 +338,39 @@ handle_oldest(import_t *im)
     }
     if (r == NULL) {
         im->fatal = cli_report(im->cli, rc, NULL);
-        batch_free(b);
+        /* Nothing more will come; the batches in flight are lost. */
+        while (im->nqueue > 0)
+            batch_free(im->queue[--im->nqueue]);
         return;
     }
-    if (r->id != b->id) {
+    for (i = 0; i < im->nqueue; i++) {
+        if (im->queue[i]->id == r->id) {
+            b = im->queue[i];
+            memmove(im->queue + i, im->queue + i + 1,
+                    (size_t)(im->nqueue - i - 1) * sizeof b);
+            im->nqueue--;
+            break;
+        }
+    }
+    if (b == NULL) {
+        /* An answer to no batch: id 0 is the server refusing a frame. */
         if (rc == JM_ESERVER)
             cli_error(r->error_code, "%s", r->error_message);
         else
-            cli_error("protocol", "reply %llu does not answer request %llu",
-                      (unsigned long long)r->id, (unsigned long long)b->id);
-        im->fatal = rc == JM_ESERVER ? CLI_EXIT_SERVER : CLI_EXIT_IO;
+            cli_error("protocol", "reply %llu answers no request in flight",
+                      (unsigned long long)r->id);
+        im->fatal = CLI_EXIT_IO;
+        while (im->nqueue > 0)
+            batch_free(im->queue[--im->nqueue]);
     } else if (rc == 0) {
         im->imported += get_count(&r->result, "count");
         im->created += get_count(&r->result, "created");
         im->replaced += get_count(&r->result, "replaced");
+        batch_free(b);
     } else {
         refused(im, b, r);
-        b = NULL;
     }
     jm_reply_free(r);
-    batch_free(b);
     draw_progress(im, false);
 }
 
@@ -372,7 +386,7 @@ flush_current(import_t *im)
         return;
     }
     while (im->nqueue >= IMPORT_IN_FLIGHT && !im->fatal)
-        handle_oldest(im);
+        handle_reply(im);
     if (im->fatal) {
         batch_free(b);
         return;
@@ -526,7 +540,7 @@ cmd_import(cli_t *cli, int argc, char **argv)
             batch_free(im.queue[--im.nqueue]);
             continue;
         }
-        handle_oldest(&im);
+        handle_reply(&im);
     }
     summary(&im);
     if (im.fatal)

@@ -333,11 +333,22 @@ write_all(jm_client_t *c, const void *data, size_t len)
 static int
 read_more(jm_client_t *c)
 {
+    pr_reader_t *rd = &c->priv->reader;
     uint8_t buf[JM_READ_CHUNK];
+    size_t want = sizeof buf, held = rd->len - rd->consumed;
+    uint32_t flen;
     ssize_t n;
 
+    /* Never read past the frame being assembled: the reader holds at most
+     * one maximal frame, and bytes of the next one would overflow it. */
+    if (held >= PR_FRAME_HEADER &&
+        pr_frame_length(rd->buf + rd->consumed, JM_REPLY_MAX_FRAME,
+                        &flen) == PR_FRAME_OK &&
+        PR_FRAME_HEADER + (size_t)flen > held &&
+        PR_FRAME_HEADER + (size_t)flen - held < want)
+        want = PR_FRAME_HEADER + (size_t)flen - held;
     for (;;) {
-        n = recv(c->priv->fd, buf, sizeof buf, 0);
+        n = recv(c->priv->fd, buf, want, 0);
         if (n > 0)
             break;
         if (n == 0)

@@ -390,7 +390,6 @@ Test(guard, trailing_bytes)
 
 Test(guard, root_must_be_a_map)
 {
-    bytes_t b = {0};
     for (size_t i = 0; i < N_SAMPLES; i++) {
         uint8_t h = samples[i].bytes[0];
         bool is_map = (h >= 0x80 && h <= 0x8f) || h == 0xde || h == 0xdf;
@@ -404,7 +403,6 @@ Test(guard, root_must_be_a_map)
             cr_assert_str_eq(err.message, "body is not a map");
         }
     }
-    free(b.p);
 }
 
 Test(guard, never_used_byte_c1)

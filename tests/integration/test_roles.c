@@ -1,0 +1,282 @@
+/* test_roles.c - every operation against every role, as the operation
+ * table in engine/command.c grants them, plus the personal-field rule. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "wire.h"
+
+#define KIOSK (1u << 0)
+#define COUNSELOR (1u << 1)
+#define NODE (1u << 2)
+#define ADMIN (1u << 3)
+#define ALL (KIOSK | COUNSELOR | NODE | ADMIN)
+#define STAFF (COUNSELOR | ADMIN)
+
+static const char ini[] =
+    "[keys]\n"
+    "front-desk = counselor:counselor-secret-1\n"
+    "peer-city = node:node-secret-2\n";
+
+typedef struct role {
+    unsigned bit;
+    const char *name;
+    const char *key;  /* NULL = anonymous */
+} role_t;
+
+static const role_t roles[] = {
+    {KIOSK, "kiosk", NULL},
+    {COUNSELOR, "counselor", "counselor-secret-1"},
+    {NODE, "node", "node-secret-2"},
+    {ADMIN, "admin", NULL /* JT_ADMIN_KEY */},
+};
+
+/* The expected table. Arguments are JSON with %1$s standing for the role
+ * name, so each role writes its own records; in order, so that close and
+ * delete find what put created. */
+typedef struct op_case {
+    const char *op;
+    const char *args;
+    unsigned allowed;
+} op_case_t;
+
+#define VAC(id) "{\"id\": \"" id "\", \"employer\": \"E\", \"title\": \"T\", " \
+                "\"occupation\": \"6-05-02-03\", \"region\": \"110105\"}"
+#define WRK(id) "{\"id\": \"" id "\", \"birth_year\": 1990, \"region\": \"110105\", " \
+                "\"name\": \"N\"}"
+
+static const op_case_t cases[] = {
+    {"hello", "{\"protocol\": 1}", ALL},
+    {"ping", "{}", ALL},
+    {"vacancy.get", "{\"id\": \"seed-v\"}", ALL},
+    {"vacancy.list", "{}", ALL},
+    {"vacancy.put", "{\"vacancy\": " VAC("v-%1$s") "}", STAFF},
+    {"vacancy.put_many", "{\"vacancies\": [" VAC("vm-%1$s") "]}", STAFF},
+    {"vacancy.close", "{\"id\": \"v-%1$s\"}", STAFF},
+    {"vacancy.delete", "{\"id\": \"vm-%1$s\"}", STAFF},
+    {"worker.get", "{\"id\": \"seed-w\"}", STAFF},
+    {"worker.list", "{}", STAFF},
+    {"worker.put", "{\"worker\": " WRK("w-%1$s") "}", STAFF},
+    {"worker.put_many", "{\"workers\": [" WRK("wm-%1$s") "]}", STAFF},
+    {"worker.delete", "{\"id\": \"wm-%1$s\"}", STAFF},
+    {"admin.info", "{}", ADMIN},
+};
+
+static jm_client_t *
+connect_as(const jt_daemon_t *d, const role_t *r)
+{
+    if (r->bit == ADMIN)
+        return jt_connect_admin(d);
+    if (!r->key) {
+        jm_client_t *c = jt_connect(d);
+        return c;
+    }
+    return jt_connect_key(d, r->key, r->name);
+}
+
+static void
+seed(jm_client_t *admin)
+{
+    jm_reply_t *r = jt_call_json(admin, "vacancy.put", "{\"vacancy\": " VAC("seed-v") "}");
+    jt_expect_ok(r, "seed vacancy");
+    jm_reply_free(r);
+    r = jt_call_json(admin, "worker.put",
+                     "{\"worker\": {\"id\": \"seed-w\", \"birth_year\": 1988,"
+                     " \"region\": \"110105\", \"name\": \"李四\","
+                     " \"national_id\": \"110105198801011234\", \"phone\": \"13800000000\"}}");
+    jt_expect_ok(r, "seed worker");
+    jm_reply_free(r);
+}
+
+/* Whether the record exists, asked as admin. */
+static bool
+exists(jm_client_t *admin, const char *kind, const char *id)
+{
+    char op[32];
+    snprintf(op, sizeof op, "%s.get", kind);
+    jm_reply_t *r = jt_call_json(admin, op, "{\"id\": \"%s\"}", id);
+    bool ok = r->ok;
+    if (!ok)
+        cr_assert_str_eq(r->error_code, "not_found");
+    jm_reply_free(r);
+    return ok;
+}
+
+Test(roles, every_operation_for_every_role, .timeout = 30)
+{
+    jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *admin = jt_connect_admin(d);
+    seed(admin);
+
+    for (size_t ri = 0; ri < sizeof roles / sizeof roles[0]; ri++) {
+        const role_t *role = &roles[ri];
+        jm_client_t *c = connect_as(d, role);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            char args[1024];
+            snprintf(args, sizeof args, cases[i].args, role->name);
+            jm_reply_t *r = jt_call_json(c, cases[i].op, "%s", args);
+            if (cases[i].allowed & role->bit) {
+                cr_assert(r->ok, "%s as %s: want success, got %s: %s", cases[i].op,
+                          role->name, r->error_code, r->error_message);
+            } else {
+                cr_assert(!r->ok, "%s as %s: want forbidden, got success",
+                          cases[i].op, role->name);
+                cr_assert_str_eq(r->error_code, "forbidden", "%s as %s: got %s: %s",
+                                 cases[i].op, role->name, r->error_code,
+                                 r->error_message);
+                cr_assert(strstr(r->error_message, cases[i].op),
+                          "forbidden message '%s' does not name %s", r->error_message,
+                          cases[i].op);
+            }
+            jm_reply_free(r);
+        }
+
+        /* What the writes left behind, seen by the admin. */
+        char id[64];
+        bool staff = (role->bit & STAFF) != 0;
+        snprintf(id, sizeof id, "v-%s", role->name);
+        cr_assert_eq(exists(admin, "vacancy", id), staff, "%s as %s", id, role->name);
+        snprintf(id, sizeof id, "vm-%s", role->name);
+        cr_assert_eq(exists(admin, "vacancy", id), false, "%s as %s", id, role->name);
+        snprintf(id, sizeof id, "w-%s", role->name);
+        cr_assert_eq(exists(admin, "worker", id), staff, "%s as %s", id, role->name);
+        snprintf(id, sizeof id, "wm-%s", role->name);
+        cr_assert_eq(exists(admin, "worker", id), false, "%s as %s", id, role->name);
+        if (staff) {
+            jm_reply_t *r = jt_call_json(admin, "vacancy.get", "{\"id\": \"v-%s\"}", role->name);
+            jt_expect_ok(r, "get closed");
+            cr_assert_str_eq(jt_get_str(jt_need(&r->result, "vacancy"), "status"), "closed");
+            jm_reply_free(r);
+        }
+        jm_close(c);
+    }
+    /* Two staff roles wrote one vacancy and one worker each. */
+    cr_assert_eq(jt_admin_count(admin, "vacancies"), 3);
+    cr_assert_eq(jt_admin_count(admin, "workers"), 3);
+    jm_close(admin);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+Test(roles, role_is_checked_before_the_arguments, .timeout = 30)
+{
+    jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *kiosk = jt_connect(d);
+    jm_client_t *node = jt_connect_key(d, "node-secret-2", "node");
+    const char *ops[] = {"vacancy.put", "vacancy.delete", "worker.get", "worker.put",
+                         "worker.list", "admin.info"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        jm_reply_t *r = jt_call_json(kiosk, ops[i], "{\"junk\": [1, 2, 3]}");
+        jt_expect_error(r, "forbidden", NULL);
+        jm_reply_free(r);
+        r = jt_call_json(node, ops[i], "{\"junk\": [1, 2, 3]}");
+        jt_expect_error(r, "forbidden", NULL);
+        jm_reply_free(r);
+    }
+    jm_close(kiosk);
+    jm_close(node);
+    jt_daemon_stop(d);
+}
+
+/* Checks the three personal fields are present in a worker map. */
+static void
+expect_personal(const msgpack_object *w, const char *who)
+{
+    cr_assert_str_eq(jt_get_str(w, "name"), "李四", "%s", who);
+    cr_assert_str_eq(jt_get_str(w, "national_id"), "110105198801011234", "%s", who);
+    cr_assert_str_eq(jt_get_str(w, "phone"), "13800000000", "%s", who);
+}
+
+Test(roles, personal_fields_reach_counselor_and_admin_only, .timeout = 30)
+{
+    jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *admin = jt_connect_admin(d);
+    seed(admin);
+    jm_client_t *counselor = jt_connect_key(d, "counselor-secret-1", "counselor");
+    jm_client_t *staff[] = {admin, counselor};
+    const char *names[] = {"admin", "counselor"};
+
+    for (int i = 0; i < 2; i++) {
+        jm_reply_t *r = jt_call_json(staff[i], "worker.get", "{\"id\": \"seed-w\"}");
+        jt_expect_ok(r, "worker.get");
+        expect_personal(jt_need(&r->result, "worker"), names[i]);
+        jm_reply_free(r);
+        r = jt_call_json(staff[i], "worker.list", "{}");
+        jt_expect_ok(r, "worker.list");
+        const msgpack_object *arr = jt_need(&r->result, "workers");
+        cr_assert_eq(arr->via.array.size, 1);
+        expect_personal(&arr->via.array.ptr[0], names[i]);
+        jm_reply_free(r);
+    }
+
+    /* A kiosk and a node never see a worker, by get or by list, and what a
+     * kiosk can read (vacancies) carries no personal field. */
+    jm_client_t *kiosk = jt_connect(d);
+    jm_client_t *node = jt_connect_key(d, "node-secret-2", "node");
+    jm_client_t *outside[] = {kiosk, node};
+    for (int i = 0; i < 2; i++) {
+        jm_reply_t *r = jt_call_json(outside[i], "worker.get", "{\"id\": \"seed-w\"}");
+        jt_expect_error(r, "forbidden", NULL);
+        cr_assert_eq(r->result.type, MSGPACK_OBJECT_NIL);
+        jm_reply_free(r);
+        r = jt_call_json(outside[i], "worker.list", "{\"region\": \"11\"}");
+        jt_expect_error(r, "forbidden", NULL);
+        jm_reply_free(r);
+    }
+    jm_reply_t *r = jt_call_json(kiosk, "vacancy.list", "{}");
+    jt_expect_ok(r, "kiosk vacancy.list");
+    const msgpack_object *arr = jt_need(&r->result, "vacancies");
+    cr_assert_eq(arr->via.array.size, 1);
+    const msgpack_object *v = &arr->via.array.ptr[0];
+    cr_assert_null(jt_get(v, "name"));
+    cr_assert_null(jt_get(v, "national_id"));
+    cr_assert_null(jt_get(v, "phone"));
+    jm_reply_free(r);
+
+    jm_close(kiosk);
+    jm_close(node);
+    jm_close(counselor);
+    jm_close(admin);
+    jt_daemon_stop(d);
+}
+
+Test(roles, keys_switch_roles_on_one_connection, .timeout = 30)
+{
+    jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *c = jt_connect(d);
+    char role[32];
+    cr_assert_eq(jm_hello(c, NULL, role, sizeof role), 0);
+    cr_assert_str_eq(role, "kiosk");
+    cr_assert_eq(jm_hello(c, "counselor-secret-1", role, sizeof role), 0);
+    cr_assert_str_eq(role, "counselor");
+    jt_call_ok(c, "worker.list", NULL);
+    cr_assert_eq(jm_hello(c, "node-secret-2", role, sizeof role), 0);
+    cr_assert_str_eq(role, "node");
+    jm_reply_t *r = jt_call(c, "worker.list", NULL);
+    jt_expect_error(r, "forbidden", NULL);
+    jm_reply_free(r);
+    /* A key is the whole secret: neither a prefix nor the key's name works. */
+    cr_assert_eq(jm_hello(c, "counselor-secret", role, sizeof role), JM_ESERVER);
+    cr_assert_eq(jm_hello(c, "front-desk", role, sizeof role), JM_ESERVER);
+    cr_assert_eq(jm_hello(c, "counselor:counselor-secret-1", role, sizeof role), JM_ESERVER);
+    cr_assert_eq(jm_hello(c, NULL, role, sizeof role), 0);
+    cr_assert_str_eq(role, "node");
+    jm_close(c);
+    jt_daemon_stop(d);
+}
+
+Test(roles, anonymous_role_is_configurable, .timeout = 30)
+{
+    const char *args[] = {"--anonymous-role", "counselor", NULL};
+    jt_daemon_t *d = jt_daemon_start(args);
+    jm_client_t *c = jt_connect(d);
+    char role[32];
+    cr_assert_eq(jm_hello(c, NULL, role, sizeof role), 0);
+    cr_assert_str_eq(role, "counselor");
+    jt_put_worker(c, "w1", "110105", NULL, NULL);
+    jm_reply_t *r = jt_call(c, "admin.info", NULL);
+    jt_expect_error(r, "forbidden", NULL);
+    jm_reply_free(r);
+    jm_close(c);
+    jt_daemon_stop(d);
+}

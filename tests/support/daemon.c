@@ -1,0 +1,376 @@
+/* daemon.c - runs jobmatchd as a child process for integration tests. */
+#define _GNU_SOURCE  /* nftw, prctl */
+#include "daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+extern char **environ;
+
+const char JT_ADMIN_KEY[] = "test-admin-key-0123456789abcdef";
+
+/* Every daemon this process started and has not yet stopped, so that an
+ * aborted test still cleans up at exit. */
+#define JT_MAX_DAEMONS 16
+static jt_daemon_t *live[JT_MAX_DAEMONS];
+static bool atexit_registered;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+static void
+remove_tree(const char *dir)
+{
+    if (dir[0])
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+kill_leftovers(void)
+{
+    for (int i = 0; i < JT_MAX_DAEMONS; i++) {
+        jt_daemon_t *d = live[i];
+        if (!d)
+            continue;
+        if (d->pid > 0) {
+            kill(d->pid, SIGKILL);
+            waitpid(d->pid, NULL, 0);
+        }
+        remove_tree(d->dir);
+        live[i] = NULL;
+    }
+}
+
+static void
+track(jt_daemon_t *d)
+{
+    if (!atexit_registered) {
+        atexit(kill_leftovers);
+        atexit_registered = true;
+    }
+    for (int i = 0; i < JT_MAX_DAEMONS; i++) {
+        if (!live[i]) {
+            live[i] = d;
+            return;
+        }
+    }
+    cr_assert_fail("more than %d test daemons at once", JT_MAX_DAEMONS);
+}
+
+static void
+untrack(jt_daemon_t *d)
+{
+    for (int i = 0; i < JT_MAX_DAEMONS; i++)
+        if (live[i] == d)
+            live[i] = NULL;
+}
+
+/* Turns a waitpid status into the number jt_daemon_stop() reports. */
+static int
+exit_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+/* The child's environment: ours, with JOBMATCH_ADMIN_KEY replaced. Built
+ * before fork so the child only has to exec. */
+static char **
+child_environment(void)
+{
+    static char key_var[128];
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    cr_assert_not_null(env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "JOBMATCH_ADMIN_KEY=", 19) != 0)
+            env[k++] = environ[i];
+    snprintf(key_var, sizeof key_var, "JOBMATCH_ADMIN_KEY=%s", JT_ADMIN_KEY);
+    env[k++] = key_var;
+    env[k] = NULL;
+    return env;
+}
+
+/* Reads DIR/ready once it exists; returns true with d->addr set. */
+static bool
+read_ready(jt_daemon_t *d)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/ready", d->dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[120] = "";
+    bool ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return false;
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strncmp(line, "127.0.0.1:", 10) != 0 || atoi(line + 10) <= 0)
+        return false;
+    snprintf(d->addr, sizeof d->addr, "%s", line);
+    return true;
+}
+
+/* Forks and execs the daemon on d->dir, then waits for its ready file. */
+static void
+spawn(jt_daemon_t *d)
+{
+    const char *bin = getenv("JOBMATCHD");
+    cr_assert(bin && *bin,
+              "JOBMATCHD is not set: run through ctest, or set it to the "
+              "jobmatchd binary (e.g. JOBMATCHD=build/jobmatchd)");
+    cr_assert(access(bin, X_OK) == 0, "JOBMATCHD=%s is not executable", bin);
+
+    char ready[300];
+    snprintf(ready, sizeof ready, "%s/ready", d->dir);
+    unlink(ready);
+
+    const char *fixed[] = {bin, "--listen", "127.0.0.1:0", "--data", d->dir,
+                           "--ready-file", ready, "--log-level", "warn"};
+    size_t n_fixed = sizeof fixed / sizeof fixed[0];
+    char **argv = calloc(n_fixed + d->n_args + 1, sizeof *argv);
+    cr_assert_not_null(argv);
+    for (size_t i = 0; i < n_fixed; i++)
+        argv[i] = (char *)fixed[i];
+    for (size_t i = 0; i < d->n_args; i++)
+        argv[n_fixed + i] = d->args[i];
+    char **env = child_environment();
+    pid_t parent = getpid();
+
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        /* If the test process dies without cleaning up, take the daemon
+         * with it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        execve(bin, argv, env);
+        _exit(127);
+    }
+    free(argv);
+    free(env);
+    d->pid = pid;
+
+    int64_t deadline = now_ms() + JT_START_TIMEOUT_MS;
+    for (;;) {
+        if (read_ready(d))
+            return;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            d->pid = 0;
+            cr_assert_fail("jobmatchd exited during start-up with status %d",
+                     exit_code(status));
+        }
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            d->pid = 0;
+            cr_assert_fail("jobmatchd did not write %s within %d ms", ready,
+                     JT_START_TIMEOUT_MS);
+        }
+        sleep_ms(5);
+    }
+}
+
+static jt_daemon_t *
+daemon_new(const char *const *extra_args, size_t n_prefix)
+{
+    jt_daemon_t *d = calloc(1, sizeof *d);
+    cr_assert_not_null(d);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(d->dir, sizeof d->dir, "%s/jobmatch-test-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    cr_assert_not_null(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
+    size_t n = 0;
+    while (extra_args && extra_args[n])
+        n++;
+    d->args = calloc(n_prefix + n + 1, sizeof *d->args);
+    cr_assert_not_null(d->args);
+    for (size_t i = 0; i < n; i++)
+        d->args[n_prefix + i] = strdup(extra_args[i]);
+    d->n_args = n_prefix + n;
+    track(d);
+    return d;
+}
+
+jt_daemon_t *
+jt_daemon_start(const char *const *extra_args)
+{
+    jt_daemon_t *d = daemon_new(extra_args, 0);
+    spawn(d);
+    return d;
+}
+
+jt_daemon_t *
+jt_daemon_start_ini(const char *ini_text, const char *const *extra_args)
+{
+    jt_daemon_t *d = daemon_new(extra_args, 2);
+    char path[300];
+    snprintf(path, sizeof path, "%s/jobmatchd.ini", d->dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(ini_text, f);
+    cr_assert_eq(fclose(f), 0);
+    d->args[0] = strdup("-c");
+    d->args[1] = strdup(path);
+    spawn(d);
+    return d;
+}
+
+/* Waits for pid to exit, up to timeout_ms; SIGKILLs it past that. Returns
+ * the exit code, or -2 when it had to be killed. */
+static int
+reap(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return exit_code(status);
+        if (r < 0)
+            return -1;
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return -2;
+        }
+        sleep_ms(5);
+    }
+}
+
+int
+jt_daemon_term(jt_daemon_t *d)
+{
+    if (d->pid <= 0)
+        return -1;
+    kill(d->pid, SIGTERM);
+    int rc = reap(d->pid, JT_STOP_TIMEOUT_MS);
+    d->pid = 0;
+    cr_assert_neq(rc, -2, "jobmatchd did not exit within %d ms of SIGTERM",
+                  JT_STOP_TIMEOUT_MS);
+    return rc;
+}
+
+int
+jt_daemon_restart(jt_daemon_t *d)
+{
+    int rc = jt_daemon_term(d);
+    spawn(d);
+    return rc;
+}
+
+void
+jt_daemon_kill9(jt_daemon_t *d)
+{
+    if (d->pid <= 0)
+        return;
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, NULL, 0);
+    d->pid = 0;
+}
+
+int
+jt_daemon_stop(jt_daemon_t *d)
+{
+    if (!d)
+        return -1;
+    int rc = jt_daemon_term(d);
+    untrack(d);
+    remove_tree(d->dir);
+    for (size_t i = 0; i < d->n_args; i++)
+        free(d->args[i]);
+    free(d->args);
+    free(d);
+    return rc;
+}
+
+jm_client_t *
+jt_connect(const jt_daemon_t *d)
+{
+    char err[256] = "";
+    jm_client_t *c = jm_connect(d->addr, JT_IO_TIMEOUT_MS, err, sizeof err);
+    cr_assert_not_null(c, "connect to %s: %s", d->addr, err);
+    return c;
+}
+
+jm_client_t *
+jt_connect_key(const jt_daemon_t *d, const char *key, const char *want_role)
+{
+    jm_client_t *c = jt_connect(d);
+    char role[32] = "";
+    int rc = jm_hello(c, key, role, sizeof role);
+    cr_assert_eq(rc, 0, "hello: %s", c->errstr);
+    cr_assert_str_eq(role, want_role);
+    return c;
+}
+
+jm_client_t *
+jt_connect_admin(const jt_daemon_t *d)
+{
+    return jt_connect_key(d, JT_ADMIN_KEY, "admin");
+}
+
+int
+jt_raw_connect(const jt_daemon_t *d)
+{
+    const char *colon = strrchr(d->addr, ':');
+    cr_assert_not_null(colon);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)atoi(colon + 1))};
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert(fd >= 0, "socket: %s", strerror(errno));
+    struct timeval tv = {JT_IO_TIMEOUT_MS / 1000, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    cr_assert(connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0,
+              "connect to %s: %s", d->addr, strerror(errno));
+    return fd;
+}
