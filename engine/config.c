@@ -43,7 +43,7 @@ en_parse_size(const char *s, uint64_t *out)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
+    if (errno || end == s || !isdigit((unsigned char)*s))  /* no sign or space */
         return -1;
     unsigned shift = 0;
     switch (toupper((unsigned char)*end)) {

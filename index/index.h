@@ -152,7 +152,9 @@ typedef struct ix_list_query {
 
 #define IX_CURSOR_MAX 128
 
-/* Called per record in order; return non-zero to stop early. */
+/* Called per record in order; return non-zero to stop early: ix_list then
+ * returns the value if negative (else 0) with a cursor that resumes after
+ * that record. The callback must not write through the transaction. */
 typedef int (*ix_list_cb)(void *ctx, const ix_record_t *rec);
 
 /* Runs one page. When more may follow, writes an opaque cursor into
@@ -190,7 +192,9 @@ typedef struct ix_log_entry {
     uint32_t id_len;
 } ix_log_entry_t;
 
-/* Calls cb for entries with seq > after, in order, at most `max`. */
+/* Calls cb for entries with seq > after, in order, at most `max` (0 = no
+ * bound). A non-zero return from cb stops the walk; ix_log_read returns it
+ * if negative, else 0. */
 typedef int (*ix_log_cb)(void *ctx, const ix_log_entry_t *e);
 int ix_log_read(ix_txn_t *txn, uint64_t after, uint32_t max, ix_log_cb cb,
                 void *ctx);

@@ -524,3 +524,36 @@ Test(list, resumes_after_changes_and_early_stop)
     list_all(&f, 100, 0, &all);
     cr_assert_str_eq(g.ids[0], all.ids[2]);
 }
+
+Test(list, write_transaction_sees_its_own_changes)
+{
+    ix_txn_t *t;
+    rec_t a = {.kind = IX_WORKER, .id = "zz-new", .region = "777777",
+               .nocc = 1, .occ = {"6-05"}, .live = true};
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    cr_assert_eq(put_rec(t, &a), 0);
+    filt_t f = {IX_WORKER, "777", NULL, -1, -1};
+    ix_list_query_t q = to_query(&f, 10, 0);
+    uint8_t next[IX_CURSOR_MAX];
+    size_t nl;
+    int n = 0;
+    cr_assert_eq(ix_list(t, &q, count_cb, &n, next, &nl), 0);
+    cr_assert_eq(n, 1, "queued postings are applied before listing");
+    /* Moved away and back within the same transaction. */
+    strcpy(a.region, "888888");
+    cr_assert_eq(put_rec(t, &a), 0);
+    strcpy(a.region, "777777");
+    cr_assert_eq(put_rec(t, &a), 0);
+    cr_assert_eq(ix_delete(t, IX_WORKER, "w00", 3, 0) == 0 ||
+                     ix_delete(t, IX_WORKER, "w01", 3, 0) == 0,
+                 1);
+    n = 0;
+    cr_assert_eq(ix_list(t, &q, count_cb, &n, next, &nl), 0);
+    cr_assert_eq(n, 1);
+    char rep[256];
+    cr_assert_eq(ix_check(t, rep, sizeof rep), 0, "%s", rep);
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    cr_assert_eq(ix_check(t, rep, sizeof rep), 0, "%s", rep);
+    ix_read_end(t);
+}

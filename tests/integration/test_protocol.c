@@ -140,7 +140,7 @@ Test(protocol, bad_frame_after_good_requests_answers_them_first, .timeout = 30)
     msgpack_zone_destroy(&zone);
     expect_bad_frame_then_close(fd, "array after two pings");
     close(fd);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(protocol, frames_at_the_limits_are_accepted, .timeout = 30)
@@ -189,7 +189,7 @@ Test(protocol, frames_at_the_limits_are_accepted, .timeout = 30)
     cr_assert(jt_get_bool(&reply, "ok"), "nesting 32 deep is refused");
     msgpack_zone_destroy(&zone);
     close(fd);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* ---- bad_request in the envelope --------------------------------------- */
@@ -255,7 +255,7 @@ Test(protocol, envelope_errors_are_bad_request_and_keep_the_connection, .timeout
     /* None of that closed the connection. */
     jt_call_ok(c, "ping", NULL);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* Packs {"id": 5, "op": op} with op given as raw bytes. */
@@ -362,7 +362,7 @@ Test(protocol, invalid_utf8_is_bad_request_naming_the_field, .timeout = 30)
     cr_assert_eq(jt_admin_count(c, "vacancies"), 0);
     cr_assert_eq(jt_admin_count(c, "workers"), 0);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* ---- record rules ------------------------------------------------------- */
@@ -496,7 +496,7 @@ Test(protocol, vacancy_rules_name_the_field, .timeout = 30)
     free(s128);
     free(s256);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(protocol, worker_rules_name_the_field, .timeout = 30)
@@ -551,7 +551,7 @@ Test(protocol, worker_rules_name_the_field, .timeout = 30)
 
     cr_assert_eq(jt_admin_count(c, "workers"), 1);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* ---- unauthorized, forbidden, not_found -------------------------------- */
@@ -586,7 +586,7 @@ Test(protocol, hello_reports_the_server_and_role, .timeout = 30)
     cr_assert(jt_str_is(&r->result, "pong"));
     jm_reply_free(r);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(protocol, wrong_key_is_unauthorized_and_keeps_the_role, .timeout = 30)
@@ -624,7 +624,7 @@ Test(protocol, wrong_key_is_unauthorized_and_keeps_the_role, .timeout = 30)
     jt_expect_error(r, "bad_request", "key");
     jm_reply_free(r);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(protocol, kiosk_writes_are_forbidden, .timeout = 30)
@@ -642,7 +642,7 @@ Test(protocol, kiosk_writes_are_forbidden, .timeout = 30)
     jt_expect_error(r, "not_found", NULL);  /* the put did not happen */
     jm_reply_free(r);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(protocol, missing_records_are_not_found, .timeout = 30)
@@ -670,7 +670,7 @@ Test(protocol, missing_records_are_not_found, .timeout = 30)
     jm_reply_free(r);
     cr_assert_eq(jt_admin_count(c, "changelog_seq"), 0, "a failed write was logged");
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* ---- overloaded --------------------------------------------------------- */
@@ -717,7 +717,7 @@ Test(protocol, connections_over_max_clients_get_overloaded, .timeout = 30)
     cr_assert_not_null(c, "no room after a client left");
     jm_close(c);
     jm_close(a);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* ---- pipelining ---------------------------------------------------------- */
@@ -821,7 +821,7 @@ Test(protocol, pipelined_requests_are_answered_in_order, .timeout = 60)
     }
     cr_assert_eq(jt_admin_count(c, "vacancies"), (uint64_t)puts_before);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(protocol, pipelined_write_then_read_sees_the_write, .timeout = 30)
@@ -860,5 +860,5 @@ Test(protocol, pipelined_write_then_read_sees_the_write, .timeout = 30)
     msgpack_sbuffer_destroy(&get);
     msgpack_sbuffer_destroy(&del);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }

@@ -116,7 +116,7 @@ Test(records, vacancy_every_field_round_trips, .timeout = 30)
     cr_assert_str_eq(jt_get_str(v, "status"), "open");
     jm_reply_free(r);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(records, vacancy_defaults_are_filled_in, .timeout = 30)
@@ -149,7 +149,7 @@ Test(records, vacancy_defaults_are_filled_in, .timeout = 30)
     cr_assert_str_eq(jt_get_str(v, "status"), "open");
     jm_reply_free(r);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(records, worker_every_field_round_trips, .timeout = 30)
@@ -185,7 +185,7 @@ Test(records, worker_every_field_round_trips, .timeout = 30)
     cr_assert_str_eq(jt_get_str(w, "status"), "employed");
     jm_reply_free(r);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(records, worker_defaults_are_filled_in, .timeout = 30)
@@ -216,7 +216,7 @@ Test(records, worker_defaults_are_filled_in, .timeout = 30)
     cr_assert_null(jt_get(w, "center"));
     jm_reply_free(r);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* ---- replace, delete, close ---------------------------------------------- */
@@ -313,7 +313,7 @@ Test(records, replace_delete_and_close, .timeout = 30)
     expect_not_found(c, "worker", "w1");
     cr_assert_eq(jt_admin_count(c, "workers"), 0);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* ---- listing ------------------------------------------------------------- */
@@ -476,7 +476,7 @@ Test(records, list_filters, .timeout = 30)
     jt_expect_error(r, "bad_request", "cursor");
     jm_reply_free(r);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* Packs {"vacancies": [...]} with ids prefix0..prefix(n-1), regions
@@ -563,7 +563,7 @@ Test(records, cursor_paging_returns_each_record_once, .timeout = 60)
     page_through(c, "worker.list", "workers", "\"occupation\": \"6\",", 250, 1);
     page_through(c, "worker.list", "workers", "\"category\": \"other\",", 250, 1);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* ---- put_many ------------------------------------------------------------ */
@@ -678,7 +678,7 @@ Test(records, put_many_counts_and_all_or_nothing, .timeout = 60)
     cr_assert_eq(jt_admin_count(c, "workers"), 40);
     msgpack_sbuffer_destroy(&sb);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* ---- admin.info counters -------------------------------------------------- */
@@ -764,5 +764,5 @@ Test(records, admin_info_counts_follow_writes, .timeout = 30)
     cr_assert_gt(jt_get_int(&r->result, "map_size"), 0);
     jm_reply_free(r);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }

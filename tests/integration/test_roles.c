@@ -175,7 +175,7 @@ Test(roles, role_is_checked_before_the_arguments, .timeout = 30)
     }
     jm_close(kiosk);
     jm_close(node);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 /* Checks the three personal fields are present in a worker map. */
@@ -237,7 +237,7 @@ Test(roles, personal_fields_reach_counselor_and_admin_only, .timeout = 30)
     jm_close(node);
     jm_close(counselor);
     jm_close(admin);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(roles, keys_switch_roles_on_one_connection, .timeout = 30)
@@ -262,7 +262,7 @@ Test(roles, keys_switch_roles_on_one_connection, .timeout = 30)
     cr_assert_eq(jm_hello(c, NULL, role, sizeof role), 0);
     cr_assert_str_eq(role, "node");
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
 
 Test(roles, anonymous_role_is_configurable, .timeout = 30)
@@ -278,5 +278,5 @@ Test(roles, anonymous_role_is_configurable, .timeout = 30)
     jt_expect_error(r, "forbidden", NULL);
     jm_reply_free(r);
     jm_close(c);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }
