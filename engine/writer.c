@@ -6,10 +6,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 
 #include "log.h"
+
+/* The longest a batch waits for more writes to join it (see gather). */
+#define EN_GATHER_NS (1000 * 1000L)
 
 struct en_writer {
     ix_env_t *ix;
@@ -17,6 +21,8 @@ struct en_writer {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     en_write_t *head, *tail;
+    unsigned queued;         /* jobs in head..tail */
+    unsigned last_batch;     /* jobs in the previous batch */
     bool stop;
     msgpack_sbuffer sbuf;
     atomic_uint_fast64_t commits, writes;
@@ -91,6 +97,28 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop)
     return rc;
 }
 
+/* Clients that were answered by the last commit send their next writes a
+ * moment later. When the previous batch was larger than what is queued
+ * now, wait briefly for them, so that they share one commit rather than
+ * trickle into several. A lone client (batches of one) never waits.
+ * Called with wr->lock held. */
+static void
+gather(en_writer_t *wr)
+{
+    if (wr->last_batch <= 1 || wr->queued >= wr->last_batch || wr->stop)
+        return;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += EN_GATHER_NS;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    while (wr->queued < wr->last_batch && !wr->stop)
+        if (pthread_cond_timedwait(&wr->wake, &wr->lock, &deadline) != 0)
+            break;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -99,8 +127,11 @@ writer_main(void *arg)
         pthread_mutex_lock(&wr->lock);
         while (!wr->head && !wr->stop)
             pthread_cond_wait(&wr->wake, &wr->lock);
+        gather(wr);
         en_write_t *batch = wr->head;
+        wr->last_batch = wr->queued;
         wr->head = wr->tail = NULL;
+        wr->queued = 0;
         bool stop = wr->stop;
         pthread_mutex_unlock(&wr->lock);
         if (!batch) {
@@ -163,6 +194,7 @@ en_writer_submit(en_writer_t *wr, en_write_t *job)
     else
         wr->head = job;
     wr->tail = job;
+    wr->queued++;
     pthread_cond_signal(&wr->wake);
     pthread_mutex_unlock(&wr->lock);
 }
