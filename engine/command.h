@@ -75,5 +75,7 @@ int en_op_worker_delete(en_req_t *req);
 int en_op_vacancy_close(en_req_t *req);
 int en_op_vacancy_list(en_req_t *req);
 int en_op_worker_list(en_req_t *req);
+int en_op_match_vacancies(en_req_t *req);
+int en_op_match_workers(en_req_t *req);
 
 #endif

@@ -116,6 +116,10 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
         }
         WANT(ixk_occupation(key, kind, v.occ[i].p, v.occ[i].len, docno),
              NULL, 0, "occupation");
+        if (ixk_has_minor(v.occ[i].len))
+            WANT(ixk_minor(key, kind, v.occ[i].p, v.occ[i].len, v.region,
+                           docno),
+                 NULL, 0, "minor-group");
     }
     for (uint32_t i = 0; i < v.n_skills; i++) {
         const ix_dskill_t *s = &v.skills[i];
@@ -123,8 +127,8 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
             problem(r, "bad skill in doc %" PRIu64, docno);
             continue;
         }
-        WANT(ixk_skill(key, kind, s->p, s->len, docno), &s->level, 1,
-             "skill");
+        WANT(ixk_skill(key, kind, s->p, s->len, v.region, docno), &s->level,
+             1, "skill");
         if (v.matchable &&
             (rc = ix_dftab_add(&x->df, kind, s->p, s->len, 1)) != 0)
             return rc;
@@ -211,12 +215,13 @@ find_extra_postings(ix_txn_t *t, report_t *r)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && found < 8;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         const uint8_t *kb = k.mv_data;
-        if (k.mv_size < 11 || ix_kind_index(kb[1]) < 0) {
+        if (k.mv_size < 11 || ix_kind_index(kb[1]) < 0 ||
+            (kb[0] == IXK_MINOR && k.mv_size < IXK_MINOR_LEN)) {
             problem(r, "malformed posting key");
             found++;
             continue;
         }
-        uint64_t docno = ixk_docno_of(kb, k.mv_size);
+        uint64_t docno = ixk_posting_docno(kb, k.mv_size);
         ix_docview_t dv;
         int drc = ix_doc_fetch(t, kb[1], docno, &dv);
         if (drc == -ENOENT) {

@@ -2,7 +2,8 @@
  * and the terms the record is indexed under, then its id and its opaque
  * value. Keeping the terms beside the value lets replace and delete remove
  * the exact old postings and counter contributions without understanding
- * the value, and lets ix_get answer from one read.
+ * the value, and lets ix_get answer from one read. The match fields are
+ * stored at full width, so every value of ix_match_t round-trips.
  *
  *   off  size  field
  *   0    1     doc format version (IX_DOC_VERSION)
@@ -15,7 +16,17 @@
  *   15   1     number of skills (n_skills)
  *   16   1     id length
  *   17   1     reserved, 0
- *   18   ...   n_occ x (len u8, code bytes)
+ *   18   8     match.since, big-endian two's complement
+ *   26   8     match.expires, big-endian two's complement
+ *   34   4     match.headcount, big-endian
+ *   38   4     match.wage_min, big-endian
+ *   42   4     match.wage_max, big-endian
+ *   46   2     match.birth_year, big-endian
+ *   48   1     match.education
+ *   49   1     match.age_min
+ *   50   1     match.age_max
+ *   51   1     match.priority_mask
+ *   52   ...   n_occ x (len u8, code bytes)
  *              n_skills x (len u8, skill id bytes, level u8)
  *              id bytes
  *              record value (the rest)
@@ -47,6 +58,18 @@ ix_doc_encode(uint8_t *out, const ix_doc_t *doc)
     p[15] = (uint8_t)doc->n_skills;
     p[16] = (uint8_t)doc->id_len;
     p[17] = 0;
+    const ix_match_t *m = &doc->match;
+    ixk_put_be64(p + 18, (uint64_t)m->since);
+    ixk_put_be64(p + 26, (uint64_t)m->expires);
+    ixk_put_be32(p + 34, m->headcount);
+    ixk_put_be32(p + 38, m->wage_min);
+    ixk_put_be32(p + 42, m->wage_max);
+    p[46] = (uint8_t)(m->birth_year >> 8);
+    p[47] = (uint8_t)m->birth_year;
+    p[48] = m->education;
+    p[49] = m->age_min;
+    p[50] = m->age_max;
+    p[51] = m->priority_mask;
     p += IX_DOC_HEADER;
     for (uint32_t i = 0; i < doc->n_occupations; i++) {
         *p++ = (uint8_t)doc->occupation_lens[i];
@@ -82,6 +105,17 @@ ix_doc_decode(const void *data, size_t len, ix_docview_t *v)
     v->id_len = p[16];
     if (v->n_occ > IX_OCCUPATIONS_MAX || v->n_skills > IX_SKILLS_MAX)
         return -EIO;
+    ix_match_t *m = &v->match;
+    m->since = (int64_t)ixk_get_be64(p + 18);
+    m->expires = (int64_t)ixk_get_be64(p + 26);
+    m->headcount = ixk_get_be32(p + 34);
+    m->wage_min = ixk_get_be32(p + 38);
+    m->wage_max = ixk_get_be32(p + 42);
+    m->birth_year = (uint16_t)((p[46] << 8) | p[47]);
+    m->education = p[48];
+    m->age_min = p[49];
+    m->age_max = p[50];
+    m->priority_mask = p[51];
     p += IX_DOC_HEADER;
     /* Every length is checked against the bytes present before use. */
     for (uint32_t i = 0; i < v->n_occ; i++) {
@@ -118,4 +152,32 @@ ix_doc_fetch(ix_txn_t *t, uint8_t kind, uint64_t docno, ix_docview_t *v)
     if (rc != 0)
         return ix_mdb_err(rc);
     return ix_doc_decode(d.mv_data, d.mv_size, v);
+}
+
+void
+ix_doc_record(const ix_docview_t *v, uint8_t kind, uint64_t docno,
+              ix_record_t *out)
+{
+    out->kind = kind;
+    out->id = v->id;
+    out->id_len = v->id_len;
+    out->docno = docno;
+    out->status = v->status;
+    out->category = v->category;
+    out->filled = v->filled;
+    memcpy(out->region, v->region, 6);
+    out->match = v->match;
+    out->n_occupations = v->n_occ;
+    for (uint32_t i = 0; i < v->n_occ; i++) {
+        out->occupations[i] = v->occ[i].p;
+        out->occupation_lens[i] = v->occ[i].len;
+    }
+    out->n_skills = v->n_skills;
+    for (uint32_t i = 0; i < v->n_skills; i++) {
+        out->skills[i].id = v->skills[i].p;
+        out->skills[i].id_len = v->skills[i].len;
+        out->skills[i].level = v->skills[i].level;
+    }
+    out->value = v->value;
+    out->value_len = v->value_len;
 }

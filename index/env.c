@@ -15,6 +15,9 @@
 /* The LMDB code behind the last -EIO on this thread, for ix_strerror. */
 static _Thread_local int last_mdb_rc;
 static _Thread_local char errbuf[160];
+/* The format version of the last store ix_open refused on this thread
+ * (-1: unreadable), for ix_strerror(-EPROTO). */
+static _Thread_local int refused_version = -1;
 
 int
 ix_mdb_err(int rc)
@@ -53,6 +56,16 @@ ix_strerror(int err)
         return "index is inconsistent";
     case -ENOMEM:
         return "out of memory";
+    case -EPROTO:
+        if (refused_version >= 0)
+            snprintf(errbuf, sizeof errbuf,
+                     "store format version %d, this build reads %d",
+                     refused_version, IX_FORMAT_VERSION);
+        else
+            snprintf(errbuf, sizeof errbuf,
+                     "store format version unreadable, this build reads %d",
+                     IX_FORMAT_VERSION);
+        return errbuf;
     case -EIO:
         if (last_mdb_rc != 0) {
             snprintf(errbuf, sizeof errbuf, "storage error: %s",
@@ -100,9 +113,11 @@ open_dbis(ix_env_t *e)
         goto fail;
     } else if (v.mv_size != 1 ||
                *(const uint8_t *)v.mv_data != IX_FORMAT_VERSION) {
-        /* A store written in another format: refuse rather than misread. */
+        /* A store written in another format: refuse rather than misread.
+         * There is no migration; the operator rebuilds the store. */
+        refused_version = v.mv_size == 1 ? *(const uint8_t *)v.mv_data : -1;
         mdb_txn_abort(txn);
-        return -EINVAL;
+        return -EPROTO;
     }
     rc = mdb_txn_commit(txn);
     return ix_mdb_err(rc);

@@ -11,6 +11,8 @@
  *   -EINVAL  bad argument (e.g. a malformed cursor)
  *   -ENOSPC  the map is full (MDB_MAP_FULL); the write transaction is dead
  *   -EBUSY   out of reader slots
+ *   -EPROTO  ix_open: the store was written in another format version
+ *            (ix_strerror names both versions; there is no migration)
  *   -EIO     anything else LMDB reports (logged by the caller with
  *            ix_strerror)
  *
@@ -78,6 +80,22 @@ typedef struct ix_skill {
     uint8_t level;
 } ix_skill_t;
 
+/* The fields matching filters and ranks on, kept beside the record's
+ * terms so a candidate is judged from one read. Which fields a kind uses
+ * is noted; the others are 0. */
+typedef struct ix_match {
+    int64_t since;          /* vacancy: posted; worker: registered */
+    int64_t expires;        /* vacancy: 0 = never */
+    uint32_t headcount;     /* vacancy */
+    uint32_t wage_min;      /* vacancy: offered minimum; worker: wished minimum */
+    uint32_t wage_max;      /* vacancy: 0 = negotiable */
+    uint16_t birth_year;    /* worker */
+    uint8_t education;      /* vacancy: education_min; worker: education */
+    uint8_t age_min;        /* vacancy; 0 = no bound */
+    uint8_t age_max;        /* vacancy; 0 = no bound */
+    uint8_t priority_mask;  /* vacancy: bit (1 << category) per category */
+} ix_match_t;
+
 /* What a record is indexed under. Strings are counted, not NUL-ended. */
 typedef struct ix_doc {
     uint8_t kind;              /* IX_VACANCY or IX_WORKER */
@@ -95,6 +113,7 @@ typedef struct ix_doc {
     const ix_skill_t *skills;
     uint32_t n_skills;
     uint32_t filled;           /* vacancies: hires so far (server-kept) */
+    ix_match_t match;
     const void *value;         /* the stored record bytes */
     size_t value_len;
 } ix_doc_t;
@@ -110,6 +129,12 @@ typedef struct ix_record {
     uint8_t category;
     uint32_t filled;
     char region[6];
+    ix_match_t match;
+    uint32_t n_occupations;
+    const char *occupations[IX_OCCUPATIONS_MAX];
+    uint32_t occupation_lens[IX_OCCUPATIONS_MAX];
+    uint32_t n_skills;
+    ix_skill_t skills[IX_SKILLS_MAX];
     const void *value;
     size_t value_len;
 } ix_record_t;
@@ -164,6 +189,35 @@ typedef int (*ix_list_cb)(void *ctx, const ix_record_t *rec);
  * belong to this filter set. */
 int ix_list(ix_txn_t *txn, const ix_list_query_t *q, ix_list_cb cb,
             void *ctx, uint8_t *next_cursor, size_t *next_len);
+
+/* Reads a record by its internal number, as postings give it. */
+int ix_get_docno(ix_txn_t *txn, uint8_t kind, uint64_t docno,
+                 ix_record_t *out);
+
+/* Matching scans. Each walks the postings of one term restricted to a
+ * region prefix of 0 (everywhere), 2 (province), 4 (city) or 6 (county)
+ * digits, which are contiguous in the key order, and calls cb per posting.
+ * A non-zero return from cb stops the scan (returned when negative, else
+ * the scan returns 0). Postings of a term within one region come in docno
+ * order. */
+
+/* Records of `kind` holding skill, with the level they hold or require. */
+typedef int (*ix_skill_cb)(void *ctx, uint64_t docno, const char region[6],
+                           uint8_t level);
+int ix_scan_skill(ix_txn_t *txn, uint8_t kind, const char *skill,
+                  uint32_t skill_len, const char *region_prefix,
+                  uint32_t prefix_len, ix_skill_cb cb, void *ctx);
+
+/* Records of `kind` with an occupation code in the minor group `minor`
+ * (the first 7 characters of a code, e.g. "6-05-02"): a vacancy's code,
+ * or a worker's desired codes of 7 or 10 characters. code is that code
+ * (7 or 10 bytes). A worker with two desired codes in the group appears
+ * once per code. */
+typedef int (*ix_minor_cb)(void *ctx, uint64_t docno, const char region[6],
+                           const char *code, uint32_t code_len);
+int ix_scan_minor(ix_txn_t *txn, uint8_t kind, const char minor[7],
+                  const char *region_prefix, uint32_t prefix_len,
+                  ix_minor_cb cb, void *ctx);
 
 /* Counters and environment facts. */
 typedef struct ix_stats {

@@ -15,12 +15,14 @@
 #include "index.h"
 #include "keys.h"
 
-/* Version of the whole store layout, kept in meta "version". */
-#define IX_FORMAT_VERSION 1
+/* Version of the whole store layout, kept in meta "version". 2: match
+ * fields in the doc header, region inside skill postings, minor-group
+ * postings. */
+#define IX_FORMAT_VERSION 2
 /* Version byte that starts every stored doc. */
-#define IX_DOC_VERSION 1
+#define IX_DOC_VERSION 2
 /* Fixed part of a stored doc (see doc.c for the layout). */
-#define IX_DOC_HEADER 18
+#define IX_DOC_HEADER 52
 /* Upper bound of a stored doc without its record value. */
 #define IX_DOC_META_MAX                                                     \
     (IX_DOC_HEADER + IX_OCCUPATIONS_MAX * (1 + IX_OCCUPATION_MAX) +         \
@@ -45,6 +47,7 @@ typedef struct ix_dskill {
 } ix_dskill_t;
 
 typedef struct ix_docview {
+    ix_match_t match;
     uint8_t status;
     uint8_t category;
     bool matchable;
@@ -148,6 +151,10 @@ void ix_doc_encode(uint8_t *out, const ix_doc_t *doc);
 int ix_doc_decode(const void *data, size_t len, ix_docview_t *v);
 /* Reads doc (kind, docno) in txn and decodes it; -ENOENT when absent. */
 int ix_doc_fetch(ix_txn_t *t, uint8_t kind, uint64_t docno, ix_docview_t *v);
+/* Fills every field of out from a decoded doc; pointers refer to what v
+ * refers to. Copies only the terms the doc has. */
+void ix_doc_record(const ix_docview_t *v, uint8_t kind, uint64_t docno,
+                   ix_record_t *out);
 
 /* counters.c */
 int ix_pending_load(ix_txn_t *t);

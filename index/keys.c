@@ -103,13 +103,49 @@ ixk_df(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len)
 }
 
 size_t
-ixk_skill(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,
-          uint64_t docno)
+ixk_skill_prefix(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,
+                 const char *region, uint32_t rlen)
 {
+    assert(rlen <= 6 && len + 3 + IXK_SKILL_TAIL <= IXK_MAX);
     size_t n = ixk_df(buf, kind, skill, len);
     buf[0] = IXK_SKILL;
+    memcpy(buf + n, region, rlen);
+    return n + rlen;
+}
+
+size_t
+ixk_skill(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,
+          const char *region, uint64_t docno)
+{
+    size_t n = ixk_skill_prefix(buf, kind, skill, len, region, 6);
     ixk_put_be64(buf + n, docno);
     return n + 8;
+}
+
+size_t
+ixk_minor_prefix(uint8_t *buf, uint8_t kind, const char *minor,
+                 const char *region, uint32_t rlen)
+{
+    assert(rlen <= 6);
+    buf[0] = IXK_MINOR;
+    buf[1] = kind;
+    memcpy(buf + 2, minor, IXK_MINOR_WIDTH);
+    memcpy(buf + IXK_MINOR_REGION, region, rlen);
+    return IXK_MINOR_REGION + (size_t)rlen;
+}
+
+size_t
+ixk_minor(uint8_t *buf, uint8_t kind, const char *code, uint32_t len,
+          const char *region, uint64_t docno)
+{
+    assert(ixk_has_minor(len));
+    ixk_minor_prefix(buf, kind, code, region, 6);
+    ixk_put_be64(buf + IXK_MINOR_DOCNO, docno);
+    /* The tail follows the docno so one record's postings in a group stay
+     * together and the region's postings stay in docno order. */
+    size_t tail = len - IXK_MINOR_WIDTH;
+    memcpy(buf + IXK_MINOR_LEN, code + IXK_MINOR_WIDTH, tail);
+    return IXK_MINOR_LEN + tail;
 }
 
 size_t

@@ -14,7 +14,10 @@
  *           'O' K | code, NUL-padded to 10 | docno empty
  *           'S' K | status u8 | docno             empty
  *           'C' K | category u8 | docno           empty (workers only)
- *           'K' K | skill id | NUL | docno        level (1 byte)
+ *           'K' K | skill id | NUL | region[6] |  level (1 byte)
+ *                   docno
+ *           'M' K | minor[7] | region[6] |       empty
+ *                   docno | tail (0 or 3)
  *   counts  'T' K                                 records of kind K (be64)
  *           'N' K                                 matchable records (be64)
  *           'D' K | skill id | NUL                df among matchable (be64)
@@ -26,16 +29,27 @@
  * Counters are deleted when they reach zero, so a stored counter is never
  * zero. A skill id never contains NUL, so the NUL after it makes skill
  * keys prefix-free ("ab" sorts before "abc" and never inside its range).
+ *
+ * Skill and minor-group postings put the region before the docno so that
+ * the postings of one term in one province (2 digits), city (4) or county
+ * (6) are one contiguous range: matching scans them with one cursor. A
+ * minor-group posting exists for every occupation code of 7 or 10 bytes;
+ * its tail is the code's last 3 bytes ("-03") for a 10-byte code and
+ * nothing for a 7-byte one, so minor + tail gives the code back. The tail
+ * comes after the docno, so within a region the postings stay in docno
+ * order and the docno sits at a fixed offset (IXK_MINOR_DOCNO).
  */
 #ifndef JM_INDEX_KEYS_H
 #define JM_INDEX_KEYS_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-/* Upper bound on any key built here: 'K' kind skill(64) NUL docno. */
-#define IXK_MAX 80
+/* Upper bound on any key built here: 'K' kind skill(64) NUL region docno
+ * is 81 bytes; rounded up. */
+#define IXK_MAX 88
 /* Width of an occupation code inside 'O' keys. */
 #define IXK_OCC_WIDTH 10
 
@@ -45,6 +59,7 @@ enum ixk_tag {
     IXK_STATUS = 'S',
     IXK_CATEGORY = 'C',
     IXK_SKILL = 'K',
+    IXK_MINOR = 'M',
     IXK_TOTAL = 'T',
     IXK_MATCHABLE = 'N',
     IXK_DF = 'D',
@@ -56,6 +71,14 @@ enum ixk_tag {
 #define IXK_OCC_LEN 20
 #define IXK_STATUS_LEN 11
 #define IXK_CATEGORY_LEN 11
+/* Minor-group keys: 'M' K minor[7] region[6] docno, then the tail. */
+#define IXK_MINOR_WIDTH 7
+#define IXK_MINOR_TAIL 3
+#define IXK_MINOR_REGION 9
+#define IXK_MINOR_DOCNO 15
+#define IXK_MINOR_LEN 23
+/* Bytes a skill key adds after 'K' K skill NUL: region and docno. */
+#define IXK_SKILL_TAIL 14
 
 static inline void
 ixk_put_be64(uint8_t *p, uint64_t v)
@@ -66,13 +89,14 @@ ixk_put_be64(uint8_t *p, uint64_t v)
     }
 }
 
+/* One unaligned load and a byte swap: this decodes the docno of every
+ * posting a matching scan walks. */
 static inline uint64_t
 ixk_get_be64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return be64toh(v);
 }
 
 static inline void
@@ -91,11 +115,21 @@ ixk_get_be32(const uint8_t *p)
            ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* The docno every posting key ends with. len must be >= 8. */
+/* The docno every posting key except 'M' ends with. len must be >= 8. */
 static inline uint64_t
 ixk_docno_of(const uint8_t *key, size_t len)
 {
     return ixk_get_be64(key + len - 8);
+}
+
+/* The docno of any posting key: 'M' keys hold it at a fixed offset, all
+ * others end with it. len must be >= 8 (and >= IXK_MINOR_LEN for 'M'). */
+static inline uint64_t
+ixk_posting_docno(const uint8_t *key, size_t len)
+{
+    if (key[0] == IXK_MINOR && len >= IXK_MINOR_LEN)
+        return ixk_get_be64(key + IXK_MINOR_DOCNO);
+    return ixk_docno_of(key, len);
 }
 
 /* True when key starts with the len bytes of prefix. */
@@ -126,9 +160,26 @@ size_t ixk_category(uint8_t *buf, uint8_t kind, uint8_t category,
 /* A prefix of every posting of one tag and kind with a one-byte value:
  * 'S' K status or 'C' K category. */
 size_t ixk_byte_prefix(uint8_t *buf, uint8_t tag, uint8_t kind, uint8_t v);
-/* skill is 1..64 bytes without NUL. */
+/* skill is 1..64 bytes without NUL; region is 6 digits. */
 size_t ixk_skill(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,
-                 uint64_t docno);
+                 const char *region, uint64_t docno);
+/* The range of one skill's postings within a region prefix of rlen (0..6)
+ * bytes. */
+size_t ixk_skill_prefix(uint8_t *buf, uint8_t kind, const char *skill,
+                        uint32_t len, const char *region, uint32_t rlen);
+/* True when an occupation code of len bytes gets a minor-group posting. */
+static inline int
+ixk_has_minor(uint32_t len)
+{
+    return len == IXK_MINOR_WIDTH || len == IXK_MINOR_WIDTH + IXK_MINOR_TAIL;
+}
+/* code is 7 or 10 bytes (see ixk_has_minor); region is 6 digits. */
+size_t ixk_minor(uint8_t *buf, uint8_t kind, const char *code, uint32_t len,
+                 const char *region, uint64_t docno);
+/* The range of one minor group's postings within a region prefix of rlen
+ * (0..6) bytes. */
+size_t ixk_minor_prefix(uint8_t *buf, uint8_t kind, const char *minor,
+                        const char *region, uint32_t rlen);
 /* Counters. */
 size_t ixk_df(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len);
 size_t ixk_counter(uint8_t *buf, uint8_t tag, uint8_t kind);

@@ -235,18 +235,8 @@ ix_list(ix_txn_t *t, const ix_list_query_t *q, ix_list_cb cb, void *ctx,
             break;
         }
         if (keep(&pl, q, &dv, last)) {
-            ix_record_t r = {
-                .kind = q->kind,
-                .id = dv.id,
-                .id_len = dv.id_len,
-                .docno = docno,
-                .status = dv.status,
-                .category = dv.category,
-                .filled = dv.filled,
-                .value = dv.value,
-                .value_len = dv.value_len,
-            };
-            memcpy(r.region, dv.region, 6);
+            ix_record_t r;
+            ix_doc_record(&dv, q->kind, docno, &r);
             emitted++;
             int r2 = cb(ctx, &r);
             if (r2 != 0) {

@@ -92,16 +92,20 @@ ix_get(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
     ix_docview_t v;
     if ((rc = ix_doc_fetch(t, kind, docno, &v)) != 0)
         return rc == -ENOENT ? -EIO : rc;
-    out->kind = kind;
-    out->id = v.id;
-    out->id_len = v.id_len;
-    out->docno = docno;
-    out->status = v.status;
-    out->category = v.category;
-    out->filled = v.filled;
-    memcpy(out->region, v.region, 6);
-    out->value = v.value;
-    out->value_len = v.value_len;
+    ix_doc_record(&v, kind, docno, out);
+    return 0;
+}
+
+int
+ix_get_docno(ix_txn_t *t, uint8_t kind, uint64_t docno, ix_record_t *out)
+{
+    if (!t || !out || ix_kind_index(kind) < 0)
+        return -EINVAL;
+    ix_docview_t v;
+    int rc = ix_doc_fetch(t, kind, docno, &v);
+    if (rc != 0)
+        return rc;
+    ix_doc_record(&v, kind, docno, out);
     return 0;
 }
 
@@ -138,7 +142,8 @@ find_skill(const ix_docview_t *v, const char *p, uint32_t len)
 /* Moves the postings of docno from what `old` holds to what `nw` holds;
  * either may be NULL (insert, delete). Postings both hold stay untouched,
  * which makes the common replace (a changed value, status or `filled`)
- * cheap. */
+ * cheap. Skill and minor-group keys hold the region, so a region change
+ * moves all of them. */
 static int
 sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
               const ix_docview_t *old, const ix_docview_t *nw)
@@ -150,7 +155,8 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
         if ((rc = (x)) != 0)                                                 \
             return rc;                                                       \
     } while (0)
-    if (!old || !nw || memcmp(old->region, nw->region, 6) != 0) {
+    bool moved = old && nw && memcmp(old->region, nw->region, 6) != 0;
+    if (!old || !nw || moved) {
         if (old)
             TRY(post_del(t, kb, ixk_region(kb, kind, old->region, docno)));
         if (nw)
@@ -175,29 +181,41 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
     }
     for (uint32_t i = 0; old && i < old->n_occ; i++) {
         const ix_str_t *o = &old->occ[i];
-        if (!nw || find_occ(nw, o->p, o->len) < 0)
+        bool gone = !nw || find_occ(nw, o->p, o->len) < 0;
+        if (gone)
             TRY(post_del(t, kb,
                          ixk_occupation(kb, kind, o->p, o->len, docno)));
+        if ((gone || moved) && ixk_has_minor(o->len))
+            TRY(post_del(t, kb, ixk_minor(kb, kind, o->p, o->len,
+                                          old->region, docno)));
     }
     for (uint32_t i = 0; nw && i < nw->n_occ; i++) {
         const ix_str_t *o = &nw->occ[i];
-        if (!old || find_occ(old, o->p, o->len) < 0)
+        bool added = !old || find_occ(old, o->p, o->len) < 0;
+        if (added)
             TRY(post_put(t, kb,
                          ixk_occupation(kb, kind, o->p, o->len, docno),
+                         &empty_val));
+        if ((added || moved) && ixk_has_minor(o->len))
+            TRY(post_put(t, kb, ixk_minor(kb, kind, o->p, o->len,
+                                          nw->region, docno),
                          &empty_val));
     }
     for (uint32_t i = 0; old && i < old->n_skills; i++) {
         const ix_dskill_t *s = &old->skills[i];
-        if (!nw || find_skill(nw, s->p, s->len) < 0)
-            TRY(post_del(t, kb, ixk_skill(kb, kind, s->p, s->len, docno)));
+        if (!nw || moved || find_skill(nw, s->p, s->len) < 0)
+            TRY(post_del(t, kb, ixk_skill(kb, kind, s->p, s->len,
+                                          old->region, docno)));
     }
     for (uint32_t i = 0; nw && i < nw->n_skills; i++) {
         const ix_dskill_t *s = &nw->skills[i];
-        int j = old ? find_skill(old, s->p, s->len) : -1;
+        int j = old && !moved ? find_skill(old, s->p, s->len) : -1;
         if (j >= 0 && old->skills[j].level == s->level)
             continue;
         MDB_val lv = {1, (void *)&s->level};
-        TRY(post_put(t, kb, ixk_skill(kb, kind, s->p, s->len, docno), &lv));
+        TRY(post_put(t, kb, ixk_skill(kb, kind, s->p, s->len, nw->region,
+                                      docno),
+                     &lv));
     }
 #undef TRY
     return 0;
@@ -208,6 +226,7 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
 static void
 doc_view(const ix_doc_t *d, ix_docview_t *v)
 {
+    v->match = d->match;
     v->status = d->status;
     v->category = d->category;
     v->matchable = d->matchable;

@@ -111,22 +111,98 @@ Test(keys, occupation_padding_and_order)
 Test(keys, skill_keys_are_prefix_free)
 {
     uint8_t ab[IXK_MAX], abc[IXK_MAX], p[IXK_MAX];
-    size_t n1 = ixk_skill(ab, IX_VACANCY, "ab", 2, UINT64_MAX);
-    size_t n2 = ixk_skill(abc, IX_VACANCY, "abc", 3, 0);
-    cr_assert_eq(n1, 2 + 2 + 1 + 8);
-    cr_assert_eq(n2, 2 + 3 + 1 + 8);
+    size_t n1 = ixk_skill(ab, IX_VACANCY, "ab", 2, "999999", UINT64_MAX);
+    size_t n2 = ixk_skill(abc, IX_VACANCY, "abc", 3, "000000", 0);
+    cr_assert_eq(n1, 2 + 2 + 1 + 6 + 8);
+    cr_assert_eq(n2, 2 + 3 + 1 + 6 + 8);
     cr_assert_eq(ab[4], 0, "NUL ends the skill id");
     cr_assert_lt(keycmp(ab, n1, abc, n2), 0,
                  "all of ab's postings sort before abc's");
     /* The range of skill "ab" is the key up to its NUL. */
-    size_t pl = ixk_df(p, IX_VACANCY, "ab", 2);
-    p[0] = 'K';
+    size_t pl = ixk_skill_prefix(p, IX_VACANCY, "ab", 2, "", 0);
+    cr_assert_eq(pl, 5);
     cr_assert(ixk_has_prefix(ab, n1, p, pl));
     cr_assert_not(ixk_has_prefix(abc, n2, p, pl));
     uint8_t df[IXK_MAX];
     size_t dl = ixk_df(df, IX_WORKER, "x.y/z", 5);
     cr_assert_eq(dl, 8);
     cr_assert(memcmp(df, "DWx.y/z\0", 8) == 0);
+    /* The longest skill key fits the buffer bound. */
+    char longest[IX_SKILL_ID_MAX];
+    memset(longest, 'z', sizeof longest);
+    uint8_t big[IXK_MAX];
+    cr_assert_leq(ixk_skill(big, IX_WORKER, longest, IX_SKILL_ID_MAX,
+                            "123456", UINT64_MAX),
+                  IXK_MAX);
+}
+
+Test(keys, skill_layout_groups_by_region_then_docno)
+{
+    uint8_t k[IXK_MAX];
+    size_t n = ixk_skill(k, IX_WORKER, "weld", 4, "110105", 0x0102);
+    cr_assert_eq(n, 21);
+    const uint8_t want[21] = {'K', 'W', 'w', 'e', 'l', 'd', 0,   '1',
+                              '1', '0', '1', '0', '5', 0,   0,   0,
+                              0,   0,   0,   0x01, 0x02};
+    cr_assert(memcmp(k, want, 21) == 0);
+    cr_assert_eq(ixk_posting_docno(k, n), 0x0102);
+    /* Region before docno: a higher docno in a lower region sorts first,
+     * and every region prefix bounds a contiguous range. */
+    uint8_t a[IXK_MAX], b[IXK_MAX], c[IXK_MAX], p[IXK_MAX];
+    ixk_skill(a, IX_WORKER, "weld", 4, "110105", UINT64_MAX);
+    ixk_skill(b, IX_WORKER, "weld", 4, "110108", 1);
+    ixk_skill(c, IX_WORKER, "weld", 4, "110201", 0);
+    cr_assert_lt(memcmp(a, b, n), 0);
+    cr_assert_lt(memcmp(b, c, n), 0);
+    static const struct {
+        const char *pfx;
+        uint32_t len;
+        int a, b, c;
+    } cases[] = {{"", 0, 1, 1, 1},       {"11", 2, 1, 1, 1},
+                 {"1101", 4, 1, 1, 0},   {"110105", 6, 1, 0, 0},
+                 {"12", 2, 0, 0, 0},     {"1102", 4, 0, 0, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t pl = ixk_skill_prefix(p, IX_WORKER, "weld", 4, cases[i].pfx,
+                                     cases[i].len);
+        cr_assert_eq(pl, 7 + cases[i].len);
+        cr_assert_eq(ixk_has_prefix(a, n, p, pl), cases[i].a, "case %zu", i);
+        cr_assert_eq(ixk_has_prefix(b, n, p, pl), cases[i].b, "case %zu", i);
+        cr_assert_eq(ixk_has_prefix(c, n, p, pl), cases[i].c, "case %zu", i);
+    }
+}
+
+Test(keys, minor_layout_and_order)
+{
+    cr_assert(ixk_has_minor(7));
+    cr_assert(ixk_has_minor(10));
+    cr_assert_not(ixk_has_minor(1));
+    cr_assert_not(ixk_has_minor(4));
+    uint8_t k10[IXK_MAX], k7[IXK_MAX];
+    size_t n10 = ixk_minor(k10, IX_VACANCY, "6-05-02-03", 10, "440305", 258);
+    size_t n7 = ixk_minor(k7, IX_VACANCY, "6-05-02", 7, "440305", 258);
+    cr_assert_eq(n10, 26);
+    cr_assert_eq(n7, IXK_MINOR_LEN);
+    const uint8_t want[26] = {'M', 'V', '6', '-', '0', '5', '-', '0', '2',
+                              '4', '4', '0', '3', '0', '5', 0,   0,   0,
+                              0,   0,   0,   1,   2,   '-', '0', '3'};
+    cr_assert(memcmp(k10, want, 26) == 0);
+    cr_assert(memcmp(k7, want, IXK_MINOR_LEN) == 0);
+    cr_assert_eq(ixk_posting_docno(k10, n10), 258);
+    cr_assert_eq(ixk_posting_docno(k7, n7), 258);
+    /* One docno's 7-byte code sorts before its 10-byte codes, and all of
+     * them before the next docno of the region. */
+    uint8_t nx[IXK_MAX];
+    size_t nn = ixk_minor(nx, IX_VACANCY, "6-05-02", 7, "440305", 259);
+    cr_assert_lt(keycmp(k7, n7, k10, n10), 0);
+    cr_assert_lt(keycmp(k10, n10, nx, nn), 0);
+    uint8_t p[IXK_MAX];
+    size_t pl = ixk_minor_prefix(p, IX_VACANCY, "6-05-02", "4403", 4);
+    cr_assert_eq(pl, 13);
+    cr_assert(ixk_has_prefix(k10, n10, p, pl));
+    pl = ixk_minor_prefix(p, IX_VACANCY, "6-05-03", "", 0);
+    cr_assert_not(ixk_has_prefix(k10, n10, p, pl));
+    pl = ixk_minor_prefix(p, IX_WORKER, "6-05-02", "", 0);
+    cr_assert_not(ixk_has_prefix(k10, n10, p, pl));
 }
 
 Test(keys, small_keys)

@@ -81,6 +81,7 @@ typedef struct mdoc {
     bool matchable;
     uint32_t filled;
     char value[40];
+    ix_match_t match;
     uint64_t docno;
 } mdoc_t;
 
@@ -125,6 +126,32 @@ random_doc(mdoc_t *m, uint8_t kind, int n)
     m->category = kind == IX_WORKER ? (uint8_t)(rand() % 5) : 0;
     m->filled = (uint32_t)(rand() % 4);
     snprintf(m->value, sizeof m->value, "value of %s #%d", m->id, rand());
+    /* Match fields span their whole range, signs included. */
+    m->match.since = ((int64_t)rand() << 32 | rand()) * (rand() % 2 ? 1 : -1);
+    m->match.expires = rand() % 3 ? (int64_t)rand() << 8 : 0;
+    m->match.headcount = (uint32_t)rand();
+    m->match.wage_min = (uint32_t)rand() * 2u;
+    m->match.wage_max = (uint32_t)rand();
+    m->match.birth_year = (uint16_t)rand();
+    m->match.education = (uint8_t)rand();
+    m->match.age_min = (uint8_t)rand();
+    m->match.age_max = (uint8_t)rand();
+    m->match.priority_mask = (uint8_t)rand();
+}
+
+static void
+assert_match_eq(const ix_match_t *a, const ix_match_t *b)
+{
+    cr_assert_eq(a->since, b->since);
+    cr_assert_eq(a->expires, b->expires);
+    cr_assert_eq(a->headcount, b->headcount);
+    cr_assert_eq(a->wage_min, b->wage_min);
+    cr_assert_eq(a->wage_max, b->wage_max);
+    cr_assert_eq(a->birth_year, b->birth_year);
+    cr_assert_eq(a->education, b->education);
+    cr_assert_eq(a->age_min, b->age_min);
+    cr_assert_eq(a->age_max, b->age_max);
+    cr_assert_eq(a->priority_mask, b->priority_mask);
 }
 
 /* Builds the ix_doc_t for a model doc; storage for the arrays is the
@@ -160,6 +187,7 @@ to_doc(const mdoc_t *m, docbuf_t *b)
         .skills = b->sk,
         .n_skills = (uint32_t)m->nsk,
         .filled = m->filled,
+        .match = m->match,
         .value = m->value,
         .value_len = strlen(m->value),
     };
@@ -207,6 +235,28 @@ verify_api(model_t *md)
             cr_assert_eq(r.value_len, strlen(m->value));
             cr_assert(memcmp(r.value, m->value, r.value_len) == 0);
             cr_assert_eq(r.docno, m->docno, "docno stable for %s", id);
+            assert_match_eq(&r.match, &m->match);
+            cr_assert_eq(r.n_occupations, (uint32_t)m->nocc);
+            for (int j = 0; j < m->nocc; j++) {
+                const char *o = occ_vocab[m->occ[j]];
+                cr_assert_eq(r.occupation_lens[j], strlen(o));
+                cr_assert(memcmp(r.occupations[j], o, strlen(o)) == 0);
+            }
+            cr_assert_eq(r.n_skills, (uint32_t)m->nsk);
+            for (int j = 0; j < m->nsk; j++) {
+                const char *sk = skill_vocab[m->sk[j]];
+                cr_assert_eq(r.skills[j].id_len, strlen(sk));
+                cr_assert(memcmp(r.skills[j].id, sk, strlen(sk)) == 0);
+                cr_assert_eq(r.skills[j].level, m->lvl[j]);
+            }
+            /* The same record by docno, as the matcher reads it. */
+            ix_record_t rd;
+            cr_assert_eq(ix_get_docno(t, kind, r.docno, &rd), 0);
+            cr_assert_eq(rd.id_len, r.id_len);
+            cr_assert(memcmp(rd.id, r.id, r.id_len) == 0);
+            cr_assert_eq(rd.value_len, r.value_len);
+            cr_assert_eq(rd.n_skills, r.n_skills);
+            assert_match_eq(&rd.match, &r.match);
         }
     ix_stats_t st;
     cr_assert_eq(ix_stats(t, &st), 0);
@@ -306,20 +356,31 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *cnt, size_t *nc)
                 add(post, np, key, 11, NULL, 0);
             }
             for (int j = 0; j < m->nocc; j++) {
+                const char *o = occ_vocab[m->occ[j]];
+                size_t ol = strlen(o);
                 key[0] = 'O';
                 memset(key + 2, 0, 10);
-                memcpy(key + 2, occ_vocab[m->occ[j]],
-                       strlen(occ_vocab[m->occ[j]]));
+                memcpy(key + 2, o, ol);
                 memcpy(key + 12, dn, 8);
                 add(post, np, key, 20, NULL, 0);
+                /* Minor group: codes of 7 or 10 bytes only. */
+                if (ol == 7 || ol == 10) {
+                    key[0] = 'M';
+                    memcpy(key + 2, o, 7);
+                    memcpy(key + 9, m->region, 6);
+                    memcpy(key + 15, dn, 8);
+                    memcpy(key + 23, o + 7, ol - 7);
+                    add(post, np, key, 23 + (ol - 7), NULL, 0);
+                }
             }
             for (int j = 0; j < m->nsk; j++) {
                 size_t sl = strlen(skill_vocab[m->sk[j]]);
                 key[0] = 'K';
                 memcpy(key + 2, skill_vocab[m->sk[j]], sl);
                 key[2 + sl] = 0;
-                memcpy(key + 3 + sl, dn, 8);
-                add(post, np, key, 11 + sl, &m->lvl[j], 1);
+                memcpy(key + 3 + sl, m->region, 6);
+                memcpy(key + 9 + sl, dn, 8);
+                add(post, np, key, 17 + sl, &m->lvl[j], 1);
                 if (m->matchable)
                     df[k][m->sk[j]]++;
             }
@@ -385,7 +446,7 @@ compare_dbi(MDB_txn *txn, const char *name, const kv_t *want, size_t n)
 static void
 verify_raw(model_t *md)
 {
-    static kv_t post[2 * NIDS * 16], cnt[64];
+    static kv_t post[2 * NIDS * 24], cnt[64];
     size_t np, nc;
     expected(md, post, &np, cnt, &nc);
     ix_close(env);
@@ -979,6 +1040,46 @@ Test(store, strerror_names_codes)
     cr_assert_str_eq(ix_strerror(-ENOSPC), "storage map is full");
     cr_assert_not_null(ix_strerror(-EIO));
     cr_assert_not_null(strstr(ix_strerror(-12345), "12345"));
+}
+
+/* Writes format version 1 into meta, as a store of the previous layout
+ * would hold. */
+static void
+old_version(MDB_txn *txn, MDB_dbi dbi)
+{
+    uint8_t one = 1;
+    MDB_val k = {7, "version"}, v = {1, &one};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+}
+
+Test(store, open_refuses_another_format_version)
+{
+    fill_some();
+    ix_close(env);
+    env = NULL;
+    MDB_env *e;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&e), 0);
+    mdb_env_set_maxdbs(e, 8);
+    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
+    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    old_version(txn, dbi);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(e);
+    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
+    ix_env_t *e2 = (ix_env_t *)1;
+    cr_assert_eq(ix_open(dir, &o, &e2), -EPROTO);
+    cr_assert_null(e2);
+    const char *msg = ix_strerror(-EPROTO);
+    cr_assert_not_null(strstr(msg, "store format version 1"), "%s", msg);
+    cr_assert_not_null(strstr(msg, "this build reads 2"), "%s", msg);
+    /* Refusing changed nothing: the version is still 1, refused again. */
+    cr_assert_eq(ix_open(dir, &o, &e2), -EPROTO);
+    rm_store();
+    cr_assert_not_null(mkdtemp(strcpy(dir, "/tmp/ixstore-XXXXXX")));
+    cr_assert_eq(ix_open(dir, &o, &env), 0);
 }
 
 Test(store, open_errors)

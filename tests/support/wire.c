@@ -375,6 +375,29 @@ jt_get_bool(const msgpack_object *map, const char *key)
     return o->via.boolean;
 }
 
+double
+jt_get_double(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = jt_need(map, key);
+    cr_assert_eq(o->type, MSGPACK_OBJECT_FLOAT64,
+                 "%s: not a float64 (type %d)", key, o->type);
+    return o->via.f64;
+}
+
+void
+jt_pack_kv_int(msgpack_packer *pk, const char *key, int64_t v)
+{
+    jt_pack_str(pk, key);
+    msgpack_pack_int64(pk, v);
+}
+
+void
+jt_pack_kv_str(msgpack_packer *pk, const char *key, const char *v)
+{
+    jt_pack_str(pk, key);
+    jt_pack_str(pk, v);
+}
+
 /* ---- raw frames -------------------------------------------------------- */
 
 void

@@ -107,6 +107,15 @@ int64_t jt_get_int(const msgpack_object *map, const char *key);
 const char *jt_get_str(const msgpack_object *map, const char *key);
 bool jt_get_bool(const msgpack_object *map, const char *key);
 
+/* map[key] as a float64; fails the test on a missing key or any other
+ * type (an integer does not count: the contract's floats are float64). */
+double jt_get_double(const msgpack_object *map, const char *key);
+
+/* Packs a string key followed by an integer / string value, for callers
+ * building maps by hand. */
+void jt_pack_kv_int(msgpack_packer *pk, const char *key, int64_t v);
+void jt_pack_kv_str(msgpack_packer *pk, const char *key, const char *v);
+
 /* ---- raw frames -------------------------------------------------------- */
 
 /* Writes all len bytes to fd; fails the test on error. */

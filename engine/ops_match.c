@@ -1,0 +1,228 @@
+/* ops_match.c - match.vacancies, match.workers and match.explain. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "command.h"
+#include "conn.h"
+#include "log.h"
+#include "match.h"
+#include "record.h"
+
+#define DEFAULT_LIMIT 20
+
+/* Options shared by the match operations. */
+typedef struct match_opts {
+    int scope;
+    int64_t limit;
+    bool explain;
+    int64_t as_of;
+    en_match_filters_t filters;
+} match_opts_t;
+
+static int
+read_opts(en_req_t *req, bool searching_vacancies, match_opts_t *o)
+{
+    const msgpack_object *args = req->rq->args;
+    pr_error_t *err = &req->err;
+    pr_str_t s;
+    int rc;
+    memset(o, 0, sizeof *o);
+    o->scope = EN_SCOPE_CITY;
+    o->limit = DEFAULT_LIMIT;
+    o->as_of = req->now;
+    o->filters.category = -1;
+    if ((rc = pr_get_str(args, "scope", "scope", 0, 1, 16, &s, err)) < 0)
+        return -1;
+    if (rc == 0 && (o->scope = en_scope_parse(s)) < 0)
+        return pr_fail(err, PR_BAD_REQUEST, "scope: must be county, city, province or all");
+    if (pr_get_int(args, "limit", "limit", 0, 1, EN_MATCH_LIMIT_MAX, &o->limit, err) < 0)
+        return -1;
+    if (pr_get_bool(args, "explain", "explain", 0, &o->explain, err) < 0)
+        return -1;
+    if (pr_get_int(args, "as_of", "as_of", 0, INT64_MIN, INT64_MAX, &o->as_of, err) < 0)
+        return -1;
+    if (searching_vacancies) {
+        if ((rc = pr_get_str(args, "occupation", "occupation", 0, 1, PR_OCCUPATION_LEN,
+                             &o->filters.occupation, err)) < 0)
+            return -1;
+        if (rc == 0 && !pr_occupation_prefix_valid(o->filters.occupation.ptr,
+                                                   o->filters.occupation.len))
+            return pr_fail(err, PR_BAD_REQUEST,
+                           "occupation: must be a code or level prefix such as 6, 6-05, 6-05-02 or 6-05-02-03");
+        if (pr_get_str(args, "employer", "employer", 0, 1, PR_EMPLOYER_MAX,
+                       &o->filters.employer, err) < 0)
+            return -1;
+        if (pr_get_int(args, "min_wage", "min_wage", 0, 0, 100000000,
+                       &o->filters.min_wage, err) < 0)
+            return -1;
+    } else {
+        if ((rc = pr_get_str(args, "category", "category", 0, 1, 16, &s, err)) < 0)
+            return -1;
+        if (rc == 0 && (o->filters.category = pr_category_parse(s)) < 0)
+            return pr_fail(err, PR_BAD_REQUEST,
+                           "category: must be laid_off, unemployed, graduate, migrant or other");
+    }
+    return 0;
+}
+
+static int
+storage_fail(pr_error_t *err, int rc)
+{
+    if (rc == -EBUSY)
+        return pr_fail(err, PR_OVERLOADED, "too many readers");
+    en_error("matching: %s", ix_strerror(rc));
+    return pr_fail(err, PR_INTERNAL, "storage error");
+}
+
+/* Reads a stored record by args[key] into *rec and *party. */
+static int
+load_party(en_req_t *req, ix_txn_t *txn, const char *key, uint8_t kind,
+           ix_record_t *rec, en_party_t *party)
+{
+    pr_str_t id;
+    if (pr_get_str(req->rq->args, key, key, PR_REQUIRED, 1, PR_ID_MAX, &id, &req->err) < 0)
+        return -1;
+    if (!pr_id_valid(id.ptr, id.len))
+        return pr_fail(&req->err, PR_BAD_REQUEST, "%s: must be 1-64 bytes of [A-Za-z0-9._:-]", key);
+    int rc = ix_get(txn, kind, id.ptr, id.len, rec);
+    if (rc == -ENOENT)
+        return pr_fail(&req->err, PR_NOT_FOUND, "%s %.*s not found", key, (int)id.len, id.ptr);
+    if (rc != 0)
+        return storage_fail(&req->err, rc);
+    en_party_from_record(party, rec);
+    return 0;
+}
+
+/* The worker side of match.vacancies and match.explain: a stored worker
+ * (counselors and admins) or an ad-hoc profile (anyone allowed the op). */
+static int
+load_worker_side(en_req_t *req, ix_txn_t *txn, ix_record_t *rec,
+                 pr_worker_t *profile, en_party_t *party)
+{
+    const msgpack_object *w = pr_map_get(req->rq->args, "worker");
+    const msgpack_object *p = pr_map_get(req->rq->args, "profile");
+    if (w && w->type == MSGPACK_OBJECT_NIL)
+        w = NULL;
+    if (p && p->type == MSGPACK_OBJECT_NIL)
+        p = NULL;
+    if (w && p)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "worker, profile: give one, not both");
+    if (!w && !p)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "worker or profile: required");
+    if (w) {
+        if (!(req->conn->role & (EN_ROLE_COUNSELOR | EN_ROLE_ADMIN)))
+            return pr_fail(&req->err, PR_FORBIDDEN,
+                           "role %s may match by profile only", en_role_name(req->conn->role));
+        return load_party(req, txn, "worker", IX_WORKER, rec, party);
+    }
+    if (pr_worker_decode(p, "profile", PR_REC_PROFILE, req->now, profile, &req->err) != 0)
+        return -1;
+    en_party_from_worker(party, profile);
+    return 0;
+}
+
+static void
+pack_matches(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
+             const match_opts_t *o, const en_match_result_t *res)
+{
+    msgpack_packer *pk = req->pk;
+    uint8_t searched = probe->kind == IX_WORKER ? IX_VACANCY : IX_WORKER;
+    en_reply_ok(req);
+    msgpack_pack_map(pk, 1);
+    pr_pack_cstr(pk, "matches");
+    msgpack_pack_array(pk, res->n);
+    for (uint32_t i = 0; i < res->n; i++) {
+        const en_match_hit_t *h = &res->hits[i];
+        msgpack_pack_map(pk, o->explain ? 3 : 2);
+        pr_pack_cstr(pk, "id");
+        msgpack_pack_str_with_body(pk, h->id, h->id_len);
+        pr_pack_cstr(pk, "score");
+        msgpack_pack_double(pk, h->score);
+        if (!o->explain)
+            continue;
+        pr_pack_cstr(pk, "explain");
+        ix_record_t rec;
+        en_party_t cand;
+        en_breakdown_t b;
+        if (ix_get_docno(txn, searched, h->docno, &rec) != 0) {
+            msgpack_pack_nil(pk);
+            continue;
+        }
+        en_party_from_record(&cand, &rec);
+        if (searched == IX_VACANCY)
+            en_match_pair(txn, probe, &cand, searched, o->scope, o->as_of, &b);
+        else
+            en_match_pair(txn, &cand, probe, searched, o->scope, o->as_of, &b);
+        en_pack_breakdown(pk, &b);
+    }
+}
+
+static int
+run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
+          const match_opts_t *o)
+{
+    en_match_result_t *res = malloc(sizeof *res);
+    if (!res)
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    en_match_query_t q = {
+        .probe = probe,
+        .scope = o->scope,
+        .limit = (uint32_t)o->limit,
+        .as_of = o->as_of,
+        .filters = o->filters,
+    };
+    int rc = en_match_run(txn, &q, res);
+    if (rc == 0)
+        pack_matches(req, txn, probe, o, res);
+    free(res);
+    return rc ? storage_fail(&req->err, rc) : 0;
+}
+
+int
+en_op_match_vacancies(en_req_t *req)
+{
+    match_opts_t o;
+    if (read_opts(req, true, &o) != 0)
+        return -1;
+    ix_txn_t *txn;
+    int rc = ix_read_begin(req->srv->ix, &txn);
+    if (rc != 0)
+        return storage_fail(&req->err, rc);
+    ix_record_t *rec = malloc(sizeof *rec);
+    pr_worker_t *profile = malloc(sizeof *profile);
+    en_party_t *probe = malloc(sizeof *probe);
+    if (!rec || !profile || !probe)
+        rc = pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    else if ((rc = load_worker_side(req, txn, rec, profile, probe)) == 0)
+        rc = run_match(req, txn, probe, &o);
+    ix_read_end(txn);
+    free(rec);
+    free(profile);
+    free(probe);
+    return rc;
+}
+
+int
+en_op_match_workers(en_req_t *req)
+{
+    match_opts_t o;
+    if (read_opts(req, false, &o) != 0)
+        return -1;
+    ix_txn_t *txn;
+    int rc = ix_read_begin(req->srv->ix, &txn);
+    if (rc != 0)
+        return storage_fail(&req->err, rc);
+    ix_record_t *rec = malloc(sizeof *rec);
+    en_party_t *probe = malloc(sizeof *probe);
+    if (!rec || !probe)
+        rc = pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    else if ((rc = load_party(req, txn, "vacancy", IX_VACANCY, rec, probe)) == 0)
+        rc = run_match(req, txn, probe, &o);
+    ix_read_end(txn);
+    free(rec);
+    free(probe);
+    return rc;
+}
