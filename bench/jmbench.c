@@ -28,11 +28,12 @@
 
 #include "jobmatch.h"
 
-enum op { OP_GET, OP_PUT, OP_PING, OP_WGET, N_OPS };
+enum op { OP_GET, OP_PUT, OP_PING, OP_WGET, OP_MV, OP_MW, N_OPS };
 
-static const char *const op_names[N_OPS] = {"get", "put", "ping", "wget"};
+static const char *const op_names[N_OPS] = {"get", "put", "ping", "wget", "mv", "mw"};
 static const char *const op_wire[N_OPS] = {"vacancy.get", "vacancy.put", "ping",
-                                           "worker.get"};
+                                           "worker.get", "match.vacancies",
+                                           "match.workers"};
 
 /* A list of record ids, either read from a file or generated. */
 typedef struct idset {
@@ -57,6 +58,8 @@ typedef struct config {
     int weights[N_OPS];
     idset_t vac_ids, wrk_ids;
     uint64_t put_range;
+    const char *scope;  /* for mv and mw */
+    int limit;          /* for mv and mw */
     packed_t *puts;   /* --put-file records, or NULL */
     size_t n_puts;
     uint64_t seed;
@@ -256,6 +259,15 @@ static void build_args(enum op op, const config_t *cfg, uint64_t *rs,
         }
         pack_vacancy(pk, cfg, rs);
         break;
+    case OP_MV:
+    case OP_MW:
+        pick_id(op == OP_MV ? &cfg->wrk_ids : &cfg->vac_ids, rs, id, sizeof(id));
+        msgpack_pack_map(pk, 3);
+        pack_kstr(pk, op == OP_MV ? "worker" : "vacancy", id);
+        pack_kstr(pk, "scope", cfg->scope);
+        msgpack_pack_str_with_body(pk, "limit", 5);
+        msgpack_pack_int(pk, cfg->limit);
+        break;
     case OP_PING:
     case N_OPS:
         *data = NULL;
@@ -433,8 +445,10 @@ static void usage(FILE *f)
           "               [--ids-from FILE.jsonl | --id-prefix v --id-count N]\n"
           "               [--wids-from FILE.jsonl | --worker-prefix w --worker-count N]\n"
           "               [--put-file vacancies.jsonl | --put-range N]\n"
-          "               [--seed S] [--now UNIXTIME]\n"
-          "ops: get (vacancy.get), put (vacancy.put), ping, wget (worker.get).\n"
+          "               [--seed S] [--now UNIXTIME] [--scope S] [--limit N]\n"
+          "ops: get (vacancy.get), put (vacancy.put), ping, wget (worker.get),\n"
+          "     mv (match.vacancies of a random worker), mw (match.workers of a\n"
+          "     random vacancy), at --scope (default city) with --limit (20).\n"
           "Generated ids are PREFIX + 9 digits, 1..N (as jmgen writes them).\n",
           f);
 }
@@ -472,7 +486,7 @@ static void parse_mix(config_t *cfg, const char *spec)
             if (strcmp(tok, op_names[i]) == 0)
                 break;
         if (i == N_OPS) {
-            fprintf(stderr, "jmbench: --mix: unknown op '%s' (get, put, ping, wget)\n", tok);
+            fprintf(stderr, "jmbench: --mix: unknown op '%s' (get, put, ping, wget, mv, mw)\n", tok);
             exit(2);
         }
         cfg->weights[i] += weight;
@@ -637,6 +651,8 @@ int main(int argc, char **argv)
         .conns = 1,
         .depth = 1,
         .seed = 1,
+        .scope = "city",
+        .limit = 20,
         .now = (int64_t)time(NULL),
     };
     cfg.vac_ids.prefix = "v";
@@ -663,6 +679,8 @@ int main(int argc, char **argv)
         {"put-range", required_argument, NULL, 8},
         {"seed", required_argument, NULL, 9},
         {"now", required_argument, NULL, 10},
+        {"scope", required_argument, NULL, 11},
+        {"limit", required_argument, NULL, 12},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -686,6 +704,8 @@ int main(int argc, char **argv)
         case 8: cfg.put_range = parse_u64("--put-range", optarg, 1, 999999999); break;
         case 9: cfg.seed = parse_u64("--seed", optarg, 0, UINT64_MAX); break;
         case 10: cfg.now = (int64_t)parse_u64("--now", optarg, 1, INT64_MAX); break;
+        case 11: cfg.scope = optarg; break;
+        case 12: cfg.limit = (int)parse_u64("--limit", optarg, 1, 200); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

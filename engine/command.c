@@ -27,6 +27,7 @@ static const en_command_t commands[] = {
     {"worker.delete", R_STAFF, EN_CMD_WRITE, en_op_worker_delete},
     {"match.vacancies", R_ALL, 0, en_op_match_vacancies},
     {"match.workers", R_STAFF, 0, en_op_match_workers},
+    {"match.explain", R_STAFF, 0, en_op_match_explain},
     {"admin.info", EN_ROLE_ADMIN, 0, en_op_admin_info},
 };
 

@@ -77,5 +77,6 @@ int en_op_vacancy_list(en_req_t *req);
 int en_op_worker_list(en_req_t *req);
 int en_op_match_vacancies(en_req_t *req);
 int en_op_match_workers(en_req_t *req);
+int en_op_match_explain(en_req_t *req);
 
 #endif

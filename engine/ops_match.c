@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
 #include "command.h"
@@ -224,5 +225,168 @@ en_op_match_workers(en_req_t *req)
     ix_read_end(txn);
     free(rec);
     free(probe);
+    return rc;
+}
+
+/* ---- match.explain ---------------------------------------------------- */
+
+static void
+pack_rule(msgpack_packer *pk, const char *rule, bool met, const char *detail)
+{
+    msgpack_pack_map(pk, 3);
+    pr_pack_cstr(pk, "rule");
+    pr_pack_cstr(pk, rule);
+    pr_pack_cstr(pk, "met");
+    if (met)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    pr_pack_cstr(pk, "detail");
+    pr_pack_cstr(pk, detail);
+}
+
+/* The narrowest scope at which two regions agree. */
+static int
+shared_scope(const char *a, const char *b)
+{
+    if (memcmp(a, b, 6) == 0)
+        return EN_SCOPE_COUNTY;
+    if (memcmp(a, b, 4) == 0)
+        return EN_SCOPE_CITY;
+    if (memcmp(a, b, 2) == 0)
+        return EN_SCOPE_PROVINCE;
+    return EN_SCOPE_ALL;
+}
+
+static int
+utc_year_of(int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    return gmtime_r(&tt, &tm) ? tm.tm_year + 1900 : 1970;
+}
+
+/* Every rule of ranking version 1 for one pair, met or not, with the gap,
+ * and each skill the vacancy asks for that the worker lacks or holds below
+ * the level required. */
+static void
+pack_explanation(en_req_t *req, ix_txn_t *txn, const en_party_t *w,
+                 const en_party_t *v, const match_opts_t *o)
+{
+    msgpack_packer *pk = req->pk;
+    en_breakdown_t b;
+    bool match = en_match_pair(txn, w, v, IX_VACANCY, o->scope, o->as_of, &b);
+    char d[200];
+    int age = utc_year_of(o->as_of) - (int)w->m.birth_year;
+    int scope = shared_scope(w->region, v->region);
+    uint32_t missing = 0;
+    for (uint32_t i = 0; i < v->n_skills; i++) {
+        bool held = false;
+        for (uint32_t j = 0; j < w->n_skills && !held; j++)
+            held = w->skills[j].id_len == v->skills[i].id_len &&
+                   memcmp(w->skills[j].id, v->skills[i].id, v->skills[i].id_len) == 0 &&
+                   w->skills[j].level >= v->skills[i].level;
+        missing += !held;
+    }
+
+    en_reply_ok(req);
+    msgpack_pack_map(pk, 5);
+    pr_pack_cstr(pk, "match");
+    if (match)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    pr_pack_cstr(pk, "score");
+    msgpack_pack_double(pk, b.score);
+
+    pr_pack_cstr(pk, "rules");
+    msgpack_pack_array(pk, 9);
+    pack_rule(pk, "open", v->status == PR_VACANCY_OPEN,
+              v->status == PR_VACANCY_OPEN ? "the vacancy is open" : "the vacancy is closed");
+    bool live = v->m.expires == 0 || v->m.expires > o->as_of;
+    snprintf(d, sizeof d, v->m.expires == 0 ? "never expires" : "expires at %lld (as of %lld)",
+             (long long)v->m.expires, (long long)o->as_of);
+    pack_rule(pk, "not_expired", live, d);
+    int64_t left = (int64_t)v->m.headcount - (int64_t)v->filled;
+    snprintf(d, sizeof d, "%lld of %u places left", (long long)(left > 0 ? left : 0),
+             v->m.headcount);
+    pack_rule(pk, "places_left", left > 0, d);
+    snprintf(d, sizeof d, "regions %.6s and %.6s agree at %s level; asked: %s", w->region,
+             v->region, en_scope_name(scope), en_scope_name(o->scope));
+    pack_rule(pk, "scope", scope >= o->scope, d);
+    bool wage = v->m.wage_max == 0 || w->m.wage_min <= v->m.wage_max;
+    if (v->m.wage_max == 0)
+        snprintf(d, sizeof d, "the wage is negotiable");
+    else if (wage)
+        snprintf(d, sizeof d, "wishes at least %u, offered up to %u", w->m.wage_min,
+                 v->m.wage_max);
+    else
+        snprintf(d, sizeof d, "wishes at least %u, offered up to %u: %u short",
+                 w->m.wage_min, v->m.wage_max, w->m.wage_min - v->m.wage_max);
+    pack_rule(pk, "wage", wage, d);
+    snprintf(d, sizeof d, "requires education %u, has %u", v->m.education, w->m.education);
+    pack_rule(pk, "education", v->m.education <= w->m.education, d);
+    bool age_ok = (v->m.age_min == 0 || age >= v->m.age_min) &&
+                  (v->m.age_max == 0 || age <= v->m.age_max);
+    snprintf(d, sizeof d, "age %d; accepted %u..%s", age, v->m.age_min,
+             v->m.age_max ? "" : "any");
+    if (v->m.age_max)
+        snprintf(d + strlen(d), sizeof d - strlen(d), "%u", v->m.age_max);
+    pack_rule(pk, "age", age_ok, d);
+    snprintf(d, sizeof d, "%u shared skills; occupation bonus %.1f (%s)", b.n_shared,
+             b.occupation_bonus, b.occupation_level);
+    pack_rule(pk, "skill_or_occupation", b.n_shared > 0 || b.occupation_bonus >= 1.2, d);
+    pack_rule(pk, "worker_available", w->status == PR_WORKER_AVAILABLE,
+              w->status == PR_WORKER_AVAILABLE
+                  ? "the worker is available (needed by match.workers only)"
+                  : "the worker is not available (needed by match.workers only)");
+
+    pr_pack_cstr(pk, "explain");
+    en_pack_breakdown(pk, &b);
+
+    pr_pack_cstr(pk, "missing_skills");
+    msgpack_pack_array(pk, missing);
+    for (uint32_t i = 0; i < v->n_skills; i++) {
+        uint8_t held = 0;
+        for (uint32_t j = 0; j < w->n_skills; j++)
+            if (w->skills[j].id_len == v->skills[i].id_len &&
+                memcmp(w->skills[j].id, v->skills[i].id, v->skills[i].id_len) == 0)
+                held = w->skills[j].level;
+        if (held >= v->skills[i].level)
+            continue;
+        msgpack_pack_map(pk, 3);
+        pr_pack_cstr(pk, "id");
+        msgpack_pack_str_with_body(pk, v->skills[i].id, v->skills[i].id_len);
+        pr_pack_cstr(pk, "required_level");
+        msgpack_pack_uint8(pk, v->skills[i].level);
+        pr_pack_cstr(pk, "worker_level");
+        msgpack_pack_uint8(pk, held);
+    }
+}
+
+int
+en_op_match_explain(en_req_t *req)
+{
+    match_opts_t o;
+    if (read_opts(req, true, &o) != 0)
+        return -1;
+    ix_txn_t *txn;
+    int rc = ix_read_begin(req->srv->ix, &txn);
+    if (rc != 0)
+        return storage_fail(&req->err, rc);
+    ix_record_t *wrec = malloc(sizeof *wrec), *vrec = malloc(sizeof *vrec);
+    pr_worker_t *profile = malloc(sizeof *profile);
+    en_party_t *w = malloc(sizeof *w), *v = malloc(sizeof *v);
+    if (!wrec || !vrec || !profile || !w || !v)
+        rc = pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    else if ((rc = load_worker_side(req, txn, wrec, profile, w)) == 0 &&
+             (rc = load_party(req, txn, "vacancy", IX_VACANCY, vrec, v)) == 0)
+        pack_explanation(req, txn, w, v, &o);
+    ix_read_end(txn);
+    free(wrec);
+    free(vrec);
+    free(profile);
+    free(w);
+    free(v);
     return rc;
 }

@@ -1,0 +1,940 @@
+/* test_match_scan.c - the index's matching reads: ix_scan_skill and
+ * ix_scan_minor against a brute-force filter over a model of every doc
+ * (every region prefix length, through puts, replaces, region moves and
+ * deletes, inside and after the write transaction), ix_get_docno against
+ * ix_get, the match fields and terms of ix_record_t, and ix_check finding
+ * damage to the skill and minor-group postings.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "index.h"
+
+static char dir[64];
+static ix_env_t *env;
+
+static void
+setup(void)
+{
+    strcpy(dir, "/tmp/ixscan-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
+    cr_assert_eq(ix_open(dir, &o, &env), 0);
+}
+
+static void
+teardown(void)
+{
+    ix_close(env);
+    env = NULL;
+    char p[128];
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+TestSuite(match_scan, .init = setup, .fini = teardown);
+
+/* ---- the model ---- */
+
+/* Regions share provinces and cities so that every prefix length selects
+ * a different subset. */
+static const char *regions[] = {"110105", "110108", "110201", "120101",
+                                "440305", "440306", "440401"};
+#define NREG (int)(sizeof regions / sizeof regions[0])
+/* Prefixes probed: every one the regions have, plus absent ones. */
+static const char *prefixes[] = {"",     "11",     "12",     "44",
+                                 "99",   "1101",   "1102",   "1201",
+                                 "4403", "4404",   "9999",   "110105",
+                                 "110108", "110201", "120101", "440305",
+                                 "440306", "440401", "999999", "110106"};
+#define NPFX (int)(sizeof prefixes / sizeof prefixes[0])
+/* Skill ids where one is a prefix of another ("c"/"cook", "weld"/
+ * "weld2"), which must never leak into each other's scans. */
+static const char *skills[] = {"weld", "weld2", "c",   "cook",
+                               "a.b/c", "x:1",  "drive", "z"};
+#define NSK (int)(sizeof skills / sizeof skills[0])
+static const char *vac_codes[] = {"6-05-02-03", "6-05-02-04", "6-05-03-01",
+                                  "2-02-01-01"};
+#define NVC (int)(sizeof vac_codes / sizeof vac_codes[0])
+static const char *wrk_codes[] = {"6",          "6-05",       "6-05-02",
+                                  "6-05-02-03", "6-05-02-04", "6-05-03",
+                                  "6-05-03-01", "2-02-01-01", "2-02-01",
+                                  "2"};
+#define NWC (int)(sizeof wrk_codes / sizeof wrk_codes[0])
+static const char *minors[] = {"6-05-02", "6-05-03", "2-02-01", "9-99-99"};
+#define NMIN (int)(sizeof minors / sizeof minors[0])
+
+#define NDOC 120
+
+typedef struct mdoc {
+    bool live;
+    uint8_t kind;
+    char id[16];
+    char region[7];
+    int nocc;
+    const char *occ[6];
+    int nsk;
+    int sk[6];
+    uint8_t lvl[6];
+    uint64_t docno;
+} mdoc_t;
+
+static mdoc_t model[2][NDOC];
+
+static void
+pick_distinct(int *out, int n, int range)
+{
+    for (int i = 0; i < n; i++) {
+        int x, dup;
+        do {
+            x = rand() % range;
+            dup = 0;
+            for (int j = 0; j < i; j++)
+                dup |= out[j] == x;
+        } while (dup);
+        out[i] = x;
+    }
+}
+
+static void
+random_terms(mdoc_t *m)
+{
+    strcpy(m->region, regions[rand() % NREG]);
+    int idx[6];
+    if (m->kind == IX_VACANCY) {
+        m->nocc = 1;
+        m->occ[0] = vac_codes[rand() % NVC];
+    } else {
+        m->nocc = rand() % 5;
+        pick_distinct(idx, m->nocc, NWC);
+        for (int i = 0; i < m->nocc; i++)
+            m->occ[i] = wrk_codes[idx[i]];
+    }
+    m->nsk = rand() % 7;
+    pick_distinct(m->sk, m->nsk, NSK);
+    for (int i = 0; i < m->nsk; i++)
+        m->lvl[i] = (uint8_t)(1 + rand() % 5);
+}
+
+static void
+put_doc(ix_txn_t *t, mdoc_t *m)
+{
+    uint32_t ol[6];
+    ix_skill_t sk[6];
+    for (int i = 0; i < m->nocc; i++)
+        ol[i] = (uint32_t)strlen(m->occ[i]);
+    for (int i = 0; i < m->nsk; i++) {
+        sk[i].id = skills[m->sk[i]];
+        sk[i].id_len = (uint32_t)strlen(skills[m->sk[i]]);
+        sk[i].level = m->lvl[i];
+    }
+    ix_doc_t d = {
+        .kind = m->kind,
+        .id = m->id,
+        .id_len = (uint32_t)strlen(m->id),
+        .occupations = m->occ,
+        .occupation_lens = ol,
+        .n_occupations = (uint32_t)m->nocc,
+        .matchable = true,
+        .skills = sk,
+        .n_skills = (uint32_t)m->nsk,
+        .value = m->id,
+        .value_len = strlen(m->id),
+    };
+    memcpy(d.region, m->region, 6);
+    cr_assert_eq(ix_put(t, &d, 0, NULL), 0);
+    ix_record_t r;
+    cr_assert_eq(ix_get(t, m->kind, m->id, d.id_len, &r), 0);
+    if (m->live)
+        cr_assert_eq(r.docno, m->docno, "a replace keeps the docno");
+    m->docno = r.docno;
+    m->live = true;
+}
+
+/* ---- one posting as a scan reports it ---- */
+
+typedef struct hit {
+    char region[6];
+    uint64_t docno;
+    uint8_t level;
+    char code[10];
+    uint32_t code_len;
+} hit_t;
+
+typedef struct hits {
+    hit_t h[4 * NDOC];
+    int n;
+    int stop_after;   /* 0 = never */
+    int stop_value;
+} hits_t;
+
+static int
+on_skill(void *ctx, uint64_t docno, const char region[6], uint8_t level)
+{
+    hits_t *hs = ctx;
+    cr_assert_lt(hs->n, 4 * NDOC);
+    hit_t *h = &hs->h[hs->n++];
+    memset(h, 0, sizeof *h);
+    memcpy(h->region, region, 6);
+    h->docno = docno;
+    h->level = level;
+    if (hs->stop_after && hs->n == hs->stop_after)
+        return hs->stop_value;
+    return 0;
+}
+
+static int
+on_minor(void *ctx, uint64_t docno, const char region[6], const char *code,
+         uint32_t code_len)
+{
+    hits_t *hs = ctx;
+    cr_assert_lt(hs->n, 4 * NDOC);
+    cr_assert(code_len == 7 || code_len == 10, "code length %u", code_len);
+    hit_t *h = &hs->h[hs->n++];
+    memset(h, 0, sizeof *h);
+    memcpy(h->region, region, 6);
+    h->docno = docno;
+    memcpy(h->code, code, code_len);
+    h->code_len = code_len;
+    if (hs->stop_after && hs->n == hs->stop_after)
+        return hs->stop_value;
+    return 0;
+}
+
+/* The documented order: region, then docno, then (one worker's codes in a
+ * group) the 7-byte code before the 10-byte ones, tails bytewise. */
+static int
+hit_cmp(const void *a, const void *b)
+{
+    const hit_t *x = a, *y = b;
+    int c = memcmp(x->region, y->region, 6);
+    if (c)
+        return c;
+    if (x->docno != y->docno)
+        return x->docno < y->docno ? -1 : 1;
+    if (x->code_len != y->code_len)
+        return x->code_len < y->code_len ? -1 : 1;
+    return memcmp(x->code, y->code, x->code_len);
+}
+
+static void
+brute_skill(int k, int s, const char *pfx, hits_t *out)
+{
+    size_t pl = strlen(pfx);
+    out->n = 0;
+    for (int i = 0; i < NDOC; i++) {
+        const mdoc_t *m = &model[k][i];
+        if (!m->live || strncmp(m->region, pfx, pl) != 0)
+            continue;
+        for (int j = 0; j < m->nsk; j++)
+            if (m->sk[j] == s) {
+                hit_t *h = &out->h[out->n++];
+                memset(h, 0, sizeof *h);
+                memcpy(h->region, m->region, 6);
+                h->docno = m->docno;
+                h->level = m->lvl[j];
+            }
+    }
+    qsort(out->h, (size_t)out->n, sizeof out->h[0], hit_cmp);
+}
+
+static void
+brute_minor(int k, const char *minor, const char *pfx, hits_t *out)
+{
+    size_t pl = strlen(pfx);
+    out->n = 0;
+    for (int i = 0; i < NDOC; i++) {
+        const mdoc_t *m = &model[k][i];
+        if (!m->live || strncmp(m->region, pfx, pl) != 0)
+            continue;
+        for (int j = 0; j < m->nocc; j++) {
+            size_t ol = strlen(m->occ[j]);
+            if ((ol != 7 && ol != 10) || memcmp(m->occ[j], minor, 7) != 0)
+                continue;
+            hit_t *h = &out->h[out->n++];
+            memset(h, 0, sizeof *h);
+            memcpy(h->region, m->region, 6);
+            h->docno = m->docno;
+            memcpy(h->code, m->occ[j], ol);
+            h->code_len = (uint32_t)ol;
+        }
+    }
+    qsort(out->h, (size_t)out->n, sizeof out->h[0], hit_cmp);
+}
+
+static void
+same_hits(const hits_t *got, const hits_t *want, const char *what)
+{
+    cr_assert_eq(got->n, want->n, "%s: %d postings, brute force %d", what,
+                 got->n, want->n);
+    for (int i = 0; i < got->n; i++) {
+        const hit_t *g = &got->h[i], *w = &want->h[i];
+        cr_assert(memcmp(g->region, w->region, 6) == 0,
+                  "%s #%d: region %.6s, want %.6s", what, i, g->region,
+                  w->region);
+        cr_assert_eq(g->docno, w->docno, "%s #%d: docno", what, i);
+        cr_assert_eq(g->level, w->level, "%s #%d: level", what, i);
+        cr_assert_eq(g->code_len, w->code_len, "%s #%d: code length", what,
+                     i);
+        cr_assert(memcmp(g->code, w->code, g->code_len) == 0,
+                  "%s #%d: code %.*s, want %.*s", what, i, (int)g->code_len,
+                  g->code, (int)w->code_len, w->code);
+    }
+}
+
+/* Every skill and minor group of both kinds, at every prefix, against the
+ * brute force. t may be a read or a write transaction. */
+static void
+verify_scans(ix_txn_t *t)
+{
+    static hits_t got, want;
+    for (int k = 0; k < 2; k++) {
+        uint8_t kind = k == 0 ? IX_VACANCY : IX_WORKER;
+        for (int p = 0; p < NPFX; p++) {
+            const char *pfx = prefixes[p];
+            uint32_t pl = (uint32_t)strlen(pfx);
+            char what[64];
+            for (int s = 0; s < NSK; s++) {
+                got.n = 0;
+                got.stop_after = 0;
+                cr_assert_eq(ix_scan_skill(t, kind, skills[s],
+                                           (uint32_t)strlen(skills[s]), pfx,
+                                           pl, on_skill, &got),
+                             0);
+                brute_skill(k, s, pfx, &want);
+                snprintf(what, sizeof what, "%c skill %s in '%s'", kind,
+                         skills[s], pfx);
+                same_hits(&got, &want, what);
+            }
+            for (int g = 0; g < NMIN; g++) {
+                got.n = 0;
+                got.stop_after = 0;
+                cr_assert_eq(ix_scan_minor(t, kind, minors[g], pfx, pl,
+                                           on_minor, &got),
+                             0);
+                brute_minor(k, minors[g], pfx, &want);
+                snprintf(what, sizeof what, "%c minor %s in '%s'", kind,
+                         minors[g], pfx);
+                same_hits(&got, &want, what);
+            }
+        }
+    }
+}
+
+static void
+verify_check(void)
+{
+    ix_txn_t *t;
+    char rep[512];
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    cr_assert_eq(ix_check(t, rep, sizeof rep), 0, "%s", rep);
+    ix_read_end(t);
+}
+
+static void
+fill_model(void)
+{
+    memset(model, 0, sizeof model);
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < NDOC; i++) {
+            mdoc_t *m = &model[k][i];
+            m->kind = k == 0 ? IX_VACANCY : IX_WORKER;
+            snprintf(m->id, sizeof m->id, "%c%03d", k == 0 ? 'v' : 'w', i);
+            random_terms(m);
+            put_doc(t, m);
+        }
+    cr_assert_eq(ix_write_commit(t), 0);
+}
+
+Test(match_scan, scans_equal_brute_force_through_changes)
+{
+    srand(101);
+    fill_model();
+    ix_txn_t *t;
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    verify_scans(t);
+    ix_read_end(t);
+    verify_check();
+    for (int round = 0; round < 8; round++) {
+        cr_assert_eq(ix_write_begin(env, &t), 0);
+        for (int op = 0; op < 40; op++) {
+            int k = rand() % 2, i = rand() % NDOC;
+            mdoc_t *m = &model[k][i];
+            int what = rand() % 4;
+            if (what == 0) {
+                int rc = ix_delete(t, m->kind, m->id,
+                                   (uint32_t)strlen(m->id), 0);
+                cr_assert_eq(rc, m->live ? 0 : -ENOENT);
+                m->live = false;
+            } else if (what == 1 && m->live) {
+                /* Only the region moves: every skill and minor posting
+                 * must follow it. */
+                strcpy(m->region, regions[rand() % NREG]);
+                put_doc(t, m);
+            } else if (what == 2 && m->live) {
+                /* Same region and skills, new levels. */
+                for (int j = 0; j < m->nsk; j++)
+                    m->lvl[j] = (uint8_t)(1 + rand() % 5);
+                put_doc(t, m);
+            } else {
+                random_terms(m);
+                put_doc(t, m);
+            }
+        }
+        /* The write transaction scans its own queued changes. */
+        if (round % 2 == 0)
+            verify_scans(t);
+        cr_assert_eq(ix_write_commit(t), 0);
+        cr_assert_eq(ix_read_begin(env, &t), 0);
+        verify_scans(t);
+        ix_read_end(t);
+        verify_check();
+    }
+}
+
+Test(match_scan, minor_postings_follow_code_lengths)
+{
+    /* A worker with two codes in one group appears once per code; codes
+     * of 1 or 4 bytes have no minor posting. */
+    const char *occ[] = {"6", "6-05", "6-05-02", "6-05-02-03", "6-05-02-04",
+                         "6-05-03-01"};
+    uint32_t ol[] = {1, 4, 7, 10, 10, 10};
+    ix_doc_t d = {
+        .kind = IX_WORKER,
+        .id = "w1",
+        .id_len = 2,
+        .region = {'4', '4', '0', '3', '0', '5'},
+        .occupations = occ,
+        .occupation_lens = ol,
+        .n_occupations = 6,
+        .value = "x",
+        .value_len = 1,
+    };
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    cr_assert_eq(ix_put(t, &d, 0, NULL), 0);
+    cr_assert_eq(ix_write_commit(t), 0);
+    static hits_t h;
+    h.n = 0;
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    cr_assert_eq(ix_scan_minor(t, IX_WORKER, "6-05-02", "44", 2, on_minor,
+                               &h),
+                 0);
+    cr_assert_eq(h.n, 3);
+    cr_assert_eq(h.h[0].code_len, 7);
+    cr_assert(memcmp(h.h[0].code, "6-05-02", 7) == 0);
+    cr_assert(memcmp(h.h[1].code, "6-05-02-03", 10) == 0);
+    cr_assert(memcmp(h.h[2].code, "6-05-02-04", 10) == 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert(memcmp(h.h[i].region, "440305", 6) == 0);
+    h.n = 0;
+    cr_assert_eq(ix_scan_minor(t, IX_WORKER, "6-05-03", "", 0, on_minor, &h),
+                 0);
+    cr_assert_eq(h.n, 1);
+    h.n = 0;
+    /* Neither "6" nor "6-05" is a minor group of its own. */
+    cr_assert_eq(ix_scan_minor(t, IX_WORKER, "6-05\0\0\0", "", 0, on_minor,
+                               &h),
+                 -EINVAL);
+    cr_assert_eq(ix_scan_minor(t, IX_VACANCY, "6-05-02", "", 0, on_minor,
+                               &h),
+                 0);
+    cr_assert_eq(h.n, 0, "kinds never share postings");
+    ix_read_end(t);
+    verify_check();
+}
+
+Test(match_scan, callbacks_stop_and_arguments_are_checked)
+{
+    srand(202);
+    fill_model();
+    ix_txn_t *t;
+    static hits_t h;
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    /* A positive stop value ends the scan with 0, a negative one is
+     * returned; either way nothing more is reported. */
+    h.n = 0;
+    h.stop_after = 2;
+    h.stop_value = 1;
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 4, "", 0, on_skill, &h),
+                 0);
+    cr_assert_eq(h.n, 2);
+    h.n = 0;
+    h.stop_after = 1;
+    h.stop_value = -ECANCELED;
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 4, "", 0, on_skill, &h),
+                 -ECANCELED);
+    cr_assert_eq(h.n, 1);
+    h.n = 0;
+    h.stop_after = 3;
+    h.stop_value = 7;
+    cr_assert_eq(ix_scan_minor(t, IX_VACANCY, "6-05-02", "", 0, on_minor,
+                               &h),
+                 0);
+    cr_assert_eq(h.n, 3);
+    h.n = 0;
+    h.stop_after = 1;
+    h.stop_value = -EIO;
+    cr_assert_eq(ix_scan_minor(t, IX_VACANCY, "6-05-02", "", 0, on_minor,
+                               &h),
+                 -EIO);
+    cr_assert_eq(h.n, 1);
+    h.stop_after = 0;
+
+    /* Region prefixes are 0, 2, 4 or 6 digits. */
+    for (uint32_t len = 1; len <= 7; len += 2) {
+        cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 4, "1101050",
+                                   len, on_skill, &h),
+                     -EINVAL, "prefix length %u", len);
+        cr_assert_eq(ix_scan_minor(t, IX_WORKER, "6-05-02", "1101050", len,
+                                   on_minor, &h),
+                     -EINVAL, "prefix length %u", len);
+    }
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 4, "1a", 2, on_skill,
+                               &h),
+                 -EINVAL);
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 4, NULL, 2, on_skill,
+                               &h),
+                 -EINVAL);
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 4, NULL, 0, on_skill,
+                               &h),
+                 0, "no prefix needs no pointer");
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 0, "", 0, on_skill, &h),
+                 -EINVAL);
+    char longskill[IX_SKILL_ID_MAX + 1];
+    memset(longskill, 'a', sizeof longskill);
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, longskill, IX_SKILL_ID_MAX + 1,
+                               "", 0, on_skill, &h),
+                 -EINVAL);
+    h.n = 0;
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, longskill, IX_SKILL_ID_MAX, "",
+                               0, on_skill, &h),
+                 0, "the longest skill id is a valid (empty) scan");
+    cr_assert_eq(h.n, 0);
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, "we\0d", 4, "", 0, on_skill,
+                               &h),
+                 -EINVAL);
+    cr_assert_eq(ix_scan_skill(t, 'X', "weld", 4, "", 0, on_skill, &h),
+                 -EINVAL);
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 4, "", 0, NULL, &h),
+                 -EINVAL);
+    cr_assert_eq(ix_scan_minor(t, 'X', "6-05-02", "", 0, on_minor, &h),
+                 -EINVAL);
+    cr_assert_eq(ix_scan_minor(t, IX_WORKER, NULL, "", 0, on_minor, &h),
+                 -EINVAL);
+    cr_assert_eq(ix_scan_minor(t, IX_WORKER, "6-05-02", "", 0, NULL, &h),
+                 -EINVAL);
+    ix_read_end(t);
+}
+
+/* ---- records by docno ---- */
+
+static void
+same_record(const ix_record_t *a, const ix_record_t *b)
+{
+    cr_assert_eq(a->kind, b->kind);
+    cr_assert_eq(a->docno, b->docno);
+    cr_assert_eq(a->id_len, b->id_len);
+    cr_assert(memcmp(a->id, b->id, a->id_len) == 0);
+    cr_assert_eq(a->status, b->status);
+    cr_assert_eq(a->category, b->category);
+    cr_assert_eq(a->filled, b->filled);
+    cr_assert(memcmp(a->region, b->region, 6) == 0);
+    cr_assert(memcmp(&a->match, &b->match, sizeof a->match) == 0);
+    cr_assert_eq(a->n_occupations, b->n_occupations);
+    for (uint32_t i = 0; i < a->n_occupations; i++) {
+        cr_assert_eq(a->occupation_lens[i], b->occupation_lens[i]);
+        cr_assert(memcmp(a->occupations[i], b->occupations[i],
+                         a->occupation_lens[i]) == 0);
+    }
+    cr_assert_eq(a->n_skills, b->n_skills);
+    for (uint32_t i = 0; i < a->n_skills; i++) {
+        cr_assert_eq(a->skills[i].id_len, b->skills[i].id_len);
+        cr_assert(memcmp(a->skills[i].id, b->skills[i].id,
+                         a->skills[i].id_len) == 0);
+        cr_assert_eq(a->skills[i].level, b->skills[i].level);
+    }
+    cr_assert_eq(a->value_len, b->value_len);
+    cr_assert(memcmp(a->value, b->value, a->value_len) == 0);
+}
+
+Test(match_scan, get_docno_equals_get)
+{
+    srand(303);
+    fill_model();
+    /* Some gone, so their docnos are absent. */
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    for (int i = 0; i < NDOC; i += 7) {
+        cr_assert_eq(ix_delete(t, IX_WORKER, model[1][i].id,
+                               (uint32_t)strlen(model[1][i].id), 0),
+                     0);
+        model[1][i].live = false;
+    }
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    uint64_t max = 0;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < NDOC; i++) {
+            mdoc_t *m = &model[k][i];
+            ix_record_t a, b;
+            int rc = ix_get_docno(t, m->kind, m->docno, &b);
+            if (!m->live) {
+                cr_assert_eq(rc, -ENOENT);
+                continue;
+            }
+            cr_assert_eq(rc, 0);
+            cr_assert_eq(ix_get(t, m->kind, m->id, (uint32_t)strlen(m->id),
+                                &a),
+                         0);
+            same_record(&a, &b);
+            cr_assert(memcmp(b.region, m->region, 6) == 0);
+            cr_assert_eq(b.n_skills, (uint32_t)m->nsk);
+            cr_assert_eq(b.n_occupations, (uint32_t)m->nocc);
+            if (m->docno > max)
+                max = m->docno;
+        }
+    ix_record_t r;
+    cr_assert_eq(ix_get_docno(t, IX_VACANCY, 0, &r), -ENOENT);
+    cr_assert_eq(ix_get_docno(t, IX_VACANCY, max + 1, &r), -ENOENT);
+    cr_assert_eq(ix_get_docno(t, IX_VACANCY, UINT64_MAX, &r), -ENOENT);
+    cr_assert_eq(ix_get_docno(t, 'X', 1, &r), -EINVAL);
+    cr_assert_eq(ix_get_docno(t, IX_VACANCY, 1, NULL), -EINVAL);
+    /* Docnos are per kind: the same number names different records. */
+    ix_record_t v, w;
+    cr_assert_eq(ix_get_docno(t, IX_VACANCY, model[0][1].docno, &v), 0);
+    cr_assert_eq(v.kind, IX_VACANCY);
+    cr_assert_eq(ix_get_docno(t, IX_WORKER, model[1][1].docno, &w), 0);
+    cr_assert_eq(w.kind, IX_WORKER);
+    cr_assert(memcmp(v.id, "v001", 4) == 0);
+    cr_assert(memcmp(w.id, "w001", 4) == 0);
+    ix_read_end(t);
+}
+
+/* ---- match fields and terms ---- */
+
+typedef struct listed {
+    ix_record_t r[4];
+    int n;
+} listed_t;
+
+static int
+on_list(void *ctx, const ix_record_t *rec)
+{
+    listed_t *l = ctx;
+    cr_assert_lt(l->n, 4);
+    l->r[l->n++] = *rec;
+    return 0;
+}
+
+Test(match_scan, match_fields_roundtrip_extremes)
+{
+    static const ix_match_t cases[] = {
+        {.since = -1700000000, .expires = 4102444800, .headcount = 1000000,
+         .wage_min = 100000000, .wage_max = 100000000, .birth_year = 2100,
+         .education = 7, .age_min = 150, .age_max = 150,
+         .priority_mask = 0xff},
+        {.since = INT64_MIN, .expires = INT64_MAX, .headcount = UINT32_MAX,
+         .wage_min = UINT32_MAX, .wage_max = UINT32_MAX,
+         .birth_year = UINT16_MAX, .education = 255, .age_min = 255,
+         .age_max = 255, .priority_mask = 0x80},
+        {.since = -1, .expires = -1, .headcount = 1, .wage_min = 1,
+         .birth_year = 1, .education = 1, .age_min = 1, .age_max = 1,
+         .priority_mask = 1},
+        {0},
+    };
+    int n = (int)(sizeof cases / sizeof cases[0]);
+    const char *occ[] = {"6-05-02-03"};
+    uint32_t ol[] = {10};
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    for (int i = 0; i < n; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "m%d", i);
+        ix_doc_t d = {
+            .kind = IX_VACANCY,
+            .id = id,
+            .id_len = (uint32_t)strlen(id),
+            .region = {'1', '1', '0', '1', '0', '5'},
+            .occupations = occ,
+            .occupation_lens = ol,
+            .n_occupations = 1,
+            .matchable = true,
+            .match = cases[i],
+            .value = "v",
+            .value_len = 1,
+        };
+        cr_assert_eq(ix_put(t, &d, 0, NULL), 0);
+    }
+    cr_assert_eq(ix_write_commit(t), 0);
+    /* Read twice, the second time after reopening: what was read is the
+     * stored bytes, not something cached. */
+    for (int pass = 0; pass < 2; pass++) {
+        cr_assert_eq(ix_read_begin(env, &t), 0);
+        for (int i = 0; i < n; i++) {
+            char id[8];
+            snprintf(id, sizeof id, "m%d", i);
+            ix_record_t a, b;
+            cr_assert_eq(ix_get(t, IX_VACANCY, id, (uint32_t)strlen(id), &a),
+                         0);
+            const ix_match_t *w = &cases[i], *g = &a.match;
+            cr_assert_eq(g->since, w->since, "case %d", i);
+            cr_assert_eq(g->expires, w->expires, "case %d", i);
+            cr_assert_eq(g->headcount, w->headcount, "case %d", i);
+            cr_assert_eq(g->wage_min, w->wage_min, "case %d", i);
+            cr_assert_eq(g->wage_max, w->wage_max, "case %d", i);
+            cr_assert_eq(g->birth_year, w->birth_year, "case %d", i);
+            cr_assert_eq(g->education, w->education, "case %d", i);
+            cr_assert_eq(g->age_min, w->age_min, "case %d", i);
+            cr_assert_eq(g->age_max, w->age_max, "case %d", i);
+            cr_assert_eq(g->priority_mask, w->priority_mask, "case %d", i);
+            cr_assert_eq(ix_get_docno(t, IX_VACANCY, a.docno, &b), 0);
+            cr_assert(memcmp(&b.match, w, sizeof *w) == 0, "case %d", i);
+        }
+        /* ix_list hands out the same fields. */
+        listed_t l = {.n = 0};
+        uint8_t cur[IX_CURSOR_MAX];
+        size_t cl;
+        ix_list_query_t q = {.kind = IX_VACANCY, .status = -1,
+                             .category = -1, .limit = 4};
+        cr_assert_eq(ix_list(t, &q, on_list, &l, cur, &cl), 0);
+        cr_assert_eq(l.n, n);
+        for (int i = 0; i < n; i++) {
+            cr_assert(memcmp(&l.r[i].match, &cases[i], sizeof cases[i]) == 0,
+                      "listed %d", i);
+            cr_assert_eq(l.r[i].n_occupations, 1);
+            cr_assert_eq(l.r[i].occupation_lens[0], 10);
+        }
+        ix_read_end(t);
+        ix_close(env);
+        ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
+        cr_assert_eq(ix_open(dir, &o, &env), 0);
+    }
+}
+
+Test(match_scan, record_terms_at_their_limits)
+{
+    /* 16 occupation codes and 64 skills of 1..64 bytes come back in the
+     * order given, byte for byte. */
+    static char occbuf[IX_OCCUPATIONS_MAX][16];
+    static char skbuf[IX_SKILLS_MAX][IX_SKILL_ID_MAX + 1];
+    const char *occ[IX_OCCUPATIONS_MAX];
+    uint32_t ol[IX_OCCUPATIONS_MAX];
+    ix_skill_t sk[IX_SKILLS_MAX];
+    for (int i = 0; i < IX_OCCUPATIONS_MAX; i++) {
+        snprintf(occbuf[i], sizeof occbuf[i], "%d-%02d-%02d-%02d", i % 9 + 1,
+                 i, i * 3 % 100, i * 7 % 100);
+        occ[i] = occbuf[i];
+        ol[i] = (uint32_t)strlen(occbuf[i]);
+    }
+    for (int i = 0; i < IX_SKILLS_MAX; i++) {
+        int len = i + 1;
+        for (int j = 0; j < len; j++)
+            skbuf[i][j] = (char)('a' + (i + j) % 26);
+        sk[i].id = skbuf[i];
+        sk[i].id_len = (uint32_t)len;
+        sk[i].level = (uint8_t)(i % 5 + 1);
+    }
+    ix_doc_t d = {
+        .kind = IX_WORKER,
+        .id = "big",
+        .id_len = 3,
+        .region = {'4', '4', '0', '4', '0', '1'},
+        .occupations = occ,
+        .occupation_lens = ol,
+        .n_occupations = IX_OCCUPATIONS_MAX,
+        .matchable = true,
+        .skills = sk,
+        .n_skills = IX_SKILLS_MAX,
+        .match = {.birth_year = 1990, .wage_min = 5000},
+        .value = "value",
+        .value_len = 5,
+    };
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    cr_assert_eq(ix_put(t, &d, 0, NULL), 0);
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    ix_record_t r;
+    cr_assert_eq(ix_get(t, IX_WORKER, "big", 3, &r), 0);
+    cr_assert_eq(r.n_occupations, IX_OCCUPATIONS_MAX);
+    for (int i = 0; i < IX_OCCUPATIONS_MAX; i++) {
+        cr_assert_eq(r.occupation_lens[i], ol[i]);
+        cr_assert(memcmp(r.occupations[i], occ[i], ol[i]) == 0);
+    }
+    cr_assert_eq(r.n_skills, IX_SKILLS_MAX);
+    for (int i = 0; i < IX_SKILLS_MAX; i++) {
+        cr_assert_eq(r.skills[i].id_len, sk[i].id_len);
+        cr_assert(memcmp(r.skills[i].id, sk[i].id, sk[i].id_len) == 0);
+        cr_assert_eq(r.skills[i].level, sk[i].level);
+    }
+    cr_assert_eq(r.match.birth_year, 1990);
+    cr_assert_eq(r.match.wage_min, 5000);
+    cr_assert_eq(r.value_len, 5);
+    /* The longest skill id's postings are scannable in the county. */
+    static hits_t h;
+    h.n = 0;
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, skbuf[63], 64, "440401", 6,
+                               on_skill, &h),
+                 0);
+    cr_assert_eq(h.n, 1);
+    cr_assert_eq(h.h[0].docno, r.docno);
+    cr_assert_eq(h.h[0].level, sk[63].level);
+    ix_read_end(t);
+    verify_check();
+}
+
+/* ---- ix_check and the new postings ---- */
+
+typedef void (*tamper_fn)(MDB_txn *, MDB_dbi);
+
+static void
+tamper(tamper_fn fn)
+{
+    ix_close(env);
+    env = NULL;
+    MDB_env *e;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&e), 0);
+    mdb_env_set_maxdbs(e, 8);
+    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
+    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "post", 0, &dbi), 0);
+    fn(txn, dbi);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(e);
+    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
+    cr_assert_eq(ix_open(dir, &o, &env), 0);
+}
+
+/* Positions c at the first posting with tag and kind; its key in *k. */
+static void
+first_of(MDB_cursor *c, uint8_t tag, uint8_t kind, MDB_val *k, MDB_val *v)
+{
+    uint8_t p[2] = {tag, kind};
+    k->mv_size = 2;
+    k->mv_data = p;
+    cr_assert_eq(mdb_cursor_get(c, k, v, MDB_SET_RANGE), 0);
+    cr_assert(((uint8_t *)k->mv_data)[0] == tag &&
+              ((uint8_t *)k->mv_data)[1] == kind);
+}
+
+static void
+drop_first_minor(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    first_of(c, 'M', 'V', &k, &v);
+    cr_assert_eq(mdb_cursor_del(c, 0), 0);
+    mdb_cursor_close(c);
+}
+
+static void
+change_first_level(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    first_of(c, 'K', 'W', &k, &v);
+    cr_assert_eq(v.mv_size, 1);
+    uint8_t lv = (uint8_t)(*(uint8_t *)v.mv_data + 1);
+    MDB_val nv = {1, &lv};
+    cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+    mdb_cursor_close(c);
+}
+
+/* Moves the first worker skill posting to another region: same number of
+ * postings, but the one the doc calls for is gone. */
+static void
+move_first_skill(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    first_of(c, 'K', 'W', &k, &v);
+    uint8_t key[128], lv = *(uint8_t *)v.mv_data;
+    size_t n = k.mv_size;
+    memcpy(key, k.mv_data, n);
+    cr_assert_eq(mdb_cursor_del(c, 0), 0);
+    mdb_cursor_close(c);
+    /* The region sits 14 bytes before the end. */
+    key[n - 14] = '9';
+    MDB_val nk = {n, key}, nv = {1, &lv};
+    cr_assert_eq(mdb_put(txn, dbi, &nk, &nv, 0), 0);
+}
+
+/* A minor posting for a docno that does not exist. */
+static void
+add_stray_minor(MDB_txn *txn, MDB_dbi dbi)
+{
+    uint8_t key[26] = {'M', 'W', '6', '-', '0', '5', '-', '0', '2',
+                       '1', '1', '0', '1', '0', '5', 0,   0,   0,
+                       0,   0,   0,   0x7f, 0x7f, '-', '0', '3'};
+    MDB_val k = {26, key}, v = {0, NULL};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+}
+
+static int
+check_now(char *rep, size_t len)
+{
+    ix_txn_t *t;
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    int rc = ix_check(t, rep, len);
+    ix_read_end(t);
+    return rc;
+}
+
+Test(match_scan, check_finds_missing_minor_posting)
+{
+    srand(404);
+    fill_model();
+    char rep[512];
+    cr_assert_eq(check_now(rep, sizeof rep), 0, "%s", rep);
+    tamper(drop_first_minor);
+    cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+    cr_assert_not_null(strstr(rep, "missing minor-group posting"), "%s", rep);
+}
+
+Test(match_scan, check_finds_wrong_skill_level)
+{
+    srand(405);
+    fill_model();
+    char rep[512];
+    tamper(change_first_level);
+    cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+    cr_assert_not_null(strstr(rep, "wrong value in skill posting"), "%s",
+                       rep);
+}
+
+Test(match_scan, check_finds_skill_posting_in_wrong_region)
+{
+    srand(406);
+    fill_model();
+    char rep[512];
+    tamper(move_first_skill);
+    cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+    cr_assert_not_null(strstr(rep, "missing skill posting"), "%s", rep);
+}
+
+Test(match_scan, check_finds_stray_minor_posting)
+{
+    srand(407);
+    fill_model();
+    char rep[512];
+    tamper(add_stray_minor);
+    cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+    cr_assert_not_null(strstr(rep, "posting 'M' for missing docno 32639"),
+                       "%s", rep);
+}
