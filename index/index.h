@@ -190,7 +190,9 @@ typedef int (*ix_list_cb)(void *ctx, const ix_record_t *rec);
 int ix_list(ix_txn_t *txn, const ix_list_query_t *q, ix_list_cb cb,
             void *ctx, uint8_t *next_cursor, size_t *next_len);
 
-/* Reads a record by its internal number, as postings give it. */
+/* Reads a record by its internal number, as postings give it. Fills out
+ * exactly as ix_get does (same lifetime); -ENOENT when no record of that
+ * kind has the number. */
 int ix_get_docno(ix_txn_t *txn, uint8_t kind, uint64_t docno,
                  ix_record_t *out);
 
@@ -199,7 +201,12 @@ int ix_get_docno(ix_txn_t *txn, uint8_t kind, uint64_t docno,
  * digits, which are contiguous in the key order, and calls cb per posting.
  * A non-zero return from cb stops the scan (returned when negative, else
  * the scan returns 0). Postings of a term within one region come in docno
- * order. */
+ * order, regions in ascending order. region_prefix is ASCII digits (it may
+ * be NULL when prefix_len is 0); another length or a non-digit is -EINVAL.
+ * region points into the transaction's memory; code (ix_minor_cb) is only
+ * valid during the call. A scan in a write transaction sees its writes;
+ * the callback must not write through the transaction. Nothing is
+ * allocated per posting. */
 
 /* Records of `kind` holding skill, with the level they hold or require. */
 typedef int (*ix_skill_cb)(void *ctx, uint64_t docno, const char region[6],

@@ -109,7 +109,8 @@ ixk_skill_prefix(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,
     assert(rlen <= 6 && len + 3 + IXK_SKILL_TAIL <= IXK_MAX);
     size_t n = ixk_df(buf, kind, skill, len);
     buf[0] = IXK_SKILL;
-    memcpy(buf + n, region, rlen);
+    if (rlen > 0)   /* region may be NULL for the whole country */
+        memcpy(buf + n, region, rlen);
     return n + rlen;
 }
 
@@ -130,7 +131,8 @@ ixk_minor_prefix(uint8_t *buf, uint8_t kind, const char *minor,
     buf[0] = IXK_MINOR;
     buf[1] = kind;
     memcpy(buf + 2, minor, IXK_MINOR_WIDTH);
-    memcpy(buf + IXK_MINOR_REGION, region, rlen);
+    if (rlen > 0)   /* region may be NULL for the whole country */
+        memcpy(buf + IXK_MINOR_REGION, region, rlen);
     return IXK_MINOR_REGION + (size_t)rlen;
 }
 

@@ -69,7 +69,7 @@ ix_scan_skill(ix_txn_t *t, uint8_t kind, const char *skill,
     size_t roff = 3 + (size_t)skill_len, klen = roff + IXK_SKILL_TAIL;
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc, ret = 0;
+    int rc = MDB_NOTFOUND, ret = 0;
     if ((ret = start(t, prefix, plen, &cur, &k, &v, &rc)) != 0)
         return ret;
     while (rc == 0) {
@@ -107,7 +107,7 @@ ix_scan_minor(ix_txn_t *t, uint8_t kind, const char minor[7],
     memcpy(code, minor, IXK_MINOR_WIDTH);
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc, ret = 0;
+    int rc = MDB_NOTFOUND, ret = 0;
     if ((ret = start(t, prefix, plen, &cur, &k, &v, &rc)) != 0)
         return ret;
     while (rc == 0) {

@@ -85,7 +85,7 @@ ix_get(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
     if (!t || !out || ix_kind_index(kind) < 0 ||
         !valid_text(id, id_len, IX_ID_MAX))
         return -EINVAL;
-    uint64_t docno;
+    uint64_t docno = 0;
     int rc = lookup_docno(t, kind, id, id_len, &docno);
     if (rc != 0)
         return rc;
@@ -279,7 +279,7 @@ ix_put(ix_txn_t *t, const ix_doc_t *doc, int64_t now, bool *created)
         return rc;
     ix_env_t *e = t->env;
     uint8_t kind = doc->kind;
-    uint64_t docno;
+    uint64_t docno = 0;
     uint8_t oldbuf[IX_DOC_META_MAX];
     ix_docview_t oldv, newv;
     bool exists;
@@ -341,7 +341,7 @@ ix_delete(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
         return -EINVAL;
     if ((rc = ix_pending_load(t)) != 0)
         return rc;
-    uint64_t docno;
+    uint64_t docno = 0;
     rc = lookup_docno(t, kind, id, id_len, &docno);
     if (rc == -ENOENT)
         return rc;
