@@ -25,7 +25,7 @@
 /* Packed records per request; the envelope adds a few dozen bytes and the
  * server's default max frame is 1 MiB. */
 #define IMPORT_MAX_BYTES (900u * 1024u)
-#define IMPORT_IN_FLIGHT 8
+#define IMPORT_IN_FLIGHT 32
 /* A refusal names at most 100 records, so a batch with more bad records
  * needs more than one resend; each resend drops at least one record, and
  * this bounds the round trips a hopeless batch can cost. */
