@@ -315,15 +315,34 @@ en_match_pair(ix_txn_t *txn, const en_party_t *worker,
 
 /* ---- the search ------------------------------------------------------- */
 
-/* A set of docnos, cleared in O(1) by bumping its generation. One per
- * thread, reused by every query. */
+/* A set of docnos, cleared in O(1) by bumping its generation. Each
+ * worker thread owns one (en_match_scratch_t) and reuses it for every
+ * query. */
 typedef struct seen_set {
     uint64_t *keys;
     uint32_t *gens;
     uint32_t cap, n, gen;
 } seen_set_t;
 
-static _Thread_local seen_set_t seen_tls;
+struct en_match_scratch {
+    seen_set_t seen;
+};
+
+en_match_scratch_t *
+en_match_scratch_new(void)
+{
+    return calloc(1, sizeof(en_match_scratch_t));
+}
+
+void
+en_match_scratch_free(en_match_scratch_t *sc)
+{
+    if (!sc)
+        return;
+    free(sc->seen.keys);
+    free(sc->seen.gens);
+    free(sc);
+}
 
 static void
 seen_reset(seen_set_t *s)
@@ -408,6 +427,12 @@ typedef struct search {
                                   or later can still get from no minor term */
     double minor_after;        /* best minor-term bound among later terms */
     double priority_ub;
+    int probe_age;             /* match.vacancies: the worker's age at as_of */
+    int year;                  /* the calendar year of as_of (UTC) */
+    uint32_t filter_occ;       /* the occupation filter as digits */
+    uint32_t n_codes;          /* the probe's codes as digits, for briefs */
+    uint32_t code_val[IX_OCCUPATIONS_MAX];
+    uint32_t code_len[IX_OCCUPATIONS_MAX];
     seen_set_t *seen;
     en_match_result_t *out;
     int err;
@@ -538,11 +563,103 @@ judge(search_t *s, uint64_t docno)
     heap_offer(s, &hit);
 }
 
-/* A posting of the current term: judge the candidate if it is new and
- * could still make the list. */
+/* A code (or level prefix) as the digits index briefs use: 6-05-02-03 ->
+ * 6050203, 6-05-02 -> 60502, 6-05 -> 605, 6 -> 6. */
+static uint32_t
+code_digits(const char *code, uint32_t len)
+{
+    uint32_t v = 0;
+    for (uint32_t i = 0; i < len; i++)
+        if (code[i] >= '0' && code[i] <= '9')
+            v = v * 10 + (uint32_t)(code[i] - '0');
+    return v;
+}
+
+/* The digits a code of len characters has (1, 3, 5 or 7). */
+static uint32_t
+level_digits(uint32_t len)
+{
+    return len >= PR_OCCUPATION_LEN ? 7 : len >= 7 ? 5 : len >= 4 ? 3 : 1;
+}
+
+/* Cuts the digits of a code of `len` characters to the level of `to`
+ * characters (to <= len): 6050203 at 10 -> 60502 at 7. */
+static uint32_t
+cut_digits(uint32_t digits, uint32_t len, uint32_t to)
+{
+    static const uint32_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    return digits / pow10[level_digits(len) - level_digits(to)];
+}
+
+/* The occupation bonus a worker with the probe's desired codes gets from
+ * a vacancy whose code has these digits: code_bonus, on digits. */
+static double
+bonus_digits(const search_t *s, uint32_t vocc)
+{
+    double best = 0;
+    for (uint32_t i = 0; i < s->n_codes; i++) {
+        uint32_t len = s->code_len[i], d = s->code_val[i];
+        double b = 0;
+        if (len == PR_OCCUPATION_LEN && d == vocc)
+            b = BONUS_FULL;
+        else if (len >= 7 && cut_digits(d, len, 7) == cut_digits(vocc, PR_OCCUPATION_LEN, 7))
+            b = BONUS_MINOR;
+        else if (len >= 4 && cut_digits(d, len, 4) == cut_digits(vocc, PR_OCCUPATION_LEN, 4))
+            b = BONUS_MIDDLE;
+        else if (len >= 1 && cut_digits(d, len, 1) == cut_digits(vocc, PR_OCCUPATION_LEN, 1))
+            b = BONUS_MAJOR;
+        if (b > best)
+            best = b;
+    }
+    return best;
+}
+
+/* Rules 1-5 (scope is the scan's prefix) and the extra filters, from a
+ * posting's brief of its record. */
+static bool
+brief_passes(const search_t *s, const ix_brief_t *b)
+{
+    const en_party_t *p = s->probe;
+    const en_match_filters_t *f = &s->q->filters;
+    if (!b->open)
+        return false;
+    if (s->searched == IX_VACANCY) {
+        if (b->expires != 0 && b->expires <= s->q->as_of)
+            return false;
+        if (b->wage != 0 && p->m.wage_min > b->wage)
+            return false;
+        if (b->education > p->m.education)
+            return false;
+        if (b->age_min > 0 && s->probe_age < b->age_min)
+            return false;
+        if (b->age_max > 0 && s->probe_age > b->age_max)
+            return false;
+        if (f->occupation.ptr &&
+            cut_digits(b->occupation, PR_OCCUPATION_LEN, f->occupation.len) != s->filter_occ)
+            return false;
+        if (f->min_wage > 0 && b->wage != 0 && b->wage < f->min_wage)
+            return false;
+    } else {
+        if (p->m.wage_max != 0 && b->wage > p->m.wage_max)
+            return false;
+        if (p->m.education > b->education)
+            return false;
+        int age = s->year - (int)b->birth_year;
+        if (p->m.age_min > 0 && age < p->m.age_min)
+            return false;
+        if (p->m.age_max > 0 && age > p->m.age_max)
+            return false;
+        if (f->category >= 0 && b->category != f->category)
+            return false;
+    }
+    return true;
+}
+
+/* A posting of the current term: judge the candidate if it is new, meets
+ * the rules, and could still make the list. */
 static int
 consider(search_t *s, uint64_t docno, const char region[6], double gain,
-         double occ_bound)
+         double occ_bound, const ix_brief_t *b)
 {
     if (s->err)
         return -1;
@@ -552,10 +669,18 @@ consider(search_t *s, uint64_t docno, const char region[6], double gain,
         s->err = fresh;
         return -1;
     }
-    if (!fresh)
+    if (!fresh || !brief_passes(s, b))
         return 0;
     double county = memcmp(region, s->probe->region, 6) == 0 ? BONUS_COUNTY : 0;
-    double bound = gain + s->rest_after + occ_bound + county + s->priority_ub;
+    double priority;
+    double occ = occ_bound;
+    if (s->searched == IX_VACANCY) {
+        priority = (b->priority_mask >> s->probe->category) & 1 ? BONUS_PRIORITY : 0;
+        occ = bonus_digits(s, b->occupation);
+    } else {
+        priority = (s->probe->m.priority_mask >> b->category) & 1 ? BONUS_PRIORITY : 0;
+    }
+    double bound = gain + s->rest_after + occ + county + priority;
     if (bound + EPS < threshold(s))
         return 0;
     judge(s, docno);
@@ -563,7 +688,8 @@ consider(search_t *s, uint64_t docno, const char region[6], double gain,
 }
 
 static int
-on_skill_posting(void *ctx, uint64_t docno, const char region[6], uint8_t level)
+on_skill_posting(void *ctx, uint64_t docno, const char region[6], uint8_t level,
+                 const ix_brief_t *brief)
 {
     search_t *s = ctx;
     const term_t *t = &s->terms[s->cur];
@@ -573,28 +699,20 @@ on_skill_posting(void *ctx, uint64_t docno, const char region[6], uint8_t level)
     uint8_t lv = s->searched == IX_VACANCY ? level : probe_level;
     double gain = t->ub * (double)(lw < lv ? lw : lv) / (double)lv;
     double occ = s->occ_after > s->minor_after ? s->occ_after : s->minor_after;
-    return consider(s, docno, region, gain, occ);
+    return consider(s, docno, region, gain, occ, brief);
 }
 
 static int
 on_minor_posting(void *ctx, uint64_t docno, const char region[6],
-                 const char *code, uint32_t code_len)
+                 const char *code, uint32_t code_len, const ix_brief_t *brief)
 {
+    (void)code;
+    (void)code_len;
     search_t *s = ctx;
-    /* A worker meets a minor term once per desired code in the group, and
-     * only the first posting counts: bound it by the term. A vacancy has
-     * one code, so its posting tells the bonus exactly. */
-    if (s->searched == IX_WORKER)
-        return consider(s, docno, region, 0, s->terms[s->cur].ub);
-    const en_party_t *p = s->probe;
-    double best = 0;
-    for (uint32_t i = 0; i < p->n_occ; i++) {
-        const char *level;
-        double b = code_bonus(p->occ[i], p->occ_len[i], code, code_len, &level);
-        if (b > best)
-            best = b;
-    }
-    return consider(s, docno, region, 0, best);
+    /* A vacancy's bonus comes exactly from its brief. A worker meets a
+     * minor term once per desired code in the group, and only its first
+     * posting counts: bound it by the term. */
+    return consider(s, docno, region, 0, s->terms[s->cur].ub, brief);
 }
 
 static int
@@ -651,7 +769,7 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
     s->q = q;
     s->probe = probe;
     s->searched = probe->kind == IX_WORKER ? IX_VACANCY : IX_WORKER;
-    s->seen = &seen_tls;
+    s->seen = &q->scratch->seen;
     s->out = out;
     out->n = 0;
     out->postings_seen = out->candidates_scored = 0;
@@ -677,6 +795,15 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
                          ? BONUS_PRIORITY
                          : (probe->m.priority_mask ? BONUS_PRIORITY : 0);
     double occ_rest = occupation_rest(probe);
+    s->year = utc_year(q->as_of);
+    s->probe_age = s->year - (int)probe->m.birth_year;
+    if (q->filters.occupation.ptr)
+        s->filter_occ = code_digits(q->filters.occupation.ptr, q->filters.occupation.len);
+    for (uint32_t i = 0; i < probe->n_occ; i++) {
+        s->code_val[i] = code_digits(probe->occ[i], probe->occ_len[i]);
+        s->code_len[i] = probe->occ_len[i];
+    }
+    s->n_codes = probe->n_occ;
 
     const char *prefix = probe->region;
     uint32_t prefix_len = (uint32_t)q->scope;

@@ -62,12 +62,18 @@ typedef struct en_match_filters {
 
 #define EN_MATCH_LIMIT_MAX 200
 
+/* Memory a thread reuses across queries. Not shared between threads. */
+typedef struct en_match_scratch en_match_scratch_t;
+en_match_scratch_t *en_match_scratch_new(void);
+void en_match_scratch_free(en_match_scratch_t *sc);
+
 typedef struct en_match_query {
     const en_party_t *probe;
     int scope;               /* enum en_scope */
     uint32_t limit;          /* 1..EN_MATCH_LIMIT_MAX */
     int64_t as_of;
     en_match_filters_t filters;
+    en_match_scratch_t *scratch;
 } en_match_query_t;
 
 /* The parts of one pair's score; they add up to `score`. */

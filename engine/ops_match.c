@@ -174,6 +174,7 @@ run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
         .limit = (uint32_t)o->limit,
         .as_of = o->as_of,
         .filters = o->filters,
+        .scratch = req->worker->match_scratch,
     };
     int rc = en_match_run(txn, &q, res);
     en_debug("%s scope %s: %llu postings, %llu candidates read, %u matches",

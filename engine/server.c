@@ -21,6 +21,7 @@
 #include "error.h"
 #include "frame.h"
 #include "log.h"
+#include "match.h"
 #include "message.h"
 #include "writer.h"
 
@@ -119,7 +120,8 @@ worker_init(en_server_t *srv, en_worker_t *w, unsigned index)
     msgpack_packer_init(&w->pk, &w->out, msgpack_sbuffer_write);
     if (!msgpack_zone_init(&w->zone, MSGPACK_ZONE_CHUNK_SIZE))
         return -1;
-    return 0;
+    w->match_scratch = en_match_scratch_new();
+    return w->match_scratch ? 0 : -1;
 }
 
 static void
@@ -147,6 +149,7 @@ worker_free(en_worker_t *w)
         event_base_free(w->base);
     msgpack_sbuffer_destroy(&w->out);
     msgpack_zone_destroy(&w->zone);
+    en_match_scratch_free(w->match_scratch);
     pthread_mutex_destroy(&w->lock);
 }
 

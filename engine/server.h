@@ -48,6 +48,7 @@ struct en_worker {
     msgpack_sbuffer out;           /* response being built */
     msgpack_packer pk;
     msgpack_zone zone;             /* request being decoded */
+    struct en_match_scratch *match_scratch;
 };
 
 struct en_server {

@@ -104,6 +104,13 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
                                docno)) != 0)                                 \
             return rc;                                                       \
     } while (0)
+    /* Skill and minor-group postings carry the brief derived from this
+     * doc; val is a skill posting's value (level, brief). */
+    uint8_t val[IXK_VAL_MAX];
+    ix_brief_t brief;
+    ix_brief_of(kind, &v, &brief);
+    size_t blen = ixk_brief_len(kind);
+    ixk_brief_put(val + 1, kind, &brief);
     WANT(ixk_region(key, kind, v.region, docno), NULL, 0, "region");
     WANT(ixk_status(key, kind, v.status, docno), NULL, 0, "status");
     if (kind == IX_WORKER)
@@ -119,7 +126,7 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
         if (ixk_has_minor(v.occ[i].len))
             WANT(ixk_minor(key, kind, v.occ[i].p, v.occ[i].len, v.region,
                            docno),
-                 NULL, 0, "minor-group");
+                 val + 1, blen, "minor-group");
     }
     for (uint32_t i = 0; i < v.n_skills; i++) {
         const ix_dskill_t *s = &v.skills[i];
@@ -127,8 +134,9 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
             problem(r, "bad skill in doc %" PRIu64, docno);
             continue;
         }
-        WANT(ixk_skill(key, kind, s->p, s->len, v.region, docno), &s->level,
-             1, "skill");
+        val[0] = s->level;
+        WANT(ixk_skill(key, kind, s->p, s->len, v.region, docno), val,
+             1 + blen, "skill");
         if (v.matchable &&
             (rc = ix_dftab_add(&x->df, kind, s->p, s->len, 1)) != 0)
             return rc;

@@ -181,3 +181,42 @@ ix_doc_record(const ix_docview_t *v, uint8_t kind, uint64_t docno,
     out->value = v->value;
     out->value_len = v->value_len;
 }
+
+/* The digits of a code read as one decimal number (6-05-02-03 ->
+ * 6050203): how matching compares a vacancy's code with a worker's codes
+ * at each level without the strings. Unsigned arithmetic wraps, so a
+ * malformed code of many digits gives some number, never undefined
+ * behaviour; the contract's codes have 7. */
+static uint32_t
+code_digits(const char *p, uint32_t len)
+{
+    uint32_t v = 0;
+    for (uint32_t i = 0; i < len; i++)
+        if (p[i] >= '0' && p[i] <= '9')
+            v = v * 10 + (uint32_t)(p[i] - '0');
+    return v;
+}
+
+void
+ix_brief_of(uint8_t kind, const ix_docview_t *v, ix_brief_t *b)
+{
+    memset(b, 0, sizeof *b);
+    const ix_match_t *m = &v->match;
+    b->education = m->education;
+    if (kind == IX_VACANCY) {
+        /* A vacancy with no place left cannot match, whatever its status. */
+        b->open = v->matchable && m->headcount > v->filled;
+        b->expires = m->expires;
+        b->wage = m->wage_max;
+        b->occupation = v->n_occ > 0 ? code_digits(v->occ[0].p, v->occ[0].len)
+                                     : 0;
+        b->age_min = m->age_min;
+        b->age_max = m->age_max;
+        b->priority_mask = m->priority_mask;
+    } else {
+        b->open = v->matchable;
+        b->wage = m->wage_min;
+        b->birth_year = m->birth_year;
+        b->category = v->category;
+    }
+}

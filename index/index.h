@@ -196,6 +196,27 @@ int ix_list(ix_txn_t *txn, const ix_list_query_t *q, ix_list_cb cb,
 int ix_get_docno(ix_txn_t *txn, uint8_t kind, uint64_t docno,
                  ix_record_t *out);
 
+/* What each matching posting says about its record, so matching can apply
+ * the contract's rules 1-5 and bound a candidate's score without reading
+ * it. Which fields a kind uses is noted; the others are 0. */
+typedef struct ix_brief {
+    int64_t expires;          /* vacancy: 0 = never */
+    uint32_t wage;            /* vacancy: wage_max (0 = negotiable); worker: wage_min */
+    uint32_t occupation;      /* vacancy: its code as digits, 6-05-02-03 -> 6050203; worker: 0 */
+    uint16_t birth_year;      /* worker */
+    uint8_t open;             /* vacancy: status open and headcount > filled; worker: status available */
+    uint8_t education;        /* vacancy: education_min; worker: education */
+    uint8_t age_min, age_max; /* vacancy */
+    uint8_t priority_mask;    /* vacancy */
+    uint8_t category;         /* worker */
+} ix_brief_t;
+
+typedef int (*ix_skill_cb)(void *ctx, uint64_t docno, const char region[6],
+                           uint8_t level, const ix_brief_t *brief);
+typedef int (*ix_minor_cb)(void *ctx, uint64_t docno, const char region[6],
+                           const char *code, uint32_t code_len,
+                           const ix_brief_t *brief);
+
 /* Matching scans. Each walks the postings of one term restricted to a
  * region prefix of 0 (everywhere), 2 (province), 4 (city) or 6 (county)
  * digits, which are contiguous in the key order, and calls cb per posting.
@@ -206,11 +227,18 @@ int ix_get_docno(ix_txn_t *txn, uint8_t kind, uint64_t docno,
  * region points into the transaction's memory; code (ix_minor_cb) is only
  * valid during the call. A scan in a write transaction sees its writes;
  * the callback must not write through the transaction. Nothing is
- * allocated per posting. */
+ * allocated per posting.
+ *
+ * brief (never NULL) is decoded from the posting itself, so it is as
+ * current as the posting: the index derives it from the ix_doc_t at every
+ * put (open = matchable, and for a vacancy also match.headcount > filled;
+ * occupation = the digits of the vacancy's first occupation code, read as
+ * one decimal number, 0 when it has none). It points to scan-owned memory
+ * valid only during the call. A record's brief is the same in all of its
+ * skill and minor-group postings. */
 
-/* Records of `kind` holding skill, with the level they hold or require. */
-typedef int (*ix_skill_cb)(void *ctx, uint64_t docno, const char region[6],
-                           uint8_t level);
+/* Records of `kind` holding skill, with the level they hold or require
+ * and the record's brief. */
 int ix_scan_skill(ix_txn_t *txn, uint8_t kind, const char *skill,
                   uint32_t skill_len, const char *region_prefix,
                   uint32_t prefix_len, ix_skill_cb cb, void *ctx);
@@ -220,8 +248,6 @@ int ix_scan_skill(ix_txn_t *txn, uint8_t kind, const char *skill,
  * or a worker's desired codes of 7 or 10 characters. code is that code
  * (7 or 10 bytes). A worker with two desired codes in the group appears
  * once per code. */
-typedef int (*ix_minor_cb)(void *ctx, uint64_t docno, const char region[6],
-                           const char *code, uint32_t code_len);
 int ix_scan_minor(ix_txn_t *txn, uint8_t kind, const char minor[7],
                   const char *region_prefix, uint32_t prefix_len,
                   ix_minor_cb cb, void *ctx);

@@ -17,8 +17,8 @@
 
 /* Version of the whole store layout, kept in meta "version". 2: match
  * fields in the doc header, region inside skill postings, minor-group
- * postings. */
-#define IX_FORMAT_VERSION 2
+ * postings. 3: skill and minor-group postings carry the record's brief. */
+#define IX_FORMAT_VERSION 3
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 2
 /* Fixed part of a stored doc (see doc.c for the layout). */
@@ -73,12 +73,14 @@ typedef struct ix_dfent {
     char skill[IX_SKILL_ID_MAX];
 } ix_dfent_t;
 
-/* One buffered posting change. */
+/* One buffered posting change. The value is held inline (at most
+ * IXK_VAL_MAX bytes: a level and a brief) so queueing allocates nothing
+ * per change. */
 typedef struct ix_postop {
     uint8_t klen;
     uint8_t put;         /* 1 = put, 0 = delete */
-    uint8_t vlen;        /* 0 or 1 */
-    uint8_t val;
+    uint8_t vlen;        /* 0..IXK_VAL_MAX */
+    uint8_t val[IXK_VAL_MAX];
     uint8_t key[IXK_MAX];
 } ix_postop_t;
 
@@ -155,6 +157,10 @@ int ix_doc_fetch(ix_txn_t *t, uint8_t kind, uint64_t docno, ix_docview_t *v);
  * refers to. Copies only the terms the doc has. */
 void ix_doc_record(const ix_docview_t *v, uint8_t kind, uint64_t docno,
                    ix_record_t *out);
+
+/* Derives the brief of a doc of kind from its decoded form (see
+ * ix_brief_t); every field the kind does not use is 0. */
+void ix_brief_of(uint8_t kind, const ix_docview_t *v, ix_brief_t *b);
 
 /* counters.c */
 int ix_pending_load(ix_txn_t *t);

@@ -14,9 +14,9 @@
  *           'O' K | code, NUL-padded to 10 | docno empty
  *           'S' K | status u8 | docno             empty
  *           'C' K | category u8 | docno           empty (workers only)
- *           'K' K | skill id | NUL | region[6] |  level (1 byte)
+ *           'K' K | skill id | NUL | region[6] |  level (1 byte) | brief
  *                   docno
- *           'M' K | minor[7] | region[6] |       empty
+ *           'M' K | minor[7] | region[6] |       brief
  *                   docno | tail (0 or 3)
  *   counts  'T' K                                 records of kind K (be64)
  *           'N' K                                 matchable records (be64)
@@ -38,6 +38,15 @@
  * nothing for a 7-byte one, so minor + tail gives the code back. The tail
  * comes after the docno, so within a region the postings stay in docno
  * order and the docno sits at a fixed offset (IXK_MINOR_DOCNO).
+ *
+ * A brief is the part of a record matching decides on (ix_brief_t), in a
+ * fixed width per kind, integers in native byte order (an LMDB file is
+ * native-endian anyway) so decoding is a few unaligned loads:
+ *
+ *   vacancy (21): open u8 | expires i64 | wage u32 | occupation u32 |
+ *                 education u8 | age_min u8 | age_max u8 | priority u8
+ *   worker (9):   open u8 | wage u32 | birth_year u16 | education u8 |
+ *                 category u8
  */
 #ifndef JM_INDEX_KEYS_H
 #define JM_INDEX_KEYS_H
@@ -46,6 +55,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "index.h"
 
 /* Upper bound on any key built here: 'K' kind skill(64) NUL region docno
  * is 81 bytes; rounded up. */
@@ -79,6 +90,11 @@ enum ixk_tag {
 #define IXK_MINOR_LEN 23
 /* Bytes a skill key adds after 'K' K skill NUL: region and docno. */
 #define IXK_SKILL_TAIL 14
+/* Brief widths per kind, and the longest posting value (a vacancy's skill
+ * posting: level + brief). */
+#define IXK_BRIEF_VACANCY 21
+#define IXK_BRIEF_WORKER 9
+#define IXK_VAL_MAX (1 + IXK_BRIEF_VACANCY)
 
 static inline void
 ixk_put_be64(uint8_t *p, uint64_t v)
@@ -138,6 +154,59 @@ ixk_has_prefix(const uint8_t *key, size_t klen, const uint8_t *prefix,
                size_t plen)
 {
     return klen >= plen && memcmp(key, prefix, plen) == 0;
+}
+
+/* Bytes of a brief of kind (IX_VACANCY or IX_WORKER). */
+static inline size_t
+ixk_brief_len(uint8_t kind)
+{
+    return kind == IX_VACANCY ? IXK_BRIEF_VACANCY : IXK_BRIEF_WORKER;
+}
+
+/* Writes b's fields of kind into out (ixk_brief_len(kind) bytes); returns
+ * that length. */
+static inline size_t
+ixk_brief_put(uint8_t *out, uint8_t kind, const ix_brief_t *b)
+{
+    out[0] = b->open;
+    if (kind == IX_VACANCY) {
+        memcpy(out + 1, &b->expires, 8);
+        memcpy(out + 9, &b->wage, 4);
+        memcpy(out + 13, &b->occupation, 4);
+        out[17] = b->education;
+        out[18] = b->age_min;
+        out[19] = b->age_max;
+        out[20] = b->priority_mask;
+        return IXK_BRIEF_VACANCY;
+    }
+    memcpy(out + 1, &b->wage, 4);
+    memcpy(out + 5, &b->birth_year, 2);
+    out[7] = b->education;
+    out[8] = b->category;
+    return IXK_BRIEF_WORKER;
+}
+
+/* Reads a brief of kind from p (ixk_brief_len(kind) bytes, any alignment)
+ * into b, writing only that kind's fields: the scans zero b once and
+ * decode every posting into it. */
+static inline void
+ixk_brief_get(const uint8_t *p, uint8_t kind, ix_brief_t *b)
+{
+    b->open = p[0];
+    if (kind == IX_VACANCY) {
+        memcpy(&b->expires, p + 1, 8);
+        memcpy(&b->wage, p + 9, 4);
+        memcpy(&b->occupation, p + 13, 4);
+        b->education = p[17];
+        b->age_min = p[18];
+        b->age_max = p[19];
+        b->priority_mask = p[20];
+    } else {
+        memcpy(&b->wage, p + 1, 4);
+        memcpy(&b->birth_year, p + 5, 2);
+        b->education = p[7];
+        b->category = p[8];
+    }
 }
 
 /* ids: K | id. */

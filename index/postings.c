@@ -30,7 +30,7 @@ queue(ix_txn_t *t, uint8_t put, const uint8_t *key, size_t klen,
 {
     ix_pending_t *p = &t->env->pend;
     int rc;
-    if (klen > IXK_MAX || vlen > 1)
+    if (klen > IXK_MAX || vlen > IXK_VAL_MAX)
         return ix_fail(t, -EINVAL);
     if (p->n_ops >= IX_POST_FLUSH_AT && (rc = ix_post_flush(t)) != 0)
         return rc;
@@ -40,7 +40,8 @@ queue(ix_txn_t *t, uint8_t put, const uint8_t *key, size_t klen,
     op->klen = (uint8_t)klen;
     op->put = put;
     op->vlen = (uint8_t)vlen;
-    op->val = vlen ? val[0] : 0;
+    if (vlen > 0)
+        memcpy(op->val, val, vlen);
     memcpy(op->key, key, klen);
     return 0;
 }
@@ -107,7 +108,7 @@ ix_post_flush(ix_txn_t *t)
         MDB_val k = {op->klen, (void *)op->key}, v;
         if (op->put) {
             v.mv_size = op->vlen;
-            v.mv_data = (void *)&op->val;
+            v.mv_data = (void *)op->val;
             rc = mdb_cursor_put(c, &k, &v, 0);
         } else {
             rc = mdb_cursor_get(c, &k, &v, MDB_SET);

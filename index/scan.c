@@ -6,7 +6,9 @@
  * province, city or county is a prefix of the range. They are the inner
  * loop of matching, run over tens of thousands of postings per query, so
  * the walk allocates nothing, checks each key with one length test and one
- * memcmp of the range prefix, and decodes the docno with one be64 load.
+ * memcmp of the range prefix, decodes the docno with one be64 load and the
+ * brief (the posting's value, keys.h) with a few unaligned loads into one
+ * ix_brief_t on the stack that every posting reuses.
  */
 #include "internal.h"
 
@@ -65,23 +67,28 @@ ix_scan_skill(ix_txn_t *t, uint8_t kind, const char *skill,
     uint8_t prefix[IXK_MAX];
     size_t plen = ixk_skill_prefix(prefix, kind, skill, skill_len,
                                    region_prefix, prefix_len);
-    /* Every key of the range is 'K' K skill NUL region docno. */
+    /* Every key of the range is 'K' K skill NUL region docno; every value
+     * is level brief. */
     size_t roff = 3 + (size_t)skill_len, klen = roff + IXK_SKILL_TAIL;
+    size_t vlen = 1 + ixk_brief_len(kind);
+    ix_brief_t brief;
+    memset(&brief, 0, sizeof brief);
     MDB_cursor *cur;
     MDB_val k, v;
     int rc = MDB_NOTFOUND, ret = 0;
     if ((ret = start(t, prefix, plen, &cur, &k, &v, &rc)) != 0)
         return ret;
     while (rc == 0) {
-        const uint8_t *kb = k.mv_data;
+        const uint8_t *kb = k.mv_data, *vb = v.mv_data;
         if (k.mv_size < plen || memcmp(kb, prefix, plen) != 0)
             break;
-        if (k.mv_size != klen || v.mv_size != 1) {
+        if (k.mv_size != klen || v.mv_size != vlen) {
             ret = -EIO;
             break;
         }
+        ixk_brief_get(vb + 1, kind, &brief);
         ret = cb(ctx, ixk_get_be64(kb + roff + 6), (const char *)kb + roff,
-                 *(const uint8_t *)v.mv_data);
+                 vb[0], &brief);
         if (ret != 0)
             break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -105,6 +112,9 @@ ix_scan_minor(ix_txn_t *t, uint8_t kind, const char minor[7],
      * tail. */
     char code[IXK_MINOR_WIDTH + IXK_MINOR_TAIL];
     memcpy(code, minor, IXK_MINOR_WIDTH);
+    size_t vlen = ixk_brief_len(kind);
+    ix_brief_t brief;
+    memset(&brief, 0, sizeof brief);
     MDB_cursor *cur;
     MDB_val k, v;
     int rc = MDB_NOTFOUND, ret = 0;
@@ -116,14 +126,15 @@ ix_scan_minor(ix_txn_t *t, uint8_t kind, const char minor[7],
             break;
         size_t tail = k.mv_size - IXK_MINOR_LEN;
         if (k.mv_size < IXK_MINOR_LEN ||
-            (tail != 0 && tail != IXK_MINOR_TAIL)) {
+            (tail != 0 && tail != IXK_MINOR_TAIL) || v.mv_size != vlen) {
             ret = -EIO;
             break;
         }
         memcpy(code + IXK_MINOR_WIDTH, kb + IXK_MINOR_LEN, tail);
+        ixk_brief_get(v.mv_data, kind, &brief);
         ret = cb(ctx, ixk_get_be64(kb + IXK_MINOR_DOCNO),
                  (const char *)kb + IXK_MINOR_REGION, code,
-                 (uint32_t)(IXK_MINOR_WIDTH + tail));
+                 (uint32_t)(IXK_MINOR_WIDTH + tail), &brief);
         if (ret != 0)
             break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);

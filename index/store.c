@@ -140,10 +140,12 @@ find_skill(const ix_docview_t *v, const char *p, uint32_t len)
 }
 
 /* Moves the postings of docno from what `old` holds to what `nw` holds;
- * either may be NULL (insert, delete). Postings both hold stay untouched,
- * which makes the common replace (a changed value, status or `filled`)
- * cheap. Skill and minor-group keys hold the region, so a region change
- * moves all of them. */
+ * either may be NULL (insert, delete). Postings both hold with the same
+ * value stay untouched, which makes the common replace (a changed record
+ * value, or a `filled` that leaves the vacancy open) cheap. Skill and
+ * minor-group keys hold the region, so a region change moves all of them;
+ * their values hold the brief, so a change to any brief field rewrites
+ * all of them in place (same keys, new values). */
 static int
 sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
               const ix_docview_t *old, const ix_docview_t *nw)
@@ -156,6 +158,23 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
             return rc;                                                       \
     } while (0)
     bool moved = old && nw && memcmp(old->region, nw->region, 6) != 0;
+    /* nval is a skill posting's value: the level, then the brief, which
+     * alone is a minor-group posting's value. */
+    uint8_t nval[IXK_VAL_MAX];
+    size_t blen = ixk_brief_len(kind);
+    bool rebrief = false;
+    ix_brief_t b;
+    if (nw) {
+        ix_brief_of(kind, nw, &b);
+        ixk_brief_put(nval + 1, kind, &b);
+    }
+    if (old && nw) {
+        uint8_t oval[IXK_VAL_MAX];
+        ix_brief_of(kind, old, &b);
+        ixk_brief_put(oval, kind, &b);
+        rebrief = memcmp(oval, nval + 1, blen) != 0;
+    }
+    MDB_val bv = {blen, nval + 1}, sv = {1 + blen, nval};
     if (!old || !nw || moved) {
         if (old)
             TRY(post_del(t, kb, ixk_region(kb, kind, old->region, docno)));
@@ -196,10 +215,10 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
             TRY(post_put(t, kb,
                          ixk_occupation(kb, kind, o->p, o->len, docno),
                          &empty_val));
-        if ((added || moved) && ixk_has_minor(o->len))
+        if ((added || moved || rebrief) && ixk_has_minor(o->len))
             TRY(post_put(t, kb, ixk_minor(kb, kind, o->p, o->len,
                                           nw->region, docno),
-                         &empty_val));
+                         &bv));
     }
     for (uint32_t i = 0; old && i < old->n_skills; i++) {
         const ix_dskill_t *s = &old->skills[i];
@@ -210,12 +229,12 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
     for (uint32_t i = 0; nw && i < nw->n_skills; i++) {
         const ix_dskill_t *s = &nw->skills[i];
         int j = old && !moved ? find_skill(old, s->p, s->len) : -1;
-        if (j >= 0 && old->skills[j].level == s->level)
+        if (j >= 0 && old->skills[j].level == s->level && !rebrief)
             continue;
-        MDB_val lv = {1, (void *)&s->level};
+        nval[0] = s->level;
         TRY(post_put(t, kb, ixk_skill(kb, kind, s->p, s->len, nw->region,
                                       docno),
-                     &lv));
+                     &sv));
     }
 #undef TRY
     return 0;

@@ -81,4 +81,16 @@ int cmd_call(cli_t *cli, int argc, char **argv);
 /* ---- cmd_import.c ---- */
 int cmd_import(cli_t *cli, int argc, char **argv);
 
+/* ---- cmd_match.c ---- */
+
+/* `match vacancies|workers ...`: match.vacancies / match.workers, shown as
+ * a ranked table (with --why a reason per match) or, with --json, as the
+ * result JSON. */
+int cmd_match(cli_t *cli, int argc, char **argv);
+
+/* `explain ...`: match.explain for one worker (or profile) and vacancy,
+ * shown as rules met or not, score parts, missing skills and a verdict,
+ * or with --json as the result JSON. */
+int cmd_explain(cli_t *cli, int argc, char **argv);
+
 #endif

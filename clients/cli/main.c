@@ -32,6 +32,17 @@ static const char usage_text[] =
     "                                        one JSON record per line\n"
     "  import vacancies|workers FILE.jsonl|- [--batch N]\n"
     "                                        bulk load JSON lines\n"
+    "  match vacancies (--worker ID | --profile FILE.json|-)\n"
+    "       [--scope county|city|province|all] [--limit N] [--as-of T]\n"
+    "       [--occupation P] [--employer E] [--min-wage W] [--why] [--json]\n"
+    "                                        rank vacancies for a worker\n"
+    "  match workers --vacancy ID [--scope S] [--limit N] [--as-of T]\n"
+    "       [--category C] [--why] [--json]\n"
+    "                                        rank workers for a vacancy\n"
+    "                                        (--why: a reason per match)\n"
+    "  explain (--worker ID | --profile FILE.json|-) --vacancy ID\n"
+    "       [--scope S] [--as-of T] [--json]\n"
+    "                                        why a pair matches or not\n"
     "  call OP [JSON-ARGS]                   raw call, prints the result\n"
     "  help, --help, --version\n"
     "\n"
@@ -61,6 +72,8 @@ static const command_t commands[] = {
     { "close", cmd_close },
     { "list", cmd_list },
     { "import", cmd_import },
+    { "match", cmd_match },
+    { "explain", cmd_explain },
     { "call", cmd_call },
 };
 

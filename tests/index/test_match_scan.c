@@ -1,9 +1,11 @@
 /* test_match_scan.c - the index's matching reads: ix_scan_skill and
  * ix_scan_minor against a brute-force filter over a model of every doc
- * (every region prefix length, through puts, replaces, region moves and
- * deletes, inside and after the write transaction), ix_get_docno against
- * ix_get, the match fields and terms of ix_record_t, and ix_check finding
- * damage to the skill and minor-group postings.
+ * (every region prefix length, through puts, replaces, region moves,
+ * replaces that change only a brief field, and deletes, inside and after
+ * the write transaction), each posting's brief against the one derived
+ * from the model, ix_get_docno against ix_get, the match fields and terms
+ * of ix_record_t, and ix_check finding damage to the skill and minor-group
+ * postings, stale briefs included.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -84,6 +86,11 @@ typedef struct mdoc {
     int nsk;
     int sk[6];
     uint8_t lvl[6];
+    /* What the brief is derived from. */
+    bool matchable;
+    uint8_t category;
+    uint32_t filled;
+    ix_match_t match;
     uint64_t docno;
 } mdoc_t;
 
@@ -124,6 +131,77 @@ random_terms(mdoc_t *m)
         m->lvl[i] = (uint8_t)(1 + rand() % 5);
 }
 
+/* One field the brief carries, chosen by `which`, set to a random value
+ * (often the same as before, so unchanged briefs are covered too). Small
+ * ranges make open vacancies fill up and reopen. */
+static void
+random_brief_field(mdoc_t *m, int which)
+{
+    ix_match_t *x = &m->match;
+    switch (which) {
+    case 0: m->matchable = rand() % 4 != 0; break;
+    case 1: m->filled = (uint32_t)(rand() % 4); break;
+    case 2: x->headcount = (uint32_t)(rand() % 4); break;
+    case 3:
+        x->wage_min = (uint32_t)rand();
+        x->wage_max = rand() % 3 ? (uint32_t)rand() : 0;
+        break;
+    case 4: x->expires = rand() % 3 ? (int64_t)rand() * (rand() % 2 ? 1 : -1)
+                                    : 0; break;
+    case 5: x->education = (uint8_t)(rand() % 8); break;
+    case 6:
+        x->age_min = (uint8_t)(rand() % 40);
+        x->age_max = (uint8_t)(rand() % 70);
+        break;
+    case 7: x->priority_mask = (uint8_t)rand(); break;
+    case 8: x->birth_year = (uint16_t)(1940 + rand() % 80); break;
+    case 9:
+        if (m->kind == IX_WORKER)
+            m->category = (uint8_t)(rand() % 5);
+        break;
+    default:
+        /* Fields no brief carries: a replace must leave briefs alone. */
+        x->since = rand();
+        break;
+    }
+}
+
+#define NBRIEF_FIELDS 11
+
+static void
+random_brief(mdoc_t *m)
+{
+    for (int f = 0; f < NBRIEF_FIELDS; f++)
+        random_brief_field(m, f);
+}
+
+/* The brief the index should derive, written from the contract of
+ * ix_brief_t, not from the index's code. */
+static void
+model_brief(const mdoc_t *m, ix_brief_t *b)
+{
+    memset(b, 0, sizeof *b);
+    const ix_match_t *x = &m->match;
+    b->education = x->education;
+    if (m->kind == IX_VACANCY) {
+        b->open = m->matchable && x->headcount > m->filled;
+        b->expires = x->expires;
+        b->wage = x->wage_max;
+        const char *c = m->occ[0];
+        for (; *c; c++)
+            if (*c != '-')
+                b->occupation = b->occupation * 10 + (uint32_t)(*c - '0');
+        b->age_min = x->age_min;
+        b->age_max = x->age_max;
+        b->priority_mask = x->priority_mask;
+    } else {
+        b->open = m->matchable;
+        b->wage = x->wage_min;
+        b->birth_year = x->birth_year;
+        b->category = m->category;
+    }
+}
+
 static void
 put_doc(ix_txn_t *t, mdoc_t *m)
 {
@@ -143,9 +221,13 @@ put_doc(ix_txn_t *t, mdoc_t *m)
         .occupations = m->occ,
         .occupation_lens = ol,
         .n_occupations = (uint32_t)m->nocc,
-        .matchable = true,
+        .status = m->matchable ? 0 : 1,
+        .matchable = m->matchable,
+        .category = m->category,
         .skills = sk,
         .n_skills = (uint32_t)m->nsk,
+        .filled = m->filled,
+        .match = m->match,
         .value = m->id,
         .value_len = strlen(m->id),
     };
@@ -167,6 +249,7 @@ typedef struct hit {
     uint8_t level;
     char code[10];
     uint32_t code_len;
+    ix_brief_t brief;
 } hit_t;
 
 typedef struct hits {
@@ -177,15 +260,18 @@ typedef struct hits {
 } hits_t;
 
 static int
-on_skill(void *ctx, uint64_t docno, const char region[6], uint8_t level)
+on_skill(void *ctx, uint64_t docno, const char region[6], uint8_t level,
+         const ix_brief_t *brief)
 {
     hits_t *hs = ctx;
     cr_assert_lt(hs->n, 4 * NDOC);
+    cr_assert_not_null(brief);
     hit_t *h = &hs->h[hs->n++];
     memset(h, 0, sizeof *h);
     memcpy(h->region, region, 6);
     h->docno = docno;
     h->level = level;
+    h->brief = *brief;
     if (hs->stop_after && hs->n == hs->stop_after)
         return hs->stop_value;
     return 0;
@@ -193,15 +279,17 @@ on_skill(void *ctx, uint64_t docno, const char region[6], uint8_t level)
 
 static int
 on_minor(void *ctx, uint64_t docno, const char region[6], const char *code,
-         uint32_t code_len)
+         uint32_t code_len, const ix_brief_t *brief)
 {
     hits_t *hs = ctx;
     cr_assert_lt(hs->n, 4 * NDOC);
     cr_assert(code_len == 7 || code_len == 10, "code length %u", code_len);
+    cr_assert_not_null(brief);
     hit_t *h = &hs->h[hs->n++];
     memset(h, 0, sizeof *h);
     memcpy(h->region, region, 6);
     h->docno = docno;
+    h->brief = *brief;
     memcpy(h->code, code, code_len);
     h->code_len = code_len;
     if (hs->stop_after && hs->n == hs->stop_after)
@@ -241,6 +329,7 @@ brute_skill(int k, int s, const char *pfx, hits_t *out)
                 memcpy(h->region, m->region, 6);
                 h->docno = m->docno;
                 h->level = m->lvl[j];
+                model_brief(m, &h->brief);
             }
     }
     qsort(out->h, (size_t)out->n, sizeof out->h[0], hit_cmp);
@@ -263,11 +352,31 @@ brute_minor(int k, const char *minor, const char *pfx, hits_t *out)
             memset(h, 0, sizeof *h);
             memcpy(h->region, m->region, 6);
             h->docno = m->docno;
+            model_brief(m, &h->brief);
             memcpy(h->code, m->occ[j], ol);
             h->code_len = (uint32_t)ol;
         }
     }
     qsort(out->h, (size_t)out->n, sizeof out->h[0], hit_cmp);
+}
+
+/* Field by field: the struct may have padding, which memcmp would read. */
+static void
+same_brief(const ix_brief_t *g, const ix_brief_t *w, const char *what, int i)
+{
+    cr_assert_eq(g->open, w->open, "%s #%d: open", what, i);
+    cr_assert_eq(g->expires, w->expires, "%s #%d: expires", what, i);
+    cr_assert_eq(g->wage, w->wage, "%s #%d: wage", what, i);
+    cr_assert_eq(g->occupation, w->occupation, "%s #%d: occupation", what,
+                 i);
+    cr_assert_eq(g->birth_year, w->birth_year, "%s #%d: birth_year", what,
+                 i);
+    cr_assert_eq(g->education, w->education, "%s #%d: education", what, i);
+    cr_assert_eq(g->age_min, w->age_min, "%s #%d: age_min", what, i);
+    cr_assert_eq(g->age_max, w->age_max, "%s #%d: age_max", what, i);
+    cr_assert_eq(g->priority_mask, w->priority_mask, "%s #%d: priority",
+                 what, i);
+    cr_assert_eq(g->category, w->category, "%s #%d: category", what, i);
 }
 
 static void
@@ -287,6 +396,7 @@ same_hits(const hits_t *got, const hits_t *want, const char *what)
         cr_assert(memcmp(g->code, w->code, g->code_len) == 0,
                   "%s #%d: code %.*s, want %.*s", what, i, (int)g->code_len,
                   g->code, (int)w->code_len, w->code);
+        same_brief(&g->brief, &w->brief, what, i);
     }
 }
 
@@ -351,6 +461,7 @@ fill_model(void)
             m->kind = k == 0 ? IX_VACANCY : IX_WORKER;
             snprintf(m->id, sizeof m->id, "%c%03d", k == 0 ? 'v' : 'w', i);
             random_terms(m);
+            random_brief(m);
             put_doc(t, m);
         }
     cr_assert_eq(ix_write_commit(t), 0);
@@ -370,8 +481,14 @@ Test(match_scan, scans_equal_brute_force_through_changes)
         for (int op = 0; op < 40; op++) {
             int k = rand() % 2, i = rand() % NDOC;
             mdoc_t *m = &model[k][i];
-            int what = rand() % 4;
-            if (what == 0) {
+            int what = rand() % 6;
+            if (what >= 4 && m->live) {
+                /* Same terms and region, one brief field changed: the
+                 * postings keep their keys and must take the new
+                 * values. */
+                random_brief_field(m, rand() % NBRIEF_FIELDS);
+                put_doc(t, m);
+            } else if (what == 0) {
                 int rc = ix_delete(t, m->kind, m->id,
                                    (uint32_t)strlen(m->id), 0);
                 cr_assert_eq(rc, m->live ? 0 : -ENOENT);
@@ -388,6 +505,8 @@ Test(match_scan, scans_equal_brute_force_through_changes)
                 put_doc(t, m);
             } else {
                 random_terms(m);
+                if (rand() % 2)
+                    random_brief(m);
                 put_doc(t, m);
             }
         }
@@ -858,10 +977,60 @@ change_first_level(MDB_txn *txn, MDB_dbi dbi)
     MDB_val k, v;
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
     first_of(c, 'K', 'W', &k, &v);
-    cr_assert_eq(v.mv_size, 1);
-    uint8_t lv = (uint8_t)(*(uint8_t *)v.mv_data + 1);
-    MDB_val nv = {1, &lv};
+    cr_assert_eq(v.mv_size, 1 + 9, "level + worker brief");
+    uint8_t val[16];
+    memcpy(val, v.mv_data, v.mv_size);
+    val[0]++;
+    MDB_val nv = {v.mv_size, val};
     cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+    mdb_cursor_close(c);
+}
+
+/* Makes the brief of the first posting of tag and kind stale: its byte
+ * at offset `at` of the value changes, as if a replace had not rewritten
+ * it. */
+static void
+stale_brief(MDB_txn *txn, MDB_dbi dbi, uint8_t tag, uint8_t kind, size_t at)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    first_of(c, tag, kind, &k, &v);
+    uint8_t val[32];
+    cr_assert_lt(at, v.mv_size);
+    cr_assert_leq(v.mv_size, sizeof val);
+    memcpy(val, v.mv_data, v.mv_size);
+    val[at] ^= 0x01;
+    MDB_val nv = {v.mv_size, val};
+    cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+    mdb_cursor_close(c);
+}
+
+/* A vacancy skill posting whose wage (value offset 1 + 9) is stale. */
+static void
+stale_skill_wage(MDB_txn *txn, MDB_dbi dbi)
+{
+    stale_brief(txn, dbi, 'K', 'V', 1 + 9);
+}
+
+/* A worker minor-group posting whose open flag (offset 0) is stale. */
+static void
+stale_minor_open(MDB_txn *txn, MDB_dbi dbi)
+{
+    stale_brief(txn, dbi, 'M', 'W', 0);
+}
+
+/* A vacancy skill posting that lost its brief (the previous format). */
+static void
+skill_without_brief(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    first_of(c, 'K', 'V', &k, &v);
+    uint8_t lv = *(uint8_t *)v.mv_data;
+    MDB_val nv = {1, &lv};
+    cr_assert_eq(mdb_cursor_put(c, &k, &nv, 0), 0);
     mdb_cursor_close(c);
 }
 
@@ -882,6 +1051,7 @@ move_first_skill(MDB_txn *txn, MDB_dbi dbi)
     /* The region sits 14 bytes before the end. */
     key[n - 14] = '9';
     MDB_val nk = {n, key}, nv = {1, &lv};
+    /* The value does not matter: the key is what check misses. */
     cr_assert_eq(mdb_put(txn, dbi, &nk, &nv, 0), 0);
 }
 
@@ -892,7 +1062,8 @@ add_stray_minor(MDB_txn *txn, MDB_dbi dbi)
     uint8_t key[26] = {'M', 'W', '6', '-', '0', '5', '-', '0', '2',
                        '1', '1', '0', '1', '0', '5', 0,   0,   0,
                        0,   0,   0,   0x7f, 0x7f, '-', '0', '3'};
-    MDB_val k = {26, key}, v = {0, NULL};
+    uint8_t brief[9] = {1};
+    MDB_val k = {26, key}, v = {9, brief};
     cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
 }
 
@@ -947,4 +1118,152 @@ Test(match_scan, check_finds_stray_minor_posting)
     cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
     cr_assert_not_null(strstr(rep, "posting 'M' for missing docno 32639"),
                        "%s", rep);
+}
+
+Test(match_scan, check_finds_stale_skill_brief)
+{
+    srand(408);
+    fill_model();
+    char rep[512];
+    tamper(stale_skill_wage);
+    cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+    cr_assert_not_null(strstr(rep, "wrong value in skill posting"), "%s",
+                       rep);
+}
+
+Test(match_scan, check_finds_stale_minor_brief)
+{
+    srand(409);
+    fill_model();
+    char rep[512];
+    tamper(stale_minor_open);
+    cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+    cr_assert_not_null(strstr(rep, "wrong value in minor-group posting"),
+                       "%s", rep);
+}
+
+Test(match_scan, scan_refuses_posting_without_brief)
+{
+    /* A value of the wrong width is damage, not a record to judge. */
+    srand(410);
+    fill_model();
+    tamper(skill_without_brief);
+    char rep[512];
+    cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+    cr_assert_not_null(strstr(rep, "wrong value in skill posting"), "%s",
+                       rep);
+    ix_txn_t *t;
+    static hits_t h;
+    int rc = 0;
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    for (int s = 0; s < NSK; s++) {
+        h.n = 0;
+        h.stop_after = 0;
+        int r = ix_scan_skill(t, IX_VACANCY, skills[s],
+                              (uint32_t)strlen(skills[s]), "", 0, on_skill,
+                              &h);
+        cr_assert(r == 0 || r == -EIO, "%d", r);
+        if (r == -EIO)
+            rc++;
+    }
+    ix_read_end(t);
+    cr_assert_eq(rc, 1, "exactly the damaged skill's scan fails");
+}
+
+/* ---- briefs through replaces of one field ---- */
+
+/* Scans every skill and the minor group of a one-record model and
+ * compares each posting's brief with the model's. */
+static void
+brief_everywhere(ix_txn_t *t, const mdoc_t *m, const char *what)
+{
+    static hits_t h;
+    ix_brief_t want;
+    model_brief(m, &want);
+    for (int j = 0; j < m->nsk; j++) {
+        h.n = 0;
+        h.stop_after = 0;
+        const char *sk = skills[m->sk[j]];
+        cr_assert_eq(ix_scan_skill(t, m->kind, sk, (uint32_t)strlen(sk),
+                                   m->region, 4, on_skill, &h),
+                     0);
+        cr_assert_eq(h.n, 1, "%s: skill %s", what, sk);
+        cr_assert_eq(h.h[0].level, m->lvl[j]);
+        same_brief(&h.h[0].brief, &want, what, j);
+    }
+    h.n = 0;
+    cr_assert_eq(ix_scan_minor(t, m->kind, m->occ[0], m->region, 6,
+                               on_minor, &h),
+                 0);
+    cr_assert_eq(h.n, 1, "%s: minor group", what);
+    same_brief(&h.h[0].brief, &want, what, -1);
+}
+
+Test(match_scan, brief_follows_every_field)
+{
+    for (int k = 0; k < 2; k++) {
+        memset(model, 0, sizeof model);
+        mdoc_t *m = &model[k][0];
+        m->kind = k == 0 ? IX_VACANCY : IX_WORKER;
+        strcpy(m->id, k == 0 ? "v1" : "w1");
+        strcpy(m->region, "440305");
+        m->nocc = 1;
+        m->occ[0] = "6-05-02-03";
+        m->nsk = 3;
+        for (int j = 0; j < 3; j++) {
+            m->sk[j] = j * 2;
+            m->lvl[j] = (uint8_t)(j + 1);
+        }
+        m->matchable = true;
+        m->match.headcount = 2;
+        m->match.wage_min = 4000;
+        m->match.wage_max = 9000;
+        m->match.birth_year = 1990;
+        m->match.education = 3;
+        m->category = 2;
+        ix_txn_t *t;
+        cr_assert_eq(ix_write_begin(env, &t), 0);
+        put_doc(t, m);
+        cr_assert_eq(ix_write_commit(t), 0);
+        ix_brief_t b;
+        model_brief(m, &b);
+        cr_assert_eq(b.occupation, k == 0 ? 6050203u : 0u);
+        cr_assert_eq(b.open, 1);
+        /* Each change, then its reversal, in its own transaction; the
+         * postings are checked inside it (queued changes) and after. */
+        for (int step = 0; step < 24; step++) {
+            ix_match_t *x = &m->match;
+            switch (step / 2) {
+            case 0: m->filled = step % 2 ? 0 : 2; break;   /* full */
+            case 1: m->filled = step % 2 ? 0 : 1; break;   /* still open */
+            case 2: m->matchable = step % 2; break;
+            case 3: x->wage_max = step % 2 ? 9000 : 0;
+                    x->wage_min = step % 2 ? 4000 : 4001; break;
+            case 4: x->expires = step % 2 ? 0 : -1; break;
+            case 5: x->education = step % 2 ? 3 : 255; break;
+            case 6: x->age_min = step % 2 ? 0 : 18;
+                    x->age_max = step % 2 ? 0 : 60; break;
+            case 7: x->priority_mask = step % 2 ? 0 : 0x80; break;
+            case 8: x->birth_year = step % 2 ? 1990 : 2005; break;
+            case 9: m->category = step % 2 ? 2 : 4; break;
+            case 10: x->headcount = step % 2 ? 2 : 0; break;
+            default: m->occ[0] = step % 2 ? "6-05-02-03" : "6-05-02-04";
+                     break;
+            }
+            cr_assert_eq(ix_write_begin(env, &t), 0);
+            put_doc(t, m);
+            brief_everywhere(t, m, "in the write transaction");
+            cr_assert_eq(ix_write_commit(t), 0);
+            cr_assert_eq(ix_read_begin(env, &t), 0);
+            brief_everywhere(t, m, "after commit");
+            ix_read_end(t);
+            verify_check();
+        }
+        model_brief(m, &b);
+        cr_assert_eq(b.open, 1, "every change was reversed");
+        cr_assert_eq(ix_write_begin(env, &t), 0);
+        cr_assert_eq(ix_delete(t, m->kind, m->id, (uint32_t)strlen(m->id), 0),
+                     0);
+        cr_assert_eq(ix_write_commit(t), 0);
+    }
 }

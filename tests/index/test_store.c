@@ -294,7 +294,7 @@ verify_api(model_t *md)
 typedef struct kv {
     uint8_t k[96];
     size_t kl;
-    uint8_t v[8];
+    uint8_t v[24];
     size_t vl;
 } kv_t;
 
@@ -327,6 +327,35 @@ add(kv_t *a, size_t *n, const void *k, size_t kl, const void *v, size_t vl)
     return e;
 }
 
+/* The brief of a model doc as docs/storage.md lays it out (native byte
+ * order); returns its length. */
+static size_t
+brief_bytes(const mdoc_t *m, uint8_t *out)
+{
+    const ix_match_t *x = &m->match;
+    if (m->kind == IX_WORKER) {
+        out[0] = m->matchable;
+        memcpy(out + 1, &x->wage_min, 4);
+        memcpy(out + 5, &x->birth_year, 2);
+        out[7] = x->education;
+        out[8] = m->category;
+        return 9;
+    }
+    out[0] = m->matchable && x->headcount > m->filled;
+    memcpy(out + 1, &x->expires, 8);
+    memcpy(out + 9, &x->wage_max, 4);
+    uint32_t digits = 0;
+    for (const char *c = occ_vocab[m->occ[0]]; *c; c++)
+        if (*c != '-')
+            digits = digits * 10 + (uint32_t)(*c - '0');
+    memcpy(out + 13, &digits, 4);
+    out[17] = x->education;
+    out[18] = x->age_min;
+    out[19] = x->age_max;
+    out[20] = x->priority_mask;
+    return 21;
+}
+
 /* Every posting and counter the model calls for, built from the layout in
  * docs/storage.md without the index's own key builders. */
 static void
@@ -339,8 +368,10 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *cnt, size_t *nc)
             mdoc_t *m = &md->d[k][i];
             if (!m->live)
                 continue;
-            uint8_t key[96], dn[8];
+            uint8_t key[96], dn[8], val[24];
             be64(dn, m->docno);
+            /* Skill postings hold level + brief, minor ones the brief. */
+            size_t bl = brief_bytes(m, val + 1);
             key[1] = m->kind;
             key[0] = 'R';
             memcpy(key + 2, m->region, 6);
@@ -370,7 +401,7 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *cnt, size_t *nc)
                     memcpy(key + 9, m->region, 6);
                     memcpy(key + 15, dn, 8);
                     memcpy(key + 23, o + 7, ol - 7);
-                    add(post, np, key, 23 + (ol - 7), NULL, 0);
+                    add(post, np, key, 23 + (ol - 7), val + 1, bl);
                 }
             }
             for (int j = 0; j < m->nsk; j++) {
@@ -380,7 +411,8 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *cnt, size_t *nc)
                 key[2 + sl] = 0;
                 memcpy(key + 3 + sl, m->region, 6);
                 memcpy(key + 9 + sl, dn, 8);
-                add(post, np, key, 17 + sl, &m->lvl[j], 1);
+                val[0] = m->lvl[j];
+                add(post, np, key, 17 + sl, val, 1 + bl);
                 if (m->matchable)
                     df[k][m->sk[j]]++;
             }
@@ -1042,13 +1074,13 @@ Test(store, strerror_names_codes)
     cr_assert_not_null(strstr(ix_strerror(-12345), "12345"));
 }
 
-/* Writes format version 1 into meta, as a store of the previous layout
- * would hold. */
+/* Writes format version 2 into meta, as a store of the previous layout
+ * (postings without briefs) would hold. */
 static void
 old_version(MDB_txn *txn, MDB_dbi dbi)
 {
-    uint8_t one = 1;
-    MDB_val k = {7, "version"}, v = {1, &one};
+    uint8_t two = 2;
+    MDB_val k = {7, "version"}, v = {1, &two};
     cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
 }
 
@@ -1073,9 +1105,9 @@ Test(store, open_refuses_another_format_version)
     cr_assert_eq(ix_open(dir, &o, &e2), -EPROTO);
     cr_assert_null(e2);
     const char *msg = ix_strerror(-EPROTO);
-    cr_assert_not_null(strstr(msg, "store format version 1"), "%s", msg);
-    cr_assert_not_null(strstr(msg, "this build reads 2"), "%s", msg);
-    /* Refusing changed nothing: the version is still 1, refused again. */
+    cr_assert_not_null(strstr(msg, "store format version 2"), "%s", msg);
+    cr_assert_not_null(strstr(msg, "this build reads 3"), "%s", msg);
+    /* Refusing changed nothing: the version is still 2, refused again. */
     cr_assert_eq(ix_open(dir, &o, &e2), -EPROTO);
     rm_store();
     cr_assert_not_null(mkdtemp(strcpy(dir, "/tmp/ixstore-XXXXXX")));
