@@ -147,12 +147,41 @@ bool pr_occupation_prefix_valid(const char *s, size_t len)
 }
 
 /* Writes "<path>.<field>" into buf (PATH_MAX_LEN bytes) and returns buf.
- * An over-long path is cut short: it only ever feeds a message. */
+ * An over-long path is cut short: it only ever feeds a message. Every
+ * field of every record passes here, so it copies rather than formats. */
 static const char *field_path(char *buf, const char *path, const char *field)
 {
-    int n = snprintf(buf, PATH_MAX_LEN, "%s.%s", path, field);
-    if (n < 0)
-        buf[0] = '\0';
+    size_t pl = strlen(path), fl = strlen(field);
+    if (pl > PATH_MAX_LEN - 2)
+        pl = PATH_MAX_LEN - 2;
+    if (fl > PATH_MAX_LEN - 2 - pl)
+        fl = PATH_MAX_LEN - 2 - pl;
+    memcpy(buf, path, pl);
+    buf[pl] = '.';
+    memcpy(buf + pl + 1, field, fl);
+    buf[pl + 1 + fl] = '\0';
+    return buf;
+}
+
+/* Writes "<path>.<field>[<i>]" into buf (PATH_MAX_LEN bytes). */
+static const char *element_path(char *buf, const char *path, const char *field,
+                                uint32_t i)
+{
+    char digits[12];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    field_path(buf, path, field);
+    size_t len = strlen(buf);
+    if (len + (size_t)n + 3 > PATH_MAX_LEN)
+        return buf;
+    buf[len++] = '[';
+    while (n)
+        buf[len++] = digits[--n];
+    buf[len++] = ']';
+    buf[len] = '\0';
     return buf;
 }
 
@@ -252,7 +281,7 @@ static int get_skills(const msgpack_object *obj, const char *path,
     for (uint32_t i = 0; i < arr->size; i++) {
         const msgpack_object *e = &arr->ptr[i];
         char base[PATH_MAX_LEN], p[PATH_MAX_LEN];
-        snprintf(base, sizeof base, "%s.skills[%u]", path, (unsigned)i);
+        element_path(base, path, "skills", i);
         if (e->type != MSGPACK_OBJECT_MAP)
             return pr_fail(err, PR_BAD_REQUEST, "%s: must be a map", base);
         pr_skill_t *s = &skills[i];
@@ -295,8 +324,7 @@ static int get_priority(const msgpack_object *obj, const char *path,
     for (uint32_t i = 0; i < arr->size; i++) {
         const msgpack_object *e = &arr->ptr[i];
         char p[PATH_MAX_LEN];
-        snprintf(p, sizeof p, "%s.priority_categories[%u]", path,
-                 (unsigned)i);
+        element_path(p, path, "priority_categories", i);
         if (e->type != MSGPACK_OBJECT_STR)
             return pr_fail(err, PR_BAD_REQUEST, "%s: must be a string", p);
         pr_str_t s = {e->via.str.ptr, e->via.str.size};
@@ -326,8 +354,7 @@ static int get_desired(const msgpack_object *obj, const char *path,
     for (uint32_t i = 0; i < arr->size; i++) {
         const msgpack_object *e = &arr->ptr[i];
         char p[PATH_MAX_LEN];
-        snprintf(p, sizeof p, "%s.desired_occupations[%u]", path,
-                 (unsigned)i);
+        element_path(p, path, "desired_occupations", i);
         if (e->type != MSGPACK_OBJECT_STR)
             return pr_fail(err, PR_BAD_REQUEST, "%s: must be a string", p);
         if (!pr_occupation_prefix_valid(e->via.str.ptr, e->via.str.size))
