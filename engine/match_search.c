@@ -1,0 +1,601 @@
+/* match_search.c - finding the best matches for a probe without reading
+ * every candidate.
+ *
+ * Term at a time over the scoped postings. The probe's terms are its
+ * skills and the minor occupation groups of its codes of 7 or 10
+ * characters. Every posting carries the candidate's skill level and a
+ * brief of its record, so a walk over the postings alone decides the
+ * contract's rules 1-5 and accumulates each candidate's skill part and
+ * bonuses, with no record read. Only the candidates whose accumulated
+ * score can still reach the k-th best are then read and scored exactly
+ * (en_score_pair), best bound first, until none left can. See
+ * docs/matching.md.
+ */
+#include "match.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "match_rules.h"
+
+/* Skill parts are accumulated in single precision; a candidate is
+ * finally judged on its exact score, so bounds only need this margin. */
+#define ACC_MARGIN 1e-3
+
+enum { ACC_DEAD = 0, ACC_LIVE = 1 };
+
+/* One candidate met in the postings. Bonuses are kept in tenths: every
+ * bonus of the contract is a multiple of 0.1. */
+typedef struct acc {
+    uint64_t docno;
+    float skill;          /* skill contributions so far */
+    uint8_t state;        /* ACC_DEAD: a rule fails; ACC_LIVE */
+    uint8_t fixed;        /* county + priority bonus, exact */
+    uint8_t occ;          /* occupation bonus known so far */
+    uint8_t occ_exact;    /* 0: a worker met in no minor group (<= 0.6) */
+} acc_t;
+
+/* A candidate worth reading, with its bound. */
+typedef struct finalist {
+    double upper;
+    uint64_t docno;
+} finalist_t;
+
+/* Memory a worker thread reuses for every query: the accumulators (a
+ * dense array, indexed by an open-addressing table cleared in O(1) by
+ * bumping its generation) and the finalists. */
+struct en_match_scratch {
+    acc_t *accs;
+    uint32_t n_accs, cap_accs;
+    uint32_t *slot_idx, *slot_gen;
+    uint32_t cap_slots, gen;
+    finalist_t *fin;
+    uint32_t cap_fin;
+};
+
+en_match_scratch_t *
+en_match_scratch_new(void)
+{
+    return calloc(1, sizeof(en_match_scratch_t));
+}
+
+void
+en_match_scratch_free(en_match_scratch_t *sc)
+{
+    if (!sc)
+        return;
+    free(sc->accs);
+    free(sc->slot_idx);
+    free(sc->slot_gen);
+    free(sc->fin);
+    free(sc);
+}
+
+static void
+acc_reset(en_match_scratch_t *sc)
+{
+    sc->n_accs = 0;
+    if (++sc->gen == 0) {  /* wrapped: old stamps could alias */
+        if (sc->slot_gen)
+            memset(sc->slot_gen, 0, sc->cap_slots * sizeof *sc->slot_gen);
+        sc->gen = 1;
+    }
+}
+
+static uint32_t
+slot_of(uint64_t docno, uint32_t mask)
+{
+    return (uint32_t)((docno * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+static int
+acc_grow(en_match_scratch_t *sc)
+{
+    uint32_t cap = sc->cap_slots ? sc->cap_slots * 2 : 8192;
+    uint32_t *idx = malloc(cap * sizeof *idx);
+    uint32_t *gen = calloc(cap, sizeof *gen);
+    acc_t *accs = realloc(sc->accs, (cap / 2) * sizeof *accs);
+    if (!idx || !gen || !accs) {
+        free(idx);
+        free(gen);
+        if (accs)
+            sc->accs = accs;
+        return -ENOMEM;
+    }
+    sc->accs = accs;
+    sc->cap_accs = cap / 2;
+    free(sc->slot_idx);
+    free(sc->slot_gen);
+    sc->slot_idx = idx;
+    sc->slot_gen = gen;
+    sc->cap_slots = cap;
+    sc->gen = 1;
+    for (uint32_t i = 0; i < sc->n_accs; i++) {
+        uint32_t s = slot_of(sc->accs[i].docno, cap - 1);
+        while (gen[s] == 1)
+            s = (s + 1) & (cap - 1);
+        gen[s] = 1;
+        idx[s] = i;
+    }
+    return 0;
+}
+
+/* Finds docno's accumulator, or creates a zeroed one (*fresh = true). */
+static acc_t *
+acc_get(en_match_scratch_t *sc, uint64_t docno, bool *fresh)
+{
+    if (sc->n_accs + 1 > sc->cap_accs && acc_grow(sc) != 0)
+        return NULL;
+    uint32_t mask = sc->cap_slots - 1;
+    uint32_t s = slot_of(docno, mask);
+    while (sc->slot_gen[s] == sc->gen) {
+        acc_t *a = &sc->accs[sc->slot_idx[s]];
+        if (a->docno == docno) {
+            *fresh = false;
+            return a;
+        }
+        s = (s + 1) & mask;
+    }
+    sc->slot_gen[s] = sc->gen;
+    sc->slot_idx[s] = sc->n_accs;
+    acc_t *a = &sc->accs[sc->n_accs++];
+    memset(a, 0, sizeof *a);
+    a->docno = docno;
+    *fresh = true;
+    return a;
+}
+
+/* ---- occupation codes as digits (the form briefs carry) --------------- */
+
+/* 6-05-02-03 -> 6050203, 6-05-02 -> 60502, 6-05 -> 605, 6 -> 6. */
+static uint32_t
+code_digits(const char *code, uint32_t len)
+{
+    uint32_t v = 0;
+    for (uint32_t i = 0; i < len; i++)
+        if (code[i] >= '0' && code[i] <= '9')
+            v = v * 10 + (uint32_t)(code[i] - '0');
+    return v;
+}
+
+/* The digits a code of len characters has (1, 3, 5 or 7). */
+static uint32_t
+level_digits(uint32_t len)
+{
+    return len >= PR_OCCUPATION_LEN ? 7 : len >= 7 ? 5 : len >= 4 ? 3 : 1;
+}
+
+/* Cuts the digits of a code of `len` characters to the level of `to`
+ * characters (to <= len): 6050203 at 10 -> 60502 at 7. */
+static uint32_t
+cut_digits(uint32_t digits, uint32_t len, uint32_t to)
+{
+    static const uint32_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    return digits / pow10[level_digits(len) - level_digits(to)];
+}
+
+/* ---- the search ------------------------------------------------------- */
+
+/* A probe term: one of its skills, or one minor occupation group. */
+typedef struct term {
+    double ub;            /* the most one posting of it can add */
+    int skill;            /* probe skill index, or -1 for a minor group */
+    const char *minor;    /* 7 characters, for a minor group */
+} term_t;
+
+typedef struct search {
+    ix_txn_t *txn;
+    const en_match_query_t *q;
+    const en_party_t *probe;
+    uint8_t searched;
+    double idf[IX_SKILLS_MAX];
+    term_t terms[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX];
+    uint32_t n_terms, cur;
+    int probe_age;             /* match.vacancies: the worker's age at as_of */
+    int year;                  /* the calendar year of as_of (UTC) */
+    uint32_t filter_occ;       /* the occupation filter as digits */
+    uint32_t code_val[IX_OCCUPATIONS_MAX];   /* the probe's codes as digits */
+    uint32_t code_len[IX_OCCUPATIONS_MAX];
+    en_match_scratch_t *sc;
+    en_match_result_t *out;
+    int err;
+} search_t;
+
+/* The occupation bonus, in tenths, that the probe worker's desired codes
+ * get from a vacancy code given as digits (en_code_bonus, on digits). */
+static uint8_t
+bonus_tenths(const search_t *s, uint32_t vocc)
+{
+    uint8_t best = 0;
+    for (uint32_t i = 0; i < s->probe->n_occ; i++) {
+        uint32_t len = s->code_len[i], d = s->code_val[i];
+        uint8_t b = 0;
+        if (len == PR_OCCUPATION_LEN && d == vocc)
+            b = 20;
+        else if (len >= 7 && cut_digits(d, len, 7) == cut_digits(vocc, PR_OCCUPATION_LEN, 7))
+            b = 12;
+        else if (len >= 4 && cut_digits(d, len, 4) == cut_digits(vocc, PR_OCCUPATION_LEN, 4))
+            b = 6;
+        else if (cut_digits(d, len, 1) == cut_digits(vocc, PR_OCCUPATION_LEN, 1))
+            b = 2;
+        if (b > best)
+            best = b;
+    }
+    return best;
+}
+
+/* Rules 1-5 (the scope is the scan's prefix) and the extra filters that
+ * a brief can decide. */
+static bool
+brief_passes(const search_t *s, const ix_brief_t *b)
+{
+    const en_party_t *p = s->probe;
+    const en_match_filters_t *f = &s->q->filters;
+    if (!b->open)
+        return false;
+    if (s->searched == IX_VACANCY) {
+        if (b->expires != 0 && b->expires <= s->q->as_of)
+            return false;
+        if (b->wage != 0 && p->m.wage_min > b->wage)
+            return false;
+        if (b->education > p->m.education)
+            return false;
+        if (b->age_min > 0 && s->probe_age < b->age_min)
+            return false;
+        if (b->age_max > 0 && s->probe_age > b->age_max)
+            return false;
+        if (f->occupation.ptr &&
+            cut_digits(b->occupation, PR_OCCUPATION_LEN, f->occupation.len) != s->filter_occ)
+            return false;
+        if (f->min_wage > 0 && b->wage != 0 && b->wage < f->min_wage)
+            return false;
+    } else {
+        if (p->m.wage_max != 0 && b->wage > p->m.wage_max)
+            return false;
+        if (p->m.education > b->education)
+            return false;
+        int age = s->year - (int)b->birth_year;
+        if (p->m.age_min > 0 && age < p->m.age_min)
+            return false;
+        if (p->m.age_max > 0 && age > p->m.age_max)
+            return false;
+        if (f->category >= 0 && b->category != f->category)
+            return false;
+    }
+    return true;
+}
+
+/* The accumulator of a posting's candidate; NULL when it is dead (a rule
+ * fails) or on error (s->err). A new one is judged on its brief and gets
+ * its exact fixed bonuses. */
+static acc_t *
+meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
+{
+    s->out->postings_seen++;
+    bool fresh;
+    acc_t *a = acc_get(s->sc, docno, &fresh);
+    if (!a) {
+        s->err = -ENOMEM;
+        return NULL;
+    }
+    if (!fresh)
+        return a->state == ACC_LIVE ? a : NULL;
+    if (!brief_passes(s, b))
+        return NULL;  /* stays ACC_DEAD */
+    a->state = ACC_LIVE;
+    const en_party_t *p = s->probe;
+    uint8_t county = memcmp(region, p->region, 6) == 0 ? 5 : 0;
+    uint8_t priority = s->searched == IX_VACANCY
+                           ? ((b->priority_mask >> p->category) & 1) * 5
+                           : ((p->m.priority_mask >> b->category) & 1) * 5;
+    a->fixed = county + priority;
+    if (s->searched == IX_VACANCY) {
+        a->occ = bonus_tenths(s, b->occupation);
+        a->occ_exact = 1;
+    }
+    return a;
+}
+
+static int
+on_skill_posting(void *ctx, uint64_t docno, const char region[6], uint8_t level,
+                 const ix_brief_t *brief)
+{
+    search_t *s = ctx;
+    acc_t *a = meet(s, docno, region, brief);
+    if (!a)
+        return s->err;
+    const term_t *t = &s->terms[s->cur];
+    uint8_t probe_level = s->probe->skills[t->skill].level;
+    /* min(lw, lv) / lv, with lv the vacancy's level. */
+    uint8_t lw = s->searched == IX_VACANCY ? probe_level : level;
+    uint8_t lv = s->searched == IX_VACANCY ? level : probe_level;
+    a->skill += (float)(t->ub * (double)(lw < lv ? lw : lv) / (double)lv);
+    return 0;
+}
+
+static int
+on_minor_posting(void *ctx, uint64_t docno, const char region[6],
+                 const char *code, uint32_t code_len, const ix_brief_t *brief)
+{
+    search_t *s = ctx;
+    acc_t *a = meet(s, docno, region, brief);
+    if (!a)
+        return s->err;
+    if (s->searched == IX_WORKER) {
+        /* A worker's code in the probe vacancy's minor group: its best
+         * such code is its bonus, since codes outside the group give at
+         * most 0.6. */
+        const char *level;
+        const en_party_t *v = s->probe;
+        uint8_t b = (uint8_t)lround(10 * en_code_bonus(code, code_len, v->occ[0], v->occ_len[0], &level));
+        if (b > a->occ)
+            a->occ = b;
+        a->occ_exact = 1;
+    }
+    return 0;
+}
+
+static void
+add_terms(search_t *s)
+{
+    const en_party_t *p = s->probe;
+    for (uint32_t i = 0; i < p->n_skills; i++)
+        if (s->idf[i] > 0)  /* a skill no one holds finds no one */
+            s->terms[s->n_terms++] = (term_t){.ub = s->idf[i], .skill = (int)i};
+    for (uint32_t i = 0; i < p->n_occ; i++) {
+        if (p->occ_len[i] < 7)
+            continue;
+        bool dup = false;
+        for (uint32_t j = 0; j < s->n_terms && !dup; j++)
+            dup = s->terms[j].skill < 0 && memcmp(s->terms[j].minor, p->occ[i], 7) == 0;
+        if (!dup)
+            s->terms[s->n_terms++] = (term_t){.skill = -1, .minor = p->occ[i]};
+    }
+}
+
+/* ---- choosing whom to read -------------------------------------------- */
+
+/* Is a worse than b? Lower score, or equal score and greater id. */
+static bool
+hit_worse(const en_match_hit_t *a, const en_match_hit_t *b)
+{
+    if (a->score != b->score)
+        return a->score < b->score;
+    uint32_t n = a->id_len < b->id_len ? a->id_len : b->id_len;
+    int c = memcmp(a->id, b->id, n);
+    return c != 0 ? c > 0 : a->id_len > b->id_len;
+}
+
+/* The result is a min-heap on "worse" while it fills. */
+static void
+heap_sift_down(en_match_hit_t *h, uint32_t n, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && hit_worse(&h[l], &h[m]))
+            m = l;
+        if (r < n && hit_worse(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            return;
+        en_match_hit_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void
+heap_offer(en_match_result_t *o, uint32_t limit, const en_match_hit_t *hit)
+{
+    if (o->n < limit) {
+        uint32_t i = o->n++;
+        o->hits[i] = *hit;
+        while (i > 0) {
+            uint32_t p = (i - 1) / 2;
+            if (!hit_worse(&o->hits[i], &o->hits[p]))
+                break;
+            en_match_hit_t t = o->hits[i];
+            o->hits[i] = o->hits[p];
+            o->hits[p] = t;
+            i = p;
+        }
+    } else if (hit_worse(&o->hits[0], hit)) {
+        o->hits[0] = *hit;
+        heap_sift_down(o->hits, o->n, 0);
+    }
+}
+
+/* The k-th largest of the candidates' lower bounds (the score each has
+ * for sure), or -inf when there are fewer than k. A small min-heap. */
+static double
+kth_lower(const en_match_scratch_t *sc, uint32_t k)
+{
+    double heap[EN_MATCH_LIMIT_MAX];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < sc->n_accs; i++) {
+        const acc_t *a = &sc->accs[i];
+        if (a->state != ACC_LIVE)
+            continue;
+        double low = (double)a->skill + (a->occ + a->fixed) / 10.0;
+        if (n < k) {
+            uint32_t j = n++;
+            heap[j] = low;
+            while (j > 0 && heap[(j - 1) / 2] > heap[j]) {
+                double t = heap[j];
+                heap[j] = heap[(j - 1) / 2];
+                heap[(j - 1) / 2] = t;
+                j = (j - 1) / 2;
+            }
+        } else if (low > heap[0]) {
+            heap[0] = low;
+            for (uint32_t j = 0;;) {
+                uint32_t l = 2 * j + 1, r = l + 1, m = j;
+                if (l < n && heap[l] < heap[m])
+                    m = l;
+                if (r < n && heap[r] < heap[m])
+                    m = r;
+                if (m == j)
+                    break;
+                double t = heap[j];
+                heap[j] = heap[m];
+                heap[m] = t;
+                j = m;
+            }
+        }
+    }
+    return n < k ? -INFINITY : heap[0];
+}
+
+static int
+finalist_order(const void *x, const void *y)
+{
+    const finalist_t *a = x, *b = y;
+    return a->upper < b->upper ? 1 : a->upper > b->upper ? -1 : 0;
+}
+
+/* Reads one candidate and, when every rule and filter holds, offers its
+ * exact score. */
+static int
+judge(search_t *s, uint64_t docno)
+{
+    ix_record_t rec;
+    int rc = ix_get_docno(s->txn, s->searched, docno, &rec);
+    if (rc != 0)
+        return rc;
+    s->out->candidates_scored++;
+    en_party_t cand;
+    en_party_from_record(&cand, &rec);
+    const en_party_t *w = s->searched == IX_VACANCY ? s->probe : &cand;
+    const en_party_t *v = s->searched == IX_VACANCY ? &cand : s->probe;
+    bool rule6;
+    double score = en_score_pair(w, v, s->probe, s->idf, NULL, &rule6);
+    if (!rule6 || !en_rules_hold(w, v, s->searched == IX_WORKER, s->q->scope, s->q->as_of))
+        return 0;
+    const pr_str_t *employer = &s->q->filters.employer;
+    if (employer->ptr) {
+        msgpack_zone zone;
+        msgpack_object obj;
+        size_t off = 0;
+        bool same = false;
+        msgpack_zone_init(&zone, 2048);
+        if (msgpack_unpack(rec.value, rec.value_len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS) {
+            const msgpack_object *e = pr_map_get(&obj, "employer");
+            same = e && e->type == MSGPACK_OBJECT_STR && e->via.str.size == employer->len &&
+                   memcmp(e->via.str.ptr, employer->ptr, employer->len) == 0;
+        }
+        msgpack_zone_destroy(&zone);
+        if (!same)
+            return 0;
+    }
+    en_match_hit_t hit = {.score = score, .docno = docno, .id_len = rec.id_len};
+    memcpy(hit.id, rec.id, rec.id_len);
+    heap_offer(s->out, s->q->limit, &hit);
+    return 0;
+}
+
+/* Reads the candidates that can still make the list, best bound first,
+ * until the list is full and no bound left reaches its last score. */
+static int
+finish(search_t *s)
+{
+    en_match_scratch_t *sc = s->sc;
+    uint32_t k = s->q->limit;
+    /* The employer filter is known only after a read, so the sure scores
+     * of candidates it may reject cannot set the bar. */
+    double bar = s->q->filters.employer.ptr ? -INFINITY : kth_lower(sc, k) - ACC_MARGIN;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < sc->n_accs; i++) {
+        const acc_t *a = &sc->accs[i];
+        if (a->state != ACC_LIVE)
+            continue;
+        double occ = a->occ_exact || a->occ >= 6 ? a->occ : 6;
+        double upper = (double)a->skill + (occ + a->fixed) / 10.0;
+        if (upper < bar)
+            continue;
+        if (n == sc->cap_fin) {
+            uint32_t cap = sc->cap_fin ? sc->cap_fin * 2 : 1024;
+            finalist_t *f = realloc(sc->fin, cap * sizeof *f);
+            if (!f)
+                return -ENOMEM;
+            sc->fin = f;
+            sc->cap_fin = cap;
+        }
+        sc->fin[n++] = (finalist_t){.upper = upper, .docno = a->docno};
+    }
+    qsort(sc->fin, n, sizeof sc->fin[0], finalist_order);
+    en_match_result_t *o = s->out;
+    for (uint32_t i = 0; i < n; i++) {
+        if (o->n == k && sc->fin[i].upper + ACC_MARGIN < o->hits[0].score)
+            break;
+        int rc = judge(s, sc->fin[i].docno);
+        if (rc != 0)
+            return rc;
+    }
+    /* Best first. */
+    for (uint32_t m = o->n; m > 1; m--) {
+        en_match_hit_t t = o->hits[0];
+        o->hits[0] = o->hits[m - 1];
+        o->hits[m - 1] = t;
+        heap_sift_down(o->hits, m - 1, 0);
+    }
+    return 0;
+}
+
+int
+en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
+{
+    search_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    const en_party_t *probe = q->probe;
+    s->txn = txn;
+    s->q = q;
+    s->probe = probe;
+    s->searched = probe->kind == IX_WORKER ? IX_VACANCY : IX_WORKER;
+    s->sc = q->scratch;
+    s->out = out;
+    out->n = 0;
+    out->postings_seen = out->candidates_scored = 0;
+    acc_reset(s->sc);
+
+    int rc = en_probe_idf(txn, probe, s->searched, s->idf);
+    if (rc != 0)
+        goto done;
+    /* match.workers finds no one for a vacancy that rule 1 rules out. */
+    if (probe->kind == IX_VACANCY &&
+        (probe->status != PR_VACANCY_OPEN ||
+         (probe->m.expires != 0 && probe->m.expires <= q->as_of) ||
+         (int64_t)probe->m.headcount - (int64_t)probe->filled <= 0))
+        goto done;
+
+    s->year = en_utc_year(q->as_of);
+    s->probe_age = s->year - (int)probe->m.birth_year;
+    if (q->filters.occupation.ptr)
+        s->filter_occ = code_digits(q->filters.occupation.ptr, q->filters.occupation.len);
+    for (uint32_t i = 0; i < probe->n_occ; i++) {
+        s->code_val[i] = code_digits(probe->occ[i], probe->occ_len[i]);
+        s->code_len[i] = probe->occ_len[i];
+    }
+    add_terms(s);
+
+    for (s->cur = 0; s->cur < s->n_terms && rc == 0; s->cur++) {
+        const term_t *t = &s->terms[s->cur];
+        if (t->skill >= 0)
+            rc = ix_scan_skill(txn, s->searched, probe->skills[t->skill].id,
+                               probe->skills[t->skill].id_len, probe->region,
+                               (uint32_t)q->scope, on_skill_posting, s);
+        else
+            rc = ix_scan_minor(txn, s->searched, t->minor, probe->region,
+                               (uint32_t)q->scope, on_minor_posting, s);
+        if (s->err)
+            rc = s->err;
+    }
+    if (rc == 0)
+        rc = finish(s);
+done:
+    free(s);
+    return rc;
+}
