@@ -24,14 +24,15 @@
  * finally judged on its exact score, so bounds only need this margin. */
 #define ACC_MARGIN 1e-3
 
-enum { ACC_DEAD = 0, ACC_LIVE = 1 };
-
-/* One candidate met in the postings. Bonuses are kept in tenths: every
- * bonus of the contract is a multiple of 0.1. */
+/* One candidate met in the postings that meets rules 1-5. Bonuses are
+ * kept in tenths: every bonus of the contract is a multiple of 0.1. The
+ * accumulators live in the slots of an open-addressing table, so that a
+ * posting costs one memory access; a slot is in use when its gen is the
+ * table's. */
 typedef struct acc {
     uint64_t docno;
     float skill;          /* skill contributions so far */
-    uint8_t state;        /* ACC_DEAD: a rule fails; ACC_LIVE */
+    uint32_t gen;
     uint8_t fixed;        /* county + priority bonus, exact */
     uint8_t occ;          /* occupation bonus known so far */
     uint8_t occ_exact;    /* 0: a worker met in no minor group (<= 0.6) */
@@ -43,14 +44,15 @@ typedef struct finalist {
     uint64_t docno;
 } finalist_t;
 
-/* Memory a worker thread reuses for every query: the accumulators (a
- * dense array, indexed by an open-addressing table cleared in O(1) by
- * bumping its generation) and the finalists. */
+/* Memory a worker thread reuses for every query: the accumulator table
+ * (cleared in O(1) by bumping its generation), the list of its slots in
+ * use (so that a small query does not walk a table a large one grew), and
+ * the finalists. */
 struct en_match_scratch {
-    acc_t *accs;
-    uint32_t n_accs, cap_accs;
-    uint32_t *slot_idx, *slot_gen;
-    uint32_t cap_slots, gen;
+    acc_t *slots;
+    uint32_t cap, gen;
+    uint32_t *used;       /* slot numbers in use, in insertion order */
+    uint32_t n_used;
     finalist_t *fin;
     uint32_t cap_fin;
 };
@@ -66,9 +68,8 @@ en_match_scratch_free(en_match_scratch_t *sc)
 {
     if (!sc)
         return;
-    free(sc->accs);
-    free(sc->slot_idx);
-    free(sc->slot_gen);
+    free(sc->slots);
+    free(sc->used);
     free(sc->fin);
     free(sc);
 }
@@ -76,10 +77,10 @@ en_match_scratch_free(en_match_scratch_t *sc)
 static void
 acc_reset(en_match_scratch_t *sc)
 {
-    sc->n_accs = 0;
+    sc->n_used = 0;
     if (++sc->gen == 0) {  /* wrapped: old stamps could alias */
-        if (sc->slot_gen)
-            memset(sc->slot_gen, 0, sc->cap_slots * sizeof *sc->slot_gen);
+        for (uint32_t i = 0; i < sc->cap; i++)
+            sc->slots[i].gen = 0;
         sc->gen = 1;
     }
 }
@@ -93,32 +94,29 @@ slot_of(uint64_t docno, uint32_t mask)
 static int
 acc_grow(en_match_scratch_t *sc)
 {
-    uint32_t cap = sc->cap_slots ? sc->cap_slots * 2 : 8192;
-    uint32_t *idx = malloc(cap * sizeof *idx);
-    uint32_t *gen = calloc(cap, sizeof *gen);
-    acc_t *accs = realloc(sc->accs, (cap / 2) * sizeof *accs);
-    if (!idx || !gen || !accs) {
-        free(idx);
-        free(gen);
-        if (accs)
-            sc->accs = accs;
+    uint32_t cap = sc->cap ? sc->cap * 2 : 4096;
+    acc_t *slots = calloc(cap, sizeof *slots);
+    uint32_t *used = malloc((cap / 2) * sizeof *used);
+    if (!slots || !used) {
+        free(slots);
+        free(used);
         return -ENOMEM;
     }
-    sc->accs = accs;
-    sc->cap_accs = cap / 2;
-    free(sc->slot_idx);
-    free(sc->slot_gen);
-    sc->slot_idx = idx;
-    sc->slot_gen = gen;
-    sc->cap_slots = cap;
-    sc->gen = 1;
-    for (uint32_t i = 0; i < sc->n_accs; i++) {
-        uint32_t s = slot_of(sc->accs[i].docno, cap - 1);
-        while (gen[s] == 1)
+    for (uint32_t i = 0; i < sc->n_used; i++) {
+        acc_t *a = &sc->slots[sc->used[i]];
+        uint32_t s = slot_of(a->docno, cap - 1);
+        while (slots[s].gen == 1)
             s = (s + 1) & (cap - 1);
-        gen[s] = 1;
-        idx[s] = i;
+        slots[s] = *a;
+        slots[s].gen = 1;
+        used[i] = s;
     }
+    free(sc->slots);
+    free(sc->used);
+    sc->slots = slots;
+    sc->used = used;
+    sc->cap = cap;
+    sc->gen = 1;
     return 0;
 }
 
@@ -126,23 +124,20 @@ acc_grow(en_match_scratch_t *sc)
 static acc_t *
 acc_get(en_match_scratch_t *sc, uint64_t docno, bool *fresh)
 {
-    if (sc->n_accs + 1 > sc->cap_accs && acc_grow(sc) != 0)
+    if (sc->n_used + 1 > sc->cap / 2 && acc_grow(sc) != 0)
         return NULL;
-    uint32_t mask = sc->cap_slots - 1;
+    uint32_t mask = sc->cap - 1;
     uint32_t s = slot_of(docno, mask);
-    while (sc->slot_gen[s] == sc->gen) {
-        acc_t *a = &sc->accs[sc->slot_idx[s]];
+    acc_t *a;
+    while ((a = &sc->slots[s])->gen == sc->gen) {
         if (a->docno == docno) {
             *fresh = false;
             return a;
         }
         s = (s + 1) & mask;
     }
-    sc->slot_gen[s] = sc->gen;
-    sc->slot_idx[s] = sc->n_accs;
-    acc_t *a = &sc->accs[sc->n_accs++];
-    memset(a, 0, sizeof *a);
-    a->docno = docno;
+    *a = (acc_t){.docno = docno, .gen = sc->gen};
+    sc->used[sc->n_used++] = s;
     *fresh = true;
     return a;
 }
@@ -267,13 +262,16 @@ brief_passes(const search_t *s, const ix_brief_t *b)
     return true;
 }
 
-/* The accumulator of a posting's candidate; NULL when it is dead (a rule
- * fails) or on error (s->err). A new one is judged on its brief and gets
- * its exact fixed bonuses. */
+/* The accumulator of a posting's candidate; NULL when a rule fails (the
+ * brief is the same in all of a record's postings, so a candidate that
+ * fails once fails everywhere and needs no slot) or on error (s->err). A
+ * new one gets its exact fixed bonuses. */
 static acc_t *
 meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
 {
     s->out->postings_seen++;
+    if (!brief_passes(s, b))
+        return NULL;
     bool fresh;
     acc_t *a = acc_get(s->sc, docno, &fresh);
     if (!a) {
@@ -281,10 +279,7 @@ meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
         return NULL;
     }
     if (!fresh)
-        return a->state == ACC_LIVE ? a : NULL;
-    if (!brief_passes(s, b))
-        return NULL;  /* stays ACC_DEAD */
-    a->state = ACC_LIVE;
+        return a;
     const en_party_t *p = s->probe;
     uint8_t county = memcmp(region, p->region, 6) == 0 ? 5 : 0;
     uint8_t priority = s->searched == IX_VACANCY
@@ -415,10 +410,8 @@ kth_lower(const en_match_scratch_t *sc, uint32_t k)
 {
     double heap[EN_MATCH_LIMIT_MAX];
     uint32_t n = 0;
-    for (uint32_t i = 0; i < sc->n_accs; i++) {
-        const acc_t *a = &sc->accs[i];
-        if (a->state != ACC_LIVE)
-            continue;
+    for (uint32_t i = 0; i < sc->n_used; i++) {
+        const acc_t *a = &sc->slots[sc->used[i]];
         double low = (double)a->skill + (a->occ + a->fixed) / 10.0;
         if (n < k) {
             uint32_t j = n++;
@@ -507,10 +500,8 @@ finish(search_t *s)
      * of candidates it may reject cannot set the bar. */
     double bar = s->q->filters.employer.ptr ? -INFINITY : kth_lower(sc, k) - ACC_MARGIN;
     uint32_t n = 0;
-    for (uint32_t i = 0; i < sc->n_accs; i++) {
-        const acc_t *a = &sc->accs[i];
-        if (a->state != ACC_LIVE)
-            continue;
+    for (uint32_t i = 0; i < sc->n_used; i++) {
+        const acc_t *a = &sc->slots[sc->used[i]];
         double occ = a->occ_exact || a->occ >= 6 ? a->occ : 6;
         double upper = (double)a->skill + (occ + a->fixed) / 10.0;
         if (upper < bar)
