@@ -38,8 +38,9 @@ double en_score_pair(const en_party_t *w, const en_party_t *v,
                      const en_party_t *probe, const double *idf,
                      en_breakdown_t *b, bool *rule6);
 
-/* idf of each probe skill, over the searched kind's matchable records. */
+/* idf of each probe skill, over the searched kind's matchable records;
+ * dfs (may be NULL) receives each skill's document frequency. */
 int en_probe_idf(ix_txn_t *txn, const en_party_t *probe, uint8_t searched,
-                 double *idf);
+                 double *idf, uint64_t *dfs);
 
 #endif

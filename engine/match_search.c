@@ -33,6 +33,7 @@ typedef struct acc {
     uint64_t docno;
     float skill;          /* skill contributions so far */
     uint32_t gen;
+    uint32_t region;      /* its 6 region digits as a number */
     uint8_t fixed;        /* county + priority bonus, exact */
     uint8_t occ;          /* occupation bonus known so far */
     uint8_t occ_exact;    /* 0: a worker met in no minor group (<= 0.6) */
@@ -44,15 +45,21 @@ typedef struct finalist {
     uint64_t docno;
 } finalist_t;
 
-/* Memory a worker thread reuses for every query: the accumulator table
- * (cleared in O(1) by bumping its generation), the list of its slots in
- * use (so that a small query does not walk a table a large one grew), and
- * the finalists. */
-struct en_match_scratch {
+/* An accumulator table: open addressing, cleared in O(1) by bumping its
+ * generation, with the list of its slots in use (so that a small query
+ * does not walk the table a large one grew). */
+typedef struct acc_table {
     acc_t *slots;
     uint32_t cap, gen;
     uint32_t *used;       /* slot numbers in use, in insertion order */
     uint32_t n_used;
+} acc_table_t;
+
+/* Memory a worker thread reuses for every query: the table of every
+ * candidate, the table of the few that survive once no new candidate can
+ * make the list (small, so that it stays in cache), and the finalists. */
+struct en_match_scratch {
+    acc_table_t all, survivors;
     finalist_t *fin;
     uint32_t cap_fin;
 };
@@ -63,25 +70,32 @@ en_match_scratch_new(void)
     return calloc(1, sizeof(en_match_scratch_t));
 }
 
+static void
+table_free(acc_table_t *t)
+{
+    free(t->slots);
+    free(t->used);
+}
+
 void
 en_match_scratch_free(en_match_scratch_t *sc)
 {
     if (!sc)
         return;
-    free(sc->slots);
-    free(sc->used);
+    table_free(&sc->all);
+    table_free(&sc->survivors);
     free(sc->fin);
     free(sc);
 }
 
 static void
-acc_reset(en_match_scratch_t *sc)
+table_reset(acc_table_t *t)
 {
-    sc->n_used = 0;
-    if (++sc->gen == 0) {  /* wrapped: old stamps could alias */
-        for (uint32_t i = 0; i < sc->cap; i++)
-            sc->slots[i].gen = 0;
-        sc->gen = 1;
+    t->n_used = 0;
+    if (++t->gen == 0) {  /* wrapped: old stamps could alias */
+        for (uint32_t i = 0; i < t->cap; i++)
+            t->slots[i].gen = 0;
+        t->gen = 1;
     }
 }
 
@@ -92,9 +106,9 @@ slot_of(uint64_t docno, uint32_t mask)
 }
 
 static int
-acc_grow(en_match_scratch_t *sc)
+table_grow(acc_table_t *t)
 {
-    uint32_t cap = sc->cap ? sc->cap * 2 : 4096;
+    uint32_t cap = t->cap ? t->cap * 2 : 1024;
     acc_t *slots = calloc(cap, sizeof *slots);
     uint32_t *used = malloc((cap / 2) * sizeof *used);
     if (!slots || !used) {
@@ -102,8 +116,8 @@ acc_grow(en_match_scratch_t *sc)
         free(used);
         return -ENOMEM;
     }
-    for (uint32_t i = 0; i < sc->n_used; i++) {
-        acc_t *a = &sc->slots[sc->used[i]];
+    for (uint32_t i = 0; i < t->n_used; i++) {
+        acc_t *a = &t->slots[t->used[i]];
         uint32_t s = slot_of(a->docno, cap - 1);
         while (slots[s].gen == 1)
             s = (s + 1) & (cap - 1);
@@ -111,33 +125,46 @@ acc_grow(en_match_scratch_t *sc)
         slots[s].gen = 1;
         used[i] = s;
     }
-    free(sc->slots);
-    free(sc->used);
-    sc->slots = slots;
-    sc->used = used;
-    sc->cap = cap;
-    sc->gen = 1;
+    table_free(t);
+    t->slots = slots;
+    t->used = used;
+    t->cap = cap;
+    t->gen = 1;
     return 0;
 }
 
-/* Finds docno's accumulator, or creates a zeroed one (*fresh = true). */
+/* Finds docno's accumulator, or NULL. */
 static acc_t *
-acc_get(en_match_scratch_t *sc, uint64_t docno, bool *fresh)
+table_find(acc_table_t *t, uint64_t docno)
 {
-    if (sc->n_used + 1 > sc->cap / 2 && acc_grow(sc) != 0)
+    if (!t->cap)
         return NULL;
-    uint32_t mask = sc->cap - 1;
+    uint32_t mask = t->cap - 1;
+    for (uint32_t s = slot_of(docno, mask); t->slots[s].gen == t->gen; s = (s + 1) & mask)
+        if (t->slots[s].docno == docno)
+            return &t->slots[s];
+    return NULL;
+}
+
+/* Finds docno's accumulator, or creates a zeroed one (*fresh = true).
+ * NULL when out of memory. */
+static acc_t *
+table_get(acc_table_t *t, uint64_t docno, bool *fresh)
+{
+    if (t->n_used + 1 > t->cap / 2 && table_grow(t) != 0)
+        return NULL;
+    uint32_t mask = t->cap - 1;
     uint32_t s = slot_of(docno, mask);
     acc_t *a;
-    while ((a = &sc->slots[s])->gen == sc->gen) {
+    while ((a = &t->slots[s])->gen == t->gen) {
         if (a->docno == docno) {
             *fresh = false;
             return a;
         }
         s = (s + 1) & mask;
     }
-    *a = (acc_t){.docno = docno, .gen = sc->gen};
-    sc->used[sc->n_used++] = s;
+    *a = (acc_t){.docno = docno, .gen = t->gen};
+    t->used[t->n_used++] = s;
     *fresh = true;
     return a;
 }
@@ -182,10 +209,13 @@ typedef struct term {
 
 typedef struct search {
     ix_txn_t *txn;
+    acc_table_t *table;        /* where candidates accumulate */
+    bool closed;               /* no new candidate can make the list */
     const en_match_query_t *q;
     const en_party_t *probe;
     uint8_t searched;
     double idf[IX_SKILLS_MAX];
+    uint64_t df[IX_SKILLS_MAX];
     term_t terms[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX];
     uint32_t n_terms, cur;
     int probe_age;             /* match.vacancies: the worker's age at as_of */
@@ -193,6 +223,8 @@ typedef struct search {
     uint32_t filter_occ;       /* the occupation filter as digits */
     uint32_t code_val[IX_OCCUPATIONS_MAX];   /* the probe's codes as digits */
     uint32_t code_len[IX_OCCUPATIONS_MAX];
+    double occ_rest;           /* occupation bonus outside the minor terms */
+    double priority_ub;        /* 0.5 when a priority bonus is possible */
     en_match_scratch_t *sc;
     en_match_result_t *out;
     int err;
@@ -270,10 +302,12 @@ static acc_t *
 meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
 {
     s->out->postings_seen++;
+    if (s->closed)
+        return table_find(s->table, docno);
     if (!brief_passes(s, b))
         return NULL;
     bool fresh;
-    acc_t *a = acc_get(s->sc, docno, &fresh);
+    acc_t *a = table_get(s->table, docno, &fresh);
     if (!a) {
         s->err = -ENOMEM;
         return NULL;
@@ -286,6 +320,7 @@ meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
                            ? ((b->priority_mask >> p->category) & 1) * 5
                            : ((p->m.priority_mask >> b->category) & 1) * 5;
     a->fixed = county + priority;
+    a->region = code_digits(region, 6);
     if (s->searched == IX_VACANCY) {
         a->occ = bonus_tenths(s, b->occupation);
         a->occ_exact = 1;
@@ -332,6 +367,15 @@ on_minor_posting(void *ctx, uint64_t docno, const char region[6],
     return 0;
 }
 
+static int
+term_order(const void *a, const void *b)
+{
+    const term_t *x = a, *y = b;
+    return x->ub < y->ub ? 1 : x->ub > y->ub ? -1 : 0;
+}
+
+/* The probe's terms, the highest bound first, so that the best candidates
+ * are met early and the bar rises soon. */
 static void
 add_terms(search_t *s)
 {
@@ -345,9 +389,69 @@ add_terms(search_t *s)
         bool dup = false;
         for (uint32_t j = 0; j < s->n_terms && !dup; j++)
             dup = s->terms[j].skill < 0 && memcmp(s->terms[j].minor, p->occ[i], 7) == 0;
-        if (!dup)
-            s->terms[s->n_terms++] = (term_t){.skill = -1, .minor = p->occ[i]};
+        if (dup)
+            continue;
+        /* A full code can meet its equal (2.0); otherwise 1.2. */
+        double ub = BONUS_MINOR;
+        for (uint32_t j = 0; j < p->n_occ; j++)
+            if (p->occ_len[j] == PR_OCCUPATION_LEN && memcmp(p->occ[j], p->occ[i], 7) == 0)
+                ub = BONUS_FULL;
+        s->terms[s->n_terms++] = (term_t){.ub = ub, .skill = -1, .minor = p->occ[i]};
     }
+    qsort(s->terms, s->n_terms, sizeof s->terms[0], term_order);
+    /* The occupation bonus of a candidate outside every minor group the
+     * probe names: agreement at the middle or major group at most. */
+    s->occ_rest = 0;
+    for (uint32_t i = 0; i < p->n_occ; i++) {
+        double b = p->occ_len[i] >= 4 ? BONUS_MIDDLE : BONUS_MAJOR;
+        if (b > s->occ_rest)
+            s->occ_rest = b;
+    }
+    s->priority_ub = p->kind == IX_WORKER || p->m.priority_mask ? BONUS_PRIORITY : 0;
+}
+
+/* Once the list is closed, a long posting list costs more to walk than a
+ * point look-up per survivor: a look-up (a B-tree descent) costs about as
+ * much as walking this many postings. */
+#define SEEK_COST 30
+
+/* The postings a skill term may hold within the scope, estimated from
+ * its national document frequency. */
+static uint64_t
+term_size(const search_t *s, const term_t *t)
+{
+    uint64_t df = s->df[t->skill];
+    switch (s->q->scope) {
+    case EN_SCOPE_ALL: return df;
+    case EN_SCOPE_PROVINCE: return df / 30;
+    case EN_SCOPE_CITY: return df / 300;
+    default: return df / 3000;
+    }
+}
+
+/* Adds a skill term's contributions to the survivors by look-ups. */
+static int
+seek_term(search_t *s, const term_t *t)
+{
+    const ix_skill_t *sk = &s->probe->skills[t->skill];
+    acc_table_t *tb = s->table;
+    for (uint32_t i = 0; i < tb->n_used; i++) {
+        acc_t *a = &tb->slots[tb->used[i]];
+        char region[6];
+        for (int d = 5, r = (int)a->region; d >= 0; d--, r /= 10)
+            region[d] = (char)('0' + r % 10);
+        uint8_t level;
+        int rc = ix_skill_level(s->txn, s->searched, sk->id, sk->id_len, region, a->docno, &level);
+        s->out->postings_seen++;
+        if (rc == -ENOENT)
+            continue;
+        if (rc != 0)
+            return rc;
+        uint8_t lw = s->searched == IX_VACANCY ? sk->level : level;
+        uint8_t lv = s->searched == IX_VACANCY ? level : sk->level;
+        a->skill += (float)(t->ub * (double)(lw < lv ? lw : lv) / (double)lv);
+    }
+    return 0;
 }
 
 /* ---- choosing whom to read -------------------------------------------- */
@@ -406,20 +510,20 @@ heap_offer(en_match_result_t *o, uint32_t limit, const en_match_hit_t *hit)
 /* The k-th largest of the candidates' lower bounds (the score each has
  * for sure), or -inf when there are fewer than k. A small min-heap. */
 static double
-kth_lower(const en_match_scratch_t *sc, uint32_t k)
+kth_lower(const acc_table_t *t, uint32_t k)
 {
     double heap[EN_MATCH_LIMIT_MAX];
     uint32_t n = 0;
-    for (uint32_t i = 0; i < sc->n_used; i++) {
-        const acc_t *a = &sc->slots[sc->used[i]];
+    for (uint32_t i = 0; i < t->n_used; i++) {
+        const acc_t *a = &t->slots[t->used[i]];
         double low = (double)a->skill + (a->occ + a->fixed) / 10.0;
         if (n < k) {
             uint32_t j = n++;
             heap[j] = low;
             while (j > 0 && heap[(j - 1) / 2] > heap[j]) {
-                double t = heap[j];
+                double swap = heap[j];
                 heap[j] = heap[(j - 1) / 2];
-                heap[(j - 1) / 2] = t;
+                heap[(j - 1) / 2] = swap;
                 j = (j - 1) / 2;
             }
         } else if (low > heap[0]) {
@@ -432,9 +536,9 @@ kth_lower(const en_match_scratch_t *sc, uint32_t k)
                     m = r;
                 if (m == j)
                     break;
-                double t = heap[j];
+                double swap = heap[j];
                 heap[j] = heap[m];
-                heap[m] = t;
+                heap[m] = swap;
                 j = m;
             }
         }
@@ -489,6 +593,53 @@ judge(search_t *s, uint64_t docno)
     return 0;
 }
 
+/* After a term: when nothing first met in the terms left could reach the
+ * k-th surest score, keep only the candidates that still can, in a small
+ * table that stays in cache, and take no new ones. The terms left are
+ * still walked, to complete the survivors' scores. */
+static int
+maybe_close(search_t *s)
+{
+    if (s->closed || s->cur + 1 >= s->n_terms || s->q->filters.employer.ptr)
+        return 0;
+    double rest_skill = 0, rest_minor = 0;
+    for (uint32_t j = s->cur + 1; j < s->n_terms; j++) {
+        if (s->terms[j].skill >= 0)
+            rest_skill += s->terms[j].ub;
+        else if (s->terms[j].ub > rest_minor)
+            rest_minor = s->terms[j].ub;
+    }
+    double occ_new = rest_minor > s->occ_rest ? rest_minor : s->occ_rest;
+    double bar = kth_lower(s->table, s->q->limit);
+    if (rest_skill + occ_new + BONUS_COUNTY + s->priority_ub + ACC_MARGIN >= bar)
+        return 0;
+    acc_table_t *from = s->table, *to = &s->sc->survivors;
+    table_reset(to);
+    for (uint32_t i = 0; i < from->n_used; i++) {
+        const acc_t *a = &from->slots[from->used[i]];
+        double occ = a->occ / 10.0;
+        if (!a->occ_exact) {
+            double later = rest_minor > BONUS_MIDDLE ? rest_minor : BONUS_MIDDLE;
+            if (later > occ)
+                occ = later;
+        }
+        double upper = (double)a->skill + occ + a->fixed / 10.0 + rest_skill;
+        if (upper + ACC_MARGIN < bar)
+            continue;
+        bool fresh;
+        acc_t *b = table_get(to, a->docno, &fresh);
+        if (!b)
+            return -ENOMEM;
+        uint32_t gen = b->gen;
+        *b = *a;
+        b->gen = gen;
+    }
+    s->table = to;
+    s->closed = true;
+    s->out->terms_open = s->cur + 1;
+    return 0;
+}
+
 /* Reads the candidates that can still make the list, best bound first,
  * until the list is full and no bound left reaches its last score. */
 static int
@@ -498,10 +649,11 @@ finish(search_t *s)
     uint32_t k = s->q->limit;
     /* The employer filter is known only after a read, so the sure scores
      * of candidates it may reject cannot set the bar. */
-    double bar = s->q->filters.employer.ptr ? -INFINITY : kth_lower(sc, k) - ACC_MARGIN;
+    const acc_table_t *t = s->table;
+    double bar = s->q->filters.employer.ptr ? -INFINITY : kth_lower(t, k) - ACC_MARGIN;
     uint32_t n = 0;
-    for (uint32_t i = 0; i < sc->n_used; i++) {
-        const acc_t *a = &sc->slots[sc->used[i]];
+    for (uint32_t i = 0; i < t->n_used; i++) {
+        const acc_t *a = &t->slots[t->used[i]];
         double occ = a->occ_exact || a->occ >= 6 ? a->occ : 6;
         double upper = (double)a->skill + (occ + a->fixed) / 10.0;
         if (upper < bar)
@@ -527,9 +679,9 @@ finish(search_t *s)
     }
     /* Best first. */
     for (uint32_t m = o->n; m > 1; m--) {
-        en_match_hit_t t = o->hits[0];
+        en_match_hit_t best = o->hits[0];
         o->hits[0] = o->hits[m - 1];
-        o->hits[m - 1] = t;
+        o->hits[m - 1] = best;
         heap_sift_down(o->hits, m - 1, 0);
     }
     return 0;
@@ -547,12 +699,14 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
     s->probe = probe;
     s->searched = probe->kind == IX_WORKER ? IX_VACANCY : IX_WORKER;
     s->sc = q->scratch;
+    s->table = &s->sc->all;
     s->out = out;
     out->n = 0;
     out->postings_seen = out->candidates_scored = 0;
-    acc_reset(s->sc);
+    out->terms = out->terms_open = 0;
+    table_reset(s->table);
 
-    int rc = en_probe_idf(txn, probe, s->searched, s->idf);
+    int rc = en_probe_idf(txn, probe, s->searched, s->idf, s->df);
     if (rc != 0)
         goto done;
     /* match.workers finds no one for a vacancy that rule 1 rules out. */
@@ -574,7 +728,10 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
 
     for (s->cur = 0; s->cur < s->n_terms && rc == 0; s->cur++) {
         const term_t *t = &s->terms[s->cur];
-        if (t->skill >= 0)
+        if (s->closed && t->skill >= 0 &&
+            (uint64_t)s->table->n_used * SEEK_COST < term_size(s, t))
+            rc = seek_term(s, t);
+        else if (t->skill >= 0)
             rc = ix_scan_skill(txn, s->searched, probe->skills[t->skill].id,
                                probe->skills[t->skill].id_len, probe->region,
                                (uint32_t)q->scope, on_skill_posting, s);
@@ -583,7 +740,12 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
                                (uint32_t)q->scope, on_minor_posting, s);
         if (s->err)
             rc = s->err;
+        if (rc == 0)
+            rc = maybe_close(s);
     }
+    out->terms = s->n_terms;
+    if (!s->closed)
+        out->terms_open = s->n_terms;
     if (rc == 0)
         rc = finish(s);
 done:

@@ -243,6 +243,13 @@ int ix_scan_skill(ix_txn_t *txn, uint8_t kind, const char *skill,
                   uint32_t skill_len, const char *region_prefix,
                   uint32_t prefix_len, ix_skill_cb cb, void *ctx);
 
+/* The level in the skill posting of one record (docno, in region), or
+ * -ENOENT when it holds no such skill: a point look-up, for when few
+ * candidates remain and walking a long posting list would cost more. */
+int ix_skill_level(ix_txn_t *txn, uint8_t kind, const char *skill,
+                   uint32_t skill_len, const char region[6], uint64_t docno,
+                   uint8_t *level);
+
 /* Records of `kind` with an occupation code in the minor group `minor`
  * (the first 7 characters of a code, e.g. "6-05-02"): a vacancy's code,
  * or a worker's desired codes of 7 or 10 characters. code is that code

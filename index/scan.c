@@ -141,3 +141,25 @@ ix_scan_minor(ix_txn_t *t, uint8_t kind, const char minor[7],
     }
     return finish(cur, rc, ret);
 }
+
+int
+ix_skill_level(ix_txn_t *t, uint8_t kind, const char *skill,
+               uint32_t skill_len, const char region[6], uint64_t docno,
+               uint8_t *level)
+{
+    if (!t || !level || ix_kind_index(kind) < 0 || !skill || skill_len == 0 ||
+        skill_len > IX_SKILL_ID_MAX || memchr(skill, 0, skill_len) ||
+        !valid_prefix(region, 6))
+        return -EINVAL;
+    int err;
+    if (!t->rdonly && (err = ix_pending_flush(t)) != 0)
+        return err;
+    uint8_t key[IXK_MAX];
+    MDB_val k = {ixk_skill(key, kind, skill, skill_len, region, docno), key}, v;
+    if ((err = mdb_get(t->txn, t->env->post, &k, &v)) != 0)
+        return ix_mdb_err(err);
+    if (v.mv_size != 1 + ixk_brief_len(kind))
+        return -EIO;
+    *level = ((const uint8_t *)v.mv_data)[0];
+    return 0;
+}
