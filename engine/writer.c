@@ -12,6 +12,9 @@
 
 #include "log.h"
 
+/* How long a transaction keeps taking writes that arrive meanwhile. */
+#define EN_BATCH_MAX_NS (250 * 1000 * 1000L)
+
 /* The longest a batch waits for more writes to join it (see gather). */
 #define EN_GATHER_NS (1000 * 1000L)
 
@@ -66,7 +69,32 @@ fail_storage(en_write_t *job, int rc)
         pr_fail(&job->err, PR_INTERNAL, "storage error: %s", ix_strerror(rc));
 }
 
-/* Applies jobs [first, stop) in one transaction. Returns 0 when committed
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Takes whatever was queued since the batch began (NULL when nothing). */
+static en_write_t *
+take_queued(en_writer_t *wr)
+{
+    pthread_mutex_lock(&wr->lock);
+    en_write_t *more = wr->head;
+    wr->last_batch += wr->queued;
+    wr->head = wr->tail = NULL;
+    wr->queued = 0;
+    pthread_mutex_unlock(&wr->lock);
+    return more;
+}
+
+/* Applies jobs [first, stop) in one transaction. With stop NULL (a whole
+ * batch), writes queued while it is being applied join it, for up to
+ * EN_BATCH_MAX_NS: under a stream of bulk writes, fewer and larger commits
+ * rewrite each index page fewer times. Clients waiting one write at a time
+ * are all in the batch already, so they never wait for this. Returns 0 when committed
  * (each job's own failure, if any, is in the job), else the storage error,
  * with nothing written. */
 static int
@@ -81,15 +109,18 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop)
     int rc = ix_write_begin(wr->ix, &txn);
     if (rc != 0)
         return rc;
+    int64_t begun = now_ns();
     for (en_write_t *j = first; j != stop; j = j->next) {
-        if (!j->apply)
-            continue;  /* answered already; only keeps its place */
-        j->failed = false;
-        rc = j->apply(txn, j, &wr->sbuf);
-        if (rc != 0) {
-            ix_write_abort(txn);
-            return rc;
+        if (j->apply) {  /* else answered already; it only keeps its place */
+            j->failed = false;
+            rc = j->apply(txn, j, &wr->sbuf);
+            if (rc != 0) {
+                ix_write_abort(txn);
+                return rc;
+            }
         }
+        if (!stop && !j->next && now_ns() - begun < EN_BATCH_MAX_NS)
+            j->next = take_queued(wr);
     }
     rc = ix_write_commit(txn);
     if (rc == 0)
