@@ -1,11 +1,13 @@
 /* command.c - the operation table and the helpers handlers share. */
 #include "command.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
 #include "conn.h"
+#include "log.h"
 
 #define R_ALL EN_ROLES_ALL
 #define R_STAFF (EN_ROLE_COUNSELOR | EN_ROLE_ADMIN)
@@ -46,6 +48,17 @@ void
 en_reply_ok(en_req_t *req)
 {
     pr_pack_ok_begin(req->pk, req->rq->id);
+}
+
+int
+en_storage_error(pr_error_t *err, int rc)
+{
+    if (rc == -ENOSPC)
+        return pr_fail(err, PR_STORAGE_FULL, "the database is full");
+    if (rc == -EBUSY)
+        return pr_fail(err, PR_OVERLOADED, "too many readers");
+    en_error("storage: %s", ix_strerror(rc));
+    return pr_fail(err, PR_INTERNAL, "storage error");
 }
 
 void

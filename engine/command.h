@@ -57,6 +57,11 @@ int en_job_new(en_req_t *req, void *data,
                int (*apply)(ix_txn_t *, en_write_t *, msgpack_sbuffer *),
                void (*reply)(en_write_t *, msgpack_packer *));
 
+/* Fills err for a negative errno from the index: storage_full for a full
+ * map, overloaded when out of reader slots, else internal (logged, since
+ * the client is told nothing useful). Returns -1. */
+int en_storage_error(pr_error_t *err, int rc);
+
 /* Appends already-encoded msgpack bytes (a stored record) to the reply. */
 void en_pack_raw(msgpack_packer *pk, const void *bytes, size_t len);
 

@@ -69,15 +69,6 @@ read_opts(en_req_t *req, bool searching_vacancies, match_opts_t *o)
     return 0;
 }
 
-static int
-storage_fail(pr_error_t *err, int rc)
-{
-    if (rc == -EBUSY)
-        return pr_fail(err, PR_OVERLOADED, "too many readers");
-    en_error("matching: %s", ix_strerror(rc));
-    return pr_fail(err, PR_INTERNAL, "storage error");
-}
-
 /* Reads a stored record by args[key] into *rec and *party. */
 static int
 load_party(en_req_t *req, ix_txn_t *txn, const char *key, uint8_t kind,
@@ -92,7 +83,7 @@ load_party(en_req_t *req, ix_txn_t *txn, const char *key, uint8_t kind,
     if (rc == -ENOENT)
         return pr_fail(&req->err, PR_NOT_FOUND, "%s %.*s not found", key, (int)id.len, id.ptr);
     if (rc != 0)
-        return storage_fail(&req->err, rc);
+        return en_storage_error(&req->err, rc);
     en_party_from_record(party, rec);
     return 0;
 }
@@ -186,7 +177,7 @@ run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
     if (rc == 0)
         pack_matches(req, txn, probe, o, res);
     free(res);
-    return rc ? storage_fail(&req->err, rc) : 0;
+    return rc ? en_storage_error(&req->err, rc) : 0;
 }
 
 int
@@ -198,7 +189,7 @@ en_op_match_vacancies(en_req_t *req)
     ix_txn_t *txn;
     int rc = ix_read_begin(req->srv->ix, &txn);
     if (rc != 0)
-        return storage_fail(&req->err, rc);
+        return en_storage_error(&req->err, rc);
     ix_record_t *rec = malloc(sizeof *rec);
     pr_worker_t *profile = malloc(sizeof *profile);
     en_party_t *probe = malloc(sizeof *probe);
@@ -222,7 +213,7 @@ en_op_match_workers(en_req_t *req)
     ix_txn_t *txn;
     int rc = ix_read_begin(req->srv->ix, &txn);
     if (rc != 0)
-        return storage_fail(&req->err, rc);
+        return en_storage_error(&req->err, rc);
     ix_record_t *rec = malloc(sizeof *rec);
     en_party_t *probe = malloc(sizeof *probe);
     if (!rec || !probe)
@@ -380,7 +371,7 @@ en_op_match_explain(en_req_t *req)
     ix_txn_t *txn;
     int rc = ix_read_begin(req->srv->ix, &txn);
     if (rc != 0)
-        return storage_fail(&req->err, rc);
+        return en_storage_error(&req->err, rc);
     ix_record_t *wrec = malloc(sizeof *wrec), *vrec = malloc(sizeof *vrec);
     pr_worker_t *profile = malloc(sizeof *profile);
     en_party_t *w = malloc(sizeof *w), *v = malloc(sizeof *v);

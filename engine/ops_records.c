@@ -17,17 +17,6 @@
 #define EN_LIST_MAX 1000
 #define EN_LIST_MAX_SCAN 100000
 
-static int
-storage_error(pr_error_t *err, int rc)
-{
-    if (rc == -ENOSPC)
-        return pr_fail(err, PR_STORAGE_FULL, "the database is full");
-    if (rc == -EBUSY)
-        return pr_fail(err, PR_OVERLOADED, "too many readers");
-    en_error("storage: %s", ix_strerror(rc));
-    return pr_fail(err, PR_INTERNAL, "storage error");
-}
-
 /* Reads args.id: a record id. */
 static int
 get_id(en_req_t *req, pr_str_t *id)
@@ -79,42 +68,43 @@ apply_worker_put(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     return en_store_put_worker(txn, job->data, job->now, sbuf, &job->result.created);
 }
 
+/* vacancy.put and worker.put: validate, then hand the record to the
+ * writer. */
+static int
+put_one(en_req_t *req, uint8_t kind)
+{
+    const char *key = kind == IX_VACANCY ? "vacancy" : "worker";
+    const msgpack_object *o = get_record_arg(req, key);
+    if (!o)
+        return -1;
+    void *rec = malloc(kind == IX_VACANCY ? sizeof(pr_vacancy_t) : sizeof(pr_worker_t));
+    if (!rec)
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    int rc = kind == IX_VACANCY
+                 ? pr_vacancy_decode(o, key, 0, req->now, rec, &req->err)
+                 : pr_worker_decode(o, key, 0, req->now, rec, &req->err);
+    if (rc != 0) {
+        free(rec);
+        return -1;
+    }
+    if (en_job_new(req, rec, kind == IX_VACANCY ? apply_vacancy_put : apply_worker_put,
+                   reply_put) != 0)
+        return -1;
+    req->job->result.id = kind == IX_VACANCY ? ((pr_vacancy_t *)rec)->id
+                                             : ((pr_worker_t *)rec)->id;
+    return 0;
+}
+
 int
 en_op_vacancy_put(en_req_t *req)
 {
-    const msgpack_object *o = get_record_arg(req, "vacancy");
-    if (!o)
-        return -1;
-    pr_vacancy_t *v = malloc(sizeof *v);
-    if (!v)
-        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
-    if (pr_vacancy_decode(o, "vacancy", 0, req->now, v, &req->err) != 0) {
-        free(v);
-        return -1;
-    }
-    if (en_job_new(req, v, apply_vacancy_put, reply_put) != 0)
-        return -1;
-    req->job->result.id = v->id;
-    return 0;
+    return put_one(req, IX_VACANCY);
 }
 
 int
 en_op_worker_put(en_req_t *req)
 {
-    const msgpack_object *o = get_record_arg(req, "worker");
-    if (!o)
-        return -1;
-    pr_worker_t *w = malloc(sizeof *w);
-    if (!w)
-        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
-    if (pr_worker_decode(o, "worker", 0, req->now, w, &req->err) != 0) {
-        free(w);
-        return -1;
-    }
-    if (en_job_new(req, w, apply_worker_put, reply_put) != 0)
-        return -1;
-    req->job->result.id = w->id;
-    return 0;
+    return put_one(req, IX_WORKER);
 }
 
 /* ---- put_many --------------------------------------------------------- */
@@ -268,7 +258,7 @@ get_record(en_req_t *req, uint8_t kind)
     ix_txn_t *txn;
     int rc = ix_read_begin(req->srv->ix, &txn);
     if (rc != 0)
-        return storage_error(&req->err, rc);
+        return en_storage_error(&req->err, rc);
     ix_record_t rec;
     rc = ix_get(txn, kind, id.ptr, id.len, &rec);
     if (rc == 0) {
@@ -281,7 +271,7 @@ get_record(en_req_t *req, uint8_t kind)
     if (rc == -ENOENT)
         return pr_fail(&req->err, PR_NOT_FOUND, "%s %.*s not found",
                        kind == IX_VACANCY ? "vacancy" : "worker", (int)id.len, id.ptr);
-    return rc ? storage_error(&req->err, rc) : 0;
+    return rc ? en_storage_error(&req->err, rc) : 0;
 }
 
 int
@@ -508,7 +498,7 @@ list_records(en_req_t *req, uint8_t kind)
     rc = ix_read_begin(req->srv->ix, &txn);
     if (rc != 0) {
         free(page);
-        return storage_error(err, rc);
+        return en_storage_error(err, rc);
     }
     uint8_t next[IX_CURSOR_MAX];
     size_t next_len = 0;
@@ -537,7 +527,7 @@ list_records(en_req_t *req, uint8_t kind)
     free(page);
     if (rc == -EINVAL)
         return pr_fail(err, PR_BAD_REQUEST, "cursor: does not belong to this listing");
-    return rc ? storage_error(err, rc) : 0;
+    return rc ? en_storage_error(err, rc) : 0;
 }
 
 int

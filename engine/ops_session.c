@@ -81,7 +81,7 @@ en_op_admin_info(en_req_t *req)
         ix_read_end(txn);
     }
     if (rc != 0)
-        return pr_fail(&req->err, PR_INTERNAL, "storage error: %s", ix_strerror(rc));
+        return en_storage_error(&req->err, rc);
     en_writer_stats_t ws;
     en_writer_stats(srv->writer, &ws);
 

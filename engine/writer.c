@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "command.h"
 #include "conn.h"
 
 #include "log.h"
@@ -63,10 +64,7 @@ static void
 fail_storage(en_write_t *job, int rc)
 {
     job->failed = true;
-    if (rc == -ENOSPC)
-        pr_fail(&job->err, PR_STORAGE_FULL, "the database is full");
-    else
-        pr_fail(&job->err, PR_INTERNAL, "storage error: %s", ix_strerror(rc));
+    en_storage_error(&job->err, rc);
 }
 
 static int64_t
