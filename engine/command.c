@@ -31,6 +31,7 @@ static const en_command_t commands[] = {
     {"match.workers", R_STAFF, 0, en_op_match_workers},
     {"match.explain", R_STAFF, 0, en_op_match_explain},
     {"admin.info", EN_ROLE_ADMIN, 0, en_op_admin_info},
+    {"admin.check", EN_ROLE_ADMIN, 0, en_op_admin_check},
 };
 
 const en_command_t *

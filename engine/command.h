@@ -69,6 +69,7 @@ void en_pack_raw(msgpack_packer *pk, const void *bytes, size_t len);
 int en_op_hello(en_req_t *req);
 int en_op_ping(en_req_t *req);
 int en_op_admin_info(en_req_t *req);
+int en_op_admin_check(en_req_t *req);
 int en_op_vacancy_put(en_req_t *req);
 int en_op_worker_put(en_req_t *req);
 int en_op_vacancy_put_many(en_req_t *req);

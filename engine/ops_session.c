@@ -1,4 +1,5 @@
 /* ops_session.c - hello, ping and admin.info. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,5 +108,34 @@ en_op_admin_info(en_req_t *req)
     pack_u64(pk, "threads", srv->n_workers);
     pack_u64(pk, "commits", ws.commits);
     pack_u64(pk, "writes", ws.writes);
+    return 0;
+}
+
+/* admin.check: verifies every secondary index, posting and counter against
+ * the records, in one read transaction (it reads the whole store, so it
+ * takes seconds on a large one, and answers on this worker's thread). */
+int
+en_op_admin_check(en_req_t *req)
+{
+    ix_txn_t *txn;
+    int rc = ix_read_begin(req->srv->ix, &txn);
+    if (rc != 0)
+        return en_storage_error(&req->err, rc);
+    char report[2048];
+    rc = ix_check(txn, report, sizeof report);
+    ix_read_end(txn);
+    if (rc != 0 && rc != -EUCLEAN)
+        return en_storage_error(&req->err, rc);
+    if (rc == -EUCLEAN)
+        en_warn("admin.check found inconsistencies: %s", report);
+    en_reply_ok(req);
+    msgpack_pack_map(req->pk, 2);
+    pr_pack_cstr(req->pk, "ok");
+    if (rc == 0)
+        msgpack_pack_true(req->pk);
+    else
+        msgpack_pack_false(req->pk);
+    pr_pack_cstr(req->pk, "report");
+    pr_pack_cstr(req->pk, report);
     return 0;
 }

@@ -71,6 +71,7 @@ bool cli_is_packed_map(const char *data, size_t len);
 /* ---- cmd_records.c ---- */
 int cmd_ping(cli_t *cli, int argc, char **argv);
 int cmd_info(cli_t *cli, int argc, char **argv);
+int cmd_check(cli_t *cli, int argc, char **argv);
 int cmd_get(cli_t *cli, int argc, char **argv);
 int cmd_put(cli_t *cli, int argc, char **argv);
 int cmd_delete(cli_t *cli, int argc, char **argv);

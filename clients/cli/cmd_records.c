@@ -107,6 +107,28 @@ cmd_info(cli_t *cli, int argc, char **argv)
     return call_print(cli, "admin.info", &sb, NULL);
 }
 
+/* `jobmatch check`: admin.check; exits 1 when the store is inconsistent. */
+int
+cmd_check(cli_t *cli, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1)
+        return cli_usage("check takes no arguments");
+    jm_reply_t *r = NULL;
+    int rc = jm_call(cli->client, "admin.check", "\x80", 1, &r);
+    if (rc != JM_OK) {
+        int code = cli_report(cli, rc, r);
+        jm_reply_free(r);
+        return code;
+    }
+    const msgpack_object *ok = cli_map_get(&r->result, "ok");
+    int code = cli_print(cli, &r->result);
+    if (code == CLI_EXIT_OK && !(ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean))
+        code = CLI_EXIT_SERVER;
+    jm_reply_free(r);
+    return code;
+}
+
 int
 cmd_get(cli_t *cli, int argc, char **argv)
 {

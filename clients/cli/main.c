@@ -23,6 +23,8 @@ static const char usage_text[] =
     "commands:\n"
     "  ping                                  check the server (prints pong)\n"
     "  info                                  server information (admin.info)\n"
+    "  check                                 verify every index against the records\n"
+    "                                        (admin.check; exit 1 when inconsistent)\n"
     "  get vacancy|worker ID                 print one record\n"
     "  put vacancy|worker FILE.json|-        insert or replace one record\n"
     "  delete vacancy|worker ID              delete one record\n"
@@ -66,6 +68,7 @@ typedef struct command {
 static const command_t commands[] = {
     { "ping", cmd_ping },
     { "info", cmd_info },
+    { "check", cmd_check },
     { "get", cmd_get },
     { "put", cmd_put },
     { "delete", cmd_delete },

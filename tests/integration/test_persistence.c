@@ -142,6 +142,12 @@ Test(persistence, acknowledged_writes_survive_sigkill, .timeout = 60)
     r = jt_call_json(c, "worker.get", "{\"id\": \"kw299\"}");
     jt_expect_ok(r, "last worker of the batch");
     jm_reply_free(r);
+    /* Every index, posting and counter agrees with the records. */
+    r = jt_call_json(c, "admin.check", "{}");
+    jt_expect_ok(r, "admin.check");
+    cr_assert(jt_get_bool(&r->result, "ok"), "admin.check after kill -9: %s",
+              jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }

@@ -60,7 +60,11 @@ static const op_case_t cases[] = {
     {"worker.put", "{\"worker\": " WRK("w-%1$s") "}", STAFF},
     {"worker.put_many", "{\"workers\": [" WRK("wm-%1$s") "]}", STAFF},
     {"worker.delete", "{\"id\": \"wm-%1$s\"}", STAFF},
+    {"match.vacancies", "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\"}}", ALL},
+    {"match.workers", "{\"vacancy\": \"seed-v\"}", STAFF},
+    {"match.explain", "{\"worker\": \"seed-w\", \"vacancy\": \"seed-v\"}", STAFF},
     {"admin.info", "{}", ADMIN},
+    {"admin.check", "{}", ADMIN},
 };
 
 static jm_client_t *
