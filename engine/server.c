@@ -16,6 +16,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <event2/util.h>
+#include <systemd/sd-daemon.h>
 
 #include "conn.h"
 #include "error.h"
@@ -360,6 +361,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     en_info("%s: no longer accepting; answering what is in flight",
             sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    sd_notify(0, "STOPPING=1");
     for (unsigned i = 0; i < srv->n_listeners; i++) {
         evconnlistener_free(srv->listeners[i]);
         srv->listeners[i] = NULL;
@@ -473,6 +475,10 @@ en_server_run(en_config_t *cfg)
         en_warn("cannot write ready file %s: %s", cfg->ready_file, strerror(errno));
     en_info("jobmatchd %s ready: node %s, %u threads, data %s", JM_VERSION,
             cfg->node, cfg->threads, cfg->data_dir);
+    /* Under systemd (Type=notify), ready means: the store is open, the
+     * listeners are bound and the workers run. A no-op elsewhere. */
+    sd_notifyf(0, "READY=1\nSTATUS=serving %u threads, data %s", cfg->threads,
+               cfg->data_dir);
 
     event_base_dispatch(srv->base);
     status = 0;

@@ -3,7 +3,7 @@
 # is missing. Runs apt-get as root, through sudo otherwise.
 set -e
 pkgs="build-essential cmake pkg-config libevent-dev liblmdb-dev libmsgpack-dev
-libcriterion-dev libinih-dev libjansson-dev libsodium-dev lmdb-utils
+libcriterion-dev libinih-dev libjansson-dev libsodium-dev libsystemd-dev lmdb-utils
 python3 valgrind"
 missing=""
 for p in $pkgs; do
