@@ -25,6 +25,7 @@ typedef struct en_req {
     en_worker_t *worker;
     en_conn_t *conn;
     const pr_request_t *rq;
+    size_t frame_len;         /* bytes of the request's frame body */
     msgpack_packer *pk;
     int64_t now;
     pr_error_t err;

@@ -25,6 +25,10 @@
  * the client reads, so a client that never reads cannot grow our memory. */
 #define EN_OUTPUT_HIGH (8u << 20)
 
+/* Decoded writes waiting for the writer hold memory; past this much per
+ * connection, its next write waits for earlier ones to commit. */
+#define EN_INFLIGHT_MEM_MAX ((size_t)128 << 20)
+
 enum frame_result { FRAME_DONE, FRAME_WAIT, FRAME_FATAL };
 
 static void conn_process(en_conn_t *c);
@@ -107,12 +111,16 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     msgpack_object root;
     size_t off = 0;
     if (!copy) {
+        if (c->inflight)
+            return FRAME_WAIT;
         pr_fail(&err, PR_INTERNAL, "out of memory");
         reply_error(c, 0, &err);
         return FRAME_FATAL;
     }
     memcpy(copy, body, len);
     if (msgpack_unpack(copy, len, &off, &w->zone, &root) != MSGPACK_UNPACK_SUCCESS) {
+        if (c->inflight)
+            return FRAME_WAIT;
         pr_fail(&err, PR_BAD_FRAME, "body is not one msgpack map");
         reply_error(c, 0, &err);
         return FRAME_FATAL;
@@ -127,7 +135,8 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     }
     const en_command_t *cmd = en_command_find(rq.op);
     bool is_write = cmd && (cmd->flags & EN_CMD_WRITE);
-    if (c->inflight && (!is_write || c->inflight >= srv->cfg->max_inflight))
+    if (c->inflight && (!is_write || c->inflight >= srv->cfg->max_inflight ||
+                        c->inflight_mem >= EN_INFLIGHT_MEM_MAX))
         return FRAME_WAIT;
     if (!cmd) {
         pr_fail(&err, PR_UNKNOWN_OP, "op: unknown operation '%.*s'",
@@ -143,7 +152,7 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     }
 
     en_req_t req = {
-        .srv = srv, .worker = w, .conn = c, .rq = &rq, .pk = &w->pk,
+        .srv = srv, .worker = w, .conn = c, .rq = &rq, .frame_len = len, .pk = &w->pk,
         .now = en_now(),
     };
     reply_begin(w);
@@ -161,6 +170,7 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     }
     if (req.job) {
         c->inflight++;
+        c->inflight_mem += req.job->mem;
         en_writer_submit(srv->writer, req.job);
         return FRAME_DONE;
     }
@@ -212,7 +222,7 @@ conn_process(en_conn_t *c)
             c->state = EN_CONN_CLOSING;
     }
 
-    if (c->state == EN_CONN_OPEN && !w->draining)
+    if (c->state == EN_CONN_OPEN && !w->draining && !c->eof)
         bufferevent_enable(c->bev, EV_READ);
     else
         bufferevent_disable(c->bev, EV_READ);
@@ -224,7 +234,9 @@ conn_process(en_conn_t *c)
 static void
 conn_maybe_finish(en_conn_t *c)
 {
-    if (c->state == EN_CONN_OPEN && c->worker->draining && c->inflight == 0)
+    /* On shutdown, or once the client has sent all it will: close after
+     * answering everything received. */
+    if (c->state == EN_CONN_OPEN && (c->worker->draining || c->eof) && c->inflight == 0)
         c->state = EN_CONN_CLOSING;
     if (c->state != EN_CONN_CLOSING)
         return;
@@ -263,15 +275,25 @@ on_write(struct bufferevent *bev, void *arg)
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
-    (void)bev;
     en_conn_t *c = arg;
-    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
-        (c->inflight > 0 || c->state != EN_CONN_OPEN)) {
-        bufferevent_enable(c->bev, EV_READ);  /* busy, not idle */
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
+        /* Silent, but not idle while it has work here or replies still
+         * leaving (a slow reader is bounded by the write timeout). */
+        if (c->inflight > 0 || c->state != EN_CONN_OPEN ||
+            evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+            bufferevent_enable(bev, EV_READ);
+            return;
+        }
+        en_debug("conn %llu idle, closing", (unsigned long long)c->serial);
+    } else if (what & BEV_EVENT_TIMEOUT) {
+        en_debug("conn %llu reads nothing we send, closing", (unsigned long long)c->serial);
+    } else if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+        /* A half-close: the client sent everything and still reads. Answer
+         * what it sent, then close. */
+        c->eof = true;
+        conn_process(c);
         return;
     }
-    if (what & BEV_EVENT_TIMEOUT)
-        en_debug("conn %llu idle, closing", (unsigned long long)c->serial);
     conn_close(c);
 }
 
@@ -302,6 +324,11 @@ en_conn_accept(en_worker_t *w, int fd)
 {
     static atomic_uint_fast64_t serials;
     en_server_t *srv = w->srv;
+    if (w->draining) {  /* accepted just before shutdown began */
+        evutil_closesocket(fd);
+        atomic_fetch_sub(&srv->connections, 1);
+        return;
+    }
     en_conn_t *c = calloc(1, sizeof *c);
     struct bufferevent *bev =
         c ? bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
@@ -328,8 +355,9 @@ en_conn_accept(en_worker_t *w, int fd)
     bufferevent_setcb(bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(bev, EV_WRITE, EN_OUTPUT_HIGH / 2, 0);
     if (srv->cfg->idle_timeout) {
+        /* Reading: idle clients. Writing: clients that stopped reading. */
         struct timeval tv = {.tv_sec = srv->cfg->idle_timeout};
-        bufferevent_set_timeouts(bev, &tv, NULL);
+        bufferevent_set_timeouts(bev, &tv, &tv);
     }
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     en_debug("conn %llu from %s", (unsigned long long)c->serial, c->peer);
@@ -340,6 +368,7 @@ en_conn_write_done(en_write_t *job)
 {
     en_conn_t *c = job->conn;
     c->inflight--;
+    c->inflight_mem -= job->mem;
     if (c->state == EN_CONN_DEAD) {
         if (c->inflight == 0)
             conn_unlink_free(c);

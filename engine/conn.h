@@ -33,6 +33,8 @@ struct en_conn {
     unsigned role;
     char key_name[EN_KEY_NAME_MAX];  /* "" while anonymous */
     unsigned inflight;               /* writes submitted, not yet answered */
+    size_t inflight_mem;             /* memory those writes hold */
+    bool eof;                        /* the client has shut its sending side */
     uint64_t serial;                 /* for log lines */
     char peer[64];
 };

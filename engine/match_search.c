@@ -21,8 +21,10 @@
 #include "match_rules.h"
 
 /* Skill parts are accumulated in single precision; a candidate is
- * finally judged on its exact score, so bounds only need this margin. */
-#define ACC_MARGIN 1e-3
+ * finally judged on its exact score, so bounds only need a margin for
+ * that rounding: up to 80 terms, each off by a float's epsilon relative
+ * to the sum. */
+#define ACC_MARGIN(x) (1e-3 + fabs(x) * 1e-5)
 
 /* One candidate met in the postings that meets rules 1-5. Bonuses are
  * kept in tenths: every bonus of the contract is a multiple of 0.1. The
@@ -611,7 +613,8 @@ maybe_close(search_t *s)
     }
     double occ_new = rest_minor > s->occ_rest ? rest_minor : s->occ_rest;
     double bar = kth_lower(s->table, s->q->limit);
-    if (rest_skill + occ_new + BONUS_COUNTY + s->priority_ub + ACC_MARGIN >= bar)
+    double best_new = rest_skill + occ_new + BONUS_COUNTY + s->priority_ub;
+    if (best_new + ACC_MARGIN(bar) >= bar)
         return 0;
     acc_table_t *from = s->table, *to = &s->sc->survivors;
     table_reset(to);
@@ -624,7 +627,7 @@ maybe_close(search_t *s)
                 occ = later;
         }
         double upper = (double)a->skill + occ + a->fixed / 10.0 + rest_skill;
-        if (upper + ACC_MARGIN < bar)
+        if (upper + ACC_MARGIN(bar) < bar)
             continue;
         bool fresh;
         acc_t *b = table_get(to, a->docno, &fresh);
@@ -650,7 +653,8 @@ finish(search_t *s)
     /* The employer filter is known only after a read, so the sure scores
      * of candidates it may reject cannot set the bar. */
     const acc_table_t *t = s->table;
-    double bar = s->q->filters.employer.ptr ? -INFINITY : kth_lower(t, k) - ACC_MARGIN;
+    double bar = s->q->filters.employer.ptr ? -INFINITY : kth_lower(t, k);
+    bar -= ACC_MARGIN(bar);
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->n_used; i++) {
         const acc_t *a = &t->slots[t->used[i]];
@@ -671,7 +675,7 @@ finish(search_t *s)
     qsort(sc->fin, n, sizeof sc->fin[0], finalist_order);
     en_match_result_t *o = s->out;
     for (uint32_t i = 0; i < n; i++) {
-        if (o->n == k && sc->fin[i].upper + ACC_MARGIN < o->hits[0].score)
+        if (o->n == k && sc->fin[i].upper + ACC_MARGIN(sc->fin[i].upper) < o->hits[0].score)
             break;
         int rc = judge(s, sc->fin[i].docno);
         if (rc != 0)

@@ -43,7 +43,9 @@ read_opts(en_req_t *req, bool searching_vacancies, match_opts_t *o)
         return -1;
     if (pr_get_bool(args, "explain", "explain", 0, &o->explain, err) < 0)
         return -1;
-    if (pr_get_int(args, "as_of", "as_of", 0, INT64_MIN, INT64_MAX, &o->as_of, err) < 0)
+    /* Years 1 to 9999: the age rule needs the calendar year of as_of. */
+    if (pr_get_int(args, "as_of", "as_of", 0, -62135596800LL, 253402300799LL, &o->as_of,
+                   err) < 0)
         return -1;
     if (searching_vacancies) {
         if ((rc = pr_get_str(args, "occupation", "occupation", 0, 1, PR_OCCUPATION_LEN,

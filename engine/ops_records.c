@@ -13,6 +13,7 @@
 
 #define EN_PUT_MANY_MAX 10000
 #define EN_PUT_MANY_ERRORS 100
+#define EN_RECORD_MIN_BYTES 30
 #define EN_LIST_DEFAULT 100
 #define EN_LIST_MAX 1000
 #define EN_LIST_MAX_SCAN 100000
@@ -195,6 +196,12 @@ put_many(en_req_t *req, uint8_t kind)
         return pr_fail(&req->err, PR_BAD_REQUEST,
                        "%s: must be an array of 1..%d records", key, EN_PUT_MANY_MAX);
     uint32_t n = arr->via.array.size;
+    /* Decoded records are far larger than encoded ones: refuse a count the
+     * frame's bytes cannot hold as valid records before allocating for it.
+     * The smallest valid worker encodes in 34 bytes, a vacancy in 61. */
+    if (req->frame_len < (size_t)n * EN_RECORD_MIN_BYTES)
+        return pr_fail(&req->err, PR_BAD_REQUEST,
+                       "%s: %u records in so few bytes cannot be valid records", key, n);
     size_t rec_size = kind == IX_VACANCY ? sizeof(pr_vacancy_t) : sizeof(pr_worker_t);
     record_batch_t *b = malloc(sizeof *b + (size_t)n * rec_size);
     pr_error_t *errs = malloc(EN_PUT_MANY_ERRORS * sizeof *errs);
@@ -232,7 +239,10 @@ put_many(en_req_t *req, uint8_t kind)
         return 0;
     }
     free(errs);
-    return en_job_new(req, b, apply_put_many, reply_put_many);
+    if (en_job_new(req, b, apply_put_many, reply_put_many) != 0)
+        return -1;
+    req->job->mem = sizeof *b + (size_t)n * rec_size;
+    return 0;
 }
 
 int

@@ -88,7 +88,7 @@ take_queued(en_writer_t *wr)
     return more;
 }
 
-/* Applies jobs [first, stop) in one transaction. With stop NULL (a whole
+/* Applies jobs [first, stop) in one transaction. With `grow` (a whole
  * batch), writes queued while it is being applied join it, for up to
  * EN_BATCH_MAX_NS: under a stream of bulk writes, fewer and larger commits
  * rewrite each index page fewer times. Clients waiting one write at a time
@@ -96,7 +96,7 @@ take_queued(en_writer_t *wr)
  * (each job's own failure, if any, is in the job), else the storage error,
  * with nothing written. */
 static int
-run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop)
+run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow)
 {
     bool any = false;
     for (en_write_t *j = first; j != stop && !any; j = j->next)
@@ -117,7 +117,7 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop)
                 return rc;
             }
         }
-        if (!stop && !j->next && now_ns() - begun < EN_BATCH_MAX_NS)
+        if (grow && !j->next && now_ns() - begun < EN_BATCH_MAX_NS)
             j->next = take_queued(wr);
     }
     rc = ix_write_commit(txn);
@@ -169,12 +169,12 @@ writer_main(void *arg)
             continue;
         }
 
-        int rc = run_batch(wr, batch, NULL);
+        int rc = run_batch(wr, batch, NULL, true);
         if (rc != 0 && batch->next) {
             /* One job may be what does not fit: give each its own
              * transaction so the others still land. */
             for (en_write_t *j = batch; j; j = j->next) {
-                int jrc = run_batch(wr, j, j->next);
+                int jrc = run_batch(wr, j, j->next, false);
                 if (jrc != 0)
                     fail_storage(j, jrc);
             }

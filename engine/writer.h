@@ -41,6 +41,7 @@ struct en_write {
     size_t answer_len;
     msgpack_zone *zone;            /* owns the decoded request */
     void *data;                    /* op-specific, freed with free() */
+    size_t mem;                    /* bytes data holds, for the per-connection cap */
     bool failed;
     pr_error_t err;
     struct {
