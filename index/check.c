@@ -37,7 +37,9 @@ problem(report_t *r, const char *fmt, ...)
 
 typedef struct expect {
     uint64_t total[2], matchable[2], max_docno[2];
-    uint64_t postings;
+    uint64_t postings;     /* expected in post */
+    uint64_t dups;         /* expected in match */
+    MDB_cursor *mc;        /* on match, for the look-ups */
     uint64_t docs;
     ix_pending_t df;       /* expected df per (kind, skill) */
 } expect_t;
@@ -58,6 +60,29 @@ want_posting(ix_txn_t *t, report_t *r, expect_t *x, const uint8_t *key,
     if (rc != 0)
         return ix_mdb_err(rc);
     if (v.mv_size != vlen || (vlen && memcmp(v.mv_data, val, vlen) != 0))
+        problem(r, "wrong value in %s posting of docno %" PRIu64, what,
+                docno);
+    return 0;
+}
+
+/* Checks that one match posting (key, and a value whose first slen bytes
+ * are its slot) exists with the value it should have. */
+static int
+want_dup(report_t *r, expect_t *x, const uint8_t *key, size_t klen,
+         const uint8_t *val, size_t vlen, size_t slen, const char *what,
+         uint64_t docno)
+{
+    MDB_val k = {klen, (void *)key}, v = {slen, (void *)val};
+    x->dups++;
+    int rc = mdb_cursor_get(x->mc, &k, &v, MDB_GET_BOTH_RANGE);
+    if (rc == MDB_NOTFOUND ||
+        (rc == 0 && (v.mv_size < slen || memcmp(v.mv_data, val, slen) != 0))) {
+        problem(r, "missing %s posting of docno %" PRIu64, what, docno);
+        return 0;
+    }
+    if (rc != 0)
+        return ix_mdb_err(rc);
+    if (v.mv_size != vlen || memcmp(v.mv_data, val, vlen) != 0)
         problem(r, "wrong value in %s posting of docno %" PRIu64, what,
                 docno);
     return 0;
@@ -104,13 +129,19 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
                                docno)) != 0)                                 \
             return rc;                                                       \
     } while (0)
+#define WANT_DUP(klen, vlen, slen, what)                                     \
+    do {                                                                     \
+        if ((rc = want_dup(r, x, key, (klen), val, (vlen), (slen), (what),   \
+                           docno)) != 0)                                     \
+            return rc;                                                       \
+    } while (0)
     /* Skill and minor-group postings carry the brief derived from this
-     * doc; val is a skill posting's value (level, brief). */
-    uint8_t val[IXK_VAL_MAX];
+     * doc. */
+    uint8_t val[IXK_VAL_MAX], bb[IXK_BRIEF_VACANCY];
     ix_brief_t brief;
     ix_brief_of(kind, &v, &brief);
-    size_t blen = ixk_brief_len(kind);
-    ixk_brief_put(val + 1, kind, &brief);
+    ixk_brief_put(bb, kind, &brief);
+    size_t vlen;
     WANT(ixk_region(key, kind, v.region, docno), NULL, 0, "region");
     WANT(ixk_status(key, kind, v.status, docno), NULL, 0, "status");
     if (kind == IX_WORKER)
@@ -123,10 +154,12 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
         }
         WANT(ixk_occupation(key, kind, v.occ[i].p, v.occ[i].len, docno),
              NULL, 0, "occupation");
-        if (ixk_has_minor(v.occ[i].len))
-            WANT(ixk_minor(key, kind, v.occ[i].p, v.occ[i].len, v.region,
-                           docno),
-                 val + 1, blen, "minor-group");
+        if (ixk_has_minor(v.occ[i].len)) {
+            vlen = ixk_minor_val(val, kind, docno, v.occ[i].p, v.occ[i].len,
+                                 bb);
+            WANT_DUP(ixk_minor(key, kind, v.occ[i].p, v.region), vlen,
+                     IXK_MINOR_SLOT, "minor-group");
+        }
     }
     for (uint32_t i = 0; i < v.n_skills; i++) {
         const ix_dskill_t *s = &v.skills[i];
@@ -134,14 +167,15 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
             problem(r, "bad skill in doc %" PRIu64, docno);
             continue;
         }
-        val[0] = s->level;
-        WANT(ixk_skill(key, kind, s->p, s->len, v.region, docno), val,
-             1 + blen, "skill");
+        vlen = ixk_skill_val(val, kind, docno, s->level, bb);
+        WANT_DUP(ixk_skill(key, kind, s->p, s->len, v.region), vlen,
+                 IXK_SKILL_SLOT, "skill");
         if (v.matchable &&
             (rc = ix_dftab_add(&x->df, kind, s->p, s->len, 1)) != 0)
             return rc;
     }
 #undef WANT
+#undef WANT_DUP
     if (v.matchable)
         x->matchable[ki]++;
     return 0;
@@ -209,13 +243,15 @@ check_counts(ix_txn_t *t, report_t *r, expect_t *x)
     return 0;
 }
 
-/* When the post dbi holds more entries than the docs call for, finds the
- * extras for the report: postings whose doc is gone or lacks the term. */
+/* When the post (dup false) or match dbi holds more entries than the docs
+ * call for, finds the extras for the report: postings whose doc is gone.
+ * A post key ends with its docno, a match value starts with it. */
 static int
-find_extra_postings(ix_txn_t *t, report_t *r)
+find_extra_postings(ix_txn_t *t, report_t *r, bool dup)
 {
     MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->env->post, &c);
+    const char *name = dup ? "match" : "post";
+    int rc = mdb_cursor_open(t->txn, dup ? t->env->match : t->env->post, &c);
     if (rc != 0)
         return ix_mdb_err(rc);
     MDB_val k, v;
@@ -223,13 +259,14 @@ find_extra_postings(ix_txn_t *t, report_t *r)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && found < 8;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         const uint8_t *kb = k.mv_data;
-        if (k.mv_size < 11 || ix_kind_index(kb[1]) < 0 ||
-            (kb[0] == IXK_MINOR && k.mv_size < IXK_MINOR_LEN)) {
-            problem(r, "malformed posting key");
+        if (k.mv_size < (dup ? 4 + IXK_SKILL_TAIL : 11) ||
+            ix_kind_index(kb[1]) < 0 || (dup && v.mv_size < 8)) {
+            problem(r, "malformed %s posting", name);
             found++;
             continue;
         }
-        uint64_t docno = ixk_posting_docno(kb, k.mv_size);
+        uint64_t docno = dup ? ixk_get_be64(v.mv_data)
+                             : ixk_docno_of(kb, k.mv_size);
         ix_docview_t dv;
         int drc = ix_doc_fetch(t, kb[1], docno, &dv);
         if (drc == -ENOENT) {
@@ -243,7 +280,7 @@ find_extra_postings(ix_txn_t *t, report_t *r)
     }
     mdb_cursor_close(c);
     if (found == 0)
-        problem(r, "post holds postings no doc calls for");
+        problem(r, "%s holds postings no doc calls for", name);
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc < 0 ? rc : ix_mdb_err(rc);
 }
 
@@ -296,15 +333,22 @@ run_check(ix_txn_t *t, report_t *r, expect_t *x)
     int rc = mdb_cursor_open(t->txn, t->env->docs, &c);
     if (rc != 0)
         return ix_mdb_err(rc);
+    if ((rc = mdb_cursor_open(t->txn, t->env->match, &x->mc)) != 0) {
+        mdb_cursor_close(c);
+        return ix_mdb_err(rc);
+    }
     MDB_val k, v;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         int crc = check_doc(t, r, x, &k, &v);
         if (crc != 0) {
+            mdb_cursor_close(x->mc);
             mdb_cursor_close(c);
             return crc;
         }
     }
+    mdb_cursor_close(x->mc);
+    x->mc = NULL;
     mdb_cursor_close(c);
     if (rc != MDB_NOTFOUND)
         return ix_mdb_err(rc);
@@ -322,7 +366,19 @@ run_check(ix_txn_t *t, report_t *r, expect_t *x)
     if (st.ms_entries != x->postings) {
         problem(r, "post holds %zu entries, docs call for %" PRIu64,
                 st.ms_entries, x->postings);
-        if (st.ms_entries > x->postings && (rc = find_extra_postings(t, r)))
+        if (st.ms_entries > x->postings &&
+            (rc = find_extra_postings(t, r, false)))
+            return rc;
+    }
+    /* The same for match, where ms_entries counts every duplicate and no
+     * two expected values are equal (a doc's skills and codes are
+     * distinct). */
+    if ((rc = mdb_stat(t->txn, t->env->match, &st)) != 0)
+        return ix_mdb_err(rc);
+    if (st.ms_entries != x->dups) {
+        problem(r, "match holds %zu entries, docs call for %" PRIu64,
+                st.ms_entries, x->dups);
+        if (st.ms_entries > x->dups && (rc = find_extra_postings(t, r, true)))
             return rc;
     }
     if ((rc = check_counts(t, r, x)) != 0)
@@ -355,7 +411,7 @@ ix_check(ix_txn_t *t, char *report, size_t len)
         if (len > 0)
             snprintf(report, len,
                      "ok: %" PRIu64 " docs, %" PRIu64 " postings", x.docs,
-                     x.postings);
+                     x.postings + x.dups);
         return 0;
     }
     if (len > 0 && r.used >= 2 && r.used < len) {

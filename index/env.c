@@ -88,15 +88,25 @@ open_dbis(ix_env_t *e)
     int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
     if (rc != 0)
         return ix_mdb_err(rc);
+    /* match holds the skill and minor-group postings as fixed-size
+     * duplicates (keys.h); a store of an older format has no match dbi
+     * and is refused below by its version. */
     struct {
         const char *name;
         MDB_dbi *dbi;
+        unsigned flags;
     } dbs[] = {
-        {"ids", &e->ids},       {"docs", &e->docs}, {"post", &e->post},
-        {"counts", &e->counts}, {"log", &e->log},   {"meta", &e->meta},
+        {"ids", &e->ids, 0},
+        {"docs", &e->docs, 0},
+        {"post", &e->post, 0},
+        {"match", &e->match, MDB_DUPSORT | MDB_DUPFIXED},
+        {"counts", &e->counts, 0},
+        {"log", &e->log, 0},
+        {"meta", &e->meta, 0},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
-        rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
+        rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE | dbs[i].flags,
+                          dbs[i].dbi);
         if (rc != 0)
             goto fail;
     }

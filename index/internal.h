@@ -17,8 +17,10 @@
 
 /* Version of the whole store layout, kept in meta "version". 2: match
  * fields in the doc header, region inside skill postings, minor-group
- * postings. 3: skill and minor-group postings carry the record's brief. */
-#define IX_FORMAT_VERSION 3
+ * postings. 3: skill and minor-group postings carry the record's brief.
+ * 4: skill and minor-group postings move to the match dbi as fixed-size
+ * duplicates of one key per (term, county). */
+#define IX_FORMAT_VERSION 4
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 2
 /* Fixed part of a stored doc (see doc.c for the layout). */
@@ -73,12 +75,16 @@ typedef struct ix_dfent {
     char skill[IX_SKILL_ID_MAX];
 } ix_dfent_t;
 
-/* One buffered posting change. The value is held inline (at most
- * IXK_VAL_MAX bytes: a level and a brief) so queueing allocates nothing
- * per change. */
+/* One buffered posting change, to the post dbi or (dup set) the match
+ * dbi. The value is held inline (at most IXK_VAL_MAX bytes) so queueing
+ * allocates nothing per change. A match dbi change carries the whole
+ * value, put or deleted; its first slen bytes are the posting's slot
+ * (keys.h), which together with the key names the posting. */
 typedef struct ix_postop {
     uint8_t klen;
     uint8_t put;         /* 1 = put, 0 = delete */
+    uint8_t dup;         /* 1 = match dbi, 0 = post dbi */
+    uint8_t slen;        /* slot bytes of val; 0 for the post dbi */
     uint8_t vlen;        /* 0..IXK_VAL_MAX */
     uint8_t val[IXK_VAL_MAX];
     uint8_t key[IXK_MAX];
@@ -118,7 +124,7 @@ struct ix_txn {
 
 struct ix_env {
     MDB_env *env;
-    MDB_dbi ids, docs, post, counts, log, meta;
+    MDB_dbi ids, docs, post, match, counts, log, meta;
     pthread_mutex_t pool_lock;
     ix_txn_t *pool_free;
     ix_txn_t *pool_all;
@@ -183,11 +189,19 @@ int ix_counter_get(ix_txn_t *t, const uint8_t *key, size_t klen,
 /* postings.c: posting changes are queued and applied in key order (at
  * commit, before anything in the transaction reads postings, or when the
  * queue is full), which keeps B-tree descents cache-hot during bulk loads.
- * The last change queued for a key wins; deleting an absent posting is not
- * an error. */
+ * The last change queued for a posting wins (a post key; a match key and
+ * slot); deleting an absent posting is not an error. */
 int ix_post_put(ix_txn_t *t, const uint8_t *key, size_t klen,
                 const uint8_t *val, size_t vlen);
 int ix_post_del(ix_txn_t *t, const uint8_t *key, size_t klen);
+/* Match dbi postings: val is the posting's whole value (vlen bytes, the
+ * first slen of them its slot). A delete removes whatever value the
+ * stored posting with that slot holds, so val need only be right in its
+ * slot; store.c passes the old value in full. */
+int ix_dup_put(ix_txn_t *t, const uint8_t *key, size_t klen,
+               const uint8_t *val, size_t vlen, size_t slen);
+int ix_dup_del(ix_txn_t *t, const uint8_t *key, size_t klen,
+               const uint8_t *val, size_t vlen, size_t slen);
 int ix_post_flush(ix_txn_t *t);
 
 /* log.c */

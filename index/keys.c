@@ -116,11 +116,9 @@ ixk_skill_prefix(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,
 
 size_t
 ixk_skill(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,
-          const char *region, uint64_t docno)
+          const char *region)
 {
-    size_t n = ixk_skill_prefix(buf, kind, skill, len, region, 6);
-    ixk_put_be64(buf + n, docno);
-    return n + 8;
+    return ixk_skill_prefix(buf, kind, skill, len, region, 6);
 }
 
 size_t
@@ -137,17 +135,35 @@ ixk_minor_prefix(uint8_t *buf, uint8_t kind, const char *minor,
 }
 
 size_t
-ixk_minor(uint8_t *buf, uint8_t kind, const char *code, uint32_t len,
-          const char *region, uint64_t docno)
+ixk_minor(uint8_t *buf, uint8_t kind, const char *code, const char *region)
+{
+    return ixk_minor_prefix(buf, kind, code, region, 6);
+}
+
+size_t
+ixk_skill_val(uint8_t *out, uint8_t kind, uint64_t docno, uint8_t level,
+              const uint8_t *brief)
+{
+    ixk_put_be64(out, docno);
+    out[8] = level;
+    size_t bl = ixk_brief_len(kind);
+    memcpy(out + IXK_SKILL_BRIEF, brief, bl);
+    return IXK_SKILL_BRIEF + bl;
+}
+
+size_t
+ixk_minor_val(uint8_t *out, uint8_t kind, uint64_t docno, const char *code,
+              uint32_t len, const uint8_t *brief)
 {
     assert(ixk_has_minor(len));
-    ixk_minor_prefix(buf, kind, code, region, 6);
-    ixk_put_be64(buf + IXK_MINOR_DOCNO, docno);
-    /* The tail follows the docno so one record's postings in a group stay
-     * together and the region's postings stay in docno order. */
-    size_t tail = len - IXK_MINOR_WIDTH;
-    memcpy(buf + IXK_MINOR_LEN, code + IXK_MINOR_WIDTH, tail);
-    return IXK_MINOR_LEN + tail;
+    ixk_put_be64(out, docno);
+    /* A 7-byte code's tail is three NULs, which sort before any real
+     * tail, as the shorter code sorted first when the tail ended the key. */
+    memset(out + 8, 0, IXK_MINOR_TAIL);
+    memcpy(out + 8, code + IXK_MINOR_WIDTH, len - IXK_MINOR_WIDTH);
+    size_t bl = ixk_brief_len(kind);
+    memcpy(out + IXK_MINOR_BRIEF, brief, bl);
+    return IXK_MINOR_BRIEF + bl;
 }
 
 size_t

@@ -14,10 +14,12 @@
  *           'O' K | code, NUL-padded to 10 | docno empty
  *           'S' K | status u8 | docno             empty
  *           'C' K | category u8 | docno           empty (workers only)
- *           'K' K | skill id | NUL | region[6] |  level (1 byte) | brief
- *                   docno
- *           'M' K | minor[7] | region[6] |       brief
- *                   docno | tail (0 or 3)
+ *   match   'K' K | skill id | NUL | region[6]    one duplicate per posting:
+ *   (DUPSORT|DUPFIXED)                            docno (be64) | level u8 |
+ *                                                 brief
+ *           'M' K | minor[7] | region[6]          one duplicate per posting:
+ *                                                 docno (be64) | tail[3] |
+ *                                                 brief
  *   counts  'T' K                                 records of kind K (be64)
  *           'N' K                                 matchable records (be64)
  *           'D' K | skill id | NUL                df among matchable (be64)
@@ -30,14 +32,29 @@
  * zero. A skill id never contains NUL, so the NUL after it makes skill
  * keys prefix-free ("ab" sorts before "abc" and never inside its range).
  *
- * Skill and minor-group postings put the region before the docno so that
- * the postings of one term in one province (2 digits), city (4) or county
- * (6) are one contiguous range: matching scans them with one cursor. A
- * minor-group posting exists for every occupation code of 7 or 10 bytes;
- * its tail is the code's last 3 bytes ("-03") for a 10-byte code and
- * nothing for a 7-byte one, so minor + tail gives the code back. The tail
- * comes after the docno, so within a region the postings stay in docno
- * order and the docno sits at a fixed offset (IXK_MINOR_DOCNO).
+ * The matching postings (skills and minor groups) live in their own dbi,
+ * opened MDB_DUPSORT | MDB_DUPFIXED: one key per (term, county), and each
+ * posting is one fixed-size duplicate value under it. Matching walks
+ * these by the hundred thousand per query; as duplicates of one key they
+ * are packed back to back in LEAF2 pages (no per-posting node header or
+ * repeated key: 30 bytes per vacancy skill posting instead of ~60) and
+ * MDB_GET_MULTIPLE / MDB_NEXT_MULTIPLE hand the scan a whole page of them
+ * per call instead of one per MDB_NEXT. The region sits in the key after
+ * the term, so the postings of one term in one province (2 digits), city
+ * (4) or county (6) are one contiguous run of keys. Each value starts
+ * with the docno, big-endian, so duplicates sort by docno and a point
+ * look-up is MDB_GET_BOTH_RANGE on the docno. The value's size is fixed
+ * per tag and kind, as DUPFIXED requires:
+ *
+ *   skill:       docno | level | brief          8 + 1 + 21 (V) or 9 (W)
+ *   minor group: docno | tail  | brief          8 + 3 + 21 (V) or 9 (W)
+ *
+ * A minor-group posting exists for every occupation code of 7 or 10
+ * bytes; its tail is the code's last 3 bytes ("-03") for a 10-byte code
+ * and three NULs for a 7-byte one, so minor + tail gives the code back.
+ * The "slot" of a posting is the part of its value that identifies it
+ * within its key (the docno, plus the tail for minor groups); the rest
+ * (level, brief) is what a replace may change.
  *
  * A brief is the part of a record matching decides on (ix_brief_t), in a
  * fixed width per kind, integers in native byte order (an LMDB file is
@@ -58,8 +75,8 @@
 
 #include "index.h"
 
-/* Upper bound on any key built here: 'K' kind skill(64) NUL region docno
- * is 81 bytes; rounded up. */
+/* Upper bound on any key built here: 'K' kind skill(64) NUL region is 73
+ * bytes, 'D' and ids keys fewer; rounded up. */
 #define IXK_MAX 88
 /* Width of an occupation code inside 'O' keys. */
 #define IXK_OCC_WIDTH 10
@@ -82,19 +99,26 @@ enum ixk_tag {
 #define IXK_OCC_LEN 20
 #define IXK_STATUS_LEN 11
 #define IXK_CATEGORY_LEN 11
-/* Minor-group keys: 'M' K minor[7] region[6] docno, then the tail. */
+/* Minor-group keys: 'M' K minor[7] region[6]. */
 #define IXK_MINOR_WIDTH 7
 #define IXK_MINOR_TAIL 3
 #define IXK_MINOR_REGION 9
-#define IXK_MINOR_DOCNO 15
-#define IXK_MINOR_LEN 23
-/* Bytes a skill key adds after 'K' K skill NUL: region and docno. */
-#define IXK_SKILL_TAIL 14
-/* Brief widths per kind, and the longest posting value (a vacancy's skill
- * posting: level + brief). */
+#define IXK_MINOR_LEN 15
+/* Bytes a skill key adds after 'K' K skill NUL: the region. */
+#define IXK_SKILL_TAIL 6
+/* Brief widths per kind. */
 #define IXK_BRIEF_VACANCY 21
 #define IXK_BRIEF_WORKER 9
-#define IXK_VAL_MAX (1 + IXK_BRIEF_VACANCY)
+/* Matching posting values: the docno, then (skill) the level or (minor
+ * group) the tail, then the brief. The slot is the part that identifies a
+ * posting within its key. */
+#define IXK_SKILL_SLOT 8
+#define IXK_SKILL_BRIEF 9
+#define IXK_MINOR_SLOT (8 + IXK_MINOR_TAIL)
+#define IXK_MINOR_BRIEF IXK_MINOR_SLOT
+/* The longest value of any queued posting (a vacancy's minor-group
+ * posting: docno, tail, brief). */
+#define IXK_VAL_MAX (IXK_MINOR_BRIEF + IXK_BRIEF_VACANCY)
 
 static inline void
 ixk_put_be64(uint8_t *p, uint64_t v)
@@ -131,21 +155,11 @@ ixk_get_be32(const uint8_t *p)
            ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* The docno every posting key except 'M' ends with. len must be >= 8. */
+/* The docno every key of the post dbi ends with. len must be >= 8. */
 static inline uint64_t
 ixk_docno_of(const uint8_t *key, size_t len)
 {
     return ixk_get_be64(key + len - 8);
-}
-
-/* The docno of any posting key: 'M' keys hold it at a fixed offset, all
- * others end with it. len must be >= 8 (and >= IXK_MINOR_LEN for 'M'). */
-static inline uint64_t
-ixk_posting_docno(const uint8_t *key, size_t len)
-{
-    if (key[0] == IXK_MINOR && len >= IXK_MINOR_LEN)
-        return ixk_get_be64(key + IXK_MINOR_DOCNO);
-    return ixk_docno_of(key, len);
 }
 
 /* True when key starts with the len bytes of prefix. */
@@ -229,9 +243,10 @@ size_t ixk_category(uint8_t *buf, uint8_t kind, uint8_t category,
 /* A prefix of every posting of one tag and kind with a one-byte value:
  * 'S' K status or 'C' K category. */
 size_t ixk_byte_prefix(uint8_t *buf, uint8_t tag, uint8_t kind, uint8_t v);
-/* skill is 1..64 bytes without NUL; region is 6 digits. */
+/* match dbi: the key of one skill in one county. skill is 1..64 bytes
+ * without NUL; region is 6 digits. */
 size_t ixk_skill(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,
-                 const char *region, uint64_t docno);
+                 const char *region);
 /* The range of one skill's postings within a region prefix of rlen (0..6)
  * bytes. */
 size_t ixk_skill_prefix(uint8_t *buf, uint8_t kind, const char *skill,
@@ -242,9 +257,31 @@ ixk_has_minor(uint32_t len)
 {
     return len == IXK_MINOR_WIDTH || len == IXK_MINOR_WIDTH + IXK_MINOR_TAIL;
 }
-/* code is 7 or 10 bytes (see ixk_has_minor); region is 6 digits. */
-size_t ixk_minor(uint8_t *buf, uint8_t kind, const char *code, uint32_t len,
-                 const char *region, uint64_t docno);
+/* match dbi: the key of one minor group in one county. code is 7 or 10
+ * bytes (see ixk_has_minor), its first 7 name the group; region is 6
+ * digits. */
+size_t ixk_minor(uint8_t *buf, uint8_t kind, const char *code,
+                 const char *region);
+/* The value of a skill posting: docno, level, then the brief bytes of
+ * kind (ixk_brief_len(kind), as ixk_brief_put wrote them). Returns its
+ * length; out holds IXK_VAL_MAX bytes. */
+size_t ixk_skill_val(uint8_t *out, uint8_t kind, uint64_t docno,
+                     uint8_t level, const uint8_t *brief);
+/* The value of a minor-group posting of the code of len bytes (7 or 10):
+ * docno, the tail NUL-padded to 3, then the brief bytes of kind. */
+size_t ixk_minor_val(uint8_t *out, uint8_t kind, uint64_t docno,
+                     const char *code, uint32_t len, const uint8_t *brief);
+/* Value sizes of the two matching posting families of kind. */
+static inline size_t
+ixk_skill_val_len(uint8_t kind)
+{
+    return IXK_SKILL_BRIEF + ixk_brief_len(kind);
+}
+static inline size_t
+ixk_minor_val_len(uint8_t kind)
+{
+    return IXK_MINOR_BRIEF + ixk_brief_len(kind);
+}
 /* The range of one minor group's postings within a region prefix of rlen
  * (0..6) bytes. */
 size_t ixk_minor_prefix(uint8_t *buf, uint8_t kind, const char *minor,

@@ -1,7 +1,7 @@
 /* postings.c - the queue of posting changes a write transaction makes.
- * Postings of one record scatter over the whole post dbi (one per region,
- * status, occupation and skill), so applying them as they come costs a
- * cold B-tree descent each. Queued and applied in key order, consecutive
+ * Postings of one record scatter over the post and match dbis (one per
+ * region, status, occupation, minor group and skill), so applying them as
+ * they come costs a cold B-tree descent each. Queued and applied in key order, consecutive
  * changes mostly land on the leaf page the cursor already holds.
  */
 #include "internal.h"
@@ -25,12 +25,12 @@ grow(ix_pending_t *p)
 }
 
 static int
-queue(ix_txn_t *t, uint8_t put, const uint8_t *key, size_t klen,
-      const uint8_t *val, size_t vlen)
+queue(ix_txn_t *t, uint8_t put, uint8_t dup, const uint8_t *key, size_t klen,
+      const uint8_t *val, size_t vlen, size_t slen)
 {
     ix_pending_t *p = &t->env->pend;
     int rc;
-    if (klen > IXK_MAX || vlen > IXK_VAL_MAX)
+    if (klen > IXK_MAX || vlen > IXK_VAL_MAX || slen > vlen)
         return ix_fail(t, -EINVAL);
     if (p->n_ops >= IX_POST_FLUSH_AT && (rc = ix_post_flush(t)) != 0)
         return rc;
@@ -39,6 +39,8 @@ queue(ix_txn_t *t, uint8_t put, const uint8_t *key, size_t klen,
     ix_postop_t *op = &p->ops[p->n_ops++];
     op->klen = (uint8_t)klen;
     op->put = put;
+    op->dup = dup;
+    op->slen = (uint8_t)slen;
     op->vlen = (uint8_t)vlen;
     if (vlen > 0)
         memcpy(op->val, val, vlen);
@@ -50,13 +52,27 @@ int
 ix_post_put(ix_txn_t *t, const uint8_t *key, size_t klen, const uint8_t *val,
             size_t vlen)
 {
-    return queue(t, 1, key, klen, val, vlen);
+    return queue(t, 1, 0, key, klen, val, vlen, 0);
 }
 
 int
 ix_post_del(ix_txn_t *t, const uint8_t *key, size_t klen)
 {
-    return queue(t, 0, key, klen, NULL, 0);
+    return queue(t, 0, 0, key, klen, NULL, 0, 0);
+}
+
+int
+ix_dup_put(ix_txn_t *t, const uint8_t *key, size_t klen, const uint8_t *val,
+           size_t vlen, size_t slen)
+{
+    return queue(t, 1, 1, key, klen, val, vlen, slen);
+}
+
+int
+ix_dup_del(ix_txn_t *t, const uint8_t *key, size_t klen, const uint8_t *val,
+           size_t vlen, size_t slen)
+{
+    return queue(t, 0, 1, key, klen, val, vlen, slen);
 }
 
 /* qsort has no context argument; the queue being sorted is the writer's,
@@ -64,19 +80,75 @@ ix_post_del(ix_txn_t *t, const uint8_t *key, size_t klen)
  * flush on different threads, hence thread-local. */
 static _Thread_local const ix_postop_t *sort_ops;
 
-/* Key order, then queue order, so the last change to a key sorts last. */
+/* Compares two queued changes by what they change: dbi, key, then (match
+ * dbi) slot. 0 means the same posting. */
 static int
-cmp_ops(const void *a, const void *b)
+cmp_target(const ix_postop_t *x, const ix_postop_t *y)
 {
-    uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
-    const ix_postop_t *x = &sort_ops[ia], *y = &sort_ops[ib];
+    if (x->dup != y->dup)
+        return x->dup < y->dup ? -1 : 1;
     size_t n = x->klen < y->klen ? x->klen : y->klen;
     int c = memcmp(x->key, y->key, n);
     if (c != 0)
         return c;
     if (x->klen != y->klen)
         return x->klen < y->klen ? -1 : 1;
+    /* One key's changes all have the same slot width (it follows from
+     * the key's tag); compare defensively anyway. */
+    n = x->slen < y->slen ? x->slen : y->slen;
+    if ((c = memcmp(x->val, y->val, n)) != 0)
+        return c;
+    return x->slen < y->slen ? -1 : x->slen > y->slen;
+}
+
+/* Posting order, then queue order, so the last change to a posting sorts
+ * last. */
+static int
+cmp_ops(const void *a, const void *b)
+{
+    uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+    int c = cmp_target(&sort_ops[ia], &sort_ops[ib]);
+    if (c != 0)
+        return c;
     return ia < ib ? -1 : ia > ib;
+}
+
+/* Applies the changes ops[order[i..j)] queued for one match posting: the
+ * last one decides. When every change is a put the posting was absent
+ * before them (store.c queues a delete before it rewrites a posting), so
+ * the last value is put as it is. Otherwise the stored posting of that
+ * slot, whatever its value, is found and removed first, unless it already
+ * holds the value to put. */
+static int
+apply_dup(MDB_cursor *c, const ix_postop_t *ops, const uint32_t *order,
+          uint32_t i, uint32_t j)
+{
+    const ix_postop_t *last = &ops[order[j - 1]];
+    bool any_del = false;
+    for (uint32_t x = i; x < j; x++)
+        any_del |= !ops[order[x]].put;
+    MDB_val k = {last->klen, (void *)last->key};
+    MDB_val v = {last->vlen, (void *)last->val};
+    int rc;
+    if (any_del) {
+        MDB_val s = {last->slen, (void *)last->val};
+        rc = mdb_cursor_get(c, &k, &s, MDB_GET_BOTH_RANGE);
+        if (rc == 0 && s.mv_size >= last->slen &&
+            memcmp(s.mv_data, last->val, last->slen) == 0) {
+            if (last->put && s.mv_size == v.mv_size &&
+                memcmp(s.mv_data, v.mv_data, v.mv_size) == 0)
+                return 0;
+            if ((rc = mdb_cursor_del(c, 0)) != 0)
+                return rc;
+        } else if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+        k.mv_size = last->klen;
+        k.mv_data = (void *)last->key;
+    }
+    if (!last->put)
+        return 0;
+    return mdb_cursor_put(c, &k, &v, 0);
 }
 
 int
@@ -93,18 +165,28 @@ ix_post_flush(ix_txn_t *t)
     sort_ops = p->ops;
     qsort(p->op_order, n, sizeof *p->op_order, cmp_ops);
     sort_ops = NULL;
-    MDB_cursor *c;
+    MDB_cursor *c, *dc;
     int rc = mdb_cursor_open(t->txn, t->env->post, &c);
     if (rc != 0)
         return ix_fail(t, ix_mdb_err(rc));
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
+    if ((rc = mdb_cursor_open(t->txn, t->env->match, &dc)) != 0) {
+        mdb_cursor_close(c);
+        return ix_fail(t, ix_mdb_err(rc));
+    }
+    for (uint32_t i = 0; i < n && rc == 0;) {
         const ix_postop_t *op = &p->ops[p->op_order[i]];
-        if (i + 1 < n) {
-            /* A later change to the same key supersedes this one. */
-            const ix_postop_t *nx = &p->ops[p->op_order[i + 1]];
-            if (nx->klen == op->klen && memcmp(nx->key, op->key, op->klen) == 0)
-                continue;
+        /* [i, j) are the changes to one posting. */
+        uint32_t j = i + 1;
+        while (j < n && cmp_target(&p->ops[p->op_order[j]], op) == 0)
+            j++;
+        if (op->dup) {
+            rc = apply_dup(dc, p->ops, p->op_order, i, j);
+            i = j;
+            continue;
         }
+        /* The last change to a post key supersedes the others. */
+        op = &p->ops[p->op_order[j - 1]];
+        i = j;
         MDB_val k = {op->klen, (void *)op->key}, v;
         if (op->put) {
             v.mv_size = op->vlen;
@@ -118,6 +200,7 @@ ix_post_flush(ix_txn_t *t)
                 rc = 0;
         }
     }
+    mdb_cursor_close(dc);
     mdb_cursor_close(c);
     p->n_ops = 0;
     return ix_fail(t, ix_mdb_err(rc));

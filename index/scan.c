@@ -1,14 +1,17 @@
 /* scan.c - the matching scans: ix_scan_skill and ix_scan_minor walk the
  * postings of one term within a region prefix (the matcher then reads the
- * candidates they yield with ix_get_docno). Both scans are one
- * MDB_SET_RANGE and then MDB_NEXT over one contiguous key range: the
- * region sits between the term and the docno in these keys (keys.h), so a
- * province, city or county is a prefix of the range. They are the inner
- * loop of matching, run over tens of thousands of postings per query, so
- * the walk allocates nothing, checks each key with one length test and one
- * memcmp of the range prefix, decodes the docno with one be64 load and the
- * brief (the posting's value, keys.h) with a few unaligned loads into one
- * ix_brief_t on the stack that every posting reuses.
+ * candidates they yield with ix_get_docno), and ix_skill_level looks one
+ * posting up. The postings live in the match dbi as fixed-size duplicates
+ * of one key per (term, county) (keys.h): the region follows the term in
+ * the key, so a province, city or county is one contiguous run of keys
+ * that MDB_SET_RANGE reaches and MDB_NEXT_NODUP steps through, and under
+ * each key MDB_GET_MULTIPLE / MDB_NEXT_MULTIPLE return a page of values
+ * at a time as one packed array. These are the inner loop of matching,
+ * run over up to hundreds of thousands of postings per query, so the walk
+ * allocates nothing, checks each key with one length test and one memcmp
+ * of the range prefix and each value's width once per key, and decodes a
+ * value with one be64 load for the docno and a few unaligned loads for the
+ * brief, into one ix_brief_t on the stack that every posting reuses.
  */
 #include "internal.h"
 
@@ -25,30 +28,99 @@ valid_prefix(const char *region, uint32_t len)
     return true;
 }
 
-/* Common start of both scans: applies a write transaction's queued
- * posting changes (so it sees its own writes), opens a cursor on post and
- * positions it at the first key >= prefix. *rc is the MDB code of that
- * positioning. */
+/* What one scan walks: the key range, each key's exact length, each
+ * value's width, and how to hand a value to the caller. */
+typedef struct walk {
+    const uint8_t *prefix;
+    size_t plen, klen, vlen;
+    uint8_t kind;
+    /* Skill scans. */
+    ix_skill_cb skill_cb;
+    /* Minor-group scans: code holds the group's 7 bytes, then each
+     * posting's tail. */
+    ix_minor_cb minor_cb;
+    char *code;
+    void *ctx;
+} walk_t;
+
+/* Hands every value of one packed array to the callback; returns the
+ * callback's first nonzero value, or 0. */
 static int
-start(ix_txn_t *t, const uint8_t *prefix, size_t plen, MDB_cursor **cur,
-      MDB_val *k, MDB_val *v, int *rc)
+emit(const walk_t *w, const uint8_t *region, const uint8_t *vals,
+     size_t n, ix_brief_t *brief)
+{
+    const char *rg = (const char *)region;
+    if (w->skill_cb) {
+        for (size_t i = 0; i < n; i++, vals += w->vlen) {
+            ixk_brief_get(vals + IXK_SKILL_BRIEF, w->kind, brief);
+            int ret = w->skill_cb(w->ctx, ixk_get_be64(vals), rg, vals[8],
+                                  brief);
+            if (ret != 0)
+                return ret;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++, vals += w->vlen) {
+        /* A 7-byte code's tail is NUL padding. */
+        uint32_t clen = vals[8] ? IXK_MINOR_WIDTH + IXK_MINOR_TAIL
+                                : IXK_MINOR_WIDTH;
+        memcpy(w->code + IXK_MINOR_WIDTH, vals + 8, IXK_MINOR_TAIL);
+        ixk_brief_get(vals + IXK_MINOR_BRIEF, w->kind, brief);
+        int ret = w->minor_cb(w->ctx, ixk_get_be64(vals), rg, w->code, clen,
+                              brief);
+        if (ret != 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* The walk both scans share. A write transaction's queued posting
+ * changes are applied first, so it sees its own writes. Returns the
+ * callback's stop value (negative: an error to pass on), 0 at the end of
+ * the range, -EIO on a key or value of the wrong width. */
+static int
+run(ix_txn_t *t, const walk_t *w)
 {
     int err;
     if (!t->rdonly && (err = ix_pending_flush(t)) != 0)
         return err;
-    if ((err = mdb_cursor_open(t->txn, t->env->post, cur)) != 0)
+    MDB_cursor *cur;
+    if ((err = mdb_cursor_open(t->txn, t->env->match, &cur)) != 0)
         return ix_mdb_err(err);
-    k->mv_size = plen;
-    k->mv_data = (void *)prefix;
-    *rc = mdb_cursor_get(*cur, k, v, MDB_SET_RANGE);
-    return 0;
-}
-
-/* The end of both scans: the callback's stop value, or the cursor's
- * error (running off the end of the dbi is the normal end). */
-static int
-finish(MDB_cursor *cur, int rc, int ret)
-{
+    ix_brief_t brief;
+    memset(&brief, 0, sizeof brief);
+    MDB_val k = {w->plen, (void *)w->prefix}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), ret = 0;
+    while (rc == 0) {
+        const uint8_t *kb = k.mv_data;
+        if (k.mv_size < w->plen || memcmp(kb, w->prefix, w->plen) != 0)
+            break;
+        /* DUPFIXED keeps one width per key, so the first value's width
+         * is every value's. */
+        if (k.mv_size != w->klen || v.mv_size != w->vlen) {
+            ret = -EIO;
+            break;
+        }
+        const uint8_t *region = kb + w->klen - 6;
+        /* With a single value under the key, GET_MULTIPLE leaves v as the
+         * positioning set it: that value, still one packed array. */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
+        while (rc == 0) {
+            if (v.mv_size % w->vlen != 0) {
+                ret = -EIO;
+                break;
+            }
+            if ((ret = emit(w, region, v.mv_data, v.mv_size / w->vlen,
+                            &brief)) != 0)
+                break;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_MULTIPLE);
+        }
+        if (ret != 0)
+            break;
+        if (rc != MDB_NOTFOUND)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
+    }
     mdb_cursor_close(cur);
     if (ret != 0)
         return ret < 0 ? ret : 0;
@@ -65,35 +137,17 @@ ix_scan_skill(ix_txn_t *t, uint8_t kind, const char *skill,
         !valid_prefix(region_prefix, prefix_len))
         return -EINVAL;
     uint8_t prefix[IXK_MAX];
-    size_t plen = ixk_skill_prefix(prefix, kind, skill, skill_len,
-                                   region_prefix, prefix_len);
-    /* Every key of the range is 'K' K skill NUL region docno; every value
-     * is level brief. */
-    size_t roff = 3 + (size_t)skill_len, klen = roff + IXK_SKILL_TAIL;
-    size_t vlen = 1 + ixk_brief_len(kind);
-    ix_brief_t brief;
-    memset(&brief, 0, sizeof brief);
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc = MDB_NOTFOUND, ret = 0;
-    if ((ret = start(t, prefix, plen, &cur, &k, &v, &rc)) != 0)
-        return ret;
-    while (rc == 0) {
-        const uint8_t *kb = k.mv_data, *vb = v.mv_data;
-        if (k.mv_size < plen || memcmp(kb, prefix, plen) != 0)
-            break;
-        if (k.mv_size != klen || v.mv_size != vlen) {
-            ret = -EIO;
-            break;
-        }
-        ixk_brief_get(vb + 1, kind, &brief);
-        ret = cb(ctx, ixk_get_be64(kb + roff + 6), (const char *)kb + roff,
-                 vb[0], &brief);
-        if (ret != 0)
-            break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    return finish(cur, rc, ret);
+    walk_t w = {
+        .prefix = prefix,
+        .plen = ixk_skill_prefix(prefix, kind, skill, skill_len,
+                                 region_prefix, prefix_len),
+        .klen = 3 + (size_t)skill_len + IXK_SKILL_TAIL,
+        .vlen = ixk_skill_val_len(kind),
+        .kind = kind,
+        .skill_cb = cb,
+        .ctx = ctx,
+    };
+    return run(t, &w);
 }
 
 int
@@ -106,40 +160,20 @@ ix_scan_minor(ix_txn_t *t, uint8_t kind, const char minor[7],
         !valid_prefix(region_prefix, prefix_len))
         return -EINVAL;
     uint8_t prefix[IXK_MAX];
-    size_t plen = ixk_minor_prefix(prefix, kind, minor, region_prefix,
-                                   prefix_len);
-    /* The code handed to cb: the group's 7 bytes, then each posting's
-     * tail. */
     char code[IXK_MINOR_WIDTH + IXK_MINOR_TAIL];
     memcpy(code, minor, IXK_MINOR_WIDTH);
-    size_t vlen = ixk_brief_len(kind);
-    ix_brief_t brief;
-    memset(&brief, 0, sizeof brief);
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc = MDB_NOTFOUND, ret = 0;
-    if ((ret = start(t, prefix, plen, &cur, &k, &v, &rc)) != 0)
-        return ret;
-    while (rc == 0) {
-        const uint8_t *kb = k.mv_data;
-        if (k.mv_size < plen || memcmp(kb, prefix, plen) != 0)
-            break;
-        size_t tail = k.mv_size - IXK_MINOR_LEN;
-        if (k.mv_size < IXK_MINOR_LEN ||
-            (tail != 0 && tail != IXK_MINOR_TAIL) || v.mv_size != vlen) {
-            ret = -EIO;
-            break;
-        }
-        memcpy(code + IXK_MINOR_WIDTH, kb + IXK_MINOR_LEN, tail);
-        ixk_brief_get(v.mv_data, kind, &brief);
-        ret = cb(ctx, ixk_get_be64(kb + IXK_MINOR_DOCNO),
-                 (const char *)kb + IXK_MINOR_REGION, code,
-                 (uint32_t)(IXK_MINOR_WIDTH + tail), &brief);
-        if (ret != 0)
-            break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    return finish(cur, rc, ret);
+    walk_t w = {
+        .prefix = prefix,
+        .plen = ixk_minor_prefix(prefix, kind, minor, region_prefix,
+                                 prefix_len),
+        .klen = IXK_MINOR_LEN,
+        .vlen = ixk_minor_val_len(kind),
+        .kind = kind,
+        .minor_cb = cb,
+        .code = code,
+        .ctx = ctx,
+    };
+    return run(t, &w);
 }
 
 int
@@ -154,12 +188,26 @@ ix_skill_level(ix_txn_t *t, uint8_t kind, const char *skill,
     int err;
     if (!t->rdonly && (err = ix_pending_flush(t)) != 0)
         return err;
-    uint8_t key[IXK_MAX];
-    MDB_val k = {ixk_skill(key, kind, skill, skill_len, region, docno), key}, v;
-    if ((err = mdb_get(t->txn, t->env->post, &k, &v)) != 0)
+    MDB_cursor *cur;
+    if ((err = mdb_cursor_open(t->txn, t->env->match, &cur)) != 0)
         return ix_mdb_err(err);
-    if (v.mv_size != 1 + ixk_brief_len(kind))
-        return -EIO;
-    *level = ((const uint8_t *)v.mv_data)[0];
-    return 0;
+    /* The first value at or after the bare docno is this docno's posting
+     * if there is one: every value starts with its docno. */
+    uint8_t key[IXK_MAX], dn[8];
+    ixk_put_be64(dn, docno);
+    MDB_val k = {ixk_skill(key, kind, skill, skill_len, region), key};
+    MDB_val v = {8, dn};
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+    if (rc != 0)
+        err = ix_mdb_err(rc);
+    else if (v.mv_size < 8)
+        err = -EIO;
+    else if (memcmp(v.mv_data, dn, 8) != 0)
+        err = -ENOENT;
+    else if (v.mv_size != ixk_skill_val_len(kind))
+        err = -EIO;
+    else
+        *level = ((const uint8_t *)v.mv_data)[8];
+    mdb_cursor_close(cur);
+    return err;
 }

@@ -144,13 +144,14 @@ find_skill(const ix_docview_t *v, const char *p, uint32_t len)
  * value stay untouched, which makes the common replace (a changed record
  * value, or a `filled` that leaves the vacancy open) cheap. Skill and
  * minor-group keys hold the region, so a region change moves all of them;
- * their values hold the brief, so a change to any brief field rewrites
- * all of them in place (same keys, new values). */
+ * their values hold the brief (and a skill's level), so a change to any
+ * brief field deletes each old value and puts the new one under the same
+ * key. Old values are rebuilt from the old doc, as stored. */
 static int
 sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
               const ix_docview_t *old, const ix_docview_t *nw)
 {
-    uint8_t kb[IXK_MAX];
+    uint8_t kb[IXK_MAX], val[IXK_VAL_MAX];
     int rc = 0;
 #define TRY(x)                                                               \
     do {                                                                     \
@@ -158,23 +159,20 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
             return rc;                                                       \
     } while (0)
     bool moved = old && nw && memcmp(old->region, nw->region, 6) != 0;
-    /* nval is a skill posting's value: the level, then the brief, which
-     * alone is a minor-group posting's value. */
-    uint8_t nval[IXK_VAL_MAX];
-    size_t blen = ixk_brief_len(kind);
+    /* The encoded briefs of the old and the new doc. */
+    uint8_t ob[IXK_BRIEF_VACANCY], nb[IXK_BRIEF_VACANCY];
+    size_t blen = ixk_brief_len(kind), vlen;
     bool rebrief = false;
     ix_brief_t b;
     if (nw) {
         ix_brief_of(kind, nw, &b);
-        ixk_brief_put(nval + 1, kind, &b);
+        ixk_brief_put(nb, kind, &b);
     }
-    if (old && nw) {
-        uint8_t oval[IXK_VAL_MAX];
+    if (old) {
         ix_brief_of(kind, old, &b);
-        ixk_brief_put(oval, kind, &b);
-        rebrief = memcmp(oval, nval + 1, blen) != 0;
+        ixk_brief_put(ob, kind, &b);
+        rebrief = nw && memcmp(ob, nb, blen) != 0;
     }
-    MDB_val bv = {blen, nval + 1}, sv = {1 + blen, nval};
     if (!old || !nw || moved) {
         if (old)
             TRY(post_del(t, kb, ixk_region(kb, kind, old->region, docno)));
@@ -204,9 +202,11 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
         if (gone)
             TRY(post_del(t, kb,
                          ixk_occupation(kb, kind, o->p, o->len, docno)));
-        if ((gone || moved) && ixk_has_minor(o->len))
-            TRY(post_del(t, kb, ixk_minor(kb, kind, o->p, o->len,
-                                          old->region, docno)));
+        if ((gone || moved || rebrief) && ixk_has_minor(o->len)) {
+            vlen = ixk_minor_val(val, kind, docno, o->p, o->len, ob);
+            TRY(ix_dup_del(t, kb, ixk_minor(kb, kind, o->p, old->region),
+                           val, vlen, IXK_MINOR_SLOT));
+        }
     }
     for (uint32_t i = 0; nw && i < nw->n_occ; i++) {
         const ix_str_t *o = &nw->occ[i];
@@ -215,26 +215,31 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
             TRY(post_put(t, kb,
                          ixk_occupation(kb, kind, o->p, o->len, docno),
                          &empty_val));
-        if ((added || moved || rebrief) && ixk_has_minor(o->len))
-            TRY(post_put(t, kb, ixk_minor(kb, kind, o->p, o->len,
-                                          nw->region, docno),
-                         &bv));
+        if ((added || moved || rebrief) && ixk_has_minor(o->len)) {
+            vlen = ixk_minor_val(val, kind, docno, o->p, o->len, nb);
+            TRY(ix_dup_put(t, kb, ixk_minor(kb, kind, o->p, nw->region),
+                           val, vlen, IXK_MINOR_SLOT));
+        }
     }
+    /* A skill posting stays when the skill stays with its level, in the
+     * same region, under the same brief. */
     for (uint32_t i = 0; old && i < old->n_skills; i++) {
         const ix_dskill_t *s = &old->skills[i];
-        if (!nw || moved || find_skill(nw, s->p, s->len) < 0)
-            TRY(post_del(t, kb, ixk_skill(kb, kind, s->p, s->len,
-                                          old->region, docno)));
+        int j = nw && !moved ? find_skill(nw, s->p, s->len) : -1;
+        if (j >= 0 && nw->skills[j].level == s->level && !rebrief)
+            continue;
+        vlen = ixk_skill_val(val, kind, docno, s->level, ob);
+        TRY(ix_dup_del(t, kb, ixk_skill(kb, kind, s->p, s->len, old->region),
+                       val, vlen, IXK_SKILL_SLOT));
     }
     for (uint32_t i = 0; nw && i < nw->n_skills; i++) {
         const ix_dskill_t *s = &nw->skills[i];
         int j = old && !moved ? find_skill(old, s->p, s->len) : -1;
         if (j >= 0 && old->skills[j].level == s->level && !rebrief)
             continue;
-        nval[0] = s->level;
-        TRY(post_put(t, kb, ixk_skill(kb, kind, s->p, s->len, nw->region,
-                                      docno),
-                     &sv));
+        vlen = ixk_skill_val(val, kind, docno, s->level, nb);
+        TRY(ix_dup_put(t, kb, ixk_skill(kb, kind, s->p, s->len, nw->region),
+                       val, vlen, IXK_SKILL_SLOT));
     }
 #undef TRY
     return 0;

@@ -111,10 +111,10 @@ Test(keys, occupation_padding_and_order)
 Test(keys, skill_keys_are_prefix_free)
 {
     uint8_t ab[IXK_MAX], abc[IXK_MAX], p[IXK_MAX];
-    size_t n1 = ixk_skill(ab, IX_VACANCY, "ab", 2, "999999", UINT64_MAX);
-    size_t n2 = ixk_skill(abc, IX_VACANCY, "abc", 3, "000000", 0);
-    cr_assert_eq(n1, 2 + 2 + 1 + 6 + 8);
-    cr_assert_eq(n2, 2 + 3 + 1 + 6 + 8);
+    size_t n1 = ixk_skill(ab, IX_VACANCY, "ab", 2, "999999");
+    size_t n2 = ixk_skill(abc, IX_VACANCY, "abc", 3, "000000");
+    cr_assert_eq(n1, 2 + 2 + 1 + 6);
+    cr_assert_eq(n2, 2 + 3 + 1 + 6);
     cr_assert_eq(ab[4], 0, "NUL ends the skill id");
     cr_assert_lt(keycmp(ab, n1, abc, n2), 0,
                  "all of ab's postings sort before abc's");
@@ -132,26 +132,43 @@ Test(keys, skill_keys_are_prefix_free)
     memset(longest, 'z', sizeof longest);
     uint8_t big[IXK_MAX];
     cr_assert_leq(ixk_skill(big, IX_WORKER, longest, IX_SKILL_ID_MAX,
-                            "123456", UINT64_MAX),
+                            "123456"),
                   IXK_MAX);
 }
 
 Test(keys, skill_layout_groups_by_region_then_docno)
 {
     uint8_t k[IXK_MAX];
-    size_t n = ixk_skill(k, IX_WORKER, "weld", 4, "110105", 0x0102);
-    cr_assert_eq(n, 21);
-    const uint8_t want[21] = {'K', 'W', 'w', 'e', 'l', 'd', 0,   '1',
-                              '1', '0', '1', '0', '5', 0,   0,   0,
-                              0,   0,   0,   0x01, 0x02};
-    cr_assert(memcmp(k, want, 21) == 0);
-    cr_assert_eq(ixk_posting_docno(k, n), 0x0102);
-    /* Region before docno: a higher docno in a lower region sorts first,
-     * and every region prefix bounds a contiguous range. */
+    size_t n = ixk_skill(k, IX_WORKER, "weld", 4, "110105");
+    cr_assert_eq(n, 13);
+    const uint8_t want[13] = {'K', 'W', 'w', 'e', 'l', 'd', 0,
+                              '1', '1', '0', '1', '0', '5'};
+    cr_assert(memcmp(k, want, 13) == 0);
+    /* The value: docno big-endian, level, brief; fixed width per kind. */
+    uint8_t brief[IXK_BRIEF_VACANCY], v[IXK_VAL_MAX];
+    for (int i = 0; i < IXK_BRIEF_VACANCY; i++)
+        brief[i] = (uint8_t)(0xa0 + i);
+    size_t vl = ixk_skill_val(v, IX_WORKER, 0x0102, 4, brief);
+    cr_assert_eq(vl, 8 + 1 + IXK_BRIEF_WORKER);
+    cr_assert_eq(vl, ixk_skill_val_len(IX_WORKER));
+    const uint8_t wantv[9] = {0, 0, 0, 0, 0, 0, 0x01, 0x02, 4};
+    cr_assert(memcmp(v, wantv, 9) == 0);
+    cr_assert(memcmp(v + 9, brief, IXK_BRIEF_WORKER) == 0);
+    cr_assert_eq(ixk_get_be64(v), 0x0102);
+    cr_assert_eq(ixk_skill_val(v, IX_VACANCY, 1, 1, brief),
+                 8 + 1 + IXK_BRIEF_VACANCY);
+    cr_assert_eq(ixk_skill_val_len(IX_VACANCY), 8 + 1 + IXK_BRIEF_VACANCY);
+    /* Values sort by docno whatever the level: a higher level of a lower
+     * docno sorts first. */
+    uint8_t lo[IXK_VAL_MAX], hi[IXK_VAL_MAX];
+    ixk_skill_val(lo, IX_WORKER, 255, 9, brief);
+    ixk_skill_val(hi, IX_WORKER, 256, 1, brief);
+    cr_assert_lt(memcmp(lo, hi, vl), 0);
+    /* Every region prefix bounds a contiguous range of keys. */
     uint8_t a[IXK_MAX], b[IXK_MAX], c[IXK_MAX], p[IXK_MAX];
-    ixk_skill(a, IX_WORKER, "weld", 4, "110105", UINT64_MAX);
-    ixk_skill(b, IX_WORKER, "weld", 4, "110108", 1);
-    ixk_skill(c, IX_WORKER, "weld", 4, "110201", 0);
+    ixk_skill(a, IX_WORKER, "weld", 4, "110105");
+    ixk_skill(b, IX_WORKER, "weld", 4, "110108");
+    ixk_skill(c, IX_WORKER, "weld", 4, "110201");
     cr_assert_lt(memcmp(a, b, n), 0);
     cr_assert_lt(memcmp(b, c, n), 0);
     static const struct {
@@ -178,23 +195,36 @@ Test(keys, minor_layout_and_order)
     cr_assert_not(ixk_has_minor(1));
     cr_assert_not(ixk_has_minor(4));
     uint8_t k10[IXK_MAX], k7[IXK_MAX];
-    size_t n10 = ixk_minor(k10, IX_VACANCY, "6-05-02-03", 10, "440305", 258);
-    size_t n7 = ixk_minor(k7, IX_VACANCY, "6-05-02", 7, "440305", 258);
-    cr_assert_eq(n10, 26);
-    cr_assert_eq(n7, IXK_MINOR_LEN);
-    const uint8_t want[26] = {'M', 'V', '6', '-', '0', '5', '-', '0', '2',
-                              '4', '4', '0', '3', '0', '5', 0,   0,   0,
-                              0,   0,   0,   1,   2,   '-', '0', '3'};
-    cr_assert(memcmp(k10, want, 26) == 0);
-    cr_assert(memcmp(k7, want, IXK_MINOR_LEN) == 0);
-    cr_assert_eq(ixk_posting_docno(k10, n10), 258);
-    cr_assert_eq(ixk_posting_docno(k7, n7), 258);
+    size_t n10 = ixk_minor(k10, IX_VACANCY, "6-05-02-03", "440305");
+    size_t n7 = ixk_minor(k7, IX_VACANCY, "6-05-02", "440305");
+    cr_assert_eq(n10, IXK_MINOR_LEN);
+    cr_assert_eq(n7, 15);
+    const uint8_t want[15] = {'M', 'V', '6', '-', '0', '5', '-', '0',
+                              '2', '4', '4', '0', '3', '0', '5'};
+    cr_assert(memcmp(k10, want, 15) == 0);
+    cr_assert(memcmp(k7, want, 15) == 0, "one key per group and county");
+    /* Values: docno, tail NUL-padded to 3, brief. */
+    uint8_t brief[IXK_BRIEF_VACANCY], v10[IXK_VAL_MAX], v7[IXK_VAL_MAX];
+    for (int i = 0; i < IXK_BRIEF_VACANCY; i++)
+        brief[i] = (uint8_t)(0x30 + i);
+    size_t vl = ixk_minor_val(v10, IX_VACANCY, 258, "6-05-02-03", 10, brief);
+    cr_assert_eq(vl, 8 + 3 + IXK_BRIEF_VACANCY);
+    cr_assert_eq(vl, ixk_minor_val_len(IX_VACANCY));
+    cr_assert_eq(ixk_minor_val(v7, IX_VACANCY, 258, "6-05-02", 7, brief), vl);
+    const uint8_t w10[11] = {0, 0, 0, 0, 0, 0, 1, 2, '-', '0', '3'};
+    const uint8_t w7[11] = {0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0};
+    cr_assert(memcmp(v10, w10, 11) == 0);
+    cr_assert(memcmp(v7, w7, 11) == 0);
+    cr_assert(memcmp(v10 + 11, brief, IXK_BRIEF_VACANCY) == 0);
+    cr_assert_eq(ixk_minor_val(v7, IX_WORKER, 258, "6-05-02", 7, brief),
+                 8 + 3 + IXK_BRIEF_WORKER);
+    ixk_minor_val(v7, IX_VACANCY, 258, "6-05-02", 7, brief);
     /* One docno's 7-byte code sorts before its 10-byte codes, and all of
-     * them before the next docno of the region. */
-    uint8_t nx[IXK_MAX];
-    size_t nn = ixk_minor(nx, IX_VACANCY, "6-05-02", 7, "440305", 259);
-    cr_assert_lt(keycmp(k7, n7, k10, n10), 0);
-    cr_assert_lt(keycmp(k10, n10, nx, nn), 0);
+     * them before the next docno. */
+    uint8_t nx[IXK_VAL_MAX];
+    ixk_minor_val(nx, IX_VACANCY, 259, "6-05-02", 7, brief);
+    cr_assert_lt(memcmp(v7, v10, vl), 0);
+    cr_assert_lt(memcmp(v10, nx, vl), 0);
     uint8_t p[IXK_MAX];
     size_t pl = ixk_minor_prefix(p, IX_VACANCY, "6-05-02", "4403", 4);
     cr_assert_eq(pl, 13);

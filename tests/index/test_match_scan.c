@@ -939,7 +939,7 @@ tamper(tamper_fn fn)
     mdb_env_set_maxdbs(e, 8);
     cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
     cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, "post", 0, &dbi), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "match", 0, &dbi), 0);
     fn(txn, dbi);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(e);
@@ -977,12 +977,15 @@ change_first_level(MDB_txn *txn, MDB_dbi dbi)
     MDB_val k, v;
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
     first_of(c, 'K', 'W', &k, &v);
-    cr_assert_eq(v.mv_size, 1 + 9, "level + worker brief");
-    uint8_t val[16];
+    cr_assert_eq(v.mv_size, 8 + 1 + 9, "docno + level + worker brief");
+    uint8_t val[32], key[128];
     memcpy(val, v.mv_data, v.mv_size);
-    val[0]++;
-    MDB_val nv = {v.mv_size, val};
-    cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+    memcpy(key, k.mv_data, k.mv_size);
+    val[8]++;
+    /* A duplicate's value is its position: delete it, put the new one. */
+    MDB_val nk = {k.mv_size, key}, nv = {v.mv_size, val};
+    cr_assert_eq(mdb_cursor_del(c, 0), 0);
+    cr_assert_eq(mdb_cursor_put(c, &nk, &nv, 0), 0);
     mdb_cursor_close(c);
 }
 
@@ -996,31 +999,36 @@ stale_brief(MDB_txn *txn, MDB_dbi dbi, uint8_t tag, uint8_t kind, size_t at)
     MDB_val k, v;
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
     first_of(c, tag, kind, &k, &v);
-    uint8_t val[32];
+    uint8_t val[40], key[128];
     cr_assert_lt(at, v.mv_size);
     cr_assert_leq(v.mv_size, sizeof val);
     memcpy(val, v.mv_data, v.mv_size);
+    memcpy(key, k.mv_data, k.mv_size);
     val[at] ^= 0x01;
-    MDB_val nv = {v.mv_size, val};
-    cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+    MDB_val nk = {k.mv_size, key}, nv = {v.mv_size, val};
+    cr_assert_eq(mdb_cursor_del(c, 0), 0);
+    cr_assert_eq(mdb_cursor_put(c, &nk, &nv, 0), 0);
     mdb_cursor_close(c);
 }
 
-/* A vacancy skill posting whose wage (value offset 1 + 9) is stale. */
+/* A vacancy skill posting whose wage (brief offset 9, after docno and
+ * level) is stale. */
 static void
 stale_skill_wage(MDB_txn *txn, MDB_dbi dbi)
 {
-    stale_brief(txn, dbi, 'K', 'V', 1 + 9);
+    stale_brief(txn, dbi, 'K', 'V', 8 + 1 + 9);
 }
 
-/* A worker minor-group posting whose open flag (offset 0) is stale. */
+/* A worker minor-group posting whose open flag (brief offset 0, after
+ * docno and tail) is stale. */
 static void
 stale_minor_open(MDB_txn *txn, MDB_dbi dbi)
 {
-    stale_brief(txn, dbi, 'M', 'W', 0);
+    stale_brief(txn, dbi, 'M', 'W', 8 + 3);
 }
 
-/* A vacancy skill posting that lost its brief (the previous format). */
+/* The postings of the first vacancy skill key lose their brief (docno and
+ * level only): every value under the key is of the wrong width. */
 static void
 skill_without_brief(MDB_txn *txn, MDB_dbi dbi)
 {
@@ -1028,9 +1036,23 @@ skill_without_brief(MDB_txn *txn, MDB_dbi dbi)
     MDB_val k, v;
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
     first_of(c, 'K', 'V', &k, &v);
-    uint8_t lv = *(uint8_t *)v.mv_data;
-    MDB_val nv = {1, &lv};
-    cr_assert_eq(mdb_cursor_put(c, &k, &nv, 0), 0);
+    uint8_t key[128], vals[64][9];
+    size_t n = 0, kl = k.mv_size;
+    memcpy(key, k.mv_data, kl);
+    MDB_val kk = {kl, key};
+    int rc = mdb_cursor_get(c, &kk, &v, MDB_SET);
+    for (; rc == 0; rc = mdb_cursor_get(c, &kk, &v, MDB_NEXT_DUP)) {
+        cr_assert_lt(n, 64);
+        memcpy(vals[n++], v.mv_data, 9);
+    }
+    cr_assert_eq(rc, MDB_NOTFOUND);
+    kk.mv_size = kl;
+    kk.mv_data = key;
+    cr_assert_eq(mdb_del(txn, dbi, &kk, NULL), 0);
+    for (size_t i = 0; i < n; i++) {
+        MDB_val nv = {9, vals[i]};
+        cr_assert_eq(mdb_put(txn, dbi, &kk, &nv, 0), 0);
+    }
     mdb_cursor_close(c);
 }
 
@@ -1043,15 +1065,15 @@ move_first_skill(MDB_txn *txn, MDB_dbi dbi)
     MDB_val k, v;
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
     first_of(c, 'K', 'W', &k, &v);
-    uint8_t key[128], lv = *(uint8_t *)v.mv_data;
-    size_t n = k.mv_size;
+    uint8_t key[128], val[32];
+    size_t n = k.mv_size, vl = v.mv_size;
     memcpy(key, k.mv_data, n);
+    memcpy(val, v.mv_data, vl);
     cr_assert_eq(mdb_cursor_del(c, 0), 0);
     mdb_cursor_close(c);
-    /* The region sits 14 bytes before the end. */
-    key[n - 14] = '9';
-    MDB_val nk = {n, key}, nv = {1, &lv};
-    /* The value does not matter: the key is what check misses. */
+    /* The region ends the key. */
+    key[n - 6] = '9';
+    MDB_val nk = {n, key}, nv = {vl, val};
     cr_assert_eq(mdb_put(txn, dbi, &nk, &nv, 0), 0);
 }
 
@@ -1059,11 +1081,10 @@ move_first_skill(MDB_txn *txn, MDB_dbi dbi)
 static void
 add_stray_minor(MDB_txn *txn, MDB_dbi dbi)
 {
-    uint8_t key[26] = {'M', 'W', '6', '-', '0', '5', '-', '0', '2',
-                       '1', '1', '0', '1', '0', '5', 0,   0,   0,
-                       0,   0,   0,   0x7f, 0x7f, '-', '0', '3'};
-    uint8_t brief[9] = {1};
-    MDB_val k = {26, key}, v = {9, brief};
+    uint8_t key[15] = {'M', 'W', '6', '-', '0', '5', '-', '0',
+                       '2', '1', '1', '0', '1', '0', '5'};
+    uint8_t val[20] = {0, 0, 0, 0, 0, 0, 0x7f, 0x7f, '-', '0', '3', 1};
+    MDB_val k = {15, key}, v = {20, val};
     cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
 }
 
@@ -1265,5 +1286,76 @@ Test(match_scan, brief_follows_every_field)
         cr_assert_eq(ix_delete(t, m->kind, m->id, (uint32_t)strlen(m->id), 0),
                      0);
         cr_assert_eq(ix_write_commit(t), 0);
+    }
+}
+
+/* Several replaces of one record inside one write transaction queue a
+ * delete and a put per changed posting; applied in posting order, the
+ * last change must win, including a change back to what is stored. */
+Test(match_scan, replaces_in_one_transaction_leave_one_posting)
+{
+    memset(model, 0, sizeof model);
+    mdoc_t *m = &model[0][0];
+    m->kind = IX_VACANCY;
+    strcpy(m->id, "v1");
+    strcpy(m->region, "440305");
+    m->nocc = 1;
+    m->occ[0] = "6-05-02-03";
+    m->nsk = 2;
+    m->sk[0] = 1;
+    m->sk[1] = 4;
+    m->lvl[0] = 2;
+    m->lvl[1] = 3;
+    m->matchable = true;
+    m->match.headcount = 2;
+    m->match.wage_max = 9000;
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    put_doc(t, m);
+    cr_assert_eq(ix_write_commit(t), 0);
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(ix_write_begin(env, &t), 0);
+        m->match.wage_max = 9100;              /* a new brief */
+        put_doc(t, m);
+        strcpy(m->region, "440306");           /* another county */
+        m->lvl[0] = 5;                         /* another level */
+        put_doc(t, m);
+        strcpy(m->region, "440305");           /* back */
+        put_doc(t, m);
+        if (round == 1) {
+            m->match.wage_max = 9000;          /* all back: no change */
+            m->lvl[0] = 2;
+            put_doc(t, m);
+        }
+        if (round == 2) {
+            /* Gone and back in the same transaction. */
+            cr_assert_eq(ix_delete(t, m->kind, m->id, 2, 0), 0);
+            m->live = false;   /* the record comes back under a new docno */
+            put_doc(t, m);
+        }
+        brief_everywhere(t, m, "in the write transaction");
+        cr_assert_eq(ix_write_commit(t), 0);
+        cr_assert_eq(ix_read_begin(env, &t), 0);
+        brief_everywhere(t, m, "after commit");
+        static hits_t h;
+        h.n = 0;
+        h.stop_after = 0;
+        cr_assert_eq(ix_scan_skill(t, IX_VACANCY, skills[m->sk[0]],
+                                   (uint32_t)strlen(skills[m->sk[0]]), "", 0,
+                                   on_skill, &h),
+                     0);
+        cr_assert_eq(h.n, 1, "round %d: one posting nationally", round);
+        uint8_t lv = 0;
+        cr_assert_eq(ix_skill_level(t, IX_VACANCY, skills[m->sk[0]],
+                                    (uint32_t)strlen(skills[m->sk[0]]),
+                                    "440305", h.h[0].docno, &lv),
+                     0);
+        cr_assert_eq(lv, m->lvl[0]);
+        cr_assert_eq(ix_skill_level(t, IX_VACANCY, skills[m->sk[0]],
+                                    (uint32_t)strlen(skills[m->sk[0]]),
+                                    "440306", h.h[0].docno, &lv),
+                     -ENOENT);
+        ix_read_end(t);
+        verify_check();
     }
 }

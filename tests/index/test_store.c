@@ -294,7 +294,7 @@ verify_api(model_t *md)
 typedef struct kv {
     uint8_t k[96];
     size_t kl;
-    uint8_t v[24];
+    uint8_t v[40];
     size_t vl;
 } kv_t;
 
@@ -305,7 +305,13 @@ kv_cmp(const void *a, const void *b)
     int c = memcmp(x->k, y->k, x->kl < y->kl ? x->kl : y->kl);
     if (c)
         return c;
-    return x->kl < y->kl ? -1 : x->kl > y->kl;
+    if (x->kl != y->kl)
+        return x->kl < y->kl ? -1 : 1;
+    /* Duplicates of one key (the match dbi) sort by value. */
+    c = memcmp(x->v, y->v, x->vl < y->vl ? x->vl : y->vl);
+    if (c)
+        return c;
+    return x->vl < y->vl ? -1 : x->vl > y->vl;
 }
 
 static void
@@ -359,19 +365,22 @@ brief_bytes(const mdoc_t *m, uint8_t *out)
 /* Every posting and counter the model calls for, built from the layout in
  * docs/storage.md without the index's own key builders. */
 static void
-expected(model_t *md, kv_t *post, size_t *np, kv_t *cnt, size_t *nc)
+expected(model_t *md, kv_t *post, size_t *np, kv_t *match, size_t *nm,
+         kv_t *cnt, size_t *nc)
 {
-    *np = *nc = 0;
+    *np = *nm = *nc = 0;
     uint64_t tot[2] = {0}, open[2] = {0}, df[2][NSKILLS] = {{0}};
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < NIDS; i++) {
             mdoc_t *m = &md->d[k][i];
             if (!m->live)
                 continue;
-            uint8_t key[96], dn[8], val[24];
+            uint8_t key[96], dn[8], val[40];
             be64(dn, m->docno);
-            /* Skill postings hold level + brief, minor ones the brief. */
-            size_t bl = brief_bytes(m, val + 1);
+            /* Match values: docno, then the level (skills) or the tail
+             * padded with NUL to 3 (minor groups), then the brief. */
+            memcpy(val, dn, 8);
+            size_t bl = brief_bytes(m, val + 11);
             key[1] = m->kind;
             key[0] = 'R';
             memcpy(key + 2, m->region, 6);
@@ -399,9 +408,9 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *cnt, size_t *nc)
                     key[0] = 'M';
                     memcpy(key + 2, o, 7);
                     memcpy(key + 9, m->region, 6);
-                    memcpy(key + 15, dn, 8);
-                    memcpy(key + 23, o + 7, ol - 7);
-                    add(post, np, key, 23 + (ol - 7), val + 1, bl);
+                    memset(val + 8, 0, 3);
+                    memcpy(val + 8, o + 7, ol - 7);
+                    add(match, nm, key, 15, val, 11 + bl);
                 }
             }
             for (int j = 0; j < m->nsk; j++) {
@@ -410,9 +419,11 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *cnt, size_t *nc)
                 memcpy(key + 2, skill_vocab[m->sk[j]], sl);
                 key[2 + sl] = 0;
                 memcpy(key + 3 + sl, m->region, 6);
-                memcpy(key + 9 + sl, dn, 8);
-                val[0] = m->lvl[j];
-                add(post, np, key, 17 + sl, val, 1 + bl);
+                uint8_t sv[40];
+                memcpy(sv, dn, 8);
+                sv[8] = m->lvl[j];
+                memcpy(sv + 9, val + 11, bl);
+                add(match, nm, key, 9 + sl, sv, 9 + bl);
                 if (m->matchable)
                     df[k][m->sk[j]]++;
             }
@@ -445,6 +456,7 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *cnt, size_t *nc)
         }
     }
     qsort(post, *np, sizeof *post, kv_cmp);
+    qsort(match, *nm, sizeof *match, kv_cmp);
     qsort(cnt, *nc, sizeof *cnt, kv_cmp);
 }
 
@@ -473,14 +485,14 @@ compare_dbi(MDB_txn *txn, const char *name, const kv_t *want, size_t n)
     mdb_cursor_close(c);
 }
 
-/* Closes the index, reads post and counts with plain LMDB, compares them
+/* Closes the index, reads post, match and counts with plain LMDB, compares them
  * with what the model calls for, and reopens. */
 static void
 verify_raw(model_t *md)
 {
-    static kv_t post[2 * NIDS * 24], cnt[64];
-    size_t np, nc;
-    expected(md, post, &np, cnt, &nc);
+    static kv_t post[2 * NIDS * 24], match[2 * NIDS * 24], cnt[64];
+    size_t np, nm, nc;
+    expected(md, post, &np, match, &nm, cnt, &nc);
     ix_close(env);
     env = NULL;
     MDB_env *e;
@@ -490,6 +502,7 @@ verify_raw(model_t *md)
     MDB_txn *txn;
     cr_assert_eq(mdb_txn_begin(e, NULL, MDB_RDONLY, &txn), 0);
     compare_dbi(txn, "post", post, np);
+    compare_dbi(txn, "match", match, nm);
     compare_dbi(txn, "counts", cnt, nc);
     mdb_txn_abort(txn);
     mdb_env_close(e);
@@ -1106,7 +1119,7 @@ Test(store, open_refuses_another_format_version)
     cr_assert_null(e2);
     const char *msg = ix_strerror(-EPROTO);
     cr_assert_not_null(strstr(msg, "store format version 2"), "%s", msg);
-    cr_assert_not_null(strstr(msg, "this build reads 3"), "%s", msg);
+    cr_assert_not_null(strstr(msg, "this build reads 4"), "%s", msg);
     /* Refusing changed nothing: the version is still 2, refused again. */
     cr_assert_eq(ix_open(dir, &o, &e2), -EPROTO);
     rm_store();
@@ -1120,4 +1133,15 @@ Test(store, open_errors)
     cr_assert_eq(ix_open("/nonexistent/ixdir", NULL, &e2), -ENOENT);
     ix_options_t o = {.sync = 9};
     cr_assert_eq(ix_open(dir, &o, &e2), -EINVAL);
+}
+
+Test(store, check_finds_missing_and_stray_match_posting)
+{
+    fill_some();
+    char rep[512];
+    cr_assert_eq(check_now(rep, sizeof rep), 0, "%s", rep);
+    tamper("match", drop_first);
+    cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+    cr_assert_not_null(strstr(rep, "missing skill posting"), "%s", rep);
+    cr_assert_not_null(strstr(rep, "match holds"), "%s", rep);
 }
