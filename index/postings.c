@@ -148,6 +148,19 @@ apply_dup(MDB_cursor *c, const ix_postop_t *ops, const uint32_t *order,
     }
     if (!last->put)
         return 0;
+    /* New records have the highest docnos, so bulk loads add at the end of
+     * each group: try that first. LMDB then splits a full page at the end
+     * rather than in the middle, leaving full pages behind instead of
+     * half-empty ones. Out of order, it refuses without writing. */
+    if (!any_del) {
+        int arc = mdb_cursor_put(c, &k, &v, MDB_APPENDDUP);
+        if (arc != MDB_KEYEXIST)
+            return arc;
+        k.mv_size = last->klen;
+        k.mv_data = (void *)last->key;
+        v.mv_size = last->vlen;
+        v.mv_data = (void *)last->val;
+    }
     return mdb_cursor_put(c, &k, &v, 0);
 }
 
