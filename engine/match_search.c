@@ -672,7 +672,8 @@ finish(search_t *s)
         }
         sc->fin[n++] = (finalist_t){.upper = upper, .docno = a->docno};
     }
-    qsort(sc->fin, n, sizeof sc->fin[0], finalist_order);
+    if (n > 1)
+        qsort(sc->fin, n, sizeof sc->fin[0], finalist_order);
     en_match_result_t *o = s->out;
     for (uint32_t i = 0; i < n; i++) {
         if (o->n == k && sc->fin[i].upper + ACC_MARGIN(sc->fin[i].upper) < o->hits[0].score)
