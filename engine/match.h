@@ -108,7 +108,7 @@ typedef struct en_match_result {
     en_match_hit_t hits[EN_MATCH_LIMIT_MAX];
     /* What the search did, for docs/matching.md and the benchmark. */
     uint64_t postings_seen, candidates_scored;
-    uint32_t terms, terms_open;  /* terms walked; of them, taking new candidates */
+    uint32_t terms;              /* terms walked */
 } en_match_result_t;
 
 /* Runs a query in a read transaction. Returns 0 or a negative errno from

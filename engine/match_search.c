@@ -1,15 +1,18 @@
 /* match_search.c - finding the best matches for a probe without reading
  * every candidate.
  *
- * Term at a time over the scoped postings. The probe's terms are its
- * skills and the minor occupation groups of its codes of 7 or 10
- * characters. Every posting carries the candidate's skill level and a
- * brief of its record, so a walk over the postings alone decides the
- * contract's rules 1-5 and accumulates each candidate's skill part and
- * bonuses, with no record read. Only the candidates whose accumulated
- * score can still reach the k-th best are then read and scored exactly
- * (en_score_pair), best bound first, until none left can. See
- * docs/matching.md.
+ * The probe's terms are its skills and the minor occupation groups of its
+ * codes of 7 or 10 characters. Their postings within the scope are walked
+ * county by county (each term's postings in one county are one group, and
+ * the terms' groups are merged in county order), so that one county's
+ * candidates accumulate in a small table that stays in cache. Every
+ * posting carries the candidate's skill level and a brief of its record:
+ * the walk alone decides the contract's rules 1-5 and sums each
+ * candidate's skill part and bonuses, with no record read. After each
+ * county, the candidates' sure scores raise the bar (the k-th best), and
+ * those whose bound still reaches it become finalists; the finalists are
+ * then read and scored exactly (en_score_pair), best bound first, until
+ * none left can enter the list. See docs/matching.md.
  */
 #include "match.h"
 
@@ -57,11 +60,11 @@ typedef struct acc_table {
     uint32_t n_used;
 } acc_table_t;
 
-/* Memory a worker thread reuses for every query: the table of every
- * candidate, the table of the few that survive once no new candidate can
- * make the list (small, so that it stays in cache), and the finalists. */
+/* Memory a worker thread reuses for every query: the table of one
+ * county's candidates (small, so that it stays in cache) and the
+ * finalists. */
 struct en_match_scratch {
-    acc_table_t all, survivors;
+    acc_table_t county;
     finalist_t *fin;
     uint32_t cap_fin;
 };
@@ -84,8 +87,7 @@ en_match_scratch_free(en_match_scratch_t *sc)
 {
     if (!sc)
         return;
-    table_free(&sc->all);
-    table_free(&sc->survivors);
+    table_free(&sc->county);
     free(sc->fin);
     free(sc);
 }
@@ -133,19 +135,6 @@ table_grow(acc_table_t *t)
     t->cap = cap;
     t->gen = 1;
     return 0;
-}
-
-/* Finds docno's accumulator, or NULL. */
-static acc_t *
-table_find(acc_table_t *t, uint64_t docno)
-{
-    if (!t->cap)
-        return NULL;
-    uint32_t mask = t->cap - 1;
-    for (uint32_t s = slot_of(docno, mask); t->slots[s].gen == t->gen; s = (s + 1) & mask)
-        if (t->slots[s].docno == docno)
-            return &t->slots[s];
-    return NULL;
 }
 
 /* Finds docno's accumulator, or creates a zeroed one (*fresh = true).
@@ -204,15 +193,17 @@ cut_digits(uint32_t digits, uint32_t len, uint32_t to)
 
 /* A probe term: one of its skills, or one minor occupation group. */
 typedef struct term {
-    double ub;            /* the most one posting of it can add */
+    double idf;           /* a skill's idf */
     int skill;            /* probe skill index, or -1 for a minor group */
     const char *minor;    /* 7 characters, for a minor group */
 } term_t;
 
 typedef struct search {
     ix_txn_t *txn;
-    acc_table_t *table;        /* where candidates accumulate */
-    bool closed;               /* no new candidate can make the list */
+    acc_table_t *table;        /* the current county's candidates */
+    double low[EN_MATCH_LIMIT_MAX];  /* min-heap of the k best sure scores */
+    uint32_t n_low;
+    uint32_t n_fin;            /* finalists so far (in sc->fin) */
     const en_match_query_t *q;
     const en_party_t *probe;
     uint8_t searched;
@@ -225,8 +216,6 @@ typedef struct search {
     uint32_t filter_occ;       /* the occupation filter as digits */
     uint32_t code_val[IX_OCCUPATIONS_MAX];   /* the probe's codes as digits */
     uint32_t code_len[IX_OCCUPATIONS_MAX];
-    double occ_rest;           /* occupation bonus outside the minor terms */
-    double priority_ub;        /* 0.5 when a priority bonus is possible */
     en_match_scratch_t *sc;
     en_match_result_t *out;
     int err;
@@ -304,8 +293,6 @@ static acc_t *
 meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
 {
     s->out->postings_seen++;
-    if (s->closed)
-        return table_find(s->table, docno);
     if (!brief_passes(s, b))
         return NULL;
     bool fresh;
@@ -343,7 +330,7 @@ on_skill_posting(void *ctx, uint64_t docno, const char region[6], uint8_t level,
     /* min(lw, lv) / lv, with lv the vacancy's level. */
     uint8_t lw = s->searched == IX_VACANCY ? probe_level : level;
     uint8_t lv = s->searched == IX_VACANCY ? level : probe_level;
-    a->skill += (float)(t->ub * (double)(lw < lv ? lw : lv) / (double)lv);
+    a->skill += (float)(t->idf * (double)(lw < lv ? lw : lv) / (double)lv);
     return 0;
 }
 
@@ -369,91 +356,22 @@ on_minor_posting(void *ctx, uint64_t docno, const char region[6],
     return 0;
 }
 
-static int
-term_order(const void *a, const void *b)
-{
-    const term_t *x = a, *y = b;
-    return x->ub < y->ub ? 1 : x->ub > y->ub ? -1 : 0;
-}
-
-/* The probe's terms, the highest bound first, so that the best candidates
- * are met early and the bar rises soon. */
 static void
 add_terms(search_t *s)
 {
     const en_party_t *p = s->probe;
     for (uint32_t i = 0; i < p->n_skills; i++)
         if (s->idf[i] > 0)  /* a skill no one holds finds no one */
-            s->terms[s->n_terms++] = (term_t){.ub = s->idf[i], .skill = (int)i};
+            s->terms[s->n_terms++] = (term_t){.idf = s->idf[i], .skill = (int)i};
     for (uint32_t i = 0; i < p->n_occ; i++) {
         if (p->occ_len[i] < 7)
             continue;
         bool dup = false;
         for (uint32_t j = 0; j < s->n_terms && !dup; j++)
             dup = s->terms[j].skill < 0 && memcmp(s->terms[j].minor, p->occ[i], 7) == 0;
-        if (dup)
-            continue;
-        /* A full code can meet its equal (2.0); otherwise 1.2. */
-        double ub = BONUS_MINOR;
-        for (uint32_t j = 0; j < p->n_occ; j++)
-            if (p->occ_len[j] == PR_OCCUPATION_LEN && memcmp(p->occ[j], p->occ[i], 7) == 0)
-                ub = BONUS_FULL;
-        s->terms[s->n_terms++] = (term_t){.ub = ub, .skill = -1, .minor = p->occ[i]};
+        if (!dup)
+            s->terms[s->n_terms++] = (term_t){.skill = -1, .minor = p->occ[i]};
     }
-    qsort(s->terms, s->n_terms, sizeof s->terms[0], term_order);
-    /* The occupation bonus of a candidate outside every minor group the
-     * probe names: agreement at the middle or major group at most. */
-    s->occ_rest = 0;
-    for (uint32_t i = 0; i < p->n_occ; i++) {
-        double b = p->occ_len[i] >= 4 ? BONUS_MIDDLE : BONUS_MAJOR;
-        if (b > s->occ_rest)
-            s->occ_rest = b;
-    }
-    s->priority_ub = p->kind == IX_WORKER || p->m.priority_mask ? BONUS_PRIORITY : 0;
-}
-
-/* Once the list is closed, a long posting list costs more to walk than a
- * point look-up per survivor: a look-up (a B-tree descent) costs about as
- * much as walking this many postings. */
-#define SEEK_COST 30
-
-/* The postings a skill term may hold within the scope, estimated from
- * its national document frequency. */
-static uint64_t
-term_size(const search_t *s, const term_t *t)
-{
-    uint64_t df = s->df[t->skill];
-    switch (s->q->scope) {
-    case EN_SCOPE_ALL: return df;
-    case EN_SCOPE_PROVINCE: return df / 30;
-    case EN_SCOPE_CITY: return df / 300;
-    default: return df / 3000;
-    }
-}
-
-/* Adds a skill term's contributions to the survivors by look-ups. */
-static int
-seek_term(search_t *s, const term_t *t)
-{
-    const ix_skill_t *sk = &s->probe->skills[t->skill];
-    acc_table_t *tb = s->table;
-    for (uint32_t i = 0; i < tb->n_used; i++) {
-        acc_t *a = &tb->slots[tb->used[i]];
-        char region[6];
-        for (int d = 5, r = (int)a->region; d >= 0; d--, r /= 10)
-            region[d] = (char)('0' + r % 10);
-        uint8_t level;
-        int rc = ix_skill_level(s->txn, s->searched, sk->id, sk->id_len, region, a->docno, &level);
-        s->out->postings_seen++;
-        if (rc == -ENOENT)
-            continue;
-        if (rc != 0)
-            return rc;
-        uint8_t lw = s->searched == IX_VACANCY ? sk->level : level;
-        uint8_t lv = s->searched == IX_VACANCY ? level : sk->level;
-        a->skill += (float)(t->ub * (double)(lw < lv ? lw : lv) / (double)lv);
-    }
-    return 0;
 }
 
 /* ---- choosing whom to read -------------------------------------------- */
@@ -509,43 +427,100 @@ heap_offer(en_match_result_t *o, uint32_t limit, const en_match_hit_t *hit)
     }
 }
 
-/* The k-th largest of the candidates' lower bounds (the score each has
- * for sure), or -inf when there are fewer than k. A small min-heap. */
+/* The bar: the k-th best sure score seen so far (a candidate's skill part
+ * so far plus the bonuses it surely has), kept in a k-sized min-heap; -inf
+ * until there are k, and always with the employer filter, which only a
+ * read can decide. */
 static double
-kth_lower(const acc_table_t *t, uint32_t k)
+bar(const search_t *s)
 {
-    double heap[EN_MATCH_LIMIT_MAX];
+    if (s->q->filters.employer.ptr || s->n_low < s->q->limit)
+        return -INFINITY;
+    return s->low[0];
+}
+
+static void
+bar_push(search_t *s, double low)
+{
+    double *h = s->low;
+    uint32_t k = s->q->limit;
+    if (s->n_low < k) {
+        uint32_t j = s->n_low++;
+        h[j] = low;
+        while (j > 0 && h[(j - 1) / 2] > h[j]) {
+            double swap = h[j];
+            h[j] = h[(j - 1) / 2];
+            h[(j - 1) / 2] = swap;
+            j = (j - 1) / 2;
+        }
+        return;
+    }
+    if (low <= h[0])
+        return;
+    h[0] = low;
+    for (uint32_t j = 0;;) {
+        uint32_t l = 2 * j + 1, r = l + 1, m = j;
+        if (l < k && h[l] < h[m])
+            m = l;
+        if (r < k && h[r] < h[m])
+            m = r;
+        if (m == j)
+            break;
+        double swap = h[j];
+        h[j] = h[m];
+        h[m] = swap;
+        j = m;
+    }
+}
+
+/* Drops the finalists the bar has passed. */
+static void
+prune_finalists(search_t *s)
+{
+    double b = bar(s);
+    b -= ACC_MARGIN(b);
     uint32_t n = 0;
+    for (uint32_t i = 0; i < s->n_fin; i++)
+        if (s->sc->fin[i].upper >= b)
+            s->sc->fin[n++] = s->sc->fin[i];
+    s->n_fin = n;
+}
+
+/* A county is done: its candidates raise the bar with their sure scores,
+ * and those whose bound reaches the bar become finalists. */
+static int
+flush_county(search_t *s)
+{
+    en_match_scratch_t *sc = s->sc;
+    const acc_table_t *t = s->table;
     for (uint32_t i = 0; i < t->n_used; i++) {
         const acc_t *a = &t->slots[t->used[i]];
-        double low = (double)a->skill + (a->occ + a->fixed) / 10.0;
-        if (n < k) {
-            uint32_t j = n++;
-            heap[j] = low;
-            while (j > 0 && heap[(j - 1) / 2] > heap[j]) {
-                double swap = heap[j];
-                heap[j] = heap[(j - 1) / 2];
-                heap[(j - 1) / 2] = swap;
-                j = (j - 1) / 2;
-            }
-        } else if (low > heap[0]) {
-            heap[0] = low;
-            for (uint32_t j = 0;;) {
-                uint32_t l = 2 * j + 1, r = l + 1, m = j;
-                if (l < n && heap[l] < heap[m])
-                    m = l;
-                if (r < n && heap[r] < heap[m])
-                    m = r;
-                if (m == j)
-                    break;
-                double swap = heap[j];
-                heap[j] = heap[m];
-                heap[m] = swap;
-                j = m;
+        bar_push(s, (double)a->skill + (a->occ + a->fixed) / 10.0);
+    }
+    double b = bar(s);
+    b -= ACC_MARGIN(b);
+    for (uint32_t i = 0; i < t->n_used; i++) {
+        const acc_t *a = &t->slots[t->used[i]];
+        /* A worker met in no minor group may still agree at the middle
+         * group: only its record tells. */
+        double occ = a->occ_exact || a->occ >= 6 ? a->occ : 6;
+        double upper = (double)a->skill + (occ + a->fixed) / 10.0;
+        if (upper < b)
+            continue;
+        if (s->n_fin == sc->cap_fin) {
+            prune_finalists(s);
+            if (s->n_fin * 2 >= sc->cap_fin) {
+                uint32_t cap = sc->cap_fin ? sc->cap_fin * 2 : 1024;
+                finalist_t *f = realloc(sc->fin, cap * sizeof *f);
+                if (!f)
+                    return -ENOMEM;
+                sc->fin = f;
+                sc->cap_fin = cap;
             }
         }
+        sc->fin[s->n_fin++] = (finalist_t){.upper = upper, .docno = a->docno};
     }
-    return n < k ? -INFINITY : heap[0];
+    return 0;
 }
 
 static int
@@ -595,83 +570,15 @@ judge(search_t *s, uint64_t docno)
     return 0;
 }
 
-/* After a term: when nothing first met in the terms left could reach the
- * k-th surest score, keep only the candidates that still can, in a small
- * table that stays in cache, and take no new ones. The terms left are
- * still walked, to complete the survivors' scores. */
-static int
-maybe_close(search_t *s)
-{
-    if (s->closed || s->cur + 1 >= s->n_terms || s->q->filters.employer.ptr)
-        return 0;
-    double rest_skill = 0, rest_minor = 0;
-    for (uint32_t j = s->cur + 1; j < s->n_terms; j++) {
-        if (s->terms[j].skill >= 0)
-            rest_skill += s->terms[j].ub;
-        else if (s->terms[j].ub > rest_minor)
-            rest_minor = s->terms[j].ub;
-    }
-    double occ_new = rest_minor > s->occ_rest ? rest_minor : s->occ_rest;
-    double bar = kth_lower(s->table, s->q->limit);
-    double best_new = rest_skill + occ_new + BONUS_COUNTY + s->priority_ub;
-    if (best_new + ACC_MARGIN(bar) >= bar)
-        return 0;
-    acc_table_t *from = s->table, *to = &s->sc->survivors;
-    table_reset(to);
-    for (uint32_t i = 0; i < from->n_used; i++) {
-        const acc_t *a = &from->slots[from->used[i]];
-        double occ = a->occ / 10.0;
-        if (!a->occ_exact) {
-            double later = rest_minor > BONUS_MIDDLE ? rest_minor : BONUS_MIDDLE;
-            if (later > occ)
-                occ = later;
-        }
-        double upper = (double)a->skill + occ + a->fixed / 10.0 + rest_skill;
-        if (upper + ACC_MARGIN(bar) < bar)
-            continue;
-        bool fresh;
-        acc_t *b = table_get(to, a->docno, &fresh);
-        if (!b)
-            return -ENOMEM;
-        uint32_t gen = b->gen;
-        *b = *a;
-        b->gen = gen;
-    }
-    s->table = to;
-    s->closed = true;
-    s->out->terms_open = s->cur + 1;
-    return 0;
-}
-
-/* Reads the candidates that can still make the list, best bound first,
- * until the list is full and no bound left reaches its last score. */
+/* Reads the finalists, best bound first, until the list is full and no
+ * bound left reaches its last score. */
 static int
 finish(search_t *s)
 {
     en_match_scratch_t *sc = s->sc;
     uint32_t k = s->q->limit;
-    /* The employer filter is known only after a read, so the sure scores
-     * of candidates it may reject cannot set the bar. */
-    const acc_table_t *t = s->table;
-    double bar = s->q->filters.employer.ptr ? -INFINITY : kth_lower(t, k);
-    bar -= ACC_MARGIN(bar);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < t->n_used; i++) {
-        const acc_t *a = &t->slots[t->used[i]];
-        double occ = a->occ_exact || a->occ >= 6 ? a->occ : 6;
-        double upper = (double)a->skill + (occ + a->fixed) / 10.0;
-        if (upper < bar)
-            continue;
-        if (n == sc->cap_fin) {
-            uint32_t cap = sc->cap_fin ? sc->cap_fin * 2 : 1024;
-            finalist_t *f = realloc(sc->fin, cap * sizeof *f);
-            if (!f)
-                return -ENOMEM;
-            sc->fin = f;
-            sc->cap_fin = cap;
-        }
-        sc->fin[n++] = (finalist_t){.upper = upper, .docno = a->docno};
-    }
+    prune_finalists(s);
+    uint32_t n = s->n_fin;
     if (n > 1)
         qsort(sc->fin, n, sizeof sc->fin[0], finalist_order);
     en_match_result_t *o = s->out;
@@ -692,6 +599,52 @@ finish(search_t *s)
     return 0;
 }
 
+/* Walks the terms' postings county by county, merging the terms by their
+ * groups' county order: all terms of one county accumulate in a small
+ * table that stays in cache, then the county is flushed. */
+static int
+walk_counties(search_t *s)
+{
+    const en_match_query_t *q = s->q;
+    const en_party_t *probe = s->probe;
+    ix_groups_t *g[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX] = {0};
+    int rc = 0;
+    for (uint32_t j = 0; j < s->n_terms && rc == 0; j++) {
+        const term_t *t = &s->terms[j];
+        rc = t->skill >= 0
+                 ? ix_groups_skill(s->txn, s->searched, probe->skills[t->skill].id,
+                                   probe->skills[t->skill].id_len, probe->region,
+                                   (uint32_t)q->scope, on_skill_posting, s, &g[j])
+                 : ix_groups_minor(s->txn, s->searched, t->minor, probe->region,
+                                   (uint32_t)q->scope, on_minor_posting, s, &g[j]);
+    }
+    while (rc == 0) {
+        const char *county = NULL;
+        for (uint32_t j = 0; j < s->n_terms; j++) {
+            const char *c = ix_groups_county(g[j]);
+            if (c && (!county || memcmp(c, county, 6) < 0))
+                county = c;
+        }
+        if (!county)
+            break;
+        char here[6];
+        memcpy(here, county, 6);
+        table_reset(s->table);
+        for (s->cur = 0; s->cur < s->n_terms && rc == 0; s->cur++) {
+            const char *c = ix_groups_county(g[s->cur]);
+            if (c && memcmp(c, here, 6) == 0)
+                rc = ix_groups_take(g[s->cur]);
+            if (s->err)
+                rc = s->err;
+        }
+        if (rc == 0)
+            rc = flush_county(s);
+    }
+    for (uint32_t j = 0; j < s->n_terms; j++)
+        ix_groups_close(g[j]);
+    return rc;
+}
+
 int
 en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
 {
@@ -704,11 +657,11 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
     s->probe = probe;
     s->searched = probe->kind == IX_WORKER ? IX_VACANCY : IX_WORKER;
     s->sc = q->scratch;
-    s->table = &s->sc->all;
+    s->table = &s->sc->county;
     s->out = out;
     out->n = 0;
     out->postings_seen = out->candidates_scored = 0;
-    out->terms = out->terms_open = 0;
+    out->terms = 0;
     table_reset(s->table);
 
     int rc = en_probe_idf(txn, probe, s->searched, s->idf, s->df);
@@ -731,26 +684,8 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
     }
     add_terms(s);
 
-    for (s->cur = 0; s->cur < s->n_terms && rc == 0; s->cur++) {
-        const term_t *t = &s->terms[s->cur];
-        if (s->closed && t->skill >= 0 &&
-            (uint64_t)s->table->n_used * SEEK_COST < term_size(s, t))
-            rc = seek_term(s, t);
-        else if (t->skill >= 0)
-            rc = ix_scan_skill(txn, s->searched, probe->skills[t->skill].id,
-                               probe->skills[t->skill].id_len, probe->region,
-                               (uint32_t)q->scope, on_skill_posting, s);
-        else
-            rc = ix_scan_minor(txn, s->searched, t->minor, probe->region,
-                               (uint32_t)q->scope, on_minor_posting, s);
-        if (s->err)
-            rc = s->err;
-        if (rc == 0)
-            rc = maybe_close(s);
-    }
+    rc = walk_counties(s);
     out->terms = s->n_terms;
-    if (!s->closed)
-        out->terms_open = s->n_terms;
     if (rc == 0)
         rc = finish(s);
 done:

@@ -170,10 +170,9 @@ run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
         .scratch = req->worker->match_scratch,
     };
     int rc = en_match_run(txn, &q, res);
-    en_debug("%s scope %s: %u terms (%u taking candidates), %llu postings, "
-             "%llu candidates read, %u matches",
+    en_debug("%s scope %s: %u terms, %llu postings, %llu candidates read, %u matches",
              probe->kind == IX_WORKER ? "match.vacancies" : "match.workers",
-             en_scope_name(o->scope), res->terms, res->terms_open,
+             en_scope_name(o->scope), res->terms,
              (unsigned long long)res->postings_seen,
              (unsigned long long)res->candidates_scored, res->n);
     if (rc == 0)

@@ -243,12 +243,24 @@ int ix_scan_skill(ix_txn_t *txn, uint8_t kind, const char *skill,
                   uint32_t skill_len, const char *region_prefix,
                   uint32_t prefix_len, ix_skill_cb cb, void *ctx);
 
-/* The level in the skill posting of one record (docno, in region), or
- * -ENOENT when it holds no such skill: a point look-up, for when few
- * candidates remain and walking a long posting list would cost more. */
-int ix_skill_level(ix_txn_t *txn, uint8_t kind, const char *skill,
-                   uint32_t skill_len, const char region[6], uint64_t docno,
-                   uint8_t *level);
+/* The same postings walked a county at a time, so that several terms can
+ * be merged county by county: each county's postings of one term are one
+ * group, and groups come in county order. ix_groups_county gives the
+ * current group's county (6 digits, valid until the next take), or NULL
+ * when the walk is done; ix_groups_take hands the current group's postings
+ * to the callback the walk was opened with (a non-zero return stops it and
+ * is returned) and moves to the next group. Close every walk opened. */
+typedef struct ix_groups ix_groups_t;
+int ix_groups_skill(ix_txn_t *txn, uint8_t kind, const char *skill,
+                    uint32_t skill_len, const char *region_prefix,
+                    uint32_t prefix_len, ix_skill_cb cb, void *ctx,
+                    ix_groups_t **out);
+int ix_groups_minor(ix_txn_t *txn, uint8_t kind, const char minor[7],
+                    const char *region_prefix, uint32_t prefix_len,
+                    ix_minor_cb cb, void *ctx, ix_groups_t **out);
+const char *ix_groups_county(const ix_groups_t *g);
+int ix_groups_take(ix_groups_t *g);
+void ix_groups_close(ix_groups_t *g);
 
 /* Records of `kind` with an occupation code in the minor group `minor`
  * (the first 7 characters of a code, e.g. "6-05-02"): a vacancy's code,

@@ -1,7 +1,7 @@
 /* scan.c - the matching scans: ix_scan_skill and ix_scan_minor walk the
  * postings of one term within a region prefix (the matcher then reads the
- * candidates they yield with ix_get_docno), and ix_skill_level looks one
- * posting up. The postings live in the match dbi as fixed-size duplicates
+ * candidates they yield with ix_get_docno), and the ix_groups walks give
+ * the same postings a county at a time, for merging several terms. The postings live in the match dbi as fixed-size duplicates
  * of one key per (term, county) (keys.h): the region follows the term in
  * the key, so a province, city or county is one contiguous run of keys
  * that MDB_SET_RANGE reaches and MDB_NEXT_NODUP steps through, and under
@@ -13,6 +13,8 @@
  * value with one be64 load for the docno and a few unaligned loads for the
  * brief, into one ix_brief_t on the stack that every posting reuses.
  */
+#include <stdlib.h>
+
 #include "internal.h"
 
 static bool
@@ -74,72 +76,112 @@ emit(const walk_t *w, const uint8_t *region, const uint8_t *vals,
     return 0;
 }
 
-/* The walk both scans share. A write transaction's queued posting
- * changes are applied first, so it sees its own writes. Returns the
- * callback's stop value (negative: an error to pass on), 0 at the end of
- * the range, -EIO on a key or value of the wrong width. */
+/* A walk over one term's postings within a region prefix, a key (one
+ * county's duplicate group) at a time. */
+struct ix_groups {
+    walk_t w;
+    uint8_t prefix[IXK_MAX];
+    char code[IXK_MINOR_WIDTH + IXK_MINOR_TAIL];
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;            /* MDB code of the cursor's position */
+    ix_brief_t brief;
+};
+
+/* Checks that the cursor sits on a key of the range; sets rc to
+ * MDB_NOTFOUND past it. Returns -EIO on a key or value of the wrong width. */
 static int
-run(ix_txn_t *t, const walk_t *w)
+groups_settle(ix_groups_t *g)
+{
+    if (g->rc != 0)
+        return 0;
+    if (g->k.mv_size < g->w.plen || memcmp(g->k.mv_data, g->w.prefix, g->w.plen) != 0) {
+        g->rc = MDB_NOTFOUND;
+        return 0;
+    }
+    /* DUPFIXED keeps one width per key, so the first value's width is
+     * every value's. */
+    if (g->k.mv_size != g->w.klen || g->v.mv_size != g->w.vlen)
+        return -EIO;
+    return 0;
+}
+
+/* Opens the walk: a write transaction's queued posting changes are applied
+ * first, so it sees its own writes. */
+static int
+groups_open(ix_txn_t *t, ix_groups_t *g)
 {
     int err;
     if (!t->rdonly && (err = ix_pending_flush(t)) != 0)
         return err;
-    MDB_cursor *cur;
-    if ((err = mdb_cursor_open(t->txn, t->env->match, &cur)) != 0)
+    if ((err = mdb_cursor_open(t->txn, t->env->match, &g->cur)) != 0)
         return ix_mdb_err(err);
-    ix_brief_t brief;
-    memset(&brief, 0, sizeof brief);
-    MDB_val k = {w->plen, (void *)w->prefix}, v;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), ret = 0;
-    while (rc == 0) {
-        const uint8_t *kb = k.mv_data;
-        if (k.mv_size < w->plen || memcmp(kb, w->prefix, w->plen) != 0)
-            break;
-        /* DUPFIXED keeps one width per key, so the first value's width
-         * is every value's. */
-        if (k.mv_size != w->klen || v.mv_size != w->vlen) {
-            ret = -EIO;
-            break;
-        }
-        const uint8_t *region = kb + w->klen - 6;
-        /* With a single value under the key, GET_MULTIPLE leaves v as the
-         * positioning set it: that value, still one packed array. */
-        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
-        while (rc == 0) {
-            if (v.mv_size % w->vlen != 0) {
-                ret = -EIO;
-                break;
-            }
-            if ((ret = emit(w, region, v.mv_data, v.mv_size / w->vlen,
-                            &brief)) != 0)
-                break;
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_MULTIPLE);
-        }
-        if (ret != 0)
-            break;
-        if (rc != MDB_NOTFOUND)
-            break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
-    }
-    mdb_cursor_close(cur);
-    if (ret != 0)
-        return ret < 0 ? ret : 0;
-    return rc == MDB_NOTFOUND ? 0 : ix_mdb_err(rc);
+    g->k.mv_size = g->w.plen;
+    g->k.mv_data = (void *)g->w.prefix;
+    g->rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_SET_RANGE);
+    if (g->rc != 0 && g->rc != MDB_NOTFOUND)
+        return ix_mdb_err(g->rc);
+    return groups_settle(g);
+}
+
+const char *
+ix_groups_county(const ix_groups_t *g)
+{
+    return g->rc == 0 ? (const char *)g->k.mv_data + g->w.klen - 6 : NULL;
 }
 
 int
-ix_scan_skill(ix_txn_t *t, uint8_t kind, const char *skill,
-              uint32_t skill_len, const char *region_prefix,
-              uint32_t prefix_len, ix_skill_cb cb, void *ctx)
+ix_groups_take(ix_groups_t *g)
 {
+    if (g->rc != 0)
+        return 0;
+    const uint8_t *region = (const uint8_t *)g->k.mv_data + g->w.klen - 6;
+    /* With a single value under the key, GET_MULTIPLE leaves v as the
+     * positioning set it: that value, still one packed array. */
+    int rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_GET_MULTIPLE);
+    while (rc == 0) {
+        if (g->v.mv_size % g->w.vlen != 0)
+            return -EIO;
+        int ret = emit(&g->w, region, g->v.mv_data, g->v.mv_size / g->w.vlen, &g->brief);
+        if (ret != 0)
+            return ret;
+        rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_NEXT_MULTIPLE);
+    }
+    if (rc != MDB_NOTFOUND)
+        return ix_mdb_err(rc);
+    g->rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_NEXT_NODUP);
+    if (g->rc != 0 && g->rc != MDB_NOTFOUND)
+        return ix_mdb_err(g->rc);
+    return groups_settle(g);
+}
+
+void
+ix_groups_close(ix_groups_t *g)
+{
+    if (!g)
+        return;
+    if (g->cur)
+        mdb_cursor_close(g->cur);
+    free(g);
+}
+
+int
+ix_groups_skill(ix_txn_t *t, uint8_t kind, const char *skill,
+                uint32_t skill_len, const char *region_prefix,
+                uint32_t prefix_len, ix_skill_cb cb, void *ctx,
+                ix_groups_t **out)
+{
+    *out = NULL;
     if (!t || !cb || ix_kind_index(kind) < 0 || !skill || skill_len == 0 ||
         skill_len > IX_SKILL_ID_MAX || memchr(skill, 0, skill_len) ||
         !valid_prefix(region_prefix, prefix_len))
         return -EINVAL;
-    uint8_t prefix[IXK_MAX];
-    walk_t w = {
-        .prefix = prefix,
-        .plen = ixk_skill_prefix(prefix, kind, skill, skill_len,
+    ix_groups_t *g = calloc(1, sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    g->w = (walk_t){
+        .prefix = g->prefix,
+        .plen = ixk_skill_prefix(g->prefix, kind, skill, skill_len,
                                  region_prefix, prefix_len),
         .klen = 3 + (size_t)skill_len + IXK_SKILL_TAIL,
         .vlen = ixk_skill_val_len(kind),
@@ -147,7 +189,68 @@ ix_scan_skill(ix_txn_t *t, uint8_t kind, const char *skill,
         .skill_cb = cb,
         .ctx = ctx,
     };
-    return run(t, &w);
+    int rc = groups_open(t, g);
+    if (rc != 0) {
+        ix_groups_close(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+int
+ix_groups_minor(ix_txn_t *t, uint8_t kind, const char minor[7],
+                const char *region_prefix, uint32_t prefix_len,
+                ix_minor_cb cb, void *ctx, ix_groups_t **out)
+{
+    *out = NULL;
+    if (!t || !cb || ix_kind_index(kind) < 0 || !minor ||
+        memchr(minor, 0, IXK_MINOR_WIDTH) ||
+        !valid_prefix(region_prefix, prefix_len))
+        return -EINVAL;
+    ix_groups_t *g = calloc(1, sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    memcpy(g->code, minor, IXK_MINOR_WIDTH);
+    g->w = (walk_t){
+        .prefix = g->prefix,
+        .plen = ixk_minor_prefix(g->prefix, kind, minor, region_prefix,
+                                 prefix_len),
+        .klen = IXK_MINOR_LEN,
+        .vlen = ixk_minor_val_len(kind),
+        .kind = kind,
+        .minor_cb = cb,
+        .code = g->code,
+        .ctx = ctx,
+    };
+    int rc = groups_open(t, g);
+    if (rc != 0) {
+        ix_groups_close(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+/* A whole scan: every group in turn. Returns the callback's stop value
+ * when negative, 0 when it stopped the walk or at the end. */
+static int
+scan_all(ix_groups_t *g, int rc)
+{
+    while (rc == 0 && ix_groups_county(g))
+        rc = ix_groups_take(g);
+    ix_groups_close(g);
+    return rc < 0 ? rc : 0;
+}
+
+int
+ix_scan_skill(ix_txn_t *t, uint8_t kind, const char *skill,
+              uint32_t skill_len, const char *region_prefix,
+              uint32_t prefix_len, ix_skill_cb cb, void *ctx)
+{
+    ix_groups_t *g;
+    int rc = ix_groups_skill(t, kind, skill, skill_len, region_prefix, prefix_len, cb, ctx, &g);
+    return rc != 0 ? rc : scan_all(g, 0);
 }
 
 int
@@ -155,59 +258,7 @@ ix_scan_minor(ix_txn_t *t, uint8_t kind, const char minor[7],
               const char *region_prefix, uint32_t prefix_len,
               ix_minor_cb cb, void *ctx)
 {
-    if (!t || !cb || ix_kind_index(kind) < 0 || !minor ||
-        memchr(minor, 0, IXK_MINOR_WIDTH) ||
-        !valid_prefix(region_prefix, prefix_len))
-        return -EINVAL;
-    uint8_t prefix[IXK_MAX];
-    char code[IXK_MINOR_WIDTH + IXK_MINOR_TAIL];
-    memcpy(code, minor, IXK_MINOR_WIDTH);
-    walk_t w = {
-        .prefix = prefix,
-        .plen = ixk_minor_prefix(prefix, kind, minor, region_prefix,
-                                 prefix_len),
-        .klen = IXK_MINOR_LEN,
-        .vlen = ixk_minor_val_len(kind),
-        .kind = kind,
-        .minor_cb = cb,
-        .code = code,
-        .ctx = ctx,
-    };
-    return run(t, &w);
-}
-
-int
-ix_skill_level(ix_txn_t *t, uint8_t kind, const char *skill,
-               uint32_t skill_len, const char region[6], uint64_t docno,
-               uint8_t *level)
-{
-    if (!t || !level || ix_kind_index(kind) < 0 || !skill || skill_len == 0 ||
-        skill_len > IX_SKILL_ID_MAX || memchr(skill, 0, skill_len) ||
-        !valid_prefix(region, 6))
-        return -EINVAL;
-    int err;
-    if (!t->rdonly && (err = ix_pending_flush(t)) != 0)
-        return err;
-    MDB_cursor *cur;
-    if ((err = mdb_cursor_open(t->txn, t->env->match, &cur)) != 0)
-        return ix_mdb_err(err);
-    /* The first value at or after the bare docno is this docno's posting
-     * if there is one: every value starts with its docno. */
-    uint8_t key[IXK_MAX], dn[8];
-    ixk_put_be64(dn, docno);
-    MDB_val k = {ixk_skill(key, kind, skill, skill_len, region), key};
-    MDB_val v = {8, dn};
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
-    if (rc != 0)
-        err = ix_mdb_err(rc);
-    else if (v.mv_size < 8)
-        err = -EIO;
-    else if (memcmp(v.mv_data, dn, 8) != 0)
-        err = -ENOENT;
-    else if (v.mv_size != ixk_skill_val_len(kind))
-        err = -EIO;
-    else
-        *level = ((const uint8_t *)v.mv_data)[8];
-    mdb_cursor_close(cur);
-    return err;
+    ix_groups_t *g;
+    int rc = ix_groups_minor(t, kind, minor, region_prefix, prefix_len, cb, ctx, &g);
+    return rc != 0 ? rc : scan_all(g, 0);
 }
