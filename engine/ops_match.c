@@ -181,11 +181,23 @@ run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
     return rc ? en_storage_error(&req->err, rc) : 0;
 }
 
-int
-en_op_match_vacancies(en_req_t *req)
+/* The vacancy side of match.workers: a stored vacancy. */
+static int
+load_vacancy_side(en_req_t *req, ix_txn_t *txn, ix_record_t *rec,
+                  pr_worker_t *profile, en_party_t *party)
+{
+    (void)profile;
+    return load_party(req, txn, "vacancy", IX_VACANCY, rec, party);
+}
+
+/* match.vacancies and match.workers: options, the probe, the search, in
+ * one read transaction. */
+static int
+match_op(en_req_t *req, bool searching_vacancies,
+         int (*load)(en_req_t *, ix_txn_t *, ix_record_t *, pr_worker_t *, en_party_t *))
 {
     match_opts_t o;
-    if (read_opts(req, true, &o) != 0)
+    if (read_opts(req, searching_vacancies, &o) != 0)
         return -1;
     ix_txn_t *txn;
     int rc = ix_read_begin(req->srv->ix, &txn);
@@ -196,7 +208,7 @@ en_op_match_vacancies(en_req_t *req)
     en_party_t *probe = malloc(sizeof *probe);
     if (!rec || !profile || !probe)
         rc = pr_fail(&req->err, PR_INTERNAL, "out of memory");
-    else if ((rc = load_worker_side(req, txn, rec, profile, probe)) == 0)
+    else if ((rc = load(req, txn, rec, profile, probe)) == 0)
         rc = run_match(req, txn, probe, &o);
     ix_read_end(txn);
     free(rec);
@@ -206,25 +218,15 @@ en_op_match_vacancies(en_req_t *req)
 }
 
 int
+en_op_match_vacancies(en_req_t *req)
+{
+    return match_op(req, true, load_worker_side);
+}
+
+int
 en_op_match_workers(en_req_t *req)
 {
-    match_opts_t o;
-    if (read_opts(req, false, &o) != 0)
-        return -1;
-    ix_txn_t *txn;
-    int rc = ix_read_begin(req->srv->ix, &txn);
-    if (rc != 0)
-        return en_storage_error(&req->err, rc);
-    ix_record_t *rec = malloc(sizeof *rec);
-    en_party_t *probe = malloc(sizeof *probe);
-    if (!rec || !probe)
-        rc = pr_fail(&req->err, PR_INTERNAL, "out of memory");
-    else if ((rc = load_party(req, txn, "vacancy", IX_VACANCY, rec, probe)) == 0)
-        rc = run_match(req, txn, probe, &o);
-    ix_read_end(txn);
-    free(rec);
-    free(probe);
-    return rc;
+    return match_op(req, false, load_vacancy_side);
 }
 
 /* ---- match.explain ---------------------------------------------------- */
