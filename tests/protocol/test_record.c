@@ -10,6 +10,7 @@
 #include <msgpack.h>
 
 #include "record.h"
+#include "wire.h"
 
 #define NOW INT64_C(1717000000)
 
@@ -29,46 +30,6 @@ static void fini(void)
 }
 
 TestSuite(record, .fini = fini);
-
-static void pack_json(msgpack_packer *pk, const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *v;
-        msgpack_pack_map(pk, json_object_size(j));
-        json_object_foreach((json_t *)j, k, v) {
-            msgpack_pack_str_with_body(pk, k, strlen(k));
-            pack_json(pk, v);
-        }
-        break;
-    }
-    case JSON_ARRAY:
-        msgpack_pack_array(pk, json_array_size(j));
-        for (size_t i = 0; i < json_array_size(j); i++)
-            pack_json(pk, json_array_get(j, i));
-        break;
-    case JSON_STRING:
-        msgpack_pack_str_with_body(pk, json_string_value(j),
-                                   json_string_length(j));
-        break;
-    case JSON_INTEGER:
-        msgpack_pack_int64(pk, json_integer_value(j));
-        break;
-    case JSON_REAL:
-        msgpack_pack_double(pk, json_real_value(j));
-        break;
-    case JSON_TRUE:
-        msgpack_pack_true(pk);
-        break;
-    case JSON_FALSE:
-        msgpack_pack_false(pk);
-        break;
-    case JSON_NULL:
-        msgpack_pack_nil(pk);
-        break;
-    }
-}
 
 /* Unpacks sb into a tree kept until fini(); takes over sb. */
 static const msgpack_object *keep(msgpack_sbuffer *sb)
@@ -91,7 +52,7 @@ static const msgpack_object *to_obj(json_t *j)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    pack_json(&pk, j);
+    jt_pack_json(&pk, j);
     json_decref(j);
     return keep(&sb);
 }

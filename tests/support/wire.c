@@ -127,8 +127,8 @@ jt_args_id(msgpack_sbuffer *sb, const char *id)
     jt_pack_str(&pk, id);
 }
 
-static void
-pack_json(msgpack_packer *pk, const json_t *j)
+void
+jt_pack_json(msgpack_packer *pk, const json_t *j)
 {
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
@@ -137,7 +137,7 @@ pack_json(msgpack_packer *pk, const json_t *j)
         msgpack_pack_map(pk, json_object_size(j));
         json_object_foreach((json_t *)j, k, v) {
             jt_pack_str(pk, k);
-            pack_json(pk, v);
+            jt_pack_json(pk, v);
         }
         break;
     }
@@ -146,7 +146,7 @@ pack_json(msgpack_packer *pk, const json_t *j)
         json_t *v;
         msgpack_pack_array(pk, json_array_size(j));
         json_array_foreach(j, i, v)
-            pack_json(pk, v);
+            jt_pack_json(pk, v);
         break;
     }
     case JSON_STRING:
@@ -186,7 +186,7 @@ jt_args_json(msgpack_sbuffer *sb, const char *fmt, ...)
     free(text);
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    pack_json(&pk, root);
+    jt_pack_json(&pk, root);
     json_decref(root);
 }
 

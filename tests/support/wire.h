@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <msgpack.h>
 
 #include "jobmatch.h"
@@ -45,6 +46,10 @@ void jt_args_worker(msgpack_sbuffer *sb, const char *id, const char *region,
                     const char *desired, const char *skills);
 /* Writes {"id": id} into sb. */
 void jt_args_id(msgpack_sbuffer *sb, const char *id);
+
+/* Packs a JSON value as msgpack: integers stay integers, other numbers
+ * become float64, object keys keep their order. */
+void jt_pack_json(msgpack_packer *pk, const json_t *j);
 
 /* Packs the JSON text (printf-formatted) into sb as msgpack; integers stay
  * integers, other numbers become float64. Fails the test on bad JSON. The
