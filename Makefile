@@ -3,9 +3,10 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+VG_BUILD   ?= build-valgrind
 JOBS       ?= 2
 
-.PHONY: all deps build run test test-fast test-asan bench clean
+.PHONY: all deps build run test test-fast test-asan test-valgrind bench clean
 
 all: build
 
@@ -20,8 +21,8 @@ build: deps
 run: build
 	./scripts/run.sh $(BUILD)
 
-# Every test: once on the optimised build, once under ASan+UBSan.
-test: test-fast test-asan
+# Every test: on the optimised build, under ASan+UBSan, and under valgrind.
+test: test-fast test-asan test-valgrind
 
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -32,8 +33,13 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+test-valgrind: deps
+	cmake -S . -B $(VG_BUILD) -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(VG_BUILD) -j $(JOBS)
+	./scripts/valgrind-tests.sh $(VG_BUILD)
+
 bench: build
 	./bench/run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(VG_BUILD)
