@@ -257,11 +257,10 @@ en_score_pair(const en_party_t *w, const en_party_t *v, const en_party_t *probe,
     return score;
 }
 
-/* idf(s) = ln(1 + N / df(s)) over the searched kind's matchable records;
- * dfs (may be NULL) receives df(s). */
+/* idf(s) = ln(1 + N / df(s)) over the searched kind's matchable records. */
 int
 en_probe_idf(ix_txn_t *txn, const en_party_t *probe, uint8_t searched,
-             double *idf, uint64_t *dfs)
+             double *idf)
 {
     ix_stats_t st;
     int rc = ix_stats(txn, &st);
@@ -277,8 +276,6 @@ en_probe_idf(ix_txn_t *txn, const en_party_t *probe, uint8_t searched,
          * implementations of the formula get the same bits. A skill nobody
          * in the store holds can match nothing: 0 keeps the bounds tight. */
         idf[i] = df ? log(1.0 + n / (double)df) : 0;
-        if (dfs)
-            dfs[i] = df;
     }
     return 0;
 }
@@ -290,7 +287,7 @@ en_match_pair(ix_txn_t *txn, const en_party_t *worker,
 {
     const en_party_t *probe = searched_kind == IX_VACANCY ? worker : vacancy;
     double idf[IX_SKILLS_MAX];
-    if (en_probe_idf(txn, probe, searched_kind, idf, NULL) != 0)
+    if (en_probe_idf(txn, probe, searched_kind, idf) != 0)
         memset(idf, 0, sizeof idf);
     bool rule6;
     en_score_pair(worker, vacancy, probe, idf, b, &rule6);

@@ -1,6 +1,6 @@
-/* match_rules.h - private to match*.c: ranking version 1's rules and
- * score, shared by the search (match_search.c) and the explanations
- * (match.c), so that there is one statement of the contract. */
+/* match_rules.h - private to the matching files (match.c, match_search.c,
+ * ops_match.c): ranking version 1's rules and score, shared by the search
+ * and the explanations, so that there is one statement of the contract. */
 #ifndef JM_ENGINE_MATCH_RULES_H
 #define JM_ENGINE_MATCH_RULES_H
 
@@ -38,9 +38,8 @@ double en_score_pair(const en_party_t *w, const en_party_t *v,
                      const en_party_t *probe, const double *idf,
                      en_breakdown_t *b, bool *rule6);
 
-/* idf of each probe skill, over the searched kind's matchable records;
- * dfs (may be NULL) receives each skill's document frequency. */
+/* idf of each probe skill, over the searched kind's matchable records. */
 int en_probe_idf(ix_txn_t *txn, const en_party_t *probe, uint8_t searched,
-                 double *idf, uint64_t *dfs);
+                 double *idf);
 
 #endif

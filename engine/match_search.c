@@ -208,7 +208,6 @@ typedef struct search {
     const en_party_t *probe;
     uint8_t searched;
     double idf[IX_SKILLS_MAX];
-    uint64_t df[IX_SKILLS_MAX];
     term_t terms[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX];
     uint32_t n_terms, cur;
     int probe_age;             /* match.vacancies: the worker's age at as_of */
@@ -664,7 +663,7 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
     out->terms = 0;
     table_reset(s->table);
 
-    int rc = en_probe_idf(txn, probe, s->searched, s->idf, s->df);
+    int rc = en_probe_idf(txn, probe, s->searched, s->idf);
     if (rc != 0)
         goto done;
     /* match.workers finds no one for a vacancy that rule 1 rules out. */

@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth.h"
 #include "command.h"
 #include "conn.h"
 #include "log.h"
 #include "match.h"
+#include "match_rules.h"
 #include "record.h"
 
 #define DEFAULT_LIMIT 20
@@ -259,12 +259,16 @@ shared_scope(const char *a, const char *b)
     return EN_SCOPE_ALL;
 }
 
-static int
-utc_year_of(int64_t t)
+/* The level at which the worker holds a skill the vacancy asks for; 0
+ * when it lacks it. */
+static uint8_t
+held_level(const en_party_t *w, const ix_skill_t *need)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    return gmtime_r(&tt, &tm) ? tm.tm_year + 1900 : 1970;
+    for (uint32_t j = 0; j < w->n_skills; j++)
+        if (w->skills[j].id_len == need->id_len &&
+            memcmp(w->skills[j].id, need->id, need->id_len) == 0)
+            return w->skills[j].level;
+    return 0;
 }
 
 /* Every rule of ranking version 1 for one pair, met or not, with the gap,
@@ -278,17 +282,11 @@ pack_explanation(en_req_t *req, ix_txn_t *txn, const en_party_t *w,
     en_breakdown_t b;
     bool match = en_match_pair(txn, w, v, IX_VACANCY, o->scope, o->as_of, &b);
     char d[200];
-    int age = utc_year_of(o->as_of) - (int)w->m.birth_year;
+    int age = en_utc_year(o->as_of) - (int)w->m.birth_year;
     int scope = shared_scope(w->region, v->region);
     uint32_t missing = 0;
-    for (uint32_t i = 0; i < v->n_skills; i++) {
-        bool held = false;
-        for (uint32_t j = 0; j < w->n_skills && !held; j++)
-            held = w->skills[j].id_len == v->skills[i].id_len &&
-                   memcmp(w->skills[j].id, v->skills[i].id, v->skills[i].id_len) == 0 &&
-                   w->skills[j].level >= v->skills[i].level;
-        missing += !held;
-    }
+    for (uint32_t i = 0; i < v->n_skills; i++)
+        missing += held_level(w, &v->skills[i]) < v->skills[i].level;
 
     en_reply_ok(req);
     msgpack_pack_map(pk, 5);
@@ -348,11 +346,7 @@ pack_explanation(en_req_t *req, ix_txn_t *txn, const en_party_t *w,
     pr_pack_cstr(pk, "missing_skills");
     msgpack_pack_array(pk, missing);
     for (uint32_t i = 0; i < v->n_skills; i++) {
-        uint8_t held = 0;
-        for (uint32_t j = 0; j < w->n_skills; j++)
-            if (w->skills[j].id_len == v->skills[i].id_len &&
-                memcmp(w->skills[j].id, v->skills[i].id, v->skills[i].id_len) == 0)
-                held = w->skills[j].level;
+        uint8_t held = held_level(w, &v->skills[i]);
         if (held >= v->skills[i].level)
             continue;
         msgpack_pack_map(pk, 3);
