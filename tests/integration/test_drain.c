@@ -1,0 +1,290 @@
+/* test_drain.c - SIGTERM while many clients write: the daemon drains and
+ * exits well within the service manager's stop timeout, and after a
+ * restart every acknowledged write (puts, bulk puts, deletes, pipelined
+ * puts) is there and every index agrees with the records. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "wire.h"
+
+/* The unit gives the daemon TimeoutStopSec=15; the drain must end sooner. */
+#define DRAIN_LIMIT_MS 10000
+
+enum client_kind {
+    PUT_ONE,      /* vacancy.put, one at a time: v<i>-<n> */
+    PUT_MANY,     /* worker.put_many of BATCH: w<i>-<n>-<k> */
+    PUT_DELETE,   /* vacancy.put then vacancy.delete of d<i>-<n> */
+    PIPELINED,    /* PIPE vacancy.put sent before reading: p<i>-<n> */
+};
+
+#define BATCH 25
+#define PIPE 32
+
+typedef struct client {
+    const jt_daemon_t *d;
+    enum client_kind kind;
+    int index;
+    atomic_int acked;        /* acknowledged units (puts, batches, deletes) */
+    char error[300];         /* set when the client failed before the drain */
+    bool cut;                /* a request went unanswered: the server closed */
+} client_t;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One request; false when it got no success answer. */
+static bool
+call(jm_client_t *c, const char *op, msgpack_sbuffer *sb)
+{
+    jm_reply_t *r = NULL;
+    int rc = jm_call(c, op, sb->data, sb->size, &r);
+    bool ok = rc == 0 && r && r->ok;
+    jm_reply_free(r);
+    msgpack_sbuffer_destroy(sb);
+    return ok;
+}
+
+static void
+run_put_one(client_t *cl, jm_client_t *c)
+{
+    for (int n = 0;; n++) {
+        char id[32];
+        snprintf(id, sizeof id, "v%d-%d", cl->index, n);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        jt_args_vacancy(&sb, id, n % 2 ? "110105" : "440305", "6-05-02-03", "weld:3,cnc:2");
+        if (!call(c, "vacancy.put", &sb))
+            return;
+        atomic_store(&cl->acked, n + 1);
+    }
+}
+
+static void
+run_put_many(client_t *cl, jm_client_t *c)
+{
+    for (int n = 0;; n++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 1);
+        jt_pack_str(&pk, "workers");
+        msgpack_pack_array(&pk, BATCH);
+        for (int k = 0; k < BATCH; k++) {
+            char id[40];
+            snprintf(id, sizeof id, "w%d-%d-%d", cl->index, n, k);
+            jt_pack_worker(&pk, id, k % 2 ? "110105" : "310101", "6-05", "weld:4,cook:1");
+        }
+        if (!call(c, "worker.put_many", &sb))
+            return;
+        atomic_store(&cl->acked, n + 1);
+    }
+}
+
+static void
+run_put_delete(client_t *cl, jm_client_t *c)
+{
+    for (int n = 0;; n++) {
+        char id[32];
+        snprintf(id, sizeof id, "d%d-%d", cl->index, n);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        jt_args_vacancy(&sb, id, "120101", "2-02-01-01", "py:2");
+        if (!call(c, "vacancy.put", &sb))
+            return;
+        msgpack_sbuffer_init(&sb);
+        jt_args_id(&sb, id);
+        if (!call(c, "vacancy.delete", &sb))
+            return;
+        atomic_store(&cl->acked, n + 1);
+    }
+}
+
+/* Keeps PIPE puts in flight: sends a window, then reads its answers. */
+static void
+run_pipelined(client_t *cl, jm_client_t *c)
+{
+    for (int base = 0;; base += PIPE) {
+        for (int k = 0; k < PIPE; k++) {
+            char id[32];
+            snprintf(id, sizeof id, "p%d-%d", cl->index, base + k);
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init(&sb);
+            jt_args_vacancy(&sb, id, "110105", "6-05-02-03", "weld:1");
+            int rc = jm_send(c, "vacancy.put", sb.data, sb.size, NULL);
+            msgpack_sbuffer_destroy(&sb);
+            if (rc != 0)
+                return;
+        }
+        for (int k = 0; k < PIPE; k++) {
+            jm_reply_t *r = NULL;
+            int rc = jm_recv(c, &r);
+            bool ok = rc == 0 && r && r->ok;
+            jm_reply_free(r);
+            if (!ok)
+                return;
+            /* Replies come in request order, so the acknowledged puts
+             * are always a prefix. */
+            atomic_store(&cl->acked, base + k + 1);
+        }
+    }
+}
+
+static void *
+client_main(void *p)
+{
+    client_t *cl = p;
+    char err[256] = "";
+    jm_client_t *c = jm_connect(cl->d->addr, JT_IO_TIMEOUT_MS, err, sizeof err);
+    if (!c) {
+        snprintf(cl->error, sizeof cl->error, "connect: %s", err);
+        return NULL;
+    }
+    if (jm_hello(c, JT_ADMIN_KEY, NULL, 0) != 0) {
+        snprintf(cl->error, sizeof cl->error, "hello: %s", c->errstr);
+        jm_close(c);
+        return NULL;
+    }
+    switch (cl->kind) {
+    case PUT_ONE: run_put_one(cl, c); break;
+    case PUT_MANY: run_put_many(cl, c); break;
+    case PUT_DELETE: run_put_delete(cl, c); break;
+    case PIPELINED: run_pipelined(cl, c); break;
+    }
+    cl->cut = true;
+    jm_close(c);
+    return NULL;
+}
+
+static bool
+exists(jm_client_t *c, const char *op, const char *id)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    jt_args_id(&sb, id);
+    jm_reply_t *r = jt_call(c, op, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    bool ok = r->ok;
+    if (!ok)
+        cr_assert_str_eq(r->error_code, "not_found", "%s %s: %s", op, id, r->error_message);
+    jm_reply_free(r);
+    return ok;
+}
+
+static int
+total_acked(client_t *cls, int n)
+{
+    int t = 0;
+    for (int i = 0; i < n; i++)
+        t += atomic_load(&cls[i].acked);
+    return t;
+}
+
+Test(drain, sigterm_under_load_loses_no_acknowledged_write, .timeout = 180)
+{
+    enum { CLIENTS = 16 };
+    static const enum client_kind kinds[] = {PUT_ONE, PUT_MANY, PUT_DELETE, PIPELINED};
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    client_t *cls = calloc(CLIENTS, sizeof *cls);
+    cr_assert_not_null(cls);
+    pthread_t th[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        cls[i].d = d;
+        cls[i].index = i;
+        cls[i].kind = kinds[i % 4];
+        cr_assert_eq(pthread_create(&th[i], NULL, client_main, &cls[i]), 0);
+    }
+    /* Let every client make progress, then stop the daemon under them. */
+    int64_t deadline = now_ms() + 20000;
+    bool all_going;
+    do {
+        usleep(50000);
+        all_going = true;
+        for (int i = 0; i < CLIENTS; i++)
+            all_going = all_going && atomic_load(&cls[i].acked) >= 3;
+    } while (!all_going && now_ms() < deadline);
+    cr_assert(all_going, "clients made too little progress before SIGTERM");
+    int acked_at_term = total_acked(cls, CLIENTS);
+
+    int64_t t0 = now_ms();
+    int status = jt_daemon_term(d);
+    int64_t took = now_ms() - t0;
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_eq(status, 0, "exit status %d after SIGTERM", status);
+    cr_assert_lt(took, DRAIN_LIMIT_MS, "the drain took %lld ms", (long long)took);
+    for (int i = 0; i < CLIENTS; i++) {
+        cr_assert_str_empty(cls[i].error, "client %d: %s", i, cls[i].error);
+        cr_assert(cls[i].cut, "client %d was not stopped by the server", i);
+    }
+    cr_log_info("drain under load: %lld ms, %d acknowledged units (%d at SIGTERM)",
+                (long long)took, total_acked(cls, CLIENTS), acked_at_term);
+
+    jt_daemon_restart(d);
+    jm_client_t *c = jt_connect_admin(d);
+    uint64_t vacancies_min = 0, workers_min = 0;
+    char id[48];
+    for (int i = 0; i < CLIENTS; i++) {
+        int acked = atomic_load(&cls[i].acked);
+        switch (cls[i].kind) {
+        case PUT_ONE:
+        case PIPELINED:
+            for (int n = 0; n < acked; n++) {
+                snprintf(id, sizeof id, "%c%d-%d", cls[i].kind == PUT_ONE ? 'v' : 'p', i, n);
+                cr_assert(exists(c, "vacancy.get", id), "acknowledged put of %s lost", id);
+            }
+            vacancies_min += (uint64_t)acked;
+            break;
+        case PUT_MANY:
+            for (int n = 0; n < acked; n++)
+                for (int k = 0; k < BATCH; k++) {
+                    snprintf(id, sizeof id, "w%d-%d-%d", i, n, k);
+                    cr_assert(exists(c, "worker.get", id), "acknowledged put of %s lost", id);
+                }
+            /* The batch in flight at the drain is all there or not at all. */
+            snprintf(id, sizeof id, "w%d-%d-0", i, acked);
+            if (exists(c, "worker.get", id))
+                for (int k = 1; k < BATCH; k++) {
+                    snprintf(id, sizeof id, "w%d-%d-%d", i, acked, k);
+                    cr_assert(exists(c, "worker.get", id), "half a batch stored: %s missing", id);
+                }
+            workers_min += (uint64_t)acked * BATCH;
+            break;
+        case PUT_DELETE:
+            for (int n = 0; n < acked; n++) {
+                snprintf(id, sizeof id, "d%d-%d", i, n);
+                cr_assert(!exists(c, "vacancy.get", id), "acknowledged delete of %s lost", id);
+            }
+            /* d<i>-<acked> may be in flight, put or delete: either way. */
+            break;
+        }
+    }
+    /* Beyond what was acknowledged, at most the requests in flight. */
+    uint64_t nv = jt_admin_count(c, "vacancies"), nw = jt_admin_count(c, "workers");
+    cr_assert_geq(nv, vacancies_min);
+    cr_assert_leq(nv, vacancies_min + CLIENTS / 4 * (1 + PIPE + 1), "%llu vacancies",
+                  (unsigned long long)nv);
+    cr_assert_geq(nw, workers_min);
+    cr_assert_leq(nw, workers_min + CLIENTS / 4 * BATCH, "%llu workers", (unsigned long long)nw);
+
+    jm_reply_t *r = jt_call_json(c, "admin.check", "{}");
+    jt_expect_ok(r, "admin.check");
+    cr_assert(jt_get_bool(&r->result, "ok"), "admin.check after the drain: %s",
+              jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
+    jm_close(c);
+    free(cls);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
