@@ -4,9 +4,10 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 VG_BUILD   ?= build-valgrind
+FUZZ_BUILD ?= build-fuzz
 JOBS       ?= 2
 
-.PHONY: all deps build run test test-fast test-asan test-valgrind bench clean
+.PHONY: all deps build run test test-fast test-asan test-valgrind test-fuzz bench clean
 
 all: build
 
@@ -21,8 +22,9 @@ build: deps
 run: build
 	./scripts/run.sh $(BUILD)
 
-# Every test: on the optimised build, under ASan+UBSan, and under valgrind.
-test: test-fast test-asan test-valgrind
+# Every test: on the optimised build, under ASan+UBSan, under valgrind, and
+# the fuzz harnesses (corpus replay plus a short run).
+test: test-fast test-asan test-valgrind test-fuzz
 
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -38,8 +40,16 @@ test-valgrind: deps
 	cmake --build $(VG_BUILD) -j $(JOBS)
 	./scripts/valgrind-tests.sh $(VG_BUILD)
 
+# libFuzzer needs clang; the harnesses replay their seed corpora, then fuzz
+# for JM_FUZZ_SECONDS each (docs/fuzzing.md).
+test-fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DJM_FUZZ=ON -DJM_TESTS=OFF >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	ctest --test-dir $(FUZZ_BUILD) --output-on-failure
+
 bench: build
 	./bench/run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(VG_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(VG_BUILD) $(FUZZ_BUILD)

@@ -45,6 +45,13 @@ en_command_find(pr_str_t op)
     return NULL;
 }
 
+const en_command_t *
+en_commands(size_t *n)
+{
+    *n = sizeof commands / sizeof commands[0];
+    return commands;
+}
+
 void
 en_reply_ok(en_req_t *req)
 {

@@ -11,6 +11,7 @@
 #ifndef JM_ENGINE_COMMAND_H
 #define JM_ENGINE_COMMAND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <msgpack.h>
@@ -47,6 +48,9 @@ typedef struct en_command {
 
 /* Looks an operation up by name; NULL when unknown. */
 const en_command_t *en_command_find(pr_str_t op);
+
+/* The whole table (*n entries), for tests that must cover every operation. */
+const en_command_t *en_commands(size_t *n);
 
 /* Begins a success reply to req: the caller then packs exactly one value. */
 void en_reply_ok(en_req_t *req);

@@ -4,7 +4,7 @@
 set -e
 pkgs="build-essential cmake pkg-config libevent-dev liblmdb-dev libmsgpack-dev
 libcriterion-dev libinih-dev libjansson-dev libsodium-dev libsystemd-dev lmdb-utils
-python3 valgrind"
+python3 python3-msgpack valgrind clang"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

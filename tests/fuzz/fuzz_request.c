@@ -1,0 +1,294 @@
+/* fuzz_request.c - libFuzzer harness for request handling: one input is
+ * one request frame body, taken through the daemon's own steps in process,
+ * without sockets: the guard, msgpack-c, the envelope, the operation table
+ * and the role check, then the operation's handler against a real store.
+ *
+ * Every input runs twice, as the anonymous kiosk and as admin, so both the
+ * role checks and every operation's argument validation are reached. A
+ * write that passes validation is applied in a write transaction that is
+ * then aborted: the store keeps the few records loaded at start-up, so
+ * each input sees the same store and a crash replays exactly.
+ *
+ * Oracles, besides the sanitizers: every reply is exactly one msgpack map
+ * with the request's id (or 0) and a boolean ok; a failure carries a known
+ * error code and a message of 1..239 bytes; every string in a reply is
+ * valid UTF-8.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "auth.h"
+#include "command.h"
+#include "config.h"
+#include "conn.h"
+#include "guard.h"
+#include "index.h"
+#include "log.h"
+#include "match.h"
+#include "message.h"
+#include "writer.h"
+
+/* A fixed clock keeps defaults (posted, registered, as_of) reproducible. */
+#define FUZZ_NOW 1767225600
+
+static en_config_t cfg;
+static en_server_t srv;
+static en_worker_t worker;
+static msgpack_sbuffer apply_scratch;
+static char dir[] = "/tmp/jobmatch-fuzz-XXXXXX";
+
+static void
+fail(const char *what)
+{
+    fprintf(stderr, "fuzz_request: %s\n", what);
+    abort();
+}
+
+/* ---- checking replies --------------------------------------------------- */
+
+static void
+check_strings(const msgpack_object *o, unsigned depth)
+{
+    if (depth > 64)
+        fail("reply nested implausibly deep");
+    switch (o->type) {
+    case MSGPACK_OBJECT_STR:
+        if (!pr_utf8_valid(o->via.str.ptr, o->via.str.size))
+            fail("reply holds a string that is not UTF-8");
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            check_strings(&o->via.array.ptr[i], depth + 1);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            check_strings(&o->via.map.ptr[i].key, depth + 1);
+            check_strings(&o->via.map.ptr[i].val, depth + 1);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static bool
+is_known_code(const msgpack_object *code)
+{
+    for (int c = PR_BAD_FRAME; c < PR_CODE_COUNT; c++) {
+        const char *name = pr_code_name((pr_code_t)c);
+        if (code->via.str.size == strlen(name) &&
+            memcmp(code->via.str.ptr, name, code->via.str.size) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The reply in worker.out must be one response map for request id. */
+static void
+check_reply(uint64_t id)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 4096);
+    msgpack_object root;
+    size_t off = 0;
+    if (msgpack_unpack(worker.out.data, worker.out.size, &off, &zone, &root) !=
+        MSGPACK_UNPACK_SUCCESS)
+        fail("reply is not msgpack");
+    if (off != worker.out.size)
+        fail("reply is more than one object");
+    if (root.type != MSGPACK_OBJECT_MAP)
+        fail("reply is not a map");
+    const msgpack_object *rid = pr_map_get(&root, "id");
+    if (!rid || rid->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        (rid->via.u64 != id && rid->via.u64 != 0))
+        fail("reply id is not the request's");
+    const msgpack_object *ok = pr_map_get(&root, "ok");
+    if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN)
+        fail("reply has no boolean ok");
+    if (ok->via.boolean) {
+        if (!pr_map_get(&root, "result"))
+            fail("success without a result");
+    } else {
+        const msgpack_object *err = pr_map_get(&root, "error");
+        const msgpack_object *code = pr_map_get(err, "code");
+        const msgpack_object *msg = pr_map_get(err, "message");
+        if (!code || code->type != MSGPACK_OBJECT_STR || !is_known_code(code))
+            fail("error without a known code");
+        if (!msg || msg->type != MSGPACK_OBJECT_STR || msg->via.str.size == 0 ||
+            msg->via.str.size >= PR_MESSAGE_MAX)
+            fail("error message empty or too long");
+    }
+    check_strings(&root, 0);
+    msgpack_zone_destroy(&zone);
+}
+
+/* ---- running one request ------------------------------------------------ */
+
+static void
+pack_error(uint64_t id, const pr_error_t *err)
+{
+    worker.out.size = 0;
+    pr_pack_error(&worker.pk, id, err);
+}
+
+/* What the writer thread does with a job, in one transaction of its own:
+ * apply, then commit (start-up data) or abort (fuzz input), and pack the
+ * reply as the connection would once the job completes. */
+static void
+run_job(en_write_t *job, bool commit)
+{
+    ix_txn_t *txn;
+    int rc = ix_write_begin(srv.ix, &txn);
+    if (rc == 0) {
+        rc = job->apply(txn, job, &apply_scratch);
+        if (rc == 0 && commit)
+            rc = ix_write_commit(txn);
+        else
+            ix_write_abort(txn);
+    }
+    if (rc != 0) {
+        job->failed = true;
+        en_storage_error(&job->err, rc);
+    }
+    if (job->failed) {
+        pack_error(job->req_id, &job->err);
+    } else {
+        worker.out.size = 0;
+        pr_pack_ok_begin(&worker.pk, job->req_id);
+        job->reply(job, &worker.pk);
+    }
+    en_write_free(job);
+}
+
+/* Handles one frame body as the connection would, with the given role.
+ * Returns false when the frame itself was refused. */
+static bool
+run_request(const uint8_t *body, size_t len, unsigned role, bool commit)
+{
+    pr_error_t err = {0};
+    if (pr_guard_check(body, len, PR_MAX_DEPTH, &err) != 0)
+        return false;
+    msgpack_zone_clear(&worker.zone);
+    char *copy = msgpack_zone_malloc(&worker.zone, len ? len : 1);
+    if (!copy)
+        fail("out of memory");
+    memcpy(copy, body, len);
+    msgpack_object root;
+    size_t off = 0;
+    if (msgpack_unpack(copy, len, &off, &worker.zone, &root) != MSGPACK_UNPACK_SUCCESS)
+        fail("msgpack-c refused a body the guard accepted");
+
+    pr_request_t rq;
+    if (pr_request_decode(&root, &rq, &err) != 0) {
+        pack_error(rq.id, &err);
+        check_reply(rq.id);
+        return true;
+    }
+    en_conn_t conn = {.worker = &worker, .state = EN_CONN_OPEN, .role = role};
+    snprintf(conn.peer, sizeof conn.peer, "fuzz");
+    const en_command_t *cmd = en_command_find(rq.op);
+    if (!cmd) {
+        pr_fail(&err, PR_UNKNOWN_OP, "op: unknown operation");
+        pack_error(rq.id, &err);
+    } else if (!(cmd->roles & role)) {
+        pr_fail(&err, PR_FORBIDDEN, "role %s may not use %s", en_role_name(role), cmd->name);
+        pack_error(rq.id, &err);
+    } else {
+        en_req_t req = {
+            .srv = &srv, .worker = &worker, .conn = &conn, .rq = &rq,
+            .frame_len = len, .pk = &worker.pk, .now = FUZZ_NOW,
+        };
+        worker.out.size = 0;
+        if (cmd->handler(&req) != 0)
+            pack_error(rq.id, &req.err);
+        if (req.job)
+            run_job(req.job, commit);
+    }
+    check_reply(rq.id);
+    return true;
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+/* A few records for gets, lists, matches and deletes to find. Each is a
+ * request body; they go through the same path as fuzz input. */
+static const char *const preload[] = {
+    "\x83\xa2id\x01\xa2op\xabvacancy.put\xa4""args\x81\xa7vacancy\x87"
+    "\xa2id\xa3v-1\xa8""employer\xa4""Acme\xa5title\xa6Welder"
+    "\xaaoccupation\xaa""6-05-02-03\xa6region\xa6""110105"
+    "\xa6skills\x91\x82\xa2id\xa4weld\xa5level\x03"
+    "\xb3priority_categories\x91\xa8laid_off",
+    "\x83\xa2id\x02\xa2op\xaaworker.put\xa4""args\x81\xa6worker\x87"
+    "\xa2id\xa3w-1\xa4name\xa6Li Lei\xaa""birth_year\xcd\x07\xc6"
+    "\xa6region\xa6""110105\xa6skills\x91\x82\xa2id\xa4weld\xa5level\x04"
+    "\xb3""desired_occupations\x91\xa4""6-05\xa8""category\xa8laid_off",
+};
+
+static void
+remove_store(void)
+{
+    if (srv.ix)
+        ix_close(srv.ix);
+    srv.ix = NULL;
+    char path[sizeof dir + 16];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    en_config_defaults(&cfg);
+    en_log_threshold = EN_LOG_ERROR;
+    if (!mkdtemp(dir))
+        fail("mkdtemp");
+    ix_options_t opts = {.map_size = 64u << 20, .sync = IX_SYNC_NONE};
+    if (ix_open(dir, &opts, &srv.ix) != 0)
+        fail("cannot open the store");
+    atexit(remove_store);
+    srv.cfg = &cfg;
+    srv.started = FUZZ_NOW;
+    srv.n_workers = 1;
+    srv.writer = en_writer_start(srv.ix);  /* idle; admin.info reads its counts */
+    if (!srv.writer || en_keyring_add(&srv.keys, "desk", EN_ROLE_COUNSELOR, "desk-key", 8) != 0)
+        fail("start-up");
+    worker.srv = &srv;
+    msgpack_sbuffer_init(&worker.out);
+    msgpack_packer_init(&worker.pk, &worker.out, msgpack_sbuffer_write);
+    msgpack_sbuffer_init(&apply_scratch);
+    if (!msgpack_zone_init(&worker.zone, MSGPACK_ZONE_CHUNK_SIZE) ||
+        !(worker.match_scratch = en_match_scratch_new()))
+        fail("out of memory");
+    for (size_t i = 0; i < sizeof preload / sizeof preload[0]; i++) {
+        if (!run_request((const uint8_t *)preload[i], strlen(preload[i]), EN_ROLE_ADMIN, true))
+            fail("a preload request is not a valid frame");
+        const msgpack_object *ok = NULL;
+        msgpack_zone z;
+        msgpack_zone_init(&z, 1024);
+        msgpack_object root;
+        size_t off = 0;
+        msgpack_unpack(worker.out.data, worker.out.size, &off, &z, &root);
+        ok = pr_map_get(&root, "ok");
+        if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean)
+            fail("a preload request failed");
+        msgpack_zone_destroy(&z);
+    }
+    return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (run_request(data, size, EN_ROLE_KIOSK, false))
+        run_request(data, size, EN_ROLE_ADMIN, false);
+    return 0;
+}
