@@ -2,6 +2,7 @@
 #include "command.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ static const en_command_t commands[] = {
     {"match.explain", R_STAFF, 0, en_op_match_explain},
     {"admin.info", EN_ROLE_ADMIN, 0, en_op_admin_info},
     {"admin.check", EN_ROLE_ADMIN, 0, en_op_admin_check},
+    {"audit.list", EN_ROLE_ADMIN, 0, en_op_audit_list},
 };
 
 const en_command_t *
@@ -99,9 +101,57 @@ en_job_new(en_req_t *req, void *data,
     job->worker = req->worker;
     job->req_id = req->rq->id;
     job->now = req->now;
+    job->op = req->rq->op;
+    snprintf(job->actor, sizeof job->actor, "%s", req->conn->key_name);
+    job->role = req->conn->role;
     job->apply = apply;
     job->reply = reply;
     job->data = data;
     req->job = job;
     return 0;
+}
+
+static int
+hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int
+en_get_cursor(en_req_t *req, uint8_t *out, size_t max, size_t *len)
+{
+    pr_str_t s;
+    int rc = pr_get_str(req->rq->args, "cursor", "cursor", 0, 2, (uint32_t)(2 * max),
+                        &s, &req->err);
+    if (rc != 0)
+        return rc;
+    if (s.len % 2)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "cursor: malformed");
+    for (uint32_t i = 0; i < s.len; i += 2) {
+        int hi = hex_value(s.ptr[i]), lo = hex_value(s.ptr[i + 1]);
+        if (hi < 0 || lo < 0)
+            return pr_fail(&req->err, PR_BAD_REQUEST, "cursor: malformed");
+        out[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    *len = s.len / 2;
+    return 0;
+}
+
+void
+en_pack_cursor(msgpack_packer *pk, const uint8_t *cursor, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    if (len == 0) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_str(pk, 2 * len);
+    for (size_t i = 0; i < len; i++) {
+        char hex[2] = {digits[cursor[i] >> 4], digits[cursor[i] & 15]};
+        msgpack_pack_str_body(pk, hex, 2);
+    }
 }

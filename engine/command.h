@@ -67,6 +67,14 @@ int en_job_new(en_req_t *req, void *data,
  * the client is told nothing useful). Returns -1. */
 int en_storage_error(pr_error_t *err, int rc);
 
+/* Reads args.cursor, an opaque cursor of at most max bytes sent as
+ * lowercase hex. Returns 1 when absent, 0 with the bytes in out and *len,
+ * or -1 with req->err set. */
+int en_get_cursor(en_req_t *req, uint8_t *out, size_t max, size_t *len);
+
+/* Packs a cursor as lowercase hex, or nil when len is 0 (nothing follows). */
+void en_pack_cursor(msgpack_packer *pk, const uint8_t *cursor, size_t len);
+
 /* Appends already-encoded msgpack bytes (a stored record) to the reply. */
 void en_pack_raw(msgpack_packer *pk, const void *bytes, size_t len);
 
@@ -89,5 +97,6 @@ int en_op_worker_list(en_req_t *req);
 int en_op_match_vacancies(en_req_t *req);
 int en_op_match_workers(en_req_t *req);
 int en_op_match_explain(en_req_t *req);
+int en_op_audit_list(en_req_t *req);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "command.h"
 #include "conn.h"
@@ -175,8 +176,15 @@ run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
              en_scope_name(o->scope), res->terms,
              (unsigned long long)res->postings_seen,
              (unsigned long long)res->candidates_scored, res->n);
-    if (rc == 0)
+    if (rc == 0) {
         pack_matches(req, txn, probe, o, res);
+        if (probe->kind == IX_VACANCY) {
+            en_audit_reads_t *a = en_audit_reads_new(req, res->n);
+            for (uint32_t i = 0; i < res->n; i++)
+                en_audit_reads_add(a, res->hits[i].id, res->hits[i].id_len);
+            en_audit_reads_submit(req, a);
+        }
+    }
     free(res);
     return rc ? en_storage_error(&req->err, rc) : 0;
 }
@@ -206,10 +214,16 @@ match_op(en_req_t *req, bool searching_vacancies,
     ix_record_t *rec = malloc(sizeof *rec);
     pr_worker_t *profile = malloc(sizeof *profile);
     en_party_t *probe = malloc(sizeof *probe);
-    if (!rec || !profile || !probe)
+    if (!rec || !profile || !probe) {
         rc = pr_fail(&req->err, PR_INTERNAL, "out of memory");
-    else if ((rc = load(req, txn, rec, profile, probe)) == 0)
-        rc = run_match(req, txn, probe, &o);
+    } else {
+        rec->id = NULL;
+        if ((rc = load(req, txn, rec, profile, probe)) == 0)
+            rc = run_match(req, txn, probe, &o);
+        /* A stored worker was read to match for (not a profile). */
+        if (rc == 0 && rec->id && probe->kind == IX_WORKER)
+            en_audit_read(req, rec->id, rec->id_len);
+    }
     ix_read_end(txn);
     free(rec);
     free(profile);
@@ -372,11 +386,17 @@ en_op_match_explain(en_req_t *req)
     ix_record_t *wrec = malloc(sizeof *wrec), *vrec = malloc(sizeof *vrec);
     pr_worker_t *profile = malloc(sizeof *profile);
     en_party_t *w = malloc(sizeof *w), *v = malloc(sizeof *v);
-    if (!wrec || !vrec || !profile || !w || !v)
+    if (!wrec || !vrec || !profile || !w || !v) {
         rc = pr_fail(&req->err, PR_INTERNAL, "out of memory");
-    else if ((rc = load_worker_side(req, txn, wrec, profile, w)) == 0 &&
-             (rc = load_party(req, txn, "vacancy", IX_VACANCY, vrec, v)) == 0)
-        pack_explanation(req, txn, w, v, &o);
+    } else {
+        wrec->id = NULL;
+        if ((rc = load_worker_side(req, txn, wrec, profile, w)) == 0 &&
+            (rc = load_party(req, txn, "vacancy", IX_VACANCY, vrec, v)) == 0) {
+            pack_explanation(req, txn, w, v, &o);
+            if (wrec->id)
+                en_audit_read(req, wrec->id, wrec->id_len);
+        }
+    }
     ix_read_end(txn);
     free(wrec);
     free(vrec);

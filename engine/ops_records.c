@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "command.h"
 #include "index.h"
 #include "log.h"
@@ -66,7 +67,9 @@ apply_vacancy_put(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
 static int
 apply_worker_put(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
 {
-    return en_store_put_worker(txn, job->data, job->now, sbuf, &job->result.created);
+    const pr_worker_t *w = job->data;
+    int rc = en_store_put_worker(txn, w, job->now, sbuf, &job->result.created);
+    return rc ? rc : en_audit_change(txn, job, w->id);
 }
 
 /* vacancy.put and worker.put: validate, then hand the record to the
@@ -142,6 +145,8 @@ apply_put_many(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
         int rc = b->kind == IX_VACANCY
                      ? en_store_put_vacancy(txn, &b->u.vacancies[i], job->now, sbuf, &created)
                      : en_store_put_worker(txn, &b->u.workers[i], job->now, sbuf, &created);
+        if (rc == 0 && b->kind == IX_WORKER)
+            rc = en_audit_change(txn, job, b->u.workers[i].id);
         if (rc != 0)
             return rc;
         if (created)
@@ -276,6 +281,8 @@ get_record(en_req_t *req, uint8_t kind)
         msgpack_pack_map(req->pk, 1);
         pr_pack_cstr(req->pk, kind == IX_VACANCY ? "vacancy" : "worker");
         en_pack_raw(req->pk, rec.value, rec.value_len);
+        if (kind == IX_WORKER)
+            en_audit_read(req, id.ptr, id.len);
     }
     ix_read_end(txn);
     if (rc == -ENOENT)
@@ -331,6 +338,8 @@ apply_delete(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
         fail_not_found(job, d->kind);
         return 0;
     }
+    if (rc == 0 && d->kind == IX_WORKER)
+        rc = en_audit_change(txn, job, job->result.id);
     return rc;
 }
 
@@ -413,6 +422,8 @@ typedef struct list_page {
     struct {
         const void *value;
         size_t len;
+        const char *id;
+        uint32_t id_len;
     } items[EN_LIST_MAX];
 } list_page_t;
 
@@ -422,18 +433,10 @@ collect(void *ctx, const ix_record_t *rec)
     list_page_t *p = ctx;
     p->items[p->n].value = rec->value;
     p->items[p->n].len = rec->value_len;
+    p->items[p->n].id = rec->id;
+    p->items[p->n].id_len = rec->id_len;
     p->n++;
     return p->n == EN_LIST_MAX;
-}
-
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
 }
 
 static int
@@ -485,19 +488,12 @@ list_records(en_req_t *req, uint8_t kind)
         return -1;
     q.limit = (uint32_t)limit;
     uint8_t cursor[IX_CURSOR_MAX];
-    if ((rc = pr_get_str(args, "cursor", "cursor", 0, 2, 2 * IX_CURSOR_MAX, &s, err)) < 0)
+    size_t cursor_len;
+    if ((rc = en_get_cursor(req, cursor, IX_CURSOR_MAX, &cursor_len)) < 0)
         return -1;
     if (rc == 0) {
-        if (s.len % 2)
-            return pr_fail(err, PR_BAD_REQUEST, "cursor: malformed");
-        for (uint32_t i = 0; i < s.len; i += 2) {
-            int hi = hex_value(s.ptr[i]), lo = hex_value(s.ptr[i + 1]);
-            if (hi < 0 || lo < 0)
-                return pr_fail(err, PR_BAD_REQUEST, "cursor: malformed");
-            cursor[i / 2] = (uint8_t)(hi << 4 | lo);
-        }
         q.cursor = cursor;
-        q.cursor_len = s.len / 2;
+        q.cursor_len = cursor_len;
     }
 
     list_page_t *page = malloc(sizeof *page);
@@ -521,16 +517,12 @@ list_records(en_req_t *req, uint8_t kind)
         for (uint32_t i = 0; i < page->n; i++)
             en_pack_raw(req->pk, page->items[i].value, page->items[i].len);
         pr_pack_cstr(req->pk, "cursor");
-        if (next_len) {
-            char hex[2 * IX_CURSOR_MAX + 1];
-            static const char digits[] = "0123456789abcdef";
-            for (size_t i = 0; i < next_len; i++) {
-                hex[2 * i] = digits[next[i] >> 4];
-                hex[2 * i + 1] = digits[next[i] & 15];
-            }
-            msgpack_pack_str_with_body(req->pk, hex, 2 * next_len);
-        } else {
-            msgpack_pack_nil(req->pk);
+        en_pack_cursor(req->pk, next, next_len);
+        if (kind == IX_WORKER) {
+            en_audit_reads_t *a = en_audit_reads_new(req, page->n);
+            for (uint32_t i = 0; i < page->n; i++)
+                en_audit_reads_add(a, page->items[i].id, page->items[i].id_len);
+            en_audit_reads_submit(req, a);
         }
     }
     ix_read_end(txn);

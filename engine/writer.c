@@ -187,8 +187,14 @@ writer_main(void *arg)
         while (batch) {
             en_write_t *next = batch->next;
             batch->next = NULL;
-            atomic_fetch_add(&wr->writes, 1);
-            en_worker_complete(batch->worker, batch);
+            if (batch->conn) {
+                atomic_fetch_add(&wr->writes, 1);
+                en_worker_complete(batch->worker, batch);
+            } else {
+                if (batch->failed)
+                    en_error("audit entries of a read lost: %s", batch->err.message);
+                en_write_free(batch);
+            }
             batch = next;
         }
     }

@@ -23,10 +23,14 @@
 
 struct en_write {
     en_write_t *next;
-    en_conn_t *conn;
+    en_conn_t *conn;               /* NULL: nobody waits (audit entries of a
+                                      read); the writer frees the job */
     en_worker_t *worker;
     uint64_t req_id;
     int64_t now;
+    pr_str_t op;                   /* the operation, for the audit trail */
+    char actor[EN_KEY_NAME_MAX];   /* the connection's key name ("" anonymous) */
+    unsigned role;                 /* and its role */
     /* Runs on the writer thread inside the batch transaction. Returns 0
      * (job->failed set on a domain error) or a negative errno from the
      * index, which fails the transaction. sbuf is scratch for encoding. */

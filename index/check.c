@@ -383,6 +383,12 @@ run_check(ix_txn_t *t, report_t *r, expect_t *x)
     }
     if ((rc = check_counts(t, r, x)) != 0)
         return rc;
+    char why[160];
+    uint64_t audit_entries;
+    if ((rc = ix_audit_verify(t, &audit_entries, why, sizeof why)) < 0)
+        return rc;
+    if (rc == 1)
+        problem(r, "%s", why);
     return check_meta(t, r, x);
 }
 

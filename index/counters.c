@@ -307,6 +307,12 @@ ix_stats(ix_txn_t *t, ix_stats_t *out)
         out->last_seq = ixk_get_be64(v.mv_data);
     else if (rc != 0 && rc != MDB_NOTFOUND)
         return ix_mdb_err(rc);
+    MDB_val ak = {4, "aseq"};
+    rc = mdb_get(t->txn, t->env->meta, &ak, &v);
+    if (rc == 0 && v.mv_size == 8)
+        out->audit_seq = ixk_get_be64(v.mv_data);
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        return ix_mdb_err(rc);
     MDB_envinfo info;
     MDB_stat st;
     mdb_env_info(t->env->env, &info);

@@ -10,7 +10,7 @@
 
 #define IX_DEFAULT_MAP_SIZE (16ULL << 30)
 #define IX_DEFAULT_READERS 126
-#define IX_MAX_DBS 8
+#define IX_MAX_DBS 16
 
 /* The LMDB code behind the last -EIO on this thread, for ix_strerror. */
 static _Thread_local int last_mdb_rc;
@@ -103,6 +103,7 @@ open_dbis(ix_env_t *e)
         {"counts", &e->counts, 0},
         {"log", &e->log, 0},
         {"meta", &e->meta, 0},
+        {"audit", &e->audit, 0},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE | dbs[i].flags,

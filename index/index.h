@@ -278,6 +278,7 @@ typedef struct ix_stats {
     uint64_t workers;
     uint64_t workers_available;    /* matchable workers */
     uint64_t last_seq;             /* last changelog sequence, 0 = none */
+    uint64_t audit_seq;            /* last audit entry, 0 = none */
     uint64_t map_size;             /* bytes */
     uint64_t map_used;             /* bytes in use (last page number * page size) */
 } ix_stats_t;
@@ -304,6 +305,61 @@ typedef struct ix_log_entry {
 typedef int (*ix_log_cb)(void *ctx, const ix_log_entry_t *e);
 int ix_log_read(ix_txn_t *txn, uint64_t after, uint32_t max, ix_log_cb cb,
                 void *ctx);
+
+/* The audit trail: who read or changed which record, and when. Entries
+ * are kept in their own dbi, in time order, with a second key per
+ * subject so that one record's history is one range. The index gives the
+ * strings no meaning: the daemon stores a key name (actor, "" when
+ * anonymous), a role and an operation name. */
+#define IX_AUDIT_STR_MAX 64
+
+typedef struct ix_audit {
+    uint64_t seq;              /* set by ix_audit_append: 1, 2, ... never reused */
+    int64_t time;
+    const char *actor;         /* 0..IX_AUDIT_STR_MAX bytes */
+    uint32_t actor_len;
+    const char *role;          /* 1..IX_AUDIT_STR_MAX bytes */
+    uint32_t role_len;
+    const char *op;            /* 1..IX_AUDIT_STR_MAX bytes */
+    uint32_t op_len;
+    uint8_t kind;              /* the subject's kind */
+    const char *subject;       /* a record id, 1..IX_ID_MAX bytes, no NUL */
+    uint32_t subject_len;
+} ix_audit_t;
+
+/* Appends an entry in the write transaction (so it commits or vanishes
+ * with whatever else the transaction holds) and sets e->seq. -EINVAL for
+ * lengths out of range. */
+int ix_audit_append(ix_txn_t *txn, ix_audit_t *e);
+
+/* A page of entries, oldest first (time, then seq). subject (with kind)
+ * and actor filter when set (actor_len 0 with a non-NULL actor selects
+ * the anonymous actor); time within since..until, both inclusive. A
+ * subject filter walks only that record's entries; otherwise the walk
+ * covers the time range, checking the actor on each. The cursor
+ * (IX_AUDIT_CURSOR_LEN bytes) resumes strictly after the last entry
+ * examined; *next_len is 0 when nothing follows. */
+#define IX_AUDIT_CURSOR_LEN 16
+
+typedef struct ix_audit_query {
+    uint8_t kind;
+    const char *subject;       /* NULL = any */
+    uint32_t subject_len;
+    const char *actor;         /* NULL = any */
+    uint32_t actor_len;
+    int64_t since, until;
+    const uint8_t *cursor;     /* NULL = from the start */
+    size_t cursor_len;
+    uint32_t limit;            /* >= 1 */
+    uint32_t max_scan;         /* entries examined per page; 0 = no bound */
+} ix_audit_query_t;
+
+/* Called per entry; strings point into the transaction's memory. A
+ * non-zero return stops the page (returned when negative). */
+typedef int (*ix_audit_cb)(void *ctx, const ix_audit_t *e);
+
+int ix_audit_list(ix_txn_t *txn, const ix_audit_query_t *q, ix_audit_cb cb,
+                  void *ctx, uint8_t *next_cursor, size_t *next_len);
 
 /* Verifies the whole store: every doc against the id map, every posting
  * and counter recomputed from the docs and compared with what is stored

@@ -19,8 +19,8 @@
  * fields in the doc header, region inside skill postings, minor-group
  * postings. 3: skill and minor-group postings carry the record's brief.
  * 4: skill and minor-group postings move to the match dbi as fixed-size
- * duplicates of one key per (term, county). */
-#define IX_FORMAT_VERSION 4
+ * duplicates of one key per (term, county). 5: the audit dbi. */
+#define IX_FORMAT_VERSION 5
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 2
 /* Fixed part of a stored doc (see doc.c for the layout). */
@@ -124,7 +124,7 @@ struct ix_txn {
 
 struct ix_env {
     MDB_env *env;
-    MDB_dbi ids, docs, post, match, counts, log, meta;
+    MDB_dbi ids, docs, post, match, counts, log, meta, audit;
     pthread_mutex_t pool_lock;
     ix_txn_t *pool_free;
     ix_txn_t *pool_all;
@@ -203,6 +203,12 @@ int ix_dup_put(ix_txn_t *t, const uint8_t *key, size_t klen,
 int ix_dup_del(ix_txn_t *t, const uint8_t *key, size_t klen,
                const uint8_t *val, size_t vlen, size_t slen);
 int ix_post_flush(ix_txn_t *t);
+
+/* audit.c: checks the audit dbi for ix_check: every subject key points
+ * to an entry of that subject, entries and subject keys are as many, and
+ * meta "aseq" is not below any entry's seq. Returns 0 (with *entries),
+ * 1 with the first problem described in why, or a negative errno. */
+int ix_audit_verify(ix_txn_t *t, uint64_t *entries, char *why, size_t len);
 
 /* log.c */
 int ix_log_append(ix_txn_t *t, uint8_t op, uint8_t kind, const char *id,

@@ -188,3 +188,38 @@ ixk_meta_docno(uint8_t *buf, uint8_t kind)
     buf[5] = kind;
     return 6;
 }
+
+size_t
+ixk_audit_at(uint8_t *buf, int64_t time, uint64_t seq)
+{
+    ixk_put_be64(buf, (uint64_t)time ^ (1ULL << 63));
+    ixk_put_be64(buf + 8, seq);
+    return IXK_AUDIT_AT;
+}
+
+int64_t
+ixk_audit_time(const uint8_t *at)
+{
+    return (int64_t)(ixk_get_be64(at) ^ (1ULL << 63));
+}
+
+size_t
+ixk_audit_entry(uint8_t *buf, int64_t time, uint64_t seq)
+{
+    buf[0] = 'T';
+    return 1 + ixk_audit_at(buf + 1, time, seq);
+}
+
+size_t
+ixk_audit_subject(uint8_t *buf, uint8_t kind, const char *subject,
+                  uint32_t len, const uint8_t *at)
+{
+    buf[0] = 'S';
+    buf[1] = kind;
+    memcpy(buf + 2, subject, len);
+    buf[2 + len] = '\0';
+    if (!at)
+        return 3 + len;
+    memcpy(buf + 3 + len, at, IXK_AUDIT_AT);
+    return 3 + len + IXK_AUDIT_AT;
+}

@@ -24,9 +24,14 @@
  *           'N' K                                 matchable records (be64)
  *           'D' K | skill id | NUL                df among matchable (be64)
  *   log     seq (be64)                            time be64 | op | K | id
+ *   audit   'T' | time | aseq                      K | role | op | actor |
+ *                                                 subject (each u8 length
+ *                                                 + bytes)
+ *           'S' K | subject | NUL | time | aseq   empty
  *   meta    "version"                             format version (u8)
  *           "docno" K                             next docno for K (be64)
  *           "seq"                                 last log seq (be64)
+ *           "aseq"                                last audit seq (be64)
  *
  * Counters are deleted when they reach zero, so a stored counter is never
  * zero. A skill id never contains NUL, so the NUL after it makes skill
@@ -293,5 +298,16 @@ size_t ixk_counter(uint8_t *buf, uint8_t tag, uint8_t kind);
 size_t ixk_seq(uint8_t *buf, uint64_t seq);
 /* meta: "docno" K. */
 size_t ixk_meta_docno(uint8_t *buf, uint8_t kind);
+/* audit: a time as 8 bytes that sort in time order (the sign bit
+ * flipped), then the audit seq. */
+#define IXK_AUDIT_AT 16
+size_t ixk_audit_at(uint8_t *buf, int64_t time, uint64_t seq);
+int64_t ixk_audit_time(const uint8_t *at);
+/* 'T' | at: an entry, in time order. */
+size_t ixk_audit_entry(uint8_t *buf, int64_t time, uint64_t seq);
+/* 'S' K | subject | NUL: the prefix of one record's entries; with `at`
+ * (IXK_AUDIT_AT bytes, may be NULL) appended, one of them. */
+size_t ixk_audit_subject(uint8_t *buf, uint8_t kind, const char *subject,
+                         uint32_t len, const uint8_t *at);
 
 #endif

@@ -79,6 +79,21 @@ int cmd_close(cli_t *cli, int argc, char **argv);
 int cmd_list(cli_t *cli, int argc, char **argv);
 int cmd_call(cli_t *cli, int argc, char **argv);
 
+/* Packs the arguments of one page of a listing (cursor NULL on the
+ * first page unless the user gave one). */
+typedef void (*cli_pack_page_fn)(msgpack_sbuffer *sb, const void *ctx,
+                                 const char *cursor, size_t cursor_len);
+
+/* Runs a paged listing: calls op page after page (following "cursor"
+ * when all is set, else telling on stderr how to go on) and prints each
+ * item of the result's items_key array as a JSON line. */
+int cli_listing(cli_t *cli, const char *op, const char *items_key,
+                cli_pack_page_fn pack, const void *ctx,
+                const char *first_cursor, bool all);
+
+/* ---- cmd_admin.c ---- */
+int cmd_audit(cli_t *cli, int argc, char **argv);
+
 /* ---- cmd_import.c ---- */
 int cmd_import(cli_t *cli, int argc, char **argv);
 

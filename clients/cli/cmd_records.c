@@ -303,35 +303,36 @@ pack_list_args(msgpack_sbuffer *sb, const list_opts_t *o, const char *cursor,
     }
 }
 
-int
-cmd_list(cli_t *cli, int argc, char **argv)
+/* Packs one page's arguments for cli_listing. */
+static void
+pack_list_page(msgpack_sbuffer *sb, const void *ctx, const char *cursor,
+               size_t cursor_len)
 {
-    const kind_t *k = argc >= 2 ? find_kind(argv[1]) : NULL;
-    list_opts_t o = { 0 };
-    char op[64], *cursor = NULL;
+    pack_list_args(sb, ctx, cursor, cursor_len);
+}
+
+int
+cli_listing(cli_t *cli, const char *op, const char *items_key,
+            cli_pack_page_fn pack, const void *ctx, const char *first_cursor,
+            bool all)
+{
+    char *cursor = NULL;
     size_t cursor_len = 0;
     int rc;
 
-    if (k == NULL)
-        return cli_usage("list vacancies|workers [--region P] "
-                         "[--occupation P] [--status S] [--category C] "
-                         "[--limit N] [--cursor C] [--all]");
-    if ((rc = parse_list_opts(argc, argv, &o)) != 0)
-        return rc;
-    if (o.cursor != NULL) {
-        cursor = strdup(o.cursor);
-        cursor_len = strlen(o.cursor);
+    if (first_cursor != NULL) {
+        cursor = strdup(first_cursor);
+        cursor_len = strlen(first_cursor);
         if (cursor == NULL)
             return cli_report(cli, JM_ENOMEM, NULL);
     }
-    snprintf(op, sizeof op, "%s.list", k->one);
     for (;;) {
-        const msgpack_object *recs, *next;
+        const msgpack_object *items, *next;
         msgpack_sbuffer sb;
         jm_reply_t *r = NULL;
 
         msgpack_sbuffer_init(&sb);
-        pack_list_args(&sb, &o, cursor, cursor_len);
+        pack(&sb, ctx, cursor, cursor_len);
         rc = jm_call(cli->client, op, sb.data, sb.size, &r);
         msgpack_sbuffer_destroy(&sb);
         free(cursor);
@@ -341,15 +342,15 @@ cmd_list(cli_t *cli, int argc, char **argv)
             jm_reply_free(r);
             return rc;
         }
-        recs = cli_map_get(&r->result, k->many);
-        if (recs == NULL || recs->type != MSGPACK_OBJECT_ARRAY) {
+        items = cli_map_get(&r->result, items_key);
+        if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
             cli_error("protocol", "%s answer without a \"%s\" array", op,
-                      k->many);
+                      items_key);
             jm_reply_free(r);
             return CLI_EXIT_IO;
         }
-        for (uint32_t i = 0; i < recs->via.array.size && rc == 0; i++)
-            rc = cli_print(cli, &recs->via.array.ptr[i]);
+        for (uint32_t i = 0; i < items->via.array.size && rc == 0; i++)
+            rc = cli_print(cli, &items->via.array.ptr[i]);
         next = cli_map_get(&r->result, "cursor");
         if (rc == 0 && next != NULL && next->type == MSGPACK_OBJECT_STR) {
             cursor_len = next->via.str.size;
@@ -360,10 +361,10 @@ cmd_list(cli_t *cli, int argc, char **argv)
         jm_reply_free(r);
         if (rc != 0 || cursor == NULL)
             break;
-        if (!o.all) {
-            /* stdout holds only records; the way on goes to stderr. */
-            fprintf(stderr, "jobmatch: more records follow: --cursor %s "
-                    "(or --all)\n", cursor);
+        if (!all) {
+            /* stdout holds only items; the way on goes to stderr. */
+            fprintf(stderr, "jobmatch: more %s follow: --cursor %s "
+                    "(or --all)\n", items_key, cursor);
             break;
         }
         /* A page of output is complete; let a reader of a pipe see it. */
@@ -371,4 +372,22 @@ cmd_list(cli_t *cli, int argc, char **argv)
     }
     free(cursor);
     return rc;
+}
+
+int
+cmd_list(cli_t *cli, int argc, char **argv)
+{
+    const kind_t *k = argc >= 2 ? find_kind(argv[1]) : NULL;
+    list_opts_t o = { 0 };
+    char op[64];
+    int rc;
+
+    if (k == NULL)
+        return cli_usage("list vacancies|workers [--region P] "
+                         "[--occupation P] [--status S] [--category C] "
+                         "[--limit N] [--cursor C] [--all]");
+    if ((rc = parse_list_opts(argc, argv, &o)) != 0)
+        return rc;
+    snprintf(op, sizeof op, "%s.list", k->one);
+    return cli_listing(cli, op, k->many, pack_list_page, &o, o.cursor, o.all);
 }

@@ -45,6 +45,10 @@ static const char usage_text[] =
     "  explain (--worker ID | --profile FILE.json|-) --vacancy ID\n"
     "       [--scope S] [--as-of T] [--json]\n"
     "                                        why a pair matches or not\n"
+    "  audit [--worker ID] [--key NAME] [--since T] [--until T]\n"
+    "       [--limit N] [--cursor C] [--all]\n"
+    "                                        who read or changed worker records\n"
+    "                                        (audit.list; one JSON entry per line)\n"
     "  call OP [JSON-ARGS]                   raw call, prints the result\n"
     "  help, --help, --version\n"
     "\n"
@@ -77,6 +81,7 @@ static const command_t commands[] = {
     { "import", cmd_import },
     { "match", cmd_match },
     { "explain", cmd_explain },
+    { "audit", cmd_audit },
     { "call", cmd_call },
 };
 

@@ -65,6 +65,7 @@ static const op_case_t cases[] = {
     {"match.explain", "{\"worker\": \"seed-w\", \"vacancy\": \"seed-v\"}", STAFF},
     {"admin.info", "{}", ADMIN},
     {"admin.check", "{}", ADMIN},
+    {"audit.list", "{\"worker\": \"seed-w\"}", ADMIN},
 };
 
 static jm_client_t *

@@ -1,0 +1,281 @@
+/* test_audit.c - the audit trail through the daemon: which operations on
+ * worker records leave entries (and which do not), who they name, the
+ * filters and cursor of audit.list, that it is for admins only, that
+ * entries survive a crash once a later write is acknowledged, and the
+ * `jobmatch audit` command. */
+#define _GNU_SOURCE  /* asprintf */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "wire.h"
+
+static const char ini[] =
+    "[keys]\n"
+    "desk-1 = counselor:counselor-secret-1\n"
+    "desk-2 = counselor:counselor-secret-2\n";
+
+/* The audit entries an admin sees for args (JSON), as lines
+ * "key role op worker", oldest first; pages of `limit` followed to the
+ * end. */
+static char *
+audit_lines(jm_client_t *admin, const char *args_json, int limit)
+{
+    size_t cap = 8192, used = 0;
+    char *out = calloc(1, cap);
+    cr_assert_not_null(out);
+    char cursor[64] = "";
+    int pages = 0;
+    do {
+        char args[512];
+        snprintf(args, sizeof args, "%.*s%s\"limit\": %d%s%s%s}",
+                 (int)strlen(args_json) - 1, args_json, strlen(args_json) > 2 ? ", " : "",
+                 limit, cursor[0] ? ", \"cursor\": \"" : "", cursor, cursor[0] ? "\"" : "");
+        jm_reply_t *r = jt_call_json(admin, "audit.list", "%s", args);
+        jt_expect_ok(r, "audit.list");
+        const msgpack_object *entries = jt_need(&r->result, "entries");
+        cr_assert_eq(entries->type, MSGPACK_OBJECT_ARRAY);
+        cr_assert_leq(entries->via.array.size, (uint32_t)limit);
+        for (uint32_t i = 0; i < entries->via.array.size; i++) {
+            const msgpack_object *e = &entries->via.array.ptr[i];
+            const msgpack_object *key = jt_need(e, "key");
+            char line[300];
+            char keyname[80] = "-";
+            if (key->type == MSGPACK_OBJECT_STR)
+                snprintf(keyname, sizeof keyname, "%.*s", (int)key->via.str.size, key->via.str.ptr);
+            int64_t t = jt_get_int(e, "time");
+            cr_assert(t > 1700000000 && t <= (int64_t)time(NULL) + 1, "time %lld", (long long)t);
+            cr_assert_gt(jt_get_int(e, "seq"), 0);
+            char role[32], op[64];
+            snprintf(role, sizeof role, "%s", jt_get_str(e, "role"));
+            snprintf(op, sizeof op, "%s", jt_get_str(e, "op"));
+            snprintf(line, sizeof line, "%s %s %s %s\n", keyname, role, op,
+                     jt_get_str(e, "worker"));
+            if (used + strlen(line) + 1 > cap) {
+                cap *= 2;
+                out = realloc(out, cap);
+                cr_assert_not_null(out);
+            }
+            memcpy(out + used, line, strlen(line) + 1);
+            used += strlen(line);
+        }
+        const msgpack_object *next = jt_need(&r->result, "cursor");
+        if (next->type == MSGPACK_OBJECT_STR)
+            snprintf(cursor, sizeof cursor, "%.*s", (int)next->via.str.size, next->via.str.ptr);
+        else
+            cursor[0] = '\0';
+        jm_reply_free(r);
+        cr_assert_lt(++pages, 100);
+    } while (cursor[0]);
+    return out;
+}
+
+/* Read audits are committed by the writer after the reply: a write on the
+ * same connection is answered only once they are in. */
+static void
+settle(jm_client_t *c)
+{
+    jt_put_vacancy(c, "settle", "110105", "6-05-02-03", "weld:2");
+}
+
+static void
+call_ok(jm_client_t *c, const char *op, const char *args)
+{
+    jm_reply_t *r = jt_call_json(c, op, "%s", args);
+    jt_expect_ok(r, op);
+    jm_reply_free(r);
+}
+
+#define WORKER(id, skills)                                                   \
+    "{\"id\": \"" id "\", \"name\": \"Wang Fang\", \"phone\": \"13900000000\", " \
+    "\"birth_year\": 1990, \"region\": \"110105\", \"skills\": [" skills "]}"
+
+Test(audit, worker_reads_and_changes_are_recorded, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *desk1 = jt_connect_key(d, "counselor-secret-1", "counselor");
+    jm_client_t *desk2 = jt_connect_key(d, "counselor-secret-2", "counselor");
+    jm_client_t *kiosk = jt_connect(d);
+    jm_client_t *admin = jt_connect_admin(d);
+
+    /* Changes. */
+    call_ok(desk1, "worker.put", "{\"worker\": " WORKER("w1", "{\"id\": \"weld\", \"level\": 3}") "}");
+    call_ok(desk1, "worker.put_many", "{\"workers\": [" WORKER("w2", "{\"id\": \"weld\", \"level\": 4}")
+            ", " WORKER("w3", "") "]}");
+    call_ok(desk2, "worker.delete", "{\"id\": \"w3\"}");
+    /* Reads. */
+    call_ok(desk2, "worker.get", "{\"id\": \"w1\"}");
+    call_ok(desk2, "worker.list", "{\"limit\": 10}");
+    jt_put_vacancy(desk1, "v1", "110105", "6-05-02-03", "weld:2");
+    call_ok(desk1, "match.workers", "{\"vacancy\": \"v1\"}");
+    call_ok(desk1, "match.vacancies", "{\"worker\": \"w2\"}");
+    call_ok(desk1, "match.explain", "{\"worker\": \"w1\", \"vacancy\": \"v1\"}");
+    /* Not audited: failures, vacancies, profiles, refused requests. */
+    jm_reply_t *r = jt_call_json(desk2, "worker.get", "{\"id\": \"nobody\"}");
+    jt_expect_error(r, "not_found", NULL);
+    jm_reply_free(r);
+    r = jt_call_json(desk2, "worker.delete", "{\"id\": \"w3\"}");
+    jt_expect_error(r, "not_found", NULL);
+    jm_reply_free(r);
+    r = jt_call_json(kiosk, "worker.get", "{\"id\": \"w1\"}");
+    jt_expect_error(r, "forbidden", NULL);
+    jm_reply_free(r);
+    call_ok(desk1, "vacancy.get", "{\"id\": \"v1\"}");
+    call_ok(kiosk, "match.vacancies", "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\"}}");
+    call_ok(desk1, "match.explain",
+            "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\"}, \"vacancy\": \"v1\"}");
+    settle(desk1);
+    settle(desk2);
+
+    char *all = audit_lines(admin, "{}", 100);
+    cr_assert_str_eq(all,
+                     "desk-1 counselor worker.put w1\n"
+                     "desk-1 counselor worker.put_many w2\n"
+                     "desk-1 counselor worker.put_many w3\n"
+                     "desk-2 counselor worker.delete w3\n"
+                     "desk-2 counselor worker.get w1\n"
+                     "desk-2 counselor worker.list w1\n"
+                     "desk-2 counselor worker.list w2\n"
+                     "desk-1 counselor match.workers w1\n"
+                     "desk-1 counselor match.workers w2\n"
+                     "desk-1 counselor match.vacancies w2\n"
+                     "desk-1 counselor match.explain w1\n");
+    /* Pages of one or two give the same. */
+    char *paged = audit_lines(admin, "{}", 1);
+    cr_assert_str_eq(paged, all);
+    free(paged);
+    paged = audit_lines(admin, "{}", 2);
+    cr_assert_str_eq(paged, all);
+    free(paged);
+    free(all);
+
+    /* Filters. */
+    char *lines = audit_lines(admin, "{\"worker\": \"w1\"}", 2);
+    cr_assert_str_eq(lines,
+                     "desk-1 counselor worker.put w1\n"
+                     "desk-2 counselor worker.get w1\n"
+                     "desk-2 counselor worker.list w1\n"
+                     "desk-1 counselor match.workers w1\n"
+                     "desk-1 counselor match.explain w1\n");
+    free(lines);
+    lines = audit_lines(admin, "{\"key\": \"desk-2\"}", 100);
+    cr_assert_str_eq(lines,
+                     "desk-2 counselor worker.delete w3\n"
+                     "desk-2 counselor worker.get w1\n"
+                     "desk-2 counselor worker.list w1\n"
+                     "desk-2 counselor worker.list w2\n");
+    free(lines);
+    lines = audit_lines(admin, "{\"worker\": \"w3\", \"key\": \"desk-2\"}", 100);
+    cr_assert_str_eq(lines, "desk-2 counselor worker.delete w3\n");
+    free(lines);
+    char args[128];
+    snprintf(args, sizeof args, "{\"since\": %lld}", (long long)time(NULL) + 3600);
+    lines = audit_lines(admin, args, 100);
+    cr_assert_str_eq(lines, "");
+    free(lines);
+    snprintf(args, sizeof args, "{\"since\": 0, \"until\": %lld}", (long long)time(NULL) + 5);
+    lines = audit_lines(admin, args, 100);
+    cr_assert_eq(strlen(lines) > 0 && strstr(lines, "match.explain w1") != NULL, true);
+    free(lines);
+    lines = audit_lines(admin, "{\"worker\": \"nobody\"}", 100);
+    cr_assert_str_eq(lines, "");
+    free(lines);
+
+    /* The admin's own reads are recorded too. */
+    call_ok(admin, "worker.get", "{\"id\": \"w2\"}");
+    settle(admin);
+    lines = audit_lines(admin, "{\"key\": \"admin\"}", 100);
+    cr_assert_str_eq(lines, "admin admin worker.get w2\n");
+    free(lines);
+
+    /* Bad arguments name the field and leave the connection usable. */
+    r = jt_call_json(admin, "audit.list", "{\"worker\": \"a b\"}");
+    jt_expect_error(r, "bad_request", "worker:");
+    jm_reply_free(r);
+    r = jt_call_json(admin, "audit.list", "{\"cursor\": \"zz\"}");
+    jt_expect_error(r, "bad_request", "cursor:");
+    jm_reply_free(r);
+    r = jt_call_json(admin, "audit.list", "{\"cursor\": \"00ff\"}");
+    jt_expect_error(r, "bad_request", "cursor:");
+    jm_reply_free(r);
+    r = jt_call_json(admin, "audit.list", "{\"limit\": 0}");
+    jt_expect_error(r, "bad_request", "limit:");
+    jm_reply_free(r);
+    r = jt_call_json(admin, "audit.list", "{\"since\": \"yesterday\"}");
+    jt_expect_error(r, "bad_request", "since:");
+    jm_reply_free(r);
+    /* Admins only. */
+    r = jt_call_json(desk1, "audit.list", "{}");
+    jt_expect_error(r, "forbidden", NULL);
+    jm_reply_free(r);
+    r = jt_call_json(kiosk, "audit.list", "{}");
+    jt_expect_error(r, "forbidden", NULL);
+    jm_reply_free(r);
+
+    r = jt_call_json(admin, "admin.check", "{}");
+    jt_expect_ok(r, "admin.check");
+    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
+    jm_close(desk1);
+    jm_close(desk2);
+    jm_close(kiosk);
+    jm_close(admin);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+Test(audit, entries_survive_a_crash_and_the_cli_lists_them, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *desk1 = jt_connect_key(d, "counselor-secret-1", "counselor");
+    call_ok(desk1, "worker.put", "{\"worker\": " WORKER("w1", "") "}");
+    call_ok(desk1, "worker.get", "{\"id\": \"w1\"}");
+    /* The change's entry committed with it; the read's entry with this. */
+    settle(desk1);
+    jm_close(desk1);
+    jt_daemon_kill9(d);
+    jt_daemon_restart(d);
+    jm_client_t *admin = jt_connect_admin(d);
+    char *lines = audit_lines(admin, "{}", 100);
+    cr_assert_str_eq(lines,
+                     "desk-1 counselor worker.put w1\n"
+                     "desk-1 counselor worker.get w1\n");
+    free(lines);
+    jm_close(admin);
+
+    /* jobmatch audit: one JSON entry per line. */
+    const char *cli = getenv("JOBMATCH_CLI");
+    cr_assert(cli && *cli, "JOBMATCH_CLI is not set");
+    char *cmd;
+    cr_assert_gt(asprintf(&cmd, "'%s' -a %s -k '%s' audit --worker w1 --key desk-1 --limit 1 --all",
+                          cli, d->addr, JT_ADMIN_KEY), 0);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, p)) {
+        json_error_t jerr;
+        json_t *j = json_loads(line, 0, &jerr);
+        cr_assert_not_null(j, "not JSON: %s", line);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "key")), "desk-1");
+        cr_assert_str_eq(json_string_value(json_object_get(j, "worker")), "w1");
+        cr_assert_str_eq(json_string_value(json_object_get(j, "op")),
+                         n == 0 ? "worker.put" : "worker.get");
+        json_decref(j);
+        n++;
+    }
+    int status = pclose(p);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "jobmatch audit status %d", status);
+    cr_assert_eq(n, 2);
+    free(cmd);
+    /* A counselor is refused: exit 1. */
+    cr_assert_gt(asprintf(&cmd, "'%s' -a %s -k counselor-secret-1 audit >/dev/null 2>&1", cli,
+                          d->addr), 0);
+    status = system(cmd);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    free(cmd);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
