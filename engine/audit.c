@@ -97,7 +97,7 @@ apply_reads(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
 }
 
 void
-en_audit_reads_submit(const en_req_t *req, en_audit_reads_t *a)
+en_audit_reads_done(en_req_t *req, en_audit_reads_t *a)
 {
     if (!a)
         return;
@@ -116,13 +116,13 @@ en_audit_reads_submit(const en_req_t *req, en_audit_reads_t *a)
     job->now = a->now;
     job->apply = apply_reads;
     job->data = a;
-    en_writer_submit(req->srv->writer, job);
+    req->audit = job;
 }
 
 void
-en_audit_read(const en_req_t *req, const char *id, uint32_t len)
+en_audit_read(en_req_t *req, const char *id, uint32_t len)
 {
     en_audit_reads_t *a = en_audit_reads_new(req, 1);
     en_audit_reads_add(a, id, len);
-    en_audit_reads_submit(req, a);
+    en_audit_reads_done(req, a);
 }

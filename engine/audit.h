@@ -32,11 +32,12 @@ typedef struct en_audit_reads en_audit_reads_t;
 en_audit_reads_t *en_audit_reads_new(const en_req_t *req, uint32_t max);
 /* Notes one worker read (the id is copied). a may be NULL. */
 void en_audit_reads_add(en_audit_reads_t *a, const char *id, uint32_t len);
-/* Queues the entries for the writer (or frees a when it holds none). a may
- * be NULL. */
-void en_audit_reads_submit(const en_req_t *req, en_audit_reads_t *a);
+/* Turns the entries into req->audit, a job without a connection that the
+ * connection hands to the writer once the reply is on its way (or frees a
+ * when it holds none). a may be NULL. Call once per request. */
+void en_audit_reads_done(en_req_t *req, en_audit_reads_t *a);
 
-/* Notes a single worker read and queues it at once. */
-void en_audit_read(const en_req_t *req, const char *id, uint32_t len);
+/* Notes a single worker read as req->audit. */
+void en_audit_read(en_req_t *req, const char *id, uint32_t len);
 
 #endif

@@ -31,6 +31,8 @@ typedef struct en_req {
     int64_t now;
     pr_error_t err;
     en_write_t *job;          /* set by write handlers */
+    en_write_t *audit;        /* set by reads of workers (audit.h): entries
+                                 for the writer, submitted after the reply */
 } en_req_t;
 
 typedef int (*en_handler_fn)(en_req_t *req);

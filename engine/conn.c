@@ -160,6 +160,8 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
         reply_begin(w);
         pr_pack_error(&w->pk, rq.id, &req.err);
     }
+    if (req.audit)
+        en_writer_submit(srv->writer, req.audit);
     if (!req.job && c->inflight) {
         /* A write refused before reaching the store, behind writes still
          * in flight: its answer must wait its turn. */

@@ -182,7 +182,7 @@ run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
             en_audit_reads_t *a = en_audit_reads_new(req, res->n);
             for (uint32_t i = 0; i < res->n; i++)
                 en_audit_reads_add(a, res->hits[i].id, res->hits[i].id_len);
-            en_audit_reads_submit(req, a);
+            en_audit_reads_done(req, a);
         }
     }
     free(res);

@@ -522,7 +522,7 @@ list_records(en_req_t *req, uint8_t kind)
             en_audit_reads_t *a = en_audit_reads_new(req, page->n);
             for (uint32_t i = 0; i < page->n; i++)
                 en_audit_reads_add(a, page->items[i].id, page->items[i].id_len);
-            en_audit_reads_submit(req, a);
+            en_audit_reads_done(req, a);
         }
     }
     ix_read_end(txn);

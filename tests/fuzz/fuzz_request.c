@@ -164,6 +164,21 @@ run_job(en_write_t *job, bool commit)
     en_write_free(job);
 }
 
+/* The audit entries of a read, as the writer would apply them, in a
+ * transaction of their own that commits or aborts like the writes. */
+static void
+run_audit(en_write_t *job, bool commit)
+{
+    ix_txn_t *txn;
+    if (ix_write_begin(srv.ix, &txn) == 0) {
+        if (job->apply(txn, job, &apply_scratch) == 0 && commit)
+            ix_write_commit(txn);
+        else
+            ix_write_abort(txn);
+    }
+    en_write_free(job);
+}
+
 /* Handles one frame body as the connection would, with the given role.
  * Returns false when the frame itself was refused. */
 static bool
@@ -207,6 +222,8 @@ run_request(const uint8_t *body, size_t len, unsigned role, bool commit)
             pack_error(rq.id, &req.err);
         if (req.job)
             run_job(req.job, commit);
+        if (req.audit)
+            run_audit(req.audit, commit);
     }
     check_reply(rq.id);
     return true;

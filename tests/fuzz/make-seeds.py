@@ -71,6 +71,8 @@ REQUESTS = [
                                            "scope": "county"}),
     ("op-admin.info", "admin.info", None),
     ("op-admin.check", "admin.check", None),
+    ("op-audit.list", "audit.list", {"worker": "w-1", "key": "desk",
+                                     "since": 0, "limit": 10}),
 ]
 
 
