@@ -1,6 +1,7 @@
-/* auth.c - roles, hashed keys and the admin key file. */
+/* auth.c - roles, hashed keys, the key file and the admin key file. */
 #include "auth.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -53,6 +54,17 @@ int
 en_keyring_add(en_keyring_t *kr, const char *name, unsigned role,
                const char *secret, size_t secret_len)
 {
+    uint8_t hash[EN_KEY_HASH_LEN];
+    hash_secret(secret, secret_len, hash);
+    int rc = en_keyring_add_hash(kr, name, role, hash);
+    sodium_memzero(hash, sizeof hash);
+    return rc;
+}
+
+int
+en_keyring_add_hash(en_keyring_t *kr, const char *name, unsigned role,
+                    const uint8_t hash[EN_KEY_HASH_LEN])
+{
     if (strlen(name) >= EN_KEY_NAME_MAX)
         return -1;
     if (kr->n == kr->cap) {
@@ -66,7 +78,7 @@ en_keyring_add(en_keyring_t *kr, const char *name, unsigned role,
     en_key_t *k = &kr->keys[kr->n++];
     snprintf(k->name, sizeof k->name, "%s", name);
     k->role = role;
-    hash_secret(secret, secret_len, k->hash);
+    memcpy(k->hash, hash, EN_KEY_HASH_LEN);
     return 0;
 }
 
@@ -136,8 +148,8 @@ create_key_file(const char *path, char *buf, size_t cap, size_t *len)
     return rc;
 }
 
-int
-en_keyring_load_admin(en_keyring_t *kr, const char *path)
+static int
+load_admin(en_keyring_t *kr, const char *path, bool create)
 {
     char key[256];
     size_t len = 0;
@@ -151,7 +163,7 @@ en_keyring_load_admin(en_keyring_t *kr, const char *path)
         memcpy(key, env, len + 1);
     } else {
         int rc = read_key_file(path, key, sizeof key, &len);
-        if (rc == -ENOENT) {
+        if (rc == -ENOENT && create) {
             rc = create_key_file(path, key, sizeof key, &len);
             if (rc == 0)
                 en_info("generated a new admin key in %s", path);
@@ -165,4 +177,197 @@ en_keyring_load_admin(en_keyring_t *kr, const char *path)
     int rc = en_keyring_add(kr, "admin", EN_ROLE_ADMIN, key, len);
     sodium_memzero(key, sizeof key);
     return rc;
+}
+
+int
+en_keyring_load_admin(en_keyring_t *kr, const char *path)
+{
+    return load_admin(kr, path, true);
+}
+
+int
+en_keyring_reload_admin(en_keyring_t *kr, const char *path)
+{
+    return load_admin(kr, path, false);
+}
+
+/* ---- the key file ----------------------------------------------------- */
+
+static bool
+valid_key_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len >= EN_KEY_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (!isalnum(ch) && ch != '.' && ch != '_' && ch != ':' && ch != '@' && ch != '-')
+            return false;
+    }
+    return true;
+}
+
+static int
+parse_hash(const char *text, uint8_t out[EN_KEY_HASH_LEN])
+{
+    size_t scheme = strlen(EN_KEY_HASH_SCHEME);
+    if (strncmp(text, EN_KEY_HASH_SCHEME, scheme) != 0)
+        return -1;
+    const char *hex = text + scheme;
+    size_t bin_len = 0;
+    if (strlen(hex) != 2 * EN_KEY_HASH_LEN ||
+        sodium_hex2bin(out, EN_KEY_HASH_LEN, hex, strlen(hex), NULL, &bin_len, NULL) != 0 ||
+        bin_len != EN_KEY_HASH_LEN)
+        return -1;
+    return 0;
+}
+
+/* Refuses a key file that anyone but this process's user could read or
+ * change: a readable file gives away which hashes to attack, a writable
+ * one lets its writer add a key. */
+static int
+check_key_file(int fd, const char *path, char *why, size_t why_len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(why, why_len, "key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, why_len, "key file %s is not a regular file", path);
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(why, why_len,
+                 "key file %s is owned by uid %u, not by the daemon's user (uid %u)",
+                 path, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(why, why_len,
+                 "key file %s has mode %04o: group or others may read or write it "
+                 "(chmod 600 it)", path, (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses one line (already stripped of its newline) into kr; first is the
+ * index of the file's first key in kr, for the duplicate check. */
+static int
+parse_key_line(en_keyring_t *kr, size_t first, char *line, char *why,
+               size_t why_len)
+{
+    char *save = NULL;
+    const char *name = strtok_r(line, " \t", &save);
+    const char *role_name = strtok_r(NULL, " \t", &save);
+    const char *hash_text = strtok_r(NULL, " \t", &save);
+    const char *extra = strtok_r(NULL, " \t", &save);
+    if (!name || !role_name || !hash_text || extra) {
+        snprintf(why, why_len, "want three fields: name role hash");
+        return -1;
+    }
+    if (!valid_key_name(name)) {
+        snprintf(why, why_len, "name: must be 1..%d bytes of [A-Za-z0-9._:@-]",
+                 EN_KEY_NAME_MAX - 1);
+        return -1;
+    }
+    unsigned role = en_role_parse(role_name);
+    if (!role) {
+        snprintf(why, why_len, "role: must be kiosk, counselor, node or admin");
+        return -1;
+    }
+    uint8_t hash[EN_KEY_HASH_LEN];
+    if (parse_hash(hash_text, hash) != 0) {
+        snprintf(why, why_len, "hash: must be %s followed by %d hex digits",
+                 EN_KEY_HASH_SCHEME, 2 * EN_KEY_HASH_LEN);
+        return -1;
+    }
+    for (size_t i = first; i < kr->n; i++) {
+        if (strcmp(kr->keys[i].name, name) == 0) {
+            snprintf(why, why_len, "name %s: given twice", name);
+            return -1;
+        }
+    }
+    if (en_keyring_add_hash(kr, name, role, hash) != 0) {
+        snprintf(why, why_len, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int
+en_keyring_load_file(en_keyring_t *kr, const char *path, char *why, size_t why_len)
+{
+    /* Non-blocking, so that a FIFO in its place cannot hang the daemon
+     * before the regular-file check refuses it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(why, why_len, "key file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (check_key_file(fd, path, why, why_len) != 0) {
+        close(fd);
+        return -1;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        snprintf(why, why_len, "key file %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    size_t first = kr->n;
+    char line[512], line_why[160];
+    unsigned lineno = 0;
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strlen(line);
+        if (n == sizeof line - 1 && line[n - 1] != '\n') {
+            snprintf(line_why, sizeof line_why, "longer than %zu bytes", sizeof line - 2);
+            rc = -1;
+            break;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        const char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        rc = parse_key_line(kr, first, line, line_why, sizeof line_why);
+    }
+    if (rc != 0)
+        snprintf(why, why_len, "key file %s, line %u: %s", path, lineno, line_why);
+    else if (ferror(f)) {
+        snprintf(why, why_len, "key file %s: read error", path);
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
+
+int
+en_key_file_line(const char *name, const char *role, const char *secret,
+                 size_t secret_len, char *out, size_t cap)
+{
+    if (!valid_key_name(name)) {
+        snprintf(out, cap, "name: must be 1..%d bytes of [A-Za-z0-9._:@-]",
+                 EN_KEY_NAME_MAX - 1);
+        return -1;
+    }
+    if (!en_role_parse(role)) {
+        snprintf(out, cap, "role: must be kiosk, counselor, node or admin");
+        return -1;
+    }
+    if (secret_len < EN_KEY_SECRET_MIN || secret_len > EN_KEY_SECRET_MAX) {
+        snprintf(out, cap, "secret: must be %d..%d bytes (use a long random one)",
+                 EN_KEY_SECRET_MIN, EN_KEY_SECRET_MAX);
+        return -1;
+    }
+    uint8_t hash[EN_KEY_HASH_LEN];
+    char hex[2 * EN_KEY_HASH_LEN + 1];
+    hash_secret(secret, secret_len, hash);
+    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+    int n = snprintf(out, cap, "%s %s %s%s\n", name, role, EN_KEY_HASH_SCHEME, hex);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
 }

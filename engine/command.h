@@ -11,6 +11,7 @@
 #ifndef JM_ENGINE_COMMAND_H
 #define JM_ENGINE_COMMAND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,8 @@ typedef struct en_req {
     en_write_t *job;          /* set by write handlers */
     en_write_t *audit;        /* set by reads of workers (audit.h): entries
                                  for the writer, submitted after the reply */
+    unsigned delay_ms;        /* hold the reply this long (failed hello) */
+    bool close_after;         /* close the connection once it is sent */
 } en_req_t;
 
 typedef int (*en_handler_fn)(en_req_t *req);

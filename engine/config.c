@@ -22,6 +22,9 @@ en_config_defaults(en_config_t *cfg)
     snprintf(cfg->node, sizeof cfg->node, "local");
     cfg->threads = 2;
     cfg->max_frame = 1u << 20;
+    /* Fits the largest kiosk request: a match.vacancies profile with 64
+     * skills of 64-byte ids (about 5.3 KB). */
+    cfg->anonymous_max_frame = 8u << 10;
     cfg->max_clients = 10000;
     cfg->idle_timeout = 300;
     cfg->max_inflight = 64;
@@ -126,6 +129,8 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         return set_copy(cfg->node, sizeof cfg->node, value);
     if (strcmp(name, "admin_key_file") == 0)
         return set_copy(cfg->admin_key_file, sizeof cfg->admin_key_file, value);
+    if (strcmp(name, "key_file") == 0)
+        return set_copy(cfg->key_file, sizeof cfg->key_file, value);
     if (strcmp(name, "ready_file") == 0)
         return set_copy(cfg->ready_file, sizeof cfg->ready_file, value);
     if (strcmp(name, "threads") == 0)
@@ -134,6 +139,12 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         if (en_parse_size(value, &size) != 0 || size < 64 || size > (256u << 20))
             return -1;
         cfg->max_frame = (uint32_t)size;
+        return 0;
+    }
+    if (strcmp(name, "anonymous_max_frame") == 0) {
+        if (en_parse_size(value, &size) != 0 || size < 64 || size > (256u << 20))
+            return -1;
+        cfg->anonymous_max_frame = (uint32_t)size;
         return 0;
     }
     if (strcmp(name, "max_clients") == 0)
@@ -172,7 +183,7 @@ set_option(en_config_t *cfg, const char *name, const char *value)
 
 /* [keys] entries are `name = role:secret`. */
 static int
-add_key(en_config_t *cfg, const char *name, const char *value)
+add_key(en_keyring_t *kr, const char *name, const char *value)
 {
     const char *colon = strchr(value, ':');
     if (!colon || colon[1] == '\0')
@@ -186,7 +197,44 @@ add_key(en_config_t *cfg, const char *name, const char *value)
     unsigned r = en_role_parse(role);
     if (!r)
         return -1;
-    return en_keyring_add(&cfg->keys, name, r, colon + 1, strlen(colon + 1));
+    return en_keyring_add(kr, name, r, colon + 1, strlen(colon + 1));
+}
+
+typedef struct keys_reader {
+    en_keyring_t *kr;
+    char *why;
+    size_t why_len;
+} keys_reader_t;
+
+static int
+keys_ini_entry(void *user, const char *section, const char *name, const char *value)
+{
+    keys_reader_t *rd = user;
+    if (strcmp(section, "keys") != 0)
+        return 1;
+    if (add_key(rd->kr, name, value) == 0)
+        return 1;
+    snprintf(rd->why, rd->why_len, "bad value for [keys] %s", name);
+    return 0;
+}
+
+int
+en_config_read_keys(const char *path, en_keyring_t *kr, char *why, size_t why_len)
+{
+    keys_reader_t rd = {kr, why, why_len};
+    why[0] = '\0';
+    int rc = ini_parse(path, keys_ini_entry, &rd);
+    if (rc < 0) {
+        snprintf(why, why_len, "cannot read config file %s", path);
+        return -1;
+    }
+    if (rc > 0) {
+        char what[160];
+        snprintf(what, sizeof what, "%s", why[0] ? why : "invalid line");
+        snprintf(why, why_len, "config file %s:%d: %s", path, rc, what);
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -196,7 +244,7 @@ config_ini_entry(void *user, const char *section, const char *name,
     en_config_t *cfg = user;
     int rc;
     if (strcmp(section, "keys") == 0)
-        rc = add_key(cfg, name, value);
+        rc = add_key(&cfg->keys, name, value);
     else if (strcmp(section, "server") == 0 || strcmp(section, "storage") == 0)
         rc = set_option(cfg, name, value);
     else
@@ -226,6 +274,9 @@ usage(FILE *out)
 "      --map-size SIZE      LMDB map size, e.g. 16G (default 16G)\n"
 "      --sync MODE          full (fsync each commit; default), nometa, none\n"
 "      --max-frame SIZE     largest request frame (default 1M)\n"
+"      --anonymous-max-frame SIZE  largest request frame before a hello with a\n"
+"                           key, unless the anonymous role is counselor or\n"
+"                           admin (default 8K)\n"
 "      --max-clients N      connections at once (default 10000)\n"
 "      --idle-timeout SEC   close idle connections after SEC seconds (0 = never;\n"
 "                           default 300)\n"
@@ -234,13 +285,18 @@ usage(FILE *out)
 "                           admin\n"
 "      --admin-key-file F   admin key file (default DIR/admin.key; created with a\n"
 "                           random key when absent). JOBMATCH_ADMIN_KEY overrides.\n"
+"      --key-file F         key file: `name role hash` lines (see --hash-key);\n"
+"                           mode 0600, owned by the daemon's user\n"
 "      --ready-file F       write the bound address(es) to F once listening\n"
 "      --log-level L        error, warn, info (default), debug\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n"
+"      --hash-key NAME ROLE read a secret from stdin and print its key file\n"
+"                           line (must be the only option)\n"
 "\n"
 "Config file: [server] and [storage] take the long option names with '_'\n"
-"for '-'; [keys] holds `name = role:secret` lines. See docs/operations.md.\n");
+"for '-'; [keys] holds `name = role:secret` lines. SIGHUP reloads the keys\n"
+"(key file, [keys], admin key). See docs/operations.md.\n");
 }
 
 int
@@ -261,6 +317,8 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         {"max-inflight", required_argument, NULL, 1},
         {"anonymous-role", required_argument, NULL, 1},
         {"admin-key-file", required_argument, NULL, 1},
+        {"key-file", required_argument, NULL, 1},
+        {"anonymous-max-frame", required_argument, NULL, 1},
         {"ready-file", required_argument, NULL, 1},
         {"log-level", required_argument, NULL, 1},
         {"help", no_argument, NULL, 'h'},
@@ -277,6 +335,10 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         else if (strncmp(argv[i], "--config=", 9) == 0)
             file = argv[i] + 9;
         if (file) {
+            if (set_copy(cfg->config_path, sizeof cfg->config_path, file) != 0) {
+                fprintf(stderr, "jobmatchd: config file path too long\n");
+                return -1;
+            }
             int rc = ini_parse(file, config_ini_entry, cfg);
             if (rc < 0) {
                 fprintf(stderr, "jobmatchd: cannot read config file %s\n", file);

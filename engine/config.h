@@ -15,6 +15,8 @@
  *   anonymous_role = kiosk
  *   log_level = info
  *   admin_key_file = /etc/jobmatch/admin.key
+ *   key_file = /etc/jobmatch/keys
+ *   anonymous_max_frame = 8K
  *   [storage]
  *   map_size = 16G
  *   sync = full
@@ -40,10 +42,13 @@ typedef struct en_config {
     char unix_path[256];            /* "" = no Unix socket */
     char data_dir[512];
     char node[64];
+    char config_path[512];          /* "" = no config file */
     char admin_key_file[512];       /* "" = <data_dir>/admin.key */
+    char key_file[512];             /* "" = none */
     char ready_file[512];           /* "" = none; written once listening */
     unsigned threads;
     uint32_t max_frame;
+    uint32_t anonymous_max_frame;   /* before a hello with a key */
     unsigned max_clients;
     unsigned idle_timeout;          /* seconds; 0 = never */
     unsigned max_inflight;          /* queued writes per connection */
@@ -63,6 +68,12 @@ void en_config_defaults(en_config_t *cfg);
 int en_config_from_args(en_config_t *cfg, int argc, char **argv);
 
 void en_config_free(en_config_t *cfg);
+
+/* Reads the [keys] section of the config file at path into kr (for a
+ * reload; other sections are skipped). Returns 0, or -1 with the reason
+ * in why. */
+int en_config_read_keys(const char *path, en_keyring_t *kr, char *why,
+                        size_t why_len);
 
 /* Parses "123", "64K", "16M", "2G" into bytes. -1 when malformed. */
 int en_parse_size(const char *s, uint64_t *out);

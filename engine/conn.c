@@ -34,6 +34,17 @@ enum frame_result { FRAME_DONE, FRAME_WAIT, FRAME_FATAL };
 static void conn_process(en_conn_t *c);
 static void conn_maybe_finish(en_conn_t *c);
 
+void
+en_conn_free(en_conn_t *c)
+{
+    if (c->bev)
+        bufferevent_free(c->bev);
+    if (c->hold_timer)
+        event_free(c->hold_timer);
+    free(c->held);
+    free(c);
+}
+
 static void
 conn_unlink_free(en_conn_t *c)
 {
@@ -44,7 +55,7 @@ conn_unlink_free(en_conn_t *c)
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    free(c);
+    en_conn_free(c);
     if (w->draining && !w->conns)
         event_base_loopexit(w->base, NULL);
 }
@@ -89,6 +100,48 @@ reply_error(en_conn_t *c, uint64_t id, const pr_error_t *err)
     reply_begin(c->worker);
     pr_pack_error(&c->worker->pk, id, err);
     reply_send(c);
+}
+
+static void
+on_hold_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    en_conn_t *c = arg;
+    en_worker_t *w = c->worker;
+    reply_begin(w);
+    msgpack_sbuffer_write(&w->out, c->held, c->held_len);
+    reply_send(c);
+    free(c->held);
+    c->held = NULL;
+    c->state = c->close_after_held ? EN_CONN_CLOSING : EN_CONN_OPEN;
+    conn_process(c);
+}
+
+/* Sends the reply built in the worker's buffer only after delay_ms, on a
+ * timer, reading nothing more from c meanwhile (replies stay in order and
+ * the event loop goes on serving everyone else). */
+static int
+conn_hold_reply(en_conn_t *c, unsigned delay_ms, bool close_after)
+{
+    en_worker_t *w = c->worker;
+    if (!c->hold_timer)
+        c->hold_timer = evtimer_new(w->base, on_hold_done, c);
+    size_t len = w->out.size - PR_FRAME_HEADER;
+    char *held = malloc(len);
+    if (!c->hold_timer || !held) {
+        free(held);
+        return -1;
+    }
+    memcpy(held, w->out.data + PR_FRAME_HEADER, len);
+    c->held = held;
+    c->held_len = len;
+    c->close_after_held = close_after;
+    c->state = EN_CONN_HOLDING;
+    struct timeval tv = {.tv_sec = delay_ms / 1000,
+                         .tv_usec = (suseconds_t)(delay_ms % 1000) * 1000};
+    evtimer_add(c->hold_timer, &tv);
+    return 0;
 }
 
 static enum frame_result
@@ -176,8 +229,25 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
         en_writer_submit(srv->writer, req.job);
         return FRAME_DONE;
     }
+    if (req.delay_ms && conn_hold_reply(c, req.delay_ms, req.close_after) == 0)
+        return FRAME_DONE;
     reply_send(c);
+    if (req.close_after)
+        return FRAME_FATAL;
     return FRAME_DONE;
+}
+
+/* The largest frame c may send: smaller until it presents a key, unless
+ * the anonymous role may already write (then the operator trusts whoever
+ * connects, e.g. on a private socket). */
+static uint32_t
+conn_frame_limit(const en_conn_t *c)
+{
+    const en_config_t *cfg = c->worker->srv->cfg;
+    if (c->key_name[0] || (cfg->anonymous_role & (EN_ROLE_COUNSELOR | EN_ROLE_ADMIN)))
+        return cfg->max_frame;
+    return cfg->anonymous_max_frame < cfg->max_frame ? cfg->anonymous_max_frame
+                                                     : cfg->max_frame;
 }
 
 /* Answers every whole frame buffered, until the connection has to wait. */
@@ -199,14 +269,15 @@ conn_process(en_conn_t *c)
         uint8_t hdr[PR_FRAME_HEADER];
         uint32_t len;
         evbuffer_copyout(in, hdr, sizeof hdr);
-        if (pr_frame_length(hdr, w->srv->cfg->max_frame, &len) != PR_FRAME_OK) {
+        uint32_t limit = conn_frame_limit(c);
+        if (pr_frame_length(hdr, limit, &len) != PR_FRAME_OK) {
             if (c->inflight) {
                 c->state = EN_CONN_WAITING;
                 break;
             }
             pr_error_t err;
-            pr_fail(&err, PR_BAD_FRAME, "frame length %u is outside 1..%u",
-                    len, w->srv->cfg->max_frame);
+            pr_fail(&err, PR_BAD_FRAME, "frame length %u is outside 1..%u%s", len, limit,
+                    limit < w->srv->cfg->max_frame ? " before a hello with a key" : "");
             reply_error(c, 0, &err);
             c->state = EN_CONN_CLOSING;
             break;

@@ -21,6 +21,7 @@
 enum en_conn_state {
     EN_CONN_OPEN,       /* reading and answering */
     EN_CONN_WAITING,    /* the next request waits for in-flight writes */
+    EN_CONN_HOLDING,    /* a reply is held back (failed hello); reads wait */
     EN_CONN_CLOSING,    /* flushing the last replies, then closing */
     EN_CONN_DEAD,       /* socket gone; kept until its writes complete */
 };
@@ -35,6 +36,11 @@ struct en_conn {
     unsigned inflight;               /* writes submitted, not yet answered */
     size_t inflight_mem;             /* memory those writes hold */
     bool eof;                        /* the client has shut its sending side */
+    unsigned failed_hellos;
+    struct event *hold_timer;        /* ends EN_CONN_HOLDING */
+    char *held;                      /* the held reply frame body */
+    size_t held_len;
+    bool close_after_held;
     uint64_t serial;                 /* for log lines */
     char peer[64];
 };
@@ -48,5 +54,8 @@ void en_conn_write_done(en_write_t *job);
 
 /* Shutdown: stop reading, answer what is already received, then close. */
 void en_conn_drain(en_conn_t *c);
+
+/* Frees what is left of c when its worker exits (drain deadline passed). */
+void en_conn_free(en_conn_t *c);
 
 #endif

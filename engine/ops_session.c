@@ -6,10 +6,29 @@
 #include "auth.h"
 #include "command.h"
 #include "conn.h"
+#include "keystore.h"
 #include "log.h"
+#include "throttle.h"
 #include "writer.h"
 
 #define EN_PROTOCOL 1
+
+/* A wrong key: the reply waits longer with each failure of the connection
+ * or of its address, and the connection closes after a few. */
+static int
+hello_refused(en_req_t *req)
+{
+    en_conn_t *c = req->conn;
+    unsigned here = ++c->failed_hellos;
+    unsigned from_addr = en_throttle_fail(req->srv->throttle, c->peer, req->now);
+    req->delay_ms = en_throttle_delay_ms(here > from_addr ? here : from_addr);
+    req->close_after = here >= EN_HELLO_FAILS_MAX;
+    en_info("conn %llu from %s: hello with an unknown key (%u on this connection, "
+            "%u from this address; answered in %u ms%s)",
+            (unsigned long long)c->serial, c->peer, here, from_addr, req->delay_ms,
+            req->close_after ? ", then closed" : "");
+    return pr_fail(&req->err, PR_UNAUTHORIZED, "key: not recognised");
+}
 
 int
 en_op_hello(en_req_t *req)
@@ -28,16 +47,14 @@ en_op_hello(en_req_t *req)
         return -1;
     en_conn_t *c = req->conn;
     if (rc == 0) {
-        const en_key_t *k = en_keyring_find(&req->srv->keys, key.ptr, key.len);
-        if (!k) {
-            en_info("conn %llu from %s: hello with an unknown key",
-                    (unsigned long long)c->serial, c->peer);
-            return pr_fail(&req->err, PR_UNAUTHORIZED, "key: not recognised");
-        }
-        c->role = k->role;
-        snprintf(c->key_name, sizeof c->key_name, "%s", k->name);
-        en_debug("conn %llu is %s (%s)", (unsigned long long)c->serial,
-                 k->name, en_role_name(k->role));
+        char name[EN_KEY_NAME_MAX];
+        unsigned role;
+        if (!en_keystore_find(&req->srv->keys, key.ptr, key.len, name, &role))
+            return hello_refused(req);
+        c->role = role;
+        memcpy(c->key_name, name, sizeof c->key_name);
+        en_debug("conn %llu is %s (%s)", (unsigned long long)c->serial, name,
+                 en_role_name(role));
     }
     en_reply_ok(req);
     msgpack_packer *pk = req->pk;

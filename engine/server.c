@@ -132,9 +132,7 @@ worker_free(en_worker_t *w)
     while (w->conns) {
         en_conn_t *c = w->conns;
         w->conns = c->next;
-        if (c->bev)
-            bufferevent_free(c->bev);
-        free(c);
+        en_conn_free(c);
     }
     while (w->done_head) {
         en_write_t *next = w->done_head->next;
@@ -375,6 +373,18 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     evtimer_add(srv->drain_deadline, &tv);
 }
 
+/* SIGHUP: the keys are read again from every source. Connections keep the
+ * role they have; a key that is gone no longer works for a new hello. */
+static void
+on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    en_server_t *srv = arg;
+    en_info("SIGHUP: reloading the keys");
+    en_keystore_reload(&srv->keys, srv->cfg);
+}
+
 /* The main loop has nothing else to do once every worker has finished. */
 static void *
 join_workers(void *arg)
@@ -417,24 +427,10 @@ en_server_run(en_config_t *cfg)
     if (make_dir(cfg->data_dir) != 0)
         return 1;
 
-    /* Keys: the config's, then the admin key. */
-    for (size_t i = 0; i < cfg->keys.n; i++) {
-        if (srv->keys.n == srv->keys.cap) {
-            size_t cap = srv->keys.cap ? srv->keys.cap * 2 : 8;
-            en_key_t *k = realloc(srv->keys.keys, cap * sizeof *k);
-            if (!k)
-                return 1;
-            srv->keys.keys = k;
-            srv->keys.cap = cap;
-        }
-        srv->keys.keys[srv->keys.n++] = cfg->keys.keys[i];
-    }
-    char key_path[600];
-    if (cfg->admin_key_file[0])
-        snprintf(key_path, sizeof key_path, "%s", cfg->admin_key_file);
-    else
-        snprintf(key_path, sizeof key_path, "%s/admin.key", cfg->data_dir);
-    if (en_keyring_load_admin(&srv->keys, key_path) != 0)
+    if (en_keystore_init(&srv->keys, cfg) != 0)
+        goto out;
+    srv->throttle = en_throttle_new();
+    if (!srv->throttle)
         goto out;
 
     ix_options_t iopts = {.map_size = cfg->map_size, .sync = cfg->sync};
@@ -465,8 +461,10 @@ en_server_run(en_config_t *cfg)
             goto out;
     srv->sig_term = evsignal_new(srv->base, SIGTERM, on_signal, srv);
     srv->sig_int = evsignal_new(srv->base, SIGINT, on_signal, srv);
+    srv->sig_hup = evsignal_new(srv->base, SIGHUP, on_reload_signal, srv);
     evsignal_add(srv->sig_term, NULL);
     evsignal_add(srv->sig_int, NULL);
+    evsignal_add(srv->sig_hup, NULL);
     if (pthread_create(&joiner, NULL, join_workers, srv) != 0)
         goto out;
     joiner_started = true;
@@ -511,6 +509,8 @@ out:
         event_free(srv->sig_term);
     if (srv->sig_int)
         event_free(srv->sig_int);
+    if (srv->sig_hup)
+        event_free(srv->sig_hup);
     if (srv->drain_deadline)
         event_free(srv->drain_deadline);
     if (srv->base)
@@ -520,6 +520,7 @@ out:
         ix_close(srv->ix);
         en_info("store closed");
     }
-    en_keyring_free(&srv->keys);
+    en_keystore_free(&srv->keys);
+    en_throttle_free(srv->throttle);
     return status;
 }

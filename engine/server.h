@@ -26,6 +26,8 @@
 #include "auth.h"
 #include "config.h"
 #include "index.h"
+#include "keystore.h"
+#include "throttle.h"
 
 typedef struct en_server en_server_t;
 typedef struct en_worker en_worker_t;
@@ -54,7 +56,8 @@ struct en_worker {
 struct en_server {
     en_config_t *cfg;
     ix_env_t *ix;
-    en_keyring_t keys;             /* config keys + the admin key */
+    en_keystore_t keys;            /* config keys, key file, admin key */
+    en_throttle_t *throttle;       /* failed hellos per address */
     struct event_base *base;
     struct evconnlistener *listeners[EN_MAX_LISTEN + 1];
     unsigned n_listeners;
@@ -64,10 +67,10 @@ struct en_server {
     atomic_uint connections;
     atomic_bool stopping;
     int64_t started;
-    struct event *sig_term, *sig_int, *drain_deadline;
+    struct event *sig_term, *sig_int, *sig_hup, *drain_deadline;
 };
 
-/* Runs the daemon until SIGTERM/SIGINT. Returns the process exit code. */
+/* Runs the daemon until SIGTERM/SIGINT; SIGHUP reloads the keys. Returns the process exit code. */
 int en_server_run(en_config_t *cfg);
 
 /* Queues a finished write for its worker (any thread). */
