@@ -271,3 +271,76 @@ Test(auth, unusable_key_sources_fail)
     cr_assert_eq(kr.n, 0);
     en_keyring_free(&kr);
 }
+
+/* ---- the key file ------------------------------------------------------ */
+
+static const char *
+key_file(const char *text, mode_t mode)
+{
+    static char path[128];
+    snprintf(path, sizeof path, "%s/other.key", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(chmod(path, mode), 0);
+    return path;
+}
+
+Test(auth, key_file_lines_hold_the_hash_and_load_back)
+{
+    char desk[256], peer[256];
+    cr_assert_eq(en_key_file_line("desk", "counselor", "desk-secret-0123456789", 22,
+                                  desk, sizeof desk), 0, "%s", desk);
+    cr_assert_eq(en_key_file_line("peer@city", "node", "peer-secret-0123456789", 22,
+                                  peer, sizeof peer), 0, "%s", peer);
+    cr_assert_null(strstr(desk, "desk-secret"));
+    char text[700];
+    snprintf(text, sizeof text, "# keys\n\n  %s\t%s", desk, peer);
+    en_keyring_t kr = {0};
+    char why[256] = "";
+    cr_assert_eq(en_keyring_load_file(&kr, key_file(text, 0600), why, sizeof why), 0, "%s", why);
+    cr_assert_eq(kr.n, 2);
+    const en_key_t *k = find(&kr, "desk-secret-0123456789");
+    cr_assert_not_null(k);
+    cr_assert_str_eq(k->name, "desk");
+    cr_assert_eq(k->role, EN_ROLE_COUNSELOR);
+    k = find(&kr, "peer-secret-0123456789");
+    cr_assert_not_null(k);
+    cr_assert_str_eq(k->name, "peer@city");
+    cr_assert_eq(k->role, EN_ROLE_NODE);
+    cr_assert_null(find(&kr, "desk-secret-012345678"));
+    en_keyring_free(&kr);
+}
+
+Test(auth, key_file_line_refuses_weak_input)
+{
+    char out[256];
+    cr_assert_eq(en_key_file_line("desk", "counselor", "short", 5, out, sizeof out), -1);
+    cr_assert(strstr(out, "secret:"), "%s", out);
+    cr_assert_eq(en_key_file_line("", "kiosk", "0123456789abcdef", 16, out, sizeof out), -1);
+    cr_assert(strstr(out, "name:"), "%s", out);
+    cr_assert_eq(en_key_file_line("a b", "kiosk", "0123456789abcdef", 16, out, sizeof out), -1);
+    cr_assert_eq(en_key_file_line("desk", "root", "0123456789abcdef", 16, out, sizeof out), -1);
+    cr_assert(strstr(out, "role:"), "%s", out);
+}
+
+Test(auth, key_file_refused_when_group_or_others_have_access)
+{
+    char line[256], why[256];
+    cr_assert_eq(en_key_file_line("desk", "admin", "desk-secret-0123456789", 22, line,
+                                  sizeof line), 0);
+    static const mode_t modes[] = {0640, 0604, 0620, 0602, 0610, 0601};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        en_keyring_t kr = {0};
+        cr_assert_eq(en_keyring_load_file(&kr, key_file(line, modes[i]), why, sizeof why), -1,
+                     "mode %04o accepted", (unsigned)modes[i]);
+        cr_assert(strstr(why, "group or others"), "%s", why);
+        cr_assert_eq(kr.n, 0);
+        en_keyring_free(&kr);
+    }
+    en_keyring_t kr = {0};
+    cr_assert_eq(en_keyring_load_file(&kr, key_file(line, 0400), why, sizeof why), 0, "%s", why);
+    cr_assert_eq(kr.n, 1);
+    en_keyring_free(&kr);
+}

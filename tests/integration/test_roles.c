@@ -1,5 +1,6 @@
 /* test_roles.c - every operation against every role, as the operation
  * table in engine/command.c grants them, plus the personal-field rule. */
+#define _GNU_SOURCE  /* memmem */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -284,4 +285,148 @@ Test(roles, anonymous_role_is_configurable, .timeout = 30)
     jm_reply_free(r);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
+}
+
+/* ---- personal values: never to outsiders, error messages or the log ---- */
+
+static const char P_NAME[] = "Planted-Name-7QX";
+static const char P_NID[] = "110105199001017777";
+static const char P_PHONE[] = "13912345678";
+
+/* Whether any string in o (at any depth) contains s. */
+static bool
+holds(const msgpack_object *o, const char *s)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_STR:
+        return memmem(o->via.str.ptr, o->via.str.size, s, strlen(s)) != NULL;
+    case MSGPACK_OBJECT_BIN:
+        return memmem(o->via.bin.ptr, o->via.bin.size, s, strlen(s)) != NULL;
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (holds(&o->via.array.ptr[i], s))
+                return true;
+        return false;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++)
+            if (holds(&o->via.map.ptr[i].key, s) || holds(&o->via.map.ptr[i].val, s))
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+/* Calls op; fails when the reply carries a planted value where it must
+ * not: anywhere for an outsider, in any error for everyone. Returns whether
+ * the call succeeded. */
+static bool
+call_clean(jm_client_t *c, bool outsider, const char *op, const char *args)
+{
+    jm_reply_t *r = jt_call_json(c, op, "%s", args);
+    const char *planted[] = {P_NAME, P_NID, P_PHONE};
+    for (size_t i = 0; i < 3; i++) {
+        if (!r->ok) {
+            cr_assert_null(strstr(r->error_message, planted[i]), "%s: error '%s' quotes %s",
+                           op, r->error_message, planted[i]);
+            cr_assert(!holds(&r->error, planted[i]), "%s: the error map holds %s", op,
+                      planted[i]);
+        }
+        if (outsider)
+            cr_assert(!holds(&r->result, planted[i]), "%s: an outsider got %s", op,
+                      planted[i]);
+    }
+    bool ok = r->ok;
+    jm_reply_free(r);
+    return ok;
+}
+
+#define PLANTED_WORKER(id) "{\"id\": \"" id "\", \"birth_year\": 1990, \"region\": \"110105\"," \
+    " \"skills\": [{\"id\": \"weld\", \"level\": 3}], \"desired_occupations\": [\"6-05\"]," \
+    " \"name\": \"Planted-Name-7QX\", \"national_id\": \"110105199001017777\"," \
+    " \"phone\": \"13912345678\"}"
+
+Test(roles, personal_values_reach_no_outsider_error_or_log_line, .timeout = 60)
+{
+    const char *args[] = {"--log-level", "debug", NULL};
+    jt_daemon_t *d = jt_daemon_start_logged(ini, args);
+    jm_client_t *desk = jt_connect_key(d, "counselor-secret-1", "counselor");
+    cr_assert(call_clean(desk, false, "vacancy.put",
+                         "{\"vacancy\": {\"id\": \"v1\", \"employer\": \"E\", \"title\": \"T\","
+                         " \"occupation\": \"6-05-02-03\", \"region\": \"110105\","
+                         " \"skills\": [{\"id\": \"weld\", \"level\": 2}]}}"));
+    cr_assert(call_clean(desk, false, "worker.put", "{\"worker\": " PLANTED_WORKER("w1") "}"));
+    cr_assert(call_clean(desk, false, "worker.put_many",
+                         "{\"workers\": [" PLANTED_WORKER("w2") "]}"));
+    /* Staff read them; the walk that checks outsiders finds them here. */
+    jm_reply_t *r = jt_call_json(desk, "worker.get", "{\"id\": \"w1\"}");
+    jt_expect_ok(r, "worker.get");
+    cr_assert(holds(&r->result, P_NAME) && holds(&r->result, P_NID) &&
+              holds(&r->result, P_PHONE));
+    jm_reply_free(r);
+    cr_assert(call_clean(desk, false, "worker.list", "{}"));
+    cr_assert(call_clean(desk, false, "match.workers", "{\"vacancy\": \"v1\", \"explain\": true}"));
+    cr_assert(call_clean(desk, false, "match.vacancies", "{\"worker\": \"w1\", \"explain\": true}"));
+    cr_assert(call_clean(desk, false, "match.explain", "{\"worker\": \"w1\", \"vacancy\": \"v1\"}"));
+
+    /* Refused writes that carry planted values: their errors quote none. */
+    const char *bad[] = {
+        "{\"worker\": {\"id\": \"w3\", \"birth_year\": 1800, \"region\": \"110105\","
+        " \"name\": \"Planted-Name-7QX\", \"phone\": \"13912345678\"}}",
+        "{\"worker\": {\"id\": \"w3\", \"birth_year\": 1990, \"region\": \"110105\","
+        " \"national_id\": 110105199001017777, \"phone\": \"13912345678\"}}",
+        "{\"worker\": {\"id\": \"Planted-Name-7QX 13912345678\", \"birth_year\": 1990,"
+        " \"region\": \"110105\"}}",
+        "{\"worker\": {\"id\": \"w3\", \"birth_year\": 1990, \"region\": \"13912345678\","
+        " \"name\": \"Planted-Name-7QX\"}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert(!call_clean(desk, false, "worker.put", bad[i]), "bad[%zu] accepted", i);
+    cr_assert(!call_clean(desk, false, "worker.put_many",
+                          "{\"workers\": [" PLANTED_WORKER("w4") ", {\"id\": \"w5\","
+                          " \"birth_year\": 1990, \"region\": \"13912345678\","
+                          " \"name\": \"Planted-Name-7QX\"}]}"));
+
+    /* Outsiders: nothing they can call returns a planted value, whatever
+     * they try. */
+    jm_client_t *kiosk = jt_connect(d);
+    jm_client_t *node = jt_connect_key(d, "node-secret-2", "node");
+    jm_client_t *outside[] = {kiosk, node};
+    for (int i = 0; i < 2; i++) {
+        jm_client_t *c = outside[i];
+        cr_assert(call_clean(c, true, "vacancy.list", "{}"));
+        cr_assert(call_clean(c, true, "vacancy.get", "{\"id\": \"v1\"}"));
+        cr_assert(call_clean(c, true, "match.vacancies",
+                             "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\","
+                             " \"skills\": [{\"id\": \"weld\", \"level\": 3}]}, \"explain\": true}"));
+        cr_assert(!call_clean(c, true, "match.vacancies",
+                              "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\","
+                              " \"name\": \"Planted-Name-7QX\", \"phone\": \"13912345678\"}}"));
+        cr_assert(!call_clean(c, true, "match.vacancies", "{\"worker\": \"w1\"}"));
+        cr_assert(!call_clean(c, true, "match.workers", "{\"vacancy\": \"v1\", \"explain\": true}"));
+        cr_assert(!call_clean(c, true, "match.explain", "{\"worker\": \"w1\", \"vacancy\": \"v1\"}"));
+        cr_assert(!call_clean(c, true, "worker.get", "{\"id\": \"w1\"}"));
+        cr_assert(!call_clean(c, true, "worker.list", "{\"region\": \"11\"}"));
+        cr_assert(!call_clean(c, true, "worker.put", "{\"worker\": " PLANTED_WORKER("w9") "}"));
+    }
+    /* A personal value typed as a key. */
+    char role[32];
+    cr_assert_eq(jm_hello(kiosk, P_PHONE, role, sizeof role), JM_ESERVER);
+    cr_assert_null(strstr(kiosk->errstr, P_PHONE));
+    cr_assert(call_clean(desk, false, "worker.delete", "{\"id\": \"w2\"}"));
+    jm_close(kiosk);
+    jm_close(node);
+    jm_close(desk);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    /* The debug log saw all of it (so the check below means something) and
+     * holds none of the values. */
+    char *log = jt_daemon_log(d);
+    cr_assert(strstr(log, "debug conn"), "no debug lines in the log:\n%s", log);
+    cr_assert(strstr(log, "hello with an unknown key"), "%s", log);
+    const char *planted[] = {P_NAME, P_NID, P_PHONE};
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_null(strstr(log, planted[i]), "the log holds %s:\n%s", planted[i], log);
+    free(log);
+    cr_assert_eq(jt_daemon_stop(d), -1);
 }

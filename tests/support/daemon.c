@@ -180,6 +180,8 @@ spawn(jt_daemon_t *d)
         argv[n_fixed + i] = d->args[i];
     char **env = child_environment();
     pid_t parent = getpid();
+    char log_path[300];
+    snprintf(log_path, sizeof log_path, "%s/stderr", d->dir);
 
     fflush(NULL);
     pid_t pid = fork();
@@ -190,6 +192,11 @@ spawn(jt_daemon_t *d)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
+        if (d->capture_log) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+                _exit(127);
+        }
         execve(bin, argv, env);
         _exit(127);
     }
@@ -247,10 +254,11 @@ jt_daemon_start(const char *const *extra_args)
     return d;
 }
 
-jt_daemon_t *
-jt_daemon_start_ini(const char *ini_text, const char *const *extra_args)
+/* Writes ini_text to DIR/jobmatchd.ini and puts `-c` and its path in the
+ * two argument slots daemon_new left first. */
+static void
+write_ini(jt_daemon_t *d, const char *ini_text)
 {
-    jt_daemon_t *d = daemon_new(extra_args, 2);
     char path[300];
     snprintf(path, sizeof path, "%s/jobmatchd.ini", d->dir);
     FILE *f = fopen(path, "w");
@@ -259,8 +267,51 @@ jt_daemon_start_ini(const char *ini_text, const char *const *extra_args)
     cr_assert_eq(fclose(f), 0);
     d->args[0] = strdup("-c");
     d->args[1] = strdup(path);
+}
+
+jt_daemon_t *
+jt_daemon_start_ini(const char *ini_text, const char *const *extra_args)
+{
+    jt_daemon_t *d = daemon_new(extra_args, 2);
+    write_ini(d, ini_text);
     spawn(d);
     return d;
+}
+
+jt_daemon_t *
+jt_daemon_start_logged(const char *ini_text, const char *const *extra_args)
+{
+    jt_daemon_t *d = daemon_new(extra_args, ini_text ? 2 : 0);
+    if (ini_text)
+        write_ini(d, ini_text);
+    d->capture_log = true;
+    spawn(d);
+    return d;
+}
+
+char *
+jt_daemon_log(const jt_daemon_t *d)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/stderr", d->dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no log at %s (start the daemon with jt_daemon_start_logged)",
+                       path);
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
 }
 
 /* Waits for pid to exit, up to timeout_ms; SIGKILLs it past that. Returns

@@ -37,6 +37,7 @@ typedef struct jt_daemon {
     char addr[128];      /* "127.0.0.1:PORT" of the running instance */
     char **args;         /* extra arguments, kept for restarts (owned) */
     size_t n_args;
+    bool capture_log;    /* stderr to DIR/stderr rather than the test's */
 } jt_daemon_t;
 
 /* Starts jobmatchd with `--listen 127.0.0.1:0 --data DIR --ready-file
@@ -49,6 +50,16 @@ jt_daemon_t *jt_daemon_start(const char *const *extra_args);
  * and passes `-c DIR/jobmatchd.ini` ahead of extra_args. */
 jt_daemon_t *jt_daemon_start_ini(const char *ini_text,
                                  const char *const *extra_args);
+
+/* Like jt_daemon_start_ini() (ini_text may be NULL for no config file),
+ * but the daemon's stderr goes to DIR/stderr, appended across restarts,
+ * for tests that read its log with jt_daemon_log(). */
+jt_daemon_t *jt_daemon_start_logged(const char *ini_text,
+                                    const char *const *extra_args);
+
+/* Everything a jt_daemon_start_logged() daemon has logged so far,
+ * NUL-terminated; the caller frees it. */
+char *jt_daemon_log(const jt_daemon_t *d);
 
 /* Stops the daemon with SIGTERM if it runs, then starts it again on the
  * same data directory with the same arguments (it gets a new port; d->addr
