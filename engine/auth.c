@@ -245,7 +245,7 @@ check_key_file(int fd, const char *path, char *why, size_t why_len)
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
         snprintf(why, why_len,
-                 "key file %s has mode %04o: group or others may read or write it "
+                 "key file %s has mode %04o: group or others have access to it "
                  "(chmod 600 it)", path, (unsigned)(st.st_mode & 07777));
         return -1;
     }

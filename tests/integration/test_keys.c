@@ -184,7 +184,7 @@ Test(keys, key_file_refused_unless_private_to_the_daemon, .timeout = 60)
         const char *path = write_key_file(loose[i]);
         cr_assert_eq(start_refused(path, out, sizeof out), 1, "mode %04o: %s",
                      (unsigned)loose[i], out);
-        cr_assert(strstr(out, "group or others may read or write it"), "mode %04o: %s",
+        cr_assert(strstr(out, "group or others have access to it"), "mode %04o: %s",
                   (unsigned)loose[i], out);
         char mode[16];
         snprintf(mode, sizeof mode, "mode %04o", (unsigned)loose[i]);
@@ -307,7 +307,7 @@ Test(keys, sighup_reloads_the_key_file_and_the_config_keys, .timeout = 60)
      * the keys in use stay, and the log says why. */
     cr_assert_eq(chmod(key_path, 0644), 0);
     reload(d, "keys not reloaded");
-    cr_assert_gt(log_count(d, "group or others may read or write it"), 0);
+    cr_assert_gt(log_count(d, "group or others have access to it"), 0);
     expect_role(d, PEER_SECRET, "node");
     snprintf(text, sizeof text, "%sdesk counselor not-a-hash\n", peer);
     write_file("keys", text, 0600);
