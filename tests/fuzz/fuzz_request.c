@@ -14,6 +14,7 @@
  * error code and a message of 1..239 bytes; every string in a reply is
  * valid UTF-8.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +28,11 @@
 #include "conn.h"
 #include "guard.h"
 #include "index.h"
+#include "keystore.h"
 #include "log.h"
 #include "match.h"
 #include "message.h"
+#include "throttle.h"
 #include "writer.h"
 
 /* A fixed clock keeps defaults (posted, registered, as_of) reproducible. */
@@ -276,7 +279,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     srv.started = FUZZ_NOW;
     srv.n_workers = 1;
     srv.writer = en_writer_start(srv.ix);  /* idle; admin.info reads its counts */
-    if (!srv.writer || en_keyring_add(&srv.keys, "desk", EN_ROLE_COUNSELOR, "desk-key", 8) != 0)
+    /* One counselor key, and the throttle that wrong keys in hello meet. */
+    pthread_rwlock_init(&srv.keys.lock, NULL);
+    srv.keys.ring = calloc(1, sizeof *srv.keys.ring);
+    srv.throttle = en_throttle_new();
+    if (!srv.writer || !srv.keys.ring || !srv.throttle ||
+        en_keyring_add(srv.keys.ring, "desk", EN_ROLE_COUNSELOR, "desk-key", 8) != 0)
         fail("start-up");
     worker.srv = &srv;
     msgpack_sbuffer_init(&worker.out);
