@@ -103,5 +103,10 @@ int en_op_match_vacancies(en_req_t *req);
 int en_op_match_workers(en_req_t *req);
 int en_op_match_explain(en_req_t *req);
 int en_op_audit_list(en_req_t *req);
+int en_op_fair_create(en_req_t *req);
+int en_op_fair_register(en_req_t *req);
+int en_op_fair_unregister(en_req_t *req);
+int en_op_fair_get(en_req_t *req);
+int en_op_fair_allocate(en_req_t *req);
 
 #endif

@@ -1,6 +1,7 @@
 /* match_rules.h - private to the matching files (match.c, match_search.c,
- * ops_match.c): ranking version 1's rules and score, shared by the search
- * and the explanations, so that there is one statement of the contract. */
+ * ops_match.c, fair.c): ranking version 1's rules and score, shared by the
+ * search, the explanations and job-fair preferences, so that there is one
+ * statement of the contract. */
 #ifndef JM_ENGINE_MATCH_RULES_H
 #define JM_ENGINE_MATCH_RULES_H
 

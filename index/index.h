@@ -361,6 +361,29 @@ typedef int (*ix_audit_cb)(void *ctx, const ix_audit_t *e);
 int ix_audit_list(ix_txn_t *txn, const ix_audit_query_t *q, ix_audit_cb cb,
                   void *ctx, uint8_t *next_cursor, size_t *next_len);
 
+/* Job fairs: a fair is an opaque value (the engine's) under its id, and
+ * the vacancies and workers taking part, by id (a member whose record is
+ * deleted stays a member; whoever reads the fair decides what that means).
+ * ix_fair_create fails with -EEXIST when the id is taken; ix_fair_get and
+ * the member calls with -ENOENT when the fair does not exist. Values read
+ * stay valid until the transaction ends. */
+int ix_fair_create(ix_txn_t *txn, const char *id, uint32_t id_len,
+                   const void *value, size_t len);
+int ix_fair_get(ix_txn_t *txn, const char *id, uint32_t id_len,
+                const void **value, size_t *len);
+/* Adds (join) or removes a member; *changed tells whether it did. */
+int ix_fair_join(ix_txn_t *txn, const char *fair, uint32_t fair_len,
+                 uint8_t kind, const char *id, uint32_t id_len, bool *changed);
+int ix_fair_leave(ix_txn_t *txn, const char *fair, uint32_t fair_len,
+                  uint8_t kind, const char *id, uint32_t id_len, bool *changed);
+/* Calls cb for every member, vacancies first, each kind in id order
+ * (bytewise). A non-zero return from cb stops the walk and is returned
+ * when negative. */
+typedef int (*ix_member_cb)(void *ctx, uint8_t kind, const char *id,
+                            uint32_t id_len);
+int ix_fair_members(ix_txn_t *txn, const char *fair, uint32_t fair_len,
+                    ix_member_cb cb, void *ctx);
+
 /* Verifies the whole store: every doc against the id map, every posting
  * and counter recomputed from the docs and compared with what is stored
  * (nothing missing, nothing extra), and the meta counters. Writes a short

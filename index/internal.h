@@ -19,8 +19,9 @@
  * fields in the doc header, region inside skill postings, minor-group
  * postings. 3: skill and minor-group postings carry the record's brief.
  * 4: skill and minor-group postings move to the match dbi as fixed-size
- * duplicates of one key per (term, county). 5: the audit dbi. */
-#define IX_FORMAT_VERSION 5
+ * duplicates of one key per (term, county). 5: the audit dbi. 6: the
+ * fairs dbi. */
+#define IX_FORMAT_VERSION 6
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 2
 /* Fixed part of a stored doc (see doc.c for the layout). */
@@ -124,7 +125,7 @@ struct ix_txn {
 
 struct ix_env {
     MDB_env *env;
-    MDB_dbi ids, docs, post, match, counts, log, meta, audit;
+    MDB_dbi ids, docs, post, match, counts, log, meta, audit, fairs;
     pthread_mutex_t pool_lock;
     ix_txn_t *pool_free;
     ix_txn_t *pool_all;

@@ -223,3 +223,29 @@ ixk_audit_subject(uint8_t *buf, uint8_t kind, const char *subject,
     memcpy(buf + 3 + len, at, IXK_AUDIT_AT);
     return 3 + len + IXK_AUDIT_AT;
 }
+
+size_t
+ixk_fair(uint8_t *buf, const char *fair, uint32_t fair_len)
+{
+    assert(fair_len <= IX_ID_MAX);
+    buf[0] = 'F';
+    memcpy(buf + 1, fair, fair_len);
+    return 1 + (size_t)fair_len;
+}
+
+size_t
+ixk_fair_member(uint8_t *buf, const char *fair, uint32_t fair_len,
+                uint8_t kind, const char *id, uint32_t id_len)
+{
+    assert(fair_len <= IX_ID_MAX && id_len <= IX_ID_MAX);
+    size_t n = 0;
+    buf[n++] = 'P';
+    memcpy(buf + n, fair, fair_len);
+    n += fair_len;
+    buf[n++] = 0;
+    if (kind == 0)
+        return n;
+    buf[n++] = kind;
+    memcpy(buf + n, id, id_len);
+    return n + id_len;
+}

@@ -28,6 +28,8 @@
  *                                                 subject (each u8 length
  *                                                 + bytes)
  *           'S' K | subject | NUL | time | aseq   empty
+ *   fairs   'F' | fair id                         the fair (opaque value)
+ *           'P' | fair id | NUL | K | id          empty: K id takes part
  *   meta    "version"                             format version (u8)
  *           "docno" K                             next docno for K (be64)
  *           "seq"                                 last log seq (be64)
@@ -248,6 +250,13 @@ size_t ixk_category(uint8_t *buf, uint8_t kind, uint8_t category,
 /* A prefix of every posting of one tag and kind with a one-byte value:
  * 'S' K status or 'C' K category. */
 size_t ixk_byte_prefix(uint8_t *buf, uint8_t tag, uint8_t kind, uint8_t v);
+/* fairs dbi (keys up to IXK_FAIR_MAX bytes; ids hold no NUL, so the NUL
+ * after the fair id keeps one fair's members apart from another's). */
+#define IXK_FAIR_MAX (2 + IX_ID_MAX + 2 + IX_ID_MAX)
+size_t ixk_fair(uint8_t *buf, const char *fair, uint32_t fair_len);
+/* A member; with id_len 0 and kind 0, the prefix of every member. */
+size_t ixk_fair_member(uint8_t *buf, const char *fair, uint32_t fair_len,
+                       uint8_t kind, const char *id, uint32_t id_len);
 /* match dbi: the key of one skill in one county. skill is 1..64 bytes
  * without NUL; region is 6 digits. */
 size_t ixk_skill(uint8_t *buf, uint8_t kind, const char *skill, uint32_t len,

@@ -33,182 +33,13 @@
 
 #include "daemon.h"
 #include "oracle.h"
+#include "records.h"
 #include "wire.h"
 
 /* 2026-01-01T00:00:00Z: every query passes an explicit as_of near it. */
-#define AS_OF INT64_C(1767225600)
-#define DAY INT64_C(86400)
+#define AS_OF JT_AS_OF
+#define DAY JT_DAY
 #define EPS 1e-9
-
-/* ---- small helpers ------------------------------------------------------ */
-
-static void
-set_str(char *dst, size_t size, const char *src)
-{
-    snprintf(dst, size, "%s", src);
-}
-
-#define SET(field, src) set_str((field), sizeof(field), (src))
-
-static void
-add_skill(jo_skill_t *skills, unsigned *n, const char *id, int level)
-{
-    SET(skills[*n].id, id);
-    skills[*n].level = level;
-    (*n)++;
-}
-
-/* A vacancy with the defaults of the contract and the given core fields. */
-static jo_vacancy_t
-vacancy(const char *id, const char *occupation, const char *region)
-{
-    jo_vacancy_t v;
-    memset(&v, 0, sizeof v);
-    SET(v.id, id);
-    SET(v.employer, "Acme Works");
-    SET(v.occupation, occupation);
-    SET(v.region, region);
-    v.headcount = 1;
-    SET(v.status, "open");
-    return v;
-}
-
-/* A worker with the defaults of the contract and the given core fields. */
-static jo_worker_t
-worker(const char *id, int birth_year, const char *region)
-{
-    jo_worker_t w;
-    memset(&w, 0, sizeof w);
-    SET(w.id, id);
-    w.birth_year = birth_year;
-    SET(w.region, region);
-    SET(w.category, "other");
-    SET(w.status, "available");
-    return w;
-}
-
-/* ---- packing records and queries ---------------------------------------- */
-
-static void
-pack_skills(msgpack_packer *pk, const jo_skill_t *skills, unsigned n)
-{
-    msgpack_pack_array(pk, n);
-    for (unsigned i = 0; i < n; i++) {
-        msgpack_pack_map(pk, 2);
-        jt_pack_kv_str(pk, "id", skills[i].id);
-        jt_pack_kv_int(pk, "level", skills[i].level);
-    }
-}
-
-static void
-pack_vacancy(msgpack_packer *pk, const jo_vacancy_t *v)
-{
-    msgpack_pack_map(pk, 15);
-    jt_pack_kv_str(pk, "id", v->id);
-    jt_pack_kv_str(pk, "employer", v->employer);
-    jt_pack_kv_str(pk, "title", "Opening");
-    jt_pack_kv_str(pk, "occupation", v->occupation);
-    jt_pack_kv_str(pk, "region", v->region);
-    jt_pack_str(pk, "skills");
-    pack_skills(pk, v->skills, v->n_skills);
-    jt_pack_kv_int(pk, "education_min", v->education_min);
-    jt_pack_kv_int(pk, "age_min", v->age_min);
-    jt_pack_kv_int(pk, "age_max", v->age_max);
-    jt_pack_kv_int(pk, "wage_min", v->wage_min);
-    jt_pack_kv_int(pk, "wage_max", v->wage_max);
-    jt_pack_kv_int(pk, "headcount", v->headcount);
-    jt_pack_str(pk, "priority_categories");
-    msgpack_pack_array(pk, v->n_priority);
-    for (unsigned i = 0; i < v->n_priority; i++)
-        jt_pack_str(pk, v->priority[i]);
-    jt_pack_kv_int(pk, "expires", v->expires);
-    jt_pack_kv_str(pk, "status", v->status);
-}
-
-/* A worker record, or (as_profile) the same map without id and status, as
- * the profile argument of match.vacancies. */
-static void
-pack_worker(msgpack_packer *pk, const jo_worker_t *w, bool as_profile)
-{
-    msgpack_pack_map(pk, as_profile ? 7 : 9);
-    if (!as_profile)
-        jt_pack_kv_str(pk, "id", w->id);
-    jt_pack_kv_int(pk, "birth_year", w->birth_year);
-    jt_pack_kv_str(pk, "region", w->region);
-    jt_pack_kv_int(pk, "education", w->education);
-    jt_pack_str(pk, "skills");
-    pack_skills(pk, w->skills, w->n_skills);
-    jt_pack_str(pk, "desired_occupations");
-    msgpack_pack_array(pk, w->n_desired);
-    for (unsigned i = 0; i < w->n_desired; i++)
-        jt_pack_str(pk, w->desired[i]);
-    jt_pack_kv_int(pk, "wage_min", w->wage_min);
-    jt_pack_kv_str(pk, "category", w->category);
-    if (!as_profile)
-        jt_pack_kv_str(pk, "status", w->status);
-}
-
-/* Loads the records in batches of put_many (each well under 1 MiB). */
-static void
-put_vacancies(jm_client_t *c, const jo_vacancy_t *const *v, size_t n)
-{
-    for (size_t at = 0; at < n; at += 400) {
-        size_t k = n - at < 400 ? n - at : 400;
-        msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
-        jt_pack_str(&pk, "vacancies");
-        msgpack_pack_array(&pk, k);
-        for (size_t i = 0; i < k; i++)
-            pack_vacancy(&pk, v[at + i]);
-        jm_reply_t *r = jt_call(c, "vacancy.put_many", &sb);
-        jt_expect_ok(r, "vacancy.put_many");
-        cr_assert_eq(jt_get_int(&r->result, "count"), (int64_t)k);
-        jm_reply_free(r);
-        msgpack_sbuffer_destroy(&sb);
-    }
-}
-
-static void
-put_workers(jm_client_t *c, const jo_worker_t *const *w, size_t n)
-{
-    for (size_t at = 0; at < n; at += 400) {
-        size_t k = n - at < 400 ? n - at : 400;
-        msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
-        jt_pack_str(&pk, "workers");
-        msgpack_pack_array(&pk, k);
-        for (size_t i = 0; i < k; i++)
-            pack_worker(&pk, w[at + i], false);
-        jm_reply_t *r = jt_call(c, "worker.put_many", &sb);
-        jt_expect_ok(r, "worker.put_many");
-        cr_assert_eq(jt_get_int(&r->result, "count"), (int64_t)k);
-        jm_reply_free(r);
-        msgpack_sbuffer_destroy(&sb);
-    }
-}
-
-/* Puts every record of the store. */
-static void
-put_store(jm_client_t *c, const jo_store_t *s)
-{
-    const jo_vacancy_t **vp = calloc(s->n_vacancies + 1, sizeof *vp);
-    const jo_worker_t **wp = calloc(s->n_workers + 1, sizeof *wp);
-    cr_assert(vp && wp);
-    for (size_t i = 0; i < s->n_vacancies; i++)
-        vp[i] = &s->vacancies[i];
-    for (size_t i = 0; i < s->n_workers; i++)
-        wp[i] = &s->workers[i];
-    put_vacancies(c, vp, s->n_vacancies);
-    put_workers(c, wp, s->n_workers);
-    free(vp);
-    free(wp);
-}
 
 static const char *const scope_names[] = {"county", "city", "province", "all"};
 
@@ -246,7 +77,7 @@ pack_query(msgpack_sbuffer *sb, const mquery_t *m)
             jt_pack_kv_str(&pk, "worker", m->worker->id);
         } else {
             jt_pack_str(&pk, "profile");
-            pack_worker(&pk, m->worker, true);
+            jt_pack_jo_worker(&pk, m->worker, true);
         }
         if (q->occupation)
             jt_pack_kv_str(&pk, "occupation", q->occupation);
@@ -449,7 +280,7 @@ check_explain(const msgpack_object *ex, const jo_store_t *s,
                 continue;
             jo_worker_t one = *w;
             one.n_desired = 1;
-            SET(one.desired[0], d);
+            JT_SET(one.desired[0], d);
             ok = ok || jo_occupation_bonus(&one, v->occupation, NULL, NULL) ==
                            m.occ_bonus;
         }
@@ -478,7 +309,7 @@ check_explain(const msgpack_object *ex, const jo_store_t *s,
     for (uint32_t i = 0; i < sk->via.array.size; i++) {
         const msgpack_object *e = &sk->via.array.ptr[i];
         char sid[JO_ID_SIZE];
-        SET(sid, jt_get_str(e, "id"));
+        JT_SET(sid, jt_get_str(e, "id"));
         double idf = jt_get_double(e, "idf");
         int64_t lw = jt_get_int(e, "worker_level");
         int64_t lv = jt_get_int(e, "vacancy_level");
@@ -657,25 +488,25 @@ static void
 hand_store_one(jo_store_t *s)
 {
     memset(s, 0, sizeof *s);
-    jo_vacancy_t va = vacancy("va", "6-05-02-03", "110101");
-    add_skill(va.skills, &va.n_skills, "weld", 3);
-    add_skill(va.skills, &va.n_skills, "lathe", 2);
-    SET(va.priority[0], "laid_off");
+    jo_vacancy_t va = jt_vacancy("va", "6-05-02-03", "110101");
+    jt_add_skill(va.skills, &va.n_skills, "weld", 3);
+    jt_add_skill(va.skills, &va.n_skills, "lathe", 2);
+    JT_SET(va.priority[0], "laid_off");
     va.n_priority = 1;
-    jo_vacancy_t vb = vacancy("vb", "6-05-01-01", "110102");
-    add_skill(vb.skills, &vb.n_skills, "weld", 2);
-    jo_vacancy_t vc = vacancy("vc", "2-02-01-01", "120101");
-    add_skill(vc.skills, &vc.n_skills, "code", 4);
-    jo_worker_t w1 = worker("w1", 1990, "110101");
-    add_skill(w1.skills, &w1.n_skills, "weld", 4);
-    add_skill(w1.skills, &w1.n_skills, "lathe", 1);
-    SET(w1.desired[0], "6-05");
+    jo_vacancy_t vb = jt_vacancy("vb", "6-05-01-01", "110102");
+    jt_add_skill(vb.skills, &vb.n_skills, "weld", 2);
+    jo_vacancy_t vc = jt_vacancy("vc", "2-02-01-01", "120101");
+    jt_add_skill(vc.skills, &vc.n_skills, "code", 4);
+    jo_worker_t w1 = jt_worker("w1", 1990, "110101");
+    jt_add_skill(w1.skills, &w1.n_skills, "weld", 4);
+    jt_add_skill(w1.skills, &w1.n_skills, "lathe", 1);
+    JT_SET(w1.desired[0], "6-05");
     w1.n_desired = 1;
-    SET(w1.category, "laid_off");
-    jo_worker_t w2 = worker("w2", 1990, "110102");
-    add_skill(w2.skills, &w2.n_skills, "code", 2);
-    add_skill(w2.skills, &w2.n_skills, "weld", 1);
-    SET(w2.desired[0], "2-02-01-01");
+    JT_SET(w1.category, "laid_off");
+    jo_worker_t w2 = jt_worker("w2", 1990, "110102");
+    jt_add_skill(w2.skills, &w2.n_skills, "code", 2);
+    jt_add_skill(w2.skills, &w2.n_skills, "weld", 1);
+    JT_SET(w2.desired[0], "2-02-01-01");
     w2.n_desired = 1;
     cr_assert_eq(jo_put_vacancy(s, &va), 0);
     cr_assert_eq(jo_put_vacancy(s, &vb), 0);
@@ -774,13 +605,13 @@ static void
 hand_store_two(jo_store_t *s)
 {
     memset(s, 0, sizeof *s);
-    jo_vacancy_t v = vacancy("b", "6-05-02-03", "120101");
+    jo_vacancy_t v = jt_vacancy("b", "6-05-02-03", "120101");
     cr_assert_eq(jo_put_vacancy(s, &v), 0);
-    v = vacancy("a", "6-05-02-07", "120101");
+    v = jt_vacancy("a", "6-05-02-07", "120101");
     cr_assert_eq(jo_put_vacancy(s, &v), 0);
-    v = vacancy("B", "6-05-02-09", "120101");
+    v = jt_vacancy("B", "6-05-02-09", "120101");
     cr_assert_eq(jo_put_vacancy(s, &v), 0);
-    v = vacancy("c", "6-05-01-01", "120101");
+    v = jt_vacancy("c", "6-05-01-01", "120101");
     cr_assert_eq(jo_put_vacancy(s, &v), 0);
 }
 
@@ -790,10 +621,10 @@ static const expect_t two_full[] = {{"b", 2.0}, {"B", 1.2}, {"a", 1.2}};
 static jo_worker_t
 hand_profile_two(bool with_full)
 {
-    jo_worker_t p = worker("profile", 1990, "120102");
-    SET(p.desired[p.n_desired++], "6-05-02");
+    jo_worker_t p = jt_worker("profile", 1990, "120102");
+    JT_SET(p.desired[p.n_desired++], "6-05-02");
     if (with_full)
-        SET(p.desired[p.n_desired++], "6-05-02-03");
+        JT_SET(p.desired[p.n_desired++], "6-05-02-03");
     return p;
 }
 
@@ -835,8 +666,8 @@ Test(oracle, occupation_prefix_rule)
         {"2", "6-05-02-03", 0.0, "none"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        jo_worker_t w = worker("w", 1990, "110101");
-        SET(w.desired[0], cases[i].d);
+        jo_worker_t w = jt_worker("w", 1990, "110101");
+        JT_SET(w.desired[0], cases[i].d);
         w.n_desired = 1;
         const char *level;
         int at;
@@ -847,10 +678,10 @@ Test(oracle, occupation_prefix_rule)
         cr_assert_eq(at, cases[i].bonus > 0 ? 0 : -1);
     }
     /* The best over the list wins, wherever it stands. */
-    jo_worker_t w = worker("w", 1990, "110101");
-    SET(w.desired[w.n_desired++], "6");
-    SET(w.desired[w.n_desired++], "6-05-02");
-    SET(w.desired[w.n_desired++], "6-05");
+    jo_worker_t w = jt_worker("w", 1990, "110101");
+    JT_SET(w.desired[w.n_desired++], "6");
+    JT_SET(w.desired[w.n_desired++], "6-05-02");
+    JT_SET(w.desired[w.n_desired++], "6-05");
     int at;
     cr_assert_eq(jo_occupation_bonus(&w, "6-05-02-03", NULL, &at), 1.2);
     cr_assert_eq(at, 1);
@@ -860,10 +691,10 @@ Test(oracle, rules_one_to_five)
 {
     jo_query_t q = jo_query_default(AS_OF);
     q.scope = JO_SCOPE_ALL;
-    jo_vacancy_t v = vacancy("v", "6-05-02-03", "110101");
-    add_skill(v.skills, &v.n_skills, "weld", 2);
-    jo_worker_t w = worker("w", 1990, "120203");
-    add_skill(w.skills, &w.n_skills, "weld", 1);
+    jo_vacancy_t v = jt_vacancy("v", "6-05-02-03", "110101");
+    jt_add_skill(v.skills, &v.n_skills, "weld", 2);
+    jo_worker_t w = jt_worker("w", 1990, "120203");
+    jt_add_skill(w.skills, &w.n_skills, "weld", 1);
     cr_assert(jo_is_match(&v, &w, &q, true));
 
     /* The calendar year of as_of in UTC: one second before 2026 is 2025. */
@@ -905,20 +736,20 @@ Test(oracle, rules_one_to_five)
     v.filled = 1;   /* headcount 1 */
     cr_assert_not(jo_is_match(&v, &w, &q, true));
     v.filled = 0;
-    SET(w.status, "employed");
+    JT_SET(w.status, "employed");
     cr_assert_not(jo_is_match(&v, &w, &q, true));
     cr_assert(jo_is_match(&v, &w, &q, false));   /* only match.workers asks */
-    SET(v.status, "closed");
+    JT_SET(v.status, "closed");
     cr_assert_not(jo_is_match(&v, &w, &q, false));
-    SET(v.status, "open");
+    JT_SET(v.status, "open");
 
     q.scope = JO_SCOPE_PROVINCE;   /* 11 vs 12 */
     cr_assert_not(jo_is_match(&v, &w, &q, false));
-    SET(w.region, "119999");
+    JT_SET(w.region, "119999");
     cr_assert(jo_is_match(&v, &w, &q, false));
     q.scope = JO_SCOPE_CITY;
     cr_assert_not(jo_is_match(&v, &w, &q, false));
-    SET(w.region, "110199");
+    JT_SET(w.region, "110199");
     cr_assert(jo_is_match(&v, &w, &q, false));
     q.scope = JO_SCOPE_COUNTY;
     cr_assert_not(jo_is_match(&v, &w, &q, false));
@@ -952,7 +783,7 @@ Test(match, hand_case_one, .timeout = 60)
     jm_client_t *c = jt_connect_admin(d);
     jo_store_t s;
     hand_store_one(&s);
-    put_store(c, &s);
+    jt_put_store(c, &s);
 
     expect_daemon(c, "match.vacancies",
                   "{\"worker\": \"w1\", \"scope\": \"all\", \"as_of\": 1767225600}",
@@ -1033,7 +864,7 @@ Test(match, hand_case_two_ties, .timeout = 60)
     jm_client_t *c = jt_connect_admin(d);
     jo_store_t s;
     hand_store_two(&s);
-    put_store(c, &s);
+    jt_put_store(c, &s);
     expect_daemon(c, "match.vacancies",
                   "{\"profile\": {\"birth_year\": 1990, \"region\": \"120102\", "
                   "\"desired_occupations\": [\"6-05-02\"]}, \"as_of\": 1767225600}",
@@ -1057,161 +888,6 @@ Test(match, hand_case_two_ties, .timeout = 60)
     jo_store_free(&s);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly (under ASan: a leak?)");
-}
-
-/* ---- randomized stores -------------------------------------------------- */
-
-static uint64_t rng_state;
-
-/* splitmix64: small, seedable and good enough for test data. */
-static uint64_t
-rnd(void)
-{
-    uint64_t z = (rng_state += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-static unsigned
-rn(unsigned n)
-{
-    return (unsigned)(rnd() % n);
-}
-
-#define PICK(arr) ((arr)[rn(sizeof(arr) / sizeof((arr)[0]))])
-
-/* 2 provinces x 2 cities x 3 counties: every scope keeps some and drops
- * some of the records. */
-static const char *const regions[] = {
-    "110101", "110102", "110103", "110201", "110202", "110203",
-    "120101", "120102", "120103", "120201", "120202", "120203",
-};
-/* A small vocabulary so that records overlap often. */
-static const char *const skill_ids[] = {
-    "weld.arc", "weld.tig", "lathe", "cnc/mill", "forklift", "excel",
-    "driving.c1", "cooking", "sewing", "elec:low", "plumbing", "carpentry",
-    "python", "c", "sql", "nursing", "accounting", "english", "sales", "crane",
-};
-/* Codes sharing major, middle and minor groups. */
-static const char *const occupations[] = {
-    "6-05-02-03", "6-05-02-07", "6-05-01-01", "6-07-01-02", "2-02-01-01",
-    "2-02-03-04", "4-02-02-01", "6-05-02-09",
-};
-/* Desired codes: full codes (one in no vacancy), and prefixes of every level. */
-static const char *const desired_codes[] = {
-    "6-05-02-03", "6-05-02-07", "6-05-01-01", "2-02-01-01", "4-02-02-01",
-    "6-05-03-01", "6", "6-05", "6-05-02", "6-07", "2", "2-02", "2-02-03",
-    "4-02-02", "3", "6-07-01",
-};
-static const char *const categories[] = {
-    "laid_off", "unemployed", "graduate", "migrant", "other",
-};
-static const char *const employers[] = {
-    "Acme Works", "Beta Foods", "Gamma Logistics", "Delta", "E5", "Foxtrot Ltd",
-};
-static const char *const id_prefixes[] = {"v-", "V-", "v.", "job:", "Z"};
-static const char *const wid_prefixes[] = {"w-", "W-", "w.", "p:", "A"};
-
-static unsigned next_serial;
-/* How many of the regions and common skills the generators use: fewer
- * makes a dense store full of exact ties. */
-static unsigned n_regions_used = 12, n_skills_used = 20;
-
-/* Adds the skill at a random level unless the list holds it already. */
-static void
-add_new_skill(jo_skill_t *skills, unsigned *n, const char *id)
-{
-    for (unsigned i = 0; i < *n; i++)
-        if (strcmp(skills[i].id, id) == 0)
-            return;
-    if (*n < JO_MAX_SKILLS)
-        add_skill(skills, n, id, 1 + (int)rn(5));
-}
-
-/* Mostly a few common skills; sometimes rare ones too (df of 1 or 2, so
- * large idf values), and now and then a long list of 40. */
-static void
-random_skills(jo_skill_t *skills, unsigned *n, unsigned max)
-{
-    char rare[JO_ID_SIZE];
-    *n = 0;
-    if (rn(100) == 0) {
-        for (unsigned i = 0; i < 20; i++)
-            add_new_skill(skills, n, skill_ids[i]);
-        for (unsigned i = 0; i < 20; i++) {
-            snprintf(rare, sizeof rare, "r/%03u", rn(60));
-            add_new_skill(skills, n, rare);
-        }
-        return;
-    }
-    unsigned want = rn(max + 1);
-    for (unsigned tries = 0; *n < want && tries < 50; tries++)
-        add_new_skill(skills, n, skill_ids[rn(n_skills_used)]);
-    if (rn(10) == 0) {
-        unsigned k = 1 + rn(3);
-        for (unsigned i = 0; i < k; i++) {
-            snprintf(rare, sizeof rare, "r/%03u", rn(60));
-            add_new_skill(skills, n, rare);
-        }
-    }
-}
-
-static void
-random_vacancy(jo_vacancy_t *v, const char *id)
-{
-    static const int age_mins[] = {0, 0, 0, 18, 25, 30, 36, 40};
-    static const int age_maxs[] = {0, 0, 0, 35, 36, 45, 50, 60};
-    static const int64_t wage_mins[] = {0, 2000, 4000};
-    static const int64_t wage_maxs[] = {0, 0, 3000, 5000, 8000, 12000};
-    static const int64_t expires[] = {0, 0, 0, AS_OF - DAY, AS_OF, AS_OF + 1,
-                                      AS_OF + 10 * DAY, AS_OF + 400 * DAY};
-    *v = vacancy(id, PICK(occupations), regions[rn(n_regions_used)]);
-    SET(v->employer, PICK(employers));
-    random_skills(v->skills, &v->n_skills, rn(10) == 0 ? 0 : 5);
-    v->education_min = rn(2) ? 0 : 1 + (int)rn(6);
-    v->age_min = PICK(age_mins);
-    v->age_max = PICK(age_maxs);
-    v->wage_min = PICK(wage_mins);
-    v->wage_max = PICK(wage_maxs);
-    v->headcount = 1 + rn(3);
-    v->n_priority = 0;
-    if (rn(5) < 2) {
-        unsigned k = 1 + rn(2);
-        unsigned first = rn(5);
-        for (unsigned i = 0; i < k; i++)
-            SET(v->priority[v->n_priority++], categories[(first + 2 * i) % 5]);
-    }
-    v->expires = PICK(expires);
-    SET(v->status, rn(100) < 85 ? "open" : "closed");
-}
-
-static void
-random_worker(jo_worker_t *w, const char *id)
-{
-    static const int64_t wage_mins[] = {0, 0, 2000, 3000, 5000, 6000, 9000, 15000};
-    *w = worker(id, 1955 + (int)rn(56), regions[rn(n_regions_used)]);
-    w->education = (int)rn(8);
-    random_skills(w->skills, &w->n_skills, 6);
-    unsigned nd = rn(4);
-    for (unsigned i = 0; i < nd; i++)
-        SET(w->desired[w->n_desired++], PICK(desired_codes));
-    w->wage_min = PICK(wage_mins);
-    SET(w->category, PICK(categories));
-    unsigned st = rn(100);
-    SET(w->status, st < 75 ? "available" : st < 90 ? "employed" : "inactive");
-}
-
-static void
-new_vacancy_id(char *id, size_t size)
-{
-    snprintf(id, size, "%s%05u", PICK(id_prefixes), next_serial++);
-}
-
-static void
-new_worker_id(char *id, size_t size)
-{
-    snprintf(id, size, "%s%05u", PICK(wid_prefixes), next_serial++);
 }
 
 static double
@@ -1249,32 +925,32 @@ random_query(const jo_store_t *s, mquery_t *m, jo_worker_t *profile,
 {
     memset(m, 0, sizeof *m);
     m->for_workers = for_workers;
-    m->q = jo_query_default(PICK(as_ofs));
-    m->send_scope = rn(5) != 0;
-    m->q.scope = m->send_scope ? (jo_scope_t)rn(4) : JO_SCOPE_CITY;
-    m->send_limit = rn(5) != 0;
-    m->q.limit = m->send_limit ? PICK(limits) : 20;
-    m->explain = rn(8) == 0;
-    m->omit_as_of = rn(10) == 0;
+    m->q = jo_query_default(JT_PICK(as_ofs));
+    m->send_scope = jt_rn(5) != 0;
+    m->q.scope = m->send_scope ? (jo_scope_t)jt_rn(4) : JO_SCOPE_CITY;
+    m->send_limit = jt_rn(5) != 0;
+    m->q.limit = m->send_limit ? JT_PICK(limits) : 20;
+    m->explain = jt_rn(8) == 0;
+    m->omit_as_of = jt_rn(10) == 0;
     if (for_workers) {
-        m->vacancy = &s->vacancies[rn((unsigned)s->n_vacancies)];
-        if (rn(5) == 0)
-            m->q.category = PICK(categories);
+        m->vacancy = &s->vacancies[jt_rn((unsigned)s->n_vacancies)];
+        if (jt_rn(5) == 0)
+            m->q.category = JT_PICK(jt_categories);
         return;
     }
-    m->registered = rn(2) == 0;
+    m->registered = jt_rn(2) == 0;
     if (m->registered) {
-        m->worker = &s->workers[rn((unsigned)s->n_workers)];
+        m->worker = &s->workers[jt_rn((unsigned)s->n_workers)];
     } else {
-        random_worker(profile, "profile");
+        jt_random_worker(profile, "profile");
         m->worker = profile;
     }
-    if (rn(5) == 0)
-        m->q.occupation = PICK(occ_filters);
-    if (rn(10) == 0)
-        m->q.employer = PICK(employers);
-    if (rn(7) == 0)
-        m->q.min_wage = PICK(min_wages);
+    if (jt_rn(5) == 0)
+        m->q.occupation = JT_PICK(occ_filters);
+    if (jt_rn(10) == 0)
+        m->q.employer = JT_PICK(jt_employers);
+    if (jt_rn(7) == 0)
+        m->q.min_wage = JT_PICK(min_wages);
 }
 
 /* Runs n random queries and a fixed sweep of every scope and limit. Half
@@ -1291,7 +967,7 @@ run_round(jm_client_t *c, jm_client_t *kiosk, const jo_store_t *s, unsigned n,
     for (unsigned i = 0; i < n; i++) {
         mquery_t m;
         random_query(s, &m, &profile, i % 2 == 1);
-        bool anonymous = !m.for_workers && !m.registered && rn(2) == 0;
+        bool anonymous = !m.for_workers && !m.registered && jt_rn(2) == 0;
         run_query(anonymous ? kiosk : c, s, &m);
     }
     /* Every scope and limit at least once each way, on fixed subjects. */
@@ -1338,23 +1014,23 @@ mutate(jm_client_t *c, jo_store_t *s, unsigned nv, unsigned nw)
     for (size_t i = 0; i < 2 * kv; i++) {
         char id[JO_ID_SIZE];
         if (i < kv)
-            new_vacancy_id(id, sizeof id);
+            jt_new_vacancy_id(id, sizeof id);
         else
-            SET(id, s->vacancies[rn((unsigned)s->n_vacancies)].id);
-        random_vacancy(&nvs[i], id);
+            JT_SET(id, s->vacancies[jt_rn((unsigned)s->n_vacancies)].id);
+        jt_random_vacancy(&nvs[i], id);
         vp[i] = &nvs[i];
     }
     for (size_t i = 0; i < 2 * kw; i++) {
         char id[JO_ID_SIZE];
         if (i < kw)
-            new_worker_id(id, sizeof id);
+            jt_new_worker_id(id, sizeof id);
         else
-            SET(id, s->workers[rn((unsigned)s->n_workers)].id);
-        random_worker(&nws[i], id);
+            JT_SET(id, s->workers[jt_rn((unsigned)s->n_workers)].id);
+        jt_random_worker(&nws[i], id);
         wp[i] = &nws[i];
     }
-    put_vacancies(c, vp, 2 * kv);
-    put_workers(c, wp, 2 * kw);
+    jt_put_vacancies(c, vp, 2 * kv);
+    jt_put_workers(c, wp, 2 * kw);
     for (size_t i = 0; i < 2 * kv; i++)
         cr_assert_eq(jo_put_vacancy(s, &nvs[i]), 0);
     for (size_t i = 0; i < 2 * kw; i++)
@@ -1368,25 +1044,25 @@ mutate(jm_client_t *c, jo_store_t *s, unsigned nv, unsigned nw)
      * they keep the index some other way. */
     for (unsigned i = 0; i < 10; i++) {
         jo_vacancy_t v;
-        random_vacancy(&v, s->vacancies[rn((unsigned)s->n_vacancies)].id);
+        jt_random_vacancy(&v, s->vacancies[jt_rn((unsigned)s->n_vacancies)].id);
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         msgpack_pack_map(&pk, 1);
         jt_pack_str(&pk, "vacancy");
-        pack_vacancy(&pk, &v);
+        jt_pack_jo_vacancy(&pk, &v);
         jt_call_ok(c, "vacancy.put", &sb);
         msgpack_sbuffer_destroy(&sb);
         cr_assert_eq(jo_put_vacancy(s, &v), 0);
 
         jo_worker_t w;
-        random_worker(&w, s->workers[rn((unsigned)s->n_workers)].id);
+        jt_random_worker(&w, s->workers[jt_rn((unsigned)s->n_workers)].id);
         msgpack_sbuffer_init(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         msgpack_pack_map(&pk, 1);
         jt_pack_str(&pk, "worker");
-        pack_worker(&pk, &w, false);
+        jt_pack_jo_worker(&pk, &w, false);
         jt_call_ok(c, "worker.put", &sb);
         msgpack_sbuffer_destroy(&sb);
         cr_assert_eq(jo_put_worker(s, &w), 0);
@@ -1395,14 +1071,14 @@ mutate(jm_client_t *c, jo_store_t *s, unsigned nv, unsigned nw)
     /* Deletes, and afterwards the deleted ids are not_found as subjects. */
     char gone_v[JO_ID_SIZE] = "", gone_w[JO_ID_SIZE] = "";
     for (unsigned i = 0; i < nv / 20 + 1; i++) {
-        SET(gone_v, s->vacancies[rn((unsigned)s->n_vacancies)].id);
+        JT_SET(gone_v, s->vacancies[jt_rn((unsigned)s->n_vacancies)].id);
         jm_reply_t *r = jt_call_json(c, "vacancy.delete", "{\"id\": \"%s\"}", gone_v);
         jt_expect_ok(r, "vacancy.delete");
         jm_reply_free(r);
         cr_assert_eq(jo_delete_vacancy(s, gone_v), 0);
     }
     for (unsigned i = 0; i < nw / 20 + 1; i++) {
-        SET(gone_w, s->workers[rn((unsigned)s->n_workers)].id);
+        JT_SET(gone_w, s->workers[jt_rn((unsigned)s->n_workers)].id);
         jm_reply_t *r = jt_call_json(c, "worker.delete", "{\"id\": \"%s\"}", gone_w);
         jt_expect_ok(r, "worker.delete");
         jm_reply_free(r);
@@ -1423,11 +1099,11 @@ mutate(jm_client_t *c, jo_store_t *s, unsigned nv, unsigned nw)
 
     /* Closes. */
     for (unsigned i = 0; i < nv / 20 + 1; i++) {
-        jo_vacancy_t *v = &s->vacancies[rn((unsigned)s->n_vacancies)];
+        jo_vacancy_t *v = &s->vacancies[jt_rn((unsigned)s->n_vacancies)];
         r = jt_call_json(c, "vacancy.close", "{\"id\": \"%s\"}", v->id);
         jt_expect_ok(r, "vacancy.close");
         jm_reply_free(r);
-        SET(v->status, "closed");
+        JT_SET(v->status, "closed");
     }
 }
 
@@ -1440,7 +1116,7 @@ Test(match, random_stores_against_oracle, .timeout = 600)
         nv = nw = 50;
     if (per_round < 100)
         per_round = 100;
-    rng_state = seed();
+    jt_rng_state = seed();
     fprintf(stderr, "match: seed %llu, %u vacancies, %u workers\n",
             (unsigned long long)seed(), nv, nw);
 
@@ -1451,18 +1127,18 @@ Test(match, random_stores_against_oracle, .timeout = 600)
     for (unsigned i = 0; i < nv; i++) {
         jo_vacancy_t v;
         char id[JO_ID_SIZE];
-        new_vacancy_id(id, sizeof id);
-        random_vacancy(&v, id);
+        jt_new_vacancy_id(id, sizeof id);
+        jt_random_vacancy(&v, id);
         cr_assert_eq(jo_put_vacancy(&s, &v), 0);
     }
     for (unsigned i = 0; i < nw; i++) {
         jo_worker_t w;
         char id[JO_ID_SIZE];
-        new_worker_id(id, sizeof id);
-        random_worker(&w, id);
+        jt_new_worker_id(id, sizeof id);
+        jt_random_worker(&w, id);
         cr_assert_eq(jo_put_worker(&s, &w), 0);
     }
-    put_store(c, &s);
+    jt_put_store(c, &s);
 
     n_failures = 0;
     jm_client_t *kiosk = jt_connect(d);
@@ -1496,9 +1172,9 @@ Test(match, dense_ties_against_oracle, .timeout = 300)
     double k = scale();
     unsigned n = (unsigned)(600 * k) < 60 ? 60 : (unsigned)(600 * k);
     unsigned per_round = (unsigned)(600 * k) < 100 ? 100 : (unsigned)(600 * k);
-    rng_state = seed() ^ UINT64_C(0xD15E);
-    n_regions_used = 2;
-    n_skills_used = 3;
+    jt_rng_state = seed() ^ UINT64_C(0xD15E);
+    jt_n_regions_used = 2;
+    jt_n_skills_used = 3;
     jt_daemon_t *d = jt_daemon_start(NULL);
     jm_client_t *c = jt_connect_admin(d);
     jm_client_t *kiosk = jt_connect(d);
@@ -1508,14 +1184,14 @@ Test(match, dense_ties_against_oracle, .timeout = 300)
         jo_vacancy_t v;
         jo_worker_t w;
         char id[JO_ID_SIZE];
-        new_vacancy_id(id, sizeof id);
-        random_vacancy(&v, id);
+        jt_new_vacancy_id(id, sizeof id);
+        jt_random_vacancy(&v, id);
         cr_assert_eq(jo_put_vacancy(&s, &v), 0);
-        new_worker_id(id, sizeof id);
-        random_worker(&w, id);
+        jt_new_worker_id(id, sizeof id);
+        jt_random_worker(&w, id);
         cr_assert_eq(jo_put_worker(&s, &w), 0);
     }
-    put_store(c, &s);
+    jt_put_store(c, &s);
     n_failures = 0;
     run_round(c, kiosk, &s, per_round, "dense");
     mutate(c, &s, n, n);

@@ -1,0 +1,512 @@
+/* ops_fair.c - job fairs: fair.create, fair.register, fair.unregister,
+ * fair.get and fair.allocate (docs/protocol.md, docs/fairs.md). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command.h"
+#include "conn.h"
+#include "fair.h"
+#include "match.h"
+#include "record.h"
+
+#define FAIR_NAME_MAX 200
+/* Ids one fair.register or fair.unregister may name, per kind. */
+#define FAIR_IDS_MAX 50000
+
+static int
+get_id_arg(en_req_t *req, const char *key, pr_str_t *id)
+{
+    if (pr_get_str(req->rq->args, key, key, PR_REQUIRED, 1, PR_ID_MAX, id, &req->err) < 0)
+        return -1;
+    if (!pr_id_valid(id->ptr, id->len))
+        return pr_fail(&req->err, PR_BAD_REQUEST, "%s: must be 1-64 bytes of [A-Za-z0-9._:-]", key);
+    return 0;
+}
+
+static void
+fail_no_fair(en_write_t *job, pr_str_t fair)
+{
+    job->failed = true;
+    pr_fail(&job->err, PR_NOT_FOUND, "fair %.*s not found", (int)fair.len, fair.ptr);
+}
+
+/* ---- fair.create -------------------------------------------------------- */
+
+typedef struct create_job {
+    size_t len;
+    char value[];            /* the fair as stored (msgpack) */
+} create_job_t;
+
+static int
+apply_create(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
+{
+    (void)sbuf;
+    create_job_t *d = job->data;
+    int rc = ix_fair_create(txn, job->result.id.ptr, job->result.id.len,
+                            d->value, d->len);
+    if (rc == -EEXIST) {
+        job->failed = true;
+        pr_fail(&job->err, PR_CONFLICT, "fair %.*s exists already",
+                (int)job->result.id.len, job->result.id.ptr);
+        return 0;
+    }
+    return rc;
+}
+
+static void
+reply_create(en_write_t *job, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    pr_pack_cstr(pk, "id");
+    pr_pack_str(pk, job->result.id);
+    pr_pack_cstr(pk, "created");
+    msgpack_pack_true(pk);
+}
+
+int
+en_op_fair_create(en_req_t *req)
+{
+    const msgpack_object *args = req->rq->args;
+    pr_str_t id, name, region = {0};
+    int64_t date = 0;
+    int rc;
+    if (get_id_arg(req, "id", &id) != 0)
+        return -1;
+    if (pr_get_str(args, "name", "name", PR_REQUIRED, 1, FAIR_NAME_MAX, &name, &req->err) < 0)
+        return -1;
+    if ((rc = pr_get_str(args, "region", "region", 0, 6, 6, &region, &req->err)) < 0)
+        return -1;
+    if (rc == 0 && !pr_region_valid(region.ptr, region.len))
+        return pr_fail(&req->err, PR_BAD_REQUEST, "region: must be 6 digits");
+    if (pr_get_int(args, "date", "date", 0, 0, 253402300799LL, &date, &req->err) < 0)
+        return -1;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    pr_pack_cstr(&pk, "id");
+    pr_pack_str(&pk, id);
+    pr_pack_cstr(&pk, "name");
+    pr_pack_str(&pk, name);
+    pr_pack_cstr(&pk, "region");
+    pr_pack_str(&pk, region);
+    pr_pack_cstr(&pk, "date");
+    msgpack_pack_int64(&pk, date);
+    pr_pack_cstr(&pk, "created");
+    msgpack_pack_int64(&pk, req->now);
+    create_job_t *d = sb.data ? malloc(sizeof *d + sb.size) : NULL;
+    if (d) {
+        d->len = sb.size;
+        memcpy(d->value, sb.data, sb.size);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    if (!d)
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    if (en_job_new(req, d, apply_create, reply_create) != 0)
+        return -1;
+    req->job->result.id = id;
+    return 0;
+}
+
+/* ---- fair.register and fair.unregister ---------------------------------- */
+
+typedef struct members_job {
+    bool leave;
+    const msgpack_object *ids[2];   /* vacancies, workers (in the job's zone) */
+    uint32_t changed[2];
+} members_job_t;
+
+static const uint8_t member_kinds[2] = {IX_VACANCY, IX_WORKER};
+static const char *const member_keys[2] = {"vacancies", "workers"};
+
+/* Reads args.vacancies and args.workers: arrays of record ids. */
+static int
+get_member_ids(en_req_t *req, members_job_t *d)
+{
+    uint32_t total = 0;
+    for (int k = 0; k < 2; k++) {
+        const msgpack_object *a = pr_map_get(req->rq->args, member_keys[k]);
+        if (!a || a->type == MSGPACK_OBJECT_NIL)
+            continue;
+        if (a->type != MSGPACK_OBJECT_ARRAY)
+            return pr_fail(&req->err, PR_BAD_REQUEST, "%s: must be an array of ids", member_keys[k]);
+        if (a->via.array.size > FAIR_IDS_MAX)
+            return pr_fail(&req->err, PR_BAD_REQUEST, "%s: at most %d ids per request",
+                           member_keys[k], FAIR_IDS_MAX);
+        for (uint32_t i = 0; i < a->via.array.size; i++) {
+            const msgpack_object *o = &a->via.array.ptr[i];
+            if (o->type != MSGPACK_OBJECT_STR ||
+                !pr_id_valid(o->via.str.ptr, o->via.str.size))
+                return pr_fail(&req->err, PR_BAD_REQUEST,
+                               "%s[%u]: must be 1-64 bytes of [A-Za-z0-9._:-]", member_keys[k], i);
+        }
+        d->ids[k] = a;
+        total += a->via.array.size;
+    }
+    if (total == 0)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "vacancies or workers: give at least one id");
+    return 0;
+}
+
+static int
+apply_members(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
+{
+    (void)sbuf;
+    members_job_t *d = job->data;
+    pr_str_t fair = job->result.id;
+    const void *v;
+    size_t len;
+    int rc = ix_fair_get(txn, fair.ptr, fair.len, &v, &len);
+    if (rc == -ENOENT) {
+        fail_no_fair(job, fair);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    /* Every record must exist before anything is written: a refused job
+     * leaves the store as it was. */
+    for (int k = 0; k < 2 && !d->leave; k++) {
+        for (uint32_t i = 0; d->ids[k] && i < d->ids[k]->via.array.size; i++) {
+            const msgpack_object_str *s = &d->ids[k]->via.array.ptr[i].via.str;
+            ix_record_t rec;
+            rc = ix_get(txn, member_kinds[k], s->ptr, s->size, &rec);
+            if (rc == -ENOENT) {
+                job->failed = true;
+                pr_fail(&job->err, PR_NOT_FOUND, "%s[%u]: %s %.*s not found", member_keys[k], i,
+                        k == 0 ? "vacancy" : "worker", (int)s->size, s->ptr);
+                return 0;
+            }
+            if (rc != 0)
+                return rc;
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        for (uint32_t i = 0; d->ids[k] && i < d->ids[k]->via.array.size; i++) {
+            const msgpack_object_str *s = &d->ids[k]->via.array.ptr[i].via.str;
+            bool changed;
+            rc = d->leave
+                ? ix_fair_leave(txn, fair.ptr, fair.len, member_kinds[k], s->ptr, s->size, &changed)
+                : ix_fair_join(txn, fair.ptr, fair.len, member_kinds[k], s->ptr, s->size, &changed);
+            if (rc != 0)
+                return rc;
+            d->changed[k] += changed;
+        }
+    }
+    return 0;
+}
+
+static void
+reply_members(en_write_t *job, msgpack_packer *pk)
+{
+    members_job_t *d = job->data;
+    msgpack_pack_map(pk, 2);
+    pr_pack_cstr(pk, "fair");
+    pr_pack_str(pk, job->result.id);
+    pr_pack_cstr(pk, d->leave ? "removed" : "added");
+    msgpack_pack_map(pk, 2);
+    for (int k = 0; k < 2; k++) {
+        pr_pack_cstr(pk, member_keys[k]);
+        msgpack_pack_uint32(pk, d->changed[k]);
+    }
+}
+
+static int
+change_members(en_req_t *req, bool leave)
+{
+    pr_str_t fair;
+    if (get_id_arg(req, "fair", &fair) != 0)
+        return -1;
+    members_job_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    d->leave = leave;
+    if (get_member_ids(req, d) != 0) {
+        free(d);
+        return -1;
+    }
+    if (en_job_new(req, d, apply_members, reply_members) != 0)
+        return -1;
+    req->job->result.id = fair;
+    return 0;
+}
+
+int
+en_op_fair_register(en_req_t *req)
+{
+    return change_members(req, false);
+}
+
+int
+en_op_fair_unregister(en_req_t *req)
+{
+    return change_members(req, true);
+}
+
+/* ---- reading a fair ------------------------------------------------------- */
+
+/* A fair's members as the store lists them: ids point into the read
+ * transaction. */
+typedef struct member_list {
+    uint32_t n[2], cap[2];
+    pr_str_t *ids[2];
+} member_list_t;
+
+static int
+collect_member(void *ctx, uint8_t kind, const char *id, uint32_t id_len)
+{
+    member_list_t *m = ctx;
+    int k = kind == IX_VACANCY ? 0 : 1;
+    if (m->n[k] == m->cap[k]) {
+        uint32_t cap = m->cap[k] ? m->cap[k] * 2 : 256;
+        pr_str_t *p = realloc(m->ids[k], cap * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        m->ids[k] = p;
+        m->cap[k] = cap;
+    }
+    m->ids[k][m->n[k]++] = (pr_str_t){id, id_len};
+    return 0;
+}
+
+static void
+member_list_free(member_list_t *m)
+{
+    free(m->ids[0]);
+    free(m->ids[1]);
+}
+
+/* Reads fair args.fair and its members in txn. */
+static int
+load_fair(en_req_t *req, ix_txn_t *txn, pr_str_t *fair, const void **value,
+          size_t *len, member_list_t *m)
+{
+    memset(m, 0, sizeof *m);
+    if (get_id_arg(req, "fair", fair) != 0)
+        return -1;
+    int rc = ix_fair_get(txn, fair->ptr, fair->len, value, len);
+    if (rc == 0)
+        rc = ix_fair_members(txn, fair->ptr, fair->len, collect_member, m);
+    if (rc == -ENOENT)
+        return pr_fail(&req->err, PR_NOT_FOUND, "fair %.*s not found", (int)fair->len, fair->ptr);
+    if (rc == -ENOMEM)
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    if (rc != 0)
+        return en_storage_error(&req->err, rc);
+    return 0;
+}
+
+static void
+pack_ids(msgpack_packer *pk, const pr_str_t *ids, uint32_t n)
+{
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        pr_pack_str(pk, ids[i]);
+}
+
+int
+en_op_fair_get(en_req_t *req)
+{
+    ix_txn_t *txn;
+    int rc = ix_read_begin(req->srv->ix, &txn);
+    if (rc != 0)
+        return en_storage_error(&req->err, rc);
+    pr_str_t fair;
+    const void *value;
+    size_t len;
+    member_list_t m;
+    rc = load_fair(req, txn, &fair, &value, &len, &m);
+    if (rc == 0) {
+        en_reply_ok(req);
+        msgpack_pack_map(req->pk, 3);
+        pr_pack_cstr(req->pk, "fair");
+        en_pack_raw(req->pk, value, len);
+        for (int k = 0; k < 2; k++) {
+            pr_pack_cstr(req->pk, member_keys[k]);
+            pack_ids(req->pk, m.ids[k], m.n[k]);
+        }
+    }
+    member_list_free(&m);
+    ix_read_end(txn);
+    return rc;
+}
+
+/* ---- fair.allocate ---------------------------------------------------------- */
+
+typedef struct allocation {
+    member_list_t m;
+    en_party_t *parties[2];           /* vacancies, workers present in the store */
+    uint32_t n[2];
+    uint32_t *member_of[2];           /* party -> index in m.ids */
+    bool *missing[2];                 /* per member: record gone */
+    en_fair_prefs_t prefs;
+    uint32_t *assigned;
+} allocation_t;
+
+static void
+allocation_free(allocation_t *a)
+{
+    member_list_free(&a->m);
+    for (int k = 0; k < 2; k++) {
+        free(a->parties[k]);
+        free(a->member_of[k]);
+        free(a->missing[k]);
+    }
+    en_fair_prefs_free(&a->prefs);
+    free(a->assigned);
+}
+
+/* Builds the parties of the members whose records exist, in id order. */
+static int
+load_parties(ix_txn_t *txn, allocation_t *a)
+{
+    for (int k = 0; k < 2; k++) {
+        uint32_t n = a->m.n[k];
+        a->parties[k] = malloc(((size_t)n + 1) * sizeof *a->parties[k]);
+        a->member_of[k] = malloc(((size_t)n + 1) * sizeof *a->member_of[k]);
+        a->missing[k] = calloc((size_t)n + 1, sizeof *a->missing[k]);
+        if (!a->parties[k] || !a->member_of[k] || !a->missing[k])
+            return -ENOMEM;
+        for (uint32_t i = 0; i < n; i++) {
+            ix_record_t rec;
+            int rc = ix_get(txn, member_kinds[k], a->m.ids[k][i].ptr, a->m.ids[k][i].len, &rec);
+            if (rc == -ENOENT) {
+                a->missing[k][i] = true;
+                continue;
+            }
+            if (rc != 0)
+                return rc;
+            en_party_from_record(&a->parties[k][a->n[k]], &rec);
+            a->member_of[k][a->n[k]++] = i;
+        }
+    }
+    return 0;
+}
+
+static void
+pack_allocation(en_req_t *req, pr_str_t fair, int scope, int64_t as_of,
+                const allocation_t *a)
+{
+    msgpack_packer *pk = req->pk;
+    const en_fair_prefs_t *p = &a->prefs;
+    const pr_str_t *vid = a->m.ids[0], *wid = a->m.ids[1];
+    uint32_t nw = a->n[1], nv = a->n[0], n_assigned = 0, n_unfilled = 0, n_missing[2] = {0};
+    uint32_t *taken = calloc((size_t)nv + 1, sizeof *taken);
+    for (uint32_t w = 0; w < nw; w++) {
+        if (a->assigned[w] == EN_FAIR_NONE)
+            continue;
+        n_assigned++;
+        if (taken)
+            taken[p->prefs[a->assigned[w]].vacancy]++;
+    }
+    for (uint32_t v = 0; taken && v < nv; v++)
+        n_unfilled += taken[v] < p->capacity[v];
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = 0; i < a->m.n[k]; i++)
+            n_missing[k] += a->missing[k][i];
+
+    en_reply_ok(req);
+    msgpack_pack_map(pk, 8);
+    pr_pack_cstr(pk, "fair");
+    pr_pack_str(pk, fair);
+    pr_pack_cstr(pk, "scope");
+    pr_pack_cstr(pk, en_scope_name(scope));
+    pr_pack_cstr(pk, "as_of");
+    msgpack_pack_int64(pk, as_of);
+    pr_pack_cstr(pk, "pairs");
+    msgpack_pack_uint64(pk, p->start[nw]);
+
+    pr_pack_cstr(pk, "assignments");
+    msgpack_pack_array(pk, n_assigned);
+    for (uint32_t w = 0; w < nw; w++) {
+        if (a->assigned[w] == EN_FAIR_NONE)
+            continue;
+        const en_fair_pref_t *e = &p->prefs[a->assigned[w]];
+        msgpack_pack_map(pk, 4);
+        pr_pack_cstr(pk, "worker");
+        pr_pack_str(pk, wid[a->member_of[1][w]]);
+        pr_pack_cstr(pk, "vacancy");
+        pr_pack_str(pk, vid[a->member_of[0][e->vacancy]]);
+        pr_pack_cstr(pk, "worker_score");
+        msgpack_pack_double(pk, e->worker_score);
+        pr_pack_cstr(pk, "vacancy_score");
+        msgpack_pack_double(pk, e->vacancy_score);
+    }
+
+    pr_pack_cstr(pk, "unassigned");
+    msgpack_pack_array(pk, nw - n_assigned);
+    for (uint32_t w = 0; w < nw; w++)
+        if (a->assigned[w] == EN_FAIR_NONE)
+            pr_pack_str(pk, wid[a->member_of[1][w]]);
+
+    pr_pack_cstr(pk, "unfilled");
+    msgpack_pack_array(pk, n_unfilled);
+    for (uint32_t v = 0; taken && v < nv; v++) {
+        if (taken[v] >= p->capacity[v])
+            continue;
+        msgpack_pack_map(pk, 2);
+        pr_pack_cstr(pk, "vacancy");
+        pr_pack_str(pk, vid[a->member_of[0][v]]);
+        pr_pack_cstr(pk, "places");
+        msgpack_pack_uint32(pk, p->capacity[v] - taken[v]);
+    }
+
+    pr_pack_cstr(pk, "missing");
+    msgpack_pack_map(pk, 2);
+    for (int k = 0; k < 2; k++) {
+        pr_pack_cstr(pk, member_keys[k]);
+        msgpack_pack_array(pk, n_missing[k]);
+        for (uint32_t i = 0; i < a->m.n[k]; i++)
+            if (a->missing[k][i])
+                pr_pack_str(pk, a->m.ids[k][i]);
+    }
+    free(taken);
+}
+
+int
+en_op_fair_allocate(en_req_t *req)
+{
+    const msgpack_object *args = req->rq->args;
+    int scope = EN_SCOPE_ALL;
+    int64_t as_of = req->now;
+    pr_str_t s;
+    int rc;
+    if ((rc = pr_get_str(args, "scope", "scope", 0, 1, 16, &s, &req->err)) < 0)
+        return -1;
+    if (rc == 0 && (scope = en_scope_parse(s)) < 0)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "scope: must be county, city, province or all");
+    if (pr_get_int(args, "as_of", "as_of", 0, -62135596800LL, 253402300799LL, &as_of,
+                   &req->err) < 0)
+        return -1;
+
+    ix_txn_t *txn;
+    if ((rc = ix_read_begin(req->srv->ix, &txn)) != 0)
+        return en_storage_error(&req->err, rc);
+    allocation_t a;
+    memset(&a, 0, sizeof a);
+    pr_str_t fair;
+    const void *value;
+    size_t len;
+    rc = load_fair(req, txn, &fair, &value, &len, &a.m);
+    if (rc == 0) {
+        rc = load_parties(txn, &a);
+        if (rc == 0)
+            rc = en_fair_build(txn, a.parties[1], a.n[1], a.parties[0], a.n[0], scope, as_of,
+                               &a.prefs);
+        if (rc == 0 && !(a.assigned = malloc(((size_t)a.n[1] + 1) * sizeof *a.assigned)))
+            rc = -ENOMEM;
+        if (rc == 0)
+            rc = en_fair_allocate(&a.prefs, a.assigned);
+        if (rc == 0)
+            pack_allocation(req, fair, scope, as_of, &a);
+        else if (rc == -ENOMEM)
+            rc = pr_fail(&req->err, PR_INTERNAL, "out of memory");
+        else
+            rc = en_storage_error(&req->err, rc);
+    }
+    allocation_free(&a);
+    ix_read_end(txn);
+    return rc;
+}
