@@ -165,8 +165,10 @@ en_fair_build(ix_txn_t *txn, const en_party_t *workers, uint32_t n_workers,
         goto fail;
     for (uint32_t v = 0; v < n_vacancies; v++) {
         const en_party_t *p = &vacancies[v];
+        /* Places count only while the vacancy takes applicants (rule 1). */
         int64_t open = (int64_t)p->m.headcount - (int64_t)p->filled;
-        out->capacity[v] = open > 0 ? (uint32_t)open : 0;
+        bool taking = p->status == PR_VACANCY_OPEN && (p->m.expires == 0 || p->m.expires > as_of);
+        out->capacity[v] = taking && open > 0 ? (uint32_t)open : 0;
         if ((rc = en_probe_idf(txn, p, IX_WORKER, vidf + vidf_at[v])) != 0)
             goto fail;
     }
