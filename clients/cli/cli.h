@@ -69,6 +69,11 @@ void cli_pack_str(msgpack_packer *pk, const char *s);
 bool cli_is_packed_map(const char *data, size_t len);
 
 /* ---- cmd_records.c ---- */
+
+/* Calls op with packed args (NULL = none) and prints result[key] (the
+ * whole result when key is NULL or absent) as JSON. Returns an exit code. */
+int cli_call_print(cli_t *cli, const char *op, const msgpack_sbuffer *args,
+                   const char *key);
 int cmd_ping(cli_t *cli, int argc, char **argv);
 int cmd_info(cli_t *cli, int argc, char **argv);
 int cmd_check(cli_t *cli, int argc, char **argv);
@@ -108,5 +113,10 @@ int cmd_match(cli_t *cli, int argc, char **argv);
  * shown as rules met or not, score parts, missing skills and a verdict,
  * or with --json as the result JSON. */
 int cmd_explain(cli_t *cli, int argc, char **argv);
+
+/* ---- cmd_fair.c ---- */
+
+/* `fair create|add|remove|show|allocate ...`: job fairs (fair.*). */
+int cmd_fair(cli_t *cli, int argc, char **argv);
 
 #endif

@@ -30,10 +30,8 @@ find_kind(const char *name)
     return NULL;
 }
 
-/* Calls op with packed args and prints the member `key` of the result
- * (the whole result when key is NULL or absent). */
-static int
-call_print(cli_t *cli, const char *op, const msgpack_sbuffer *args,
+int
+cli_call_print(cli_t *cli, const char *op, const msgpack_sbuffer *args,
            const char *key)
 {
     const msgpack_object *o;
@@ -69,7 +67,7 @@ call_by_id(cli_t *cli, const kind_t *k, const char *verb, const char *id,
     msgpack_pack_map(&pk, 1);
     cli_pack_str(&pk, "id");
     cli_pack_str(&pk, id);
-    rc = call_print(cli, op, &sb, print_key);
+    rc = cli_call_print(cli, op, &sb, print_key);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
@@ -104,7 +102,7 @@ cmd_info(cli_t *cli, int argc, char **argv)
 
     if (argc != 1)
         return cli_usage("info takes no arguments");
-    return call_print(cli, "admin.info", &sb, NULL);
+    return cli_call_print(cli, "admin.info", &sb, NULL);
 }
 
 /* `jobmatch check`: admin.check; exits 1 when the store is inconsistent. */
@@ -186,7 +184,7 @@ cmd_put(cli_t *cli, int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     snprintf(op, sizeof op, "%s.put", k->one);
-    rc = call_print(cli, op, &sb, NULL);
+    rc = cli_call_print(cli, op, &sb, NULL);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
@@ -206,7 +204,7 @@ cmd_call(cli_t *cli, int argc, char **argv)
         msgpack_sbuffer_destroy(&sb);
         return CLI_EXIT_USAGE;
     }
-    rc = call_print(cli, argv[1], sb.size > 0 ? &sb : NULL, NULL);
+    rc = cli_call_print(cli, argv[1], sb.size > 0 ? &sb : NULL, NULL);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }

@@ -49,6 +49,12 @@ static const char usage_text[] =
     "       [--limit N] [--cursor C] [--all]\n"
     "                                        who read or changed worker records\n"
     "                                        (audit.list; one JSON entry per line)\n"
+    "  fair create ID --name NAME [--region R] [--date T]\n"
+    "  fair add|remove FAIR vacancies|workers (ID... | --file FILE|-)\n"
+    "  fair show FAIR\n"
+    "  fair allocate FAIR [--scope S] [--as-of T] [--json]\n"
+    "                                        job fairs: members and a stable\n"
+    "                                        allocation of workers to places\n"
     "  call OP [JSON-ARGS]                   raw call, prints the result\n"
     "  help, --help, --version\n"
     "\n"
@@ -82,6 +88,7 @@ static const command_t commands[] = {
     { "match", cmd_match },
     { "explain", cmd_explain },
     { "audit", cmd_audit },
+    { "fair", cmd_fair },
     { "call", cmd_call },
 };
 
