@@ -1119,7 +1119,9 @@ Test(store, open_refuses_another_format_version)
     cr_assert_null(e2);
     const char *msg = ix_strerror(-EPROTO);
     cr_assert_not_null(strstr(msg, "store format version 2"), "%s", msg);
-    cr_assert_not_null(strstr(msg, "this build reads 5"), "%s", msg);
+    const char *reads = strstr(msg, "this build reads ");
+    cr_assert_not_null(reads, "%s", msg);
+    cr_assert_gt(atoi(reads + strlen("this build reads ")), 2, "%s", msg);
     /* Refusing changed nothing: the version is still 2, refused again. */
     cr_assert_eq(ix_open(dir, &o, &e2), -EPROTO);
     rm_store();
