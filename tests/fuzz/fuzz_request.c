@@ -234,7 +234,8 @@ run_request(const uint8_t *body, size_t len, unsigned role, bool commit)
 
 /* ---- start-up ------------------------------------------------------------ */
 
-/* A few records for gets, lists, matches and deletes to find. Each is a
+/* A few records (and a fair of them) for gets, lists, matches, fairs and
+ * deletes to find. Each is a
  * request body; they go through the same path as fuzz input. */
 static const char *const preload[] = {
     "\x83\xa2id\x01\xa2op\xabvacancy.put\xa4""args\x81\xa7vacancy\x87"
@@ -246,6 +247,9 @@ static const char *const preload[] = {
     "\xa2id\xa3w-1\xa4name\xa6Li Lei\xaa""birth_year\xcd\x07\xc6"
     "\xa6region\xa6""110105\xa6skills\x91\x82\xa2id\xa4weld\xa5level\x04"
     "\xb3""desired_occupations\x91\xa4""6-05\xa8""category\xa8laid_off",
+    "\x83\xa2id\x03\xa2op\xab""fair.create\xa4""args\x82\xa2id\xa6""fair-1\xa4name\xa4""Fair",
+    "\x83\xa2id\x04\xa2op\xad""fair.register\xa4""args\x83\xa4""fair\xa6""fair-1"
+    "\xa9vacancies\x91\xa3v-1\xa7workers\x91\xa3w-1",
 };
 
 static void

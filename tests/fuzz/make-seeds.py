@@ -40,7 +40,8 @@ WORKER = {
 PROFILE = {k: v for k, v in WORKER.items()
            if k not in ("id", "name", "national_id", "phone")}
 
-# (file name, op, args). Records v-1 and w-1 exist in the harness's store.
+# (file name, op, args). Records v-1 and w-1 and fair fair-1 (of both) exist
+# in the harness's store.
 REQUESTS = [
     ("op-hello", "hello", {"protocol": 1}),
     ("op-hello-key", "hello", {"protocol": 1, "key": "desk-key"}),
@@ -69,6 +70,14 @@ REQUESTS = [
      {"vacancy": "v-1", "scope": "city", "explain": True, "category": "laid_off"}),
     ("op-match.explain", "match.explain", {"worker": "w-1", "vacancy": "v-1",
                                            "scope": "county"}),
+    ("op-fair.create", "fair.create", {"id": "fair-2", "name": "Autumn fair",
+                                       "region": "110105", "date": 1775000000}),
+    ("op-fair.register", "fair.register", {"fair": "fair-1", "vacancies": ["v-1"],
+                                           "workers": ["w-1"]}),
+    ("op-fair.unregister", "fair.unregister", {"fair": "fair-1", "workers": ["w-1"]}),
+    ("op-fair.get", "fair.get", {"fair": "fair-1"}),
+    ("op-fair.allocate", "fair.allocate", {"fair": "fair-1", "scope": "city",
+                                           "as_of": 1767225600}),
     ("op-admin.info", "admin.info", None),
     ("op-admin.check", "admin.check", None),
     ("op-audit.list", "audit.list", {"worker": "w-1", "key": "desk",

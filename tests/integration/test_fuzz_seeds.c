@@ -26,7 +26,8 @@ read_seed(const char *path, size_t *len)
     return buf;
 }
 
-/* The records the seeds refer to, as the fuzz harness preloads them. */
+/* The records and the fair the seeds refer to, as the fuzz harness
+ * preloads them. */
 static void
 put_seed_records(jm_client_t *c)
 {
@@ -43,6 +44,13 @@ put_seed_records(jm_client_t *c)
         " \"region\": \"110105\", \"skills\": [{\"id\": \"weld\", \"level\": 4}],"
         " \"desired_occupations\": [\"6-05\"], \"category\": \"laid_off\"}}");
     jt_expect_ok(r, "seed worker");
+    jm_reply_free(r);
+    r = jt_call_json(c, "fair.create", "{\"id\": \"fair-1\", \"name\": \"Fair\"}");
+    cr_assert(r->ok || strcmp(r->error_code, "conflict") == 0, "seed fair: %s", r->error_code);
+    jm_reply_free(r);
+    r = jt_call_json(c, "fair.register",
+                     "{\"fair\": \"fair-1\", \"vacancies\": [\"v-1\"], \"workers\": [\"w-1\"]}");
+    jt_expect_ok(r, "seed fair members");
     jm_reply_free(r);
 }
 
