@@ -1,4 +1,5 @@
 /* keystore.c - building the keyring from its sources, and swapping it. */
+#define _GNU_SOURCE  /* pthread_rwlockattr_setkind_np */
 #include "keystore.h"
 
 #include <stdio.h>
@@ -67,7 +68,12 @@ fail:
 int
 en_keystore_init(en_keystore_t *ks, const en_config_t *cfg)
 {
-    pthread_rwlock_init(&ks->lock, NULL);
+    /* A reload must not wait behind an endless stream of hellos. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&ks->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     ks->ring = build(cfg, &cfg->keys, true);
     return ks->ring ? 0 : -1;
 }

@@ -335,3 +335,32 @@ Test(keys, sighup_reloads_the_key_file_and_the_config_keys, .timeout = 60)
     jm_close(desk);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
+
+Test(keys, reloads_under_a_stream_of_hellos_lose_no_key_that_stays, .timeout = 60)
+{
+    char desk[256], peer[256], both[600];
+    hash_line("front-desk", "counselor", DESK_SECRET, desk, sizeof desk);
+    hash_line("peer-city", "node", PEER_SECRET, peer, sizeof peer);
+    snprintf(both, sizeof both, "%s%s", desk, peer);
+    const char *key_file = write_file("keys", both, 0600);
+    char key_path[256];
+    snprintf(key_path, sizeof key_path, "%s", key_file);
+    const char *args[] = {"--key-file", key_path, "--threads", "2", "--log-level", "info", NULL};
+    jt_daemon_t *d = jt_daemon_start_logged(NULL, args);
+
+    /* The desk key is in every version of the file; the peer key comes and
+     * goes. Hellos on both worker threads race the swaps. */
+    for (int i = 0; i < 200; i++) {
+        if (i % 10 == 0) {
+            write_file("keys", (i / 10) % 2 ? both : desk, 0600);
+            cr_assert_eq(kill(d->pid, SIGHUP), 0);
+        }
+        expect_role(d, DESK_SECRET, "counselor");
+    }
+    write_file("keys", desk, 0600);
+    reload(d, "keys reloaded");
+    expect_role(d, DESK_SECRET, "counselor");
+    expect_role(d, PEER_SECRET, "unauthorized");
+    cr_assert_eq(log_count(d, "keys not reloaded"), 0);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
