@@ -3,6 +3,7 @@
 #define _GNU_SOURCE  /* memmem */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -167,6 +168,35 @@ Test(roles, every_operation_for_every_role, .timeout = 30)
     cr_assert_eq(jt_admin_count(admin, "workers"), 3);
     jm_close(admin);
     cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+/* Every operation of the server's table (engine/command.c) has a row in
+ * cases[], so a new operation cannot go untested against the roles. */
+Test(roles, the_table_covers_every_operation)
+{
+    const char *src = getenv("JOBMATCH_SOURCE");
+    cr_assert(src && *src, "JOBMATCH_SOURCE is not set: run through ctest");
+    char path[512];
+    snprintf(path, sizeof path, "%s/engine/command.c", src);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot read %s", path);
+    char line[512];
+    unsigned found = 0;
+    while (fgets(line, sizeof line, f)) {
+        char op[64];
+        /* Rows of the commands[] table: `    {"name", ROLES, FLAGS, handler},` */
+        if (sscanf(line, "    {\"%63[a-z_.]\", %*[A-Z_|() ], %*[A-Z_0-9], en_op_%*[a-z_]}", op) != 1)
+            continue;
+        found++;
+        bool listed = false;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            listed |= strcmp(cases[i].op, op) == 0;
+        cr_assert(listed, "%s (engine/command.c) has no row in test_roles.c's cases[]", op);
+    }
+    fclose(f);
+    cr_assert_eq(found, sizeof cases / sizeof cases[0],
+                 "engine/command.c lists %u operations, cases[] %zu", found,
+                 sizeof cases / sizeof cases[0]);
 }
 
 Test(roles, role_is_checked_before_the_arguments, .timeout = 30)
@@ -373,6 +403,11 @@ Test(roles, personal_values_reach_no_outsider_error_or_log_line, .timeout = 60)
     cr_assert(call_clean(desk, false, "match.workers", "{\"vacancy\": \"v1\", \"explain\": true}"));
     cr_assert(call_clean(desk, false, "match.vacancies", "{\"worker\": \"w1\", \"explain\": true}"));
     cr_assert(call_clean(desk, false, "match.explain", "{\"worker\": \"w1\", \"vacancy\": \"v1\"}"));
+    cr_assert(call_clean(desk, false, "fair.create", "{\"id\": \"f1\", \"name\": \"Fair\"}"));
+    cr_assert(call_clean(desk, false, "fair.register",
+                         "{\"fair\": \"f1\", \"vacancies\": [\"v1\"], \"workers\": [\"w1\", \"w2\"]}"));
+    cr_assert(call_clean(desk, false, "fair.get", "{\"fair\": \"f1\"}"));
+    cr_assert(call_clean(desk, false, "fair.allocate", "{\"fair\": \"f1\"}"));
 
     /* Refused writes that carry planted values: their errors quote none. */
     const char *bad[] = {
@@ -413,6 +448,8 @@ Test(roles, personal_values_reach_no_outsider_error_or_log_line, .timeout = 60)
         cr_assert(!call_clean(c, true, "worker.get", "{\"id\": \"w1\"}"));
         cr_assert(!call_clean(c, true, "worker.list", "{\"region\": \"11\"}"));
         cr_assert(!call_clean(c, true, "worker.put", "{\"worker\": " PLANTED_WORKER("w9") "}"));
+        cr_assert(!call_clean(c, true, "fair.get", "{\"fair\": \"f1\"}"));
+        cr_assert(!call_clean(c, true, "fair.allocate", "{\"fair\": \"f1\"}"));
     }
     /* A personal value typed as a key. */
     char role[32];
