@@ -39,6 +39,7 @@ static const en_command_t commands[] = {
     {"admin.info", EN_ROLE_ADMIN, 0, en_op_admin_info},
     {"admin.check", EN_ROLE_ADMIN, 0, en_op_admin_check},
     {"audit.list", EN_ROLE_ADMIN, 0, en_op_audit_list},
+    {"admin.backup", EN_ROLE_ADMIN, EN_CMD_BACKGROUND, en_op_admin_backup},
 };
 
 const en_command_t *
@@ -70,6 +71,8 @@ en_storage_error(pr_error_t *err, int rc)
 {
     if (rc == -ENOSPC)
         return pr_fail(err, PR_STORAGE_FULL, "the database is full");
+    if (rc == -EFBIG)
+        return pr_fail(err, PR_STORAGE_FULL, "too many changes for one transaction");
     if (rc == -EBUSY)
         return pr_fail(err, PR_OVERLOADED, "too many readers");
     en_error("storage: %s", ix_strerror(rc));

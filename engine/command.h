@@ -42,6 +42,11 @@ typedef int (*en_handler_fn)(en_req_t *req);
 
 enum en_command_flags {
     EN_CMD_WRITE = 1u << 0,   /* goes through the writer */
+    /* Runs on a thread of its own: the handler validates, prepares
+     * req->job (en_job_new, apply NULL) and starts the work, which hands
+     * the job to en_worker_complete when done. Until it is answered, the
+     * connection runs nothing else. */
+    EN_CMD_BACKGROUND = 1u << 1,
 };
 
 typedef struct en_command {
@@ -88,6 +93,7 @@ int en_op_hello(en_req_t *req);
 int en_op_ping(en_req_t *req);
 int en_op_admin_info(en_req_t *req);
 int en_op_admin_check(en_req_t *req);
+int en_op_admin_backup(en_req_t *req);
 int en_op_vacancy_put(en_req_t *req);
 int en_op_worker_put(en_req_t *req);
 int en_op_vacancy_put_many(en_req_t *req);

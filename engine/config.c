@@ -31,6 +31,7 @@ en_config_defaults(en_config_t *cfg)
     cfg->anonymous_role = EN_ROLE_KIOSK;
     cfg->log_level = EN_LOG_INFO;
     cfg->map_size = 16ull << 30;
+    cfg->map_max = 1ull << 40;
     cfg->sync = IX_SYNC_FULL;
 }
 
@@ -167,6 +168,12 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         cfg->map_size = size;
         return 0;
     }
+    if (strcmp(name, "map_max") == 0) {
+        if (en_parse_size(value, &size) != 0 || size < (1u << 20))
+            return -1;
+        cfg->map_max = size;
+        return 0;
+    }
     if (strcmp(name, "sync") == 0) {
         if (strcmp(value, "full") == 0)
             cfg->sync = IX_SYNC_FULL;
@@ -271,7 +278,9 @@ usage(FILE *out)
 "  -d, --data DIR           data directory (default ./var; created when absent)\n"
 "      --node ID            this node's id, reported by hello (default local)\n"
 "  -t, --threads N          event-loop threads (default 2)\n"
-"      --map-size SIZE      LMDB map size, e.g. 16G (default 16G)\n"
+"      --map-size SIZE      LMDB map size at start, e.g. 16G (default 16G)\n"
+"      --map-max SIZE       the map doubles when full, up to SIZE (default 1T;\n"
+"                           a value below --map-size means no growth)\n"
 "      --sync MODE          full (fsync each commit; default), nometa, none\n"
 "      --max-frame SIZE     largest request frame (default 1M)\n"
 "      --anonymous-max-frame SIZE  largest request frame before a hello with a\n"
@@ -310,6 +319,7 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         {"node", required_argument, NULL, 1},
         {"threads", required_argument, NULL, 't'},
         {"map-size", required_argument, NULL, 1},
+        {"map-max", required_argument, NULL, 1},
         {"sync", required_argument, NULL, 1},
         {"max-frame", required_argument, NULL, 1},
         {"max-clients", required_argument, NULL, 1},

@@ -19,6 +19,7 @@
  *   anonymous_max_frame = 8K
  *   [storage]
  *   map_size = 16G
+ *   map_max = 1T
  *   sync = full
  *   [keys]
  *   front-desk = counselor:SECRET
@@ -54,7 +55,8 @@ typedef struct en_config {
     unsigned max_inflight;          /* queued writes per connection */
     unsigned anonymous_role;
     int log_level;
-    uint64_t map_size;
+    uint64_t map_size;              /* the map's size at start */
+    uint64_t map_max;               /* it grows up to this (at least map_size) */
     enum ix_sync sync;
     en_keyring_t keys;              /* keys from the config file */
 } en_config_t;

@@ -188,7 +188,7 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     }
     const en_command_t *cmd = en_command_find(rq.op);
     bool is_write = cmd && (cmd->flags & EN_CMD_WRITE);
-    if (c->inflight && (!is_write || c->inflight >= srv->cfg->max_inflight ||
+    if (c->inflight && (!is_write || c->background || c->inflight >= srv->cfg->max_inflight ||
                         c->inflight_mem >= EN_INFLIGHT_MEM_MAX))
         return FRAME_WAIT;
     if (!cmd) {
@@ -226,7 +226,10 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     if (req.job) {
         c->inflight++;
         c->inflight_mem += req.job->mem;
-        en_writer_submit(srv->writer, req.job);
+        if (cmd->flags & EN_CMD_BACKGROUND)
+            c->background = true;  /* its handler started it */
+        else
+            en_writer_submit(srv->writer, req.job);
         return FRAME_DONE;
     }
     if (req.delay_ms && conn_hold_reply(c, req.delay_ms, req.close_after) == 0)
@@ -441,6 +444,7 @@ en_conn_write_done(en_write_t *job)
 {
     en_conn_t *c = job->conn;
     c->inflight--;
+    c->background = false;  /* when one was in flight, it was alone */
     c->inflight_mem -= job->mem;
     if (c->state == EN_CONN_DEAD) {
         if (c->inflight == 0)

@@ -34,6 +34,7 @@ struct en_conn {
     unsigned role;
     char key_name[EN_KEY_NAME_MAX];  /* "" while anonymous */
     unsigned inflight;               /* writes submitted, not yet answered */
+    bool background;                 /* the one in flight is an EN_CMD_BACKGROUND op */
     size_t inflight_mem;             /* memory those writes hold */
     bool eof;                        /* the client has shut its sending side */
     unsigned failed_hellos;

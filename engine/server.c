@@ -418,6 +418,7 @@ en_server_run(en_config_t *cfg)
 
     srv->cfg = cfg;
     srv->started = en_now();
+    en_backup_init(&srv->backup);
     en_log_threshold = (enum en_log_level)cfg->log_level;
     signal(SIGPIPE, SIG_IGN);
     if (evthread_use_pthreads() != 0) {
@@ -439,7 +440,11 @@ en_server_run(en_config_t *cfg)
         en_error("cannot open the store in %s: %s", cfg->data_dir, ix_strerror(rc));
         goto out;
     }
-    srv->writer = en_writer_start(srv->ix);
+    if (ix_stale_readers(srv->ix) > 0)
+        en_warn("cleared %u stale reader slot(s) left by processes that died "
+                "while reading the store", ix_stale_readers(srv->ix));
+    srv->writer = en_writer_start(srv->ix, cfg->map_max > cfg->map_size ? cfg->map_max
+                                                                        : cfg->map_size);
     if (!srv->writer)
         goto out;
 
@@ -496,6 +501,7 @@ out:
     }
     if (srv->writer)
         en_writer_stop(srv->writer);  /* finishes queued writes */
+    en_backup_finish(&srv->backup);   /* before its worker and the store go */
     for (unsigned i = 0; i < srv->n_listeners; i++)
         evconnlistener_free(srv->listeners[i]);
     if (cfg->unix_path[0])

@@ -24,6 +24,7 @@
 #include <msgpack.h>
 
 #include "auth.h"
+#include "backup.h"
 #include "config.h"
 #include "index.h"
 #include "keystore.h"
@@ -64,6 +65,7 @@ struct en_server {
     en_worker_t *workers;
     unsigned n_workers, next_worker;
     en_writer_t *writer;
+    en_backup_slot_t backup;       /* admin.backup */
     atomic_uint connections;
     atomic_bool stopping;
     int64_t started;

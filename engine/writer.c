@@ -21,6 +21,8 @@
 
 struct en_writer {
     ix_env_t *ix;
+    uint64_t map_max;        /* the map grows up to this */
+    bool at_ceiling_told;    /* the log said so once */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -126,6 +128,34 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow)
     return rc;
 }
 
+/* run_batch, growing the map and trying again while it does not fit and
+ * the ceiling allows. Nothing of a failed try was written, so the jobs
+ * simply apply again. */
+static int
+run_growing(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow)
+{
+    for (;;) {
+        int rc = run_batch(wr, first, stop, grow);
+        if (rc != -ENOSPC)
+            return rc;
+        uint64_t size;
+        int grc = ix_grow(wr->ix, wr->map_max, &size);
+        if (grc == -ENOSPC) {
+            if (!wr->at_ceiling_told)
+                en_warn("the database map is full at its ceiling (map_max, %llu bytes): "
+                        "writes that do not fit fail with storage_full",
+                        (unsigned long long)ix_map_size(wr->ix));
+            wr->at_ceiling_told = true;
+            return rc;
+        }
+        if (grc != 0) {
+            en_error("cannot grow the database map: %s", ix_strerror(grc));
+            return rc;
+        }
+        en_info("database map grown to %llu bytes", (unsigned long long)size);
+    }
+}
+
 /* Clients that were answered by the last commit send their next writes a
  * moment later. When the previous batch was larger than what is queued
  * now, wait briefly for them, so that they share one commit rather than
@@ -169,12 +199,12 @@ writer_main(void *arg)
             continue;
         }
 
-        int rc = run_batch(wr, batch, NULL, true);
+        int rc = run_growing(wr, batch, NULL, true);
         if (rc != 0 && batch->next) {
             /* One job may be what does not fit: give each its own
              * transaction so the others still land. */
             for (en_write_t *j = batch; j; j = j->next) {
-                int jrc = run_batch(wr, j, j->next, false);
+                int jrc = run_growing(wr, j, j->next, false);
                 if (jrc != 0)
                     fail_storage(j, jrc);
             }
@@ -202,12 +232,13 @@ writer_main(void *arg)
 }
 
 en_writer_t *
-en_writer_start(ix_env_t *ix)
+en_writer_start(ix_env_t *ix, uint64_t map_max)
 {
     en_writer_t *wr = calloc(1, sizeof *wr);
     if (!wr)
         return NULL;
     wr->ix = ix;
+    wr->map_max = map_max;
     pthread_mutex_init(&wr->lock, NULL);
     pthread_cond_init(&wr->wake, NULL);
     msgpack_sbuffer_init(&wr->sbuf);

@@ -6,7 +6,9 @@
  * fsync. A job's apply() reports a domain failure (not_found, conflict) in
  * job->err without touching the store; a storage failure aborts the batch,
  * which is then retried job by job so that only the job that cannot fit
- * fails. Completions go back to each job's worker in submission order.
+ * fails. A batch that does not fit the map grows it (ix_grow: doubling, up
+ * to the ceiling map_max) and is applied again; only past the ceiling do
+ * writes fail with storage_full. Completions go back to each job's worker in submission order.
  */
 #ifndef JM_ENGINE_WRITER_H
 #define JM_ENGINE_WRITER_H
@@ -60,7 +62,7 @@ typedef struct en_writer_stats {
     uint64_t writes;
 } en_writer_stats_t;
 
-en_writer_t *en_writer_start(ix_env_t *ix);
+en_writer_t *en_writer_start(ix_env_t *ix, uint64_t map_max);
 void en_writer_submit(en_writer_t *wr, en_write_t *job);
 /* Finishes every queued job, then stops and frees the writer. */
 void en_writer_stop(en_writer_t *wr);

@@ -409,7 +409,9 @@ ix_check(ix_txn_t *t, char *report, size_t len)
     report_t r = {report, len, 0, 0};
     expect_t x;
     memset(&x, 0, sizeof x);
+    ix_long_read_begin(t->env);
     int rc = run_check(t, &r, &x);
+    ix_long_read_end(t->env);
     ix_pending_free(&x.df);
     if (rc != 0)
         return rc;

@@ -1,12 +1,23 @@
 /* env.c - the LMDB environment and its transactions: opening the store and
  * its named databases, the pool of reusable read transactions, the one
- * write transaction, and the single place LMDB errors become errno values.
+ * write transaction, growing the map, and the single place LMDB errors
+ * become errno values.
+ *
+ * Growing the map: mdb_env_set_mapsize remaps the file, so no transaction
+ * of this process may be open meanwhile (values read point into the map).
+ * Every transaction holds map_lock shared; a resize takes it exclusively.
+ * The lock prefers writers, so a resize waits only for the transactions
+ * open at that moment, not for a stream of new ones; but it never queues
+ * readers behind a long reader (a check or backup): while one runs, the
+ * resize only tries, and waits for it to end.
  */
+#define _GNU_SOURCE  /* pthread_rwlockattr_setkind_np */
 #include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define IX_DEFAULT_MAP_SIZE (16ULL << 30)
 #define IX_DEFAULT_READERS 126
@@ -28,10 +39,13 @@ ix_mdb_err(int rc)
     case MDB_NOTFOUND:
         return -ENOENT;
     case MDB_MAP_FULL:
-    case MDB_TXN_FULL:
         return -ENOSPC;
+    case MDB_TXN_FULL:
+        return -EFBIG;
     case MDB_READERS_FULL:
         return -EBUSY;
+    case MDB_MAP_RESIZED:
+        return -ESTALE;
     default:
         last_mdb_rc = rc;
         return -EIO;
@@ -50,8 +64,12 @@ ix_strerror(int err)
         return "invalid argument";
     case -ENOSPC:
         return "storage map is full";
+    case -EFBIG:
+        return "too many changes for one transaction";
     case -EBUSY:
         return "out of reader slots";
+    case -ESTALE:
+        return "the map was resized by another process";
     case -EUCLEAN:
         return "index is inconsistent";
     case -ENOMEM:
@@ -183,13 +201,22 @@ ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
         free(e);
         return err;
     }
+    /* A process that died inside a read transaction leaves its reader
+     * slot behind, and the pages of its snapshot could never be reused. */
     int dead = 0;
-    mdb_reader_check(e->env, &dead);
+    if (mdb_reader_check(e->env, &dead) == 0 && dead > 0)
+        e->stale_readers = (unsigned)dead;
     if ((rc = open_dbis(e)) != 0) {
         mdb_env_close(e->env);
         free(e);
         return rc;
     }
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&e->map_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&e->pool_lock, NULL);
     e->wtxn.env = e;
     *out = e;
@@ -212,6 +239,7 @@ ix_close(ix_env_t *e)
     }
     ix_pending_free(&e->pend);
     pthread_mutex_destroy(&e->pool_lock);
+    pthread_rwlock_destroy(&e->map_lock);
     mdb_env_close(e->env);
     free(e);
 }
@@ -224,11 +252,36 @@ ix_sync(ix_env_t *e)
     return ix_mdb_err(mdb_env_sync(e->env, 1));
 }
 
-int
-ix_read_begin(ix_env_t *e, ix_txn_t **out)
+/* Takes map_lock exclusively. Each wait is bounded, so readers that queued
+ * behind it are held up 50 ms at most; while a long reader runs, it only
+ * tries, every 10 ms, without making anyone wait. */
+static void
+map_lock_exclusive(ix_env_t *e)
 {
-    if (!e || !out)
-        return -EINVAL;
+    for (;;) {
+        if (atomic_load(&e->long_readers) == 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 50 * 1000 * 1000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_rwlock_timedwrlock(&e->map_lock, &until) == 0)
+                return;
+        } else if (pthread_rwlock_trywrlock(&e->map_lock) == 0) {
+            return;
+        } else {
+            struct timespec pause = {0, 10 * 1000 * 1000L};
+            nanosleep(&pause, NULL);
+        }
+    }
+}
+
+/* Takes a pooled handle (or a new one) and starts it; map_lock is held. */
+static int
+read_start(ix_env_t *e, ix_txn_t **out)
+{
     pthread_mutex_lock(&e->pool_lock);
     ix_txn_t *t = e->pool_free;
     if (t)
@@ -265,6 +318,35 @@ ix_read_begin(ix_env_t *e, ix_txn_t **out)
     return 0;
 }
 
+/* Adopts the size another process grew the map to. */
+static int
+adopt_map_size(ix_env_t *e)
+{
+    map_lock_exclusive(e);
+    int rc = mdb_env_set_mapsize(e->env, 0);
+    pthread_rwlock_unlock(&e->map_lock);
+    return ix_mdb_err(rc);
+}
+
+int
+ix_read_begin(ix_env_t *e, ix_txn_t **out)
+{
+    if (!e || !out)
+        return -EINVAL;
+    pthread_rwlock_rdlock(&e->map_lock);
+    int rc = read_start(e, out);
+    if (rc == -ESTALE) {
+        pthread_rwlock_unlock(&e->map_lock);
+        if ((rc = adopt_map_size(e)) != 0)
+            return rc;
+        pthread_rwlock_rdlock(&e->map_lock);
+        rc = read_start(e, out);
+    }
+    if (rc != 0)
+        pthread_rwlock_unlock(&e->map_lock);
+    return rc;
+}
+
 void
 ix_read_end(ix_txn_t *t)
 {
@@ -278,6 +360,7 @@ ix_read_end(ix_txn_t *t)
     t->next_free = e->pool_free;
     e->pool_free = t;
     pthread_mutex_unlock(&e->pool_lock);
+    pthread_rwlock_unlock(&e->map_lock);
 }
 
 int
@@ -286,10 +369,20 @@ ix_write_begin(ix_env_t *e, ix_txn_t **out)
     if (!e || !out)
         return -EINVAL;
     MDB_txn *txn;
+    pthread_rwlock_rdlock(&e->map_lock);
     /* Blocks while another thread writes; only then is wtxn ours. */
-    int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
-    if (rc != 0)
-        return ix_mdb_err(rc);
+    int rc = ix_mdb_err(mdb_txn_begin(e->env, NULL, 0, &txn));
+    if (rc == -ESTALE) {
+        pthread_rwlock_unlock(&e->map_lock);
+        if ((rc = adopt_map_size(e)) != 0)
+            return rc;
+        pthread_rwlock_rdlock(&e->map_lock);
+        rc = ix_mdb_err(mdb_txn_begin(e->env, NULL, 0, &txn));
+    }
+    if (rc != 0) {
+        pthread_rwlock_unlock(&e->map_lock);
+        return rc;
+    }
     ix_txn_t *t = &e->wtxn;
     t->env = e;
     t->txn = txn;
@@ -315,6 +408,7 @@ ix_write_commit(ix_txn_t *t)
     }
     t->txn = NULL;
     ix_pending_reset(&t->env->pend);
+    pthread_rwlock_unlock(&t->env->map_lock);
     return rc;
 }
 
@@ -326,4 +420,50 @@ ix_write_abort(ix_txn_t *t)
     mdb_txn_abort(t->txn);
     t->txn = NULL;
     ix_pending_reset(&t->env->pend);
+    pthread_rwlock_unlock(&t->env->map_lock);
+}
+
+uint64_t
+ix_map_size(ix_env_t *e)
+{
+    MDB_envinfo info;
+    mdb_env_info(e->env, &info);
+    return info.me_mapsize;
+}
+
+int
+ix_grow(ix_env_t *e, uint64_t ceiling, uint64_t *new_size)
+{
+    if (!e)
+        return -EINVAL;
+    uint64_t size = ix_map_size(e);
+    if (size >= ceiling)
+        return -ENOSPC;
+    uint64_t next = size > ceiling / 2 ? ceiling : size * 2;
+    map_lock_exclusive(e);
+    int rc = mdb_env_set_mapsize(e->env, next);
+    pthread_rwlock_unlock(&e->map_lock);
+    if (rc != 0)
+        return ix_mdb_err(rc);
+    if (new_size)
+        *new_size = ix_map_size(e);
+    return 0;
+}
+
+unsigned
+ix_stale_readers(const ix_env_t *e)
+{
+    return e->stale_readers;
+}
+
+void
+ix_long_read_begin(ix_env_t *e)
+{
+    atomic_fetch_add(&e->long_readers, 1);
+}
+
+void
+ix_long_read_end(ix_env_t *e)
+{
+    atomic_fetch_sub(&e->long_readers, 1);
 }

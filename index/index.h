@@ -10,7 +10,12 @@
  *   -ENOENT  no such record / cursor position
  *   -EINVAL  bad argument (e.g. a malformed cursor)
  *   -ENOSPC  the map is full (MDB_MAP_FULL); the write transaction is dead
+ *            (ix_grow may make room)
+ *   -EFBIG   too many changes for one write transaction (MDB_TXN_FULL);
+ *            the transaction is dead
  *   -EBUSY   out of reader slots
+ *   -ESTALE  another process grew the map past this one's and adopting
+ *            the new size failed
  *   -EPROTO  ix_open: the store was written in another format version
  *            (ix_strerror names both versions; there is no migration)
  *   -EIO     anything else LMDB reports (logged by the caller with
@@ -51,6 +56,32 @@ typedef struct ix_options {
  * exist. Clears stale reader slots left by a crashed process. */
 int ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out);
 void ix_close(ix_env_t *env);
+/* How many reader slots of dead processes ix_open cleared. */
+unsigned ix_stale_readers(const ix_env_t *env);
+
+/* The map's size now, in bytes. */
+uint64_t ix_map_size(ix_env_t *env);
+/* Grows the map after a write failed with -ENOSPC: doubles it, to ceiling
+ * at most, and sets *new_size (may be NULL). Call it on the writing thread
+ * with no write transaction open. It waits until no read transaction of
+ * this process is open: usually a moment, but the whole run of a backup or
+ * check that is under way. -ENOSPC when the map is at the ceiling. A
+ * reader that finds the map grown by another process adopts the new size
+ * by itself. */
+int ix_grow(ix_env_t *env, uint64_t ceiling, uint64_t *new_size);
+
+/* Hot backup: writes a compacted copy of the store (free pages left out)
+ * to dir/data.mdb, dir being an existing directory without a data.mdb,
+ * while other threads go on reading and writing. The copy is one
+ * consistent snapshot, fsync'd, and opens as a store of its own (put it
+ * in an empty data directory). Takes as long as reading the whole store.
+ * -EEXIST when dir/data.mdb exists, else 0 or a negative errno (the
+ * partial file is removed). */
+typedef struct ix_backup_info {
+    uint64_t bytes;       /* size of the copy */
+    uint64_t last_seq;    /* last changelog sequence the copy holds */
+} ix_backup_info_t;
+int ix_backup(ix_env_t *env, const char *dir, ix_backup_info_t *out);
 /* Flushes to disk (used with IX_SYNC_NONE and at shutdown). */
 int ix_sync(ix_env_t *env);
 const char *ix_strerror(int err);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -126,12 +127,25 @@ struct ix_txn {
 struct ix_env {
     MDB_env *env;
     MDB_dbi ids, docs, post, match, counts, log, meta, audit, fairs;
+    /* Held shared by every open transaction, read or write, and taken
+     * exclusively to resize the map: LMDB remaps it, which must not happen
+     * under a transaction of this process (see env.c). */
+    pthread_rwlock_t map_lock;
+    /* Transactions that read the whole store (a check, a backup) and hold
+     * map_lock for long; a resize does not queue readers behind them. */
+    atomic_uint long_readers;
+    unsigned stale_readers;   /* slots of dead processes cleared at open */
     pthread_mutex_t pool_lock;
     ix_txn_t *pool_free;
     ix_txn_t *pool_all;
     ix_txn_t wtxn;            /* the one write transaction */
     ix_pending_t pend;        /* owned by the writer */
 };
+
+/* A reader of the whole store announces itself around its transaction
+ * (see map_lock). */
+void ix_long_read_begin(ix_env_t *e);
+void ix_long_read_end(ix_env_t *e);
 
 /* Maps an LMDB (or system) error to a negative errno; 0 stays 0. The
  * original code is remembered per thread for ix_strerror. */

@@ -77,6 +77,7 @@ int cli_call_print(cli_t *cli, const char *op, const msgpack_sbuffer *args,
 int cmd_ping(cli_t *cli, int argc, char **argv);
 int cmd_info(cli_t *cli, int argc, char **argv);
 int cmd_check(cli_t *cli, int argc, char **argv);
+int cmd_backup(cli_t *cli, int argc, char **argv);
 int cmd_get(cli_t *cli, int argc, char **argv);
 int cmd_put(cli_t *cli, int argc, char **argv);
 int cmd_delete(cli_t *cli, int argc, char **argv);

@@ -1,5 +1,6 @@
 /* cmd_records.c - the one-request commands of the jobmatch tool (ping,
- * info, get, put, delete, close, call) and list, which follows cursors.
+ * info, check, backup, get, put, delete, close, call) and list, which
+ * follows cursors.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -125,6 +126,24 @@ cmd_check(cli_t *cli, int argc, char **argv)
         code = CLI_EXIT_SERVER;
     jm_reply_free(r);
     return code;
+}
+
+/* `jobmatch backup DIR`: admin.backup; DIR is a path on the server's host. */
+int
+cmd_backup(cli_t *cli, int argc, char **argv)
+{
+    if (argc != 2)
+        return cli_usage("backup DIR (an absolute path on the server's host)");
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    cli_pack_str(&pk, "path");
+    cli_pack_str(&pk, argv[1]);
+    int rc = cli_call_print(cli, "admin.backup", &sb, NULL);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
 }
 
 int

@@ -25,6 +25,9 @@ static const char usage_text[] =
     "  info                                  server information (admin.info)\n"
     "  check                                 verify every index against the records\n"
     "                                        (admin.check; exit 1 when inconsistent)\n"
+    "  backup DIR                            hot, compacted copy of the store into\n"
+    "                                        DIR/data.mdb on the server's host; DIR\n"
+    "                                        is absolute and new (admin.backup)\n"
     "  get vacancy|worker ID                 print one record\n"
     "  put vacancy|worker FILE.json|-        insert or replace one record\n"
     "  delete vacancy|worker ID              delete one record\n"
@@ -79,6 +82,7 @@ static const command_t commands[] = {
     { "ping", cmd_ping },
     { "info", cmd_info },
     { "check", cmd_check },
+    { "backup", cmd_backup },
     { "get", cmd_get },
     { "put", cmd_put },
     { "delete", cmd_delete },

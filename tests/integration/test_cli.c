@@ -737,3 +737,34 @@ Test(cli, put_worker_from_a_file)
     cr_assert(strstr(r.out, " w-new "), "%s", r.out);
     run_free(&r);
 }
+
+Test(cli, backup_writes_a_copy_and_refuses_an_existing_path)
+{
+    char dir[320], file[340];
+    snprintf(dir, sizeof dir, "%s/copy", tmp);
+    snprintf(file, sizeof file, "%s/data.mdb", dir);
+    run_t r = cli_run(ADMIN, NULL, "backup", dir, NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    json_error_t jerr;
+    json_t *doc = json_loads(r.out, 0, &jerr);
+    cr_assert_not_null(doc, "%s", r.out);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "path")), dir);
+    struct stat st;
+    cr_assert_eq(stat(file, &st), 0, "%s: %s", file, strerror(errno));
+    cr_assert_eq((json_int_t)st.st_size, json_integer_value(json_object_get(doc, "bytes")));
+    cr_assert_eq((uint64_t)json_integer_value(json_object_get(doc, "changelog_seq")),
+                 jt_admin_count(adm, "changelog_seq"));
+    json_decref(doc);
+    run_free(&r);
+
+    r = cli_run(ADMIN, NULL, "backup", dir, NULL);
+    cr_assert_eq(r.code, 1, "exit %d", r.code);
+    cr_assert(strstr(r.err, "bad_request") && strstr(r.err, "already exists"), "%s", r.err);
+    run_free(&r);
+    r = cli_run(ADMIN, NULL, "backup", NULL);
+    cr_assert_eq(r.code, 2, "exit %d", r.code);
+    cr_assert(strstr(r.err, "usage"), "%s", r.err);
+    run_free(&r);
+    unlink(file);
+    rmdir(dir);
+}

@@ -1,6 +1,6 @@
 /* test_limits.c - bounds the daemon keeps under pressure: bulk writes whose
- * counts the frame cannot hold, a full store, and match arguments out of
- * range. */
+ * counts the frame cannot hold, a full store, a map that grows to its
+ * ceiling, and match arguments out of range. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -87,7 +87,7 @@ flood(void *arg)
 
 Test(limits, full_store_fails_only_what_does_not_fit)
 {
-    const char *args[] = {"--map-size", "2M", NULL};
+    const char *args[] = {"--map-size", "2M", "--map-max", "2M", NULL};
     jt_daemon_t *d = jt_daemon_start(args);
     flooder_t f = {.d = d};
     pthread_t t;
@@ -120,6 +120,118 @@ Test(limits, full_store_fails_only_what_does_not_fit)
     cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
     jm_reply_free(r);
     cr_assert_eq(jt_admin_count(c, "vacancies"), created);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+static uint64_t
+map_size(jm_client_t *c)
+{
+    return jt_admin_count(c, "map_size");
+}
+
+/* Writes batches of 200 vacancies (ids g-<batch>-<i>) until one fails;
+ * returns how many batches were acknowledged. */
+static int
+fill(jm_client_t *c, int first_batch, int max_batches, const char **failed_code)
+{
+    *failed_code = NULL;
+    for (int b = first_batch; b < first_batch + max_batches; b++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "vacancies", 9);
+        msgpack_pack_array(&pk, 200);
+        for (int i = 0; i < 200; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "g-%d-%d", b, i);
+            jt_pack_vacancy(&pk, id, "110105", "6-05-02-03", "a:3,b:2,c:4,d:1,e:5");
+        }
+        jm_reply_t *r = jt_call(c, "vacancy.put_many", &sb);
+        msgpack_sbuffer_destroy(&sb);
+        if (!r->ok) {
+            static char code[32];
+            snprintf(code, sizeof code, "%s", r->error_code);
+            *failed_code = code;
+            jm_reply_free(r);
+            return b - first_batch;
+        }
+        jm_reply_free(r);
+    }
+    return max_batches;
+}
+
+/* A 1 MiB map doubles as writes need room, up to map_max (6 MiB: 1, 2, 4,
+ * then 6); past it writes fail with storage_full while reads and
+ * admin.check go on, and everything acknowledged survives a restart. */
+Test(limits, tiny_map_grows_to_its_ceiling, .timeout = 120)
+{
+    const char *args[] = {"--map-size", "1M", "--map-max", "6M", NULL};
+    jt_daemon_t *d = jt_daemon_start(args);
+    jm_client_t *c = jt_connect_admin(d);
+    cr_assert_eq(map_size(c), 1u << 20);
+
+    const char *code;
+    int batches = fill(c, 0, 1000, &code);
+    cr_assert_not_null(code, "6 MiB never filled up");
+    cr_assert_str_eq(code, "storage_full");
+    cr_assert_eq(map_size(c), 6u << 20, "the map should have grown to its ceiling");
+    uint64_t used = jt_admin_count(c, "map_used");
+    cr_assert_gt(used, 4u << 20, "acknowledged writes should fill more than 4 MiB, used %llu",
+                 (unsigned long long)used);
+    cr_assert_eq(jt_admin_count(c, "vacancies"), (uint64_t)batches * 200);
+
+    /* At the ceiling: a small write that no longer fits fails alone, the
+     * connection and reads go on, and the store is consistent. */
+    jm_reply_t *r;
+    int small_ok = 0;
+    for (int i = 0; i < 50; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "s-%d", i);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        jt_args_vacancy(&sb, id, "110105", "6-05-02-03", "a:1");
+        r = jt_call(c, "vacancy.put", &sb);
+        msgpack_sbuffer_destroy(&sb);
+        if (r->ok)
+            small_ok++;
+        else
+            cr_assert_str_eq(r->error_code, "storage_full", "%s", r->error_message);
+        jm_reply_free(r);
+    }
+    cr_assert_eq(fill(c, 5000, 1, &code), 0, "a batch of 200 past the ceiling");
+    cr_assert_str_eq(code, "storage_full");
+    r = jt_call_json(c, "vacancy.get", "{\"id\": \"g-0-0\"}");
+    jt_expect_ok(r, "read at the ceiling");
+    jm_reply_free(r);
+    r = jt_call_json(c, "vacancy.list", "{\"region\": \"1101\", \"limit\": 5}");
+    jt_expect_ok(r, "list at the ceiling");
+    jm_reply_free(r);
+    r = jt_call_json(c, "admin.check", "{}");
+    jt_expect_ok(r, "admin.check at the ceiling");
+    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
+    uint64_t stored = jt_admin_count(c, "vacancies");
+    cr_assert_eq(stored, (uint64_t)batches * 200 + (uint64_t)small_ok);
+    jm_close(c);
+
+    /* Everything acknowledged is there after a restart. */
+    cr_assert_eq(jt_daemon_restart(d), 0);
+    c = jt_connect_admin(d);
+    cr_assert_eq(jt_admin_count(c, "vacancies"), stored);
+    for (int b = 0; b < batches; b++) {
+        char id[32];
+        snprintf(id, sizeof id, "g-%d-199", b);
+        r = jt_call_json(c, "vacancy.get", "{\"id\": \"%s\"}", id);
+        jt_expect_ok(r, id);
+        jm_reply_free(r);
+    }
+    r = jt_call_json(c, "admin.check", "{}");
+    jt_expect_ok(r, "admin.check after restart");
+    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }

@@ -1,0 +1,291 @@
+/* test_backup.c - admin.backup: a hot copy taken while a client keeps
+ * writing holds everything acknowledged before it was asked for, and a
+ * daemon started on it (restored as docs/operations.md says) serves it and
+ * passes admin.check; where a copy may not go; who may ask. */
+#define _GNU_SOURCE  /* nftw */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "wire.h"
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+static void
+remove_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb");
+    cr_assert_not_null(in, "%s: %s", from, strerror(errno));
+    FILE *out = fopen(to, "wb");
+    cr_assert_not_null(out, "%s: %s", to, strerror(errno));
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        cr_assert_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    cr_assert_eq(fclose(out), 0);
+}
+
+/* One client writing vacancies w-0, w-1, ... one at a time until told to
+ * stop; `acked` is how many were acknowledged. */
+typedef struct writer {
+    const jt_daemon_t *d;
+    atomic_int acked;
+    atomic_bool stop;
+} writer_t;
+
+static void *
+write_on(void *arg)
+{
+    writer_t *w = arg;
+    jm_client_t *c = jt_connect_admin(w->d);
+    for (int i = 0; !atomic_load(&w->stop); i++) {
+        char id[32];
+        snprintf(id, sizeof id, "w-%d", i);
+        jt_put_vacancy(c, id, i % 2 ? "110105" : "440305", "6-05-02-03",
+                       "weld:3,cnc:2,forklift:1");
+        atomic_store(&w->acked, i + 1);
+    }
+    jm_close(c);
+    return NULL;
+}
+
+static void
+expect_check_ok(jm_client_t *c, const char *what)
+{
+    jm_reply_t *r = jt_call_json(c, "admin.check", "{}");
+    jt_expect_ok(r, what);
+    cr_assert(jt_get_bool(&r->result, "ok"), "%s: %s", what, jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
+}
+
+Test(backup, hot_copy_while_writing_restores, .timeout = 120)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    /* Bulk first, so the copy takes long enough to overlap the writes. */
+    for (int b = 0; b < 10; b++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "vacancies", 9);
+        msgpack_pack_array(&pk, 1000);
+        for (int i = 0; i < 1000; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "bulk-%d-%d", b, i);
+            jt_pack_vacancy(&pk, id, "320102", "2-02-01-00", "a:3,b:2,c:4,d:1");
+        }
+        jt_call_ok(c, "vacancy.put_many", &sb);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    jm_reply_t *r = jt_call_json(c, "vacancy.delete", "{\"id\": \"bulk-0-0\"}");
+    jt_expect_ok(r, "delete");
+    jm_reply_free(r);
+
+    writer_t w = {.d = d};
+    pthread_t t;
+    pthread_create(&t, NULL, write_on, &w);
+    while (atomic_load(&w.acked) < 50)
+        usleep(1000);
+
+    char root[] = "/tmp/jm-backup-test.XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+    char path[300];
+    snprintf(path, sizeof path, "%s/copy", root);
+    int acked_before = atomic_load(&w.acked);
+    uint64_t seq_before = jt_admin_count(c, "changelog_seq");
+    r = jt_call_json(c, "admin.backup", "{\"path\": \"%s\"}", path);
+    int acked_after = atomic_load(&w.acked);
+    atomic_store(&w.stop, true);
+    pthread_join(t, NULL);
+    jt_expect_ok(r, "admin.backup");
+    cr_assert_str_eq(jt_get_str(&r->result, "path"), path);
+    int64_t bytes = jt_get_int(&r->result, "bytes");
+    uint64_t seq = (uint64_t)jt_get_int(&r->result, "changelog_seq");
+    cr_assert_geq(seq, seq_before, "the copy misses changes acknowledged before it");
+    cr_assert_geq(jt_get_double(&r->result, "seconds"), 0.0);
+    cr_assert_gt(jt_get_int(&r->result, "started"), 0);
+    jm_reply_free(r);
+    cr_assert_gt(acked_after, acked_before, "no write was acknowledged while the backup ran");
+
+    char file[340];
+    snprintf(file, sizeof file, "%s/data.mdb", path);
+    struct stat st;
+    cr_assert_eq(stat(file, &st), 0, "%s: %s", file, strerror(errno));
+    cr_assert_eq(st.st_size, bytes);
+    /* The copy is its own store: nothing but data.mdb (no lock file). */
+    char lock[340];
+    snprintf(lock, sizeof lock, "%s/lock.mdb", path);
+    cr_assert_neq(stat(lock, &st), 0, "a lock file was left in the backup");
+
+    /* The same path again is refused; the first copy is untouched. */
+    r = jt_call_json(c, "admin.backup", "{\"path\": \"%s\"}", path);
+    jt_expect_error(r, "bad_request", "path: already exists");
+    jm_reply_free(r);
+    expect_check_ok(c, "admin.check on the live store");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+
+    /* Restore: data.mdb alone in an empty data directory. */
+    char restore[300];
+    snprintf(restore, sizeof restore, "%s/restored", root);
+    cr_assert_eq(mkdir(restore, 0700), 0);
+    char dest[340];
+    snprintf(dest, sizeof dest, "%s/data.mdb", restore);
+    copy_file(file, dest);
+    const char *args[] = {"--data", restore, NULL};
+    jt_daemon_t *d2 = jt_daemon_start(args);
+    c = jt_connect_admin(d2);
+    expect_check_ok(c, "admin.check on the restored copy");
+    cr_assert_eq(jt_admin_count(c, "changelog_seq"), seq);
+    for (int i = 0; i < acked_before; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "w-%d", i);
+        r = jt_call_json(c, "vacancy.get", "{\"id\": \"%s\"}", id);
+        jt_expect_ok(r, id);
+        jm_reply_free(r);
+    }
+    r = jt_call_json(c, "vacancy.get", "{\"id\": \"bulk-9-999\"}");
+    jt_expect_ok(r, "bulk-9-999");
+    jm_reply_free(r);
+    r = jt_call_json(c, "vacancy.get", "{\"id\": \"bulk-0-0\"}");
+    jt_expect_error(r, "not_found", "bulk-0-0");
+    jm_reply_free(r);
+    uint64_t n = jt_admin_count(c, "vacancies");
+    cr_assert_geq(n, 9999u + (uint64_t)acked_before);
+    cr_assert_leq(n, 9999u + (uint64_t)acked_after);
+    /* The restored store takes writes. */
+    jt_put_vacancy(c, "after-restore", "110105", "6-05-02-03", "weld:3");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d2), 0);
+    remove_tree(root);
+}
+
+Test(backup, refuses_where_a_copy_may_not_go, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    jm_reply_t *r = jt_call_json(c, "admin.backup", "{}");
+    jt_expect_error(r, "bad_request", "path");
+    jm_reply_free(r);
+    r = jt_call_json(c, "admin.backup", "{\"path\": \"relative/copy\"}");
+    jt_expect_error(r, "bad_request", "path: must be an absolute path");
+    jm_reply_free(r);
+    r = jt_call_json(c, "admin.backup", "{\"path\": \"/nonexistent-jm-dir/copy\"}");
+    jt_expect_error(r, "bad_request", "path: the parent directory");
+    jm_reply_free(r);
+    r = jt_call_json(c, "admin.backup", "{\"path\": \"%s/inside\"}", d->dir);
+    jt_expect_error(r, "bad_request", "path: must be outside the data directory");
+    jm_reply_free(r);
+    r = jt_call_json(c, "admin.backup", "{\"path\": \"%s/./x/..\"}", d->dir);
+    jt_expect_error(r, "bad_request", "path: must name a new directory");
+    jm_reply_free(r);
+    r = jt_call_json(c, "admin.backup", "{\"path\": \"/tmp\"}");
+    jt_expect_error(r, "bad_request", "path: already exists");
+    jm_reply_free(r);
+    char inside[300];
+    snprintf(inside, sizeof inside, "%s/sub", d->dir);
+    cr_assert_eq(mkdir(inside, 0700), 0);
+    r = jt_call_json(c, "admin.backup", "{\"path\": \"%s/../sub/copy\"}", inside);
+    jt_expect_error(r, "bad_request", "path: must be outside the data directory");
+    jm_reply_free(r);
+    /* Nothing was created, and the connection goes on. */
+    struct stat st;
+    char copy[340];
+    snprintf(copy, sizeof copy, "%s/copy", inside);
+    cr_assert_neq(stat(copy, &st), 0);
+    r = jt_call_json(c, "ping", "{}");
+    jt_expect_ok(r, "ping");
+    jm_reply_free(r);
+    jm_close(c);
+
+    /* Only the admin may ask. */
+    jm_client_t *kiosk = jt_connect(d);
+    r = jt_call_json(kiosk, "admin.backup", "{\"path\": \"/tmp/jm-never\"}");
+    jt_expect_error(r, "forbidden", "admin.backup");
+    jm_reply_free(r);
+    jm_close(kiosk);
+    cr_assert_neq(stat("/tmp/jm-never", &st), 0);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+/* Requests pipelined behind a backup on its connection are answered after
+ * it, in order, and see the store as it is then. */
+Test(backup, pipelined_requests_wait_their_turn, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    jt_put_vacancy(c, "v-1", "110105", "6-05-02-03", "weld:3");
+    char root[] = "/tmp/jm-backup-test.XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+
+    int fd = jt_raw_connect(d);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    const char *ops[] = {"hello", "admin.backup", "vacancy.put", "vacancy.get"};
+    for (unsigned i = 0; i < 4; i++) {
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 3);
+        jt_pack_kv_int(&pk, "id", i + 1);
+        jt_pack_kv_str(&pk, "op", ops[i]);
+        jt_pack_str(&pk, "args");
+        if (i == 0) {
+            msgpack_pack_map(&pk, 2);
+            jt_pack_kv_int(&pk, "protocol", 1);
+            jt_pack_kv_str(&pk, "key", JT_ADMIN_KEY);
+        } else if (i == 1) {
+            char path[300];
+            snprintf(path, sizeof path, "%s/copy", root);
+            msgpack_pack_map(&pk, 1);
+            jt_pack_kv_str(&pk, "path", path);
+        } else if (i == 2) {
+            msgpack_pack_map(&pk, 1);
+            jt_pack_str(&pk, "vacancy");
+            jt_pack_vacancy(&pk, "v-2", "110105", "6-05-02-03", "weld:3");
+        } else {
+            msgpack_pack_map(&pk, 1);
+            jt_pack_kv_str(&pk, "id", "v-2");
+        }
+        jt_raw_send_frame(fd, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    for (int i = 1; i <= 4; i++) {
+        msgpack_zone zone;
+        msgpack_zone_init(&zone, 4096);
+        msgpack_object o;
+        cr_assert_eq(jt_raw_read_frame(fd, &zone, &o), 0, "reply %d", i);
+        cr_assert_eq(jt_get_int(&o, "id"), i, "replies out of order");
+        cr_assert(jt_get_bool(&o, "ok"), "reply %d is an error", i);
+        if (i == 4)  /* the put behind the backup landed before the get */
+            cr_assert_str_eq(jt_get_str(jt_need(jt_need(&o, "result"), "vacancy"), "id"), "v-2");
+        msgpack_zone_destroy(&zone);
+    }
+    close(fd);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+    remove_tree(root);
+}
