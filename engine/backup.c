@@ -103,20 +103,41 @@ backup_reply(en_write_t *job, msgpack_packer *pk)
     msgpack_pack_double(pk, b->seconds);
 }
 
-/* Resolves the requested path to its canonical form (the parent must
- * exist; the last component must not) and refuses a place inside the data
- * directory, where the copy would be taken for part of the store. */
+/* Resolves the requested path (absolute, or a bare name inside
+ * backup_dir) to its canonical form (the parent must exist; the last
+ * component must not) and refuses a place inside the data directory, where
+ * the copy would be taken for part of the store. */
 static int
 resolve_path(en_req_t *req, pr_str_t arg, char *out)
 {
-    char given[EN_BACKUP_PATH_MAX + 1];
+    char given[PATH_MAX];
     memcpy(given, arg.ptr, arg.len);
     given[arg.len] = '\0';
     if (strlen(given) != arg.len)
         return pr_fail(&req->err, PR_BAD_REQUEST, "path: must not contain NUL");
-    if (given[0] != '/')
-        return pr_fail(&req->err, PR_BAD_REQUEST, "path: must be an absolute path");
-    size_t n = arg.len;
+    if (given[0] != '/') {
+        /* A bare name goes into the configured backup directory. */
+        const char *dir = req->srv->cfg->backup_dir;
+        if (!dir[0])
+            return pr_fail(&req->err, PR_BAD_REQUEST,
+                           "path: must be an absolute path (no backup_dir is configured)");
+        if (strchr(given, '/') || strcmp(given, ".") == 0 || strcmp(given, "..") == 0)
+            return pr_fail(&req->err, PR_BAD_REQUEST,
+                           "path: must be an absolute path or a name without '/'");
+        char joined[sizeof given];
+        if (snprintf(joined, sizeof joined, "%s/%s", dir, given) >= (int)sizeof joined)
+            return pr_fail(&req->err, PR_BAD_REQUEST, "path: too long");
+        if (joined[0] != '/') {
+            /* A relative backup_dir: relative to the daemon's directory. */
+            char cwd[PATH_MAX];
+            if (!getcwd(cwd, sizeof cwd) ||
+                snprintf(given, sizeof given, "%s/%s", cwd, joined) >= (int)sizeof given)
+                return pr_fail(&req->err, PR_BAD_REQUEST, "path: too long");
+        } else {
+            memcpy(given, joined, sizeof given);
+        }
+    }
+    size_t n = strlen(given);
     while (n > 1 && given[n - 1] == '/')
         given[--n] = '\0';
     char *slash = strrchr(given, '/');

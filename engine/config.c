@@ -134,6 +134,8 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         return set_copy(cfg->key_file, sizeof cfg->key_file, value);
     if (strcmp(name, "ready_file") == 0)
         return set_copy(cfg->ready_file, sizeof cfg->ready_file, value);
+    if (strcmp(name, "backup_dir") == 0)
+        return set_copy(cfg->backup_dir, sizeof cfg->backup_dir, value);
     if (strcmp(name, "threads") == 0)
         return parse_uint(value, 1, 64, &cfg->threads);
     if (strcmp(name, "max_frame") == 0) {
@@ -297,6 +299,7 @@ usage(FILE *out)
 "      --key-file F         key file: `name role hash` lines (see --hash-key);\n"
 "                           mode 0600, owned by the daemon's user\n"
 "      --ready-file F       write the bound address(es) to F once listening\n"
+"      --backup-dir DIR     admin.backup with a bare name writes DIR/NAME\n"
 "      --log-level L        error, warn, info (default), debug\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n"
@@ -330,6 +333,7 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         {"key-file", required_argument, NULL, 1},
         {"anonymous-max-frame", required_argument, NULL, 1},
         {"ready-file", required_argument, NULL, 1},
+        {"backup-dir", required_argument, NULL, 1},
         {"log-level", required_argument, NULL, 1},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},

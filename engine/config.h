@@ -17,6 +17,7 @@
  *   admin_key_file = /etc/jobmatch/admin.key
  *   key_file = /etc/jobmatch/keys
  *   anonymous_max_frame = 8K
+ *   backup_dir = /var/lib/jobmatch-backup
  *   [storage]
  *   map_size = 16G
  *   map_max = 1T
@@ -47,6 +48,7 @@ typedef struct en_config {
     char admin_key_file[512];       /* "" = <data_dir>/admin.key */
     char key_file[512];             /* "" = none */
     char ready_file[512];           /* "" = none; written once listening */
+    char backup_dir[512];           /* "" = none; where relative admin.backup paths go */
     unsigned threads;
     uint32_t max_frame;
     uint32_t anonymous_max_frame;   /* before a hello with a key */

@@ -335,6 +335,11 @@ ix_read_begin(ix_env_t *e, ix_txn_t **out)
         return -EINVAL;
     pthread_rwlock_rdlock(&e->map_lock);
     int rc = read_start(e, out);
+    int dead = 0;
+    if (rc == -EBUSY && mdb_reader_check(e->env, &dead) == 0 && dead > 0) {
+        /* Out of slots because other processes died holding theirs. */
+        rc = read_start(e, out);
+    }
     if (rc == -ESTALE) {
         pthread_rwlock_unlock(&e->map_lock);
         if ((rc = adopt_map_size(e)) != 0)

@@ -128,12 +128,12 @@ cmd_check(cli_t *cli, int argc, char **argv)
     return code;
 }
 
-/* `jobmatch backup DIR`: admin.backup; DIR is a path on the server's host. */
+/* `jobmatch backup DIR`: admin.backup; DIR is on the server's host. */
 int
 cmd_backup(cli_t *cli, int argc, char **argv)
 {
     if (argc != 2)
-        return cli_usage("backup DIR (an absolute path on the server's host)");
+        return cli_usage("backup DIR (absolute on the server's host, or a name in its backup_dir)");
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);

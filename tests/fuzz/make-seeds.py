@@ -82,6 +82,8 @@ REQUESTS = [
     ("op-admin.check", "admin.check", None),
     ("op-audit.list", "audit.list", {"worker": "w-1", "key": "desk",
                                      "since": 0, "limit": 10}),
+    # A bare name: the daemon that test_fuzz_seeds starts has a backup_dir.
+    ("op-admin.backup", "admin.backup", {"path": "seed-copy"}),
 ]
 
 

@@ -289,3 +289,30 @@ Test(backup, pipelined_requests_wait_their_turn, .timeout = 60)
     cr_assert_eq(jt_daemon_stop(d), 0);
     remove_tree(root);
 }
+
+/* With backup_dir configured, a bare name is a copy inside it. */
+Test(backup, a_bare_name_goes_into_backup_dir, .timeout = 60)
+{
+    char root[] = "/tmp/jm-backup-test.XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+    const char *args[] = {"--backup-dir", root, NULL};
+    jt_daemon_t *d = jt_daemon_start(args);
+    jm_client_t *c = jt_connect_admin(d);
+    jt_put_vacancy(c, "v-1", "110105", "6-05-02-03", "weld:3");
+    jm_reply_t *r = jt_call_json(c, "admin.backup", "{\"path\": \"nightly\"}");
+    jt_expect_ok(r, "admin.backup nightly");
+    char want[300];
+    snprintf(want, sizeof want, "%s/nightly", root);
+    cr_assert_str_eq(jt_get_str(&r->result, "path"), want);
+    cr_assert_eq(jt_get_int(&r->result, "changelog_seq"), 1);
+    jm_reply_free(r);
+    r = jt_call_json(c, "admin.backup", "{\"path\": \"nightly/again\"}");
+    jt_expect_error(r, "bad_request", "a name without '/'");
+    jm_reply_free(r);
+    r = jt_call_json(c, "admin.backup", "{\"path\": \"..\"}");
+    jt_expect_error(r, "bad_request", "path:");
+    jm_reply_free(r);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+    remove_tree(root);
+}

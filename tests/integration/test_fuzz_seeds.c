@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "command.h"
 #include "daemon.h"
@@ -61,7 +62,11 @@ Test(fuzz_seeds, every_operation_has_a_seed_the_daemon_accepts, .timeout = 120)
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/" SEED_DIR, src);
 
-    jt_daemon_t *d = jt_daemon_start_ini("[keys]\ndesk = counselor:desk-key\n", NULL);
+    /* admin.backup's seed names a copy inside the daemon's backup_dir. */
+    char backups[] = "/tmp/jm-seed-backups.XXXXXX";
+    cr_assert_not_null(mkdtemp(backups));
+    const char *args[] = {"--backup-dir", backups, NULL};
+    jt_daemon_t *d = jt_daemon_start_ini("[keys]\ndesk = counselor:desk-key\n", args);
     size_t n_ops;
     const en_command_t *ops = en_commands(&n_ops);
     cr_assert_gt(n_ops, 0);
@@ -111,4 +116,10 @@ Test(fuzz_seeds, every_operation_has_a_seed_the_daemon_accepts, .timeout = 120)
                   ops[i].name, SEED_DIR, ops[i].name);
     free(seeded);
     cr_assert_eq(jt_daemon_stop(d), 0);
+    char copy[300];
+    snprintf(copy, sizeof copy, "%s/seed-copy/data.mdb", backups);
+    unlink(copy);
+    snprintf(copy, sizeof copy, "%s/seed-copy", backups);
+    rmdir(copy);
+    cr_assert_eq(rmdir(backups), 0, "the backup seed left more than its copy");
 }
