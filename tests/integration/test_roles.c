@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "wire.h"
@@ -73,6 +74,8 @@ static const op_case_t cases[] = {
     {"admin.info", "{}", ADMIN},
     {"admin.check", "{}", ADMIN},
     {"audit.list", "{\"worker\": \"seed-w\"}", ADMIN},
+    /* A bare name: a copy inside the test daemon's backup_dir. */
+    {"admin.backup", "{\"path\": \"copy-%1$s\"}", ADMIN},
 };
 
 static jm_client_t *
@@ -117,7 +120,10 @@ exists(jm_client_t *admin, const char *kind, const char *id)
 
 Test(roles, every_operation_for_every_role, .timeout = 30)
 {
-    jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
+    char backups[] = "/tmp/jm-roles-backups.XXXXXX";
+    cr_assert_not_null(mkdtemp(backups));
+    const char *extra[] = {"--backup-dir", backups, NULL};
+    jt_daemon_t *d = jt_daemon_start_ini(ini, extra);
     jm_client_t *admin = jt_connect_admin(d);
     seed(admin);
 
@@ -168,6 +174,13 @@ Test(roles, every_operation_for_every_role, .timeout = 30)
     cr_assert_eq(jt_admin_count(admin, "workers"), 3);
     jm_close(admin);
     cr_assert_eq(jt_daemon_stop(d), 0);
+    /* The admin's backup alone was made. */
+    char copy[300];
+    snprintf(copy, sizeof copy, "%s/copy-admin/data.mdb", backups);
+    cr_assert_eq(unlink(copy), 0, "the admin's backup is missing");
+    snprintf(copy, sizeof copy, "%s/copy-admin", backups);
+    rmdir(copy);
+    cr_assert_eq(rmdir(backups), 0, "a backup was made by a role other than admin");
 }
 
 /* Every operation of the server's table (engine/command.c) has a row in
