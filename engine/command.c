@@ -40,6 +40,7 @@ static const en_command_t commands[] = {
     {"admin.check", EN_ROLE_ADMIN, 0, en_op_admin_check},
     {"audit.list", EN_ROLE_ADMIN, 0, en_op_audit_list},
     {"admin.backup", EN_ROLE_ADMIN, EN_CMD_BACKGROUND, en_op_admin_backup},
+    {"admin.stats", EN_ROLE_ADMIN, 0, en_op_admin_stats},
 };
 
 const en_command_t *

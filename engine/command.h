@@ -114,5 +114,6 @@ int en_op_fair_register(en_req_t *req);
 int en_op_fair_unregister(en_req_t *req);
 int en_op_fair_get(en_req_t *req);
 int en_op_fair_allocate(en_req_t *req);
+int en_op_admin_stats(en_req_t *req);
 
 #endif

@@ -136,6 +136,8 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         return set_copy(cfg->ready_file, sizeof cfg->ready_file, value);
     if (strcmp(name, "backup_dir") == 0)
         return set_copy(cfg->backup_dir, sizeof cfg->backup_dir, value);
+    if (strcmp(name, "metrics_listen") == 0)
+        return set_copy(cfg->metrics_listen, sizeof cfg->metrics_listen, value);
     if (strcmp(name, "threads") == 0)
         return parse_uint(value, 1, 64, &cfg->threads);
     if (strcmp(name, "max_frame") == 0) {
@@ -301,6 +303,8 @@ usage(FILE *out)
 "      --ready-file F       write the bound address(es) to F once listening\n"
 "      --backup-dir DIR     admin.backup with a bare name writes DIR/NAME\n"
 "      --log-level L        error, warn, info (default), debug\n"
+"      --metrics-listen A   serve Prometheus metrics on http://A/metrics (a\n"
+"                           loopback host:port; default off)\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n"
 "      --hash-key NAME ROLE read a secret from stdin and print its key file\n"
@@ -335,6 +339,7 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         {"ready-file", required_argument, NULL, 1},
         {"backup-dir", required_argument, NULL, 1},
         {"log-level", required_argument, NULL, 1},
+        {"metrics-listen", required_argument, NULL, 1},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},

@@ -18,6 +18,7 @@
  *   key_file = /etc/jobmatch/keys
  *   anonymous_max_frame = 8K
  *   backup_dir = /var/lib/jobmatch-backup
+ *   metrics_listen = 127.0.0.1:9411
  *   [storage]
  *   map_size = 16G
  *   map_max = 1T
@@ -49,6 +50,7 @@ typedef struct en_config {
     char key_file[512];             /* "" = none */
     char ready_file[512];           /* "" = none; written once listening */
     char backup_dir[512];           /* "" = none; where relative admin.backup paths go */
+    char metrics_listen[EN_ADDR_MAX]; /* "" = no metrics endpoint */
     unsigned threads;
     uint32_t max_frame;
     uint32_t anonymous_max_frame;   /* before a hello with a key */

@@ -19,6 +19,7 @@
 #include "guard.h"
 #include "log.h"
 #include "message.h"
+#include "stats.h"
 #include "writer.h"
 
 /* Past this much unsent output the connection stops taking requests until
@@ -144,17 +145,27 @@ conn_hold_reply(en_conn_t *c, unsigned delay_ms, bool close_after)
     return 0;
 }
 
+/* Counts one answered request for admin.stats. */
+static void
+count_request(en_conn_t *c, size_t slot, pr_code_t code, uint64_t started)
+{
+    en_stats_request(c->worker->stats, slot, code, en_stats_clock() - started);
+}
+
 static enum frame_result
 handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
 {
     en_worker_t *w = c->worker;
     en_server_t *srv = w->srv;
     pr_error_t err = {0};
+    uint64_t started = en_stats_clock();
+    size_t other = en_stats_other_slot();
 
     if (pr_guard_check(body, len, PR_MAX_DEPTH, &err) != 0) {
         if (c->inflight)
             return FRAME_WAIT;
         reply_error(c, 0, &err);
+        count_request(c, other, err.code, started);
         return FRAME_FATAL;
     }
     /* Decode from a copy held by the request zone: a write hands the zone
@@ -168,6 +179,7 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
             return FRAME_WAIT;
         pr_fail(&err, PR_INTERNAL, "out of memory");
         reply_error(c, 0, &err);
+        count_request(c, other, err.code, started);
         return FRAME_FATAL;
     }
     memcpy(copy, body, len);
@@ -176,6 +188,7 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
             return FRAME_WAIT;
         pr_fail(&err, PR_BAD_FRAME, "body is not one msgpack map");
         reply_error(c, 0, &err);
+        count_request(c, other, err.code, started);
         return FRAME_FATAL;
     }
 
@@ -184,6 +197,7 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
         if (c->inflight)
             return FRAME_WAIT;
         reply_error(c, rq.id, &err);
+        count_request(c, other, err.code, started);
         return FRAME_DONE;
     }
     const en_command_t *cmd = en_command_find(rq.op);
@@ -195,12 +209,16 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
         pr_fail(&err, PR_UNKNOWN_OP, "op: unknown operation '%.*s'",
                 (int)(rq.op.len > 64 ? 64 : rq.op.len), rq.op.ptr);
         reply_error(c, rq.id, &err);
+        count_request(c, other, err.code, started);
         return FRAME_DONE;
     }
+    size_t n_cmds;
+    size_t slot = (size_t)(cmd - en_commands(&n_cmds));
     if (!(cmd->roles & c->role)) {
         pr_fail(&err, PR_FORBIDDEN, "role %s may not use %s",
                 en_role_name(c->role), cmd->name);
         reply_error(c, rq.id, &err);
+        count_request(c, slot, err.code, started);
         return FRAME_DONE;
     }
 
@@ -222,8 +240,11 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
                                   w->out.size - PR_FRAME_HEADER);
         if (!req.job)
             return FRAME_WAIT;
+        req.job->err.code = req.err.code;
     }
     if (req.job) {
+        req.job->started_ns = started;
+        req.job->stats_slot = slot;
         c->inflight++;
         c->inflight_mem += req.job->mem;
         if (cmd->flags & EN_CMD_BACKGROUND)
@@ -232,6 +253,8 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
             en_writer_submit(srv->writer, req.job);
         return FRAME_DONE;
     }
+    /* Counted before any hold: a slowed-down answer is policy, not latency. */
+    count_request(c, slot, req.err.code, started);
     if (req.delay_ms && conn_hold_reply(c, req.delay_ms, req.close_after) == 0)
         return FRAME_DONE;
     reply_send(c);
@@ -282,6 +305,7 @@ conn_process(en_conn_t *c)
             pr_fail(&err, PR_BAD_FRAME, "frame length %u is outside 1..%u%s", len, limit,
                     limit < w->srv->cfg->max_frame ? " before a hello with a key" : "");
             reply_error(c, 0, &err);
+            en_stats_request(w->stats, en_stats_other_slot(), err.code, 0);
             c->state = EN_CONN_CLOSING;
             break;
         }
@@ -446,6 +470,9 @@ en_conn_write_done(en_write_t *job)
     c->inflight--;
     c->background = false;  /* when one was in flight, it was alone */
     c->inflight_mem -= job->mem;
+    en_stats_request(c->worker->stats, job->stats_slot,
+                     job->failed || job->answer ? job->err.code : PR_OK,
+                     en_stats_clock() - job->started_ns);
     if (c->state == EN_CONN_DEAD) {
         if (c->inflight == 0)
             conn_unlink_free(c);

@@ -165,6 +165,7 @@ pack_batch_errors(en_req_t *req, const char *key, uint32_t n_total, uint32_t n_b
 {
     msgpack_packer *pk = req->pk;
     char message[PR_MESSAGE_MAX];
+    req->err.code = PR_BAD_REQUEST;  /* answered here, but counted as an error */
     snprintf(message, sizeof message, "%u of %u %s break a rule, nothing was written; first: %.150s",
              n_bad, n_total, key, errs[0].message);
     msgpack_pack_map(pk, 3);

@@ -24,6 +24,8 @@
 #include "log.h"
 #include "match.h"
 #include "message.h"
+#include "metrics.h"
+#include "stats.h"
 #include "writer.h"
 
 /* How long a SIGTERM drain may take before connections are cut. */
@@ -122,7 +124,8 @@ worker_init(en_server_t *srv, en_worker_t *w, unsigned index)
     if (!msgpack_zone_init(&w->zone, MSGPACK_ZONE_CHUNK_SIZE))
         return -1;
     w->match_scratch = en_match_scratch_new();
-    return w->match_scratch ? 0 : -1;
+    w->stats = en_stats_new();
+    return w->match_scratch && w->stats ? 0 : -1;
 }
 
 static void
@@ -149,6 +152,7 @@ worker_free(en_worker_t *w)
     msgpack_sbuffer_destroy(&w->out);
     msgpack_zone_destroy(&w->zone);
     en_match_scratch_free(w->match_scratch);
+    en_stats_free(w->stats);
     pthread_mutex_destroy(&w->lock);
 }
 
@@ -188,9 +192,11 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     }
     if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg->max_clients) {
         atomic_fetch_sub(&srv->connections, 1);
+        atomic_fetch_add(&srv->connections_refused, 1);
         refuse_overloaded(fd);
         return;
     }
+    atomic_fetch_add(&srv->connections_total, 1);
     en_worker_t *w = &srv->workers[srv->next_worker++ % srv->n_workers];
     pthread_mutex_lock(&w->lock);
     if (w->n_new_fds == w->cap_new_fds) {
@@ -365,6 +371,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
         srv->listeners[i] = NULL;
     }
     srv->n_listeners = 0;
+    en_metrics_stop(srv->metrics);
+    srv->metrics = NULL;
     for (unsigned i = 0; i < srv->n_workers; i++)
         event_base_once(srv->workers[i].base, -1, EV_TIMEOUT, worker_drain,
                         &srv->workers[i], NULL);
@@ -460,6 +468,13 @@ en_server_run(en_config_t *cfg)
     char bound[2048];
     if (listen_all(srv, bound, sizeof bound) != 0)
         goto out;
+    if (cfg->metrics_listen[0]) {
+        size_t used = strlen(bound);
+        srv->metrics = en_metrics_start(srv, cfg->metrics_listen, bound + used,
+                                        sizeof bound - used);
+        if (!srv->metrics)
+            goto out;
+    }
     for (; started < srv->n_workers; started++)
         if (pthread_create(&srv->workers[started].thread, NULL, worker_main,
                            &srv->workers[started]) != 0)
@@ -504,6 +519,7 @@ out:
     en_backup_finish(&srv->backup);   /* before its worker and the store go */
     for (unsigned i = 0; i < srv->n_listeners; i++)
         evconnlistener_free(srv->listeners[i]);
+    en_metrics_stop(srv->metrics);
     if (cfg->unix_path[0])
         unlink(cfg->unix_path);
     if (srv->workers) {

@@ -52,6 +52,7 @@ struct en_worker {
     msgpack_packer pk;
     msgpack_zone zone;             /* request being decoded */
     struct en_match_scratch *match_scratch;
+    struct en_stats *stats;        /* written by this thread only */
 };
 
 struct en_server {
@@ -67,6 +68,8 @@ struct en_server {
     en_writer_t *writer;
     en_backup_slot_t backup;       /* admin.backup */
     atomic_uint connections;
+    atomic_uint_fast64_t connections_total, connections_refused;
+    struct en_metrics *metrics;    /* NULL unless metrics_listen is set */
     atomic_bool stopping;
     int64_t started;
     struct event *sig_term, *sig_int, *sig_hup, *drain_deadline;

@@ -31,7 +31,8 @@ struct en_writer {
     unsigned last_batch;     /* jobs in the previous batch */
     bool stop;
     msgpack_sbuffer sbuf;
-    atomic_uint_fast64_t commits, writes;
+    atomic_uint_fast64_t commits, writes, audit_jobs, audit_lost;
+    en_hist_t batch;
 };
 
 en_write_t *
@@ -110,8 +111,10 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow)
     if (rc != 0)
         return rc;
     int64_t begun = now_ns();
+    uint64_t applied = 0;
     for (en_write_t *j = first; j != stop; j = j->next) {
         if (j->apply) {  /* else answered already; it only keeps its place */
+            applied++;
             j->failed = false;
             rc = j->apply(txn, j, &wr->sbuf);
             if (rc != 0) {
@@ -123,8 +126,10 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow)
             j->next = take_queued(wr);
     }
     rc = ix_write_commit(txn);
-    if (rc == 0)
+    if (rc == 0) {
         atomic_fetch_add(&wr->commits, 1);
+        en_hist_add(&wr->batch, applied);
+    }
     return rc;
 }
 
@@ -221,8 +226,11 @@ writer_main(void *arg)
                 atomic_fetch_add(&wr->writes, 1);
                 en_worker_complete(batch->worker, batch);
             } else {
-                if (batch->failed)
+                atomic_fetch_add(&wr->audit_jobs, 1);
+                if (batch->failed) {
+                    atomic_fetch_add(&wr->audit_lost, 1);
                     en_error("audit entries of a read lost: %s", batch->err.message);
+                }
                 en_write_free(batch);
             }
             batch = next;
@@ -284,4 +292,8 @@ en_writer_stats(en_writer_t *wr, en_writer_stats_t *out)
 {
     out->commits = atomic_load(&wr->commits);
     out->writes = atomic_load(&wr->writes);
+    memset(&out->batch, 0, sizeof out->batch);
+    en_hist_merge(&out->batch, &wr->batch);
+    out->audit_jobs = atomic_load(&wr->audit_jobs);
+    out->audit_lost = atomic_load(&wr->audit_lost);
 }

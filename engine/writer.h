@@ -22,6 +22,7 @@
 #include "index.h"
 #include "message.h"
 #include "server.h"
+#include "stats.h"
 
 struct en_write {
     en_write_t *next;
@@ -48,6 +49,8 @@ struct en_write {
     msgpack_zone *zone;            /* owns the decoded request */
     void *data;                    /* op-specific, freed with free() */
     size_t mem;                    /* bytes data holds, for the per-connection cap */
+    uint64_t started_ns;           /* when the request was read (en_stats_clock) */
+    size_t stats_slot;             /* its operation, for the request counts */
     bool failed;
     pr_error_t err;
     struct {
@@ -59,7 +62,10 @@ struct en_write {
 
 typedef struct en_writer_stats {
     uint64_t commits;
-    uint64_t writes;
+    uint64_t writes;               /* client writes answered */
+    en_hist_sum_t batch;           /* jobs applied per commit */
+    uint64_t audit_jobs;           /* audit entries of reads, as jobs */
+    uint64_t audit_lost;           /* of those, failed to commit */
 } en_writer_stats_t;
 
 en_writer_t *en_writer_start(ix_env_t *ix, uint64_t map_max);

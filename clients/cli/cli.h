@@ -99,6 +99,7 @@ int cli_listing(cli_t *cli, const char *op, const char *items_key,
 
 /* ---- cmd_admin.c ---- */
 int cmd_audit(cli_t *cli, int argc, char **argv);
+int cmd_metrics(cli_t *cli, int argc, char **argv);
 
 /* ---- cmd_import.c ---- */
 int cmd_import(cli_t *cli, int argc, char **argv);

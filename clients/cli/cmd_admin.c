@@ -1,5 +1,5 @@
 /* cmd_admin.c - the administrator's commands of the jobmatch tool: audit
- * (the audit trail of worker records). */
+ * (the audit trail of worker records) and metrics (admin.stats). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,4 +133,15 @@ cmd_audit(cli_t *cli, int argc, char **argv)
         return rc;
     return cli_listing(cli, "audit.list", "entries", pack_audit_page, &o,
                        o.cursor, o.all);
+}
+
+/* `jobmatch metrics`: admin.stats as JSON (the daemon's own counts; not to
+ * be confused with labour-market statistics). */
+int
+cmd_metrics(cli_t *cli, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1)
+        return cli_usage("metrics takes no arguments");
+    return cli_call_print(cli, "admin.stats", NULL, NULL);
 }

@@ -59,6 +59,9 @@ static const char usage_text[] =
     "  fair allocate FAIR [--scope S] [--as-of T] [--json]\n"
     "                                        job fairs: members and a stable\n"
     "                                        allocation of workers to places\n"
+    "  metrics                               the daemon's request counts, latency\n"
+    "                                        percentiles, connections and commits\n"
+    "                                        (admin.stats)\n"
     "  call OP [JSON-ARGS]                   raw call, prints the result\n"
     "  help, --help, --version\n"
     "\n"
@@ -94,6 +97,7 @@ static const command_t commands[] = {
     { "explain", cmd_explain },
     { "audit", cmd_audit },
     { "fair", cmd_fair },
+    { "metrics", cmd_metrics },
     { "call", cmd_call },
 };
 

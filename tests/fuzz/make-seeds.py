@@ -84,6 +84,7 @@ REQUESTS = [
                                      "since": 0, "limit": 10}),
     # A bare name: the daemon that test_fuzz_seeds starts has a backup_dir.
     ("op-admin.backup", "admin.backup", {"path": "seed-copy"}),
+    ("op-admin.stats", "admin.stats", None),
 ]
 
 

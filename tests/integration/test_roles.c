@@ -76,6 +76,7 @@ static const op_case_t cases[] = {
     {"audit.list", "{\"worker\": \"seed-w\"}", ADMIN},
     /* A bare name: a copy inside the test daemon's backup_dir. */
     {"admin.backup", "{\"path\": \"copy-%1$s\"}", ADMIN},
+    {"admin.stats", "{}", ADMIN},
 };
 
 static jm_client_t *
