@@ -207,8 +207,9 @@ en_fair_build(ix_txn_t *txn, const en_party_t *workers, uint32_t n_workers,
             if ((rc = push_pref(&b, &pref)) != 0)
                 goto fail;
         }
-        qsort(out->prefs + out->start[w], out->start[w + 1] - out->start[w],
-              sizeof *out->prefs, worker_order);
+        if (out->start[w + 1] > out->start[w])  /* prefs is NULL while empty */
+            qsort(out->prefs + out->start[w], out->start[w + 1] - out->start[w],
+                  sizeof *out->prefs, worker_order);
     }
     out->n_workers = n_workers;
     rc = 0;
