@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -29,6 +30,10 @@
 /* Decoded writes waiting for the writer hold memory; past this much per
  * connection, its next write waits for earlier ones to commit. */
 #define EN_INFLIGHT_MEM_MAX ((size_t)128 << 20)
+
+/* How long a closing connection goes on reading (and discarding) what its
+ * client still sends; see conn_linger. */
+#define EN_LINGER_SECONDS 2
 
 enum frame_result { FRAME_DONE, FRAME_WAIT, FRAME_FATAL };
 
@@ -103,12 +108,17 @@ reply_error(en_conn_t *c, uint64_t id, const pr_error_t *err)
     reply_send(c);
 }
 
+/* The connection's timer: ends a held reply, or a linger (conn_linger). */
 static void
-on_hold_done(evutil_socket_t fd, short what, void *arg)
+on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     en_conn_t *c = arg;
+    if (c->state == EN_CONN_LINGERING) {
+        conn_close(c);
+        return;
+    }
     en_worker_t *w = c->worker;
     reply_begin(w);
     msgpack_sbuffer_write(&w->out, c->held, c->held_len);
@@ -127,7 +137,7 @@ conn_hold_reply(en_conn_t *c, unsigned delay_ms, bool close_after)
 {
     en_worker_t *w = c->worker;
     if (!c->hold_timer)
-        c->hold_timer = evtimer_new(w->base, on_hold_done, c);
+        c->hold_timer = evtimer_new(w->base, on_timer, c);
     size_t len = w->out.size - PR_FRAME_HEADER;
     char *held = malloc(len);
     if (!c->hold_timer || !held) {
@@ -329,6 +339,39 @@ conn_process(en_conn_t *c)
     conn_maybe_finish(c);
 }
 
+/* Whether bytes from the client wait unread, here or in the kernel. */
+static bool
+conn_input_pending(en_conn_t *c)
+{
+    int queued = 0;
+    return evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
+           (ioctl(bufferevent_getfd(c->bev), FIONREAD, &queued) == 0 && queued > 0);
+}
+
+/* Closing a socket with unread input makes the kernel reset the connection,
+ * and a reset can destroy replies the client has not read yet (the
+ * bad_frame it should see, or the last replies of a drain). So when input
+ * is pending, send FIN after the replies and discard what still comes until
+ * the client closes, for at most EN_LINGER_SECONDS. */
+static void
+conn_linger(en_conn_t *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    if (!c->hold_timer)
+        c->hold_timer = evtimer_new(c->worker->base, on_timer, c);
+    if (!c->hold_timer || shutdown(bufferevent_getfd(c->bev), SHUT_WR) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->state = EN_CONN_LINGERING;
+    /* A deadline, not a timeout: a client that keeps sending cannot keep
+     * the connection. */
+    struct timeval tv = {.tv_sec = EN_LINGER_SECONDS};
+    evtimer_add(c->hold_timer, &tv);
+    bufferevent_enable(c->bev, EV_READ);
+}
+
 /* Closes a closing connection once its replies are out; on shutdown,
  * closes every connection that has nothing left to answer. */
 static void
@@ -340,10 +383,12 @@ conn_maybe_finish(en_conn_t *c)
         c->state = EN_CONN_CLOSING;
     if (c->state != EN_CONN_CLOSING)
         return;
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-        conn_close(c);
-    else
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
         bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    else if (c->inflight == 0 && !c->eof && conn_input_pending(c))
+        conn_linger(c);
+    else
+        conn_close(c);
 }
 
 static void
@@ -357,8 +402,13 @@ conn_resume(en_conn_t *c)
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
-    conn_process(arg);
+    en_conn_t *c = arg;
+    if (c->state == EN_CONN_LINGERING) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    conn_process(c);
 }
 
 static void
@@ -376,6 +426,11 @@ static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
     en_conn_t *c = arg;
+    if (c->state == EN_CONN_LINGERING) {
+        /* The client closed (or took too long to): done. */
+        conn_close(c);
+        return;
+    }
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
         /* Silent, but not idle while it has work here or replies still
          * leaving (a slow reader is bounded by the write timeout). */
@@ -499,7 +554,7 @@ en_conn_write_done(en_write_t *job)
 void
 en_conn_drain(en_conn_t *c)
 {
-    if (c->state == EN_CONN_DEAD)
+    if (c->state == EN_CONN_DEAD || c->state == EN_CONN_LINGERING)
         return;
     conn_process(c);
 }

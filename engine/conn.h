@@ -23,6 +23,8 @@ enum en_conn_state {
     EN_CONN_WAITING,    /* the next request waits for in-flight writes */
     EN_CONN_HOLDING,    /* a reply is held back (failed hello); reads wait */
     EN_CONN_CLOSING,    /* flushing the last replies, then closing */
+    EN_CONN_LINGERING,  /* replies sent and FIN too; discarding input until
+                           the client closes, so that closing resets nothing */
     EN_CONN_DEAD,       /* socket gone; kept until its writes complete */
 };
 
@@ -38,7 +40,7 @@ struct en_conn {
     size_t inflight_mem;             /* memory those writes hold */
     bool eof;                        /* the client has shut its sending side */
     unsigned failed_hellos;
-    struct event *hold_timer;        /* ends EN_CONN_HOLDING */
+    struct event *hold_timer;        /* ends EN_CONN_HOLDING or _LINGERING */
     char *held;                      /* the held reply frame body */
     size_t held_len;
     bool close_after_held;
