@@ -111,6 +111,8 @@ en_job_new(en_req_t *req, void *data,
     job->req_id = req->rq->id;
     job->now = req->now;
     job->op = req->rq->op;
+    job->started_ns = req->started_ns;
+    job->stats_slot = req->slot;
     snprintf(job->actor, sizeof job->actor, "%s", req->conn->key_name);
     job->role = req->conn->role;
     job->apply = apply;

@@ -30,6 +30,8 @@ typedef struct en_req {
     size_t frame_len;         /* bytes of the request's frame body */
     msgpack_packer *pk;
     int64_t now;
+    uint64_t started_ns;      /* when the frame was read (en_stats_clock) */
+    size_t slot;              /* the operation's index in en_commands() */
     pr_error_t err;
     en_write_t *job;          /* set by write handlers */
     en_write_t *audit;        /* set by reads of workers (audit.h): entries

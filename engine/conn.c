@@ -234,7 +234,7 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
 
     en_req_t req = {
         .srv = srv, .worker = w, .conn = c, .rq = &rq, .frame_len = len, .pk = &w->pk,
-        .now = en_now(),
+        .now = en_now(), .started_ns = started, .slot = slot,
     };
     reply_begin(w);
     if (cmd->handler(&req) != 0) {
@@ -251,10 +251,10 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
         if (!req.job)
             return FRAME_WAIT;
         req.job->err.code = req.err.code;
-    }
-    if (req.job) {
         req.job->started_ns = started;
         req.job->stats_slot = slot;
+    }
+    if (req.job) {
         c->inflight++;
         c->inflight_mem += req.job->mem;
         if (cmd->flags & EN_CMD_BACKGROUND)

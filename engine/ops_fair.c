@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "command.h"
 #include "conn.h"
 #include "fair.h"
@@ -418,6 +419,8 @@ pack_allocation(en_req_t *req, pr_str_t fair, int scope, int64_t as_of,
     pr_pack_cstr(pk, "pairs");
     msgpack_pack_uint64(pk, p->start[nw]);
 
+    /* Every worker taking part was read and ranked: each is audited. */
+    en_audit_reads_t *audit = en_audit_reads_new(req, nw);
     pr_pack_cstr(pk, "assignments");
     msgpack_pack_array(pk, n_assigned);
     for (uint32_t w = 0; w < nw; w++) {
@@ -427,6 +430,7 @@ pack_allocation(en_req_t *req, pr_str_t fair, int scope, int64_t as_of,
         msgpack_pack_map(pk, 4);
         pr_pack_cstr(pk, "worker");
         pr_pack_str(pk, wid[a->member_of[1][w]]);
+        en_audit_reads_add(audit, wid[a->member_of[1][w]].ptr, wid[a->member_of[1][w]].len);
         pr_pack_cstr(pk, "vacancy");
         pr_pack_str(pk, vid[a->member_of[0][e->vacancy]]);
         pr_pack_cstr(pk, "worker_score");
@@ -438,8 +442,11 @@ pack_allocation(en_req_t *req, pr_str_t fair, int scope, int64_t as_of,
     pr_pack_cstr(pk, "unassigned");
     msgpack_pack_array(pk, nw - n_assigned);
     for (uint32_t w = 0; w < nw; w++)
-        if (a->assigned[w] == EN_FAIR_NONE)
+        if (a->assigned[w] == EN_FAIR_NONE) {
             pr_pack_str(pk, wid[a->member_of[1][w]]);
+            en_audit_reads_add(audit, wid[a->member_of[1][w]].ptr, wid[a->member_of[1][w]].len);
+        }
+    en_audit_reads_done(req, audit);
 
     pr_pack_cstr(pk, "unfilled");
     msgpack_pack_array(pk, n_unfilled);

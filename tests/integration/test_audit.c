@@ -227,6 +227,39 @@ Test(audit, worker_reads_and_changes_are_recorded, .timeout = 60)
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
 
+/* A fair's allocation reads and ranks every worker taking part. */
+Test(audit, fair_allocations_are_recorded_per_worker, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *desk1 = jt_connect_key(d, "counselor-secret-1", "counselor");
+    jm_client_t *admin = jt_connect_admin(d);
+    call_ok(desk1, "worker.put_many", "{\"workers\": [" WORKER("w1", "{\"id\": \"weld\", \"level\": 3}")
+            ", " WORKER("w2", "{\"id\": \"weld\", \"level\": 4}") ", " WORKER("w3", "") "]}");
+    jt_put_vacancy(desk1, "v1", "110105", "6-05-02-03", "weld:2");
+    call_ok(desk1, "fair.create", "{\"id\": \"f1\", \"name\": \"Spring fair\"}");
+    call_ok(desk1, "fair.register", "{\"fair\": \"f1\", \"vacancies\": [\"v1\"], "
+            "\"workers\": [\"w1\", \"w2\"]}");
+    /* Membership alone reveals no record: fair.get leaves no entry. */
+    call_ok(desk1, "fair.get", "{\"fair\": \"f1\"}");
+    call_ok(desk1, "fair.allocate", "{\"fair\": \"f1\"}");
+    settle(desk1);
+    for (int i = 1; i <= 3; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "{\"worker\": \"w%d\"}", i);
+        char *lines = audit_lines(admin, args, 100);
+        char want[200];
+        snprintf(want, sizeof want, "desk-1 counselor worker.put_many w%d\n%s", i,
+                 i < 3 ? (i == 1 ? "desk-1 counselor fair.allocate w1\n"
+                                 : "desk-1 counselor fair.allocate w2\n")
+                       : "");
+        cr_assert_str_eq(lines, want);
+        free(lines);
+    }
+    jm_close(desk1);
+    jm_close(admin);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
 Test(audit, entries_survive_a_crash_and_the_cli_lists_them, .timeout = 60)
 {
     jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
