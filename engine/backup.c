@@ -74,6 +74,8 @@ backup_main(void *arg)
         job->failed = true;
         if (rc == -ENOSPC || rc == -EDQUOT)
             pr_fail(&job->err, PR_STORAGE_FULL, "backup: no space left where the copy goes");
+        else if (rc == -ECANCELED)
+            pr_fail(&job->err, PR_INTERNAL, "backup cancelled: the server is shutting down");
         else
             pr_fail(&job->err, PR_INTERNAL, "backup failed: %s", why);
     }

@@ -17,7 +17,8 @@ typedef struct en_backup_slot {
 
 void en_backup_init(en_backup_slot_t *s);
 /* Shutdown: waits for a backup under way to end (the store must stay open
- * until it has), then frees the slot. */
+ * until it has; the drain cancels it with ix_backup_cancel first), then
+ * frees the slot. */
 void en_backup_finish(en_backup_slot_t *s);
 
 #endif

@@ -366,6 +366,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     en_info("%s: no longer accepting; answering what is in flight",
             sig == SIGTERM ? "SIGTERM" : "SIGINT");
     sd_notify(0, "STOPPING=1");
+    /* A backup could outlast the drain; its connection is told why. */
+    ix_backup_cancel(srv->ix);
     for (unsigned i = 0; i < srv->n_listeners; i++) {
         evconnlistener_free(srv->listeners[i]);
         srv->listeners[i] = NULL;

@@ -40,6 +40,51 @@ out:
     return ix_mdb_err(rc);
 }
 
+/* Claims the one backup slot of e for fd. */
+static int
+backup_claim(ix_env_t *e, int fd)
+{
+    int rc = 0;
+    pthread_mutex_lock(&e->backup_lock);
+    if (e->backup_cancelled)
+        rc = -ECANCELED;
+    else if (e->backup_fd >= 0)
+        rc = -EBUSY;
+    else
+        e->backup_fd = fd;
+    pthread_mutex_unlock(&e->backup_lock);
+    return rc;
+}
+
+/* Gives the slot back; true when the backup was cancelled meanwhile. */
+static bool
+backup_release(ix_env_t *e)
+{
+    pthread_mutex_lock(&e->backup_lock);
+    e->backup_fd = -1;
+    bool cancelled = e->backup_cancelled;
+    pthread_mutex_unlock(&e->backup_lock);
+    return cancelled;
+}
+
+void
+ix_backup_cancel(ix_env_t *e)
+{
+    pthread_mutex_lock(&e->backup_lock);
+    e->backup_cancelled = true;
+    if (e->backup_fd >= 0) {
+        /* The copy cannot be interrupted, but its writes can be made to
+         * fail: once the fd names a read-only file, the next write gets
+         * EBADF and LMDB abandons the copy. */
+        int ro = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (ro >= 0) {
+            dup2(ro, e->backup_fd);
+            close(ro);
+        }
+    }
+    pthread_mutex_unlock(&e->backup_lock);
+}
+
 int
 ix_backup(ix_env_t *e, const char *dir, ix_backup_info_t *out)
 {
@@ -51,12 +96,18 @@ ix_backup(ix_env_t *e, const char *dir, ix_backup_info_t *out)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
+    int rc = backup_claim(e, fd);
+    if (rc != 0) {
+        close(fd);
+        unlink(path);
+        return rc;
+    }
 
     /* The copy reads through its own transaction, which holds the map
      * (map_lock) for the whole run. */
     pthread_rwlock_rdlock(&e->map_lock);
     ix_long_read_begin(e);
-    int rc = mdb_env_copyfd2(e->env, fd, MDB_CP_COMPACT);
+    rc = mdb_env_copyfd2(e->env, fd, MDB_CP_COMPACT);
     ix_long_read_end(e);
     pthread_rwlock_unlock(&e->map_lock);
     rc = rc > 0 ? -rc : ix_mdb_err(rc);
@@ -64,6 +115,9 @@ ix_backup(ix_env_t *e, const char *dir, ix_backup_info_t *out)
     struct stat st;
     if (rc == 0 && (fsync(fd) != 0 || fstat(fd, &st) != 0))
         rc = -errno;
+    /* From here on fd is ours alone again. */
+    if (backup_release(e))
+        rc = -ECANCELED;
     if (close(fd) != 0 && rc == 0)
         rc = -errno;
     if (rc == 0) {

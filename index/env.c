@@ -218,6 +218,8 @@ ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
     pthread_rwlock_init(&e->map_lock, &attr);
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&e->pool_lock, NULL);
+    pthread_mutex_init(&e->backup_lock, NULL);
+    e->backup_fd = -1;
     e->wtxn.env = e;
     *out = e;
     return 0;
@@ -240,6 +242,7 @@ ix_close(ix_env_t *e)
     ix_pending_free(&e->pend);
     pthread_mutex_destroy(&e->pool_lock);
     pthread_rwlock_destroy(&e->map_lock);
+    pthread_mutex_destroy(&e->backup_lock);
     mdb_env_close(e->env);
     free(e);
 }

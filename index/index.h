@@ -75,13 +75,16 @@ int ix_grow(ix_env_t *env, uint64_t ceiling, uint64_t *new_size);
  * while other threads go on reading and writing. The copy is one
  * consistent snapshot, fsync'd, and opens as a store of its own (put it
  * in an empty data directory). Takes as long as reading the whole store.
- * -EEXIST when dir/data.mdb exists, else 0 or a negative errno (the
- * partial file is removed). */
+ * -EEXIST when dir/data.mdb exists, -EBUSY while another backup of env
+ * runs, else 0 or a negative errno (the partial file is removed). */
 typedef struct ix_backup_info {
     uint64_t bytes;       /* size of the copy */
     uint64_t last_seq;    /* last changelog sequence the copy holds */
 } ix_backup_info_t;
 int ix_backup(ix_env_t *env, const char *dir, ix_backup_info_t *out);
+/* For shutdown, from any thread: a backup under way stops soon and returns
+ * -ECANCELED (its file removed), and so does any later one. */
+void ix_backup_cancel(ix_env_t *env);
 /* Flushes to disk (used with IX_SYNC_NONE and at shutdown). */
 int ix_sync(ix_env_t *env);
 const char *ix_strerror(int err);

@@ -135,6 +135,11 @@ struct ix_env {
      * map_lock for long; a resize does not queue readers behind them. */
     atomic_uint long_readers;
     unsigned stale_readers;   /* slots of dead processes cleared at open */
+    /* ix_backup under way: the copy's fd, which ix_backup_cancel points
+     * elsewhere (-1 when none), and whether backups are cancelled. */
+    pthread_mutex_t backup_lock;
+    int backup_fd;
+    bool backup_cancelled;
     pthread_mutex_t pool_lock;
     ix_txn_t *pool_free;
     ix_txn_t *pool_all;

@@ -294,3 +294,71 @@ Test(env, backup_is_a_compacted_consistent_copy)
     ix_read_end(t);
     ix_close(c);
 }
+
+typedef struct copier {
+    ix_env_t *e;
+    int rc;
+} copier_t;
+
+static void *
+copy_on(void *arg)
+{
+    copier_t *c = arg;
+    ix_backup_info_t info;
+    c->rc = ix_backup(c->e, copy_dir, &info);
+    return NULL;
+}
+
+/* Shutdown cancels a backup under way; the partial copy goes, and later
+ * backups are refused. */
+Test(env, a_cancelled_backup_leaves_nothing)
+{
+    ix_env_t *e = open_env(64 << 20);
+    ix_txn_t *t;
+    static char value[4000];
+    memset(value, 'y', sizeof value);
+    cr_assert_eq(ix_write_begin(e, &t), 0);
+    for (int i = 0; i < 5000; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "big%d", i);
+        const char *occ = "6-05-02-03";
+        uint32_t occ_len = 10;
+        ix_doc_t d = {
+            .kind = IX_VACANCY, .id = id, .id_len = (uint32_t)strlen(id),
+            .region = {'1', '1', '0', '1', '0', '5'}, .occupations = &occ,
+            .occupation_lens = &occ_len, .n_occupations = 1,
+            .value = value, .value_len = sizeof value,
+        };
+        cr_assert_eq(ix_put(t, &d, 0, NULL), 0);
+    }
+    cr_assert_eq(ix_write_commit(t), 0);
+
+    strcpy(copy_dir, "/tmp/ixcopy-XXXXXX");
+    cr_assert_not_null(mkdtemp(copy_dir));
+    char p[128];
+    snprintf(p, sizeof p, "%s/data.mdb", copy_dir);
+    copier_t c = {.e = e};
+    pthread_t th;
+    pthread_create(&th, NULL, copy_on, &c);
+    struct stat sb;
+    for (int i = 0; i < 100000 && !(stat(p, &sb) == 0 && sb.st_size > 0); i++)
+        usleep(10);
+    ix_backup_cancel(e);
+    pthread_join(th, NULL);
+    /* Usually cut short; a copy that was quicker than the cancel is whole. */
+    cr_assert(c.rc == -ECANCELED || c.rc == 0, "ix_backup: %s", ix_strerror(c.rc));
+    if (c.rc == -ECANCELED)
+        cr_assert_neq(stat(p, &sb), 0, "a cancelled backup left its file");
+    unlink(p);
+    ix_backup_info_t info;
+    cr_assert_eq(ix_backup(e, copy_dir, &info), -ECANCELED);
+    cr_assert_neq(stat(p, &sb), 0);
+    /* The store itself is untouched. */
+    char report[256];
+    cr_assert_eq(ix_read_begin(e, &t), 0);
+    cr_assert_eq(ix_check(t, report, sizeof report), 0, "%s", report);
+    ix_read_end(t);
+    ix_close(e);
+    if (c.rc == -ECANCELED)
+        cr_log_info("the backup was cut short");
+}
