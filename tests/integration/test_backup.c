@@ -316,3 +316,89 @@ Test(backup, a_bare_name_goes_into_backup_dir, .timeout = 60)
     cr_assert_eq(jt_daemon_stop(d), 0);
     remove_tree(root);
 }
+
+/* A SIGTERM during a backup does not wait for it: the daemon drains and
+ * exits cleanly, the backup is answered (done, or cancelled and removed). */
+Test(backup, sigterm_during_a_backup, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    for (int b = 0; b < 20; b++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "vacancies", 9);
+        msgpack_pack_array(&pk, 1000);
+        for (int i = 0; i < 1000; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "bulk-%d-%d", b, i);
+            jt_pack_vacancy(&pk, id, "320102", "2-02-01-00", "a:3,b:2,c:4,d:1");
+        }
+        jt_call_ok(c, "vacancy.put_many", &sb);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    jm_close(c);
+    char root[] = "/tmp/jm-backup-test.XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+    char path[300];
+    snprintf(path, sizeof path, "%s/copy", root);
+
+    int fd = jt_raw_connect(d);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    jt_pack_kv_int(&pk, "id", 1);
+    jt_pack_kv_str(&pk, "op", "hello");
+    jt_pack_str(&pk, "args");
+    msgpack_pack_map(&pk, 2);
+    jt_pack_kv_int(&pk, "protocol", 1);
+    jt_pack_kv_str(&pk, "key", JT_ADMIN_KEY);
+    jt_raw_send_frame(fd, sb.data, sb.size);
+    sb.size = 0;
+    msgpack_pack_map(&pk, 3);
+    jt_pack_kv_int(&pk, "id", 2);
+    jt_pack_kv_str(&pk, "op", "admin.backup");
+    jt_pack_str(&pk, "args");
+    msgpack_pack_map(&pk, 1);
+    jt_pack_kv_str(&pk, "path", path);
+    jt_raw_send_frame(fd, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    /* The backup has begun once its directory exists. */
+    struct stat st;
+    for (int i = 0; i < 10000 && stat(path, &st) != 0; i++)
+        usleep(100);
+    cr_assert_eq(jt_daemon_term(d), 0, "the daemon did not exit cleanly");
+
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 4096);
+    msgpack_object o;
+    cr_assert_eq(jt_raw_read_frame(fd, &zone, &o), 0, "hello reply");
+    cr_assert_eq(jt_raw_read_frame(fd, &zone, &o), 0, "the backup was not answered");
+    cr_assert_eq(jt_get_int(&o, "id"), 2);
+    char file[340];
+    snprintf(file, sizeof file, "%s/data.mdb", path);
+    if (jt_get_bool(&o, "ok")) {
+        cr_assert_eq(stat(file, &st), 0, "an acknowledged backup has no file");
+    } else {
+        const msgpack_object *err = jt_need(&o, "error");
+        cr_assert_str_eq(jt_get_str(err, "code"), "internal");
+        cr_assert(strstr(jt_get_str(err, "message"), "cancelled"), "%s",
+                  jt_get_str(err, "message"));
+        cr_assert_neq(stat(path, &st), 0, "a cancelled backup left its directory");
+        cr_log_info("the backup was cancelled");
+    }
+    msgpack_zone_destroy(&zone);
+    close(fd);
+    /* The store is whole. */
+    cr_assert_eq(jt_daemon_restart(d), -1);
+    c = jt_connect_admin(d);
+    expect_check_ok(c, "admin.check after the shutdown");
+    cr_assert_eq(jt_admin_count(c, "vacancies"), 20000u);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+    remove_tree(root);
+}
