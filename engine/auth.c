@@ -115,6 +115,12 @@ read_key_file(const char *path, char *buf, size_t cap, size_t *len)
     FILE *f = fopen(path, "r");
     if (!f)
         return -errno;
+    /* Refusing would break set-ups that worked before the key file
+     * existed, so only say so. */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        en_warn("admin key file %s has mode %04o: group or others have access to it "
+                "(chmod 600 it)", path, (unsigned)(st.st_mode & 07777));
     if (!fgets(buf, (int)cap, f)) {
         fclose(f);
         return -EINVAL;

@@ -364,3 +364,18 @@ Test(keys, reloads_under_a_stream_of_hellos_lose_no_key_that_stays, .timeout = 6
     cr_assert_eq(log_count(d, "keys not reloaded"), 0);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
+
+Test(keys, an_admin_key_file_others_can_read_is_used_with_a_warning, .timeout = 30)
+{
+    /* Refusing it would break set-ups from before the key file: warn. */
+    const char *path = write_file("admin.key", "admin-secret-0123456789\n", 0644);
+    char cmd[1024], out[4096];
+    snprintf(cmd, sizeof cmd,
+             "env -u JOBMATCH_ADMIN_KEY timeout -s TERM 3 \"$JOBMATCHD\" --listen 127.0.0.1:0 "
+             "--data '%s/data' --admin-key-file '%s'", dir, path);
+    int rc = run(cmd, out, sizeof out);
+    cr_assert_eq(rc, 124, "jobmatchd did not run until stopped (%d): %s", rc, out);
+    cr_assert(strstr(out, "has mode 0644: group or others have access to it"), "%s", out);
+    cr_assert(strstr(out, " ready: "), "%s", out);
+    cr_assert_null(strstr(out, "admin-secret-0123456789"), "%s", out);
+}
