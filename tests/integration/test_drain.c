@@ -288,3 +288,84 @@ Test(drain, sigterm_under_load_loses_no_acknowledged_write, .timeout = 180)
     free(cls);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
+
+/* A client that sends many large reads and never reads a reply cannot
+ * hold the drain up: its connection is cut at the drain deadline (8 s),
+ * the daemon still exits cleanly within the limit, and the writers that
+ * were answered meanwhile keep every acknowledged write. */
+Test(drain, a_client_that_never_reads_is_cut_at_the_deadline, .timeout = 180)
+{
+    enum { WRITERS = 4, LISTS = 200 };
+    /* Under valgrind's memcheck everything runs many times slower. */
+    int64_t limit_ms = getenv("JM_REAL_JOBMATCHD") ? 15000 : DRAIN_LIMIT_MS;
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *admin = jt_connect_admin(d);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    jt_pack_str(&pk, "vacancies");
+    msgpack_pack_array(&pk, 1000);
+    for (int i = 0; i < 1000; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "big%04d", i);
+        jt_pack_vacancy(&pk, id, "110105", "6-05-02-03", "weld:3,cnc:2,paint:1,drive:4");
+    }
+    jt_call_ok(admin, "vacancy.put_many", &sb);
+    msgpack_sbuffer_destroy(&sb);
+    jm_close(admin);
+
+    /* The hog: LISTS pages of 1000 vacancies asked for, none read. The
+     * server stops reading it once 8 MiB of replies wait. */
+    int hog = jt_raw_connect(d);
+    msgpack_sbuffer_init(&sb);
+    jt_args_json(&sb, "{\"id\": 1, \"op\": \"vacancy.list\", \"args\": {\"limit\": 1000}}");
+    for (int i = 0; i < LISTS; i++)
+        jt_raw_send_frame(hog, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+
+    client_t *cls = calloc(WRITERS, sizeof *cls);
+    cr_assert_not_null(cls);
+    pthread_t th[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        cls[i].d = d;
+        cls[i].index = i;
+        cls[i].kind = PUT_ONE;
+        cr_assert_eq(pthread_create(&th[i], NULL, client_main, &cls[i]), 0);
+    }
+    int64_t deadline = now_ms() + 20000;
+    while (total_acked(cls, WRITERS) < 100 && now_ms() < deadline)
+        usleep(20000);
+    cr_assert_geq(total_acked(cls, WRITERS), 100, "writers made too little progress");
+
+    int64_t t0 = now_ms();
+    int status = jt_daemon_term(d);
+    int64_t took = now_ms() - t0;
+    for (int i = 0; i < WRITERS; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_eq(status, 0, "exit status %d after SIGTERM", status);
+    cr_assert_lt(took, limit_ms, "the drain took %lld ms", (long long)took);
+    /* It was the deadline that ended it: the hog was never done. */
+    cr_assert_geq(took, 7000, "the drain ended after %lld ms, before the deadline", (long long)took);
+    cr_log_info("drain with a client that never reads: %lld ms", (long long)took);
+    close(hog);
+
+    jt_daemon_restart(d);
+    jm_client_t *c = jt_connect_admin(d);
+    char id[32];
+    for (int i = 0; i < WRITERS; i++) {
+        cr_assert_str_empty(cls[i].error, "client %d: %s", i, cls[i].error);
+        for (int n = 0; n < atomic_load(&cls[i].acked); n++) {
+            snprintf(id, sizeof id, "v%d-%d", i, n);
+            cr_assert(exists(c, "vacancy.get", id), "acknowledged put of %s lost", id);
+        }
+    }
+    jm_reply_t *r = jt_call_json(c, "admin.check", "{}");
+    jt_expect_ok(r, "admin.check");
+    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
+    jm_close(c);
+    free(cls);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}

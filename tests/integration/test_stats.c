@@ -371,7 +371,30 @@ Test(stats, counts_and_percentiles_follow_known_traffic, .timeout = 90)
     jt_expect_ok(r, "ping after HTTP");
     jm_reply_free(r);
 
+    /* jobmatch metrics prints admin.stats as JSON. */
     jm_close(fourth);
+    fourth = NULL;
+    const char *cli = getenv("JOBMATCH_CLI");
+    cr_assert(cli && *cli, "JOBMATCH_CLI is not set");
+    char *cmd;
+    cr_assert_gt(asprintf(&cmd, "'%s' -a %s -k '%s' metrics", cli, d->addr, JT_ADMIN_KEY), 0);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    char *text = NULL;
+    size_t cap = 0;
+    cr_assert_gt(getdelim(&text, &cap, '\0', p), 0);
+    int status = pclose(p);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "jobmatch metrics: %d", status);
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    cr_assert_not_null(j, "not JSON: %s", text);
+    json_t *pings = json_object_get(json_object_get(json_object_get(j, "ops"), "ping"), "requests");
+    cr_assert_eq(json_integer_value(pings), 201);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "connections"), "refused")), 1);
+    json_decref(j);
+    free(text);
+    free(cmd);
+
     jm_close(desk);
     jm_close(anon);
     jm_close(admin);
