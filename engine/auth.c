@@ -87,16 +87,16 @@ en_keyring_find(const en_keyring_t *kr, const char *secret, size_t secret_len)
 {
     uint8_t h[EN_KEY_HASH_LEN];
     hash_secret(secret, secret_len, h);
-    const en_key_t *found = NULL;
-    /* Compare with every entry, so the time taken does not tell which
-     * entry matched. */
+    /* Compare with every entry and pick the first match without a branch,
+     * so the time taken does not tell which entry matched. */
+    size_t match = SIZE_MAX;
     for (size_t i = 0; i < kr->n; i++) {
-        bool eq = sodium_memcmp(h, kr->keys[i].hash, EN_KEY_HASH_LEN) == 0;
-        if (eq && !found)
-            found = &kr->keys[i];
+        size_t eq = (size_t)(sodium_memcmp(h, kr->keys[i].hash, EN_KEY_HASH_LEN) == 0);
+        size_t take = (size_t)0 - (eq & (size_t)(match == SIZE_MAX));
+        match = (match & ~take) | (i & take);
     }
     sodium_memzero(h, sizeof h);
-    return found;
+    return match == SIZE_MAX ? NULL : &kr->keys[match];
 }
 
 void
