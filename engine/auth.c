@@ -228,11 +228,10 @@ parse_hash(const char *text, uint8_t out[EN_KEY_HASH_LEN])
     return 0;
 }
 
-/* Refuses a key file that anyone but this process's user could read or
- * change: a readable file gives away which hashes to attack, a writable
- * one lets its writer add a key. */
-static int
-check_key_file(int fd, const char *path, char *why, size_t why_len)
+/* A readable key file gives away which hashes to attack (or, for the
+ * secret key, the key itself), a writable one lets its writer add a key. */
+int
+en_check_key_file(int fd, const char *path, char *why, size_t why_len)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -312,7 +311,7 @@ en_keyring_load_file(en_keyring_t *kr, const char *path, char *why, size_t why_l
         snprintf(why, why_len, "key file %s: %s", path, strerror(errno));
         return -1;
     }
-    if (check_key_file(fd, path, why, why_len) != 0) {
+    if (en_check_key_file(fd, path, why, why_len) != 0) {
         close(fd);
         return -1;
     }

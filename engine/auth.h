@@ -82,6 +82,11 @@ int en_keyring_reload_admin(en_keyring_t *kr, const char *path);
 int en_keyring_load_file(en_keyring_t *kr, const char *path, char *why,
                          size_t why_len);
 
+/* Refuses (-1, reason in why) a key file, open as fd, that is not a
+ * regular file owned by this process's user with no access for group or
+ * others. Returns 0 otherwise. */
+int en_check_key_file(int fd, const char *path, char *why, size_t why_len);
+
 /* Formats the key file line for a secret, newline included. Returns 0, or
  * -1 with the reason in out when the name, role or secret breaks a rule. */
 int en_key_file_line(const char *name, const char *role, const char *secret,

@@ -11,6 +11,7 @@
 #include <ini.h>
 
 #include "log.h"
+#include "seal.h"
 
 void
 en_config_defaults(en_config_t *cfg)
@@ -132,6 +133,8 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         return set_copy(cfg->admin_key_file, sizeof cfg->admin_key_file, value);
     if (strcmp(name, "key_file") == 0)
         return set_copy(cfg->key_file, sizeof cfg->key_file, value);
+    if (strcmp(name, "secret_key_file") == 0)
+        return set_copy(cfg->secret_key_file, sizeof cfg->secret_key_file, value);
     if (strcmp(name, "ready_file") == 0)
         return set_copy(cfg->ready_file, sizeof cfg->ready_file, value);
     if (strcmp(name, "backup_dir") == 0)
@@ -300,6 +303,10 @@ usage(FILE *out)
 "                           random key when absent). JOBMATCH_ADMIN_KEY overrides.\n"
 "      --key-file F         key file: `name role hash` lines (see --hash-key);\n"
 "                           mode 0600, owned by the daemon's user\n"
+"      --secret-key-file F  the key that seals personal fields at rest; outside\n"
+"                           the data directory, mode 0600 (default none: workers\n"
+"                           with personal fields are refused)\n"
+"      --gen-secret-key F   write a new random secret key to F and exit\n"
 "      --ready-file F       write the bound address(es) to F once listening\n"
 "      --backup-dir DIR     admin.backup with a bare name writes DIR/NAME\n"
 "      --log-level L        error, warn, info (default), debug\n"
@@ -313,6 +320,18 @@ usage(FILE *out)
 "Config file: [server] and [storage] take the long option names with '_'\n"
 "for '-'; [keys] holds `name = role:secret` lines. SIGHUP reloads the keys\n"
 "(key file, [keys], admin key). See docs/operations.md.\n");
+}
+
+static int
+gen_secret_key(const char *path)
+{
+    char why[600];
+    if (en_seal_key_create(path, why, sizeof why) != 0) {
+        fprintf(stderr, "jobmatchd: %s\n", why);
+        return -1;
+    }
+    printf("jobmatchd: wrote a new secret key to %s\n", path);
+    return 1;
 }
 
 int
@@ -336,6 +355,8 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         {"admin-key-file", required_argument, NULL, 1},
         {"key-file", required_argument, NULL, 1},
         {"anonymous-max-frame", required_argument, NULL, 1},
+        {"secret-key-file", required_argument, NULL, 1},
+        {"gen-secret-key", required_argument, NULL, 2},
         {"ready-file", required_argument, NULL, 1},
         {"backup-dir", required_argument, NULL, 1},
         {"log-level", required_argument, NULL, 1},
@@ -383,6 +404,7 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         case 'h': usage(stdout); return 1;
         case 'V': printf("jobmatchd %s\n", JM_VERSION); return 1;
         case 1: name = opts[idx].name; break;
+        case 2: return gen_secret_key(optarg);
         default: usage(stderr); return -1;
         }
         char key[32];

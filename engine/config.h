@@ -19,6 +19,7 @@
  *   anonymous_max_frame = 8K
  *   backup_dir = /var/lib/jobmatch-backup
  *   metrics_listen = 127.0.0.1:9411
+ *   secret_key_file = /etc/jobmatch/secret.key
  *   [storage]
  *   map_size = 16G
  *   map_max = 1T
@@ -48,6 +49,7 @@ typedef struct en_config {
     char config_path[512];          /* "" = no config file */
     char admin_key_file[512];       /* "" = <data_dir>/admin.key */
     char key_file[512];             /* "" = none */
+    char secret_key_file[512];      /* "" = none: personal fields refused */
     char ready_file[512];           /* "" = none; written once listening */
     char backup_dir[512];           /* "" = none; where relative admin.backup paths go */
     char metrics_listen[EN_ADDR_MAX]; /* "" = no metrics endpoint */
@@ -69,8 +71,9 @@ typedef struct en_config {
 void en_config_defaults(en_config_t *cfg);
 
 /* Applies argv (which may name a config file with -c/--config, read
- * first). Returns 0 to run, 1 when --help or --version was printed (exit
- * 0), -1 on error (message printed; exit 2). */
+ * first). Returns 0 to run, 1 when --help or --version was printed or
+ * --gen-secret-key wrote its file (exit 0), -1 on error (message printed;
+ * exit 2). */
 int en_config_from_args(en_config_t *cfg, int argc, char **argv);
 
 void en_config_free(en_config_t *cfg);

@@ -34,13 +34,16 @@ hash_key(const char *name, const char *role)
 int
 main(int argc, char **argv)
 {
+    /* First: --hash-key, --gen-secret-key and the key ring all need it. */
+    if (sodium_init() < 0) {
+        en_error("libsodium failed to initialise");
+        return 1;
+    }
     if (argc >= 2 && strcmp(argv[1], "--hash-key") == 0) {
         if (argc != 4) {
             fprintf(stderr, "usage: jobmatchd --hash-key NAME ROLE < secret\n");
             return 2;
         }
-        if (sodium_init() < 0)
-            return 1;
         return hash_key(argv[2], argv[3]);
     }
     en_config_t cfg;
@@ -49,10 +52,6 @@ main(int argc, char **argv)
     if (rc != 0) {
         en_config_free(&cfg);
         return rc > 0 ? 0 : 2;
-    }
-    if (sodium_init() < 0) {
-        en_error("libsodium failed to initialise");
-        return 1;
     }
     rc = en_server_run(&cfg);
     en_config_free(&cfg);

@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "command.h"
+#include "conn.h"
 #include "index.h"
 #include "log.h"
 #include "record.h"
@@ -43,6 +44,54 @@ get_record_arg(en_req_t *req, const char *key)
     return o;
 }
 
+/* Counselors and admins see a worker's personal fields; nobody else. */
+static bool
+sees_personal(const en_req_t *req)
+{
+    return (req->conn->role & (EN_ROLE_COUNSELOR | EN_ROLE_ADMIN)) != 0;
+}
+
+/* A stored worker that cannot be answered with: told plainly, and logged
+ * (the id only, never a personal field). */
+static int
+worker_read_error(en_req_t *req, const char *id, uint32_t id_len, int rc)
+{
+    const char *why = rc == -ENOKEY ? "are sealed under a secret key the daemon does not hold"
+                      : rc == -EBADMSG ? "do not authenticate (altered, or sealed for another record)"
+                      : rc == -EIO ? NULL
+                      : "";
+    if (why && !*why)
+        return en_storage_error(&req->err, rc);
+    if (!why) {
+        en_error("worker %.*s: the stored record does not decode", (int)id_len, id);
+        return pr_fail(&req->err, PR_INTERNAL, "worker %.*s: the stored record does not decode",
+                       (int)id_len, id);
+    }
+    en_error("worker %.*s: its personal fields %s", (int)id_len, id, why);
+    return pr_fail(&req->err, PR_INTERNAL, "worker %.*s: its personal fields %s", (int)id_len,
+                   id, why);
+}
+
+/* Personal fields are never stored in clear: without a secret key to seal
+ * them, a worker that has any is refused. */
+static int
+check_sealable(const en_req_t *req, const pr_worker_t *w, const char *path,
+               pr_error_t *err)
+{
+    if (req->srv->sealer)
+        return 0;
+    const char *field = w->name.ptr          ? "name"
+                        : w->national_id.ptr ? "national_id"
+                        : w->phone.ptr       ? "phone"
+                                             : NULL;
+    if (!field)
+        return 0;
+    return pr_fail(err, PR_BAD_REQUEST,
+                   "%s.%s: personal fields cannot be stored: the server has no "
+                   "secret key (secret_key_file) to seal them with",
+                   path, field);
+}
+
 /* ---- put -------------------------------------------------------------- */
 
 static void
@@ -68,7 +117,8 @@ static int
 apply_worker_put(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
 {
     const pr_worker_t *w = job->data;
-    int rc = en_store_put_worker(txn, w, job->now, sbuf, &job->result.created);
+    int rc = en_store_put_worker(txn, job->worker->srv->sealer, w, job->now, sbuf,
+                                 &job->result.created);
     return rc ? rc : en_audit_change(txn, job, w->id);
 }
 
@@ -87,6 +137,8 @@ put_one(en_req_t *req, uint8_t kind)
     int rc = kind == IX_VACANCY
                  ? pr_vacancy_decode(o, key, 0, req->now, rec, &req->err)
                  : pr_worker_decode(o, key, 0, req->now, rec, &req->err);
+    if (rc == 0 && kind == IX_WORKER)
+        rc = check_sealable(req, rec, key, &req->err);
     if (rc != 0) {
         free(rec);
         return -1;
@@ -144,7 +196,8 @@ apply_put_many(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
         bool created = false;
         int rc = b->kind == IX_VACANCY
                      ? en_store_put_vacancy(txn, &b->u.vacancies[i], job->now, sbuf, &created)
-                     : en_store_put_worker(txn, &b->u.workers[i], job->now, sbuf, &created);
+                     : en_store_put_worker(txn, job->worker->srv->sealer, &b->u.workers[i],
+                                           job->now, sbuf, &created);
         if (rc == 0 && b->kind == IX_WORKER)
             rc = en_audit_change(txn, job, b->u.workers[i].id);
         if (rc != 0)
@@ -231,6 +284,8 @@ put_many(en_req_t *req, uint8_t kind)
                                          &b->u.vacancies[i], e)
                      : pr_worker_decode(&arr->via.array.ptr[i], path, 0, req->now,
                                         &b->u.workers[i], e);
+        if (rc == 0 && kind == IX_WORKER)
+            rc = check_sealable(req, &b->u.workers[i], path, e);
         if (rc != 0) {
             if (n_bad < EN_PUT_MANY_ERRORS)
                 idx[n_bad] = i;
@@ -276,19 +331,27 @@ get_record(en_req_t *req, uint8_t kind)
     if (rc != 0)
         return en_storage_error(&req->err, rc);
     ix_record_t rec;
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 2048);
     rc = ix_get(txn, kind, id.ptr, id.len, &rec);
     if (rc == 0) {
         en_reply_ok(req);
         msgpack_pack_map(req->pk, 1);
         pr_pack_cstr(req->pk, kind == IX_VACANCY ? "vacancy" : "worker");
-        en_pack_raw(req->pk, rec.value, rec.value_len);
-        if (kind == IX_WORKER)
+        if (kind == IX_VACANCY)
+            en_pack_raw(req->pk, rec.value, rec.value_len);
+        else
+            rc = en_store_pack_worker(req->pk, req->srv->sealer, &rec, sees_personal(req), &zone);
+        if (kind == IX_WORKER && rc == 0)
             en_audit_read(req, id.ptr, id.len);
     }
     ix_read_end(txn);
+    msgpack_zone_destroy(&zone);
     if (rc == -ENOENT)
         return pr_fail(&req->err, PR_NOT_FOUND, "%s %.*s not found",
                        kind == IX_VACANCY ? "vacancy" : "worker", (int)id.len, id.ptr);
+    if (rc != 0 && kind == IX_WORKER)
+        return worker_read_error(req, id.ptr, id.len, rc);
     return rc ? en_storage_error(&req->err, rc) : 0;
 }
 
@@ -509,27 +572,47 @@ list_records(en_req_t *req, uint8_t kind)
     }
     uint8_t next[IX_CURSOR_MAX];
     size_t next_len = 0;
+    uint32_t bad = EN_LIST_MAX;  /* the worker that could not be packed */
     rc = ix_list(txn, &q, collect, page, next, &next_len);
     if (rc == 0) {
         en_reply_ok(req);
         msgpack_pack_map(req->pk, 2);
         pr_pack_cstr(req->pk, kind == IX_VACANCY ? "vacancies" : "workers");
         msgpack_pack_array(req->pk, page->n);
-        for (uint32_t i = 0; i < page->n; i++)
-            en_pack_raw(req->pk, page->items[i].value, page->items[i].len);
+        msgpack_zone zone;
+        msgpack_zone_init(&zone, 2048);
+        for (uint32_t i = 0; i < page->n && rc == 0; i++) {
+            if (kind == IX_VACANCY) {
+                en_pack_raw(req->pk, page->items[i].value, page->items[i].len);
+                continue;
+            }
+            ix_record_t rec = {.kind = kind, .id = page->items[i].id,
+                               .id_len = page->items[i].id_len,
+                               .value = page->items[i].value,
+                               .value_len = page->items[i].len};
+            rc = en_store_pack_worker(req->pk, req->srv->sealer, &rec, sees_personal(req), &zone);
+            if (rc != 0)
+                bad = i;
+            msgpack_zone_clear(&zone);
+        }
+        msgpack_zone_destroy(&zone);
         pr_pack_cstr(req->pk, "cursor");
         en_pack_cursor(req->pk, next, next_len);
-        if (kind == IX_WORKER) {
+        if (kind == IX_WORKER && rc == 0) {
             en_audit_reads_t *a = en_audit_reads_new(req, page->n);
             for (uint32_t i = 0; i < page->n; i++)
                 en_audit_reads_add(a, page->items[i].id, page->items[i].id_len);
             en_audit_reads_done(req, a);
         }
     }
+    if (rc != 0 && bad < page->n)
+        worker_read_error(req, page->items[bad].id, page->items[bad].id_len, rc);
     ix_read_end(txn);
     free(page);
     if (rc == -EINVAL)
         return pr_fail(err, PR_BAD_REQUEST, "cursor: does not belong to this listing");
+    if (rc != 0 && bad < EN_LIST_MAX)
+        return -1;
     return rc ? en_storage_error(err, rc) : 0;
 }
 

@@ -26,6 +26,7 @@
 #include "message.h"
 #include "metrics.h"
 #include "stats.h"
+#include "store.h"
 #include "writer.h"
 
 /* How long a SIGTERM drain may take before connections are cut. */
@@ -444,6 +445,15 @@ en_server_run(en_config_t *cfg)
     if (!srv->throttle)
         goto out;
 
+    char why[1200];
+    if (cfg->secret_key_file[0]) {
+        srv->sealer = en_sealer_load(cfg->secret_key_file, cfg->data_dir, why, sizeof why);
+        if (!srv->sealer) {
+            en_error("secret key: %s", why);
+            goto out;
+        }
+    }
+
     ix_options_t iopts = {.map_size = cfg->map_size, .sync = cfg->sync};
     int rc = ix_open(cfg->data_dir, &iopts, &srv->ix);
     if (rc != 0) {
@@ -453,6 +463,15 @@ en_server_run(en_config_t *cfg)
     if (ix_stale_readers(srv->ix) > 0)
         en_warn("cleared %u stale reader slot(s) left by processes that died "
                 "while reading the store", ix_stale_readers(srv->ix));
+    if (en_store_bind_key(srv->ix, srv->sealer, why, sizeof why) != 0) {
+        en_error("secret key: %s", why);
+        goto out;
+    }
+    if (srv->sealer)
+        en_info("personal fields sealed under secret key id %02x",
+                en_sealer_key_id(srv->sealer));
+    else
+        en_warn("no secret_key_file: workers with personal fields will be refused");
     srv->writer = en_writer_start(srv->ix, cfg->map_max > cfg->map_size ? cfg->map_max
                                                                         : cfg->map_size);
     if (!srv->writer)
@@ -546,5 +565,6 @@ out:
     }
     en_keystore_free(&srv->keys);
     en_throttle_free(srv->throttle);
+    en_sealer_free(srv->sealer);
     return status;
 }

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "index.h"
 #include "keystore.h"
+#include "seal.h"
 #include "throttle.h"
 
 typedef struct en_server en_server_t;
@@ -60,6 +61,7 @@ struct en_server {
     ix_env_t *ix;
     en_keystore_t keys;            /* config keys, key file, admin key */
     en_throttle_t *throttle;       /* failed hellos per address */
+    en_sealer_t *sealer;           /* seals personal fields; NULL = no key */
     struct event_base *base;
     struct evconnlistener *listeners[EN_MAX_LISTEN + 1];
     unsigned n_listeners;

@@ -418,6 +418,15 @@ typedef int (*ix_member_cb)(void *ctx, uint8_t kind, const char *id,
 int ix_fair_members(ix_txn_t *txn, const char *fair, uint32_t fair_len,
                     ix_member_cb cb, void *ctx);
 
+/* Small named values the engine keeps in the store (name: 1-32 bytes,
+ * kept apart from the index's own meta entries). ix_meta_get copies the
+ * value into buf (-EINVAL when it is longer than cap; -ENOENT when
+ * absent); ix_meta_put needs a write transaction. */
+int ix_meta_get(ix_txn_t *txn, const char *name, void *buf, size_t cap,
+                size_t *len);
+int ix_meta_put(ix_txn_t *txn, const char *name, const void *val,
+                size_t len);
+
 /* Verifies the whole store: every doc against the id map, every posting
  * and counter recomputed from the docs and compared with what is stored
  * (nothing missing, nothing extra), and the meta counters. Writes a short

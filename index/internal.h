@@ -21,8 +21,10 @@
  * postings. 3: skill and minor-group postings carry the record's brief.
  * 4: skill and minor-group postings move to the match dbi as fixed-size
  * duplicates of one key per (term, county). 5: the audit dbi. 6: the
- * fairs dbi. */
-#define IX_FORMAT_VERSION 6
+ * fairs dbi. 7: a worker's value holds its personal fields sealed (the
+ * engine's layout, docs/storage.md), and meta may hold the engine's "x."
+ * entries. */
+#define IX_FORMAT_VERSION 7
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 2
 /* Fixed part of a stored doc (see doc.c for the layout). */

@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <sodium.h>
+
+#include "seal.h"
 
 extern char **environ;
 
@@ -74,6 +77,8 @@ kill_leftovers(void)
             waitpid(d->pid, NULL, 0);
         }
         remove_tree(d->dir);
+        if (d->key_file[0])
+            unlink(d->key_file);
         live[i] = NULL;
     }
 }
@@ -155,9 +160,10 @@ read_ready(jt_daemon_t *d)
     return true;
 }
 
-/* Forks and execs the daemon on d->dir, then waits for its ready file. */
-static void
-spawn(jt_daemon_t *d)
+/* Forks and execs the daemon on d->dir (stderr to err_path unless NULL);
+ * returns its pid. */
+static pid_t
+fork_daemon(jt_daemon_t *d, const char *err_path)
 {
     const char *bin = getenv("JOBMATCHD");
     cr_assert(bin && *bin,
@@ -170,8 +176,9 @@ spawn(jt_daemon_t *d)
     unlink(ready);
 
     const char *fixed[] = {bin, "--listen", "127.0.0.1:0", "--data", d->dir,
-                           "--ready-file", ready, "--log-level", "warn"};
-    size_t n_fixed = sizeof fixed / sizeof fixed[0];
+                           "--ready-file", ready, "--log-level", "warn",
+                           "--secret-key-file", d->key_file};
+    size_t n_fixed = sizeof fixed / sizeof fixed[0] - (d->key_file[0] ? 0 : 2);
     char **argv = calloc(n_fixed + d->n_args + 1, sizeof *argv);
     cr_assert_not_null(argv);
     for (size_t i = 0; i < n_fixed; i++)
@@ -192,8 +199,10 @@ spawn(jt_daemon_t *d)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
-        if (d->capture_log) {
-            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (err_path || d->capture_log) {
+            int fd = open(err_path ? err_path : log_path,
+                          O_WRONLY | O_CREAT | (err_path ? O_TRUNC : O_APPEND) | O_CLOEXEC,
+                          0600);
             if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
                 _exit(127);
         }
@@ -202,7 +211,17 @@ spawn(jt_daemon_t *d)
     }
     free(argv);
     free(env);
+    return pid;
+}
+
+/* Forks and execs the daemon on d->dir, then waits for its ready file. */
+static void
+spawn(jt_daemon_t *d)
+{
+    pid_t pid = fork_daemon(d, NULL);
     d->pid = pid;
+    char ready[300];
+    snprintf(ready, sizeof ready, "%s/ready", d->dir);
 
     int64_t deadline = now_ms() + JT_START_TIMEOUT_MS;
     for (;;) {
@@ -226,7 +245,7 @@ spawn(jt_daemon_t *d)
 }
 
 static jt_daemon_t *
-daemon_new(const char *const *extra_args, size_t n_prefix)
+daemon_new(const char *const *extra_args, size_t n_prefix, bool with_key)
 {
     jt_daemon_t *d = calloc(1, sizeof *d);
     cr_assert_not_null(d);
@@ -234,6 +253,12 @@ daemon_new(const char *const *extra_args, size_t n_prefix)
     snprintf(d->dir, sizeof d->dir, "%s/jobmatch-test-XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
     cr_assert_not_null(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
+    if (with_key) {
+        char why[600];
+        cr_assert_geq(sodium_init(), 0);
+        snprintf(d->key_file, sizeof d->key_file, "%s.secret.key", d->dir);
+        cr_assert_eq(en_seal_key_create(d->key_file, why, sizeof why), 0, "%s", why);
+    }
     size_t n = 0;
     while (extra_args && extra_args[n])
         n++;
@@ -249,7 +274,15 @@ daemon_new(const char *const *extra_args, size_t n_prefix)
 jt_daemon_t *
 jt_daemon_start(const char *const *extra_args)
 {
-    jt_daemon_t *d = daemon_new(extra_args, 0);
+    jt_daemon_t *d = daemon_new(extra_args, 0, true);
+    spawn(d);
+    return d;
+}
+
+jt_daemon_t *
+jt_daemon_start_keyless(const char *const *extra_args)
+{
+    jt_daemon_t *d = daemon_new(extra_args, 0, false);
     spawn(d);
     return d;
 }
@@ -272,7 +305,7 @@ write_ini(jt_daemon_t *d, const char *ini_text)
 jt_daemon_t *
 jt_daemon_start_ini(const char *ini_text, const char *const *extra_args)
 {
-    jt_daemon_t *d = daemon_new(extra_args, 2);
+    jt_daemon_t *d = daemon_new(extra_args, 2, true);
     write_ini(d, ini_text);
     spawn(d);
     return d;
@@ -281,7 +314,7 @@ jt_daemon_start_ini(const char *ini_text, const char *const *extra_args)
 jt_daemon_t *
 jt_daemon_start_logged(const char *ini_text, const char *const *extra_args)
 {
-    jt_daemon_t *d = daemon_new(extra_args, ini_text ? 2 : 0);
+    jt_daemon_t *d = daemon_new(extra_args, ini_text ? 2 : 0, true);
     if (ini_text)
         write_ini(d, ini_text);
     d->capture_log = true;
@@ -357,6 +390,35 @@ jt_daemon_restart(jt_daemon_t *d)
     return rc;
 }
 
+int
+jt_daemon_start_fails(jt_daemon_t *d, char *err, size_t err_len)
+{
+    cr_assert_eq(d->pid, 0, "the daemon still runs");
+    char err_path[300], ready[300];
+    snprintf(err_path, sizeof err_path, "%s/start.err", d->dir);
+    snprintf(ready, sizeof ready, "%s/ready", d->dir);
+    pid_t pid = fork_daemon(d, err_path);
+    int64_t deadline = now_ms() + JT_START_TIMEOUT_MS;
+    int status;
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+        if (read_ready(d) || now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            cr_assert_fail("jobmatchd started although it should have refused to");
+        }
+        sleep_ms(5);
+    }
+    err[0] = '\0';
+    FILE *f = fopen(err_path, "r");
+    if (f) {
+        size_t n = fread(err, 1, err_len - 1, f);
+        err[n] = '\0';
+        fclose(f);
+    }
+    unlink(err_path);
+    return exit_code(status);
+}
+
 void
 jt_daemon_kill9(jt_daemon_t *d)
 {
@@ -375,6 +437,8 @@ jt_daemon_stop(jt_daemon_t *d)
     int rc = jt_daemon_term(d);
     untrack(d);
     remove_tree(d->dir);
+    if (d->key_file[0])
+        unlink(d->key_file);
     for (size_t i = 0; i < d->n_args; i++)
         free(d->args[i]);
     free(d->args);

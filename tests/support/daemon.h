@@ -2,7 +2,9 @@
  * and connect to it.
  *
  * Every daemon gets its own mkdtemp data directory, listens on a free
- * loopback port and announces the address through its ready file. The
+ * loopback port and announces the address through its ready file. It is
+ * given a secret key file of its own (for sealing personal fields), made
+ * beside the data directory, never inside it. The
  * binary is the one named by the JOBMATCHD environment variable (ctest
  * sets it). Daemons still running when the test process exits, or when it
  * dies, are killed and their directories removed, so a failed assertion
@@ -34,6 +36,7 @@ extern const char JT_ADMIN_KEY[];
 typedef struct jt_daemon {
     pid_t pid;           /* 0 when not running */
     char dir[256];       /* data directory (also holds ready file, config) */
+    char key_file[300];  /* DIR.secret.key, or "" when started keyless */
     char addr[128];      /* "127.0.0.1:PORT" of the running instance */
     char **args;         /* extra arguments, kept for restarts (owned) */
     size_t n_args;
@@ -45,6 +48,9 @@ typedef struct jt_daemon {
  * array, or NULL for none) and waits until it is ready. The returned
  * daemon is owned by the caller and released with jt_daemon_stop(). */
 jt_daemon_t *jt_daemon_start(const char *const *extra_args);
+
+/* Like jt_daemon_start(), but with no secret key file. */
+jt_daemon_t *jt_daemon_start_keyless(const char *const *extra_args);
 
 /* Like jt_daemon_start(), but first writes ini_text to DIR/jobmatchd.ini
  * and passes `-c DIR/jobmatchd.ini` ahead of extra_args. */
@@ -66,6 +72,11 @@ char *jt_daemon_log(const jt_daemon_t *d);
  * is updated). Returns the stopped instance's status as jt_daemon_stop()
  * reports it, or -1 when it was not running (e.g. after jt_daemon_kill9). */
 int jt_daemon_restart(jt_daemon_t *d);
+
+/* Starts the (stopped) daemon on its directory and arguments, expecting it
+ * to refuse to start: fails the test if it becomes ready. Returns its exit
+ * status, with what it wrote to stderr in err (NUL-terminated). */
+int jt_daemon_start_fails(jt_daemon_t *d, char *err, size_t err_len);
 
 /* Kills the daemon with SIGKILL and reaps it. The data directory stays, so
  * jt_daemon_restart() can start it again. */
