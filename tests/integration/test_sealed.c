@@ -1,0 +1,661 @@
+/* test_sealed.c - personal fields sealed at rest, through a live daemon:
+ * planted values never reach data.mdb or a compact backup (after puts,
+ * replaces and deletes), they round-trip through the wire, a wrong or
+ * missing key stops the start-up, and an altered or moved ciphertext is
+ * detected. */
+#define _GNU_SOURCE  /* memmem */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "daemon.h"
+#include "index.h"
+#include "jobmatch.h"
+#include "seal.h"
+#include "wire.h"
+
+#define COUNSELOR_INI "[keys]\nfront-desk = counselor:counselor-secret-1\n"
+#define COUNSELOR_KEY "counselor-secret-1"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+typedef struct person {
+    const char *id, *name, *national_id, *phone;
+} person_t;
+
+static void
+put_person(jm_client_t *c, const person_t *p)
+{
+    jm_reply_t *r = jt_call_json(c, "worker.put",
+                                 "{\"worker\": {\"id\": \"%s\", \"name\": \"%s\", "
+                                 "\"national_id\": \"%s\", \"phone\": \"%s\", "
+                                 "\"birth_year\": 1985, \"region\": \"110105\", "
+                                 "\"skills\": [{\"id\": \"lathe\", \"level\": 4}], "
+                                 "\"desired_occupations\": [\"6-18\"]}}",
+                                 p->id, p->name, p->national_id, p->phone);
+    jt_expect_ok(r, "worker.put");
+    jm_reply_free(r);
+}
+
+/* The worker map as c sees it; caller frees the reply. */
+static jm_reply_t *
+get_worker(jm_client_t *c, const char *id)
+{
+    jm_reply_t *r = jt_call_json(c, "worker.get", "{\"id\": \"%s\"}", id);
+    jt_expect_ok(r, id);
+    return r;
+}
+
+static void
+expect_person(jm_client_t *c, const person_t *p)
+{
+    jm_reply_t *r = get_worker(c, p->id);
+    const msgpack_object *w = jt_need(&r->result, "worker");
+    cr_assert_str_eq(jt_get_str(w, "id"), p->id);
+    cr_assert_str_eq(jt_get_str(w, "name"), p->name);
+    cr_assert_str_eq(jt_get_str(w, "national_id"), p->national_id);
+    cr_assert_str_eq(jt_get_str(w, "phone"), p->phone);
+    cr_assert_eq(jt_get_int(w, "birth_year"), 1985);
+    jm_reply_free(r);
+}
+
+/* Reads a whole file into a malloc'd buffer. */
+static char *
+slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s: %s", path, strerror(errno));
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    cr_assert_geq(n, 0);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert_not_null(buf);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* How often needle (len bytes) occurs in the file at path. */
+static unsigned
+occurrences(const char *path, const void *needle, size_t len)
+{
+    size_t size;
+    char *buf = slurp(path, &size);
+    unsigned n = 0;
+    for (const char *p = buf, *end = buf + size;
+         (p = memmem(p, (size_t)(end - p), needle, len)) != NULL; p++)
+        n++;
+    free(buf);
+    return n;
+}
+
+static unsigned
+occurrences_str(const char *path, const char *s)
+{
+    return occurrences(path, s, strlen(s));
+}
+
+/* Copies the store in dir to out (created) as LMDB's compacting copy
+ * does: live pages only, free pages left behind. */
+static void
+compact_copy(const char *dir, const char *out)
+{
+    cr_assert_eq(mkdir(out, 0700), 0, "mkdir %s: %s", out, strerror(errno));
+    MDB_env *env;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
+    int rc = mdb_env_open(env, dir, MDB_RDONLY, 0600);
+    cr_assert_eq(rc, 0, "open %s: %s", dir, mdb_strerror(rc));
+    rc = mdb_env_copy2(env, out, MDB_CP_COMPACT);
+    cr_assert_eq(rc, 0, "copy: %s", mdb_strerror(rc));
+    mdb_env_close(env);
+}
+
+static void
+remove_copy(const char *out)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/data.mdb", out);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lock.mdb", out);
+    unlink(path);
+    rmdir(out);
+}
+
+/* The sealed bytes of a stored worker (the bin after its public map), read
+ * with the index from the stopped daemon's directory. */
+static size_t
+sealed_of(const char *dir, const char *id, uint8_t *out, size_t cap)
+{
+    ix_env_t *ix;
+    ix_options_t o = {.map_size = 64u << 20};
+    cr_assert_eq(ix_open(dir, &o, &ix), 0);
+    ix_txn_t *txn;
+    cr_assert_eq(ix_read_begin(ix, &txn), 0);
+    ix_record_t rec;
+    cr_assert_eq(ix_get(txn, IX_WORKER, id, (uint32_t)strlen(id), &rec), 0);
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 2048);
+    msgpack_object pub, bin;
+    size_t off = 0;
+    cr_assert_eq(msgpack_unpack(rec.value, rec.value_len, &off, &zone, &pub),
+                 MSGPACK_UNPACK_EXTRA_BYTES, "worker %s has no sealed part", id);
+    cr_assert_null(jt_get(&pub, "name"), "the public map holds the name");
+    cr_assert_eq(msgpack_unpack(rec.value, rec.value_len, &off, &zone, &bin),
+                 MSGPACK_UNPACK_SUCCESS);
+    cr_assert_eq(bin.type, MSGPACK_OBJECT_BIN);
+    size_t len = bin.via.bin.size;
+    cr_assert_leq(len, cap);
+    memcpy(out, bin.via.bin.ptr, len);
+    msgpack_zone_destroy(&zone);
+    ix_read_end(txn);
+    ix_close(ix);
+    return len;
+}
+
+/* Replaces every occurrence of from (len bytes) in the file with to;
+ * returns how many there were. */
+static unsigned
+rewrite_file(const char *path, const uint8_t *from, const uint8_t *to, size_t len)
+{
+    size_t size;
+    char *buf = slurp(path, &size);
+    unsigned n = 0;
+    for (char *p = buf, *end = buf + size;
+         (p = memmem(p, (size_t)(end - p), from, len)) != NULL; p += len) {
+        memcpy(p, to, len);
+        n++;
+    }
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(buf, 1, size, f), size);
+    cr_assert_eq(fclose(f), 0);
+    free(buf);
+    return n;
+}
+
+static void
+data_path(const jt_daemon_t *d, char *out, size_t len)
+{
+    snprintf(out, len, "%s/data.mdb", d->dir);
+}
+
+/* Writes a fresh key to d's key file (replacing the one it had). */
+static void
+replace_key(const jt_daemon_t *d)
+{
+    char why[600];
+    cr_assert_eq(unlink(d->key_file), 0);
+    cr_assert_eq(en_seal_key_create(d->key_file, why, sizeof why), 0, "%s", why);
+}
+
+/* ---- planted values ----------------------------------------------------- */
+
+static const person_t ANNA = {"w-anna", "Planted Anna Liu", "110105PLANTED0011", "139PLANTED01"};
+static const person_t BO = {"w-bo", "Planted Bo Chen", "110105PLANTED0022", "139PLANTED02"};
+static const person_t BO2 = {"w-bo", "Replaced Bo Chen", "110105REPLACED022", "139REPLACED2"};
+static const person_t CAI = {"w-cai", "Deleted Cai Wang", "110105DELETED0033", "139DELETED03"};
+
+static void
+expect_no_personal(const char *path, const person_t *const *people, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *v[] = {people[i]->name, people[i]->national_id, people[i]->phone};
+        for (int k = 0; k < 3; k++)
+            cr_assert_eq(occurrences_str(path, v[k]), 0, "%s holds \"%s\" in clear", path,
+                         v[k]);
+    }
+}
+
+Test(sealed, planted_values_never_reach_data_mdb_or_a_compact_copy)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    put_person(c, &ANNA);
+    put_person(c, &BO);
+    put_person(c, &CAI);
+    /* Bulk loading seals too. */
+    jm_reply_t *r = jt_call_json(c, "worker.put_many",
+                                 "{\"workers\": [{\"id\": \"w-dan\", \"name\": \"Planted Dan Wu\", "
+                                 "\"phone\": \"139PLANTED04\", \"birth_year\": 1990, "
+                                 "\"region\": \"110105\"}]}");
+    jt_expect_ok(r, "worker.put_many");
+    jm_reply_free(r);
+    /* A vacancy's employer is no personal field: it shows in clear, which
+     * proves the search below would find a planted value if it were there. */
+    r = jt_call_json(c, "vacancy.put",
+                     "{\"vacancy\": {\"id\": \"v-1\", \"employer\": \"Planted Employer Co\", "
+                     "\"title\": \"Turner\", \"occupation\": \"6-18-01-01\", "
+                     "\"region\": \"110105\", \"skills\": []}}");
+    jt_expect_ok(r, "vacancy.put");
+    jm_reply_free(r);
+    /* Replace one (its old sealed value is freed, maybe left in a free
+     * page) and delete another. */
+    put_person(c, &BO2);
+    r = jt_call_json(c, "worker.delete", "{\"id\": \"w-cai\"}");
+    jt_expect_ok(r, "worker.delete");
+    jm_reply_free(r);
+    expect_person(c, &ANNA);
+    expect_person(c, &BO2);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    char path[600], copy[400];
+    data_path(d, path, sizeof path);
+    cr_assert_geq(occurrences_str(path, "Planted Employer Co"), 1);
+    cr_assert_geq(occurrences_str(path, "w-anna"), 1);
+    const person_t dan = {"w-dan", "Planted Dan Wu", "Planted Dan Wu", "139PLANTED04"};
+    const person_t *all[] = {&ANNA, &BO, &BO2, &CAI, &dan};
+    expect_no_personal(path, all, 5);
+
+    snprintf(copy, sizeof copy, "%s.copy", d->dir);
+    compact_copy(d->dir, copy);
+    snprintf(path, sizeof path, "%s/data.mdb", copy);
+    cr_assert_geq(occurrences_str(path, "Planted Employer Co"), 1);
+    expect_no_personal(path, all, 5);
+    remove_copy(copy);
+
+    /* After a restart everything still opens. */
+    jt_daemon_restart(d);
+    c = jt_connect_admin(d);
+    expect_person(c, &ANNA);
+    expect_person(c, &BO2);
+    r = jt_call_json(c, "worker.get", "{\"id\": \"w-cai\"}");
+    jt_expect_error(r, "not_found", "w-cai");
+    jm_reply_free(r);
+    jm_close(c);
+    jt_daemon_stop(d);
+}
+
+Test(sealed, a_deleted_worker_leaves_no_trace_in_a_compact_copy)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    put_person(c, &ANNA);
+    put_person(c, &CAI);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+    uint8_t sealed[512];
+    size_t len = sealed_of(d->dir, CAI.id, sealed, sizeof sealed);
+    char path[600], copy[400];
+    data_path(d, path, sizeof path);
+    cr_assert_geq(occurrences(path, sealed, len), 1);
+
+    jt_daemon_restart(d);
+    c = jt_connect_admin(d);
+    jm_reply_t *r = jt_call_json(c, "worker.delete", "{\"id\": \"w-cai\"}");
+    jt_expect_ok(r, "worker.delete");
+    jm_reply_free(r);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    snprintf(copy, sizeof copy, "%s.copy", d->dir);
+    compact_copy(d->dir, copy);
+    snprintf(path, sizeof path, "%s/data.mdb", copy);
+    /* Neither the ciphertext (a free page of data.mdb may still hold it)
+     * nor, of course, the plaintext. */
+    cr_assert_eq(occurrences(path, sealed, len), 0);
+    const person_t *gone[] = {&CAI};
+    expect_no_personal(path, gone, 1);
+    remove_copy(copy);
+    jt_daemon_restart(d);
+    jt_daemon_stop(d);
+}
+
+/* ---- the wire ----------------------------------------------------------- */
+
+Test(sealed, round_trip_through_the_wire)
+{
+    jt_daemon_t *d = jt_daemon_start_ini(COUNSELOR_INI, NULL);
+    jm_client_t *admin = jt_connect_admin(d);
+    jm_client_t *counselor = jt_connect_key(d, COUNSELOR_KEY, "counselor");
+    put_person(counselor, &ANNA);
+    /* Every personal field is optional: one alone round-trips, and a
+     * worker without any has none. */
+    jm_reply_t *r = jt_call_json(admin, "worker.put",
+                                 "{\"worker\": {\"id\": \"w-phone\", \"phone\": \"+86 139 0000\", "
+                                 "\"birth_year\": 1990, \"region\": \"110105\"}}");
+    jt_expect_ok(r, "worker.put");
+    jm_reply_free(r);
+    jt_put_worker(admin, "w-none", "110105", NULL, "lathe:3");
+
+    expect_person(admin, &ANNA);
+    expect_person(counselor, &ANNA);
+    r = get_worker(counselor, "w-phone");
+    const msgpack_object *w = jt_need(&r->result, "worker");
+    cr_assert_str_eq(jt_get_str(w, "phone"), "+86 139 0000");
+    cr_assert_null(jt_get(w, "name"));
+    cr_assert_null(jt_get(w, "national_id"));
+    jm_reply_free(r);
+    r = get_worker(counselor, "w-none");
+    w = jt_need(&r->result, "worker");
+    cr_assert_null(jt_get(w, "phone"));
+    cr_assert_null(jt_get(w, "name"));
+    jm_reply_free(r);
+
+    /* The canonical order is kept: id, then the personal fields. */
+    r = get_worker(admin, ANNA.id);
+    w = jt_need(&r->result, "worker");
+    cr_assert_eq(w->type, MSGPACK_OBJECT_MAP);
+    const char *order[] = {"id", "name", "national_id", "phone", "birth_year"};
+    for (int i = 0; i < 5; i++) {
+        const msgpack_object *k = &w->via.map.ptr[i].key;
+        cr_assert(jt_str_is(k, order[i]), "key %d is not %s", i, order[i]);
+    }
+    jm_reply_free(r);
+
+    /* Listing opens them too. */
+    r = jt_call_json(counselor, "worker.list", "{\"region\": \"110105\"}");
+    jt_expect_ok(r, "worker.list");
+    const msgpack_object *list = jt_need(&r->result, "workers");
+    cr_assert_eq(list->via.array.size, 3);
+    unsigned named = 0;
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *item = &list->via.array.ptr[i];
+        if (jt_str_is(jt_get(item, "id"), ANNA.id)) {
+            cr_assert_str_eq(jt_get_str(item, "name"), ANNA.name);
+            cr_assert_str_eq(jt_get_str(item, "national_id"), ANNA.national_id);
+            named++;
+        }
+    }
+    cr_assert_eq(named, 1);
+    jm_reply_free(r);
+
+    /* A replace that drops the personal fields drops them. */
+    jt_put_worker(counselor, ANNA.id, "110105", NULL, "lathe:3");
+    r = get_worker(admin, ANNA.id);
+    cr_assert_null(jt_get(jt_need(&r->result, "worker"), "name"));
+    jm_reply_free(r);
+
+    /* Matching never needs them (w-phone has no skill to match on), and
+     * the store stays consistent. */
+    jt_put_vacancy(admin, "v-1", "110105", "6-18-01-01", "lathe:3");
+    r = jt_call_json(counselor, "match.workers", "{\"vacancy\": \"v-1\"}");
+    jt_expect_ok(r, "match.workers");
+    cr_assert_eq(jt_need(&r->result, "matches")->via.array.size, 2);
+    jm_reply_free(r);
+    r = jt_call_json(admin, "admin.check", NULL);
+    jt_expect_ok(r, "admin.check");
+    jm_reply_free(r);
+    jm_close(counselor);
+    jm_close(admin);
+    jt_daemon_stop(d);
+}
+
+Test(sealed, without_a_key_personal_fields_are_refused_not_stored_in_clear)
+{
+    jt_daemon_t *d = jt_daemon_start_keyless(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    jm_reply_t *r = jt_call_json(c, "worker.put",
+                                 "{\"worker\": {\"id\": \"w-1\", \"national_id\": \"KEYLESS-ID-1\", "
+                                 "\"birth_year\": 1990, \"region\": \"110105\"}}");
+    jt_expect_error(r, "bad_request", "worker.national_id: personal fields cannot be stored");
+    cr_assert_not_null(strstr(r->error_message, "secret_key_file"), "%s", r->error_message);
+    cr_assert_null(strstr(r->error_message, "KEYLESS-ID-1"), "the value leaked into: %s",
+                   r->error_message);
+    jm_reply_free(r);
+    r = jt_call_json(c, "worker.put_many",
+                     "{\"workers\": [{\"id\": \"w-2\", \"birth_year\": 1990, \"region\": \"110105\"}, "
+                     "{\"id\": \"w-3\", \"name\": \"KEYLESS NAME\", \"birth_year\": 1990, "
+                     "\"region\": \"110105\"}]}");
+    jt_expect_error(r, "bad_request", "workers[1].name: personal fields cannot be stored");
+    jm_reply_free(r);
+    for (int i = 1; i <= 3; i++) {
+        r = jt_call_json(c, "worker.get", "{\"id\": \"w-%d\"}", i);
+        jt_expect_error(r, "not_found", NULL);
+        jm_reply_free(r);
+    }
+    /* Workers without personal fields are fine, and so is the connection. */
+    jt_put_worker(c, "w-4", "110105", NULL, "lathe:3");
+    r = get_worker(c, "w-4");
+    jm_reply_free(r);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+    char path[600];
+    data_path(d, path, sizeof path);
+    cr_assert_eq(occurrences_str(path, "KEYLESS"), 0);
+    jt_daemon_restart(d);
+    jt_daemon_stop(d);
+}
+
+/* ---- keys at start-up --------------------------------------------------- */
+
+Test(sealed, a_wrong_or_missing_key_stops_the_start_up)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    put_person(c, &ANNA);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    char good[320], err[4096];
+    snprintf(good, sizeof good, "%s.good", d->key_file);
+    cr_assert_eq(rename(d->key_file, good), 0);
+
+    /* Another key. */
+    char why[600];
+    cr_assert_eq(en_seal_key_create(d->key_file, why, sizeof why), 0, "%s", why);
+    int status = jt_daemon_start_fails(d, err, sizeof err);
+    cr_assert_neq(status, 0);
+    cr_assert_not_null(strstr(err, "secret key"), "stderr: %s", err);
+    cr_assert(strstr(err, "holds no key with id") || strstr(err, "is not the key"),
+              "stderr: %s", err);
+
+    /* No key at all. */
+    char *saved = strdup(d->key_file);
+    d->key_file[0] = '\0';
+    status = jt_daemon_start_fails(d, err, sizeof err);
+    cr_assert_neq(status, 0);
+    cr_assert_not_null(strstr(err, "no secret_key_file is configured"), "stderr: %s", err);
+    snprintf(d->key_file, sizeof d->key_file, "%s", saved);
+    free(saved);
+
+    /* The right key, readable by others: refused until chmod 600. */
+    cr_assert_eq(rename(good, d->key_file), 0);
+    cr_assert_eq(chmod(d->key_file, 0644), 0);
+    status = jt_daemon_start_fails(d, err, sizeof err);
+    cr_assert_neq(status, 0);
+    cr_assert_not_null(strstr(err, "chmod 600"), "stderr: %s", err);
+    cr_assert_eq(chmod(d->key_file, 0600), 0);
+
+    jt_daemon_restart(d);
+    c = jt_connect_admin(d);
+    expect_person(c, &ANNA);
+    jm_close(c);
+    jt_daemon_stop(d);
+}
+
+Test(sealed, a_key_inside_the_data_directory_is_refused)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    cr_assert_eq(jt_daemon_term(d), 0);
+    char inside[300], err[4096];
+    snprintf(inside, sizeof inside, "%s/secret.key", d->dir);
+    cr_assert_eq(rename(d->key_file, inside), 0);
+    char *saved = strdup(d->key_file);
+    snprintf(d->key_file, sizeof d->key_file, "%s", inside);
+    int status = jt_daemon_start_fails(d, err, sizeof err);
+    cr_assert_neq(status, 0);
+    cr_assert_not_null(strstr(err, "inside the data directory"), "stderr: %s", err);
+    cr_assert_eq(rename(inside, saved), 0);
+    snprintf(d->key_file, sizeof d->key_file, "%s", saved);
+    free(saved);
+    jt_daemon_restart(d);
+    jt_daemon_stop(d);
+}
+
+/* Runs jobmatchd with args (NULL-terminated); returns its exit status. */
+static int
+run_jobmatchd(const char *arg, ...)
+{
+    const char *bin = getenv("JOBMATCHD");
+    cr_assert(bin && *bin, "JOBMATCHD is not set");
+    const char *argv[8] = {bin};
+    size_t n = 1;
+    va_list ap;
+    va_start(ap, arg);
+    for (const char *a = arg; a; a = va_arg(ap, const char *)) {
+        cr_assert_lt(n, 7);
+        argv[n++] = a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Test(sealed, gen_secret_key_makes_a_key_the_daemon_accepts)
+{
+    jt_daemon_t *d = jt_daemon_start_keyless(NULL);
+    cr_assert_eq(jt_daemon_term(d), 0);
+    char path[300];
+    snprintf(path, sizeof path, "%s.secret.key", d->dir);
+    cr_assert_eq(run_jobmatchd("--gen-secret-key", path, NULL), 0);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    size_t len;
+    char *first = slurp(path, &len);
+    /* Never overwritten. */
+    cr_assert_eq(run_jobmatchd("--gen-secret-key", path, NULL), 2);
+    char *second = slurp(path, &len);
+    cr_assert_str_eq(first, second);
+    free(first);
+    free(second);
+
+    snprintf(d->key_file, sizeof d->key_file, "%s", path);
+    jt_daemon_restart(d);
+    jm_client_t *c = jt_connect_admin(d);
+    put_person(c, &ANNA);
+    expect_person(c, &ANNA);
+    jm_close(c);
+    jt_daemon_stop(d);
+}
+
+/* ---- altered data ------------------------------------------------------- */
+
+Test(sealed, altered_or_moved_ciphertext_is_detected)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    /* Same lengths, so the sealed values have the same size and can be
+     * swapped in place. */
+    const person_t a = {"w-a", "Same Len Name A", "110105000000000A", "13900000001"};
+    const person_t b = {"w-b", "Same Len Name B", "110105000000000B", "13900000002"};
+    const person_t e = {"w-e", "Untouched Name", "110105000000000E", "13900000005"};
+    put_person(c, &a);
+    put_person(c, &b);
+    put_person(c, &e);
+    put_person(c, &ANNA);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    uint8_t sa[512], sb[512], sanna[512], flipped[512];
+    size_t la = sealed_of(d->dir, a.id, sa, sizeof sa);
+    size_t lb = sealed_of(d->dir, b.id, sb, sizeof sb);
+    size_t lanna = sealed_of(d->dir, ANNA.id, sanna, sizeof sanna);
+    cr_assert_eq(la, lb);
+    char path[600];
+    data_path(d, path, sizeof path);
+    /* Swap a's and b's sealed values (through a placeholder), and flip one
+     * bit in the middle of Anna's. */
+    uint8_t tmp[512];
+    memset(tmp, 0xA5, la);
+    cr_assert_geq(rewrite_file(path, sa, tmp, la), 1);
+    cr_assert_geq(rewrite_file(path, sb, sa, la), 1);
+    cr_assert_geq(rewrite_file(path, tmp, sb, la), 1);
+    memcpy(flipped, sanna, lanna);
+    flipped[lanna / 2] ^= 0x10;
+    cr_assert_geq(rewrite_file(path, sanna, flipped, lanna), 1);
+
+    jt_daemon_restart(d);
+    c = jt_connect_admin(d);
+    const char *bad[] = {a.id, b.id, ANNA.id};
+    for (int i = 0; i < 3; i++) {
+        jm_reply_t *r = jt_call_json(c, "worker.get", "{\"id\": \"%s\"}", bad[i]);
+        jt_expect_error(r, "internal", "do not authenticate");
+        cr_assert_not_null(strstr(r->error_message, bad[i]), "%s", r->error_message);
+        jm_reply_free(r);
+    }
+    /* A listing that meets one says which; the connection, the daemon and
+     * every other worker are unharmed. */
+    jm_reply_t *r = jt_call_json(c, "worker.list", NULL);
+    jt_expect_error(r, "internal", "do not authenticate");
+    jm_reply_free(r);
+    expect_person(c, &e);
+    r = jt_call_json(c, "ping", NULL);
+    jt_expect_ok(r, "ping");
+    jm_reply_free(r);
+    /* Rewriting the worker repairs it. */
+    put_person(c, &a);
+    expect_person(c, &a);
+    jm_close(c);
+    jt_daemon_stop(d);
+}
+
+/* ---- rotation ----------------------------------------------------------- */
+
+Test(sealed, key_rotation_keeps_old_values_readable_while_the_old_key_stays)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    put_person(c, &ANNA);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    /* New key first, the old one below it. */
+    size_t len;
+    char *old_text = slurp(d->key_file, &len);
+    replace_key(d);
+    char *new_text = slurp(d->key_file, &len);
+    FILE *f = fopen(d->key_file, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%s%s", new_text, old_text);
+    cr_assert_eq(fclose(f), 0);
+
+    jt_daemon_restart(d);
+    c = jt_connect_admin(d);
+    expect_person(c, &ANNA);    /* sealed under the old key */
+    put_person(c, &BO);         /* sealed under the new one */
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    /* Dropping the old key too early: the daemon starts (the store is bound
+     * to the new key by now) but tells plainly what it cannot open. */
+    f = fopen(d->key_file, "w");
+    cr_assert_not_null(f);
+    fputs(new_text, f);
+    cr_assert_eq(fclose(f), 0);
+    jt_daemon_restart(d);
+    c = jt_connect_admin(d);
+    expect_person(c, &BO);
+    jm_reply_t *r = jt_call_json(c, "worker.get", "{\"id\": \"%s\"}", ANNA.id);
+    jt_expect_error(r, "internal", "sealed under a secret key the daemon does not hold");
+    jm_reply_free(r);
+    jm_close(c);
+    free(old_text);
+    free(new_text);
+    jt_daemon_stop(d);
+}
