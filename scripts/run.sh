@@ -11,12 +11,18 @@
 #   JOBMATCH_DATA       data directory (default ./var)
 #   JOBMATCH_ADMIN_KEY  admin key; when unset the daemon creates one on the
 #                       first start in $JOBMATCH_DATA/admin.key
+#   JOBMATCH_SECRET_KEY_FILE
+#                       the key that seals personal fields at rest (default
+#                       $JOBMATCH_DATA.secret.key, beside the data directory,
+#                       never inside it); created when absent
 set -euo pipefail
 
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 listen=${JOBMATCH_LISTEN:-127.0.0.1:7411}
 data=${JOBMATCH_DATA:-./var}
+
+secret=${JOBMATCH_SECRET_KEY_FILE:-${data%/}.secret.key}
 
 daemon=$build/jobmatchd
 cli=$build/jobmatch
@@ -40,6 +46,12 @@ if [ -n "${JOBMATCH_ADMIN_KEY:-}" ]; then
   key_where="from \$JOBMATCH_ADMIN_KEY"
 fi
 
+if [ ! -e "$secret" ]; then
+  "$daemon" --gen-secret-key "$secret"
+  echo "run.sh: made the secret key $secret; back it up, but never beside the data:" \
+    "without it the workers' personal fields cannot be read"
+fi
+
 if [ ! -e "$data/data.mdb" ]; then
   mkdir -p "$data/demo"
   echo "run.sh: first start: generating and loading the demo data set into $data"
@@ -51,7 +63,8 @@ if [ ! -e "$data/data.mdb" ]; then
 
   ready="$data/demo/ready"
   rm -f "$ready"
-  "$daemon" --listen 127.0.0.1:0 --data "$data" --ready-file "$ready" &
+  "$daemon" --listen 127.0.0.1:0 --data "$data" --ready-file "$ready" \
+    --secret-key-file "$secret" &
   pid=$!
   # Stop the loader daemon whatever happens below.
   trap 'kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
@@ -81,4 +94,4 @@ fi
 
 echo "run.sh: jobmatchd on $listen, data in $data; admin key $key_where." \
   "Query it with: $build/jobmatch -a $listen $key_hint info"
-exec "$daemon" --listen "$listen" --data "$data"
+exec "$daemon" --listen "$listen" --data "$data" --secret-key-file "$secret"

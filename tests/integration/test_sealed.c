@@ -68,7 +68,7 @@ expect_person(jm_client_t *c, const person_t *p)
     jm_reply_free(r);
 }
 
-/* Reads a whole file into a malloc'd buffer. */
+/* Reads a whole file into a malloc'd buffer (NUL-terminated). */
 static char *
 slurp(const char *path, size_t *len)
 {
@@ -82,6 +82,7 @@ slurp(const char *path, size_t *len)
     cr_assert_not_null(buf);
     cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
     fclose(f);
+    buf[n] = '\0';
     *len = (size_t)n;
     return buf;
 }
