@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <msgpack.h>
+#include <sodium.h>
 
 #include "auth.h"
 #include "command.h"
@@ -32,6 +33,7 @@
 #include "log.h"
 #include "match.h"
 #include "message.h"
+#include "seal.h"
 #include "throttle.h"
 #include "writer.h"
 
@@ -279,8 +281,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     en_config_defaults(&cfg);
     en_log_threshold = EN_LOG_ERROR;
-    if (!mkdtemp(dir))
+    if (sodium_init() < 0 || !mkdtemp(dir))
         fail("mkdtemp");
+    /* A secret key beside the store, so workers with personal fields are
+     * sealed as in the daemon; once loaded the file is not needed. */
+    char key_path[sizeof dir + 16], why[600];
+    snprintf(key_path, sizeof key_path, "%s.key", dir);
+    if (en_seal_key_create(key_path, why, sizeof why) != 0 ||
+        !(srv.sealer = en_sealer_load(key_path, dir, why, sizeof why))) {
+        unlink(key_path);
+        fail(why);
+    }
+    unlink(key_path);
     ix_options_t opts = {.map_size = 64u << 20, .sync = IX_SYNC_NONE};
     if (ix_open(dir, &opts, &srv.ix) != 0)
         fail("cannot open the store");
