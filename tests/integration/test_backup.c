@@ -147,16 +147,21 @@ Test(backup, hot_copy_while_writing_restores, .timeout = 120)
     jm_reply_free(r);
     expect_check_ok(c, "admin.check on the live store");
     jm_close(c);
+    /* The secret key is kept apart from the data and outlives the daemon. */
+    char key[300];
+    snprintf(key, sizeof key, "%s/secret.key", root);
+    cr_assert_eq(link(d->key_file, key), 0);
     cr_assert_eq(jt_daemon_stop(d), 0);
 
-    /* Restore: data.mdb alone in an empty data directory. */
+    /* Restore: data.mdb alone in an empty data directory, started with the
+     * store's own secret key. */
     char restore[300];
     snprintf(restore, sizeof restore, "%s/restored", root);
     cr_assert_eq(mkdir(restore, 0700), 0);
     char dest[340];
     snprintf(dest, sizeof dest, "%s/data.mdb", restore);
     copy_file(file, dest);
-    const char *args[] = {"--data", restore, NULL};
+    const char *args[] = {"--data", restore, "--secret-key-file", key, NULL};
     jt_daemon_t *d2 = jt_daemon_start(args);
     c = jt_connect_admin(d2);
     expect_check_ok(c, "admin.check on the restored copy");
