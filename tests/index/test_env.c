@@ -362,3 +362,43 @@ Test(env, a_cancelled_backup_leaves_nothing)
     if (c.rc == -ECANCELED)
         cr_log_info("the backup was cut short");
 }
+
+/* Another process grows the map past this one's and fills it: this
+ * process's readers and writer adopt the new size by themselves. */
+Test(env, a_map_grown_by_another_process_is_adopted)
+{
+    ix_env_t *e = open_env(1 << 20);
+    cr_assert_eq(put_one(e, 0), 0);
+    ix_txn_t *t;
+    cr_assert_eq(ix_read_begin(e, &t), 0);  /* a pooled handle, reset below */
+    ix_read_end(t);
+
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        ix_env_t *ce;
+        ix_options_t o = {.map_size = 8 << 20, .sync = IX_SYNC_NONE};
+        if (ix_open(dir, &o, &ce) != 0)
+            _exit(1);
+        for (int i = 1; i <= 1000; i++)
+            if (put_one(ce, i) != 0)
+                _exit(2);
+        ix_close(ce);
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the other process failed: %d",
+              status);
+
+    /* 1000 records of 2 KiB do not fit the 1 MiB this process mapped. */
+    cr_assert(has(e, 1000), "a reader did not see the other process's writes");
+    cr_assert_geq(ix_map_size(e), 8u << 20);
+    cr_assert_eq(put_one(e, 1001), 0);
+    char report[256];
+    cr_assert_eq(ix_read_begin(e, &t), 0);
+    cr_assert_eq(ix_check(t, report, sizeof report), 0, "%s", report);
+    ix_read_end(t);
+    ix_close(e);
+}
