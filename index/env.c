@@ -186,10 +186,11 @@ ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
         free(e);
         return ix_mdb_err(rc);
     }
+    /* No map size before opening: an existing store then opens with the
+     * size its file records, which may have grown (ix_grow); the
+     * configured size is only the least, set below. */
+    uint64_t least = o.map_size ? o.map_size : IX_DEFAULT_MAP_SIZE;
     if ((rc = mdb_env_set_maxdbs(e->env, IX_MAX_DBS)) != 0 ||
-        (rc = mdb_env_set_mapsize(e->env, o.map_size ? o.map_size
-                                                     : IX_DEFAULT_MAP_SIZE)) !=
-            0 ||
         (rc = mdb_env_set_maxreaders(e->env, o.max_readers
                                                  ? o.max_readers
                                                  : IX_DEFAULT_READERS)) != 0 ||
@@ -200,6 +201,11 @@ ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
         mdb_env_close(e->env);
         free(e);
         return err;
+    }
+    if (ix_map_size(e) < least && (rc = mdb_env_set_mapsize(e->env, least)) != 0) {
+        mdb_env_close(e->env);
+        free(e);
+        return ix_mdb_err(rc);
     }
     /* A process that died inside a read transaction leaves its reader
      * slot behind, and the pages of its snapshot could never be reused. */

@@ -47,7 +47,8 @@ enum ix_sync {
 };
 
 typedef struct ix_options {
-    uint64_t map_size;     /* bytes; 0 = default (16 GiB) */
+    uint64_t map_size;     /* bytes; 0 = default (16 GiB). The least: an
+                              existing store keeps a larger size it grew to */
     unsigned max_readers;  /* 0 = default (126) */
     enum ix_sync sync;
 } ix_options_t;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "index.h"
@@ -850,7 +851,10 @@ Test(store, changelog_monotonic_across_reopen)
 
 Test(store, map_full_is_enospc_and_store_stays_readable)
 {
+    /* A new store: an existing one would keep the 64 MiB it was made with. */
     ix_close(env);
+    rm_store();
+    cr_assert_eq(mkdir(dir, 0700), 0);
     ix_options_t o = {.map_size = 1 << 20, .sync = IX_SYNC_FULL};
     cr_assert_eq(ix_open(dir, &o, &env), 0);
     static char big[8192];

@@ -221,6 +221,7 @@ Test(limits, tiny_map_grows_to_its_ceiling, .timeout = 120)
     cr_assert_eq(jt_daemon_restart(d), 0);
     c = jt_connect_admin(d);
     cr_assert_eq(jt_admin_count(c, "vacancies"), stored);
+    cr_assert_eq(map_size(c), 6u << 20, "the map should keep the size it grew to");
     for (int b = 0; b < batches; b++) {
         char id[32];
         snprintf(id, sizeof id, "g-%d-199", b);
