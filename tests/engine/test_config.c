@@ -88,6 +88,8 @@ Test(config, defaults)
     cr_assert_eq(cfg.anonymous_role, EN_ROLE_KIOSK);
     cr_assert_eq(cfg.log_level, EN_LOG_INFO);
     cr_assert_eq(cfg.map_size, 16ull << 30);
+    cr_assert_eq(cfg.map_max, 1ull << 40);
+    cr_assert_str_eq(cfg.backup_dir, "");
     cr_assert_eq(cfg.sync, IX_SYNC_FULL);
     cr_assert_eq(cfg.keys.n, 0);
     en_config_free(&cfg);
@@ -101,7 +103,8 @@ Test(config, every_flag)
         "--map-size", "2G", "--sync", "nometa", "--max-frame", "64K",
         "--max-clients", "5", "--idle-timeout", "0", "--max-inflight", "3",
         "--anonymous-role", "node", "--admin-key-file", "/etc/jm/admin.key",
-        "--ready-file", "/tmp/ready", "--log-level", "debug", NULL};
+        "--ready-file", "/tmp/ready", "--log-level", "debug", "--map-max", "64G",
+        "--backup-dir", "/srv/jm-backup", NULL};
     en_config_t cfg;
     cr_assert_eq(parse_args(&cfg, args), 0);
     cr_assert_eq(cfg.n_listen, 2);
@@ -112,6 +115,8 @@ Test(config, every_flag)
     cr_assert_str_eq(cfg.node, "city-110100");
     cr_assert_eq(cfg.threads, 4);
     cr_assert_eq(cfg.map_size, 2ull << 30);
+    cr_assert_eq(cfg.map_max, 64ull << 30);
+    cr_assert_str_eq(cfg.backup_dir, "/srv/jm-backup");
     cr_assert_eq(cfg.sync, IX_SYNC_NOMETA);
     cr_assert_eq(cfg.max_frame, 64u << 10);
     cr_assert_eq(cfg.max_clients, 5);
@@ -147,6 +152,7 @@ Test(config, ini_file)
         "log_level = error\n"
         "[storage]\n"
         "map_size = 1G\n"
+        "map_max = 8G\n"
         "sync = none\n"
         "[keys]\n"
         "front-desk = counselor:desk-secret\n"
@@ -165,6 +171,7 @@ Test(config, ini_file)
     cr_assert_eq(cfg.anonymous_role, EN_ROLE_COUNSELOR);
     cr_assert_eq(cfg.log_level, EN_LOG_ERROR);
     cr_assert_eq(cfg.map_size, 1ull << 30);
+    cr_assert_eq(cfg.map_max, 8ull << 30);
     cr_assert_eq(cfg.sync, IX_SYNC_NONE);
 
     cr_assert_eq(cfg.keys.n, 2);
@@ -212,6 +219,7 @@ Test(config, bad_flags_are_rejected, .init = quiet)
         {"--threads", "two"},      {"--threads", "-1"},
         {"--max-frame", "63"},     {"--max-frame", "257M"},
         {"--max-frame", "1Q"},     {"--map-size", "512K"},
+        {"--map-max", "512K"},     {"--map-max", "lots"},
         {"--sync", "fast"},        {"--sync", ""},
         {"--anonymous-role", "boss"}, {"--anonymous-role", "Kiosk"},
         {"--log-level", "loud"},   {"--max-clients", "0"},
