@@ -1,7 +1,8 @@
 /* audit.c - the audit trail: entries in time order under 'T', and a key
  * per subject under 'S' pointing at them, both in the audit dbi and both
- * written in the caller's transaction. The last seq handed out is meta
- * "aseq", so seqs keep growing across reopen. Value of an entry:
+ * written in the caller's transaction. The last seq handed out is kept
+ * with the transaction's pending counters and written to meta "aseq" at
+ * commit, so seqs keep growing across reopen. Value of an entry:
  * kind | role | op | actor | subject, each string as a length byte and
  * its bytes.
  */
@@ -38,16 +39,13 @@ ix_audit_append(ix_txn_t *t, ix_audit_t *e)
         return -EINVAL;
     if (t->ret != 0)
         return t->ret;
-    MDB_val v;
-    uint64_t seq = 0;
-    int rc = mdb_get(t->txn, t->env->meta, (MDB_val *)&aseq_key, &v);
-    if (rc == 0 && v.mv_size == 8)
-        seq = ixk_get_be64(v.mv_data);
-    else if (rc != MDB_NOTFOUND)
-        return ix_fail(t, rc == 0 ? -EIO : ix_mdb_err(rc));
-    seq++;
+    ix_pending_t *p = &t->env->pend;
+    int rc = ix_pending_load(t);
+    if (rc != 0)
+        return rc;
+    uint64_t seq = p->aseq + 1;
 
-    uint8_t val[AUDIT_VAL_MAX], key[IXK_MAX], at[IXK_AUDIT_AT], seqb[8];
+    uint8_t val[AUDIT_VAL_MAX], key[IXK_MAX], at[IXK_AUDIT_AT];
     size_t n = 0;
     val[n++] = e->kind;
     n += put_str(val + n, e->role, e->role_len);
@@ -56,17 +54,19 @@ ix_audit_append(ix_txn_t *t, ix_audit_t *e)
     n += put_str(val + n, e->subject, e->subject_len);
     ixk_audit_at(at, e->time, seq);
     MDB_val k = {ixk_audit_entry(key, e->time, seq), key}, d = {n, val};
-    if ((rc = mdb_put(t->txn, t->env->audit, &k, &d, 0)) != 0)
+    /* Entries are the last keys of the dbi and come in time order unless
+     * the clock stepped back: appending fills their pages. */
+    rc = mdb_put(t->txn, t->env->audit, &k, &d, MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_put(t->txn, t->env->audit, &k, &d, 0);
+    if (rc != 0)
         return ix_fail(t, ix_mdb_err(rc));
     k.mv_size = ixk_audit_subject(key, e->kind, e->subject, e->subject_len, at);
     d.mv_size = 0;
     if ((rc = mdb_put(t->txn, t->env->audit, &k, &d, 0)) != 0)
         return ix_fail(t, ix_mdb_err(rc));
-    ixk_put_be64(seqb, seq);
-    d.mv_size = 8;
-    d.mv_data = seqb;
-    if ((rc = mdb_put(t->txn, t->env->meta, (MDB_val *)&aseq_key, &d, 0)) != 0)
-        return ix_fail(t, ix_mdb_err(rc));
+    p->aseq = seq;
+    p->dirty = true;
     e->seq = seq;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 static const uint8_t seq_key[] = "seq";
+static const uint8_t aseq_key[] = "aseq";
 
 void
 ix_pending_reset(ix_pending_t *p)
@@ -74,7 +75,8 @@ ix_pending_load(ix_txn_t *t)
         if (p->next_docno[i] == 0)
             p->next_docno[i] = 1;
     }
-    if ((rc = meta_u64(t, seq_key, 3, &p->seq)) != 0)
+    if ((rc = meta_u64(t, seq_key, 3, &p->seq)) != 0 ||
+        (rc = meta_u64(t, aseq_key, 4, &p->aseq)) != 0)
         return ix_fail(t, rc);
     p->loaded = true;
     return 0;
@@ -268,6 +270,8 @@ ix_pending_flush(ix_txn_t *t)
     }
     if (rc == 0 && p->dirty)
         rc = meta_put_u64(t, seq_key, 3, p->seq);
+    if (rc == 0 && p->dirty)
+        rc = meta_put_u64(t, aseq_key, 4, p->aseq);
     p->dirty = false;
     return ix_fail(t, rc);
 }
@@ -307,7 +311,7 @@ ix_stats(ix_txn_t *t, ix_stats_t *out)
         out->last_seq = ixk_get_be64(v.mv_data);
     else if (rc != 0 && rc != MDB_NOTFOUND)
         return ix_mdb_err(rc);
-    MDB_val ak = {4, "aseq"};
+    MDB_val ak = {4, (void *)aseq_key};
     rc = mdb_get(t->txn, t->env->meta, &ak, &v);
     if (rc == 0 && v.mv_size == 8)
         out->audit_seq = ixk_get_be64(v.mv_data);

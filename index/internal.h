@@ -106,6 +106,7 @@ typedef struct ix_pending {
     bool dirty;
     uint64_t next_docno[2];
     uint64_t seq;
+    uint64_t aseq;       /* last audit seq (meta "aseq") */
     int64_t total[2];
     int64_t matchable[2];
     ix_dfent_t *df;      /* open addressing table, df_cap slots */
