@@ -56,20 +56,22 @@ sees_personal(const en_req_t *req)
 static int
 worker_read_error(en_req_t *req, const char *id, uint32_t id_len, int rc)
 {
-    const char *why = rc == -ENOKEY ? "are sealed under a secret key the daemon does not hold"
-                      : rc == -EBADMSG ? "do not authenticate (altered, or sealed for another record)"
-                      : rc == -EIO ? NULL
-                      : "";
-    if (why && !*why)
+    const char *why;
+    switch (rc) {
+    case -ENOKEY:
+        why = "its personal fields are sealed under a secret key the daemon does not hold";
+        break;
+    case -EBADMSG:
+        why = "its personal fields do not authenticate (altered, or sealed for another record)";
+        break;
+    case -EIO:
+        why = "the stored record does not decode";
+        break;
+    default:
         return en_storage_error(&req->err, rc);
-    if (!why) {
-        en_error("worker %.*s: the stored record does not decode", (int)id_len, id);
-        return pr_fail(&req->err, PR_INTERNAL, "worker %.*s: the stored record does not decode",
-                       (int)id_len, id);
     }
-    en_error("worker %.*s: its personal fields %s", (int)id_len, id, why);
-    return pr_fail(&req->err, PR_INTERNAL, "worker %.*s: its personal fields %s", (int)id_len,
-                   id, why);
+    en_error("worker %.*s: %s", (int)id_len, id, why);
+    return pr_fail(&req->err, PR_INTERNAL, "worker %.*s: %s", (int)id_len, id, why);
 }
 
 /* Personal fields are never stored in clear: without a secret key to seal
@@ -605,14 +607,16 @@ list_records(en_req_t *req, uint8_t kind)
             en_audit_reads_done(req, a);
         }
     }
-    if (rc != 0 && bad < page->n)
+    /* The id lives in the snapshot: report before ending it. */
+    bool worker_failed = rc != 0 && bad < page->n;
+    if (worker_failed)
         worker_read_error(req, page->items[bad].id, page->items[bad].id_len, rc);
     ix_read_end(txn);
     free(page);
+    if (worker_failed)
+        return -1;
     if (rc == -EINVAL)
         return pr_fail(err, PR_BAD_REQUEST, "cursor: does not belong to this listing");
-    if (rc != 0 && bad < EN_LIST_MAX)
-        return -1;
     return rc ? en_storage_error(err, rc) : 0;
 }
 
