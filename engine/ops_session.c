@@ -105,7 +105,7 @@ en_op_admin_info(en_req_t *req)
 
     msgpack_packer *pk = req->pk;
     en_reply_ok(req);
-    msgpack_pack_map(pk, 16);
+    msgpack_pack_map(pk, 17);
     pr_pack_cstr(pk, "server");
     pr_pack_cstr(pk, "jobmatchd");
     pr_pack_cstr(pk, "version");
@@ -125,6 +125,14 @@ en_op_admin_info(en_req_t *req)
     pack_u64(pk, "threads", srv->n_workers);
     pack_u64(pk, "commits", ws.commits);
     pack_u64(pk, "writes", ws.writes);
+    pr_pack_cstr(pk, "secret_key_id");
+    if (srv->sealer) {
+        char id[3];
+        snprintf(id, sizeof id, "%02x", en_sealer_key_id(srv->sealer));
+        pr_pack_cstr(pk, id);
+    } else {
+        msgpack_pack_nil(pk);
+    }
     return 0;
 }
 

@@ -396,6 +396,13 @@ Test(sealed, round_trip_through_the_wire)
     r = jt_call_json(admin, "admin.check", NULL);
     jt_expect_ok(r, "admin.check");
     jm_reply_free(r);
+    /* admin.info names the key in use. */
+    char id[3];
+    snprintf(id, sizeof id, "%02x", key_id_of(d));
+    r = jt_call_json(admin, "admin.info", NULL);
+    jt_expect_ok(r, "admin.info");
+    cr_assert_str_eq(jt_get_str(&r->result, "secret_key_id"), id);
+    jm_reply_free(r);
     jm_close(counselor);
     jm_close(admin);
     jt_daemon_stop(d);
@@ -427,6 +434,10 @@ Test(sealed, without_a_key_personal_fields_are_refused_not_stored_in_clear)
     /* Workers without personal fields are fine, and so is the connection. */
     jt_put_worker(c, "w-4", "110105", NULL, "lathe:3");
     r = get_worker(c, "w-4");
+    jm_reply_free(r);
+    r = jt_call_json(c, "admin.info", NULL);
+    jt_expect_ok(r, "admin.info");
+    cr_assert_eq(jt_need(&r->result, "secret_key_id")->type, MSGPACK_OBJECT_NIL);
     jm_reply_free(r);
     jm_close(c);
     cr_assert_eq(jt_daemon_term(d), 0);
