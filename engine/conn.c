@@ -27,8 +27,9 @@
  * the client reads, so a client that never reads cannot grow our memory. */
 #define EN_OUTPUT_HIGH (8u << 20)
 
-/* Decoded writes waiting for the writer hold memory; past this much per
- * connection, its next write waits for earlier ones to commit. */
+/* Decoded writes waiting for the writer hold memory (their request zones
+ * and records); past this much per connection, its next write waits for
+ * earlier ones to commit. */
 #define EN_INFLIGHT_MEM_MAX ((size_t)128 << 20)
 
 /* How long a closing connection goes on reading (and discarding) what its

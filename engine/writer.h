@@ -48,7 +48,8 @@ struct en_write {
     size_t answer_len;
     msgpack_zone *zone;            /* owns the decoded request */
     void *data;                    /* op-specific, freed with free() */
-    size_t mem;                    /* bytes data holds, for the per-connection cap */
+    size_t mem;                    /* bytes the decoded request and data hold, for
+                                      the per-connection cap */
     uint64_t started_ns;           /* when the request was read (en_stats_clock) */
     size_t stats_slot;             /* its operation, for the request counts */
     bool failed;

@@ -236,3 +236,89 @@ Test(limits, tiny_map_grows_to_its_ceiling, .timeout = 120)
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
+
+/* ---- writes in flight ---------------------------------------------------- */
+
+/* Packs {"id": id, "op": "vacancy.put", "args": {"vacancy": {...},
+ * "junk": [nil x n]}}: a valid write whose decoded request is large. */
+static void
+pack_fat_put(msgpack_sbuffer *sb, uint64_t id, const char *vacancy_id, uint32_t n)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    jt_pack_str(&pk, "id");
+    msgpack_pack_uint64(&pk, id);
+    jt_pack_str(&pk, "op");
+    jt_pack_str(&pk, "vacancy.put");
+    jt_pack_str(&pk, "args");
+    msgpack_pack_map(&pk, 2);
+    jt_pack_str(&pk, "vacancy");
+    jt_pack_vacancy(&pk, vacancy_id, "110105", "6-05-02-03", "weld:2");
+    jt_pack_str(&pk, "junk");
+    msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        msgpack_pack_nil(&pk);
+}
+
+/* A pipelined stream of writes whose decoded requests take ~25 MiB each
+ * (a 1 MiB frame of nils): however many the client sends, the writes a
+ * connection has in flight are capped by memory, not only by count. */
+Test(limits, inflight_writes_hold_bounded_memory, .timeout = 300)
+{
+    const char *args[] = {"--max-frame", "16M", NULL};
+    jt_daemon_t *d = jt_daemon_start(args);
+    jm_client_t *c = jt_connect_admin(d);
+    long hwm0 = jt_daemon_mem_kb(d, "VmHWM");
+    int n = jt_instrumented() ? 8 : 64;
+    int batch_n = jt_instrumented() ? 1000 : 10000;
+    /* A batch that keeps the writer busy for a while, so that the fat
+     * writes pile up behind it rather than commit one by one. */
+    msgpack_sbuffer batch;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&batch);
+    msgpack_packer_init(&pk, &batch, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    jt_pack_str(&pk, "vacancies");
+    msgpack_pack_array(&pk, (uint32_t)batch_n);
+    char skills[1024];
+    size_t len = 0;
+    for (int k = 0; k < 40; k++)
+        len += (size_t)snprintf(skills + len, sizeof skills - len, "%sskill-%d:%d",
+                                k ? "," : "", k, 1 + k % 5);
+    for (int i = 0; i < batch_n; i++) {
+        char vid[32];
+        snprintf(vid, sizeof vid, "b-%d", i);
+        jt_pack_vacancy(&pk, vid, "110105", "6-05-02-03", skills);
+    }
+    uint64_t batch_id;
+    cr_assert_eq(jm_send(c, "vacancy.put_many", batch.data, batch.size, &batch_id), 0);
+    msgpack_sbuffer_destroy(&batch);
+    for (int i = 0; i < n; i++) {
+        char vid[32];
+        snprintf(vid, sizeof vid, "fat-%d", i);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        pack_fat_put(&sb, (uint64_t)(1000 + i), vid, 1000000);
+        cr_assert_eq(jm_send_raw(c, sb.data, sb.size), 0, "%s", c->errstr);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    jm_reply_t *r = NULL;
+    cr_assert_eq(jm_recv(c, &r), 0, "%s", c->errstr);
+    cr_assert_eq(r->id, batch_id);
+    jm_reply_free(r);
+    for (int i = 0; i < n; i++) {
+        int rc = jm_recv(c, &r);
+        cr_assert(rc == 0 || rc == JM_ESERVER, "%s", c->errstr);
+        cr_assert_eq(r->id, (uint64_t)(1000 + i));
+        jt_expect_ok(r, "fat put");
+        jm_reply_free(r);
+    }
+    long hwm1 = jt_daemon_mem_kb(d, "VmHWM");
+    cr_log_info("%d fat writes pipelined: VmHWM %ld -> %ld KiB", n, hwm0, hwm1);
+    cr_assert_eq(jt_admin_count(c, "vacancies"), (uint64_t)(n + batch_n));
+    cr_assert_leq(hwm1 - hwm0, (jt_instrumented() ? 800 : 400) * 1024,
+                  "peak memory grew by %ld KiB", hwm1 - hwm0);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}

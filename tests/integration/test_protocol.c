@@ -13,29 +13,6 @@
 
 /* ---- bad_frame ---------------------------------------------------------- */
 
-/* Reads the one reply a bad frame earns: id 0, ok false, bad_frame. Then
- * the server must close the connection. */
-static void
-expect_bad_frame_then_close(int fd, const char *what)
-{
-    msgpack_zone zone;
-    msgpack_zone_init(&zone, 4096);
-    msgpack_object reply;
-    int rc = jt_raw_read_frame(fd, &zone, &reply);
-    cr_assert_eq(rc, 0, "%s: no reply frame (rc %d)", what, rc);
-    const msgpack_object *id = jt_need(&reply, "id");
-    cr_assert_eq(id->type, MSGPACK_OBJECT_POSITIVE_INTEGER, "%s: id type", what);
-    cr_assert_eq(id->via.u64, 0, "%s: id %llu, want 0", what,
-                 (unsigned long long)id->via.u64);
-    cr_assert_eq(jt_get_bool(&reply, "ok"), false, "%s: ok", what);
-    const msgpack_object *err = jt_need(&reply, "error");
-    cr_assert(jt_str_is(jt_need(err, "code"), "bad_frame"), "%s: code", what);
-    cr_assert_eq(jt_need(err, "message")->type, MSGPACK_OBJECT_STR, "%s", what);
-    cr_assert_gt(jt_need(err, "message")->via.str.size, 0, "%s", what);
-    cr_assert(jt_raw_closed(fd), "%s: connection not closed by the server", what);
-    msgpack_zone_destroy(&zone);
-}
-
 typedef struct bad_frame_case {
     const char *what;
     const uint8_t *bytes;  /* sent as is, length prefix included */
@@ -99,7 +76,7 @@ Test(protocol, bad_frames_get_id0_bad_frame_and_close, .timeout = 30)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int fd = jt_raw_connect(d);
         jt_raw_send(fd, cases[i].bytes, cases[i].len);
-        expect_bad_frame_then_close(fd, cases[i].what);
+        jt_raw_expect_bad_frame(fd, cases[i].what);
         close(fd);
     }
     /* The daemon is still serving. */
@@ -138,7 +115,7 @@ Test(protocol, bad_frame_after_good_requests_answers_them_first, .timeout = 30)
         cr_assert(jt_str_is(jt_need(&reply, "result"), "pong"));
     }
     msgpack_zone_destroy(&zone);
-    expect_bad_frame_then_close(fd, "array after two pings");
+    jt_raw_expect_bad_frame(fd, "array after two pings");
     close(fd);
     cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
 }

@@ -472,6 +472,34 @@ jt_connect_admin(const jt_daemon_t *d)
     return jt_connect_key(d, JT_ADMIN_KEY, "admin");
 }
 
+long
+jt_daemon_mem_kb(const jt_daemon_t *d, const char *field)
+{
+    cr_assert_gt(d->pid, 0, "the daemon does not run");
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)d->pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    size_t n = strlen(field);
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = strtol(line + n + 1, NULL, 10);
+    fclose(f);
+    cr_assert_geq(kb, 0, "%s has no %s", path, field);
+    return kb;
+}
+
+bool
+jt_instrumented(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return true;
+#else
+    return getenv("JM_REAL_JOBMATCHD") != NULL;  /* set by valgrind-tests.sh */
+#endif
+}
+
 int
 jt_raw_connect(const jt_daemon_t *d)
 {

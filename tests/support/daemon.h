@@ -102,6 +102,17 @@ jm_client_t *jt_connect_admin(const jt_daemon_t *d);
 jm_client_t *jt_connect_key(const jt_daemon_t *d, const char *key,
                             const char *want_role);
 
+/* The daemon's memory in KiB from /proc/<pid>/status: field "VmRSS"
+ * (resident now) or "VmHWM" (the peak so far). Fails the test when the
+ * daemon does not run or the field is missing. */
+long jt_daemon_mem_kb(const jt_daemon_t *d, const char *field);
+
+/* True when the daemon runs under valgrind (scripts/valgrind-tests.sh) or
+ * the tests are built with AddressSanitizer: memory figures then include
+ * the tool's own bookkeeping and everything runs slower, so tests that
+ * measure scale their loads and bounds with this. */
+bool jt_instrumented(void);
+
 /* A raw TCP socket to the daemon, for bytes libjobmatch refuses to send.
  * Reads time out after JT_IO_TIMEOUT_MS. Caller closes the fd. */
 int jt_raw_connect(const jt_daemon_t *d);

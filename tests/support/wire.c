@@ -482,3 +482,24 @@ jt_raw_closed(int fd)
         return n == 0;
     }
 }
+
+void
+jt_raw_expect_bad_frame(int fd, const char *what)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 4096);
+    msgpack_object reply;
+    int rc = jt_raw_read_frame(fd, &zone, &reply);
+    cr_assert_eq(rc, 0, "%s: no reply frame (rc %d)", what, rc);
+    const msgpack_object *id = jt_need(&reply, "id");
+    cr_assert_eq(id->type, MSGPACK_OBJECT_POSITIVE_INTEGER, "%s: id type", what);
+    cr_assert_eq(id->via.u64, 0, "%s: id %llu, want 0", what,
+                 (unsigned long long)id->via.u64);
+    cr_assert_eq(jt_get_bool(&reply, "ok"), false, "%s: ok", what);
+    const msgpack_object *err = jt_need(&reply, "error");
+    cr_assert(jt_str_is(jt_need(err, "code"), "bad_frame"), "%s: code", what);
+    cr_assert_eq(jt_need(err, "message")->type, MSGPACK_OBJECT_STR, "%s", what);
+    cr_assert_gt(jt_need(err, "message")->via.str.size, 0, "%s", what);
+    cr_assert(jt_raw_closed(fd), "%s: connection not closed by the server", what);
+    msgpack_zone_destroy(&zone);
+}

@@ -134,6 +134,11 @@ void jt_raw_send_frame(int fd, const void *body, size_t len);
  * whole frame, or -1 on a read error or timeout. */
 int jt_raw_read_frame(int fd, msgpack_zone *zone, msgpack_object *out);
 
+/* Reads the one reply a bad frame earns (id 0, ok false, bad_frame with a
+ * message) and checks that the server then closes the connection; what
+ * names the case in failure messages. */
+void jt_raw_expect_bad_frame(int fd, const char *what);
+
 /* True when the peer closed the connection (recv returns 0) within the
  * socket's read timeout, with no further bytes sent first. */
 bool jt_raw_closed(int fd);
