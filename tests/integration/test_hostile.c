@@ -20,23 +20,6 @@
 #include "daemon.h"
 #include "wire.h"
 
-#define MiB (1024L * 1024)
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Growth allowed in the daemon's resident memory over a test's loop, after
  * a warm-up round has touched every path once. A hostile count reaching an
  * allocator would cost gigabytes; the slack is for allocator caches (and,
@@ -51,9 +34,9 @@ mem_bound_kb(long plain_mib)
 static int64_t
 ping_ms(jm_client_t *c)
 {
-    int64_t t0 = now_ms();
+    int64_t t0 = jt_now_ms();
     jt_call_ok(c, "ping", NULL);
-    return now_ms() - t0;
+    return jt_now_ms() - t0;
 }
 
 /* {"id": 1, "op": "ping", "a": [[[...nil]]]} nested `levels` deep (the
@@ -247,7 +230,7 @@ Test(hostile, truncated_frames_and_lying_lengths, .timeout = 60)
     jm_close(other);
     jm_client_t *admin = jt_connect_admin(d);
     for (int i = 0; i < 100 && jt_admin_count(admin, "connections") != 1; i++)
-        sleep_ms(20);
+        jt_sleep_ms(20);
     cr_assert_eq(jt_admin_count(admin, "connections"), 1,
                  "connections of vanished clients are still counted");
     jm_close(admin);
@@ -474,7 +457,7 @@ Test(hostile, thousands_of_connections_opened_and_dropped, .timeout = 300)
     }
     jm_client_t *admin = jt_connect_admin(d);
     for (int i = 0; i < 250 && jt_admin_count(admin, "connections") != 2; i++)
-        sleep_ms(20);
+        jt_sleep_ms(20);
     cr_assert_eq(jt_admin_count(admin, "connections"), 2,
                  "dropped connections are still counted");
     long rss1 = jt_daemon_mem_kb(d, "VmRSS");
@@ -508,7 +491,7 @@ write_slowly(void *arg)
     for (size_t i = 0; i < sizeof frame; i++) {
         if (send(fd, frame + i, 1, MSG_NOSIGNAL) != 1)
             break;
-        sleep_ms(s->delay_ms);
+        jt_sleep_ms(s->delay_ms);
     }
     msgpack_zone zone;
     msgpack_zone_init(&zone, 1024);
@@ -540,7 +523,7 @@ Test(hostile, slow_writers_do_not_hold_up_anyone, .timeout = 120)
         if (ms > worst)
             worst = ms;
         jt_put_vacancy(c, i % 2 ? "v-slow-1" : "v-slow-2", "110105", "6-05-02-03", "weld:2");
-        sleep_ms(40);
+        jt_sleep_ms(40);
     }
     cr_assert_lt(worst, jt_instrumented() ? 5000 : 1000,
                  "a ping took %lld ms beside slow writers", (long long)worst);

@@ -1,10 +1,16 @@
 /* test_limits.c - bounds the daemon keeps under pressure: bulk writes whose
  * counts the frame cannot hold, a full store, a map that grows to its
- * ceiling, and match arguments out of range. */
+ * ceiling, match arguments out of range, writes in flight per connection
+ * (by count and by memory), idle connections and clients that never read.
+ * max_frame and max_clients are tested in test_protocol.c. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "jobmatch.h"
@@ -320,5 +326,187 @@ Test(limits, inflight_writes_hold_bounded_memory, .timeout = 300)
     cr_assert_leq(hwm1 - hwm0, (jt_instrumented() ? 800 : 400) * 1024,
                   "peak memory grew by %ld KiB", hwm1 - hwm0);
     jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+/* A connection queues at most max_inflight writes: with 1, every write of
+ * a pipelined stream commits alone; with the default 64, they share
+ * commits. */
+static uint64_t
+commits_for_pipelined_puts(const char *max_inflight, int n)
+{
+    const char *args[] = {"--max-inflight", max_inflight, NULL};
+    jt_daemon_t *d = jt_daemon_start(args);
+    jm_client_t *c = jt_connect_admin(d);
+    uint64_t commits0 = jt_admin_count(c, "commits");
+    uint64_t *ids = calloc((size_t)n, sizeof *ids);
+    for (int i = 0; i < n; i++) {
+        char vid[32];
+        snprintf(vid, sizeof vid, "q-%d", i);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        jt_args_vacancy(&sb, vid, "110105", "6-05-02-03", "weld:2");
+        cr_assert_eq(jm_send(c, "vacancy.put", sb.data, sb.size, &ids[i]), 0);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    for (int i = 0; i < n; i++) {
+        jm_reply_t *r = NULL;
+        cr_assert_eq(jm_recv(c, &r), 0, "%s", c->errstr);
+        cr_assert_eq(r->id, ids[i], "replies out of order");
+        jm_reply_free(r);
+    }
+    uint64_t commits = jt_admin_count(c, "commits") - commits0;
+    cr_assert_eq(jt_admin_count(c, "vacancies"), (uint64_t)n);
+    free(ids);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+    return commits;
+}
+
+Test(limits, a_connection_queues_at_most_max_inflight_writes, .timeout = 120)
+{
+    enum { N = 60 };
+    uint64_t one = commits_for_pipelined_puts("1", N);
+    cr_assert_eq(one, N, "with max_inflight 1, %d pipelined writes took %llu commits",
+                 N, (unsigned long long)one);
+    uint64_t many = commits_for_pipelined_puts("64", N);
+    cr_log_info("%d pipelined puts: %llu commits with max_inflight 1, %llu with 64", N,
+                (unsigned long long)one, (unsigned long long)many);
+    cr_assert_lt(many, N / 2, "with max_inflight 64, %d pipelined writes took %llu commits",
+                 N, (unsigned long long)many);
+}
+
+/* ---- idle connections ---------------------------------------------------- */
+
+Test(limits, idle_connections_are_closed_active_ones_are_not, .timeout = 60)
+{
+    const char *args[] = {"--idle-timeout", "1", NULL};
+    jt_daemon_t *d = jt_daemon_start(args);
+    int idle = jt_raw_connect(d);
+    /* Half a frame is not activity that lasts: it too times out. */
+    int partial = jt_raw_connect(d);
+    jt_raw_send(partial, "\0\0\0\x0d\x82", 5);
+    jm_client_t *active = jt_connect(d);
+    int64_t t0 = jt_now_ms();
+    /* The active client keeps talking for three timeouts. */
+    while (jt_now_ms() - t0 < 3000) {
+        jt_call_ok(active, "ping", NULL);
+        jt_sleep_ms(250);
+    }
+    /* By now both silent connections are closed (recv sees the end at
+     * once rather than after the socket's 10 s timeout). */
+    int64_t t1 = jt_now_ms();
+    cr_assert(jt_raw_closed(idle), "an idle connection was not closed");
+    cr_assert(jt_raw_closed(partial), "a connection stuck inside a frame was not closed");
+    cr_assert_lt(jt_now_ms() - t1, 500, "the idle connections were closed only late");
+    close(idle);
+    close(partial);
+    jt_call_ok(active, "ping", NULL);
+    jm_close(active);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+/* ---- clients that never read ----------------------------------------------- */
+
+/* Sends without blocking; returns the bytes the kernel took (0 when its
+ * buffers are full). */
+static size_t
+send_some(int fd, const void *buf, size_t len)
+{
+    ssize_t n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+        cr_assert(errno == EAGAIN || errno == EWOULDBLOCK, "send: %s", strerror(errno));
+        return 0;
+    }
+    return (size_t)n;
+}
+
+Test(limits, a_client_that_never_reads_stops_being_read_and_memory_stays_bounded,
+     .timeout = 180)
+{
+    const char *args[] = {"--idle-timeout", "2", NULL};
+    jt_daemon_t *d = jt_daemon_start(args);
+    jm_client_t *admin = jt_connect_admin(d);
+    /* 1000 vacancies, so that each list page is some 200 KB. */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    jt_pack_str(&pk, "vacancies");
+    msgpack_pack_array(&pk, 1000);
+    for (int i = 0; i < 1000; i++) {
+        char vid[32];
+        snprintf(vid, sizeof vid, "page-%04d", i);
+        jt_pack_vacancy(&pk, vid, "110105", "6-05-02-03", "weld:2,cut:3,drive:1");
+    }
+    jt_call_ok(admin, "vacancy.put_many", &sb);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* A buffer of 500 pipelined list requests, sent over and over by a
+     * client that reads nothing. */
+    msgpack_sbuffer stream;
+    msgpack_sbuffer_init(&stream);
+    for (int i = 0; i < 500; i++) {
+        msgpack_sbuffer req;
+        msgpack_sbuffer_init(&req);
+        jt_args_json(&req, "{\"id\": %d, \"op\": \"vacancy.list\", \"args\": {\"limit\": 1000}}",
+                     i + 1);
+        uint8_t hdr[4] = {0, 0, (uint8_t)(req.size >> 8), (uint8_t)req.size};
+        msgpack_sbuffer_write(&stream, (const char *)hdr, 4);
+        msgpack_sbuffer_write(&stream, req.data, req.size);
+        msgpack_sbuffer_destroy(&req);
+    }
+    long rss0 = jt_daemon_mem_kb(d, "VmRSS");
+    int fd = jt_raw_connect(d);
+    int rcvbuf = 4096;  /* keep what the kernel holds for us small */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    size_t sent = 0, off = 0;
+    int64_t stalled_since = 0;
+    const size_t give_up = (size_t)256 << 20;
+    while (sent < give_up) {
+        size_t n = send_some(fd, stream.data + off, stream.size - off);
+        sent += n;
+        off = (off + n) % stream.size;
+        if (n > 0) {
+            stalled_since = 0;
+            /* A server that kept reading would pile up replies: stop
+             * before that hurts the machine. */
+            cr_assert_lt(jt_daemon_mem_kb(d, "VmRSS") - rss0, 1024 * 1024,
+                         "replies to a client that never reads pile up");
+            continue;
+        }
+        if (!stalled_since)
+            stalled_since = jt_now_ms();
+        else if (jt_now_ms() - stalled_since > 1000)
+            break;  /* the server has stopped reading from us */
+        jt_sleep_ms(10);
+    }
+    cr_assert_lt(sent, give_up, "the server kept reading from a client that never reads");
+    long rss1 = jt_daemon_mem_kb(d, "VmRSS");
+    cr_log_info("a non-reader got %zu bytes of requests in; VmRSS %ld -> %ld KiB", sent,
+                rss0, rss1);
+    /* Replies wait up to the 8 MiB mark plus the page that crossed it. */
+    cr_assert_leq(rss1 - rss0, (jt_instrumented() ? 400 : 48) * 1024,
+                  "resident memory grew by %ld KiB for a client that never reads", rss1 - rss0);
+
+    /* Everyone else is answered promptly meanwhile. */
+    int64_t t0 = jt_now_ms();
+    jt_call_ok(admin, "ping", NULL);
+    jm_reply_t *r = jt_call_json(admin, "vacancy.list", "{\"limit\": 5}");
+    jt_expect_ok(r, "list beside a non-reader");
+    jm_reply_free(r);
+    cr_assert_lt(jt_now_ms() - t0, jt_instrumented() ? 5000 : 1000);
+
+    /* It reads none of its replies for idle_timeout: the server closes it. */
+    uint64_t conns = 2;
+    for (int i = 0; i < 400 && conns != 1; i++) {
+        jt_sleep_ms(25);
+        conns = jt_admin_count(admin, "connections");
+    }
+    cr_assert_eq(conns, 1, "a client that reads nothing was not closed");
+    close(fd);
+    msgpack_sbuffer_destroy(&stream);
+    jm_close(admin);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }

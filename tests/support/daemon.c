@@ -34,16 +34,16 @@ const char JT_ADMIN_KEY[] = "test-admin-key-0123456789abcdef";
 static jt_daemon_t *live[JT_MAX_DAEMONS];
 static bool atexit_registered;
 
-static int64_t
-now_ms(void)
+int64_t
+jt_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-sleep_ms(int ms)
+void
+jt_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -223,7 +223,7 @@ spawn(jt_daemon_t *d)
     char ready[300];
     snprintf(ready, sizeof ready, "%s/ready", d->dir);
 
-    int64_t deadline = now_ms() + JT_START_TIMEOUT_MS;
+    int64_t deadline = jt_now_ms() + JT_START_TIMEOUT_MS;
     for (;;) {
         if (read_ready(d))
             return;
@@ -233,14 +233,14 @@ spawn(jt_daemon_t *d)
             cr_assert_fail("jobmatchd exited during start-up with status %d",
                      exit_code(status));
         }
-        if (now_ms() > deadline) {
+        if (jt_now_ms() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
             d->pid = 0;
             cr_assert_fail("jobmatchd did not write %s within %d ms", ready,
                      JT_START_TIMEOUT_MS);
         }
-        sleep_ms(5);
+        jt_sleep_ms(5);
     }
 }
 
@@ -352,7 +352,7 @@ jt_daemon_log(const jt_daemon_t *d)
 static int
 reap(pid_t pid, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = jt_now_ms() + timeout_ms;
     int status;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -360,12 +360,12 @@ reap(pid_t pid, int timeout_ms)
             return exit_code(status);
         if (r < 0)
             return -1;
-        if (now_ms() > deadline) {
+        if (jt_now_ms() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
             return -2;
         }
-        sleep_ms(5);
+        jt_sleep_ms(5);
     }
 }
 
@@ -398,15 +398,15 @@ jt_daemon_start_fails(jt_daemon_t *d, char *err, size_t err_len)
     snprintf(err_path, sizeof err_path, "%s/start.err", d->dir);
     snprintf(ready, sizeof ready, "%s/ready", d->dir);
     pid_t pid = fork_daemon(d, err_path);
-    int64_t deadline = now_ms() + JT_START_TIMEOUT_MS;
+    int64_t deadline = jt_now_ms() + JT_START_TIMEOUT_MS;
     int status;
     while (waitpid(pid, &status, WNOHANG) != pid) {
-        if (read_ready(d) || now_ms() > deadline) {
+        if (read_ready(d) || jt_now_ms() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
             cr_assert_fail("jobmatchd started although it should have refused to");
         }
-        sleep_ms(5);
+        jt_sleep_ms(5);
     }
     err[0] = '\0';
     FILE *f = fopen(err_path, "r");

@@ -18,6 +18,7 @@
 #define JM_TESTS_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "jobmatch.h"
@@ -106,6 +107,10 @@ jm_client_t *jt_connect_key(const jt_daemon_t *d, const char *key,
  * (resident now) or "VmHWM" (the peak so far). Fails the test when the
  * daemon does not run or the field is missing. */
 long jt_daemon_mem_kb(const jt_daemon_t *d, const char *field);
+
+/* Monotonic milliseconds, and a sleep of ms milliseconds. */
+int64_t jt_now_ms(void);
+void jt_sleep_ms(int ms);
 
 /* True when the daemon runs under valgrind (scripts/valgrind-tests.sh) or
  * the tests are built with AddressSanitizer: memory figures then include
