@@ -398,7 +398,7 @@ Test(limits, idle_connections_are_closed_active_ones_are_not, .timeout = 60)
     int64_t t1 = jt_now_ms();
     cr_assert(jt_raw_closed(idle), "an idle connection was not closed");
     cr_assert(jt_raw_closed(partial), "a connection stuck inside a frame was not closed");
-    cr_assert_lt(jt_now_ms() - t1, 500, "the idle connections were closed only late");
+    cr_assert_lt(jt_now_ms() - t1, 1000, "the idle connections were closed only late");
     close(idle);
     close(partial);
     jt_call_ok(active, "ping", NULL);
@@ -496,7 +496,7 @@ Test(limits, a_client_that_never_reads_stops_being_read_and_memory_stays_bounded
     jm_reply_t *r = jt_call_json(admin, "vacancy.list", "{\"limit\": 5}");
     jt_expect_ok(r, "list beside a non-reader");
     jm_reply_free(r);
-    cr_assert_lt(jt_now_ms() - t0, jt_instrumented() ? 5000 : 1000);
+    cr_assert_lt(jt_now_ms() - t0, jt_instrumented() ? 5000 : 2000);
 
     /* It reads none of its replies for idle_timeout: the server closes it. */
     uint64_t conns = 2;
