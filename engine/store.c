@@ -37,14 +37,17 @@ worker_ad(uint8_t ad[WORKER_AD_MAX], const char *id, uint32_t id_len)
 typedef struct fixed_buf {
     uint8_t *data;
     size_t len, cap;
+    bool overflow;
 } fixed_buf_t;
 
 static int
 fixed_buf_write(void *data, const char *buf, size_t len)
 {
     fixed_buf_t *fb = data;
-    if (len > fb->cap - fb->len)
+    if (len > fb->cap - fb->len) {
+        fb->overflow = true;
         return -1;
+    }
     memcpy(fb->data + fb->len, buf, len);
     fb->len += len;
     return 0;
@@ -127,7 +130,7 @@ pack_sealed_personal(msgpack_packer *pk, const en_sealer_t *sealer,
     if (!sealer)
         return -EPERM;
     uint8_t plain[PERSONAL_PACKED_MAX], sealed[PERSONAL_SEALED_MAX];
-    fixed_buf_t fb = {plain, 0, sizeof plain};
+    fixed_buf_t fb = {plain, 0, sizeof plain, false};
     msgpack_packer ppk;
     msgpack_packer_init(&ppk, &fb, fixed_buf_write);
     msgpack_pack_map(&ppk, n);
@@ -138,8 +141,8 @@ pack_sealed_personal(msgpack_packer *pk, const en_sealer_t *sealer,
         }
     }
     int rc = 0;
-    if (fb.len == fb.cap) {
-        rc = -EINVAL;  /* longer than a decoded record can be */
+    if (fb.overflow) {
+        rc = -EINVAL;  /* longer than a validated record can be */
     } else {
         uint8_t ad[WORKER_AD_MAX];
         size_t ad_len = worker_ad(ad, w->id.ptr, w->id.len);
