@@ -80,6 +80,8 @@ en_storage_error(pr_error_t *err, int rc)
         return pr_fail(err, PR_STORAGE_FULL, "the database is full");
     if (rc == -EFBIG)
         return pr_fail(err, PR_STORAGE_FULL, "too many changes for one transaction");
+    if (rc == -EDQUOT)
+        return pr_fail(err, PR_STORAGE_FULL, "no space left on the disk");
     if (rc == -EBUSY)
         return pr_fail(err, PR_OVERLOADED, "too many readers");
     en_error("storage: %s", ix_strerror(rc));

@@ -42,6 +42,9 @@ ix_mdb_err(int rc)
         return -ENOSPC;
     case MDB_TXN_FULL:
         return -EFBIG;
+    case ENOSPC:  /* the file system, not the map: growing would not help */
+    case EDQUOT:
+        return -EDQUOT;
     case MDB_READERS_FULL:
         return -EBUSY;
     case MDB_MAP_RESIZED:
@@ -66,6 +69,8 @@ ix_strerror(int err)
         return "storage map is full";
     case -EFBIG:
         return "too many changes for one transaction";
+    case -EDQUOT:
+        return "no space left on the disk";
     case -EBUSY:
         return "out of reader slots";
     case -ESTALE:

@@ -13,6 +13,8 @@
  *            (ix_grow may make room)
  *   -EFBIG   too many changes for one write transaction (MDB_TXN_FULL);
  *            the transaction is dead
+ *   -EDQUOT  the file system is full (or over quota): a commit could not
+ *            write its pages, and nothing of it is stored
  *   -EBUSY   out of reader slots
  *   -ESTALE  another process grew the map past this one's and adopting
  *            the new size failed
