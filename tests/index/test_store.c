@@ -1087,6 +1087,9 @@ Test(store, strerror_names_codes)
 {
     cr_assert_str_eq(ix_strerror(-ENOENT), "no such record");
     cr_assert_str_eq(ix_strerror(-ENOSPC), "storage map is full");
+    cr_assert_str_eq(ix_strerror(-EFBIG), "too many changes for one transaction");
+    cr_assert_str_eq(ix_strerror(-EDQUOT), "no space left on the disk");
+    cr_assert_str_eq(ix_strerror(-ESTALE), "the map was resized by another process");
     cr_assert_not_null(ix_strerror(-EIO));
     cr_assert_not_null(strstr(ix_strerror(-12345), "12345"));
 }
