@@ -47,6 +47,13 @@ static const en_command_t commands[] = {
     {"audit.list", EN_ROLE_ADMIN, 0, en_op_audit_list},
     {"admin.backup", EN_ROLE_ADMIN, EN_CMD_BACKGROUND, en_op_admin_backup},
     {"admin.stats", EN_ROLE_ADMIN, 0, en_op_admin_stats},
+    {"referral.create", R_STAFF, EN_CMD_WRITE, en_op_referral_create},
+    {"referral.update", R_STAFF, EN_CMD_WRITE, en_op_referral_update},
+    {"referral.get", R_STAFF, 0, en_op_referral_get},
+    {"referral.list", R_STAFF, 0, en_op_referral_list},
+    {"stats.supply_demand", R_ALL, 0, en_op_stats_supply_demand},
+    {"stats.wages", R_ALL, 0, en_op_stats_wages},
+    {"stats.reemployment", R_ALL, 0, en_op_stats_reemployment},
 };
 
 const en_command_t *

@@ -117,5 +117,12 @@ int en_op_fair_unregister(en_req_t *req);
 int en_op_fair_get(en_req_t *req);
 int en_op_fair_allocate(en_req_t *req);
 int en_op_admin_stats(en_req_t *req);
+int en_op_referral_create(en_req_t *req);
+int en_op_referral_update(en_req_t *req);
+int en_op_referral_get(en_req_t *req);
+int en_op_referral_list(en_req_t *req);
+int en_op_stats_supply_demand(en_req_t *req);
+int en_op_stats_wages(en_req_t *req);
+int en_op_stats_reemployment(en_req_t *req);
 
 #endif

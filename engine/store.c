@@ -75,7 +75,13 @@ en_store_put_vacancy(ix_txn_t *txn, pr_vacancy_t *v, int64_t now,
         v->filled = 0;
     else
         return rc;
+    return en_store_rewrite_vacancy(txn, v, now, sbuf, created);
+}
 
+int
+en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, int64_t now,
+                         msgpack_sbuffer *sbuf, bool *created)
+{
     msgpack_packer pk;
     sbuf->size = 0;
     msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);

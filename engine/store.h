@@ -35,6 +35,11 @@
  * a negative errno from the index. */
 int en_store_put_vacancy(ix_txn_t *txn, pr_vacancy_t *v, int64_t now,
                          msgpack_sbuffer *sbuf, bool *created);
+/* Stores v as it is, `filled` included: for the server's own changes to
+ * a vacancy it loaded (a hire). */
+int en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v,
+                             int64_t now, msgpack_sbuffer *sbuf,
+                             bool *created);
 
 /* Inserts or replaces w, sealing its personal fields with sealer (which
  * may be NULL only when w has none). */

@@ -17,15 +17,12 @@ typedef struct report {
 } report_t;
 
 static void
-problem(report_t *r, const char *fmt, ...)
+vproblem(report_t *r, const char *fmt, va_list ap)
 {
     r->problems++;
     if (r->problems > 8 || r->len == 0 || r->used + 1 >= r->len)
         return;
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(r->buf + r->used, r->len - r->used, fmt, ap);
-    va_end(ap);
     if (n > 0)
         r->used += (size_t)n < r->len - r->used ? (size_t)n
                                                  : r->len - r->used - 1;
@@ -35,6 +32,25 @@ problem(report_t *r, const char *fmt, ...)
     }
 }
 
+static void
+problem(report_t *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vproblem(r, fmt, ap);
+    va_end(ap);
+}
+
+/* The same, for the aggregate and referral checks' callback. */
+static void
+problem_cb(void *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vproblem(ctx, fmt, ap);
+    va_end(ap);
+}
+
 typedef struct expect {
     uint64_t total[2], matchable[2], max_docno[2];
     uint64_t postings;     /* expected in post */
@@ -42,6 +58,7 @@ typedef struct expect {
     MDB_cursor *mc;        /* on match, for the look-ups */
     uint64_t docs;
     ix_pending_t df;       /* expected df per (kind, skill) */
+    ix_agg_ledger_t *agg;  /* expected labour aggregates */
 } expect_t;
 
 /* Checks that one posting exists with the value it should have. */
@@ -176,6 +193,8 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
     }
 #undef WANT
 #undef WANT_DUP
+    if ((rc = ix_agg_expect_doc(t, x->agg, kind, docno, &v)) != 0)
+        return rc;
     if (v.matchable)
         x->matchable[ki]++;
     return 0;
@@ -389,6 +408,10 @@ run_check(ix_txn_t *t, report_t *r, expect_t *x)
         return rc;
     if (rc == 1)
         problem(r, "%s", why);
+    if ((rc = ix_referral_check(t, x->agg, problem_cb, r)) != 0)
+        return rc;
+    if ((rc = ix_agg_compare(t, x->agg, problem_cb, r)) != 0)
+        return rc;
     return check_meta(t, r, x);
 }
 
@@ -409,10 +432,13 @@ ix_check(ix_txn_t *t, char *report, size_t len)
     report_t r = {report, len, 0, 0};
     expect_t x;
     memset(&x, 0, sizeof x);
+    if (!(x.agg = ix_agg_ledger_new()))
+        return -ENOMEM;
     ix_long_read_begin(t->env);
     int rc = run_check(t, &r, &x);
     ix_long_read_end(t->env);
     ix_pending_free(&x.df);
+    ix_agg_ledger_free(x.agg);
     if (rc != 0)
         return rc;
     if (r.problems == 0) {

@@ -128,6 +128,8 @@ open_dbis(ix_env_t *e)
         {"meta", &e->meta, 0},
         {"audit", &e->audit, 0},
         {"fairs", &e->fairs, 0},
+        {"stats", &e->stats, 0},
+        {"referrals", &e->referrals, 0},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE | dbs[i].flags,

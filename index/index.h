@@ -440,4 +440,132 @@ int ix_meta_put(ix_txn_t *txn, const char *name, const void *val,
  * the check itself failed. Cost: a full scan of the store. */
 int ix_check(ix_txn_t *txn, char *report, size_t len);
 
+/* ---- Labour-market aggregates (labour.c) -------------------------------
+ *
+ * Kept exact by every ix_put, ix_delete and ix_referral_put in the same
+ * transaction, from each record's fields (ix_doc_t), never by scanning:
+ *   openings    per (month of match.since, region, vacancy code):
+ *               count = vacancies, sum = their match.headcount
+ *   applicants  per (month of match.since, level, region, group): workers
+ *               whose desired codes reach the level (a code of at least
+ *               `level` bytes), once per distinct group (the code's first
+ *               `level` bytes); a worker with none under the empty group
+ *   registered  per (month, region, category): workers
+ *   hired       per (month of hired_at, region, category) of referrals
+ *               whose `hired` is set: count = hires
+ *   wages       per (region, code, wage2): matchable vacancies with
+ *               match.wage_max > 0; wage2 = wage_min + wage_max (twice
+ *               the midpoint, so it stays an integer)
+ * Months are numbered year * 12 + month - 1 (UTC). */
+enum ix_agg {
+    IX_AGG_OPENINGS = 'O',
+    IX_AGG_APPLICANTS = 'A',
+    IX_AGG_REGISTERED = 'C',
+    IX_AGG_HIRED = 'H',
+    IX_AGG_WAGES = 'W',
+};
+
+/* The month number of a Unix time. */
+int64_t ix_month_of(int64_t unix_time);
+
+typedef struct ix_agg_cell {
+    int64_t month;          /* monthly aggregates */
+    char region[6];
+    char code[10];          /* openings, wages: the vacancy's code;
+                               applicants: the group */
+    uint32_t code_len;      /* 0 = none */
+    uint8_t category;       /* registered, hired */
+    uint32_t wage2;         /* wages */
+    uint64_t count, sum;
+} ix_agg_cell_t;
+
+/* cell is valid during the call only; non-zero stops the scan. */
+typedef int (*ix_agg_cb)(void *ctx, const ix_agg_cell_t *cell);
+
+/* Calls cb for every non-zero cell of aggregate agg whose region starts
+ * with region_prefix (0..6 digits), month by month over [month_from,
+ * month_to] (ignored for wages); for applicants only cells of `level`
+ * (1, 4, 7 or 10). Within a month cells come in key order (region, then
+ * code or category). Returns 0, a negative errno from cb, -EINVAL or
+ * -EIO. */
+int ix_agg_scan(ix_txn_t *txn, uint8_t agg, int64_t month_from,
+                int64_t month_to, uint8_t level, const char *region_prefix,
+                uint32_t prefix_len, ix_agg_cb cb, void *ctx);
+
+/* Wage postings, sorted by (region, code, wage2, docno): for vacancies
+ * (IX_VACANCY) every wages cell's vacancies at wage2 = wage_min +
+ * wage_max; for workers (IX_WORKER) every matchable worker with a
+ * match.wage_min > 0, at wage2 = 2 * wage_min, once per desired code
+ * (code_len 0 when it has none). For each (region, code) cell within
+ * region_prefix, pick chooses the postings to visit: return 0 with
+ * [*lo, *hi) a range of wage2, 1 to skip the cell, negative to stop.
+ * take is called per posting in the range; non-zero stops. */
+typedef int (*ix_wage_pick_cb)(void *ctx, const char region[6],
+                               const char *code, uint32_t code_len,
+                               uint32_t *lo, uint32_t *hi);
+typedef int (*ix_wage_cb)(void *ctx, uint64_t docno, const char region[6],
+                          const char *code, uint32_t code_len,
+                          uint32_t wage2);
+int ix_wage_walk(ix_txn_t *txn, uint8_t kind, const char *region_prefix,
+                 uint32_t prefix_len, ix_wage_pick_cb pick, ix_wage_cb take,
+                 void *ctx);
+
+/* ---- Referrals (referral.c) --------------------------------------------
+ *
+ * A referral joins a worker and a vacancy (by id, so it outlives either)
+ * and carries an opaque value (the engine's encoding, with its history).
+ * Numbers (refno) are handed out from 1 and never reused. Listed by
+ * worker, vacancy or status through postings changed in the same
+ * transaction. */
+typedef struct ix_referral {
+    uint64_t refno;
+    uint8_t status;          /* the engine's number; indexed */
+    bool hired;              /* counts in the hired aggregate */
+    int64_t hired_at;        /* when hired */
+    uint8_t category;        /* the worker's, for the hired aggregate */
+    char region[6];          /* the worker's, for the hired aggregate */
+    const char *worker;
+    uint32_t worker_len;
+    const char *vacancy;
+    uint32_t vacancy_len;
+    const void *value;
+    size_t value_len;
+} ix_referral_t;
+
+/* Hands out the next referral number: numbers only grow and are never
+ * reused (a transaction that aborts takes none). */
+int ix_referral_reserve(ix_txn_t *txn, uint64_t *refno);
+
+/* Inserts referral ref->refno (a number from ix_referral_reserve) or
+ * replaces it, with its postings and its share of the hired aggregate.
+ * Its worker and vacancy never change (-EINVAL). */
+int ix_referral_put(ix_txn_t *txn, const ix_referral_t *ref);
+
+/* Reads a referral; pointers are valid as for ix_get. -ENOENT when
+ * absent. */
+int ix_referral_get(ix_txn_t *txn, uint64_t refno, ix_referral_t *out);
+
+typedef struct ix_referral_query {
+    const char *worker;      /* NULL = any */
+    uint32_t worker_len;
+    const char *vacancy;     /* NULL = any */
+    uint32_t vacancy_len;
+    int status;              /* -1 = any */
+    const uint8_t *cursor;   /* from a previous page, or NULL */
+    size_t cursor_len;
+    uint32_t limit;          /* >= 1 */
+    uint32_t max_scan;       /* 0 = no bound */
+} ix_referral_query_t;
+
+typedef int (*ix_referral_cb)(void *ctx, const ix_referral_t *ref);
+
+/* One page of referrals in refno order, scanning the postings of the
+ * worker if given, else the vacancy, else the status, else every
+ * referral; the other filters are checked on each. Cursor handling as for
+ * ix_list (IX_CURSOR_MAX bytes; *next_len 0 = complete; -EINVAL for a
+ * cursor of another filter set). */
+int ix_referral_list(ix_txn_t *txn, const ix_referral_query_t *q,
+                     ix_referral_cb cb, void *ctx, uint8_t *next_cursor,
+                     size_t *next_len);
+
 #endif

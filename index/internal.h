@@ -23,8 +23,8 @@
  * duplicates of one key per (term, county). 5: the audit dbi. 6: the
  * fairs dbi. 7: a worker's value holds its personal fields sealed (the
  * engine's layout, docs/storage.md), and meta may hold the engine's "x."
- * entries. */
-#define IX_FORMAT_VERSION 7
+ * entries. 8: the stats dbi (labour aggregates) and the referrals dbi. */
+#define IX_FORMAT_VERSION 8
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 2
 /* Fixed part of a stored doc (see doc.c for the layout). */
@@ -129,7 +129,7 @@ struct ix_txn {
 
 struct ix_env {
     MDB_env *env;
-    MDB_dbi ids, docs, post, match, counts, log, meta, audit, fairs;
+    MDB_dbi ids, docs, post, match, counts, log, meta, audit, fairs, stats, referrals;
     /* Held shared by every open transaction, read or write, and taken
      * exclusively to resize the map: LMDB remaps it, which must not happen
      * under a transaction of this process (see env.c). */
@@ -236,5 +236,30 @@ int ix_audit_verify(ix_txn_t *t, uint64_t *entries, char *why, size_t len);
 /* log.c */
 int ix_log_append(ix_txn_t *t, uint8_t op, uint8_t kind, const char *id,
                   uint32_t id_len, int64_t now);
+
+/* labour.c: the aggregates' share of a record change (old or nw NULL for
+ * an insert or delete) and of a referral change. */
+int ix_agg_doc(ix_txn_t *t, uint8_t kind, uint64_t docno,
+               const ix_docview_t *old, const ix_docview_t *nw);
+int ix_agg_referral(ix_txn_t *t, const ix_referral_t *old,
+                    const ix_referral_t *nw);
+/* For ix_check: expected aggregates recomputed from every doc and
+ * referral (postings are looked up as they come), then compared with
+ * the stats dbi entry by entry. */
+typedef struct ix_agg_ledger ix_agg_ledger_t;
+typedef void (*ix_agg_problem_cb)(void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+ix_agg_ledger_t *ix_agg_ledger_new(void);
+void ix_agg_ledger_free(ix_agg_ledger_t *l);
+int ix_agg_expect_doc(ix_txn_t *t, ix_agg_ledger_t *l, uint8_t kind,
+                      uint64_t docno, const ix_docview_t *v);
+int ix_agg_expect_referral(ix_txn_t *t, ix_agg_ledger_t *l,
+                           const ix_referral_t *r);
+int ix_agg_compare(ix_txn_t *t, ix_agg_ledger_t *l, ix_agg_problem_cb problem,
+                   void *ctx);
+
+/* referral.c: for ix_check. */
+int ix_referral_check(ix_txn_t *t, ix_agg_ledger_t *l,
+                      ix_agg_problem_cb problem, void *ctx);
 
 #endif

@@ -30,10 +30,30 @@
  *           'S' K | subject | NUL | time | aseq   empty
  *   fairs   'F' | fair id                         the fair (opaque value)
  *           'P' | fair id | NUL | K | id          empty: K id takes part
+ *   stats   'O' | month | region[6] | code[10]    vacancies, headcount (be64 x2)
+ *           'A' | month | level | region[6] |     workers, 0 (be64 x2)
+ *               group[10]
+ *           'C' | month | region[6] | category    workers, 0 (be64 x2)
+ *           'H' | month | region[6] | category    hires, 0 (be64 x2)
+ *           'W' | region[6] | code[10] | wage2    vacancies, 0 (be64 x2)
+ *           'v' | region[6] | code[10] | wage2 |  empty (open offers)
+ *               docno
+ *           'w' | region[6] | code[10] | wage2 |  empty (available wishes)
+ *               docno
+ *   referrals 'r' | refno                         referral header + value
+ *           'w' | worker id | NUL | refno         empty
+ *           'v' | vacancy id | NUL | refno        empty
+ *           's' | status u8 | refno               empty
  *   meta    "version"                             format version (u8)
  *           "docno" K                             next docno for K (be64)
  *           "seq"                                 last log seq (be64)
  *           "aseq"                                last audit seq (be64)
+ *           "refno"                               next referral number (be64)
+ *
+ * In stats, month is the month number (year * 12 + month - 1, UTC) as a
+ * be64 with the sign bit flipped, codes are NUL-padded to 10 bytes (all
+ * NULs: none), wage2 is twice a monthly wage in yuan (be32), level is an
+ * occupation level's code length (1, 4, 7 or 10). See labour.c.
  *
  * Counters are deleted when they reach zero, so a stored counter is never
  * zero. A skill id never contains NUL, so the NUL after it makes skill
@@ -99,6 +119,23 @@ enum ixk_tag {
     IXK_MATCHABLE = 'N',
     IXK_DF = 'D',
 };
+
+/* Tags and key lengths of the stats dbi (labour.c). */
+enum ixa_tag {
+    IXA_OPENINGS = IX_AGG_OPENINGS,
+    IXA_APPLICANTS = IX_AGG_APPLICANTS,
+    IXA_REGISTERED = IX_AGG_REGISTERED,
+    IXA_HIRED = IX_AGG_HIRED,
+    IXA_WAGES = IX_AGG_WAGES,
+    IXA_OFFER = 'v',
+    IXA_WISH = 'w',
+};
+#define IXA_KEY_MAX 32
+#define IXA_OPENINGS_LEN 25
+#define IXA_APPLICANTS_LEN 26
+#define IXA_CATEGORY_LEN 16
+#define IXA_WAGES_LEN 21
+#define IXA_POSTING_LEN 29
 
 /* Fixed lengths of the fixed-width keys. */
 #define IXK_DOC_LEN 9

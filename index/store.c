@@ -343,6 +343,8 @@ ix_put(ix_txn_t *t, const ix_doc_t *doc, int64_t now, bool *created)
     }
     if ((rc = sync_postings(t, kind, docno, exists ? &oldv : NULL, &newv)))
         return ix_fail(t, rc);
+    if ((rc = ix_agg_doc(t, kind, docno, exists ? &oldv : NULL, &newv)))
+        return rc;
     if (exists && (rc = ix_pending_doc(t, kind, &oldv, -1)) != 0)
         return rc;
     if ((rc = ix_pending_doc(t, kind, &newv, +1)) != 0)
@@ -377,6 +379,8 @@ ix_delete(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
         return ix_fail(t, rc);
     if ((rc = sync_postings(t, kind, docno, &oldv, NULL)) != 0)
         return ix_fail(t, rc);
+    if ((rc = ix_agg_doc(t, kind, docno, &oldv, NULL)) != 0)
+        return rc;
     uint8_t kb[IXK_MAX];
     MDB_val k = {ixk_doc(kb, kind, docno), kb};
     if ((rc = mdb_del(t->txn, t->env->docs, &k, NULL)) != 0)

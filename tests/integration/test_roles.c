@@ -71,6 +71,12 @@ static const op_case_t cases[] = {
     {"fair.get", "{\"fair\": \"f-%1$s\"}", STAFF},
     {"fair.allocate", "{\"fair\": \"f-%1$s\"}", STAFF},
     {"fair.unregister", "{\"fair\": \"f-%1$s\", \"workers\": [\"seed-w\"]}", STAFF},
+    {"referral.create", "{\"worker\": \"w-%1$s\", \"vacancy\": \"seed-v\"}", STAFF},
+    {"referral.get", "{\"id\": \"r-1\"}", STAFF},
+    {"referral.list", "{\"vacancy\": \"seed-v\"}", STAFF},
+    {"stats.supply_demand", "{\"period\": \"2026\"}", ALL},
+    {"stats.wages", "{\"region\": \"11\"}", ALL},
+    {"stats.reemployment", "{\"period\": \"2026-Q1\"}", ALL},
     {"admin.info", "{}", ADMIN},
     {"admin.check", "{}", ADMIN},
     {"audit.list", "{\"worker\": \"seed-w\"}", ADMIN},
@@ -219,7 +225,8 @@ Test(roles, role_is_checked_before_the_arguments, .timeout = 30)
     jm_client_t *kiosk = jt_connect(d);
     jm_client_t *node = jt_connect_key(d, "node-secret-2", "node");
     const char *ops[] = {"vacancy.put", "vacancy.delete", "worker.get", "worker.put",
-                         "worker.list", "admin.info"};
+                         "worker.list", "admin.info", "referral.create",
+                         "referral.update", "referral.get", "referral.list"};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         jm_reply_t *r = jt_call_json(kiosk, ops[i], "{\"junk\": [1, 2, 3]}");
         jt_expect_error(r, "forbidden", NULL);
