@@ -142,6 +142,15 @@ Test(referrals, hire_fills_the_vacancy_and_employs_the_worker, .timeout = 60)
     cr_assert_eq(n, 1);
     cr_assert_str_eq(record_field(c, "vacancy", "v-1", "status", NULL), "open");
     cr_assert_str_eq(record_field(c, "worker", "w-1", "status", NULL), "employed");
+    /* The hire changed a worker record, so the audit trail has it. */
+    jm_reply_t *a = jt_call_json(c, "audit.list", "{\"worker\": \"w-1\"}");
+    jt_expect_ok(a, "audit.list");
+    const msgpack_object *entries = jt_need(&a->result, "entries");
+    bool audited = false;
+    for (uint32_t i = 0; i < entries->via.array.size; i++)
+        audited = audited || jt_str_is(jt_need(&entries->via.array.ptr[i], "op"), "referral.update");
+    cr_assert(audited, "the hire is not in the audit trail");
+    jm_reply_free(a);
     /* Matching sees the hire at once: the worker is no longer available. */
     cr_assert_not(matched(c, "v-1", "w-1"));
     cr_assert(matched(c, "v-1", "w-2"));
