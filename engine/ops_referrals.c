@@ -34,7 +34,6 @@ typedef struct ref_job {
     int status;                 /* update: the status asked for */
     pr_str_t worker, vacancy;   /* create */
     pr_str_t note;              /* len 0 = none */
-    char by[EN_KEY_NAME_MAX];
     pr_vacancy_t vrec;          /* scratch for a hire */
     pr_worker_t wrec;
     size_t packed_len;          /* the referral as committed, for the reply */
@@ -93,13 +92,16 @@ store_referral(ix_txn_t *txn, ref_job_t *d, const pr_referral_t *r, uint8_t cate
     return ix_referral_put(txn, &ix);
 }
 
+/* Appends the job's change to the history: its time, the key that asked
+ * for it and its note. */
 static void
-add_event(pr_referral_t *r, const ref_job_t *d, int status, int64_t now)
+add_event(pr_referral_t *r, const en_write_t *job, int status)
 {
+    const ref_job_t *d = job->data;
     pr_referral_event_t *e = &r->history[r->n_history++];
     e->status = status;
-    e->at = now;
-    e->by = (pr_str_t){d->by, (uint32_t)strlen(d->by)};
+    e->at = job->now;
+    e->by = (pr_str_t){job->actor, (uint32_t)strlen(job->actor)};
     e->note = d->note;
 }
 
@@ -178,7 +180,7 @@ apply_create(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     if ((rc = ix_referral_reserve(txn, &r.refno)) != 0)
         return rc;
     d->refno = r.refno;
-    add_event(&r, d, PR_REF_REFERRED, job->now);
+    add_event(&r, job, PR_REF_REFERRED);
     return store_referral(txn, d, &r, category, region, sbuf);
 }
 
@@ -208,11 +210,8 @@ static ref_job_t *
 new_job(en_req_t *req)
 {
     ref_job_t *d = calloc(1, sizeof *d);
-    if (!d) {
+    if (!d)
         pr_fail(&req->err, PR_INTERNAL, "out of memory");
-        return NULL;
-    }
-    snprintf(d->by, sizeof d->by, "%s", req->conn->key_name);
     return d;
 }
 
@@ -328,7 +327,7 @@ apply_update(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     }
     r.status = d->status;
     r.updated = job->now;
-    add_event(&r, d, d->status, job->now);
+    add_event(&r, job, d->status);
     return store_referral(txn, d, &r, category, region, sbuf);
 }
 

@@ -242,8 +242,8 @@ run_request(const uint8_t *body, size_t len, unsigned role, bool commit)
 
 /* ---- start-up ------------------------------------------------------------ */
 
-/* A few records (and a fair of them) for gets, lists, matches, fairs and
- * deletes to find. Each is a
+/* A few records (and a fair of them, and a referral) for gets, lists,
+ * matches, fairs, referrals and deletes to find. Each is a
  * request body; they go through the same path as fuzz input. */
 static const char *const preload[] = {
     "\x83\xa2id\x01\xa2op\xabvacancy.put\xa4""args\x81\xa7vacancy\x87"
@@ -258,6 +258,9 @@ static const char *const preload[] = {
     "\x83\xa2id\x03\xa2op\xab""fair.create\xa4""args\x82\xa2id\xa6""fair-1\xa4name\xa4""Fair",
     "\x83\xa2id\x04\xa2op\xad""fair.register\xa4""args\x83\xa4""fair\xa6""fair-1"
     "\xa9vacancies\x91\xa3v-1\xa7workers\x91\xa3w-1",
+    /* A second vacancy, and referral r-1 of w-1 to it. */
+    "\x83\xa2id\x05\xa2op\xabvacancy.put\xa4""args\x81\xa7vacancy\x86\xa2id\xa3v-9\xa8""employer\xa4""Acme\xa5title\xa6""Fitter\xaaoccupation\xaa""6-05-02-03\xa6region\xa6""110105\xa9headcount\xcd\x03\xe8",
+    "\x83\xa2id\x06\xa2op\xafreferral.create\xa4""args\x82\xa6worker\xa3w-1\xa7vacancy\xa3v-9",
 };
 
 static void

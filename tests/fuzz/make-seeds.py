@@ -40,8 +40,9 @@ WORKER = {
 PROFILE = {k: v for k, v in WORKER.items()
            if k not in ("id", "name", "national_id", "phone")}
 
-# (file name, op, args). Records v-1 and w-1 and fair fair-1 (of both) exist
-# in the harness's store.
+# (file name, op, args). Records v-1, v-9 and w-1, fair fair-1 (of v-1 and
+# w-1) and referral r-1 (of w-1 to v-9, referred) exist in the harness's
+# store.
 REQUESTS = [
     ("op-hello", "hello", {"protocol": 1}),
     ("op-hello-key", "hello", {"protocol": 1, "key": "desk-key"}),
@@ -85,6 +86,19 @@ REQUESTS = [
     # A bare name: the daemon that test_fuzz_seeds starts has a backup_dir.
     ("op-admin.backup", "admin.backup", {"path": "seed-copy"}),
     ("op-admin.stats", "admin.stats", None),
+    ("op-referral.create", "referral.create", {"worker": "w-1", "vacancy": "v-1",
+                                               "note": "good fit"}),
+    ("op-referral.update", "referral.update", {"id": "r-1", "status": "interviewed",
+                                               "note": "met on Monday"}),
+    ("op-referral.get", "referral.get", {"id": "r-1"}),
+    ("op-referral.list", "referral.list", {"worker": "w-1", "status": "referred",
+                                           "limit": 10}),
+    ("op-stats.supply_demand", "stats.supply_demand",
+     {"period": "2026-Q1", "region": "11", "by": "minor", "occupation": "6-05"}),
+    ("op-stats.wages", "stats.wages", {"region": "1101", "by": "city",
+                                       "flag_limit": 10}),
+    ("op-stats.reemployment", "stats.reemployment", {"period": "2026",
+                                                     "region": "110105"}),
 ]
 
 

@@ -27,8 +27,8 @@ read_seed(const char *path, size_t *len)
     return buf;
 }
 
-/* The records and the fair the seeds refer to, as the fuzz harness
- * preloads them. */
+/* The records, the fair and the referral the seeds refer to, as the fuzz
+ * harness preloads them. */
 static void
 put_seed_records(jm_client_t *c)
 {
@@ -52,6 +52,15 @@ put_seed_records(jm_client_t *c)
     r = jt_call_json(c, "fair.register",
                      "{\"fair\": \"fair-1\", \"vacancies\": [\"v-1\"], \"workers\": [\"w-1\"]}");
     jt_expect_ok(r, "seed fair members");
+    jm_reply_free(r);
+    r = jt_call_json(c, "vacancy.put",
+                     "{\"vacancy\": {\"id\": \"v-9\", \"employer\": \"Acme\", \"title\": \"Fitter\","
+                     " \"occupation\": \"6-05-02-03\", \"region\": \"110105\", \"headcount\": 1000}}");
+    jt_expect_ok(r, "seed vacancy v-9");
+    jm_reply_free(r);
+    /* r-1, once; later runs find it open (conflict) or moved on. */
+    r = jt_call_json(c, "referral.create", "{\"worker\": \"w-1\", \"vacancy\": \"v-9\"}");
+    cr_assert(r->ok || strcmp(r->error_code, "conflict") == 0, "seed referral: %s", r->error_code);
     jm_reply_free(r);
 }
 
