@@ -68,6 +68,40 @@ void cli_pack_str(msgpack_packer *pk, const char *s);
 /* True when the first byte of packed msgpack is a map header. */
 bool cli_is_packed_map(const char *data, size_t len);
 
+/* Aligned tables: a header and rows of text cells, columns as wide as
+ * their widest cell, two blanks apart; align holds 'l' or 'r' per column
+ * (NULL = all left). Cells are copied. */
+#define CLI_TABLE_MAX_COLS 16
+typedef struct cli_table {
+    unsigned ncols;
+    const char *const *head;
+    const char *align;
+    char **cells;
+    size_t rows, cap;
+} cli_table_t;
+void cli_table_init(cli_table_t *t, unsigned ncols, const char *const *head,
+                    const char *align);
+void cli_table_row(cli_table_t *t, const char *const *cells);
+void cli_table_print(cli_table_t *t);
+void cli_table_free(cli_table_t *t);
+
+/* Writes a msgpack value as table text: strings as they are, integers in
+ * decimal, floats with `decimals` places, nil as "-". */
+void cli_cell(char *buf, size_t len, const msgpack_object *o, int decimals);
+
+/* Parses argv[first..argc): each "--name VALUE" with a name in names
+ * (NULL-terminated) sets values[i]; each argument in flags (NULL-
+ * terminated, may be NULL) sets set[i]. Anything else is a usage error
+ * (usage is printed). Returns 0 or CLI_EXIT_USAGE. */
+int cli_options(int argc, char **argv, int first, const char *const *names,
+                const char **values, const char *const *flags, bool *set,
+                const char *usage);
+
+/* Calls op; on success *out is the reply (caller frees), else the error
+ * is reported and its exit code returned. */
+int cli_call_reply(cli_t *cli, const char *op, const msgpack_sbuffer *args,
+                   jm_reply_t **out);
+
 /* ---- cmd_records.c ---- */
 
 /* Calls op with packed args (NULL = none) and prints result[key] (the
@@ -115,6 +149,18 @@ int cmd_match(cli_t *cli, int argc, char **argv);
  * shown as rules met or not, score parts, missing skills and a verdict,
  * or with --json as the result JSON. */
 int cmd_explain(cli_t *cli, int argc, char **argv);
+
+/* ---- cmd_refer.c ---- */
+
+/* `refer create|update|show|list ...`: referrals (referral.*), shown as
+ * tables or, with --json, as the result JSON. */
+int cmd_refer(cli_t *cli, int argc, char **argv);
+
+/* ---- cmd_stats.c ---- */
+
+/* `stats supply-demand|wages|reemployment ...`: labour-market figures
+ * (stats.*) as aligned tables or, with --json, the result JSON. */
+int cmd_stats(cli_t *cli, int argc, char **argv);
 
 /* ---- cmd_fair.c ---- */
 

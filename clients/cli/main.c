@@ -62,6 +62,21 @@ static const char usage_text[] =
     "  metrics                               the daemon's request counts, latency\n"
     "                                        percentiles, connections and commits\n"
     "                                        (admin.stats)\n"
+    "  refer create --worker ID --vacancy ID [--note TEXT]\n"
+    "  refer update ID interviewed|hired|rejected|withdrawn [--note TEXT]\n"
+    "  refer show ID\n"
+    "  refer list [--worker ID] [--vacancy ID] [--status S] [--limit N]\n"
+    "       [--cursor C] [--all]\n"
+    "                                        referrals and their history\n"
+    "                                        (tables; --json for JSON)\n"
+    "  stats supply-demand --period P [--region R] [--by B] [--occupation O]\n"
+    "  stats wages [--region R] [--by B] [--occupation O] [--flag-limit N]\n"
+    "  stats reemployment --period P [--region R]\n"
+    "                                        labour-market figures as tables\n"
+    "                                        (--json for JSON); P: 2026,\n"
+    "                                        2026-Q1 or 2026-03; B: major,\n"
+    "                                        middle, minor, detail, province,\n"
+    "                                        city or county\n"
     "  call OP [JSON-ARGS]                   raw call, prints the result\n"
     "  help, --help, --version\n"
     "\n"
@@ -98,6 +113,8 @@ static const command_t commands[] = {
     { "audit", cmd_audit },
     { "fair", cmd_fair },
     { "metrics", cmd_metrics },
+    { "refer", cmd_refer },
+    { "stats", cmd_stats },
     { "call", cmd_call },
 };
 

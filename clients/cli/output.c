@@ -174,3 +174,126 @@ cli_pack_str(msgpack_packer *pk, const char *s)
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, s, n);
 }
+
+/* ---- aligned tables ---------------------------------------------------- */
+
+void
+cli_table_init(cli_table_t *t, unsigned ncols, const char *const *head, const char *align)
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols;
+    t->head = head;
+    t->align = align;
+}
+
+void
+cli_table_row(cli_table_t *t, const char *const *cells)
+{
+    if (t->rows == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 16;
+        char **nc = realloc(t->cells, ncap * t->ncols * sizeof *nc);
+        if (!nc)
+            return;   /* out of memory: the row is left out */
+        t->cells = nc;
+        t->cap = ncap;
+    }
+    for (unsigned i = 0; i < t->ncols; i++)
+        t->cells[t->rows * t->ncols + i] = strdup(cells[i] ? cells[i] : "");
+    t->rows++;
+}
+
+void
+cli_table_print(cli_table_t *t)
+{
+    size_t width[CLI_TABLE_MAX_COLS] = {0};
+    for (unsigned c = 0; c < t->ncols && c < CLI_TABLE_MAX_COLS; c++) {
+        width[c] = strlen(t->head[c]);
+        for (size_t r = 0; r < t->rows; r++) {
+            const char *s = t->cells[r * t->ncols + c];
+            size_t n = s ? strlen(s) : 0;
+            width[c] = n > width[c] ? n : width[c];
+        }
+    }
+    for (size_t r = 0; r <= t->rows; r++) {
+        for (unsigned c = 0; c < t->ncols && c < CLI_TABLE_MAX_COLS; c++) {
+            const char *s = r == 0 ? t->head[c] : t->cells[(r - 1) * t->ncols + c];
+            bool right = t->align && t->align[c] == 'r';
+            bool last = c + 1 == t->ncols;
+            if (right)
+                printf("%*s", (int)width[c], s ? s : "");
+            else if (last)   /* no trailing blanks */
+                printf("%s", s ? s : "");
+            else
+                printf("%-*s", (int)width[c], s ? s : "");
+            if (!last)
+                fputs("  ", stdout);
+        }
+        fputc('\n', stdout);
+    }
+}
+
+void
+cli_table_free(cli_table_t *t)
+{
+    for (size_t i = 0; i < t->rows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    memset(t, 0, sizeof *t);
+}
+
+void
+cli_cell(char *buf, size_t len, const msgpack_object *o, int decimals)
+{
+    if (!o || o->type == MSGPACK_OBJECT_NIL)
+        snprintf(buf, len, "-");
+    else if (o->type == MSGPACK_OBJECT_STR)
+        snprintf(buf, len, "%.*s", (int)o->via.str.size, o->via.str.ptr);
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        snprintf(buf, len, "%llu", (unsigned long long)o->via.u64);
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        snprintf(buf, len, "%lld", (long long)o->via.i64);
+    else if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)
+        snprintf(buf, len, "%.*f", decimals, o->via.f64);
+    else if (o->type == MSGPACK_OBJECT_BOOLEAN)
+        snprintf(buf, len, "%s", o->via.boolean ? "true" : "false");
+    else
+        snprintf(buf, len, "?");
+}
+
+int
+cli_options(int argc, char **argv, int first, const char *const *names, const char **values,
+            const char *const *flags, bool *set, const char *usage)
+{
+    for (int i = first; i < argc; i++) {
+        size_t j = 0;
+        while (flags && flags[j] && strcmp(argv[i], flags[j]) != 0)
+            j++;
+        if (flags && flags[j]) {
+            set[j] = true;
+            continue;
+        }
+        j = 0;
+        while (names[j] && strcmp(argv[i], names[j]) != 0)
+            j++;
+        if (!names[j])
+            return cli_usage("unknown argument \"%s\"; %s", argv[i], usage);
+        if (i + 1 >= argc)
+            return cli_usage("%s needs a value", argv[i]);
+        values[j] = argv[++i];
+    }
+    return 0;
+}
+
+int
+cli_call_reply(cli_t *cli, const char *op, const msgpack_sbuffer *args, jm_reply_t **out)
+{
+    *out = NULL;
+    int rc = jm_call(cli->client, op, args ? args->data : NULL, args ? args->size : 0, out);
+    if (rc != 0) {
+        rc = cli_report(cli, rc, *out);
+        jm_reply_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    return 0;
+}

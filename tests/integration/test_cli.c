@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -767,4 +768,139 @@ Test(cli, backup_writes_a_copy_and_refuses_an_existing_path)
     run_free(&r);
     unlink(file);
     rmdir(dir);
+}
+
+/* ---- refer and stats ---------------------------------------------------- */
+
+Test(cli, refer_commands_show_the_referral_and_its_history)
+{
+    run_t r = cli_run(ADMIN, NULL, "refer", "create", "--worker", "w1", "--vacancy", "v-weld",
+                      "--note", "strong welder", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    lines_t l = split_lines(r.out);
+    cr_assert_geq(l.n, 3, "%s", r.out);
+    cr_assert(strncmp(l.v[0], "r-1  worker w1  vacancy v-weld  referred", 40) == 0, "%s", l.v[0]);
+    cr_assert(strstr(l.v[1], "status") && strstr(l.v[1], "by") && strstr(l.v[1], "note"),
+              "%s", l.v[1]);
+    cr_assert(strncmp(l.v[2], "referred ", 9) == 0 && strstr(l.v[2], "admin") &&
+              strstr(l.v[2], "strong welder"), "%s", l.v[2]);
+    free_lines(&l);
+    run_free(&r);
+
+    r = cli_run(ADMIN, NULL, "refer", "update", "r-1", "hired", "--note", "starts Monday", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.out, "hired at "), "%s", r.out);
+    cr_assert(strstr(r.out, "starts Monday"), "%s", r.out);
+    run_free(&r);
+    /* The hire reached the records. */
+    jm_reply_t *g = jt_call_json(adm, "worker.get", "{\"id\": \"w1\"}");
+    jt_expect_ok(g, "w1");
+    cr_assert_str_eq(jt_get_str(jt_need(&g->result, "worker"), "status"), "employed");
+    jm_reply_free(g);
+
+    r = cli_run(ADMIN, NULL, "refer", "update", "r-1", "rejected", NULL);
+    cr_assert_eq(r.code, 1, "exit %d", r.code);
+    cr_assert(strstr(r.err, "conflict: referral r-1 cannot move from hired to rejected"), "%s",
+              r.err);
+    run_free(&r);
+    r = cli_run(ADMIN, NULL, "refer", "create", "--worker", "w2", NULL);
+    cr_assert_eq(r.code, 2, "exit %d", r.code);
+    run_free(&r);
+
+    r = cli_run(ADMIN, NULL, "refer", "create", "--worker", "w2", "--vacancy", "v-code", "--json",
+                NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.out, "\"id\":\"r-2\""), "%s", r.out);
+    run_free(&r);
+
+    r = cli_run(ADMIN, NULL, "refer", "list", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    l = split_lines(r.out);
+    cr_assert_eq(l.n, 3, "%s", r.out);
+    cr_assert(strstr(l.v[0], "id") && strstr(l.v[0], "worker") && strstr(l.v[0], "status"));
+    char id[16], worker[16], vacancy[16], status[16];
+    cr_assert_eq(sscanf(l.v[1], "%15s %15s %15s %15s", id, worker, vacancy, status), 4);
+    cr_assert_str_eq(id, "r-1");
+    cr_assert_str_eq(status, "hired");
+    /* Columns line up under the header. */
+    size_t col = (size_t)(strstr(l.v[0], "status") - l.v[0]);
+    cr_assert(strncmp(l.v[2] + col, "referred", 8) == 0, "%s\n%s", l.v[0], l.v[2]);
+    free_lines(&l);
+    run_free(&r);
+
+    r = cli_run(ADMIN, NULL, "refer", "list", "--status", "referred", "--json", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    l = split_lines(r.out);
+    cr_assert_eq(l.n, 1, "%s", r.out);
+    cr_assert(strstr(l.v[0], "\"id\":\"r-2\""), "%s", l.v[0]);
+    free_lines(&l);
+    run_free(&r);
+}
+
+/* The number in column `col` (0-based, blank-separated) of the row that
+ * starts with `label`. */
+static long long
+table_number(const char *out, const char *label, int col)
+{
+    lines_t l = split_lines(out);
+    long long v = -1;
+    for (size_t i = 0; i < l.n; i++) {
+        if (strncmp(l.v[i], label, strlen(label)) != 0 || l.v[i][strlen(label)] != ' ')
+            continue;
+        char *save = NULL, *t = strtok_r(l.v[i], " ", &save);
+        for (int c = 0; t && c < col; c++)
+            t = strtok_r(NULL, " ", &save);
+        cr_assert_not_null(t, "row %s has no column %d", label, col);
+        v = strtoll(t, NULL, 10);
+    }
+    free_lines(&l);
+    cr_assert_geq(v, 0, "no row %s in:\n%s", label, out);
+    return v;
+}
+
+Test(cli, stats_tables_show_the_server_figures)
+{
+    char year[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    snprintf(year, sizeof year, "%04d", tm.tm_year + 1900);
+
+    run_t r = cli_run(ANON, NULL, "stats", "supply-demand", "--period", year, "--by", "major",
+                      NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.out, "group  openings  vacancies  applicants  ratio"), "%s", r.out);
+    /* Five vacancies of major group 6 and one of 2; one worker wishes 2. */
+    cr_assert_eq(table_number(r.out, "6", 1), 5, "%s", r.out);
+    cr_assert_eq(table_number(r.out, "2", 1), 1, "%s", r.out);
+    cr_assert_eq(table_number(r.out, "2", 3), 1, "%s", r.out);
+    cr_assert_eq(table_number(r.out, "total", 1), (long long)N_VACANCIES, "%s", r.out);
+    cr_assert_eq(table_number(r.out, "total", 3), (long long)N_WORKERS, "%s", r.out);
+    run_free(&r);
+
+    r = cli_run(ANON, NULL, "stats", "supply-demand", "--period", year, "--by", "city", "--json",
+                NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.out, "\"group\":\"1101\""), "%s", r.out);
+    run_free(&r);
+
+    r = cli_run(ANON, NULL, "stats", "reemployment", "--period", year, "--region", "11", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    cr_assert_eq(table_number(r.out, "other", 1), (long long)N_WORKERS, "%s", r.out);
+    cr_assert_eq(table_number(r.out, "total", 2), 0, "%s", r.out);
+    run_free(&r);
+
+    r = cli_run(ANON, NULL, "stats", "wages", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.out, "group  count  p10  p50  p90"), "%s", r.out);
+    cr_assert_eq(table_number(r.out, "total", 1), 0, "%s", r.out);
+    run_free(&r);
+
+    r = cli_run(ANON, NULL, "stats", "reemployment", NULL);
+    cr_assert_eq(r.code, 1, "exit %d", r.code);
+    cr_assert(strstr(r.err, "period: required"), "%s", r.err);
+    run_free(&r);
+    r = cli_run(ANON, NULL, "stats", "wages", "--period", year, NULL);
+    cr_assert_eq(r.code, 2, "exit %d", r.code);
+    run_free(&r);
 }

@@ -1,0 +1,248 @@
+/* cmd_stats.c - `jobmatch stats ...`: labour-market figures.
+ *
+ *   stats supply-demand --period P [--region R] [--by B] [--occupation O] [--json]
+ *   stats wages [--region R] [--by B] [--occupation O] [--flag-limit N] [--json]
+ *   stats reemployment --period P [--region R] [--json]
+ *
+ * Each prints an aligned table with a total row (wages: then the vacancies
+ * offering below P10 and the workers wishing above P90, for counselors);
+ * --json prints the server's result instead.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "stats supply-demand --period P [--region R] [--by B] [--occupation O] [--json]\n"
+    "       stats wages [--region R] [--by B] [--occupation O] [--flag-limit N] [--json]\n"
+    "       stats reemployment --period P [--region R] [--json]\n"
+    "       (P: 2026, 2026-Q1 or 2026-03; B: major, middle, minor, detail,\n"
+    "        province, city or county)";
+
+/* The options every stats command may take, in this order. */
+enum { OPT_PERIOD, OPT_REGION, OPT_BY, OPT_OCCUPATION, OPT_FLAG_LIMIT, N_OPTS };
+static const char *const opt_names[] = {"--period", "--region", "--by", "--occupation",
+                                        "--flag-limit", NULL};
+static const char *const arg_keys[] = {"period", "region", "by", "occupation", "flag_limit"};
+
+/* Packs the options given (those allowed by `allowed`, a string of 'y'
+ * and 'n' per option) as the operation's args. */
+static int
+pack_args(msgpack_sbuffer *sb, const char **v, const char *allowed)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    uint32_t n = 0;
+    for (int i = 0; i < N_OPTS; i++) {
+        if (v[i] && allowed[i] != 'y')
+            return cli_usage("%s does not apply here; %s", opt_names[i], usage);
+        n += v[i] != NULL;
+    }
+    msgpack_pack_map(&pk, n);
+    for (int i = 0; i < N_OPTS; i++) {
+        if (!v[i])
+            continue;
+        cli_pack_str(&pk, arg_keys[i]);
+        if (i == OPT_FLAG_LIMIT) {
+            char *end;
+            long long x = strtoll(v[i], &end, 10);
+            if (*v[i] == '\0' || *end != '\0')
+                return cli_usage("--flag-limit wants an integer, not \"%s\"", v[i]);
+            msgpack_pack_int64(&pk, x);
+        } else {
+            cli_pack_str(&pk, v[i]);
+        }
+    }
+    return 0;
+}
+
+static void
+cell(char *buf, const msgpack_object *map, const char *key, int decimals)
+{
+    cli_cell(buf, 64, cli_map_get(map, key), decimals);
+}
+
+/* The group label: "(none)" for the empty group of workers without a
+ * desired occupation at the level. */
+static void
+group_cell(char *buf, const msgpack_object *g)
+{
+    cell(buf, g, "group", 0);
+    if (buf[0] == '\0')
+        snprintf(buf, 64, "(none)");
+}
+
+static void
+print_scope(const msgpack_object *res)
+{
+    char period[64], from[64], to[64], region[64], by[64], occ[64];
+    cell(period, res, "period", 0);
+    cell(from, res, "from", 0);
+    cell(to, res, "to", 0);
+    cell(region, res, "region", 0);
+    cell(by, res, "by", 0);
+    cell(occ, res, "occupation", 0);
+    if (cli_map_get(res, "period"))
+        printf("period %s (%s to %s)  ", period, from, to);
+    printf("region %s", region[0] ? region : "(all)");
+    if (cli_map_get(res, "by"))
+        printf("  occupation %s  by %s", strcmp(occ, "-") ? occ : "(all)", by);
+    fputs("\n\n", stdout);
+}
+
+static void
+print_supply_demand(const msgpack_object *res)
+{
+    static const char *const head[] = {"group", "openings", "vacancies", "applicants", "ratio"};
+    cli_table_t t;
+    cli_table_init(&t, 5, head, "lrrrr");
+    const msgpack_object *groups = cli_map_get(res, "groups");
+    char c[5][64];
+    const char *row[5] = {c[0], c[1], c[2], c[3], c[4]};
+    for (uint32_t i = 0; groups && i < groups->via.array.size; i++) {
+        const msgpack_object *g = &groups->via.array.ptr[i];
+        group_cell(c[0], g);
+        cell(c[1], g, "openings", 0);
+        cell(c[2], g, "vacancies", 0);
+        cell(c[3], g, "applicants", 0);
+        cell(c[4], g, "ratio", 3);
+        cli_table_row(&t, row);
+    }
+    const msgpack_object *tot = cli_map_get(res, "total");
+    snprintf(c[0], 64, "total");
+    cell(c[1], tot, "openings", 0);
+    cell(c[2], tot, "vacancies", 0);
+    cell(c[3], tot, "applicants", 0);
+    cell(c[4], tot, "ratio", 3);
+    cli_table_row(&t, row);
+    print_scope(res);
+    cli_table_print(&t);
+    cli_table_free(&t);
+}
+
+static void
+print_flags(const msgpack_object *res, const char *key, const char *title,
+            const char *wage_key)
+{
+    const msgpack_object *a = cli_map_get(res, key);
+    if (!a || a->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    printf("\n%s: %u\n", title, a->via.array.size);
+    if (a->via.array.size == 0)
+        return;
+    const char *head[] = {"id", "group", wage_key};
+    cli_table_t t;
+    cli_table_init(&t, 3, head, "llr");
+    char c[3][64];
+    const char *row[3] = {c[0], c[1], c[2]};
+    for (uint32_t i = 0; i < a->via.array.size; i++) {
+        const msgpack_object *f = &a->via.array.ptr[i];
+        cell(c[0], f, "id", 0);
+        cell(c[1], f, "group", 0);
+        cell(c[2], f, wage_key, 1);
+        cli_table_row(&t, row);
+    }
+    cli_table_print(&t);
+    cli_table_free(&t);
+}
+
+static void
+print_wages(const msgpack_object *res)
+{
+    static const char *const head[] = {"group", "count", "p10", "p50", "p90"};
+    cli_table_t t;
+    cli_table_init(&t, 5, head, "lrrrr");
+    char c[5][64];
+    const char *row[5] = {c[0], c[1], c[2], c[3], c[4]};
+    const msgpack_object *groups = cli_map_get(res, "groups");
+    for (uint32_t i = 0; groups && i <= groups->via.array.size; i++) {
+        const msgpack_object *g = i < groups->via.array.size ? &groups->via.array.ptr[i]
+                                                             : cli_map_get(res, "total");
+        if (i < groups->via.array.size)
+            group_cell(c[0], g);
+        else
+            snprintf(c[0], 64, "total");
+        cell(c[1], g, "count", 0);
+        cell(c[2], g, "p10", 1);
+        cell(c[3], g, "p50", 1);
+        cell(c[4], g, "p90", 1);
+        cli_table_row(&t, row);
+    }
+    print_scope(res);
+    cli_table_print(&t);
+    cli_table_free(&t);
+    print_flags(res, "below_p10", "vacancies offering below their group's P10", "wage");
+    print_flags(res, "above_p90", "workers wishing above their group's P90", "wage_min");
+    const msgpack_object *tr = cli_map_get(res, "truncated");
+    if (tr && tr->type == MSGPACK_OBJECT_BOOLEAN && tr->via.boolean)
+        puts("(lists cut at --flag-limit)");
+}
+
+static void
+print_reemployment(const msgpack_object *res)
+{
+    static const char *const head[] = {"category", "registered", "hired", "rate"};
+    cli_table_t t;
+    cli_table_init(&t, 4, head, "lrrr");
+    char c[4][64];
+    const char *row[4] = {c[0], c[1], c[2], c[3]};
+    const msgpack_object *cats = cli_map_get(res, "categories");
+    for (uint32_t i = 0; cats && i <= cats->via.array.size; i++) {
+        const msgpack_object *e = i < cats->via.array.size ? &cats->via.array.ptr[i]
+                                                           : cli_map_get(res, "total");
+        if (i < cats->via.array.size)
+            cell(c[0], e, "category", 0);
+        else
+            snprintf(c[0], 64, "total");
+        cell(c[1], e, "registered", 0);
+        cell(c[2], e, "hired", 0);
+        cell(c[3], e, "rate", 3);
+        cli_table_row(&t, row);
+    }
+    print_scope(res);
+    cli_table_print(&t);
+    cli_table_free(&t);
+}
+
+int
+cmd_stats(cli_t *cli, int argc, char **argv)
+{
+    static const struct {
+        const char *name, *op, *allowed;
+        void (*print)(const msgpack_object *);
+    } subs[] = {
+        {"supply-demand", "stats.supply_demand", "yyyyn", print_supply_demand},
+        {"wages", "stats.wages", "nyyyy", print_wages},
+        {"reemployment", "stats.reemployment", "yynnn", print_reemployment},
+    };
+    if (argc < 2)
+        return cli_usage("%s", usage);
+    size_t s = 0, n = sizeof subs / sizeof subs[0];
+    while (s < n && strcmp(argv[1], subs[s].name) != 0)
+        s++;
+    if (s == n)
+        return cli_usage("unknown stats \"%s\"; %s", argv[1], usage);
+    const char *v[N_OPTS] = {NULL};
+    static const char *const flags[] = {"--json", NULL};
+    bool json = false;
+    if (cli_options(argc, argv, 2, opt_names, v, flags, &json, usage) != 0)
+        return CLI_EXIT_USAGE;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int rc = pack_args(&sb, v, subs[s].allowed);
+    if (rc == 0) {
+        jm_reply_t *r;
+        rc = cli_call_reply(cli, subs[s].op, &sb, &r);
+        if (rc == 0) {
+            if (json)
+                rc = cli_print(cli, &r->result);
+            else
+                subs[s].print(&r->result);
+            jm_reply_free(r);
+        }
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
