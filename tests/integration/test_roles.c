@@ -26,18 +26,20 @@ typedef struct role {
     unsigned bit;
     const char *name;
     const char *key;  /* NULL = anonymous */
+    const char *referral;  /* the id its referral.create gets (staff) */
 } role_t;
 
 static const role_t roles[] = {
-    {KIOSK, "kiosk", NULL},
-    {COUNSELOR, "counselor", "counselor-secret-1"},
-    {NODE, "node", "node-secret-2"},
-    {ADMIN, "admin", NULL /* JT_ADMIN_KEY */},
+    {KIOSK, "kiosk", NULL, "r-1"},
+    {COUNSELOR, "counselor", "counselor-secret-1", "r-1"},
+    {NODE, "node", "node-secret-2", "r-1"},
+    {ADMIN, "admin", NULL /* JT_ADMIN_KEY */, "r-2"},
 };
 
 /* The expected table. Arguments are JSON with %1$s standing for the role
- * name, so each role writes its own records; in order, so that close and
- * delete find what put created. */
+ * name, so each role writes its own records, and %2$s for the id of the
+ * referral the role creates; in order, so that close and delete find what
+ * put created. */
 typedef struct op_case {
     const char *op;
     const char *args;
@@ -72,7 +74,9 @@ static const op_case_t cases[] = {
     {"fair.allocate", "{\"fair\": \"f-%1$s\"}", STAFF},
     {"fair.unregister", "{\"fair\": \"f-%1$s\", \"workers\": [\"seed-w\"]}", STAFF},
     {"referral.create", "{\"worker\": \"w-%1$s\", \"vacancy\": \"seed-v\"}", STAFF},
-    {"referral.get", "{\"id\": \"r-1\"}", STAFF},
+    {"referral.update", "{\"id\": \"%2$s\", \"status\": \"interviewed\", \"note\": \"by %1$s\"}",
+     STAFF},
+    {"referral.get", "{\"id\": \"%2$s\"}", STAFF},
     {"referral.list", "{\"vacancy\": \"seed-v\"}", STAFF},
     {"stats.supply_demand", "{\"period\": \"2026\"}", ALL},
     {"stats.wages", "{\"region\": \"11\"}", ALL},
@@ -139,7 +143,7 @@ Test(roles, every_operation_for_every_role, .timeout = 30)
         jm_client_t *c = connect_as(d, role);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             char args[1024];
-            snprintf(args, sizeof args, cases[i].args, role->name);
+            snprintf(args, sizeof args, cases[i].args, role->name, role->referral);
             jm_reply_t *r = jt_call_json(c, cases[i].op, "%s", args);
             if (cases[i].allowed & role->bit) {
                 cr_assert(r->ok, "%s as %s: want success, got %s: %s", cases[i].op,
