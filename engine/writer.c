@@ -32,6 +32,8 @@ struct en_writer {
     bool stop;
     msgpack_sbuffer sbuf;
     atomic_uint_fast64_t commits, writes, audit_jobs, audit_lost;
+    uint64_t lost_unlogged;  /* read entries lost since the last log line */
+    int64_t lost_logged_at;  /* now_ns() of that line; 0 = none yet */
     en_hist_t batch;
 };
 
@@ -183,6 +185,22 @@ gather(en_writer_t *wr)
             break;
 }
 
+/* Counts the entries of a read that could not be committed, and says so
+ * at most once a second (a full store under reads would flood the log). */
+static void
+audit_lost(en_writer_t *wr, const pr_error_t *err)
+{
+    atomic_fetch_add(&wr->audit_lost, 1);
+    wr->lost_unlogged++;
+    int64_t now = now_ns();
+    if (wr->lost_logged_at && now - wr->lost_logged_at < 1000000000L)
+        return;
+    en_error("audit entries of %llu read(s) lost: %s",
+             (unsigned long long)wr->lost_unlogged, err->message);
+    wr->lost_unlogged = 0;
+    wr->lost_logged_at = now;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -227,10 +245,8 @@ writer_main(void *arg)
                 en_worker_complete(batch->worker, batch);
             } else {
                 atomic_fetch_add(&wr->audit_jobs, 1);
-                if (batch->failed) {
-                    atomic_fetch_add(&wr->audit_lost, 1);
-                    en_error("audit entries of a read lost: %s", batch->err.message);
-                }
+                if (batch->failed)
+                    audit_lost(wr, &batch->err);
                 en_write_free(batch);
             }
             batch = next;

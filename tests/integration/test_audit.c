@@ -260,6 +260,71 @@ Test(audit, fair_allocations_are_recorded_per_worker, .timeout = 60)
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
 
+/* Changes and their entries share one transaction: when the store is
+ * full, a refused change leaves no entry and every acknowledged one has
+ * its own. Reads go on; entries of reads that no longer fit are counted
+ * as lost. */
+Test(audit, a_full_store_keeps_changes_and_entries_together, .timeout = 120)
+{
+    const char *args[] = {"--map-size", "1M", "--map-max", "1M", NULL};
+    jt_daemon_t *d = jt_daemon_start_ini(ini, args);
+    jm_client_t *desk1 = jt_connect_key(d, "counselor-secret-1", "counselor");
+    jm_client_t *admin = jt_connect_admin(d);
+    int acked = 0;
+    char id[32];
+    for (;;) {
+        cr_assert_lt(acked, 20000, "a 1 MiB map should fill up");
+        snprintf(id, sizeof id, "full-%d", acked);
+        jm_reply_t *r = jt_call_json(desk1, "worker.put",
+                                     "{\"worker\": {\"id\": \"%s\", \"name\": \"Zhang Wei Zhang Wei\","
+                                     " \"birth_year\": 1985, \"region\": \"110105\", \"skills\": ["
+                                     "{\"id\": \"weld\", \"level\": 3}, {\"id\": \"cnc-%d\", \"level\": 2}]}}",
+                                     id, acked);
+        bool ok = r->ok;
+        if (!ok)
+            jt_expect_error(r, "storage_full", NULL);
+        jm_reply_free(r);
+        if (!ok)
+            break;
+        acked++;
+    }
+    cr_assert_gt(acked, 10);
+    char args_json[64];
+    snprintf(args_json, sizeof args_json, "{\"worker\": \"%s\"}", id);
+    char *lines = audit_lines(admin, args_json, 100);
+    cr_assert_str_eq(lines, "", "the refused put left an entry");
+    free(lines);
+    lines = audit_lines(admin, "{\"key\": \"desk-1\"}", 1000);
+    int n = 0;
+    for (const char *p = lines; (p = strstr(p, " worker.put full-")); p++)
+        n++;
+    cr_assert_eq(n, acked, "%d entries for %d acknowledged puts", n, acked);
+    free(lines);
+
+    /* Reads are still answered; once their entries cannot fit either,
+     * the writer counts them as lost. */
+    int64_t lost = 0;
+    for (int i = 0; i < 5000 && lost == 0; i++) {
+        jm_reply_t *r = jt_call_json(desk1, "worker.get", "{\"id\": \"full-0\"}");
+        jt_expect_ok(r, "worker.get in a full store");
+        jm_reply_free(r);
+        if (i % 50 == 49) {
+            r = jt_call_json(admin, "admin.stats", NULL);
+            jt_expect_ok(r, "admin.stats");
+            lost = jt_get_int(jt_need(&r->result, "writer"), "audit_lost");
+            jm_reply_free(r);
+        }
+    }
+    cr_assert_gt(lost, 0, "no read entry was lost in a full store");
+    jm_reply_t *r = jt_call_json(admin, "admin.check", "{}");
+    jt_expect_ok(r, "admin.check");
+    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
+    jm_close(desk1);
+    jm_close(admin);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
 Test(audit, entries_survive_a_crash_and_the_cli_lists_them, .timeout = 60)
 {
     jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
