@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -409,6 +410,37 @@ join_workers(void *arg)
 
 /* ---- run -------------------------------------------------------------- */
 
+/* Descriptors the daemon needs besides one per client: the store, the
+ * listeners, each loop's own, a backup in progress, and clients accepted
+ * only to be told they are over the limit. */
+#define EN_RESERVED_FDS 64
+
+/* Shells often start daemons with a soft limit of 1024 open files, far
+ * below max_clients: raise it as far as the hard limit allows. When even
+ * that is too low, lower max_clients to fit, so that clients beyond it are
+ * told `overloaded` instead of waiting unanswered in the listen queue. */
+static void
+fit_descriptor_limit(en_config_t *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)cfg->max_clients + EN_RESERVED_FDS;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    unsigned fit = rl.rlim_cur > 2 * EN_RESERVED_FDS ? (unsigned)(rl.rlim_cur - EN_RESERVED_FDS)
+                                                      : (unsigned)(rl.rlim_cur / 2);
+    en_warn("open files are limited to %llu: max_clients lowered from %u to %u",
+            (unsigned long long)rl.rlim_cur, cfg->max_clients, fit ? fit : 1);
+    cfg->max_clients = fit ? fit : 1;
+}
+
 static int
 make_dir(const char *path)
 {
@@ -438,6 +470,7 @@ en_server_run(en_config_t *cfg)
     }
     if (make_dir(cfg->data_dir) != 0)
         return 1;
+    fit_descriptor_limit(cfg);
 
     if (en_keystore_init(&srv->keys, cfg) != 0)
         goto out;

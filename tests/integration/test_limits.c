@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -509,4 +511,99 @@ Test(limits, a_client_that_never_reads_stops_being_read_and_memory_stays_bounded
     msgpack_sbuffer_destroy(&stream);
     jm_close(admin);
     cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+/* ---- descriptors ----------------------------------------------------------- */
+
+/* Opens n connections at once, sends a ping on each, and counts the
+ * answers: a pong, or `overloaded` (sent on connect). Any connection left
+ * unanswered fails the test (after the socket's read timeout). */
+static void
+ping_many(const jt_daemon_t *d, int n, int *pongs, int *overloaded)
+{
+    static const uint8_t ping[] = {0, 0, 0, 13, 0x82, 0xa2, 'i', 'd', 0x09,
+                                   0xa2, 'o', 'p', 0xa4, 'p', 'i', 'n', 'g'};
+    int *fds = calloc((size_t)n, sizeof *fds);
+    cr_assert_not_null(fds);
+    for (int i = 0; i < n; i++)
+        fds[i] = jt_raw_connect(d);
+    *pongs = *overloaded = 0;
+    for (int i = 0; i < n; i++) {
+        /* A refused connection may already be closed: a failed send is
+         * fine, its overloaded frame is still there to read. */
+        (void)!send(fds[i], ping, sizeof ping, MSG_NOSIGNAL);
+        msgpack_zone zone;
+        msgpack_zone_init(&zone, 1024);
+        msgpack_object reply;
+        cr_assert_eq(jt_raw_read_frame(fds[i], &zone, &reply), 0,
+                     "connection %d of %d got no answer", i, n);
+        if (jt_get_bool(&reply, "ok")) {
+            cr_assert(jt_str_is(jt_need(&reply, "result"), "pong"));
+            (*pongs)++;
+        } else {
+            cr_assert(jt_str_is(jt_need(jt_need(&reply, "error"), "code"), "overloaded"));
+            (*overloaded)++;
+        }
+        msgpack_zone_destroy(&zone);
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    free(fds);
+}
+
+/* Started from a shell with a soft limit of 64 open files, the daemon
+ * raises it to what max_clients needs: hundreds of clients are served. */
+Test(limits, a_low_soft_descriptor_limit_is_raised, .timeout = 120)
+{
+    struct rlimit rl, low;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    cr_assert_geq(rl.rlim_max, 1024, "this test needs a hard limit of 1024 open files");
+    low = rl;
+    low.rlim_cur = 64;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    jt_daemon_t *d = jt_daemon_start(NULL);  /* inherits the soft limit */
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    int n = 400, pongs, overloaded;
+    ping_many(d, n, &pongs, &overloaded);
+    cr_log_info("soft limit 64: %d pongs, %d overloaded", pongs, overloaded);
+    /* Valgrind keeps its own descriptors and may not let the limit rise;
+     * then the rest must still be told overloaded (ping_many checks). */
+    if (!jt_instrumented())
+        cr_assert_eq(pongs, n, "only %d of %d clients were served", pongs, n);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+/* With a hard limit of 100 open files, max_clients (10000) cannot be
+ * reached: it is lowered to fit, and the clients beyond it are told
+ * overloaded at once rather than left waiting in the listen queue. */
+Test(limits, max_clients_fits_a_low_hard_descriptor_limit, .timeout = 120)
+{
+    char dir[] = "/tmp/jobmatch-nofile-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char script[sizeof dir + 16];
+    snprintf(script, sizeof script, "%s/jobmatchd", dir);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fputs("#!/bin/sh\nulimit -n 100\nexec \"$JM_NOFILE_JOBMATCHD\" \"$@\"\n", f);
+    fclose(f);
+    cr_assert_eq(chmod(script, 0755), 0);
+    const char *real = getenv("JOBMATCHD");
+    cr_assert_not_null(real);
+    setenv("JM_NOFILE_JOBMATCHD", real, 1);
+    setenv("JOBMATCHD", script, 1);
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    setenv("JOBMATCHD", real, 1);
+
+    int pongs, overloaded;
+    ping_many(d, 150, &pongs, &overloaded);
+    cr_log_info("hard limit 100: %d pongs, %d overloaded", pongs, overloaded);
+    cr_assert_geq(pongs, 20, "only %d clients were served", pongs);
+    cr_assert_gt(overloaded, 0, "150 clients fit in 100 descriptors?");
+    /* Once they are gone, there is room again. */
+    jm_client_t *c = jt_connect_admin(d);
+    jt_call_ok(c, "ping", NULL);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+    unlink(script);
+    rmdir(dir);
 }
