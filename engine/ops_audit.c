@@ -1,7 +1,6 @@
 /* ops_audit.c - audit.list: pages of the audit trail, filtered by worker,
  * key name and time. */
-#include <errno.h>
-#include <stdlib.h>
+#include <stdint.h>
 
 #include "command.h"
 #include "index.h"
