@@ -296,8 +296,8 @@ Test(drain, sigterm_under_load_loses_no_acknowledged_write, .timeout = 180)
 Test(drain, a_client_that_never_reads_is_cut_at_the_deadline, .timeout = 180)
 {
     enum { WRITERS = 4, LISTS = 200 };
-    /* Under valgrind's memcheck everything runs many times slower. */
-    int64_t limit_ms = getenv("JM_REAL_JOBMATCHD") ? 15000 : DRAIN_LIMIT_MS;
+    /* Under valgrind's memcheck or ASan everything runs slower. */
+    int64_t limit_ms = jt_instrumented() ? 15000 : DRAIN_LIMIT_MS;
     jt_daemon_t *d = jt_daemon_start(NULL);
     jm_client_t *admin = jt_connect_admin(d);
     msgpack_sbuffer sb;
