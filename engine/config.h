@@ -49,7 +49,9 @@ typedef struct en_config {
     char config_path[512];          /* "" = no config file */
     char admin_key_file[512];       /* "" = <data_dir>/admin.key */
     char key_file[512];             /* "" = none */
-    char secret_key_file[512];      /* "" = none: personal fields refused */
+    char secret_key_file[512];      /* "" = <data_dir>.secret.key, created
+                                       when absent; "none" = no key: personal
+                                       fields refused */
     char ready_file[512];           /* "" = none; written once listening */
     char backup_dir[512];           /* "" = none; where relative admin.backup paths go */
     char metrics_listen[EN_ADDR_MAX]; /* "" = no metrics endpoint */

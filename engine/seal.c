@@ -198,6 +198,37 @@ en_sealer_load(const char *path, const char *data_dir, char *why,
     return s;
 }
 
+en_sealer_t *
+en_sealer_open(const char *path, const char *data_dir, char *used, size_t used_len,
+               bool *created, char *why, size_t why_len)
+{
+    *created = false;
+    if (path[0]) {
+        snprintf(used, used_len, "%s", path);
+        return en_sealer_load(path, data_dir, why, why_len);
+    }
+    /* DATA.secret.key: the data directory's name without trailing '/', so
+     * the file lands beside it. */
+    size_t n = strlen(data_dir);
+    while (n > 1 && data_dir[n - 1] == '/')
+        n--;
+    if (n == 0 || (n == 1 && data_dir[0] == '/')) {
+        fail(why, why_len, "no default key file beside the data directory %s; set secret_key_file",
+             data_dir);
+        return NULL;
+    }
+    if ((size_t)snprintf(used, used_len, "%.*s.secret.key", (int)n, data_dir) >= used_len) {
+        fail(why, why_len, "the data directory's path is too long");
+        return NULL;
+    }
+    if (access(used, F_OK) != 0 && errno == ENOENT) {
+        if (en_seal_key_create(used, why, why_len) != 0)
+            return NULL;
+        *created = true;
+    }
+    return en_sealer_load(used, data_dir, why, why_len);
+}
+
 void
 en_sealer_free(en_sealer_t *s)
 {

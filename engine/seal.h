@@ -24,6 +24,7 @@
 #ifndef JM_ENGINE_SEAL_H
 #define JM_ENGINE_SEAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,14 @@ int en_seal_key_create(const char *path, char *why, size_t why_len);
  * holds no key, a malformed line or two keys with one id. */
 en_sealer_t *en_sealer_load(const char *path, const char *data_dir,
                             char *why, size_t why_len);
+
+/* The daemon's key: the file at path, or when path is "" the default
+ * DATA.secret.key beside data_dir (never inside it), created with a new key
+ * when absent (*created tells). The path used is copied to used. Returns
+ * the sealer, or NULL with the reason in why. */
+en_sealer_t *en_sealer_open(const char *path, const char *data_dir, char *used,
+                            size_t used_len, bool *created, char *why,
+                            size_t why_len);
 void en_sealer_free(en_sealer_t *s);
 
 /* The id of the key that seals. */

@@ -479,12 +479,20 @@ en_server_run(en_config_t *cfg)
         goto out;
 
     char why[1200];
-    if (cfg->secret_key_file[0]) {
-        srv->sealer = en_sealer_load(cfg->secret_key_file, cfg->data_dir, why, sizeof why);
+    /* "none" runs without a key: personal fields are then refused. */
+    if (strcmp(cfg->secret_key_file, "none") != 0) {
+        char used[600];
+        bool created;
+        srv->sealer = en_sealer_open(cfg->secret_key_file, cfg->data_dir, used, sizeof used,
+                                     &created, why, sizeof why);
         if (!srv->sealer) {
             en_error("secret key: %s", why);
             goto out;
         }
+        if (created)
+            en_warn("generated a new secret key in %s, beside the data directory: back it up, "
+                    "apart from the data; without it personal fields cannot be read",
+                    used);
     }
 
     ix_options_t iopts = {.map_size = cfg->map_size, .sync = cfg->sync};
@@ -504,7 +512,7 @@ en_server_run(en_config_t *cfg)
         en_info("personal fields sealed under secret key id %02x",
                 en_sealer_key_id(srv->sealer));
     else
-        en_warn("no secret_key_file: workers with personal fields will be refused");
+        en_warn("secret_key_file = none: workers with personal fields will be refused");
     srv->writer = en_writer_start(srv->ix, cfg->map_max > cfg->map_size ? cfg->map_max
                                                                         : cfg->map_size);
     if (!srv->writer)

@@ -401,7 +401,7 @@ en_store_bind_key(ix_env_t *ix, const en_sealer_t *sealer, char *why, size_t why
         if (!sealer)
             return bind_fail(why, why_len,
                              "this store's personal data is sealed under secret key id %02x, "
-                             "and no secret_key_file is configured",
+                             "and no secret key is configured (secret_key_file = none)",
                              id);
         rc = en_unseal(sealer, BIND_AD, strlen(BIND_AD), stored, len, plain, &plain_len, &id);
         if (rc == -ENOKEY)

@@ -232,7 +232,7 @@ Test(store, the_store_is_bound_to_its_key)
     cr_assert_eq(en_store_bind_key(ix, sealer, why, sizeof why), 0, "%s", why);
     cr_assert_eq(en_store_bind_key(ix, sealer, why, sizeof why), 0, "%s", why);
     cr_assert_eq(en_store_bind_key(ix, NULL, why, sizeof why), -1);
-    cr_assert_not_null(strstr(why, "no secret_key_file is configured"), "%s", why);
+    cr_assert_not_null(strstr(why, "no secret key is configured"), "%s", why);
 
     en_sealer_t *other = NULL;
     char name[16], text[1024], path[160];

@@ -477,7 +477,8 @@ Test(sealed, a_wrong_or_missing_key_stops_the_start_up)
     d->key_file[0] = '\0';
     status = jt_daemon_start_fails(d, err, sizeof err);
     cr_assert_neq(status, 0);
-    cr_assert_not_null(strstr(err, "no secret_key_file is configured"), "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "no secret key is configured (secret_key_file = none)"),
+                       "stderr: %s", err);
     snprintf(d->key_file, sizeof d->key_file, "%s", saved);
     free(saved);
 
@@ -545,6 +546,37 @@ run_jobmatchd(const char *arg, ...)
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Test(sealed, without_a_key_file_the_daemon_makes_one_beside_the_data)
+{
+    jt_daemon_t *d = jt_daemon_start_default_key(NULL);
+    struct stat st;
+    cr_assert_eq(stat(d->key_file, &st), 0, "%s: %s", d->key_file, strerror(errno));
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    jm_client_t *c = jt_connect_admin(d);
+    put_person(c, &ANNA);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+    char path[600];
+    data_path(d, path, sizeof path);
+    const person_t *anna[] = {&ANNA};
+    expect_no_personal(path, anna, 1);
+    /* The next start finds and uses it. */
+    size_t len;
+    char *before = slurp(d->key_file, &len);
+    jt_daemon_restart(d);
+    char *after = slurp(d->key_file, &len);
+    cr_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    c = jt_connect_admin(d);
+    expect_person(c, &ANNA);
+    jm_close(c);
+    char key[300];
+    snprintf(key, sizeof key, "%s", d->key_file);
+    jt_daemon_stop(d);
+    cr_assert_neq(stat(key, &st), 0, "the harness left %s", key);
 }
 
 Test(sealed, gen_secret_key_makes_a_key_the_daemon_accepts)

@@ -177,8 +177,8 @@ fork_daemon(jt_daemon_t *d, const char *err_path)
 
     const char *fixed[] = {bin, "--listen", "127.0.0.1:0", "--data", d->dir,
                            "--ready-file", ready, "--log-level", "warn",
-                           "--secret-key-file", d->key_file};
-    size_t n_fixed = sizeof fixed / sizeof fixed[0] - (d->key_file[0] ? 0 : 2);
+                           "--secret-key-file", d->key_file[0] ? d->key_file : "none"};
+    size_t n_fixed = sizeof fixed / sizeof fixed[0] - (d->key_default ? 2 : 0);
     char **argv = calloc(n_fixed + d->n_args + 1, sizeof *argv);
     cr_assert_not_null(argv);
     for (size_t i = 0; i < n_fixed; i++)
@@ -244,8 +244,13 @@ spawn(jt_daemon_t *d)
     }
 }
 
+/* Which secret key a daemon gets: its own file, made here and named on
+ * the command line; none (`--secret-key-file none`); or the daemon's
+ * default, which it makes itself at the same place. */
+enum key_mode { KEY_OWN, KEY_NONE, KEY_DEFAULT };
+
 static jt_daemon_t *
-daemon_new(const char *const *extra_args, size_t n_prefix, bool with_key)
+daemon_new(const char *const *extra_args, size_t n_prefix, enum key_mode key)
 {
     jt_daemon_t *d = calloc(1, sizeof *d);
     cr_assert_not_null(d);
@@ -253,10 +258,12 @@ daemon_new(const char *const *extra_args, size_t n_prefix, bool with_key)
     snprintf(d->dir, sizeof d->dir, "%s/jobmatch-test-XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
     cr_assert_not_null(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
-    if (with_key) {
+    if (key != KEY_NONE)
+        snprintf(d->key_file, sizeof d->key_file, "%s.secret.key", d->dir);
+    d->key_default = key == KEY_DEFAULT;
+    if (key == KEY_OWN) {
         char why[600];
         cr_assert_geq(sodium_init(), 0);
-        snprintf(d->key_file, sizeof d->key_file, "%s.secret.key", d->dir);
         cr_assert_eq(en_seal_key_create(d->key_file, why, sizeof why), 0, "%s", why);
     }
     size_t n = 0;
@@ -274,7 +281,7 @@ daemon_new(const char *const *extra_args, size_t n_prefix, bool with_key)
 jt_daemon_t *
 jt_daemon_start(const char *const *extra_args)
 {
-    jt_daemon_t *d = daemon_new(extra_args, 0, true);
+    jt_daemon_t *d = daemon_new(extra_args, 0, KEY_OWN);
     spawn(d);
     return d;
 }
@@ -282,7 +289,15 @@ jt_daemon_start(const char *const *extra_args)
 jt_daemon_t *
 jt_daemon_start_keyless(const char *const *extra_args)
 {
-    jt_daemon_t *d = daemon_new(extra_args, 0, false);
+    jt_daemon_t *d = daemon_new(extra_args, 0, KEY_NONE);
+    spawn(d);
+    return d;
+}
+
+jt_daemon_t *
+jt_daemon_start_default_key(const char *const *extra_args)
+{
+    jt_daemon_t *d = daemon_new(extra_args, 0, KEY_DEFAULT);
     spawn(d);
     return d;
 }
@@ -305,7 +320,7 @@ write_ini(jt_daemon_t *d, const char *ini_text)
 jt_daemon_t *
 jt_daemon_start_ini(const char *ini_text, const char *const *extra_args)
 {
-    jt_daemon_t *d = daemon_new(extra_args, 2, true);
+    jt_daemon_t *d = daemon_new(extra_args, 2, KEY_OWN);
     write_ini(d, ini_text);
     spawn(d);
     return d;
@@ -314,7 +329,7 @@ jt_daemon_start_ini(const char *ini_text, const char *const *extra_args)
 jt_daemon_t *
 jt_daemon_start_logged(const char *ini_text, const char *const *extra_args)
 {
-    jt_daemon_t *d = daemon_new(extra_args, ini_text ? 2 : 0, true);
+    jt_daemon_t *d = daemon_new(extra_args, ini_text ? 2 : 0, KEY_OWN);
     if (ini_text)
         write_ini(d, ini_text);
     d->capture_log = true;

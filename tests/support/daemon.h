@@ -37,7 +37,8 @@ extern const char JT_ADMIN_KEY[];
 typedef struct jt_daemon {
     pid_t pid;           /* 0 when not running */
     char dir[256];       /* data directory (also holds ready file, config) */
-    char key_file[300];  /* DIR.secret.key, or "" when started keyless */
+    char key_file[300];  /* DIR.secret.key, or "" for none (--secret-key-file none) */
+    bool key_default;    /* no --secret-key-file: the daemon makes DIR.secret.key */
     char addr[128];      /* "127.0.0.1:PORT" of the running instance */
     char **args;         /* extra arguments, kept for restarts (owned) */
     size_t n_args;
@@ -50,8 +51,12 @@ typedef struct jt_daemon {
  * daemon is owned by the caller and released with jt_daemon_stop(). */
 jt_daemon_t *jt_daemon_start(const char *const *extra_args);
 
-/* Like jt_daemon_start(), but with no secret key file. */
+/* Like jt_daemon_start(), but with `--secret-key-file none`. */
 jt_daemon_t *jt_daemon_start_keyless(const char *const *extra_args);
+
+/* Like jt_daemon_start(), but with no --secret-key-file at all: the
+ * daemon makes and uses its default key file (d->key_file). */
+jt_daemon_t *jt_daemon_start_default_key(const char *const *extra_args);
 
 /* Like jt_daemon_start(), but first writes ini_text to DIR/jobmatchd.ini
  * and passes `-c DIR/jobmatchd.ini` ahead of extra_args. */
