@@ -170,6 +170,8 @@ hash_label(const char *k, uint32_t n)
     return h;
 }
 
+/* Finds (or, with create, adds) a group by label. A returned pointer is
+ * valid until the next call with create: growing moves every entry. */
 static group_t *
 group_find(groups_t *g, const char *key, uint32_t len, bool create)
 {
@@ -426,10 +428,13 @@ en_op_stats_supply_demand(en_req_t *req)
 /* ---- stats.wages ------------------------------------------------------- */
 
 typedef struct wage_val {
-    uint32_t group;       /* index into the sorted groups, once known */
+    uint32_t group;       /* the group's slot, once the table stops growing */
     uint32_t wage2;
     uint64_t count;
-    group_t *g;           /* while scanning */
+    /* The group's label: the table moves its entries while it grows, so
+     * a value finds its group again by label afterwards. */
+    char key[PR_OCCUPATION_LEN];
+    uint8_t key_len;
 } wage_val_t;
 
 typedef struct flag {
@@ -474,7 +479,9 @@ wage_cell(void *ctx, const ix_agg_cell_t *c)
     group_t *g = group_find(&x->g, key, len, true);
     if (!g)
         return x->oom = true, -ENOMEM;
-    x->vals[x->n_vals++] = (wage_val_t){0, c->wage2, c->count, g};
+    wage_val_t *v = &x->vals[x->n_vals++];
+    *v = (wage_val_t){.wage2 = c->wage2, .count = c->count, .key_len = (uint8_t)len};
+    memcpy(v->key, key, len);
     g->count += c->count;
     return 0;
 }
@@ -632,8 +639,10 @@ wage_ctx_free(wage_ctx_t *x)
 static int
 compute_percentiles(wage_ctx_t *x, group_t *total)
 {
-    for (uint32_t i = 0; i < x->n_vals; i++)
-        x->vals[i].group = (uint32_t)(x->vals[i].g - x->g.tab);
+    for (uint32_t i = 0; i < x->n_vals; i++) {
+        const group_t *g = group_find(&x->g, x->vals[i].key, x->vals[i].key_len, false);
+        x->vals[i].group = (uint32_t)(g - x->g.tab);
+    }
     if (x->n_vals)
         qsort(x->vals, x->n_vals, sizeof *x->vals, cmp_val);
     for (uint32_t i = 0; i < x->n_vals;) {

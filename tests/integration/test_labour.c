@@ -735,3 +735,60 @@ Test(labour, arguments_are_checked_and_kiosks_see_figures_only, .timeout = 60)
     jm_close(admin);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
+
+Test(labour, hundreds_of_groups, .timeout = 60)
+{
+    /* More groups than the daemon's first group table holds, so the table
+     * grows while wages and counts come in. */
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    enum { N = 300 };
+    char buf[512];
+    for (int i = 0; i < N; i++) {
+        snprintf(buf, sizeof buf,
+                 "{\"id\": \"v%d\", \"employer\": \"E\", \"title\": \"T\", "
+                 "\"occupation\": \"6-05-02-03\", \"region\": \"11%04d\", \"headcount\": %d, "
+                 "\"wage_min\": %d, \"wage_max\": %d, \"posted\": 1767225600}",
+                 i, i, 1 + i % 3, 1000 + 10 * i, 2000 + 10 * i);
+        put_json(c, "vacancy.put", "vacancy", buf);
+        snprintf(buf, sizeof buf,
+                 "{\"id\": \"w%d\", \"birth_year\": 1990, \"region\": \"11%04d\", "
+                 "\"wage_min\": %d, \"registered\": 1767225600}",
+                 i, i, 3000 + 20 * i);
+        put_json(c, "worker.put", "worker", buf);
+    }
+    jm_reply_t *r = jt_call_json(c, "stats.wages", "{\"by\": \"county\", \"flag_limit\": 1000}");
+    jt_expect_ok(r, "stats.wages");
+    const msgpack_object *g = jt_need(&r->result, "groups");
+    cr_assert_eq(g->via.array.size, N);
+    for (int i = 0; i < N; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "11%04d", i);
+        const msgpack_object *e = find_group(g, key);
+        cr_assert_not_null(e, "group %s", key);
+        cr_assert_eq(jt_get_int(e, "count"), 1);
+        double mid = (3000 + 20 * i) / 2.0;
+        cr_assert_eq(jt_get_double(e, "p10"), mid);
+        cr_assert_eq(jt_get_double(e, "p90"), mid);
+    }
+    /* One wage per county: nothing below its own P10; a worker wishes
+     * above its county's P90 when 3000 + 20i > 1500 + 10i, always. */
+    cr_assert_eq(jt_need(&r->result, "below_p10")->via.array.size, 0);
+    cr_assert_eq(jt_need(&r->result, "above_p90")->via.array.size, N);
+    jm_reply_free(r);
+    r = jt_call_json(c, "stats.supply_demand", "{\"period\": \"2026-01\", \"by\": \"county\"}");
+    jt_expect_ok(r, "stats.supply_demand");
+    g = jt_need(&r->result, "groups");
+    cr_assert_eq(g->via.array.size, N);
+    for (int i = 0; i < N; i += 37) {
+        char key[8];
+        snprintf(key, sizeof key, "11%04d", i);
+        const msgpack_object *e = find_group(g, key);
+        cr_assert_not_null(e);
+        cr_assert_eq(jt_get_int(e, "openings"), 1 + i % 3);
+        cr_assert_eq(jt_get_int(e, "applicants"), 1);
+    }
+    jm_reply_free(r);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
