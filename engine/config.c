@@ -42,6 +42,12 @@ en_config_free(en_config_t *cfg)
     en_keyring_free(&cfg->keys);
 }
 
+uint64_t
+en_config_map_ceiling(const en_config_t *cfg)
+{
+    return cfg->map_max > cfg->map_size ? cfg->map_max : cfg->map_size;
+}
+
 int
 en_parse_size(const char *s, uint64_t *out)
 {

@@ -86,6 +86,9 @@ void en_config_free(en_config_t *cfg);
 int en_config_read_keys(const char *path, en_keyring_t *kr, char *why,
                         size_t why_len);
 
+/* The size the map may grow to: map_max, but never below map_size. */
+uint64_t en_config_map_ceiling(const en_config_t *cfg);
+
 /* Parses "123", "64K", "16M", "2G" into bytes. -1 when malformed. */
 int en_parse_size(const char *s, uint64_t *out);
 

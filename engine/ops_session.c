@@ -105,7 +105,7 @@ en_op_admin_info(en_req_t *req)
 
     msgpack_packer *pk = req->pk;
     en_reply_ok(req);
-    msgpack_pack_map(pk, 17);
+    msgpack_pack_map(pk, 18);
     pr_pack_cstr(pk, "server");
     pr_pack_cstr(pk, "jobmatchd");
     pr_pack_cstr(pk, "version");
@@ -121,6 +121,7 @@ en_op_admin_info(en_req_t *req)
     pack_u64(pk, "changelog_seq", st.last_seq);
     pack_u64(pk, "map_size", st.map_size);
     pack_u64(pk, "map_used", st.map_used);
+    pack_u64(pk, "map_max", en_config_map_ceiling(srv->cfg));
     pack_u64(pk, "connections", atomic_load(&srv->connections));
     pack_u64(pk, "threads", srv->n_workers);
     pack_u64(pk, "commits", ws.commits);

@@ -513,8 +513,7 @@ en_server_run(en_config_t *cfg)
                 en_sealer_key_id(srv->sealer));
     else
         en_warn("secret_key_file = none: workers with personal fields will be refused");
-    srv->writer = en_writer_start(srv->ix, cfg->map_max > cfg->map_size ? cfg->map_max
-                                                                        : cfg->map_size);
+    srv->writer = en_writer_start(srv->ix, en_config_map_ceiling(cfg));
     if (!srv->writer)
         goto out;
 

@@ -180,6 +180,7 @@ Test(limits, tiny_map_grows_to_its_ceiling, .timeout = 120)
     jt_daemon_t *d = jt_daemon_start(args);
     jm_client_t *c = jt_connect_admin(d);
     cr_assert_eq(map_size(c), 1u << 20);
+    cr_assert_eq(jt_admin_count(c, "map_max"), 6u << 20);
 
     const char *code;
     int batches = fill(c, 0, 1000, &code);
