@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "command.h"
+#include "log.h"
 
 /* The personal fields, in the order of the canonical encoding. */
 #define PERSONAL_FIELDS 3
@@ -427,6 +428,13 @@ en_store_bind_key(ix_env_t *ix, const en_sealer_t *sealer, char *why, size_t why
     if ((rc = ix_write_begin(ix, &txn)) == 0) {
         ix_meta_put(txn, BIND_META, sealed, en_seal_size(strlen(BIND_PLAIN)));
         rc = ix_write_commit(txn);
+    }
+    if (rc == -ENOSPC) {
+        /* A full store still serves reads; the binding waits for a start
+         * with room, as a safety net it is not worth refusing to start. */
+        en_warn("secret key: the store is full, so its binding to key id %02x is left "
+                "for a later start", en_sealer_key_id(sealer));
+        return 0;
     }
     if (rc != 0)
         return bind_fail(why, why_len, "cannot write the store: %s", ix_strerror(rc));

@@ -76,7 +76,8 @@ int en_store_pack_worker(msgpack_packer *pk, const en_sealer_t *sealer,
  * refuses a start with no key or another key once it has one, so personal
  * data is never sealed under two lineages nor left unreadable by surprise.
  * A key found among the older ones of the file is re-bound to the first.
- * Returns 0, or -1 with the reason in why. */
+ * A store too full to record the binding starts unbound (logged). Returns
+ * 0, or -1 with the reason in why. */
 int en_store_bind_key(ix_env_t *ix, const en_sealer_t *sealer, char *why,
                       size_t why_len);
 

@@ -278,3 +278,38 @@ Test(store, the_store_is_bound_to_its_key)
     en_sealer_free(both);
     en_sealer_free(other);
 }
+
+Test(store, a_store_too_full_for_the_binding_still_starts)
+{
+    char full_dir[128], why[600];
+    snprintf(full_dir, sizeof full_dir, "%s/full", dir);
+    cr_assert_eq(mkdir(full_dir, 0700), 0);
+    ix_env_t *full;
+    ix_options_t o = {.map_size = 1u << 20, .sync = IX_SYNC_NONE};
+    cr_assert_eq(ix_open(full_dir, &o, &full), 0);
+    /* Fill the map with meta values, then with ever smaller ones, named
+     * to sort beside the binding's own entry, until not even one byte
+     * fits several times over. */
+    static char blob[2048];
+    size_t i = 0;
+    for (size_t size = sizeof blob; size >= 1; size /= 2) {
+        for (int failures = 0; failures < 3;) {
+            char name[24];
+            snprintf(name, sizeof name, "sea%06zu", i++);
+            ix_txn_t *txn;
+            cr_assert_eq(ix_write_begin(full, &txn), 0);
+            ix_meta_put(txn, name, blob, size);
+            int rc = ix_write_commit(txn);
+            cr_assert(rc == 0 || rc == -ENOSPC, "%d", rc);
+            failures = rc == 0 ? 0 : failures + 1;
+        }
+    }
+    cr_assert_eq(en_store_bind_key(full, sealer, why, sizeof why), 0, "%s", why);
+    ix_txn_t *txn;
+    uint8_t buf[128];
+    size_t len;
+    cr_assert_eq(ix_read_begin(full, &txn), 0);
+    cr_assert_eq(ix_meta_get(txn, "seal", buf, sizeof buf, &len), -ENOENT);
+    ix_read_end(txn);
+    ix_close(full);
+}
