@@ -448,6 +448,36 @@ Test(sealed, without_a_key_personal_fields_are_refused_not_stored_in_clear)
     jt_daemon_stop(d);
 }
 
+Test(sealed, a_hire_rewrites_the_worker_sealed_with_its_personal_fields)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    put_person(c, &ANNA);
+    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    jm_reply_t *r = jt_call_json(c, "referral.create",
+                                 "{\"worker\": \"%s\", \"vacancy\": \"v-1\"}", ANNA.id);
+    jt_expect_ok(r, "referral.create");
+    char id[32];
+    snprintf(id, sizeof id, "%s", jt_get_str(&r->result, "id"));
+    jm_reply_free(r);
+    r = jt_call_json(c, "referral.update", "{\"id\": \"%s\", \"status\": \"hired\"}", id);
+    jt_expect_ok(r, "referral.update");
+    jm_reply_free(r);
+    /* The server's own rewrite (employed) kept the fields, sealed. */
+    expect_person(c, &ANNA);
+    r = get_worker(c, ANNA.id);
+    cr_assert_str_eq(jt_get_str(jt_need(&r->result, "worker"), "status"), "employed");
+    jm_reply_free(r);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+    char path[600];
+    data_path(d, path, sizeof path);
+    const person_t *anna[] = {&ANNA};
+    expect_no_personal(path, anna, 1);
+    jt_daemon_restart(d);
+    jt_daemon_stop(d);
+}
+
 /* ---- keys at start-up --------------------------------------------------- */
 
 Test(sealed, a_wrong_or_missing_key_stops_the_start_up)
