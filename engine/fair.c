@@ -7,85 +7,18 @@
 
 #include "match_rules.h"
 #include "record.h"
-
-/* Characters of an occupation code naming its minor group ("6-05-02"). */
-#define MINOR_LEN 7
-
-/* ---- candidates ------------------------------------------------------- */
-
-/* A vacancy's term: a skill it requires ('K') or its minor group ('M').
- * Rule 6 needs a shared skill or an occupation bonus of at least 1.2
- * (agreement on the minor group), so a worker's candidates are the
- * vacancies sharing one of its terms; every other pair cannot match. */
-typedef struct term {
-    const char *p;
-    uint32_t len;
-    uint32_t vacancy;
-    uint8_t tag;
-} term_t;
-
-static int
-term_cmp(uint8_t tag, const char *p, uint32_t len, const term_t *t)
-{
-    if (tag != t->tag)
-        return tag < t->tag ? -1 : 1;
-    uint32_t n = len < t->len ? len : t->len;
-    int c = memcmp(p, t->p, n);
-    if (c != 0)
-        return c;
-    return len < t->len ? -1 : len > t->len;
-}
-
-static int
-term_sort(const void *a, const void *b)
-{
-    const term_t *x = a, *y = b;
-    int c = term_cmp(x->tag, x->p, x->len, y);
-    if (c != 0)
-        return c;
-    return x->vacancy < y->vacancy ? -1 : x->vacancy > y->vacancy;
-}
-
-/* The first term not below (tag, p, len). */
-static size_t
-term_lower(const term_t *t, size_t n, uint8_t tag, const char *p, uint32_t len)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (term_cmp(tag, p, len, &t[mid]) > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
+#include "terms.h"
 
 /* ---- preference lists ------------------------------------------------- */
 
 typedef struct builder {
     en_fair_prefs_t *out;
     size_t cap;
-    term_t *terms;
-    size_t n_terms;
+    en_terms_t terms;        /* the vacancies' */
     uint32_t *mark;          /* per vacancy: 1 + the worker that saw it */
     uint32_t *cand;
     uint32_t n_cand;
 } builder_t;
-
-static void
-add_candidates(builder_t *b, uint32_t w, uint8_t tag, const char *p,
-               uint32_t len)
-{
-    for (size_t i = term_lower(b->terms, b->n_terms, tag, p, len);
-         i < b->n_terms && term_cmp(tag, p, len, &b->terms[i]) == 0; i++) {
-        uint32_t v = b->terms[i].vacancy;
-        if (b->mark[v] != w + 1) {
-            b->mark[v] = w + 1;
-            b->cand[b->n_cand++] = v;
-        }
-    }
-}
 
 static int
 push_pref(builder_t *b, const en_fair_pref_t *pref)
@@ -113,27 +46,6 @@ worker_order(const void *a, const void *b)
     if (x->worker_score != y->worker_score)
         return x->worker_score > y->worker_score ? -1 : 1;
     return x->vacancy < y->vacancy ? -1 : x->vacancy > y->vacancy;
-}
-
-static int
-collect_terms(builder_t *b, const en_party_t *vacancies, uint32_t n_vacancies)
-{
-    size_t n = 0;
-    for (uint32_t v = 0; v < n_vacancies; v++)
-        n += vacancies[v].n_skills + vacancies[v].n_occ;
-    b->terms = malloc((n + 1) * sizeof *b->terms);
-    if (!b->terms)
-        return -ENOMEM;
-    for (uint32_t v = 0; v < n_vacancies; v++) {
-        const en_party_t *p = &vacancies[v];
-        for (uint32_t i = 0; i < p->n_skills; i++)
-            b->terms[b->n_terms++] = (term_t){p->skills[i].id, p->skills[i].id_len, v, 'K'};
-        for (uint32_t i = 0; i < p->n_occ; i++)
-            if (p->occ_len[i] >= MINOR_LEN)
-                b->terms[b->n_terms++] = (term_t){p->occ[i], MINOR_LEN, v, 'M'};
-    }
-    qsort(b->terms, b->n_terms, sizeof *b->terms, term_sort);
-    return 0;
 }
 
 int
@@ -172,8 +84,10 @@ en_fair_build(ix_txn_t *txn, const en_party_t *workers, uint32_t n_workers,
         if ((rc = en_probe_idf(txn, p, IX_WORKER, vidf + vidf_at[v])) != 0)
             goto fail;
     }
-    if ((rc = collect_terms(&b, vacancies, n_vacancies)) != 0)
-        goto fail;
+    for (uint32_t v = 0; v < n_vacancies; v++)
+        if ((rc = en_terms_add(&b.terms, &vacancies[v], v)) != 0)
+            goto fail;
+    en_terms_sort(&b.terms);
 
     double widf[IX_SKILLS_MAX];
     for (uint32_t w = 0; w < n_workers; w++) {
@@ -184,12 +98,7 @@ en_fair_build(ix_txn_t *txn, const en_party_t *workers, uint32_t n_workers,
             continue;
         if ((rc = en_probe_idf(txn, wp, IX_VACANCY, widf)) != 0)
             goto fail;
-        b.n_cand = 0;
-        for (uint32_t i = 0; i < wp->n_skills; i++)
-            add_candidates(&b, w, 'K', wp->skills[i].id, wp->skills[i].id_len);
-        for (uint32_t i = 0; i < wp->n_occ; i++)
-            if (wp->occ_len[i] >= MINOR_LEN)
-                add_candidates(&b, w, 'M', wp->occ[i], MINOR_LEN);
+        b.n_cand = en_terms_candidates(&b.terms, wp, b.mark, w + 1, b.cand);
         out->pairs_scored += b.n_cand;
         out->n_workers = w + 1;
         out->start[w + 1] = out->start[w];
@@ -217,7 +126,7 @@ en_fair_build(ix_txn_t *txn, const en_party_t *workers, uint32_t n_workers,
 fail:
     en_fair_prefs_free(out);
 done:
-    free(b.terms);
+    en_terms_free(&b.terms);
     free(b.mark);
     free(b.cand);
     free(vidf);

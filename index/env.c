@@ -130,6 +130,7 @@ open_dbis(ix_env_t *e)
         {"fairs", &e->fairs, 0},
         {"stats", &e->stats, 0},
         {"referrals", &e->referrals, 0},
+        {"alerts", &e->alerts, 0},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE | dbs[i].flags,
@@ -430,6 +431,8 @@ ix_write_commit(ix_txn_t *t)
     t->txn = NULL;
     ix_pending_reset(&t->env->pend);
     pthread_rwlock_unlock(&t->env->map_lock);
+    if (t->env->hooks.end)
+        t->env->hooks.end(t->env->hooks.ctx, rc == 0);
     return rc;
 }
 
@@ -442,6 +445,8 @@ ix_write_abort(ix_txn_t *t)
     t->txn = NULL;
     ix_pending_reset(&t->env->pend);
     pthread_rwlock_unlock(&t->env->map_lock);
+    if (t->env->hooks.end)
+        t->env->hooks.end(t->env->hooks.ctx, false);
 }
 
 uint64_t
@@ -487,4 +492,13 @@ void
 ix_long_read_end(ix_env_t *e)
 {
     atomic_fetch_sub(&e->long_readers, 1);
+}
+
+void
+ix_set_hooks(ix_env_t *e, const ix_hooks_t *hooks)
+{
+    if (hooks)
+        e->hooks = *hooks;
+    else
+        memset(&e->hooks, 0, sizeof e->hooks);
 }

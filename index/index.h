@@ -430,6 +430,40 @@ int ix_meta_get(ix_txn_t *txn, const char *name, void *buf, size_t cap,
 int ix_meta_put(ix_txn_t *txn, const char *name, const void *val,
                 size_t len);
 
+/* Observing writes. The daemon sets the hooks once, before the first
+ * write: `put` runs inside ix_put once the record is stored (rec as
+ * stored; created when it is new), `del` inside ix_delete once the record
+ * is gone, and `end` when a write transaction ends (committed: it reached
+ * the store; false: aborted, nothing of it happened). They run on the
+ * writing thread; put and del may read and write in txn, and a negative
+ * return fails the call that ran them (and with it the transaction). */
+typedef struct ix_hooks {
+    int (*put)(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created);
+    int (*del)(void *ctx, ix_txn_t *txn, uint8_t kind, const char *id,
+               uint32_t id_len);
+    void (*end)(void *ctx, bool committed);
+    void *ctx;
+} ix_hooks_t;
+void ix_set_hooks(ix_env_t *env, const ix_hooks_t *hooks);
+
+/* Match alerts: subscriptions (opaque values, the engine's) numbered from
+ * 1, and for each the alerts raised for it, numbered by one sequence
+ * shared by all subscriptions (so "after" cursors never repeat). Deleting
+ * a subscription deletes its alerts. -ENOENT for an unknown subscription. */
+int ix_sub_create(ix_txn_t *txn, const void *value, size_t len, uint64_t *id);
+int ix_sub_get(ix_txn_t *txn, uint64_t id, const void **value, size_t *len);
+int ix_sub_delete(ix_txn_t *txn, uint64_t id);
+/* Every subscription in id order. A non-zero return from cb stops the walk
+ * and is returned when negative. */
+typedef int (*ix_sub_cb)(void *ctx, uint64_t id, const void *value, size_t len);
+int ix_sub_each(ix_txn_t *txn, ix_sub_cb cb, void *ctx);
+int ix_alert_append(ix_txn_t *txn, uint64_t sub, const void *value,
+                    size_t len, uint64_t *seq);
+/* The subscription's alerts with seq > after, oldest first, at most limit. */
+typedef int (*ix_alert_cb)(void *ctx, uint64_t seq, const void *value, size_t len);
+int ix_alert_list(ix_txn_t *txn, uint64_t sub, uint64_t after, uint32_t limit,
+                  ix_alert_cb cb, void *ctx);
+
 /* Verifies the whole store: every doc against the id map, every posting
  * and counter recomputed from the docs and compared with what is stored
  * (nothing missing, nothing extra), and the meta counters. Writes a short

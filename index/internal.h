@@ -23,8 +23,9 @@
  * duplicates of one key per (term, county). 5: the audit dbi. 6: the
  * fairs dbi. 7: a worker's value holds its personal fields sealed (the
  * engine's layout, docs/storage.md), and meta may hold the engine's "x."
- * entries. 8: the stats dbi (labour aggregates) and the referrals dbi. */
-#define IX_FORMAT_VERSION 8
+ * entries. 8: the stats dbi (labour aggregates) and the referrals dbi.
+ * 9: the alerts dbi. */
+#define IX_FORMAT_VERSION 9
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 2
 /* Fixed part of a stored doc (see doc.c for the layout). */
@@ -129,7 +130,7 @@ struct ix_txn {
 
 struct ix_env {
     MDB_env *env;
-    MDB_dbi ids, docs, post, match, counts, log, meta, audit, fairs, stats, referrals;
+    MDB_dbi ids, docs, post, match, counts, log, meta, audit, fairs, stats, referrals, alerts;
     /* Held shared by every open transaction, read or write, and taken
      * exclusively to resize the map: LMDB remaps it, which must not happen
      * under a transaction of this process (see env.c). */
@@ -148,6 +149,7 @@ struct ix_env {
     ix_txn_t *pool_all;
     ix_txn_t wtxn;            /* the one write transaction */
     ix_pending_t pend;        /* owned by the writer */
+    ix_hooks_t hooks;         /* set once before the first write */
 };
 
 /* A reader of the whole store announces itself around its transaction

@@ -249,3 +249,20 @@ ixk_fair_member(uint8_t *buf, const char *fair, uint32_t fair_len,
     memcpy(buf + n, id, id_len);
     return n + id_len;
 }
+
+size_t
+ixk_sub(uint8_t *buf, uint64_t sub)
+{
+    buf[0] = 'S';
+    ixk_put_be64(buf + 1, sub);
+    return IXK_SUB_LEN;
+}
+
+size_t
+ixk_alert(uint8_t *buf, uint64_t sub, uint64_t seq)
+{
+    buf[0] = 'A';
+    ixk_put_be64(buf + 1, sub);
+    ixk_put_be64(buf + 9, seq);
+    return IXK_ALERT_LEN;
+}

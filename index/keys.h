@@ -44,6 +44,10 @@
  *           'w' | worker id | NUL | refno         empty
  *           'v' | vacancy id | NUL | refno        empty
  *           's' | status u8 | refno               empty
+ *   alerts  'S' | sub (be64)                      the subscription (opaque)
+ *           'A' | sub (be64) | seq (be64)         the alert (opaque)
+ *           'N'                                   last subscription id (be64)
+ *           'Q'                                   last alert seq (be64)
  *   meta    "version"                             format version (u8)
  *           "docno" K                             next docno for K (be64)
  *           "seq"                                 last log seq (be64)
@@ -287,6 +291,13 @@ size_t ixk_category(uint8_t *buf, uint8_t kind, uint8_t category,
 /* A prefix of every posting of one tag and kind with a one-byte value:
  * 'S' K status or 'C' K category. */
 size_t ixk_byte_prefix(uint8_t *buf, uint8_t tag, uint8_t kind, uint8_t v);
+/* alerts dbi: tag 'S' with the subscription, or 'A' with the subscription
+ * and the alert's seq (seq 0 = the first key of the subscription's alerts). */
+#define IXK_SUB_LEN 9
+#define IXK_ALERT_LEN 17
+size_t ixk_sub(uint8_t *buf, uint64_t sub);
+size_t ixk_alert(uint8_t *buf, uint64_t sub, uint64_t seq);
+
 /* fairs dbi (keys up to IXK_FAIR_MAX bytes; ids hold no NUL, so the NUL
  * after the fair id keeps one fair's members apart from another's). */
 #define IXK_FAIR_MAX (2 + IX_ID_MAX + 2 + IX_ID_MAX)

@@ -353,6 +353,13 @@ ix_put(ix_txn_t *t, const ix_doc_t *doc, int64_t now, bool *created)
         return rc;
     if (created)
         *created = !exists;
+    const ix_hooks_t *h = &t->env->hooks;
+    if (h->put) {
+        ix_record_t rec;
+        if ((rc = ix_get(t, kind, doc->id, doc->id_len, &rec)) != 0 ||
+            (rc = h->put(h->ctx, t, &rec, !exists)) != 0)
+            return ix_fail(t, rc);
+    }
     return 0;
 }
 
@@ -390,5 +397,10 @@ ix_delete(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
         return ix_fail(t, ix_mdb_err(rc));
     if ((rc = ix_pending_doc(t, kind, &oldv, -1)) != 0)
         return rc;
-    return ix_log_append(t, IX_LOG_DELETE, kind, id, id_len, now);
+    if ((rc = ix_log_append(t, IX_LOG_DELETE, kind, id, id_len, now)) != 0)
+        return rc;
+    const ix_hooks_t *h = &t->env->hooks;
+    if (h->del && (rc = h->del(h->ctx, t, kind, id, id_len)) != 0)
+        return ix_fail(t, rc);
+    return 0;
 }
