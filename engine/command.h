@@ -124,5 +124,10 @@ int en_op_referral_list(en_req_t *req);
 int en_op_stats_supply_demand(en_req_t *req);
 int en_op_stats_wages(en_req_t *req);
 int en_op_stats_reemployment(en_req_t *req);
+int en_op_alert_subscribe(en_req_t *req);
+int en_op_alert_unsubscribe(en_req_t *req);
+int en_op_alert_listen(en_req_t *req);
+int en_op_alert_list(en_req_t *req);
+int en_op_alert_subscriptions(en_req_t *req);
 
 #endif

@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "alerts.h"
 #include "command.h"
 #include "frame.h"
 #include "guard.h"
@@ -72,6 +73,8 @@ conn_unlink_free(en_conn_t *c)
 static void
 conn_close(en_conn_t *c)
 {
+    if (c->worker->srv->alerts)
+        en_alerts_forget(c->worker->srv->alerts, c->worker, c->serial);
     if (c->bev) {
         bufferevent_free(c->bev);
         c->bev = NULL;
@@ -99,6 +102,18 @@ reply_send(en_conn_t *c)
     pr_frame_put_length((uint8_t *)w->out.data,
                         (uint32_t)(w->out.size - PR_FRAME_HEADER));
     bufferevent_write(c->bev, w->out.data, w->out.size);
+}
+
+void
+en_conn_push(en_conn_t *c, const void *body, size_t len)
+{
+    if (!c->bev || c->state == EN_CONN_DEAD ||
+        evbuffer_get_length(bufferevent_get_output(c->bev)) > EN_OUTPUT_HIGH)
+        return;
+    uint8_t header[PR_FRAME_HEADER];
+    pr_frame_put_length(header, (uint32_t)len);
+    bufferevent_write(c->bev, header, sizeof header);
+    bufferevent_write(c->bev, body, len);
 }
 
 static void

@@ -55,6 +55,10 @@ void en_conn_accept(en_worker_t *w, int fd);
  * resume reading. Runs on c's worker thread; frees the job. */
 void en_conn_write_done(en_write_t *job);
 
+/* Sends a push frame (its msgpack body) at once, between replies; dropped
+ * when the socket is gone or its unsent output is over the cap. */
+void en_conn_push(en_conn_t *c, const void *body, size_t len);
+
 /* Shutdown: stop reading, answer what is already received, then close. */
 void en_conn_drain(en_conn_t *c);
 

@@ -1,7 +1,8 @@
 /* match_rules.h - private to the matching files (match.c, match_search.c,
- * ops_match.c, fair.c): ranking version 1's rules and score, shared by the
- * search, the explanations and job-fair preferences, so that there is one
- * statement of the contract. */
+ * ops_match.c, fair.c, ops_fair.c, alerts.c, ops_alerts.c): ranking
+ * version 1's rules and score, shared by the search, the explanations,
+ * job-fair preferences and match alerts, so that there is one statement
+ * of the contract. */
 #ifndef JM_ENGINE_MATCH_RULES_H
 #define JM_ENGINE_MATCH_RULES_H
 
@@ -42,5 +43,16 @@ double en_score_pair(const en_party_t *w, const en_party_t *v,
 /* idf of each probe skill, over the searched kind's matchable records. */
 int en_probe_idf(ix_txn_t *txn, const en_party_t *probe, uint8_t searched,
                  double *idf);
+
+/* Reads args.scope into *scope, which keeps its value when absent. Returns
+ * 0, or -1 with req->err set. */
+struct en_req;
+int en_match_read_scope(struct en_req *req, int *scope);
+
+/* Reads the project's match filters from req's args: occupation, employer
+ * and min_wage when searching vacancies, else category. Returns 0, or -1
+ * with req->err set. */
+int en_match_read_filters(struct en_req *req, bool searching_vacancies,
+                          en_match_filters_t *f);
 
 #endif

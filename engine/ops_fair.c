@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "fair.h"
 #include "match.h"
+#include "match_rules.h"
 #include "record.h"
 
 #define FAIR_NAME_MAX 200
@@ -478,12 +479,9 @@ en_op_fair_allocate(en_req_t *req)
     const msgpack_object *args = req->rq->args;
     int scope = EN_SCOPE_ALL;
     int64_t as_of = req->now;
-    pr_str_t s;
     int rc;
-    if ((rc = pr_get_str(args, "scope", "scope", 0, 1, 16, &s, &req->err)) < 0)
+    if (en_match_read_scope(req, &scope) != 0)
         return -1;
-    if (rc == 0 && (scope = en_scope_parse(s)) < 0)
-        return pr_fail(&req->err, PR_BAD_REQUEST, "scope: must be county, city, province or all");
     if (pr_get_int(args, "as_of", "as_of", 0, -62135596800LL, 253402300799LL, &as_of,
                    &req->err) < 0)
         return -1;

@@ -29,17 +29,12 @@ read_opts(en_req_t *req, bool searching_vacancies, match_opts_t *o)
 {
     const msgpack_object *args = req->rq->args;
     pr_error_t *err = &req->err;
-    pr_str_t s;
-    int rc;
     memset(o, 0, sizeof *o);
     o->scope = EN_SCOPE_CITY;
     o->limit = DEFAULT_LIMIT;
     o->as_of = req->now;
-    o->filters.category = -1;
-    if ((rc = pr_get_str(args, "scope", "scope", 0, 1, 16, &s, err)) < 0)
+    if (en_match_read_scope(req, &o->scope) != 0)
         return -1;
-    if (rc == 0 && (o->scope = en_scope_parse(s)) < 0)
-        return pr_fail(err, PR_BAD_REQUEST, "scope: must be county, city, province or all");
     if (pr_get_int(args, "limit", "limit", 0, 1, EN_MATCH_LIMIT_MAX, &o->limit, err) < 0)
         return -1;
     if (pr_get_bool(args, "explain", "explain", 0, &o->explain, err) < 0)
@@ -48,24 +43,44 @@ read_opts(en_req_t *req, bool searching_vacancies, match_opts_t *o)
     if (pr_get_int(args, "as_of", "as_of", 0, -62135596800LL, 253402300799LL, &o->as_of,
                    err) < 0)
         return -1;
+    return en_match_read_filters(req, searching_vacancies, &o->filters);
+}
+
+int
+en_match_read_scope(en_req_t *req, int *scope)
+{
+    pr_str_t s;
+    int rc = pr_get_str(req->rq->args, "scope", "scope", 0, 1, 16, &s, &req->err);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 && (*scope = en_scope_parse(s)) < 0)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "scope: must be county, city, province or all");
+    return 0;
+}
+
+int
+en_match_read_filters(en_req_t *req, bool searching_vacancies, en_match_filters_t *f)
+{
+    const msgpack_object *args = req->rq->args;
+    pr_error_t *err = &req->err;
+    pr_str_t s;
+    int rc;
+    f->category = -1;
     if (searching_vacancies) {
         if ((rc = pr_get_str(args, "occupation", "occupation", 0, 1, PR_OCCUPATION_LEN,
-                             &o->filters.occupation, err)) < 0)
+                             &f->occupation, err)) < 0)
             return -1;
-        if (rc == 0 && !pr_occupation_prefix_valid(o->filters.occupation.ptr,
-                                                   o->filters.occupation.len))
+        if (rc == 0 && !pr_occupation_prefix_valid(f->occupation.ptr, f->occupation.len))
             return pr_fail(err, PR_BAD_REQUEST,
                            "occupation: must be a code or level prefix such as 6, 6-05, 6-05-02 or 6-05-02-03");
-        if (pr_get_str(args, "employer", "employer", 0, 1, PR_EMPLOYER_MAX,
-                       &o->filters.employer, err) < 0)
+        if (pr_get_str(args, "employer", "employer", 0, 1, PR_EMPLOYER_MAX, &f->employer, err) < 0)
             return -1;
-        if (pr_get_int(args, "min_wage", "min_wage", 0, 0, 100000000,
-                       &o->filters.min_wage, err) < 0)
+        if (pr_get_int(args, "min_wage", "min_wage", 0, 0, 100000000, &f->min_wage, err) < 0)
             return -1;
     } else {
         if ((rc = pr_get_str(args, "category", "category", 0, 1, 16, &s, err)) < 0)
             return -1;
-        if (rc == 0 && (o->filters.category = pr_category_parse(s)) < 0)
+        if (rc == 0 && (f->category = pr_category_parse(s)) < 0)
             return pr_fail(err, PR_BAD_REQUEST,
                            "category: must be laid_off, unemployed, graduate, migrant or other");
     }

@@ -19,6 +19,7 @@
 #include <event2/util.h>
 #include <systemd/sd-daemon.h>
 
+#include "alerts.h"
 #include "conn.h"
 #include "error.h"
 #include "frame.h"
@@ -55,6 +56,50 @@ en_worker_complete(en_worker_t *w, en_write_t *job)
     event_active(w->notify, EV_READ, 0);
 }
 
+struct en_push {
+    struct en_push *next;
+    uint64_t serial;
+    size_t len;
+    char body[];
+};
+
+void
+en_worker_push(en_worker_t *w, uint64_t conn_serial, const void *body, size_t len)
+{
+    struct en_push *p = malloc(sizeof *p + len);
+    if (!p) {
+        en_error("out of memory: a push frame is dropped");
+        return;
+    }
+    p->next = NULL;
+    p->serial = conn_serial;
+    p->len = len;
+    memcpy(p->body, body, len);
+    pthread_mutex_lock(&w->lock);
+    if (w->push_tail)
+        w->push_tail->next = p;
+    else
+        w->push_head = p;
+    w->push_tail = p;
+    pthread_mutex_unlock(&w->lock);
+    event_active(w->notify, EV_READ, 0);
+}
+
+static void
+deliver_pushes(en_worker_t *w, struct en_push *p)
+{
+    while (p) {
+        struct en_push *next = p->next;
+        for (en_conn_t *c = w->conns; c; c = c->next)
+            if (c->serial == p->serial) {
+                en_conn_push(c, p->body, p->len);
+                break;
+            }
+        free(p);
+        p = next;
+    }
+}
+
 static void
 worker_notified(evutil_socket_t fd, short what, void *arg)
 {
@@ -69,10 +114,15 @@ worker_notified(evutil_socket_t fd, short what, void *arg)
     bool more_fds = w->n_new_fds > 0;
     en_write_t *done = w->done_head;
     w->done_head = w->done_tail = NULL;
+    struct en_push *pushes = w->push_head;
+    w->push_head = w->push_tail = NULL;
     pthread_mutex_unlock(&w->lock);
 
     for (unsigned i = 0; i < n; i++)
         en_conn_accept(w, fds[i]);
+    /* Pushes first: the writes they come from committed before the
+     * completions queued with them were answered. */
+    deliver_pushes(w, pushes);
     while (done) {
         en_write_t *next = done->next;
         en_conn_write_done(done);
@@ -143,6 +193,11 @@ worker_free(en_worker_t *w)
         en_write_t *next = w->done_head->next;
         en_write_free(w->done_head);
         w->done_head = next;
+    }
+    while (w->push_head) {
+        struct en_push *next = w->push_head->next;
+        free(w->push_head);
+        w->push_head = next;
     }
     for (unsigned i = 0; i < w->n_new_fds; i++)
         close(w->new_fds[i]);
@@ -513,6 +568,9 @@ en_server_run(en_config_t *cfg)
                 en_sealer_key_id(srv->sealer));
     else
         en_warn("secret_key_file = none: workers with personal fields will be refused");
+    srv->alerts = en_alerts_open(srv);
+    if (!srv->alerts)
+        goto out;
     srv->writer = en_writer_start(srv->ix, en_config_map_ceiling(cfg));
     if (!srv->writer)
         goto out;
@@ -578,6 +636,7 @@ out:
     if (srv->writer)
         en_writer_stop(srv->writer);  /* finishes queued writes */
     en_backup_finish(&srv->backup);   /* before its worker and the store go */
+    en_alerts_close(srv->alerts);
     for (unsigned i = 0; i < srv->n_listeners; i++)
         evconnlistener_free(srv->listeners[i]);
     en_metrics_stop(srv->metrics);

@@ -47,6 +47,7 @@ struct en_worker {
     int *new_fds;
     unsigned n_new_fds, cap_new_fds;
     en_write_t *done_head, *done_tail;
+    struct en_push *push_head, *push_tail;   /* frames to push, any thread */
     bool draining;                 /* shutdown: finish and close */
     en_conn_t *conns;              /* this worker's connections */
     msgpack_sbuffer out;           /* response being built */
@@ -69,6 +70,7 @@ struct en_server {
     unsigned n_workers, next_worker;
     en_writer_t *writer;
     en_backup_slot_t backup;       /* admin.backup */
+    struct en_alerts *alerts;      /* match-alert subscriptions */
     atomic_uint connections;
     atomic_uint_fast64_t connections_total, connections_refused;
     struct en_metrics *metrics;    /* NULL unless metrics_listen is set */
@@ -79,6 +81,12 @@ struct en_server {
 
 /* Runs the daemon until SIGTERM/SIGINT; SIGHUP reloads the keys. Returns the process exit code. */
 int en_server_run(en_config_t *cfg);
+
+/* Queues a push frame (its msgpack body; copied) for connection
+ * conn_serial of worker w (any thread). A connection that has gone, or
+ * whose unsent output is over its cap, misses it. */
+void en_worker_push(en_worker_t *w, uint64_t conn_serial, const void *body,
+                    size_t len);
 
 /* Queues a finished write for its worker (any thread). */
 void en_worker_complete(en_worker_t *w, en_write_t *job);

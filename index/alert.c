@@ -23,14 +23,17 @@ next_number(ix_txn_t *t, char tag, uint64_t *out)
 }
 
 int
-ix_sub_create(ix_txn_t *t, const void *value, size_t len, uint64_t *id)
+ix_sub_next(ix_txn_t *t, uint64_t *id)
 {
-    int rc = next_number(t, 'N', id);
-    if (rc != 0)
-        return rc;
+    return next_number(t, 'N', id);
+}
+
+int
+ix_sub_put(ix_txn_t *t, uint64_t id, const void *value, size_t len)
+{
     uint8_t kb[IXK_SUB_LEN];
-    MDB_val k = {ixk_sub(kb, *id), kb}, v = {len, (void *)value};
-    return ix_fail(t, ix_mdb_err(mdb_put(t->txn, t->env->alerts, &k, &v, MDB_APPEND)));
+    MDB_val k = {ixk_sub(kb, id), kb}, v = {len, (void *)value};
+    return ix_fail(t, ix_mdb_err(mdb_put(t->txn, t->env->alerts, &k, &v, 0)));
 }
 
 int
@@ -103,14 +106,16 @@ ix_sub_each(ix_txn_t *t, ix_sub_cb cb, void *ctx)
 }
 
 int
-ix_alert_append(ix_txn_t *t, uint64_t sub, const void *value, size_t len,
-                uint64_t *seq)
+ix_alert_next(ix_txn_t *t, uint64_t *seq)
 {
-    int rc = next_number(t, 'Q', seq);
-    if (rc != 0)
-        return rc;
+    return next_number(t, 'Q', seq);
+}
+
+int
+ix_alert_put(ix_txn_t *t, uint64_t sub, uint64_t seq, const void *value, size_t len)
+{
     uint8_t kb[IXK_ALERT_LEN];
-    MDB_val k = {ixk_alert(kb, sub, *seq), kb}, v = {len, (void *)value};
+    MDB_val k = {ixk_alert(kb, sub, seq), kb}, v = {len, (void *)value};
     return ix_fail(t, ix_mdb_err(mdb_put(t->txn, t->env->alerts, &k, &v, 0)));
 }
 

@@ -438,7 +438,8 @@ int ix_meta_put(ix_txn_t *txn, const char *name, const void *val,
  * writing thread; put and del may read and write in txn, and a negative
  * return fails the call that ran them (and with it the transaction). */
 typedef struct ix_hooks {
-    int (*put)(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created);
+    int (*put)(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created,
+               int64_t now);
     int (*del)(void *ctx, ix_txn_t *txn, uint8_t kind, const char *id,
                uint32_t id_len);
     void (*end)(void *ctx, bool committed);
@@ -450,15 +451,21 @@ void ix_set_hooks(ix_env_t *env, const ix_hooks_t *hooks);
  * 1, and for each the alerts raised for it, numbered by one sequence
  * shared by all subscriptions (so "after" cursors never repeat). Deleting
  * a subscription deletes its alerts. -ENOENT for an unknown subscription. */
-int ix_sub_create(ix_txn_t *txn, const void *value, size_t len, uint64_t *id);
+/* ix_sub_next takes the next subscription id; ix_sub_put stores the
+ * subscription under it (so the value may carry its own id). */
+int ix_sub_next(ix_txn_t *txn, uint64_t *id);
+int ix_sub_put(ix_txn_t *txn, uint64_t id, const void *value, size_t len);
 int ix_sub_get(ix_txn_t *txn, uint64_t id, const void **value, size_t *len);
 int ix_sub_delete(ix_txn_t *txn, uint64_t id);
 /* Every subscription in id order. A non-zero return from cb stops the walk
  * and is returned when negative. */
 typedef int (*ix_sub_cb)(void *ctx, uint64_t id, const void *value, size_t len);
 int ix_sub_each(ix_txn_t *txn, ix_sub_cb cb, void *ctx);
-int ix_alert_append(ix_txn_t *txn, uint64_t sub, const void *value,
-                    size_t len, uint64_t *seq);
+/* Takes the next alert seq; then ix_alert_put stores the alert under it
+ * (so the value may carry its own seq). */
+int ix_alert_next(ix_txn_t *txn, uint64_t *seq);
+int ix_alert_put(ix_txn_t *txn, uint64_t sub, uint64_t seq, const void *value,
+                 size_t len);
 /* The subscription's alerts with seq > after, oldest first, at most limit. */
 typedef int (*ix_alert_cb)(void *ctx, uint64_t seq, const void *value, size_t len);
 int ix_alert_list(ix_txn_t *txn, uint64_t sub, uint64_t after, uint32_t limit,
