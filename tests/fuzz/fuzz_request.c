@@ -23,6 +23,7 @@
 #include <msgpack.h>
 #include <sodium.h>
 
+#include "alerts.h"
 #include "auth.h"
 #include "command.h"
 #include "config.h"
@@ -242,9 +243,10 @@ run_request(const uint8_t *body, size_t len, unsigned role, bool commit)
 
 /* ---- start-up ------------------------------------------------------------ */
 
-/* A few records (and a fair of them, and a referral) for gets, lists,
- * matches, fairs, referrals and deletes to find. Each is a
- * request body; they go through the same path as fuzz input. */
+/* A few records, a fair of them, a referral and alert subscriptions 1
+ * and 2 for gets, lists, matches, fairs, referrals, alerts and deletes to
+ * find. Each is a request body; they go through the same path as fuzz
+ * input. */
 static const char *const preload[] = {
     "\x83\xa2id\x01\xa2op\xabvacancy.put\xa4""args\x81\xa7vacancy\x87"
     "\xa2id\xa3v-1\xa8""employer\xa4""Acme\xa5title\xa6Welder"
@@ -261,11 +263,16 @@ static const char *const preload[] = {
     /* A second vacancy, and referral r-1 of w-1 to it. */
     "\x83\xa2id\x05\xa2op\xabvacancy.put\xa4\x61rgs\x81\xa7vacancy\x86\xa2id\xa3v-9\xa8\x65mployer\xa4\x41\x63me\xa5title\xa6\x46itter\xaaoccupation\xaa\x36-05-02-03\xa6region\xa6\x31\x31\x30\x31\x30\x35\xa9headcount\xcd\x03\xe8",
     "\x83\xa2id\x06\xa2op\xafreferral.create\xa4\x61rgs\x82\xa6worker\xa3w-1\xa7vacancy\xa3v-9",
+    /* Alert subscriptions 1 and 2. */
+    "\x83\xa2id\x07\xa2op\xaf""alert.subscribe\xa4""args\x81\xa6worker\xa3w-1",
+    "\x83\xa2id\x08\xa2op\xaf""alert.subscribe\xa4""args\x82\xa7vacancy\xa3v-1\xa9min_score\x02",
 };
 
 static void
 remove_store(void)
 {
+    en_alerts_close(srv.alerts);
+    srv.alerts = NULL;
     if (srv.ix)
         ix_close(srv.ix);
     srv.ix = NULL;
@@ -300,6 +307,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     if (ix_open(dir, &opts, &srv.ix) != 0)
         fail("cannot open the store");
     atexit(remove_store);
+    if (!(srv.alerts = en_alerts_open(&srv)))
+        fail("cannot load the alert subscriptions");
     srv.cfg = &cfg;
     srv.started = FUZZ_NOW;
     srv.n_workers = 1;

@@ -41,8 +41,8 @@ PROFILE = {k: v for k, v in WORKER.items()
            if k not in ("id", "name", "national_id", "phone")}
 
 # (file name, op, args). Records v-1, v-9 and w-1, fair fair-1 (of v-1 and
-# w-1) and referral r-1 (of w-1 to v-9, referred) exist in the harness's
-# store.
+# w-1), referral r-1 (of w-1 to v-9, referred) and alert subscriptions 1 and
+# 2 exist in the harness's store.
 REQUESTS = [
     ("op-hello", "hello", {"protocol": 1}),
     ("op-hello-key", "hello", {"protocol": 1, "key": "desk-key"}),
@@ -79,6 +79,15 @@ REQUESTS = [
     ("op-fair.get", "fair.get", {"fair": "fair-1"}),
     ("op-fair.allocate", "fair.allocate", {"fair": "fair-1", "scope": "city",
                                            "as_of": 1767225600}),
+    ("op-alert.subscribe", "alert.subscribe", {"worker": "w-1", "min_score": 1.5,
+                                               "scope": "province", "occupation": "6-05",
+                                               "min_wage": 3000}),
+    ("op-alert.subscribe-vacancy", "alert.subscribe", {"vacancy": "v-1",
+                                                       "category": "laid_off"}),
+    ("op-alert.unsubscribe", "alert.unsubscribe", {"subscription": 2}),
+    ("op-alert.listen", "alert.listen", {"subscription": 1}),
+    ("op-alert.list", "alert.list", {"subscription": 1, "after": 0, "limit": 10}),
+    ("op-alert.subscriptions", "alert.subscriptions", {"worker": "w-1"}),
     ("op-admin.info", "admin.info", None),
     ("op-admin.check", "admin.check", None),
     ("op-audit.list", "audit.list", {"worker": "w-1", "key": "desk",

@@ -27,8 +27,8 @@ read_seed(const char *path, size_t *len)
     return buf;
 }
 
-/* The records, the fair and the referral the seeds refer to, as the fuzz
- * harness preloads them. */
+/* The records, the fair, the referral and the alert subscriptions (1 and
+ * 2) the seeds refer to, as the fuzz harness preloads them. */
 static void
 put_seed_records(jm_client_t *c)
 {
@@ -62,6 +62,13 @@ put_seed_records(jm_client_t *c)
     r = jt_call_json(c, "referral.create", "{\"worker\": \"w-1\", \"vacancy\": \"v-9\"}");
     cr_assert(r->ok || strcmp(r->error_code, "conflict") == 0, "seed referral: %s", r->error_code);
     jm_reply_free(r);
+    static bool subscribed;
+    for (int i = 0; i < 2 && !subscribed; i++) {
+        r = jt_call_json(c, "alert.subscribe", "{\"worker\": \"w-1\"}");
+        jt_expect_ok(r, "seed subscription");
+        jm_reply_free(r);
+    }
+    subscribed = true;
 }
 
 Test(fuzz_seeds, every_operation_has_a_seed_the_daemon_accepts, .timeout = 120)

@@ -37,9 +37,10 @@ static const role_t roles[] = {
 };
 
 /* The expected table. Arguments are JSON with %1$s standing for the role
- * name, so each role writes its own records, and %2$s for the id of the
- * referral the role creates; in order, so that close and delete find what
- * put created. */
+ * name, so each role writes its own records, %2$s for the id of the
+ * referral the role creates, and %3$d for the role's number (1-4), the
+ * alert subscription seed() made for it; in order, so that close and
+ * delete find what put created. */
 typedef struct op_case {
     const char *op;
     const char *args;
@@ -81,6 +82,11 @@ static const op_case_t cases[] = {
     {"stats.supply_demand", "{\"period\": \"2026\"}", ALL},
     {"stats.wages", "{\"region\": \"11\"}", ALL},
     {"stats.reemployment", "{\"period\": \"2026-Q1\"}", ALL},
+    {"alert.subscribe", "{\"worker\": \"seed-w\"}", STAFF},
+    {"alert.subscriptions", "{\"worker\": \"seed-w\"}", STAFF},
+    {"alert.listen", "{\"subscription\": 1}", STAFF},
+    {"alert.list", "{\"subscription\": 1}", STAFF},
+    {"alert.unsubscribe", "{\"subscription\": %3$d}", STAFF},
     {"admin.info", "{}", ADMIN},
     {"admin.check", "{}", ADMIN},
     {"audit.list", "{\"worker\": \"seed-w\"}", ADMIN},
@@ -113,6 +119,12 @@ seed(jm_client_t *admin)
                      " \"national_id\": \"110105198801011234\", \"phone\": \"13800000000\"}}");
     jt_expect_ok(r, "seed worker");
     jm_reply_free(r);
+    for (int i = 1; i <= 4; i++) {   /* subscriptions 1-4, one per role */
+        r = jt_call_json(admin, "alert.subscribe", "{\"vacancy\": \"seed-v\"}");
+        jt_expect_ok(r, "seed subscription");
+        cr_assert_eq(jt_get_int(&r->result, "subscription"), i);
+        jm_reply_free(r);
+    }
 }
 
 /* Whether the record exists, asked as admin. */
@@ -143,7 +155,7 @@ Test(roles, every_operation_for_every_role, .timeout = 30)
         jm_client_t *c = connect_as(d, role);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             char args[1024];
-            snprintf(args, sizeof args, cases[i].args, role->name, role->referral);
+            snprintf(args, sizeof args, cases[i].args, role->name, role->referral, (int)ri + 1);
             jm_reply_t *r = jt_call_json(c, cases[i].op, "%s", args);
             if (cases[i].allowed & role->bit) {
                 cr_assert(r->ok, "%s as %s: want success, got %s: %s", cases[i].op,
