@@ -190,7 +190,8 @@ static void
 copy_str(char *dst, uint32_t *dst_len, size_t cap, pr_str_t s)
 {
     *dst_len = s.len <= cap ? s.len : (uint32_t)cap;
-    memcpy(dst, s.ptr, *dst_len);
+    if (*dst_len)
+        memcpy(dst, s.ptr, *dst_len);
 }
 
 static sub_t *

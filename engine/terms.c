@@ -68,7 +68,8 @@ en_terms_add(en_terms_t *ts, const en_party_t *p, uint32_t index)
 void
 en_terms_sort(en_terms_t *ts)
 {
-    qsort(ts->t, ts->n, sizeof *ts->t, term_sort);
+    if (ts->n > 1)
+        qsort(ts->t, ts->n, sizeof *ts->t, term_sort);
 }
 
 void
