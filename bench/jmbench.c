@@ -28,12 +28,12 @@
 
 #include "jobmatch.h"
 
-enum op { OP_GET, OP_PUT, OP_PING, OP_WGET, OP_MV, OP_MW, N_OPS };
+enum op { OP_GET, OP_PUT, OP_PING, OP_WGET, OP_MV, OP_MW, OP_SUB, N_OPS };
 
-static const char *const op_names[N_OPS] = {"get", "put", "ping", "wget", "mv", "mw"};
+static const char *const op_names[N_OPS] = {"get", "put", "ping", "wget", "mv", "mw", "sub"};
 static const char *const op_wire[N_OPS] = {"vacancy.get", "vacancy.put", "ping",
                                            "worker.get", "match.vacancies",
-                                           "match.workers"};
+                                           "match.workers", "alert.subscribe"};
 
 /* A list of record ids, either read from a file or generated. */
 typedef struct idset {
@@ -268,6 +268,12 @@ static void build_args(enum op op, const config_t *cfg, uint64_t *rs,
         msgpack_pack_str_with_body(pk, "limit", 5);
         msgpack_pack_int(pk, cfg->limit);
         break;
+    case OP_SUB:
+        pick_id(&cfg->wrk_ids, rs, id, sizeof(id));
+        msgpack_pack_map(pk, 2);
+        pack_kstr(pk, "worker", id);
+        pack_kstr(pk, "scope", cfg->scope);
+        break;
     case OP_PING:
     case N_OPS:
         *data = NULL;
@@ -448,7 +454,8 @@ static void usage(FILE *f)
           "               [--seed S] [--now UNIXTIME] [--scope S] [--limit N]\n"
           "ops: get (vacancy.get), put (vacancy.put), ping, wget (worker.get),\n"
           "     mv (match.vacancies of a random worker), mw (match.workers of a\n"
-          "     random vacancy), at --scope (default city) with --limit (20).\n"
+          "     random vacancy), at --scope (default city) with --limit (20);\n"
+          "     sub (alert.subscribe for a random worker, at --scope).\n"
           "Generated ids are PREFIX + 9 digits, 1..N (as jmgen writes them).\n",
           f);
 }

@@ -30,8 +30,10 @@ typedef struct sub {
     int64_t min_wage;                   /* 0 = no filter */
     int category;                       /* -1 = no filter */
     bool present;                       /* the subject is stored */
+    bool loose;                         /* not (rightly) in the indexes */
     en_party_t party;
     char *strings;
+    char *indexed;                      /* strings the indexes still point to */
 } sub_t;
 
 typedef struct listener {
@@ -71,9 +73,16 @@ struct en_alerts {
     en_server_t *srv;
     VEC(sub_t *) subs;                  /* committed, in id order */
     /* Rebuilt when `dirty`: per subject kind (0 worker, 1 vacancy), the
-     * terms of the present subjects, numbered by index into subs. */
+     * terms of the present subjects, numbered by index into subs, and the
+     * subs in subject order. A subscription added or a subject changed
+     * since is `loose`: the indexes skip it and every write checks it
+     * directly, until there are LOOSE_MAX of them and the indexes are
+     * rebuilt (a rebuild costs about a sort of all the subjects' terms). */
     bool dirty;
     en_terms_t terms[2];
+    sub_t **by_subject;                 /* the first subs.n - added_since */
+    size_t added_since;                 /* subs appended since the rebuild */
+    VEC(uint32_t) loose;
     uint32_t *mark, *cand, stamp;
     size_t mark_cap;
     /* The current write transaction's changes, applied when it commits. */
@@ -94,6 +103,7 @@ sub_free(sub_t *s)
 {
     if (s) {
         free(s->strings);
+        free(s->indexed);
         free(s);
     }
 }
@@ -120,7 +130,11 @@ set_party(sub_t *s, const ix_record_t *rec)
     for (uint32_t i = 0; i < p->n_skills; i++)
         OWN(p->skills[i].id, p->skills[i].id_len);
 #undef OWN
-    free(s->strings);
+    /* The indexes may point into the strings they were built from. */
+    if (s->indexed)
+        free(s->strings);
+    else
+        s->indexed = s->strings;
     s->strings = buf;
     s->present = true;
     return 0;
@@ -256,6 +270,25 @@ en_sub_decode(const void *value, size_t len, msgpack_zone *zone, en_sub_spec_t *
 
 /* ---- indexes ------------------------------------------------------------------ */
 
+#define LOOSE_MAX 256
+
+static int
+subject_cmp(uint8_t kind, const char *id, uint32_t len, const sub_t *s)
+{
+    if (kind != s->kind)
+        return kind < s->kind ? -1 : 1;
+    uint32_t n = len < s->subject_len ? len : s->subject_len;
+    int c = memcmp(id, s->subject, n);
+    return c != 0 ? c : len < s->subject_len ? -1 : len > s->subject_len;
+}
+
+static int
+subject_order(const void *x, const void *y)
+{
+    const sub_t *a = *(sub_t *const *)x, *b = *(sub_t *const *)y;
+    return subject_cmp(a->kind, a->subject, a->subject_len, b);
+}
+
 static int
 rebuild(en_alerts_t *a)
 {
@@ -269,6 +302,16 @@ rebuild(en_alerts_t *a)
         }
         en_terms_sort(&a->terms[k]);
     }
+    for (size_t i = 0; i < a->subs.n; i++) {
+        sub_t *s = a->subs.v[i];
+        free(s->indexed);
+        s->indexed = NULL;
+        s->loose = false;
+    }
+    a->loose.n = 0;
+    a->added_since = 0;
+    free(a->by_subject);
+    a->by_subject = malloc((a->subs.n + 1) * sizeof *a->by_subject);
     if (a->mark_cap < a->subs.n + 1) {
         free(a->mark);
         free(a->cand);
@@ -276,12 +319,53 @@ rebuild(en_alerts_t *a)
         a->mark = calloc(a->mark_cap, sizeof *a->mark);
         a->cand = malloc(a->mark_cap * sizeof *a->cand);
         a->stamp = 0;
-        if (!a->mark || !a->cand) {
-            a->mark_cap = 0;
-            return -ENOMEM;
-        }
     }
+    if (!a->by_subject || !a->mark || !a->cand) {
+        a->mark_cap = 0;
+        return -ENOMEM;
+    }
+    memcpy(a->by_subject, a->subs.v, a->subs.n * sizeof *a->by_subject);
+    if (a->subs.n > 1)
+        qsort(a->by_subject, a->subs.n, sizeof *a->by_subject, subject_order);
     a->dirty = false;
+    en_debug("alerts: indexes rebuilt for %zu subscriptions", a->subs.n);
+    return 0;
+}
+
+/* Calls fn for every subscription whose subject is (kind, id): those in
+ * the indexes by binary search, the ones added since by a look at each. */
+static int
+each_subject(en_alerts_t *a, uint8_t kind, const char *id, uint32_t len,
+             int (*fn)(en_alerts_t *, sub_t *, const void *), const void *arg)
+{
+    size_t lo = 0, hi = a->subs.n - a->added_since;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (subject_cmp(kind, id, len, a->by_subject[mid]) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int rc = 0;
+    for (size_t i = lo; i < a->subs.n - a->added_since && rc == 0 &&
+                        subject_cmp(kind, id, len, a->by_subject[i]) == 0; i++)
+        rc = fn(a, a->by_subject[i], arg);
+    for (size_t i = a->subs.n - a->added_since; i < a->subs.n && rc == 0; i++)
+        if (is_subject(a->subs.v[i], kind, id, len))
+            rc = fn(a, a->subs.v[i], arg);
+    return rc;
+}
+
+static int
+make_loose(en_alerts_t *a, sub_t *s)
+{
+    a->parties_changed = true;
+    if (s->loose)
+        return 0;
+    s->loose = true;
+    for (size_t i = 0; i < a->subs.n; i++)
+        if (a->subs.v[i] == s)
+            return VEC_PUSH(a->loose, (uint32_t)i);
     return 0;
 }
 
@@ -392,44 +476,76 @@ filters_pass(const sub_t *s, const en_party_t *v, const ix_record_t *rec,
 
 /* A record was put: check the subscriptions of the other kind whose
  * subject shares a term with it. */
+/* Checks record p (rec as stored) against subscription s; raises an
+ * alert when it matches above the minimum score. */
+typedef struct checking {
+    ix_txn_t *txn;
+    const ix_record_t *rec;
+    const en_party_t *p;
+    bool created;
+    int64_t now;
+    double idf[IX_SKILLS_MAX];
+    bool have_idf, employer_read;
+    pr_str_t employer;
+    msgpack_zone zone;
+} checking_t;
+
+static int
+check_one(en_alerts_t *a, const sub_t *s, checking_t *ck)
+{
+    bool vacancy = ck->rec->kind == IX_VACANCY;
+    const en_party_t *w = vacancy ? &s->party : ck->p, *v = vacancy ? ck->p : &s->party;
+    if (!s->present || !en_rules_hold(w, v, !vacancy, s->scope, ck->now))
+        return 0;
+    if (vacancy ? !filters_pass(s, v, ck->rec, &ck->employer, &ck->employer_read, &ck->zone)
+                : (s->category >= 0 && w->category != s->category))
+        return 0;
+    /* idf over the kind the subject's match operation searches: the
+     * record's own kind; shared skills are all among the record's. */
+    int rc;
+    if (!ck->have_idf && (rc = en_probe_idf(ck->txn, ck->p, ck->rec->kind, ck->idf)) != 0)
+        return rc;
+    ck->have_idf = true;
+    double idf_sub[IX_SKILLS_MAX];
+    map_idf(&s->party, ck->p, ck->idf, idf_sub);
+    bool rule6;
+    double score = en_score_pair(w, v, &s->party, idf_sub, NULL, &rule6);
+    if (rule6 && score >= s->min_score)
+        return raise_alert(a, ck->txn, s, ck->rec, ck->created, score, ck->now);
+    return 0;
+}
+
+/* A record was put: check the subscriptions of the other kind whose
+ * subject shares a term with it, and the loose ones. */
 static int
 check_record(en_alerts_t *a, ix_txn_t *txn, const ix_record_t *rec, bool created, int64_t now)
 {
-    bool vacancy = rec->kind == IX_VACANCY;
-    en_terms_t *terms = &a->terms[vacancy ? 0 : 1];
-    if (terms->n == 0)
-        return 0;
+    uint8_t subject_kind = rec->kind == IX_VACANCY ? IX_WORKER : IX_VACANCY;
+    en_terms_t *terms = &a->terms[subject_kind == IX_WORKER ? 0 : 1];
+    checking_t *ck = calloc(1, sizeof *ck);
     en_party_t *p = malloc(sizeof *p);
-    if (!p)
+    if (!ck || !p) {
+        free(ck);
+        free(p);
         return -ENOMEM;
+    }
     en_party_from_record(p, rec);
-    uint32_t n = en_terms_candidates(terms, p, a->mark, ++a->stamp, a->cand);
-    double idf_rec[IX_SKILLS_MAX], idf_sub[IX_SKILLS_MAX];
-    bool have_idf = false, employer_read = false;
-    pr_str_t employer = {0};
-    msgpack_zone zone;
-    msgpack_zone_init(&zone, 1024);
+    *ck = (checking_t){.txn = txn, .rec = rec, .p = p, .created = created, .now = now};
+    msgpack_zone_init(&ck->zone, 1024);
+    uint32_t n = terms->n ? en_terms_candidates(terms, p, a->mark, ++a->stamp, a->cand) : 0;
     int rc = 0;
     for (uint32_t c = 0; c < n && rc == 0; c++) {
         const sub_t *s = a->subs.v[a->cand[c]];
-        const en_party_t *w = vacancy ? &s->party : p, *v = vacancy ? p : &s->party;
-        if (!en_rules_hold(w, v, !vacancy, s->scope, now))
-            continue;
-        if (vacancy ? !filters_pass(s, v, rec, &employer, &employer_read, &zone)
-                    : (s->category >= 0 && w->category != s->category))
-            continue;
-        /* idf over the kind the subject's match operation searches: the
-         * record's own kind; shared skills are all among the record's. */
-        if (!have_idf && (rc = en_probe_idf(txn, p, rec->kind, idf_rec)) != 0)
-            break;
-        have_idf = true;
-        map_idf(&s->party, p, idf_rec, idf_sub);
-        bool rule6;
-        double score = en_score_pair(w, v, &s->party, idf_sub, NULL, &rule6);
-        if (rule6 && score >= s->min_score)
-            rc = raise_alert(a, txn, s, rec, created, score, now);
+        if (!s->loose)
+            rc = check_one(a, s, ck);
     }
-    msgpack_zone_destroy(&zone);
+    for (size_t i = 0; i < a->loose.n && rc == 0; i++) {
+        const sub_t *s = a->subs.v[a->loose.v[i]];
+        if (s->kind == subject_kind)
+            rc = check_one(a, s, ck);
+    }
+    msgpack_zone_destroy(&ck->zone);
+    free(ck);
     free(p);
     return rc;
 }
@@ -448,24 +564,29 @@ reload_parties(en_alerts_t *a, ix_txn_t *txn)
 }
 
 static int
+refresh_subject(en_alerts_t *a, sub_t *s, const void *rec)
+{
+    int rc = rec ? set_party(s, rec) : 0;
+    if (!rec)
+        s->present = false;
+    return rc != 0 ? rc : make_loose(a, s);
+}
+
+static int
 on_put(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created, int64_t now)
 {
     en_alerts_t *a = ctx;
     int rc;
+    if (a->subs.n == 0)
+        return 0;
     if (a->reload && (rc = reload_parties(a, txn)) != 0)
         return rc;
-    for (size_t i = 0; i < a->subs.n; i++) {
-        sub_t *s = a->subs.v[i];
-        if (is_subject(s, rec->kind, rec->id, rec->id_len)) {
-            if ((rc = set_party(s, rec)) != 0)
-                return rc;
-            a->parties_changed = a->dirty = true;
-        }
-    }
-    if (a->subs.n == 0 || (rec->kind == IX_WORKER && !created))
-        return 0;
-    if (a->dirty && (rc = rebuild(a)) != 0)
+    if ((a->dirty || a->loose.n > LOOSE_MAX) && (rc = rebuild(a)) != 0)
         return rc;
+    if ((rc = each_subject(a, rec->kind, rec->id, rec->id_len, refresh_subject, rec)) != 0)
+        return rc;
+    if (rec->kind == IX_WORKER && !created)
+        return 0;
     return check_record(a, txn, rec, created, now);
 }
 
@@ -474,14 +595,11 @@ on_delete(void *ctx, ix_txn_t *txn, uint8_t kind, const char *id, uint32_t id_le
 {
     (void)txn;
     en_alerts_t *a = ctx;
-    for (size_t i = 0; i < a->subs.n; i++) {
-        sub_t *s = a->subs.v[i];
-        if (is_subject(s, kind, id, id_len)) {
-            s->present = false;
-            a->parties_changed = a->dirty = true;
-        }
-    }
-    return 0;
+    if (a->subs.n == 0)
+        return 0;
+    if (a->dirty && rebuild(a) != 0)
+        return -ENOMEM;
+    return each_subject(a, kind, id, id_len, refresh_subject, NULL);
 }
 
 /* ---- the transaction's end ------------------------------------------------------- */
@@ -529,15 +647,21 @@ on_end(void *ctx, bool committed)
         deliver(a);
         for (size_t i = 0; i < a->removed.n; i++)
             remove_sub(a, a->removed.v[i]);
-        for (size_t i = 0; i < a->added.n; i++) {
-            if (VEC_PUSH(a->subs, a->added.v[i]) != 0) {
-                en_error("alerts: out of memory; subscription %llu is inactive until restart",
-                         (unsigned long long)a->added.v[i]->id);
-                sub_free(a->added.v[i]);
-            }
-        }
-        if (a->added.n || a->removed.n)
+        if (a->removed.n)
             a->dirty = true;
+        for (size_t i = 0; i < a->added.n; i++) {
+            sub_t *s = a->added.v[i];
+            s->loose = true;
+            if (VEC_PUSH(a->subs, s) != 0) {
+                en_error("alerts: out of memory; subscription %llu is inactive until restart",
+                         (unsigned long long)s->id);
+                sub_free(s);
+                continue;
+            }
+            a->added_since++;
+            if (VEC_PUSH(a->loose, (uint32_t)(a->subs.n - 1)) != 0)
+                a->dirty = true;   /* the rebuild takes it in */
+        }
     } else {
         for (size_t i = 0; i < a->added.n; i++)
             sub_free(a->added.v[i]);
@@ -700,6 +824,8 @@ en_alerts_close(en_alerts_t *a)
     free(a->removed.v);
     free(a->pushes.v);
     free(a->listeners.v);
+    free(a->loose.v);
+    free(a->by_subject);
     for (int k = 0; k < 2; k++)
         en_terms_free(&a->terms[k]);
     free(a->mark);

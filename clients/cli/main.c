@@ -77,6 +77,12 @@ static const char usage_text[] =
     "                                        2026-Q1 or 2026-03; B: major,\n"
     "                                        middle, minor, detail, province,\n"
     "                                        city or county\n"
+    "  alerts subscribe (--worker ID | --vacancy ID) [--min-score S]\n"
+    "       [--scope S] [--occupation P] [--employer E] [--min-wage W]\n"
+    "       [--category C]                   alert on new matches (alert.*)\n"
+    "  alerts unsubscribe SUB | list SUB [--after SEQ] [--limit N]\n"
+    "  alerts subscriptions [--worker ID | --vacancy ID]\n"
+    "  alerts watch SUB...                   print alerts as they are pushed\n"
     "  call OP [JSON-ARGS]                   raw call, prints the result\n"
     "  help, --help, --version\n"
     "\n"
@@ -115,6 +121,7 @@ static const command_t commands[] = {
     { "metrics", cmd_metrics },
     { "refer", cmd_refer },
     { "stats", cmd_stats },
+    { "alerts", cmd_alerts },
     { "call", cmd_call },
 };
 

@@ -45,7 +45,7 @@ typedef struct alert {
     bool seen;
 } alert_t;
 
-static sub_t subs[64];
+static sub_t subs[320];
 static size_t n_subs;
 static alert_t expected[MAX_ALERTS];
 static size_t n_expected;      /* over the whole test */
@@ -282,13 +282,15 @@ static void
 add_subscriptions(jm_client_t *l, const jo_store_t *s)
 {
     static const char *const occ[] = {NULL, NULL, "6", "6-05", "6-05-02-03"};
-    for (unsigned i = 0; i < 24; i++) {
+    /* More than the daemon checks one by one (256) before it indexes them,
+     * so both ways of finding the subscriptions a write concerns run. */
+    for (unsigned i = 0; i < 300; i++) {
         sub_t *sb = &subs[n_subs++];
         memset(sb, 0, sizeof *sb);
         sb->for_worker = i % 3 != 2;
         sb->q = jo_query_default(0);
         sb->q.scope = (jo_scope_t)(i % 4);
-        sb->min_score = (i % 5) * 0.8;
+        sb->min_score = (i % 5) * 0.8 + (i >= 24 ? 2.5 : 0);
         if (sb->for_worker) {
             snprintf(sb->subject, sizeof sb->subject, "%s", s->workers[i * 7 % s->n_workers].id);
             sb->q.occupation = occ[i % 5];
