@@ -119,6 +119,7 @@ en_op_admin_info(en_req_t *req)
     pack_u64(pk, "workers", st.workers);
     pack_u64(pk, "workers_available", st.workers_available);
     pack_u64(pk, "changelog_seq", st.last_seq);
+    pack_u64(pk, "alerts_raised", st.alert_seq);
     pack_u64(pk, "map_size", st.map_size);
     pack_u64(pk, "map_used", st.map_used);
     pack_u64(pk, "map_max", en_config_map_ceiling(srv->cfg));

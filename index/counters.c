@@ -317,6 +317,12 @@ ix_stats(ix_txn_t *t, ix_stats_t *out)
         out->audit_seq = ixk_get_be64(v.mv_data);
     else if (rc != 0 && rc != MDB_NOTFOUND)
         return ix_mdb_err(rc);
+    MDB_val qk = {1, "Q"};
+    rc = mdb_get(t->txn, t->env->alerts, &qk, &v);
+    if (rc == 0 && v.mv_size == 8)
+        out->alert_seq = ixk_get_be64(v.mv_data);
+    else if (rc != 0 && rc != MDB_NOTFOUND)
+        return ix_mdb_err(rc);
     MDB_envinfo info;
     MDB_stat st;
     mdb_env_info(t->env->env, &info);

@@ -316,6 +316,7 @@ typedef struct ix_stats {
     uint64_t workers_available;    /* matchable workers */
     uint64_t last_seq;             /* last changelog sequence, 0 = none */
     uint64_t audit_seq;            /* last audit entry, 0 = none */
+    uint64_t alert_seq;            /* alerts ever raised (the last seq) */
     uint64_t map_size;             /* bytes */
     uint64_t map_used;             /* bytes in use (last page number * page size) */
 } ix_stats_t;

@@ -161,6 +161,7 @@ int cmd_refer(cli_t *cli, int argc, char **argv);
 /* `stats supply-demand|wages|reemployment ...`: labour-market figures
  * (stats.*) as aligned tables or, with --json, the result JSON. */
 int cmd_stats(cli_t *cli, int argc, char **argv);
+
 /* ---- cmd_alerts.c ---- */
 
 /* `alerts subscribe|unsubscribe|list|subscriptions|watch ...`: match
