@@ -324,7 +324,8 @@ rebuild(en_alerts_t *a)
         a->mark_cap = 0;
         return -ENOMEM;
     }
-    memcpy(a->by_subject, a->subs.v, a->subs.n * sizeof *a->by_subject);
+    if (a->subs.n > 0)
+        memcpy(a->by_subject, a->subs.v, a->subs.n * sizeof *a->by_subject);
     if (a->subs.n > 1)
         qsort(a->by_subject, a->subs.n, sizeof *a->by_subject, subject_order);
     a->dirty = false;
