@@ -105,7 +105,7 @@ en_op_admin_info(en_req_t *req)
 
     msgpack_packer *pk = req->pk;
     en_reply_ok(req);
-    msgpack_pack_map(pk, 18);
+    msgpack_pack_map(pk, 19);
     pr_pack_cstr(pk, "server");
     pr_pack_cstr(pk, "jobmatchd");
     pr_pack_cstr(pk, "version");
