@@ -18,6 +18,7 @@ ix_pending_reset(ix_pending_t *p)
         p->df[p->df_order[i]].len = 0;
     p->df_used = 0;
     p->n_ops = 0;
+    ix_agg_discard(p);
     p->loaded = false;
     p->dirty = false;
     memset(p->total, 0, sizeof p->total);
@@ -31,6 +32,7 @@ ix_pending_free(ix_pending_t *p)
     free(p->df_order);
     free(p->ops);
     free(p->op_order);
+    ix_agg_ledger_free(p->agg);
     memset(p, 0, sizeof *p);
 }
 
@@ -257,6 +259,8 @@ ix_pending_flush(ix_txn_t *t)
     int rc = ix_post_flush(t);
     if (rc == 0)
         rc = flush_df(t);
+    if (rc == 0)
+        rc = ix_agg_flush(t);
     for (int i = 0; i < 2 && rc == 0; i++) {
         uint8_t kind = i == 0 ? IX_VACANCY : IX_WORKER;
         rc = counter_add(t, kb, ixk_counter(kb, IXK_TOTAL, kind), p->total[i]);

@@ -117,6 +117,9 @@ typedef struct ix_pending {
     ix_postop_t *ops;    /* posting changes, in the order made */
     uint32_t *op_order;  /* scratch for sorting ops */
     uint32_t n_ops, ops_cap;
+    /* Labour aggregate counter deltas (labour.c), applied at flush: a
+     * batch of records shares a few cells, so each is written once. */
+    struct ix_agg_ledger *agg;
 } ix_pending_t;
 
 struct ix_txn {
@@ -249,6 +252,10 @@ int ix_agg_referral(ix_txn_t *t, const ix_referral_t *old,
  * referral (postings are looked up as they come), then compared with
  * the stats dbi entry by entry. */
 typedef struct ix_agg_ledger ix_agg_ledger_t;
+/* The pending counter deltas of the write transaction: written to the
+ * stats dbi (in key order) by ix_agg_flush, dropped by ix_agg_discard. */
+int ix_agg_flush(ix_txn_t *t);
+void ix_agg_discard(ix_pending_t *p);
 typedef void (*ix_agg_problem_cb)(void *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 ix_agg_ledger_t *ix_agg_ledger_new(void);

@@ -17,6 +17,9 @@
 /* The contributions of one record version: at most 4 levels x 16 groups
  * of applicants, a category count and 16 wish postings for a worker. */
 #define AGG_DELTAS_MAX 96
+/* Pending counter deltas are written once this many distinct counters
+ * wait, which bounds the table's memory. */
+#define AGG_FLUSH_AT 65536
 
 typedef struct agg_delta {
     uint8_t key[IXA_KEY_MAX];
@@ -210,55 +213,74 @@ net(agg_set_t *s)
     }
 }
 
+/* Adds a delta to one stored counter, deleting it at zero. */
+static int
+add_counter(ix_txn_t *t, const uint8_t *key, size_t klen, uint64_t dcount, uint64_t dsum)
+{
+    MDB_dbi dbi = t->env->stats;
+    MDB_val k = {klen, (void *)key}, v;
+    uint64_t count = 0, sum = 0;
+    int rc = mdb_get(t->txn, dbi, &k, &v);
+    if (rc == 0 && v.mv_size == 16) {
+        count = ixk_get_be64(v.mv_data);
+        sum = ixk_get_be64((const uint8_t *)v.mv_data + 8);
+    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+        return ix_mdb_err(rc);
+    }
+    count += dcount;
+    sum += dsum;
+    /* A count that would go below zero means the store was already off;
+     * admin.check reports it. Dropping the counter keeps writes going. */
+    if (count == 0 || (int64_t)count < 0) {
+        rc = mdb_del(t->txn, dbi, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    } else {
+        uint8_t vb[16];
+        ixk_put_be64(vb, count);
+        ixk_put_be64(vb + 8, sum);
+        v.mv_size = 16;
+        v.mv_data = vb;
+        rc = mdb_put(t->txn, dbi, &k, &v, 0);
+    }
+    return ix_mdb_err(rc);
+}
+
+static int ledger_add(ix_agg_ledger_t *l, const agg_delta_t *d);
+static ix_agg_ledger_t *ledger_new(void);
+static uint32_t ledger_used(const ix_agg_ledger_t *l);
+
+/* Postings are written at once; counter deltas wait in the transaction's
+ * pending table (ix_agg_flush). */
 static int
 apply(ix_txn_t *t, agg_set_t *s)
 {
     net(s);
+    ix_pending_t *p = &t->env->pend;
+    int rc = ix_pending_load(t);
+    if (rc != 0)
+        return rc;
+    if (!p->agg && !(p->agg = ledger_new()))
+        return ix_fail(t, -ENOMEM);
+    if (ledger_used(p->agg) > AGG_FLUSH_AT && (rc = ix_agg_flush(t)) != 0)
+        return rc;
     MDB_dbi dbi = t->env->stats;
     for (uint32_t i = 0; i < s->n; i++) {
         agg_delta_t *d = &s->d[i];
         if (d->klen == 0 || (d->count == 0 && d->sum == 0))
             continue;
-        MDB_val k = {d->klen, d->key}, v;
-        int rc;
-        if (d->posting) {
-            if (d->count > 0) {
-                v.mv_size = 0;
-                v.mv_data = NULL;
-                rc = mdb_put(t->txn, dbi, &k, &v, 0);
-            } else {
-                rc = mdb_del(t->txn, dbi, &k, NULL);
-                if (rc == MDB_NOTFOUND)
-                    rc = 0;
-            }
-            if (rc != 0)
-                return ix_fail(t, ix_mdb_err(rc));
+        if (!d->posting) {
+            if (ledger_add(p->agg, d) != 0)
+                return ix_fail(t, -ENOMEM);
             continue;
         }
-        uint64_t count = 0, sum = 0;
-        rc = mdb_get(t->txn, dbi, &k, &v);
-        if (rc == 0 && v.mv_size == 16) {
-            count = ixk_get_be64(v.mv_data);
-            sum = ixk_get_be64((const uint8_t *)v.mv_data + 8);
-        } else if (rc != 0 && rc != MDB_NOTFOUND) {
-            return ix_fail(t, ix_mdb_err(rc));
-        }
-        count += (uint64_t)d->count;
-        sum += (uint64_t)d->sum;
-        /* A count that would go below zero means the store was already
-         * off; admin.check reports it. Dropping the counter keeps
-         * writes going. */
-        if (count == 0 || (int64_t)count < 0) {
+        MDB_val k = {d->klen, d->key}, v = {0, NULL};
+        if (d->count > 0) {
+            rc = mdb_put(t->txn, dbi, &k, &v, 0);
+        } else {
             rc = mdb_del(t->txn, dbi, &k, NULL);
             if (rc == MDB_NOTFOUND)
                 rc = 0;
-        } else {
-            uint8_t vb[16];
-            ixk_put_be64(vb, count);
-            ixk_put_be64(vb + 8, sum);
-            v.mv_size = 16;
-            v.mv_data = vb;
-            rc = mdb_put(t->txn, dbi, &k, &v, 0);
         }
         if (rc != 0)
             return ix_fail(t, ix_mdb_err(rc));
@@ -325,8 +347,11 @@ ix_agg_scan(ix_txn_t *t, uint8_t agg, int64_t month_from, int64_t month_to,
         month_from = month_to = 0;
     if (month_from > month_to)
         return 0;
+    int rc = t->rdonly ? 0 : ix_pending_flush(t);
+    if (rc != 0)
+        return rc;
     MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->env->stats, &c);
+    rc = mdb_cursor_open(t->txn, t->env->stats, &c);
     if (rc != 0)
         return ix_mdb_err(rc);
     int ret = 0;
@@ -479,25 +504,49 @@ typedef struct ledger_ent {
 
 struct ix_agg_ledger {
     ledger_ent_t *tab;
+    uint32_t *order;     /* slots in use, so a reset touches only them */
     uint32_t cap, used;
     uint64_t postings;
     uint64_t missing;
     uint8_t first_missing[IXA_KEY_MAX];
 };
 
-ix_agg_ledger_t *
-ix_agg_ledger_new(void)
+static ix_agg_ledger_t *
+ledger_new(void)
 {
     ix_agg_ledger_t *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
     l->cap = 1024;
     l->tab = calloc(l->cap, sizeof *l->tab);
-    if (!l->tab) {
+    l->order = malloc(l->cap / 2 * sizeof *l->order);
+    if (!l->tab || !l->order) {
+        free(l->tab);
+        free(l->order);
         free(l);
         return NULL;
     }
     return l;
+}
+
+static uint32_t
+ledger_used(const ix_agg_ledger_t *l)
+{
+    return l->used;
+}
+
+static void
+ledger_reset(ix_agg_ledger_t *l)
+{
+    for (uint32_t i = 0; i < l->used; i++)
+        l->tab[l->order[i]].klen = 0;
+    l->used = 0;
+}
+
+ix_agg_ledger_t *
+ix_agg_ledger_new(void)
+{
+    return ledger_new();
 }
 
 void
@@ -506,7 +555,15 @@ ix_agg_ledger_free(ix_agg_ledger_t *l)
     if (!l)
         return;
     free(l->tab);
+    free(l->order);
     free(l);
+}
+
+void
+ix_agg_discard(ix_pending_t *p)
+{
+    if (p->agg)
+        ledger_reset(p->agg);
 }
 
 static uint32_t
@@ -524,18 +581,24 @@ ledger_add(ix_agg_ledger_t *l, const agg_delta_t *d)
     if ((l->used + 1) * 2 > l->cap) {
         uint32_t ncap = l->cap * 2;
         ledger_ent_t *nt = calloc(ncap, sizeof *nt);
-        if (!nt)
+        uint32_t *no = malloc(ncap / 2 * sizeof *no);
+        if (!nt || !no) {
+            free(nt);
+            free(no);
             return -ENOMEM;
-        for (uint32_t i = 0; i < l->cap; i++) {
-            if (!l->tab[i].klen)
-                continue;
-            uint32_t j = hash_key(l->tab[i].key, l->tab[i].klen) & (ncap - 1);
+        }
+        for (uint32_t i = 0; i < l->used; i++) {
+            const ledger_ent_t *e = &l->tab[l->order[i]];
+            uint32_t j = hash_key(e->key, e->klen) & (ncap - 1);
             while (nt[j].klen)
                 j = (j + 1) & (ncap - 1);
-            nt[j] = l->tab[i];
+            nt[j] = *e;
+            no[i] = j;
         }
         free(l->tab);
+        free(l->order);
         l->tab = nt;
+        l->order = no;
         l->cap = ncap;
     }
     uint32_t j = hash_key(d->key, d->klen) & (l->cap - 1);
@@ -547,7 +610,8 @@ ledger_add(ix_agg_ledger_t *l, const agg_delta_t *d)
     if (!e->klen) {
         memcpy(e->key, d->key, d->klen);
         e->klen = d->klen;
-        l->used++;
+        e->count = e->sum = 0;
+        l->order[l->used++] = j;
     }
     e->count += (uint64_t)d->count;
     e->sum += (uint64_t)d->sum;
@@ -608,6 +672,28 @@ cmp_ent(const void *a, const void *b)
     size_t n = x->klen < y->klen ? x->klen : y->klen;
     int c = memcmp(x->key, y->key, n);
     return c ? c : (int)x->klen - (int)y->klen;
+}
+
+int
+ix_agg_flush(ix_txn_t *t)
+{
+    ix_agg_ledger_t *l = t->env->pend.agg;
+    if (!l || l->used == 0)
+        return 0;
+    /* In key order, so consecutive counters share their leaf pages. */
+    ledger_ent_t *sorted = malloc((size_t)l->used * sizeof *sorted);
+    if (!sorted)
+        return ix_fail(t, -ENOMEM);
+    for (uint32_t i = 0; i < l->used; i++)
+        sorted[i] = l->tab[l->order[i]];
+    qsort(sorted, l->used, sizeof *sorted, cmp_ent);
+    int rc = 0;
+    for (uint32_t i = 0; i < l->used && rc == 0; i++)
+        if (sorted[i].count || sorted[i].sum)
+            rc = add_counter(t, sorted[i].key, sorted[i].klen, sorted[i].count, sorted[i].sum);
+    free(sorted);
+    ledger_reset(l);
+    return ix_fail(t, rc);
 }
 
 int
