@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -162,7 +163,16 @@ en_sealer_load(const char *path, const char *data_dir, char *why,
         fail(why, why_len, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    if (en_check_key_file(fd, path, why, why_len) != 0) {
+    /* A systemd credential is owned and guarded by the service manager
+     * (root's file with an ACL for the service's user, or the user's own):
+     * its access is the manager's business, not the file mode's. */
+    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+    bool credential = creds && *creds && inside(path, creds);
+    struct stat st;
+    if (credential ? fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+                   : en_check_key_file(fd, path, why, why_len) != 0) {
+        if (credential)
+            fail(why, why_len, "credential %s is not a regular file", path);
         close(fd);
         return NULL;
     }

@@ -42,8 +42,9 @@ int en_seal_key_create(const char *path, char *why, size_t why_len);
 
 /* Loads the key file at path. Refuses (NULL, reason in why) a file that
  * en_check_key_file refuses (not a regular file of this user's, or open to
- * group or others), that lies inside data_dir (which must exist), or that
- * holds no key, a malformed line or two keys with one id. */
+ * group or others; a systemd credential, under $CREDENTIALS_DIRECTORY, need
+ * only be a regular file), that lies inside data_dir (which must exist), or
+ * that holds no key, a malformed line or two keys with one id. */
 en_sealer_t *en_sealer_load(const char *path, const char *data_dir,
                             char *why, size_t why_len);
 

@@ -300,3 +300,29 @@ Test(seal, key_files_that_are_refused)
     write_file(path, text, 0600);
     refused(path, "line 3: key id");
 }
+
+Test(seal, a_systemd_credential_needs_no_private_mode)
+{
+    char creds[160], path[200], hex[65], text[100];
+    path_in(path, sizeof path, "k");
+    cr_assert_eq(en_seal_key_create(path, why, sizeof why), 0, "%s", why);
+    key_line("k", hex);
+    snprintf(text, sizeof text, "%s\n", hex);
+    /* As systemd hands it over: readable through an ACL, so the mode shows
+     * group read. */
+    path_in(creds, sizeof creds, "credentials");
+    cr_assert_eq(mkdir(creds, 0500 | 0200), 0);
+    snprintf(path, sizeof path, "%s/secret.key", creds);
+    write_file(path, text, 0440);
+    refused(path, "chmod 600");
+    cr_assert_eq(setenv("CREDENTIALS_DIRECTORY", creds, 1), 0);
+    en_sealer_t *s = en_sealer_load(path, data_dir, why, sizeof why);
+    cr_assert_not_null(s, "%s", why);
+    en_sealer_free(s);
+    /* Only there: the same file elsewhere is still refused. */
+    char other[200];
+    path_in(other, sizeof other, "other.key");
+    write_file(other, text, 0440);
+    refused(other, "chmod 600");
+    cr_assert_eq(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+}
