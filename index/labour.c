@@ -248,6 +248,7 @@ add_counter(ix_txn_t *t, const uint8_t *key, size_t klen, uint64_t dcount, uint6
 
 static int ledger_add(ix_agg_ledger_t *l, const agg_delta_t *d);
 static ix_agg_ledger_t *ledger_new(void);
+static agg_set_t *ledger_scratch(ix_agg_ledger_t *l);
 static uint32_t ledger_used(const ix_agg_ledger_t *l);
 
 /* Postings are written at once; counter deltas wait in the transaction's
@@ -292,17 +293,17 @@ int
 ix_agg_doc(ix_txn_t *t, uint8_t kind, uint64_t docno, const ix_docview_t *old,
            const ix_docview_t *nw)
 {
-    agg_set_t *s = malloc(sizeof *s);
+    ix_pending_t *p = &t->env->pend;
+    if (!p->agg && !(p->agg = ledger_new()))
+        return ix_fail(t, -ENOMEM);
+    agg_set_t *s = ledger_scratch(p->agg);
     if (!s)
         return ix_fail(t, -ENOMEM);
-    s->n = 0;
     if (old)
         doc_deltas(s, kind, docno, old, -1);
     if (nw)
         doc_deltas(s, kind, docno, nw, +1);
-    int rc = apply(t, s);
-    free(s);
-    return rc;
+    return apply(t, s);
 }
 
 int
@@ -503,6 +504,7 @@ typedef struct ledger_ent {
 } ledger_ent_t;
 
 struct ix_agg_ledger {
+    agg_set_t *scratch;  /* one record's deltas, reused record after record */
     ledger_ent_t *tab;
     uint32_t *order;     /* slots in use, so a reset touches only them */
     uint32_t cap, used;
@@ -527,6 +529,16 @@ ledger_new(void)
         return NULL;
     }
     return l;
+}
+
+/* An empty delta set, allocated once per table. */
+static agg_set_t *
+ledger_scratch(ix_agg_ledger_t *l)
+{
+    if (!l->scratch && !(l->scratch = malloc(sizeof *l->scratch)))
+        return NULL;
+    l->scratch->n = 0;
+    return l->scratch;
 }
 
 static uint32_t
@@ -556,6 +568,7 @@ ix_agg_ledger_free(ix_agg_ledger_t *l)
         return;
     free(l->tab);
     free(l->order);
+    free(l->scratch);
     free(l);
 }
 
@@ -645,14 +658,11 @@ int
 ix_agg_expect_doc(ix_txn_t *t, ix_agg_ledger_t *l, uint8_t kind,
                   uint64_t docno, const ix_docview_t *v)
 {
-    agg_set_t *s = malloc(sizeof *s);
+    agg_set_t *s = ledger_scratch(l);
     if (!s)
         return -ENOMEM;
-    s->n = 0;
     doc_deltas(s, kind, docno, v, +1);
-    int rc = ledger_set(t, l, s);
-    free(s);
-    return rc;
+    return ledger_set(t, l, s);
 }
 
 int
