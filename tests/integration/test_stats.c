@@ -409,8 +409,11 @@ run_daemon(const char *const *args)
     cr_assert(bin && *bin);
     char dir[] = "/tmp/jm-metrics-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
-    const char *argv[16] = {bin, "--data", dir, "--listen", "127.0.0.1:0", "--log-level", "error"};
-    size_t n = 7;
+    /* No secret key: the default one would be made beside dir and
+     * outlive it. */
+    const char *argv[16] = {bin, "--data", dir, "--listen", "127.0.0.1:0", "--log-level", "error",
+                            "--secret-key-file", "none"};
+    size_t n = 9;
     for (size_t i = 0; args[i]; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
