@@ -6,14 +6,11 @@
  * through /proc), and the daemon must go on answering everyone else.
  * The plain bad_frame cases and invalid UTF-8 are in test_protocol.c. */
 #include <criterion/criterion.h>
-#include <dirent.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "command.h"
