@@ -228,7 +228,7 @@ en_op_referral_create(en_req_t *req)
     }
     if (en_job_new(req, d, apply_create, reply_referral) != 0)
         return -1;
-    req->job->mem = sizeof *d;
+    req->job->mem += sizeof *d;
     return 0;
 }
 
@@ -364,7 +364,7 @@ en_op_referral_update(en_req_t *req)
     }
     if (en_job_new(req, d, apply_update, reply_referral) != 0)
         return -1;
-    req->job->mem = sizeof *d;
+    req->job->mem += sizeof *d;
     return 0;
 }
 
