@@ -28,12 +28,27 @@
 
 #include "jobmatch.h"
 
-enum op { OP_GET, OP_PUT, OP_PING, OP_WGET, OP_MV, OP_MW, OP_SUB, N_OPS };
+enum op { OP_GET, OP_PUT, OP_PING, OP_WGET, OP_MV, OP_MW, OP_SUB, OP_SUGGEST, N_OPS };
 
-static const char *const op_names[N_OPS] = {"get", "put", "ping", "wget", "mv", "mw", "sub"};
+static const char *const op_names[N_OPS] = {"get", "put", "ping", "wget", "mv", "mw", "sub",
+                                            "suggest"};
 static const char *const op_wire[N_OPS] = {"vacancy.get", "vacancy.put", "ping",
                                            "worker.get", "match.vacancies",
-                                           "match.workers", "alert.subscribe"};
+                                           "match.workers", "alert.subscribe",
+                                           "occupation.suggest"};
+
+/* Job titles as people type them, for occupation.suggest; each request
+ * sends a prefix of one (type-ahead: every keystroke asks again). */
+static const char *const suggest_titles[] = {
+    "抖音客服专员", "java开发工程师", "外卖骑手", "幼儿园老师", "招聘专员", "仓库管理员",
+    "叉车司机", "UI设计师", "护士", "挖掘机司机", "电商运营", "会计助理", "销售代表",
+    "前台接待", "保安", "厨师", "快递员", "电工", "焊工", "数据分析师", "产品经理",
+    "室内设计师", "英语老师", "药店营业员", "汽车维修工", "水电工", "网络主播",
+    "行政文员", "物业管理员", "美容师", "Python后端开发", "CNC操作工", "货车司机",
+};
+
+/* The first 1..all code points of a random title, into buf. */
+static void pick_suggest_text(uint64_t *rs, char *buf, size_t len);
 
 /* A list of record ids, either read from a file or generated. */
 typedef struct idset {
@@ -235,6 +250,20 @@ static void pack_vacancy(msgpack_packer *pk, const config_t *cfg, uint64_t *rs)
     }
 }
 
+static void pick_suggest_text(uint64_t *rs, char *buf, size_t len)
+{
+    const char *t = suggest_titles[rnd_below(rs, sizeof suggest_titles / sizeof *suggest_titles)];
+    size_t points = 0, n = strlen(t);
+    for (size_t i = 0; i < n; i++)
+        points += ((unsigned char)t[i] & 0xc0) != 0x80;
+    size_t keep = 1 + (size_t)rnd_below(rs, points), end = 0;
+    for (size_t seen = 0; end < n; end++) {
+        if (((unsigned char)t[end] & 0xc0) != 0x80 && seen++ == keep)
+            break;
+    }
+    snprintf(buf, len, "%.*s", (int)end, t);
+}
+
 /* Builds the args of one request into sbuf (cleared first). Returns the
  * bytes to send and their length through the out-parameters. */
 static void build_args(enum op op, const config_t *cfg, uint64_t *rs,
@@ -267,6 +296,13 @@ static void build_args(enum op op, const config_t *cfg, uint64_t *rs,
         pack_kstr(pk, "scope", cfg->scope);
         msgpack_pack_str_with_body(pk, "limit", 5);
         msgpack_pack_int(pk, cfg->limit);
+        break;
+    case OP_SUGGEST:
+        pick_suggest_text(rs, id, sizeof(id));
+        msgpack_pack_map(pk, 2);
+        pack_kstr(pk, "text", id);
+        msgpack_pack_str_with_body(pk, "limit", 5);
+        msgpack_pack_int(pk, 10);
         break;
     case OP_SUB:
         pick_id(&cfg->wrk_ids, rs, id, sizeof(id));
@@ -455,7 +491,8 @@ static void usage(FILE *f)
           "ops: get (vacancy.get), put (vacancy.put), ping, wget (worker.get),\n"
           "     mv (match.vacancies of a random worker), mw (match.workers of a\n"
           "     random vacancy), at --scope (default city) with --limit (20);\n"
-          "     sub (alert.subscribe for a random worker, at --scope).\n"
+          "     sub (alert.subscribe for a random worker, at --scope);\n"
+          "     suggest (occupation.suggest of a prefix of a built-in job title).\n"
           "Generated ids are PREFIX + 9 digits, 1..N (as jmgen writes them).\n",
           f);
 }
@@ -493,7 +530,7 @@ static void parse_mix(config_t *cfg, const char *spec)
             if (strcmp(tok, op_names[i]) == 0)
                 break;
         if (i == N_OPS) {
-            fprintf(stderr, "jmbench: --mix: unknown op '%s' (get, put, ping, wget, mv, mw)\n", tok);
+            fprintf(stderr, "jmbench: --mix: unknown op '%s' (get, put, ping, wget, mv, mw, sub, suggest)\n", tok);
             exit(2);
         }
         cfg->weights[i] += weight;

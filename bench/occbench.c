@@ -39,7 +39,41 @@ cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Test-case files have plain fields (no quotes): job_name,code,name. */
+/* Splits one CSV line (RFC 4180 quoting, no line breaks inside fields)
+ * into at most max fields, in place. Returns the number of fields. */
+static size_t
+split_csv(char *line, char **fields, size_t max)
+{
+    size_t n = 0;
+    char *r = line, *w = line;
+    while (n < max) {
+        fields[n++] = w;
+        bool quoted = *r == '"';
+        if (quoted)
+            r++;
+        for (;;) {
+            if (quoted && r[0] == '"' && r[1] == '"') {
+                *w++ = '"';
+                r += 2;
+            } else if (quoted && r[0] == '"') {
+                quoted = false;
+                r++;
+            } else if (*r == '\0' || (!quoted && *r == ',')) {
+                break;
+            } else {
+                *w++ = *r++;
+            }
+        }
+        bool more = *r == ',';
+        *w++ = '\0';
+        if (!more)
+            break;
+        r++;
+    }
+    return n;
+}
+
+/* Test cases: job_name,expected_code,expected_name. */
 static size_t
 read_cases(const char *path, testcase_t *cases, size_t max)
 {
@@ -57,13 +91,13 @@ read_cases(const char *path, testcase_t *cases, size_t max)
     }
     while (n < max && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = '\0';
-        char *c1 = strchr(line, ',');
-        char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
-        if (!c1 || !c2 || c2 - c1 - 1 >= 16)
+        char *fields[3];
+        if (split_csv(line, fields, 3) != 3 || strlen(fields[1]) >= sizeof cases[n].code) {
+            fprintf(stderr, "%s: skipped a line that is not three fields\n", path);
             continue;
-        cases[n].title = strndup(line, (size_t)(c1 - line));
-        memcpy(cases[n].code, c1 + 1, (size_t)(c2 - c1 - 1));
-        cases[n].code[c2 - c1 - 1] = '\0';
+        }
+        cases[n].title = strdup(fields[0]);
+        snprintf(cases[n].code, sizeof cases[n].code, "%s", fields[1]);
         n++;
     }
     fclose(f);

@@ -59,6 +59,7 @@ static const en_command_t commands[] = {
     {"stats.supply_demand", R_ALL, 0, en_op_stats_supply_demand},
     {"stats.wages", R_ALL, 0, en_op_stats_wages},
     {"stats.reemployment", R_ALL, 0, en_op_stats_reemployment},
+    {"occupation.suggest", R_ALL, 0, en_op_occupation_suggest},
 };
 
 const en_command_t *

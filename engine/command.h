@@ -129,5 +129,6 @@ int en_op_alert_unsubscribe(en_req_t *req);
 int en_op_alert_listen(en_req_t *req);
 int en_op_alert_list(en_req_t *req);
 int en_op_alert_subscriptions(en_req_t *req);
+int en_op_occupation_suggest(en_req_t *req);
 
 #endif

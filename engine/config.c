@@ -34,6 +34,11 @@ en_config_defaults(en_config_t *cfg)
     cfg->map_size = 16ull << 30;
     cfg->map_max = 1ull << 40;
     cfg->sync = IX_SYNC_FULL;
+    /* The repository's reference data, where the build found it. */
+    snprintf(cfg->occupations_file, sizeof cfg->occupations_file, "%s",
+             JM_DATA_DIR "/cn_occupation_classification_2022.csv");
+    snprintf(cfg->occupation_aliases_file, sizeof cfg->occupation_aliases_file, "%s",
+             JM_DATA_DIR "/cn_occupation_jobtitle_aliases_2022.csv");
 }
 
 void
@@ -141,6 +146,11 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         return set_copy(cfg->key_file, sizeof cfg->key_file, value);
     if (strcmp(name, "secret_key_file") == 0)
         return set_copy(cfg->secret_key_file, sizeof cfg->secret_key_file, value);
+    if (strcmp(name, "occupations_file") == 0)
+        return set_copy(cfg->occupations_file, sizeof cfg->occupations_file, value);
+    if (strcmp(name, "occupation_aliases_file") == 0)
+        return set_copy(cfg->occupation_aliases_file, sizeof cfg->occupation_aliases_file,
+                        value);
     if (strcmp(name, "ready_file") == 0)
         return set_copy(cfg->ready_file, sizeof cfg->ready_file, value);
     if (strcmp(name, "backup_dir") == 0)
@@ -314,6 +324,14 @@ usage(FILE *out)
 "                           beside it, created with a new key when absent; none:\n"
 "                           no key, workers with personal fields are refused)\n"
 "      --gen-secret-key F   write a new random secret key to F and exit\n"
+"      --occupations-file F the occupation classification (CSV level,code,name,\n"
+"                           alias) that occupation.suggest searches (default\n"
+"                           " JM_DATA_DIR "/\n"
+"                           cn_occupation_classification_2022.csv; none: no\n"
+"                           occupation.suggest). Missing or invalid: no start.\n"
+"      --occupation-aliases-file F  more aliases for it (CSV code,alias; default\n"
+"                           the job titles in cn_occupation_jobtitle_aliases_2022.csv\n"
+"                           beside it; none: names and aliases only)\n"
 "      --ready-file F       write the bound address(es) to F once listening\n"
 "      --backup-dir DIR     admin.backup with a bare name writes DIR/NAME\n"
 "      --log-level L        error, warn, info (default), debug\n"
@@ -365,6 +383,8 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         {"secret-key-file", required_argument, NULL, 1},
         {"gen-secret-key", required_argument, NULL, 2},
         {"ready-file", required_argument, NULL, 1},
+        {"occupations-file", required_argument, NULL, 1},
+        {"occupation-aliases-file", required_argument, NULL, 1},
         {"backup-dir", required_argument, NULL, 1},
         {"log-level", required_argument, NULL, 1},
         {"metrics-listen", required_argument, NULL, 1},

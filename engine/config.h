@@ -20,6 +20,8 @@
  *   backup_dir = /var/lib/jobmatch-backup
  *   metrics_listen = 127.0.0.1:9411
  *   secret_key_file = /etc/jobmatch/secret.key
+ *   occupations_file = /usr/share/jobmatch/cn_occupation_classification_2022.csv
+ *   occupation_aliases_file = /usr/share/jobmatch/cn_occupation_jobtitle_aliases_2022.csv
  *   [storage]
  *   map_size = 16G
  *   map_max = 1T
@@ -52,6 +54,9 @@ typedef struct en_config {
     char secret_key_file[512];      /* "" = <data_dir>.secret.key, created
                                        when absent; "none" = no key: personal
                                        fields refused */
+    char occupations_file[512];     /* the classification occupation.suggest
+                                       searches; "none" = no such operation */
+    char occupation_aliases_file[512]; /* more aliases (code,alias); "none" */
     char ready_file[512];           /* "" = none; written once listening */
     char backup_dir[512];           /* "" = none; where relative admin.backup paths go */
     char metrics_listen[EN_ADDR_MAX]; /* "" = no metrics endpoint */

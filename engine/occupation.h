@@ -21,7 +21,7 @@ typedef struct en_occupations en_occupations_t;
 typedef struct en_suggestion {
     const char *code;     /* "6-05-02-03"; owned by the table */
     const char *name;     /* without the classification's S/L markers */
-    double score;         /* > 0; higher is better, 2 at most */
+    double score;         /* > 0; higher is better (2.3 at most) */
 } en_suggestion_t;
 
 /* Reads a CSV with the header `level,code,name,alias` (alias: one field of

@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "alerts.h"
+#include "occupation.h"
 #include "conn.h"
 #include "error.h"
 #include "frame.h"
@@ -550,6 +551,21 @@ en_server_run(en_config_t *cfg)
                     used);
     }
 
+    if (strcmp(cfg->occupations_file, "none") != 0) {
+        srv->occupations = en_occupations_load(cfg->occupations_file, why, sizeof why);
+        if (!srv->occupations) {
+            en_error("occupations_file: %s (set it to none to run without occupation.suggest)",
+                     why);
+            goto out;
+        }
+        if (strcmp(cfg->occupation_aliases_file, "none") != 0 &&
+            en_occupations_add_aliases(srv->occupations, cfg->occupation_aliases_file, why,
+                                       sizeof why) != 0) {
+            en_error("occupation_aliases_file: %s (none: without them)", why);
+            goto out;
+        }
+    }
+
     ix_options_t iopts = {.map_size = cfg->map_size, .sync = cfg->sync};
     int rc = ix_open(cfg->data_dir, &iopts, &srv->ix);
     if (rc != 0) {
@@ -665,5 +681,6 @@ out:
     en_keystore_free(&srv->keys);
     en_throttle_free(srv->throttle);
     en_sealer_free(srv->sealer);
+    en_occupations_free(srv->occupations);
     return status;
 }

@@ -108,6 +108,7 @@ REQUESTS = [
                                        "flag_limit": 10}),
     ("op-stats.reemployment", "stats.reemployment", {"period": "2026",
                                                      "region": "110105"}),
+    ("op-occupation.suggest", "occupation.suggest", {"text": "抖音客服专员", "limit": 5}),
 ]
 
 

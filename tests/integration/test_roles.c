@@ -82,6 +82,7 @@ static const op_case_t cases[] = {
     {"stats.supply_demand", "{\"period\": \"2026\"}", ALL},
     {"stats.wages", "{\"region\": \"11\"}", ALL},
     {"stats.reemployment", "{\"period\": \"2026-Q1\"}", ALL},
+    {"occupation.suggest", "{\"text\": \"软件工程师\", \"limit\": 3}", ALL},
     {"alert.subscribe", "{\"worker\": \"seed-w\"}", STAFF},
     {"alert.subscriptions", "{\"worker\": \"seed-w\"}", STAFF},
     {"alert.listen", "{\"subscription\": 1}", STAFF},
