@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <msgpack.h>
 
@@ -27,6 +28,7 @@ enum cli_exit {
 typedef struct cli {
     jm_client_t *client;
     bool pretty;           /* -p: indent JSON output */
+    FILE *out;             /* where cli_print writes; NULL = stdout */
 } cli_t;
 
 /* A command handler: argv[0] is the command name. Returns an exit code. */
@@ -46,7 +48,7 @@ int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * NULL); the function does not free it. */
 int cli_report(const cli_t *cli, int rc, const jm_reply_t *r);
 
-/* Writes o as one line of JSON (indented with -p) on stdout. Returns 0,
+/* Writes o as one line of JSON (indented with -p) on cli->out. Returns 0,
  * or CLI_EXIT_SERVER when o cannot be written as JSON. */
 int cli_print(const cli_t *cli, const msgpack_object *o);
 
@@ -130,6 +132,12 @@ typedef void (*cli_pack_page_fn)(msgpack_sbuffer *sb, const void *ctx,
 int cli_listing(cli_t *cli, const char *op, const char *items_key,
                 cli_pack_page_fn pack, const void *ctx,
                 const char *first_cursor, bool all);
+
+/* ---- cmd_export.c ---- */
+
+/* `export vacancies|workers [FILE]`: every record as JSON Lines, in id
+ * order, in the form `import` reads back. */
+int cmd_export(cli_t *cli, int argc, char **argv);
 
 /* ---- cmd_admin.c ---- */
 int cmd_audit(cli_t *cli, int argc, char **argv);

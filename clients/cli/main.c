@@ -38,6 +38,10 @@ static const char usage_text[] =
     "                                        one JSON record per line\n"
     "  import vacancies|workers FILE.jsonl|- [--batch N]\n"
     "                                        bulk load JSON lines\n"
+    "  export vacancies|workers [FILE|-]     every record as JSON lines, in id\n"
+    "                                        order (import reads them back);\n"
+    "                                        FILE is replaced only when all is\n"
+    "                                        written\n"
     "  match vacancies (--worker ID | --profile FILE.json|-)\n"
     "       [--scope county|city|province|all] [--limit N] [--as-of T]\n"
     "       [--occupation P] [--employer E] [--min-wage W] [--why] [--json]\n"
@@ -114,6 +118,7 @@ static const command_t commands[] = {
     { "close", cmd_close },
     { "list", cmd_list },
     { "import", cmd_import },
+    { "export", cmd_export },
     { "match", cmd_match },
     { "explain", cmd_explain },
     { "audit", cmd_audit },

@@ -73,8 +73,10 @@ cli_print(const cli_t *cli, const msgpack_object *o)
                   "JSON");
         return CLI_EXIT_SERVER;
     }
-    fputs(s, stdout);
-    fputc('\n', stdout);
+    FILE *out = cli->out ? cli->out : stdout;
+
+    fputs(s, out);
+    fputc('\n', out);
     free(s);
     return CLI_EXIT_OK;
 }
