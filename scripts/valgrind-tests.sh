@@ -18,7 +18,9 @@ for t in "$build"/*_test_*; do
   name=$(basename "$t")
   case $name in
     integration_*) "$t" --jobs 1 >"$build/$name.valgrind.log" 2>&1 ;;
-    *) valgrind -q --error-exitcode=99 --leak-check=full \
+    # Criterion runs each test in a process of its own, started by exec:
+    # memcheck must follow it there.
+    *) valgrind -q --trace-children=yes --error-exitcode=99 --leak-check=full \
          --errors-for-leak-kinds=definite --show-leak-kinds=definite \
          "$t" --jobs 1 >"$build/$name.valgrind.log" 2>&1 ;;
   esac
