@@ -10,12 +10,6 @@
 #include "conn.h"
 #include "log.h"
 
-/* What a decoded request may hold per byte of its frame, for the
- * per-connection cap on memory in flight: msgpack-c spends up to 24 bytes
- * on each element (a 1-byte nil in an array, half of a 2-byte map entry),
- * its zone rounds chunks up to powers of two, and the frame is copied. */
-#define EN_DECODED_BYTES_PER_FRAME_BYTE 32
-
 #define R_ALL EN_ROLES_ALL
 #define R_STAFF (EN_ROLE_COUNSELOR | EN_ROLE_ADMIN)
 #define R_VACANCY_READ (EN_ROLE_KIOSK | EN_ROLE_COUNSELOR | EN_ROLE_NODE | EN_ROLE_ADMIN)

@@ -67,6 +67,13 @@ const en_command_t *en_commands(size_t *n);
 /* Begins a success reply to req: the caller then packs exactly one value. */
 void en_reply_ok(en_req_t *req);
 
+/* What a decoded request may hold per byte of its frame, for the
+ * per-connection cap on memory in flight: msgpack-c spends up to 24 bytes
+ * on each element (a 1-byte nil in an array, half of a 2-byte map entry),
+ * its zone rounds chunks up to powers of two, and the frame is copied.
+ * en_job_new counts this much in job->mem; a handler adds its own data. */
+#define EN_DECODED_BYTES_PER_FRAME_BYTE 32
+
 /* Creates req->job for a write handler: it takes over the worker's
  * request zone (so the decoded request stays valid on the writer thread),
  * and records apply/reply. data (may be NULL) is owned by the job. */

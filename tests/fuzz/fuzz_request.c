@@ -12,7 +12,7 @@
  * Oracles, besides the sanitizers: every reply is exactly one msgpack map
  * with the request's id (or 0) and a boolean ok; a failure carries a known
  * error code and a message of 1..239 bytes; every string in a reply is
- * valid UTF-8.
+ * valid UTF-8; a write counts its decoded request in job->mem.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -232,6 +232,10 @@ run_request(const uint8_t *body, size_t len, unsigned role, bool commit)
         worker.out.size = 0;
         if (cmd->handler(&req) != 0)
             pack_error(rq.id, &req.err);
+        /* A write holds its decoded request until it commits, and the
+         * per-connection cap on memory in flight must count it. */
+        if (req.job && req.job->mem < len * EN_DECODED_BYTES_PER_FRAME_BYTE)
+            fail("a write counts less memory than its decoded request");
         if (req.job)
             run_job(req.job, commit);
         if (req.audit)
