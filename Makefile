@@ -7,7 +7,7 @@ VG_BUILD   ?= build-valgrind
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= 2
 
-.PHONY: all deps build run test test-fast test-asan test-valgrind test-fuzz bench clean
+.PHONY: all deps build run kiosk test test-fast test-browser test-asan test-valgrind test-fuzz bench clean
 
 all: build
 
@@ -22,12 +22,24 @@ build: deps
 run: build
 	./scripts/run.sh $(BUILD)
 
-# Every test: on the optimised build, under ASan+UBSan, under valgrind, and
-# the fuzz harnesses (corpus replay plus a short run).
-test: test-fast test-asan test-valgrind test-fuzz
+# Starts jobmatch-kiosk in the foreground beside the daemon of `make run`
+# (run it in a second terminal); the page is at http://127.0.0.1:8080/.
+kiosk: build
+	$(BUILD)/jobmatch-kiosk --daemon $${JOBMATCH_LISTEN:-127.0.0.1:7411}
+
+# Every test: on the optimised build, the kiosk in headless Chromium, under
+# ASan+UBSan, under valgrind, and the fuzz harnesses (corpus replay plus a
+# short run).
+test: test-fast test-browser test-asan test-valgrind test-fuzz
 
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The kiosk page used as a job seeker would, in Debian's chromium driven by
+# playwright-core (pinned in tests/browser/package-lock.json).
+test-browser: build
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	node tests/browser/kiosk.test.mjs $(BUILD)
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DJM_SANITIZE=ON >/dev/null

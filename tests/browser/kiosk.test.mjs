@@ -214,6 +214,8 @@ async function main() {
   } finally {
     await browser.close();
   }
+  await stop(kiosk);
+  assert.equal(kiosk.exitCode, 0, 'the kiosk stops cleanly on SIGTERM (and, in a sanitizer build, without a report)');
   step(`passed; screenshots in ${build}/kiosk-{zh,en,down}.png`);
 }
 
