@@ -254,9 +254,17 @@ api_occupations(kiosk_t *k, struct evhttp_request *req, query_t *q)
         size_t i;
         json_t *s;
         json_array_foreach(list, i, s) {
-            const char *code = json_string_value(json_object_get(s, "code"));
-            if (!code)
+            const char *full = json_string_value(json_object_get(s, "code"));
+            if (!full)
                 continue;
+            /* A group's code ("6-31-00-00") as a profile's desired
+             * occupation would be a code no vacancy has; its prefix
+             * ("6-31") stands for the whole group. */
+            char code[16];
+            snprintf(code, sizeof code, "%s", full);
+            for (size_t len = strlen(code); len > 1 && len >= 4 && strcmp(code + len - 3, "-00") == 0;
+                 len -= 3)
+                code[len - 3] = '\0';
             json_t *name = occupation_label(&k->rd, code);
             if (json_is_null(name)) {
                 json_decref(name);
