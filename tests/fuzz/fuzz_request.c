@@ -272,20 +272,28 @@ static const char *const preload[] = {
     "\x83\xa2id\x08\xa2op\xaf""alert.subscribe\xa4""args\x82\xa7vacancy\xa3v-1\xa9min_score\x02",
 };
 
+/* Removes the store's files and directory. Called as soon as the store is
+ * open (LMDB keeps working on the open files), so that not even a crashing
+ * input leaves anything behind in /tmp. */
 static void
-remove_store(void)
+unlink_store(void)
 {
-    en_alerts_close(srv.alerts);
-    srv.alerts = NULL;
-    if (srv.ix)
-        ix_close(srv.ix);
-    srv.ix = NULL;
     char path[sizeof dir + 16];
     snprintf(path, sizeof path, "%s/data.mdb", dir);
     unlink(path);
     snprintf(path, sizeof path, "%s/lock.mdb", dir);
     unlink(path);
     rmdir(dir);
+}
+
+static void
+close_store(void)
+{
+    en_alerts_close(srv.alerts);
+    srv.alerts = NULL;
+    if (srv.ix)
+        ix_close(srv.ix);
+    srv.ix = NULL;
 }
 
 int
@@ -308,9 +316,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     unlink(key_path);
     ix_options_t opts = {.map_size = 64u << 20, .sync = IX_SYNC_NONE};
-    if (ix_open(dir, &opts, &srv.ix) != 0)
+    int opened = ix_open(dir, &opts, &srv.ix);
+    unlink_store();
+    if (opened != 0)
         fail("cannot open the store");
-    atexit(remove_store);
+    atexit(close_store);
     if (!(srv.alerts = en_alerts_open(&srv)))
         fail("cannot load the alert subscriptions");
     srv.cfg = &cfg;
