@@ -1,13 +1,15 @@
 #!/bin/sh
 # Runs every test once under valgrind's memcheck: the unit tests directly,
 # and for the integration tests the daemon they start (through
-# valgrind-jobmatchd.sh). Usage: scripts/valgrind-tests.sh BUILD_DIR
+# valgrind-jobmatchd.sh) and the kiosk (valgrind-kiosk.sh). Usage: scripts/valgrind-tests.sh BUILD_DIR
 # (a build without sanitizers). Any memcheck error fails the run.
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$1" && pwd)
 export JM_REAL_JOBMATCHD="$build/jobmatchd"
 export JOBMATCHD="$root/scripts/valgrind-jobmatchd.sh"
 export JOBMATCH_CLI="$build/jobmatch"
+export JM_REAL_KIOSK="$build/jobmatch-kiosk"
+export JOBMATCH_KIOSK="$root/scripts/valgrind-kiosk.sh"
 export JOBMATCH_SOURCE="$root"
 # The randomized matching test is sized for native speed.
 export JM_MATCH_SCALE=0.2
