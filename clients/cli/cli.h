@@ -29,10 +29,35 @@ typedef struct cli {
     jm_client_t *client;
     bool pretty;           /* -p: indent JSON output */
     FILE *out;             /* where cli_print writes; NULL = stdout */
+    const char *addr;      /* where to (re)connect, and with what key */
+    const char *key;       /* NULL = anonymous */
+    int timeout_ms;
 } cli_t;
 
 /* A command handler: argv[0] is the command name. Returns an exit code. */
 typedef int (*cli_cmd_fn)(cli_t *cli, int argc, char **argv);
+
+/* An entry of the command table (main.c): words are what the shell
+ * completes after the name (subcommands and options, space-separated). */
+typedef struct cli_command {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *words;
+} cli_command_t;
+
+/* ---- main.c ---- */
+
+/* Connects cli->client to cli->addr and says hello with cli->key when
+ * there is one. Returns an exit code (errors reported on stderr). */
+int cli_connect(cli_t *cli);
+
+/* ---- shell.c ---- */
+
+/* The interactive shell: reads command lines with editing, history (in
+ * ~/.jobmatch_history) and completion, runs each through the same table
+ * as one-shot mode on one connection, and pages output longer than the
+ * terminal. Returns 0 at end of input. */
+int cli_shell(cli_t *cli, const cli_command_t *commands, size_t n, const char *usage);
 
 /* ---- output.c ---- */
 
@@ -132,6 +157,12 @@ typedef void (*cli_pack_page_fn)(msgpack_sbuffer *sb, const void *ctx,
 int cli_listing(cli_t *cli, const char *op, const char *items_key,
                 cli_pack_page_fn pack, const void *ctx,
                 const char *first_cursor, bool all);
+
+/* ---- cmd_suggest.c ---- */
+
+/* `suggest TEXT [--limit N] [--json]`: occupation codes for a job title
+ * (occupation.suggest), as a ranked table. */
+int cmd_suggest(cli_t *cli, int argc, char **argv);
 
 /* ---- cmd_export.c ---- */
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -87,8 +88,17 @@ static const char usage_text[] =
     "  alerts unsubscribe SUB | list SUB [--after SEQ] [--limit N]\n"
     "  alerts subscriptions [--worker ID | --vacancy ID]\n"
     "  alerts watch SUB...                   print alerts as they are pushed\n"
+    "  suggest TEXT [--limit N] [--json]     occupation codes for a job title as\n"
+    "                                        people write it (occupation.suggest)\n"
     "  call OP [JSON-ARGS]                   raw call, prints the result\n"
     "  help, --help, --version\n"
+    "\n"
+    "Without a command, on a terminal: an interactive shell running the\n"
+    "same commands on one connection, with line editing, history\n"
+    "(~/.jobmatch_history), Tab completion of commands, subcommands and\n"
+    "options, match tables with a reason per line, and output longer than\n"
+    "the screen paged ($PAGER, else a built-in pager: space, enter, q).\n"
+    "Shell-only commands: help, quit (or exit, or Ctrl-D).\n"
     "\n"
     "options:\n"
     "  -a, --addr ADDR       host:port, [v6addr]:port or unix:/path\n"
@@ -102,32 +112,45 @@ static const char usage_text[] =
     "exit codes: 0 ok, 1 server error answer (or rejected lines),\n"
     "            2 usage or input error, 3 connection or transport error\n";
 
-typedef struct command {
-    const char *name;
-    cli_cmd_fn fn;
-} command_t;
-
-static const command_t commands[] = {
-    { "ping", cmd_ping },
-    { "info", cmd_info },
-    { "check", cmd_check },
-    { "backup", cmd_backup },
-    { "get", cmd_get },
-    { "put", cmd_put },
-    { "delete", cmd_delete },
-    { "close", cmd_close },
-    { "list", cmd_list },
-    { "import", cmd_import },
-    { "export", cmd_export },
-    { "match", cmd_match },
-    { "explain", cmd_explain },
-    { "audit", cmd_audit },
-    { "fair", cmd_fair },
-    { "metrics", cmd_metrics },
-    { "refer", cmd_refer },
-    { "stats", cmd_stats },
-    { "alerts", cmd_alerts },
-    { "call", cmd_call },
+static const cli_command_t commands[] = {
+    { "ping", cmd_ping, NULL },
+    { "info", cmd_info, NULL },
+    { "check", cmd_check, NULL },
+    { "backup", cmd_backup, NULL },
+    { "get", cmd_get, "vacancy worker" },
+    { "put", cmd_put, "vacancy worker" },
+    { "delete", cmd_delete, "vacancy worker" },
+    { "close", cmd_close, "vacancy" },
+    { "list", cmd_list, "vacancies workers --region --occupation --status "
+                        "--category --limit --cursor --all" },
+    { "import", cmd_import, "vacancies workers --batch" },
+    { "export", cmd_export, "vacancies workers" },
+    { "suggest", cmd_suggest, "--limit --json" },
+    { "match", cmd_match, "vacancies workers --worker --profile --vacancy "
+                          "--scope --limit --as-of --occupation --employer "
+                          "--min-wage --category --why --json county city "
+                          "province all" },
+    { "explain", cmd_explain, "--worker --profile --vacancy --scope --as-of "
+                              "--json" },
+    { "audit", cmd_audit, "--worker --key --since --until --limit --cursor "
+                          "--all" },
+    { "fair", cmd_fair, "create add remove show allocate vacancies workers "
+                        "--name --region --date --file --scope --as-of "
+                        "--json" },
+    { "metrics", cmd_metrics, NULL },
+    { "refer", cmd_refer, "create update show list --worker --vacancy --note "
+                          "--status --limit --cursor --all --json interviewed "
+                          "hired rejected withdrawn" },
+    { "stats", cmd_stats, "supply-demand wages reemployment --period "
+                          "--region --by --occupation --flag-limit --json "
+                          "major middle minor detail province city county" },
+    { "alerts", cmd_alerts, "subscribe unsubscribe list subscriptions watch "
+                            "--worker --vacancy --min-score --scope "
+                            "--occupation --employer --min-wage --category "
+                            "--after --limit" },
+    { "call", cmd_call, "occupation.suggest vacancy.get vacancy.list "
+                        "worker.get worker.list match.vacancies "
+                        "match.workers match.explain admin.info" },
 };
 
 /* Reads the key file: the key is its whole content less trailing line
@@ -163,6 +186,34 @@ parse_timeout(const char *s, int *out)
 }
 
 int
+cli_connect(cli_t *cli)
+{
+    char err[256], role[64];
+    int rc = CLI_EXIT_OK;
+
+    cli->client = jm_connect(cli->addr, cli->timeout_ms, err, sizeof err);
+    if (cli->client == NULL) {
+        cli_error("io", "%s", err);
+        return CLI_EXIT_IO;
+    }
+    if (cli->key != NULL) {
+        int hrc = jm_hello(cli->client, cli->key, role, sizeof role);
+
+        if (hrc != 0) {
+            /* The hello reply is gone by now; its text is in errstr as
+             * "code: message", which is the required form already. */
+            if (hrc == JM_ESERVER) {
+                fprintf(stderr, "jobmatch: %s\n", cli->client->errstr);
+                rc = CLI_EXIT_SERVER;
+            } else {
+                rc = cli_report(cli, hrc, NULL);
+            }
+        }
+    }
+    return rc;
+}
+
+int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -177,9 +228,10 @@ main(int argc, char **argv)
     };
     const char *addr = getenv("JOBMATCH_ADDR");
     const char *key = NULL, *key_file = NULL;
-    char *key_owned = NULL, err[256], role[64];
-    const command_t *cmd = NULL;
+    char *key_owned = NULL;
+    const cli_command_t *cmd = NULL;
     int opt, timeout_ms = DEFAULT_TIMEOUT_MS, rc;
+    bool shell;
     cli_t cli = { 0 };
 
     /* "+" stops at the command name, so command options are left alone. */
@@ -199,16 +251,19 @@ main(int argc, char **argv)
         default: return cli_usage("unknown option");
         }
     }
-    if (optind >= argc)
-        return cli_usage("no command");
-    if (strcmp(argv[optind], "help") == 0) {
+    /* No command on a terminal: the interactive shell. Without a terminal
+     * a missing command stays a usage error, so scripts fail loudly. */
+    shell = optind >= argc;
+    if (shell && !isatty(STDIN_FILENO))
+        return cli_usage("no command (the interactive shell needs a terminal)");
+    if (!shell && strcmp(argv[optind], "help") == 0) {
         fputs(usage_text, stdout);
         return CLI_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; !shell && i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[optind], commands[i].name) == 0)
             cmd = &commands[i];
-    if (cmd == NULL)
+    if (!shell && cmd == NULL)
         return cli_usage("unknown command \"%s\"", argv[optind]);
     if (key != NULL && key_file != NULL)
         return cli_usage("-k and -K exclude each other");
@@ -226,32 +281,19 @@ main(int argc, char **argv)
         if (key != NULL && *key == '\0')
             key = NULL;
     }
+    cli.addr = addr;
+    cli.key = key;
+    cli.timeout_ms = timeout_ms;
 
-    cli.client = jm_connect(addr, timeout_ms, err, sizeof err);
-    if (cli.client == NULL) {
-        cli_error("io", "%s", err);
-        free(key_owned);
-        return CLI_EXIT_IO;
-    }
-    rc = CLI_EXIT_OK;
-    if (key != NULL) {
-        int hrc = jm_hello(cli.client, key, role, sizeof role);
-
-        if (hrc != 0) {
-            /* The hello reply is gone by now; its text is in errstr as
-             * "code: message", which is the required form already. */
-            if (hrc == JM_ESERVER) {
-                fprintf(stderr, "jobmatch: %s\n", cli.client->errstr);
-                rc = CLI_EXIT_SERVER;
-            } else {
-                rc = cli_report(&cli, hrc, NULL);
-            }
-        }
-    }
-    free(key_owned);
-    if (rc == CLI_EXIT_OK)
+    rc = cli_connect(&cli);
+    if (rc == CLI_EXIT_OK && shell)
+        rc = cli_shell(&cli, commands, sizeof commands / sizeof commands[0],
+                       usage_text);
+    else if (rc == CLI_EXIT_OK)
         rc = cmd->fn(&cli, argc - optind, argv + optind);
-    jm_close(cli.client);
+    if (cli.client != NULL)
+        jm_close(cli.client);
+    free(key_owned);
     if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
         cli_error("io", "writing standard output failed");
         rc = CLI_EXIT_IO;
