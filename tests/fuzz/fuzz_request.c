@@ -34,6 +34,7 @@
 #include "log.h"
 #include "match.h"
 #include "message.h"
+#include "occupation.h"
 #include "seal.h"
 #include "throttle.h"
 #include "writer.h"
@@ -291,6 +292,8 @@ close_store(void)
 {
     en_alerts_close(srv.alerts);
     srv.alerts = NULL;
+    en_occupations_free(srv.occupations);
+    srv.occupations = NULL;
     if (srv.ix)
         ix_close(srv.ix);
     srv.ix = NULL;
@@ -323,6 +326,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     atexit(close_store);
     if (!(srv.alerts = en_alerts_open(&srv)))
         fail("cannot load the alert subscriptions");
+    /* The classification and job titles the daemon loads by default, so
+     * occupation.suggest searches as it does there. */
+    if (!(srv.occupations = en_occupations_load(cfg.occupations_file, why, sizeof why)) ||
+        en_occupations_add_aliases(srv.occupations, cfg.occupation_aliases_file, why,
+                                   sizeof why) != 0)
+        fail(why);
     srv.cfg = &cfg;
     srv.started = FUZZ_NOW;
     srv.n_workers = 1;
