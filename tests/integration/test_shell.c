@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -87,6 +88,21 @@ type(term_t *t, const char *keys)
     cr_assert_eq(write(t->fd, keys, strlen(keys)), (ssize_t)strlen(keys));
 }
 
+/* Waits until the line editor has the terminal in raw mode. Keys typed
+ * before that meet the terminal's own line discipline, which turns a
+ * Ctrl-D on an empty line into an end-of-file mark the editor never sees
+ * as Ctrl-D (a person cannot type that fast after a prompt). */
+static void
+wait_raw(term_t *t)
+{
+    struct termios tio;
+    int64_t deadline = jt_now_ms() + WAIT_MS;
+    while (tcgetattr(t->fd, &tio) == 0 && (tio.c_lflag & ICANON)) {
+        cr_assert_lt(jt_now_ms(), deadline, "the line editor never took the terminal");
+        jt_sleep_ms(5);
+    }
+}
+
 /* Waits for the shell to exit; returns its status. */
 static int
 term_wait(term_t *t)
@@ -94,17 +110,29 @@ term_wait(term_t *t)
     int status = -1;
     fcntl(t->fd, F_SETFL, fcntl(t->fd, F_GETFL) | O_NONBLOCK);
     for (int i = 0; i < WAIT_MS / 10; i++) {
-        char buf[4096];
-        while (read(t->fd, buf, sizeof buf) > 0)  /* drain, so it is never blocked */
-            ;
+        ssize_t n;
+        /* Keep reading, so the shell never blocks on a full terminal. */
+        do {
+            if (t->cap - t->len < 4097) {
+                t->cap = t->cap ? t->cap * 2 : 65536;
+                t->seen = realloc(t->seen, t->cap);
+                cr_assert_not_null(t->seen);
+            }
+            n = read(t->fd, t->seen + t->len, 4096);
+            if (n > 0)
+                t->len += (size_t)n;
+        } while (n > 0);
         pid_t got = waitpid(t->pid, &status, WNOHANG);
         if (got == t->pid)
             break;
         jt_sleep_ms(10);
     }
+    if (!WIFEXITED(status))
+        kill(t->pid, SIGKILL);
+    cr_assert(WIFEXITED(status), "the shell did not exit; it wrote:\n%.*s", (int)t->len,
+              t->seen ? t->seen : "");
     close(t->fd);
     free(t->seen);
-    cr_assert(WIFEXITED(status), "the shell did not exit");
     return WEXITSTATUS(status);
 }
 
@@ -190,6 +218,7 @@ Test(shell, a_counselor_session_through_a_terminal, .timeout = 60)
     expect(&t, "unterminated");
     expect(&t, "jobmatch> ");
 
+    wait_raw(&t);
     type(&t, "\x04");         /* Ctrl-D */
     cr_assert_eq(term_wait(&t), 0);
 
