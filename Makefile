@@ -39,7 +39,7 @@ test-fast: build
 # playwright-core (pinned in tests/browser/package-lock.json).
 test-browser: build
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
-	node tests/browser/kiosk.test.mjs $(BUILD)
+	timeout 300 node tests/browser/kiosk.test.mjs $(BUILD)
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DJM_SANITIZE=ON >/dev/null

@@ -25,6 +25,8 @@ const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const started = Date.now();
 const children = [];
 const dir = mkdtempSync(join(tmpdir(), 'jobmatch-kiosk-browser-'));
+// Whatever ends this process, the daemon and the kiosk end with it.
+process.on('exit', () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); });
 
 function step(what) {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
@@ -119,7 +121,8 @@ async function main() {
     const page = await browser.newPage({ viewport: { width: 1080, height: 1920 } });
     const requests = [];
     page.on('request', (r) => requests.push(r.url()));
-    page.on('pageerror', (e) => { throw e; });
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
     await page.goto(url);
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.locator('h1').textContent(), '就业服务自助终端', 'Chinese by default');
@@ -208,8 +211,19 @@ async function main() {
     assert.match(await page.locator('#form-error').textContent(), /cannot be done just now/);
     assert.ok(await page.locator('#results-section').isHidden(), 'no stale results beside the warning');
 
+    step('start over');
+    await page.click('#start-over');
+    assert.equal(await page.inputValue('#age'), '');
+    assert.equal(await page.inputValue('#province'), '');
+    assert.equal(await page.locator('#skills-chosen li').count(), 0);
+    assert.equal(await page.locator('#occ-chosen li').count(), 0);
+    assert.ok(await page.locator('#results-section').isHidden());
+    assert.ok(await page.locator('#form-error').isHidden());
+    assert.equal(await page.locator('h1').textContent(), 'Job kiosk', 'the language stays');
+
     const foreign = requests.filter((r) => !r.startsWith(url));
     assert.deepEqual(foreign, [], 'the page loads nothing from elsewhere');
+    assert.deepEqual(pageErrors, [], 'no script error on the page');
     await page.screenshot({ path: join(build, 'kiosk-down.png'), fullPage: true });
   } finally {
     await browser.close();

@@ -12,7 +12,7 @@ const TEXT = {
     occupation: '想做的工作', occupation_search: '输入职业名称，例如"电工"',
     occupation_placeholder: '例如 电工、厨师、保育员', where: '在哪里找', scope: '范围',
     scope_county: '本区县', scope_city: '本市', scope_province: '本省', scope_all: '全国',
-    search: '查找工作', searching: '正在查找…', results: '为您推荐的岗位',
+    search: '查找工作', searching: '正在查找…', reset: '重新开始', results: '为您推荐的岗位',
     no_results: '没有找到符合条件的岗位。可以扩大范围或减少条件再试。', openings: '岗位数',
     applicants: '求职人数', chart_empty: '该地区本期暂无统计数据。',
     chart_title: (r, p) => `${r}：各职业岗位数与求职人数（${p}）`,
@@ -49,7 +49,7 @@ const TEXT = {
     occupation: 'Work you want', occupation_search: 'Type an occupation, e.g. "电工" (electrician)',
     occupation_placeholder: 'e.g. 电工, 厨师, 保育员', where: 'Where to look', scope: 'Area',
     scope_county: 'My district', scope_city: 'My city', scope_province: 'My province',
-    scope_all: 'Whole country', search: 'Find jobs', searching: 'Searching…',
+    scope_all: 'Whole country', search: 'Find jobs', searching: 'Searching…', reset: 'Start over',
     results: 'Openings for you',
     no_results: 'No openings fit. Try a wider area or fewer conditions.', openings: 'Openings',
     applicants: 'Applicants', chart_empty: 'No figures for this area and period yet.',
@@ -347,6 +347,32 @@ async function search(ev) {
   }
 }
 
+/* A public screen: the next person must not find the last one's answers,
+ * so the form clears on request and after IDLE_MS without a touch. */
+const IDLE_MS = 180000;
+let idleTimer = null;
+
+function resetForm() {
+  $('form').reset();
+  for (const id of ['city', 'county']) fillSelect($(id), []);
+  state.skills = [];
+  state.occupations = [];
+  state.matches = null;
+  state.chart = null;
+  renderSkills();
+  renderOccupations();
+  for (const id of ['skill-suggestions', 'occ-suggestions', 'results', 'chart']) $(id).replaceChildren();
+  $('results-section').hidden = true;
+  $('chart-section').hidden = true;
+  showFieldError(null);
+  window.scrollTo(0, 0);
+}
+
+function touched() {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(resetForm, IDLE_MS);
+}
+
 function applyLanguage() {
   document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en';
   document.title = t('title');
@@ -370,6 +396,8 @@ async function start() {
   applyLanguage();
   $('lang').addEventListener('click', () => { state.lang = state.lang === 'zh' ? 'en' : 'zh'; applyLanguage(); });
   $('form').addEventListener('submit', search);
+  $('start-over').addEventListener('click', resetForm);
+  for (const ev of ['pointerdown', 'keydown', 'input']) document.addEventListener(ev, touched, { passive: true });
   typeahead($('skill-input'), $('skill-suggestions'),
     async (q) => (await api('skills?q=' + encodeURIComponent(q))).skills.map((s) => ({ code: s.id, label: s.name, ...s })),
     (s) => { if (!state.skills.some((x) => x.id === s.id) && state.skills.length < 64) state.skills.push({ id: s.id, name: s.name, level: 3 }); renderSkills(); });
