@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -362,8 +363,10 @@ cli_shell(cli_t *cli, const cli_command_t *commands, size_t n, const char *usage
         }
         if (line[lead] != '\0') {
             add_history(line);
-            if (history[0])
-                write_history(history);
+            /* Lines may hold workers' ids or personal fields: the file
+             * is the user's alone. */
+            if (history[0] && write_history(history) == 0)
+                chmod(history, 0600);
             if (cli->client == NULL && cli_connect(cli) != CLI_EXIT_OK) {
                 free(line);
                 continue;

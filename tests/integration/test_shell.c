@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -232,6 +233,9 @@ Test(shell, a_counselor_session_through_a_terminal, .timeout = 60)
     buf[n] = '\0';
     fclose(f);
     cr_assert_not_null(strstr(buf, "ping"), "history: %s", buf);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "history mode %o", st.st_mode & 0777);
 
     /* ...and a new shell has it: Up brings back the last line. */
     term_open(&t, d, home);
