@@ -203,8 +203,8 @@ api_skills(kiosk_t *k, struct evhttp_request *req, query_t *q)
     size_t n = *text ? refdata_search(&k->rd.skills, text, 0, found, (size_t)limit) : 0;
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(list,
-                              json_pack("{s:s, s:s}", "id", found[i]->code, "name", found[i]->name));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s*}", "id", found[i]->code, "name",
+                                              found[i]->name, "name_zh", found[i]->name_zh));
     reply_json(req, 200, json_pack("{s:o}", "skills", list));
 }
 
@@ -445,6 +445,8 @@ name_explain(kiosk_t *k, json_t *explain)
         const kiosk_entry_t *e =
             refdata_find(&k->rd.skills, json_string_value(json_object_get(s, "id")));
         json_object_set_new(s, "name", e ? json_string(e->name) : json_null());
+        if (e && e->name_zh)
+            json_object_set_new(s, "name_zh", json_string(e->name_zh));
     }
     json_t *occ = json_object_get(explain, "occupation");
     if (json_is_object(occ))

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_FIELDS 4
 
@@ -61,6 +62,7 @@ table_free(kiosk_table_t *t)
         free(t->rows[i].code);
         free(t->rows[i].name);
         free(t->rows[i].alias);
+        free(t->rows[i].name_zh);
     }
     free(t->rows);
     t->rows = NULL;
@@ -112,6 +114,7 @@ table_load(kiosk_table_t *t, const char *dir, const char *file, int code_col,
         e->code = strdup(fields[code_col]);
         e->name = strdup(fields[name_col]);
         e->alias = alias_col >= 0 && n > alias_col ? strdup(fields[alias_col]) : NULL;
+        e->name_zh = NULL;
     }
     free(line);
     fclose(f);
@@ -130,12 +133,40 @@ table_load(kiosk_table_t *t, const char *dir, const char *file, int code_col,
             free(t->rows[i].code);
             free(t->rows[i].name);
             free(t->rows[i].alias);
+            free(t->rows[i].name_zh);
             continue;
         }
         t->rows[out++] = t->rows[i];
     }
     t->n = out;
     return 0;
+}
+
+/* Gives the skills their Chinese names from DIR/skills_zh.csv, when the
+ * file is there; a name for an unknown id is a mistake in the file. */
+static int
+load_skill_names(kiosk_refdata_t *rd, const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/skills_zh.csv", dir);
+    if (access(path, F_OK) != 0)
+        return 0;
+    kiosk_table_t names = {0};
+    if (table_load(&names, dir, "skills_zh.csv", 0, 1, -1, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < names.n && rc == 0; i++) {
+        kiosk_entry_t *e = (kiosk_entry_t *)refdata_find(&rd->skills, names.rows[i].code);
+        if (!e) {
+            snprintf(err, errlen, "%s: %s is not in skills.csv", path, names.rows[i].code);
+            rc = -1;
+        } else {
+            e->name_zh = names.rows[i].name;
+            names.rows[i].name = NULL;
+        }
+    }
+    table_free(&names);
+    return rc;
 }
 
 int
@@ -146,7 +177,8 @@ refdata_load(kiosk_refdata_t *rd, const char *dir, char *err, size_t errlen)
                    err, errlen) != 0 ||
         table_load(&rd->skills, dir, "skills.csv", 0, 1, -1, err, errlen) != 0 ||
         table_load(&rd->occupations, dir, "cn_occupation_classification_2022.csv",
-                   1, 2, 3, err, errlen) != 0) {
+                   1, 2, 3, err, errlen) != 0 ||
+        load_skill_names(rd, dir, err, errlen) != 0) {
         refdata_free(rd);
         return -1;
     }
@@ -217,8 +249,10 @@ refdata_search(const kiosk_table_t *t, const char *text, int only_leaves,
             int m = text_match(e->name, text);
             int a = text_match(e->alias, text);
             int c = text_match(e->code, text);
+            int z = text_match(e->name_zh, text);
             int best = m > a ? m : a;
             best = best > c ? best : c;
+            best = best > z ? best : z;
             if (best == pass)
                 out[n++] = e;
         }

@@ -13,6 +13,7 @@ typedef struct kiosk_entry {
     char *code;  /* region code, skill id or occupation code */
     char *name;
     char *alias; /* occupations only; NULL otherwise */
+    char *name_zh; /* skills only: the Chinese name, when data/skills_zh.csv has one */
 } kiosk_entry_t;
 
 typedef struct kiosk_table {
@@ -26,8 +27,9 @@ typedef struct kiosk_refdata {
     kiosk_table_t occupations; /* leaf codes (level 4) and the groups above */
 } kiosk_refdata_t;
 
-/* Reads DIR/cn_admin_divisions_mca_2024.csv, DIR/skills.csv and
- * DIR/cn_occupation_classification_2022.csv. Returns 0, or -1 with the
+/* Reads DIR/cn_admin_divisions_mca_2024.csv, DIR/skills.csv,
+ * DIR/cn_occupation_classification_2022.csv and, when present,
+ * DIR/skills_zh.csv (Chinese skill names). Returns 0, or -1 with the
  * reason in err. */
 int refdata_load(kiosk_refdata_t *rd, const char *dir, char *err, size_t errlen);
 void refdata_free(kiosk_refdata_t *rd);
@@ -39,7 +41,7 @@ const kiosk_entry_t *refdata_find(const kiosk_table_t *t, const char *code);
  * up as "6-05-00-00" and "6-05-02-00". NULL when unknown. */
 const char *refdata_occupation_name(const kiosk_refdata_t *rd, const char *code);
 
-/* Entries whose name (or alias, or code) contains text, case-insensitively
+/* Entries whose name (or alias, Chinese name or code) contains text, case-insensitively
  * for ASCII: those equal to it first, then those starting with it, then
  * the rest, each in table order. At
  * most max results go to out; returns how many. only_leaves keeps codes of

@@ -100,9 +100,11 @@ async function main() {
   // A job seeker shaped after an open vacancy, so there is something to find.
   const regions = new Map(csv('cn_admin_divisions_mca_2024.csv'));
   const skillNames = new Map(csv('skills.csv'));
+  const skillNamesZh = new Map(csv('skills_zh.csv'));
   const occupationNames = new Map(csv('cn_occupation_classification_2022.csv').map((r) => [r[1], r[2]]));
   const target = readFileSync(join(dir, 'vacancies.jsonl'), 'utf8').trim().split('\n').map(JSON.parse)
     .find((v) => v.status === 'open' && (!v.expires || v.expires > now + 86400) && v.skills.length >= 2
+      && v.skills[0].id.startsWith('onet:') // a skill with a Chinese name, typed in Chinese below
       && (!v.age_min || v.age_min <= 35) && (!v.age_max || v.age_max >= 35)
       && (v.education_min || 0) <= 7);
   const age = 35;
@@ -143,8 +145,9 @@ async function main() {
     await page.fill('#age', String(seeker.age));
     await page.selectOption('#education', String(seeker.education));
     await page.fill('#wage', String(seeker.wage));
-    for (const s of seeker.skills) {
-      await page.fill('#skill-input', skillNames.get(s.id));
+    for (const [i, s] of seeker.skills.entries()) {
+      // The first by its Chinese name where it has one, as a job seeker would type it.
+      await page.fill('#skill-input', (i === 0 && skillNamesZh.get(s.id)) || skillNames.get(s.id));
       await page.click(`#skill-suggestions button[data-code="${s.id}"]`);
       await page.selectOption(`#skills-chosen select[data-skill="${s.id}"]`, String(s.level));
     }
@@ -175,7 +178,8 @@ async function main() {
     assert.ok(shown.map((m) => m.id).includes(target.id), 'the vacancy the seeker was shaped after is found');
     const top = shown.find((m) => m.id === target.id);
     assert.match(top.reason, /正是您想做的工作/, 'the reason names the occupation');
-    assert.match(top.reason, new RegExp(skillNames.get(seeker.skills[0].id).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+    const shownSkill = skillNamesZh.get(seeker.skills[0].id) || skillNames.get(seeker.skills[0].id);
+    assert.match(top.reason, new RegExp(shownSkill.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
       'the reason names a shared skill');
     const vacancy = JSON.parse(cli(addr, ['get', 'vacancy', target.id]));
     assert.equal(top.title, (vacancy.vacancy || vacancy).title, 'the title is the stored one');

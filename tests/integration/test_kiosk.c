@@ -309,6 +309,14 @@ Test(kiosk, lookups_and_statistics)
     json_t *first = json_array_get(json_object_get(a.json, "skills"), 0);
     cr_assert_str_eq(json_string_value(json_object_get(first, "id")), "tech:microsoft-excel");
     answer_free(&a);
+    /* A general skill by its Chinese name: 口头表达 (Speaking). */
+    a = http(k, "GET", "/api/skills?q=%E5%8F%A3%E5%A4%B4%E8%A1%A8%E8%BE%BE", NULL);
+    cr_assert_eq(a.status, 200);
+    first = json_array_get(json_object_get(a.json, "skills"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(first, "id")), "onet:2.A.1.d", "%s", a.body);
+    cr_assert_str_eq(json_string_value(json_object_get(first, "name")), "Speaking");
+    cr_assert_str_eq(json_string_value(json_object_get(first, "name_zh")), "口头表达");
+    answer_free(&a);
 
     /* Percent-encoded UTF-8, as a browser sends it: 电工 (electrician). */
     a = http(k, "GET", "/api/occupations?q=%E7%94%B5%E5%B7%A5&limit=5", NULL);

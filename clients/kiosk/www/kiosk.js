@@ -8,7 +8,7 @@ const TEXT = {
     title: '就业服务自助终端', lang_switch: 'English', district: '所在区县', province: '省份',
     city: '城市', county: '区县', choose: '请选择', about: '关于您', age: '年龄',
     education: '最高学历', wage: '期望月薪（元，可不填）', skills: '技能',
-    skill_search: '输入技能名称查找（英文名称，如 Excel）', skill_placeholder: '例如 Excel、Speaking',
+    skill_search: '输入技能名称查找', skill_placeholder: '例如 口头表达、维修、Excel',
     occupation: '想做的工作', occupation_search: '输入职业名称，例如"电工"',
     occupation_placeholder: '例如 电工、厨师、保育员', where: '在哪里找', scope: '范围',
     scope_county: '本区县', scope_city: '本市', scope_province: '本省', scope_all: '全国',
@@ -45,7 +45,7 @@ const TEXT = {
     title: 'Job kiosk', lang_switch: '中文', district: 'Your district', province: 'Province',
     city: 'City', county: 'District', choose: 'Please choose', about: 'About you', age: 'Age',
     education: 'Education', wage: 'Monthly wage wished (yuan, optional)', skills: 'Skills',
-    skill_search: 'Type a skill to find it', skill_placeholder: 'e.g. Excel, Speaking',
+    skill_search: 'Type a skill to find it', skill_placeholder: 'e.g. Speaking, Repairing, Excel',
     occupation: 'Work you want', occupation_search: 'Type an occupation, e.g. "电工" (electrician)',
     occupation_placeholder: 'e.g. 电工, 厨师, 保育员', where: 'Where to look', scope: 'Area',
     scope_county: 'My district', scope_city: 'My city', scope_province: 'My province',
@@ -88,6 +88,8 @@ const state = {
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[state.lang][key];
+/* Skill names are O*NET's, in English; the general ones have a Chinese name. */
+const skillName = (s) => (state.lang === 'zh' && s.name_zh) || s.name || s.id;
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -220,12 +222,12 @@ function typeahead(input, list, fetcher, pick) {
 
 function renderSkills() {
   $('skills-chosen').replaceChildren(...state.skills.map((s, i) => {
-    const level = el('select', { 'aria-label': s.name, 'data-skill': s.id,
+    const level = el('select', { 'aria-label': skillName(s), 'data-skill': s.id,
       onchange: (e) => { s.level = Number(e.target.value); } });
     for (let l = 1; l <= 5; l++) level.append(el('option', { value: String(l) }, t('level')(l)));
     level.value = String(s.level);
-    return el('li', { 'data-skill': s.id }, s.name, level,
-      el('button', { type: 'button', class: 'remove', 'aria-label': t('remove') + ' ' + s.name,
+    return el('li', { 'data-skill': s.id }, skillName(s), level,
+      el('button', { type: 'button', class: 'remove', 'aria-label': t('remove') + ' ' + skillName(s),
         onclick: () => { state.skills.splice(i, 1); renderSkills(); } }, '✕'));
   }));
 }
@@ -244,9 +246,9 @@ function reason(ex) {
   if (!ex) return R.none + R.end;
   const skills = ex.skills || [];
   if (skills.length) {
-    parts.push(R.skills(skills.map((s) => s.name || s.id)));
+    parts.push(R.skills(skills.map(skillName)));
     for (const s of skills) {
-      if (s.worker_level < s.vacancy_level) parts.push(R.below(s.name || s.id, s.vacancy_level, s.worker_level));
+      if (s.worker_level < s.vacancy_level) parts.push(R.below(skillName(s), s.vacancy_level, s.worker_level));
     }
   }
   const occ = ex.occupation;
@@ -399,8 +401,8 @@ async function start() {
   $('start-over').addEventListener('click', resetForm);
   for (const ev of ['pointerdown', 'keydown', 'input']) document.addEventListener(ev, touched, { passive: true });
   typeahead($('skill-input'), $('skill-suggestions'),
-    async (q) => (await api('skills?q=' + encodeURIComponent(q))).skills.map((s) => ({ code: s.id, label: s.name, ...s })),
-    (s) => { if (!state.skills.some((x) => x.id === s.id) && state.skills.length < 64) state.skills.push({ id: s.id, name: s.name, level: 3 }); renderSkills(); });
+    async (q) => (await api('skills?q=' + encodeURIComponent(q))).skills.map((s) => ({ code: s.id, label: skillName(s), ...s })),
+    (s) => { if (!state.skills.some((x) => x.id === s.id) && state.skills.length < 64) state.skills.push({ id: s.id, name: s.name, name_zh: s.name_zh, level: 3 }); renderSkills(); });
   typeahead($('occ-input'), $('occ-suggestions'),
     async (q) => (await api('occupations?q=' + encodeURIComponent(q))).suggestions.map((o) => ({ ...o, label: o.name || o.code })),
     (o) => { if (!state.occupations.some((x) => x.code === o.code) && state.occupations.length < 16) state.occupations.push({ code: o.code, name: o.name || o.code }); renderOccupations(); });
