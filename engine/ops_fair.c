@@ -12,6 +12,8 @@
 #include "match.h"
 #include "match_rules.h"
 #include "record.h"
+#include "referral.h"
+#include "referrals.h"
 
 #define FAIR_NAME_MAX 200
 /* Ids one fair.register or fair.unregister may name, per kind. */
@@ -387,11 +389,12 @@ load_parties(ix_txn_t *txn, allocation_t *a)
     return 0;
 }
 
+/* Packs the allocation as a map of 8 + extra entries (the caller packs
+ * the extra ones) and audits the reading of every worker taking part. */
 static void
-pack_allocation(en_req_t *req, pr_str_t fair, int scope, int64_t as_of,
-                const allocation_t *a)
+pack_allocation(en_req_t *req, msgpack_packer *pk, pr_str_t fair, int scope, int64_t as_of,
+                const allocation_t *a, uint32_t extra)
 {
-    msgpack_packer *pk = req->pk;
     const en_fair_prefs_t *p = &a->prefs;
     const pr_str_t *vid = a->m.ids[0], *wid = a->m.ids[1];
     uint32_t nw = a->n[1], nv = a->n[0], n_assigned = 0, n_unfilled = 0, n_missing[2] = {0};
@@ -409,8 +412,7 @@ pack_allocation(en_req_t *req, pr_str_t fair, int scope, int64_t as_of,
         for (uint32_t i = 0; i < a->m.n[k]; i++)
             n_missing[k] += a->missing[k][i];
 
-    en_reply_ok(req);
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 8 + extra);
     pr_pack_cstr(pk, "fair");
     pr_pack_str(pk, fair);
     pr_pack_cstr(pk, "scope");
@@ -473,6 +475,125 @@ pack_allocation(en_req_t *req, pr_str_t fair, int scope, int64_t as_of,
     free(taken);
 }
 
+/* ---- fair.allocate with referrals -------------------------------------------- */
+
+/* One assignment to turn into a referral, and what became of it. */
+typedef struct refer_pair {
+    pr_str_t worker, vacancy;     /* into refer_job_t.strings */
+    uint64_t refno;               /* 0 when refused */
+    pr_error_t err;
+} refer_pair_t;
+
+/* One block (the job frees it with free()): the pairs, their ids and the
+ * packed allocation follow the struct. */
+typedef struct refer_job {
+    const char *allocation;       /* the packed allocation map, one entry short */
+    size_t allocation_len;
+    char note[PR_ID_MAX + 16];
+    uint32_t n;
+    refer_pair_t *pairs;
+} refer_job_t;
+
+static int
+apply_refer(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
+{
+    refer_job_t *d = job->data;
+    pr_str_t note = {d->note, (uint32_t)strlen(d->note)};
+    for (uint32_t i = 0; i < d->n; i++) {
+        refer_pair_t *p = &d->pairs[i];
+        p->refno = 0;
+        int rc = en_referral_create(txn, job, p->worker, p->vacancy, note, sbuf, &p->refno,
+                                    &p->err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void
+reply_refer(en_write_t *job, msgpack_packer *pk)
+{
+    refer_job_t *d = job->data;
+    en_pack_raw(pk, d->allocation, d->allocation_len);
+    pr_pack_cstr(pk, "referrals");
+    msgpack_pack_array(pk, d->n);
+    for (uint32_t i = 0; i < d->n; i++) {
+        const refer_pair_t *p = &d->pairs[i];
+        msgpack_pack_map(pk, 3);
+        pr_pack_cstr(pk, "worker");
+        pr_pack_str(pk, p->worker);
+        pr_pack_cstr(pk, "vacancy");
+        pr_pack_str(pk, p->vacancy);
+        if (p->refno) {
+            char id[PR_REF_ID_MAX + 1];
+            pr_pack_cstr(pk, "referral");
+            msgpack_pack_str_with_body(pk, id, pr_referral_id_format(id, p->refno));
+        } else {
+            pr_pack_cstr(pk, "error");
+            msgpack_pack_map(pk, 2);
+            pr_pack_cstr(pk, "code");
+            pr_pack_cstr(pk, pr_code_name(p->err.code));
+            pr_pack_cstr(pk, "message");
+            pr_pack_cstr(pk, p->err.message);
+        }
+    }
+}
+
+/* Packs the allocation for the reply and hands the writer a job that
+ * refers every assigned worker to its vacancy (docs/fairs.md). */
+static int
+refer_assignments(en_req_t *req, pr_str_t fair, int scope, int64_t as_of, const allocation_t *a)
+{
+    const en_fair_prefs_t *p = &a->prefs;
+    uint32_t n = 0;
+    size_t bytes = 0;
+    for (uint32_t w = 0; w < a->n[1]; w++) {
+        if (a->assigned[w] == EN_FAIR_NONE)
+            continue;
+        n++;
+        bytes += a->m.ids[1][a->member_of[1][w]].len +
+                 a->m.ids[0][a->member_of[0][p->prefs[a->assigned[w]].vacancy]].len;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pack_allocation(req, &pk, fair, scope, as_of, a, 1);
+    size_t size = sizeof(refer_job_t) + (size_t)n * sizeof(refer_pair_t) + bytes + sb.size;
+    refer_job_t *d = sb.data ? calloc(1, size) : NULL;
+    if (!d) {
+        msgpack_sbuffer_destroy(&sb);
+        return -ENOMEM;
+    }
+    d->n = n;
+    d->pairs = (refer_pair_t *)(d + 1);
+    char *at = (char *)(d->pairs + n);
+    memcpy(at, sb.data, sb.size);
+    d->allocation = at;
+    d->allocation_len = sb.size;
+    at += sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    snprintf(d->note, sizeof d->note, "job fair %.*s", (int)fair.len, fair.ptr);
+    uint32_t k = 0;
+    for (uint32_t w = 0; w < a->n[1]; w++) {
+        if (a->assigned[w] == EN_FAIR_NONE)
+            continue;
+        pr_str_t ids[2] = {a->m.ids[1][a->member_of[1][w]],
+                           a->m.ids[0][a->member_of[0][p->prefs[a->assigned[w]].vacancy]]};
+        pr_str_t *dst[2] = {&d->pairs[k].worker, &d->pairs[k].vacancy};
+        for (int i = 0; i < 2; i++) {
+            memcpy(at, ids[i].ptr, ids[i].len);
+            *dst[i] = (pr_str_t){at, ids[i].len};
+            at += ids[i].len;
+        }
+        k++;
+    }
+    if (en_job_new(req, d, apply_refer, reply_refer) != 0)
+        return -ENOMEM;
+    req->job->mem = size;
+    return 0;
+}
+
 int
 en_op_fair_allocate(en_req_t *req)
 {
@@ -484,6 +605,9 @@ en_op_fair_allocate(en_req_t *req)
         return -1;
     if (pr_get_int(args, "as_of", "as_of", 0, -62135596800LL, 253402300799LL, &as_of,
                    &req->err) < 0)
+        return -1;
+    bool refer = false;
+    if (pr_get_bool(args, "referrals", "referrals", 0, &refer, &req->err) < 0)
         return -1;
 
     ix_txn_t *txn;
@@ -504,11 +628,15 @@ en_op_fair_allocate(en_req_t *req)
             rc = -ENOMEM;
         if (rc == 0)
             rc = en_fair_allocate(&a.prefs, a.assigned);
-        if (rc == 0)
-            pack_allocation(req, fair, scope, as_of, &a);
-        else if (rc == -ENOMEM)
+        if (rc == 0 && refer) {
+            rc = refer_assignments(req, fair, scope, as_of, &a);
+        } else if (rc == 0) {
+            en_reply_ok(req);
+            pack_allocation(req, req->pk, fair, scope, as_of, &a, 0);
+        }
+        if (rc == -ENOMEM)
             rc = pr_fail(&req->err, PR_INTERNAL, "out of memory");
-        else
+        else if (rc != 0)
             rc = en_storage_error(&req->err, rc);
     }
     allocation_free(&a);

@@ -20,6 +20,7 @@
 #include "index.h"
 #include "record.h"
 #include "referral.h"
+#include "referrals.h"
 #include "store.h"
 
 #define LIST_DEFAULT 100
@@ -40,12 +41,22 @@ typedef struct ref_job {
     char packed[PACKED_MAX];
 } ref_job_t;
 
+/* Fills err with code and a message of fmt, which takes a counted string
+ * and a C string (NULL = ""). Returns 1: the domain failure of a create. */
+static int
+fail_err(pr_error_t *err, pr_code_t code, const char *fmt, const char *a, uint32_t a_len,
+         const char *b)
+{
+    pr_fail(err, code, fmt, (int)a_len, a, b ? b : "");
+    return 1;
+}
+
 static int
 fail_job(en_write_t *job, pr_code_t code, const char *fmt, const char *a, uint32_t a_len,
          const char *b)
 {
     job->failed = true;
-    pr_fail(&job->err, code, fmt, (int)a_len, a, b ? b : "");
+    fail_err(&job->err, code, fmt, a, a_len, b);
     return 0;
 }
 
@@ -95,9 +106,8 @@ store_referral(ix_txn_t *txn, ref_job_t *d, const pr_referral_t *r, uint8_t cate
 /* Appends the job's change to the history: its time, the key that asked
  * for it and its note. */
 static void
-add_event(pr_referral_t *r, const en_write_t *job, int status)
+add_event(pr_referral_t *r, const en_write_t *job, const ref_job_t *d, int status)
 {
-    const ref_job_t *d = job->data;
     pr_referral_event_t *e = &r->history[r->n_history++];
     e->status = status;
     e->at = job->now;
@@ -125,34 +135,37 @@ find_open_pair(void *ctx, const ix_referral_t *r)
     return 0;
 }
 
+/* Creates referral d->worker -> d->vacancy in txn. Returns 0, 1 when the
+ * pair may not be referred (*err says why; nothing was written), or a
+ * negative errno from the index. */
 static int
-apply_create(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
+create_referral(ix_txn_t *txn, const en_write_t *job, ref_job_t *d, msgpack_sbuffer *sbuf,
+                pr_error_t *err)
 {
-    ref_job_t *d = job->data;
     ix_record_t w, v;
     int rc = ix_get(txn, IX_WORKER, d->worker.ptr, d->worker.len, &w);
     if (rc == -ENOENT)
-        return fail_job(job, PR_NOT_FOUND, "worker %.*s not found%s", d->worker.ptr,
+        return fail_err(err, PR_NOT_FOUND, "worker %.*s not found%s", d->worker.ptr,
                         d->worker.len, NULL);
     if (rc != 0)
         return rc;
     if (w.status != PR_WORKER_AVAILABLE)
-        return fail_job(job, PR_CONFLICT, "worker %.*s is %s, not available", d->worker.ptr,
+        return fail_err(err, PR_CONFLICT, "worker %.*s is %s, not available", d->worker.ptr,
                         d->worker.len, pr_worker_status_name(w.status));
     uint8_t category = w.category;
     char region[6];
     memcpy(region, w.region, 6);
     rc = ix_get(txn, IX_VACANCY, d->vacancy.ptr, d->vacancy.len, &v);
     if (rc == -ENOENT)
-        return fail_job(job, PR_NOT_FOUND, "vacancy %.*s not found%s", d->vacancy.ptr,
+        return fail_err(err, PR_NOT_FOUND, "vacancy %.*s not found%s", d->vacancy.ptr,
                         d->vacancy.len, NULL);
     if (rc != 0)
         return rc;
     if (v.status != PR_VACANCY_OPEN)
-        return fail_job(job, PR_CONFLICT, "vacancy %.*s is closed%s", d->vacancy.ptr,
+        return fail_err(err, PR_CONFLICT, "vacancy %.*s is closed%s", d->vacancy.ptr,
                         d->vacancy.len, NULL);
     if (v.filled >= v.match.headcount)
-        return fail_job(job, PR_CONFLICT, "vacancy %.*s has no places left%s", d->vacancy.ptr,
+        return fail_err(err, PR_CONFLICT, "vacancy %.*s has no places left%s", d->vacancy.ptr,
                         d->vacancy.len, NULL);
 
     /* One open referral per pair: a second would be hired twice. */
@@ -166,7 +179,7 @@ apply_create(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     if (pair.found) {
         char id[PR_REF_ID_MAX + 1];
         pr_referral_id_format(id, pair.found);
-        return fail_job(job, PR_CONFLICT, "worker %.*s already has an open referral %s to this vacancy",
+        return fail_err(err, PR_CONFLICT, "worker %.*s already has an open referral %s to this vacancy",
                         d->worker.ptr, d->worker.len, id);
     }
 
@@ -180,8 +193,33 @@ apply_create(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     if ((rc = ix_referral_reserve(txn, &r.refno)) != 0)
         return rc;
     d->refno = r.refno;
-    add_event(&r, job, PR_REF_REFERRED);
+    add_event(&r, job, d, PR_REF_REFERRED);
     return store_referral(txn, d, &r, category, region, sbuf);
+}
+
+static int
+apply_create(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
+{
+    int rc = create_referral(txn, job, job->data, sbuf, &job->err);
+    if (rc == 1)
+        job->failed = true;
+    return rc < 0 ? rc : 0;
+}
+
+int
+en_referral_create(ix_txn_t *txn, const en_write_t *job, pr_str_t worker, pr_str_t vacancy,
+                   pr_str_t note, msgpack_sbuffer *sbuf, uint64_t *refno, pr_error_t *err)
+{
+    ref_job_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    d->worker = worker;
+    d->vacancy = vacancy;
+    d->note = note;
+    int rc = create_referral(txn, job, d, sbuf, err);
+    *refno = d->refno;
+    free(d);
+    return rc;
 }
 
 /* Reads args.note into d->note. */
@@ -327,7 +365,7 @@ apply_update(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     }
     r.status = d->status;
     r.updated = job->now;
-    add_event(&r, job, d->status);
+    add_event(&r, job, d, d->status);
     return store_referral(txn, d, &r, category, region, sbuf);
 }
 

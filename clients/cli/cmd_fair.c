@@ -3,10 +3,11 @@
  *   fair create ID --name NAME [--region R] [--date T]
  *   fair add|remove FAIR vacancies|workers (ID... | --file FILE|-)
  *   fair show FAIR
- *   fair allocate FAIR [--scope S] [--as-of T] [--json]
+ *   fair allocate FAIR [--scope S] [--as-of T] [--referrals] [--json]
  *
  * `allocate` prints the assignments as an aligned table with both sides'
- * scores, then who and what is left; --json prints the server's result.
+ * scores, then who and what is left (and with --referrals, the referral
+ * made of each assignment); --json prints the server's result.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +21,7 @@ static const char usage[] =
     "fair create ID --name NAME [--region R] [--date T]\n"
     "       fair add|remove FAIR vacancies|workers (ID... | --file FILE|-)\n"
     "       fair show FAIR\n"
-    "       fair allocate FAIR [--scope S] [--as-of T] [--json]";
+    "       fair allocate FAIR [--scope S] [--as-of T] [--referrals] [--json]";
 
 /* Finds "--name VALUE" among argv[first..argc); every other argument must
  * be one of the names in `allowed` (NULL-terminated), each with a value. */
@@ -216,6 +217,20 @@ print_allocation(const msgpack_object *res)
     }
     printf("\n%" PRIu32 " placed, %" PRIu32 " not placed; %" PRIu32
            " vacancies keep %" PRIu64 " open places\n", n, n_un, n_uf, places);
+    const msgpack_object *refs = cli_map_get(res, "referrals");
+    if (refs && refs->type == MSGPACK_OBJECT_ARRAY) {
+        uint32_t made = 0;
+        for (uint32_t i = 0; i < refs->via.array.size; i++)
+            made += cli_map_get(&refs->via.array.ptr[i], "referral") != NULL;
+        printf("%" PRIu32 " referrals made, %" PRIu32 " refused\n", made,
+               refs->via.array.size - made);
+        for (uint32_t i = 0; i < refs->via.array.size; i++) {
+            const msgpack_object *e = cli_map_get(&refs->via.array.ptr[i], "error");
+            const msgpack_object *m = e ? cli_map_get(e, "message") : NULL;
+            if (m)
+                printf("  refused: %.*s\n", str_width(m), m->via.str.ptr);
+        }
+    }
     for (int k = 0; k < 2 && missing; k++) {
         const char *key = k == 0 ? "vacancies" : "workers";
         const msgpack_object *m = cli_map_get(missing, key);
@@ -233,10 +248,19 @@ fair_allocate(cli_t *cli, int argc, char **argv)
 {
     static const char *const names[] = {"--scope", "--as-of", NULL};
     const char *v[2] = {NULL};
-    bool json = false;
+    bool json = false, refer = false;
     int64_t as_of = 0;
     if (argc < 3 || argv[2][0] == '-')
         return cli_usage("%s", usage);
+    /* --referrals is a flag: take it out before the options with values. */
+    int kept = 3;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--referrals") == 0)
+            refer = true;
+        else
+            argv[kept++] = argv[i];
+    }
+    argc = kept;
     if (get_opts(argc, argv, 3, names, v, &json) != 0)
         return CLI_EXIT_USAGE;
     if (v[1] && get_int("--as-of", v[1], &as_of) != 0)
@@ -245,9 +269,13 @@ fair_allocate(cli_t *cli, int argc, char **argv)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 1 + (v[0] != NULL) + (v[1] != NULL));
+    msgpack_pack_map(&pk, 1 + (v[0] != NULL) + (v[1] != NULL) + refer);
     cli_pack_str(&pk, "fair");
     cli_pack_str(&pk, argv[2]);
+    if (refer) {
+        cli_pack_str(&pk, "referrals");
+        msgpack_pack_true(&pk);
+    }
     if (v[0]) {
         cli_pack_str(&pk, "scope");
         cli_pack_str(&pk, v[0]);

@@ -61,7 +61,7 @@ static const char usage_text[] =
     "  fair create ID --name NAME [--region R] [--date T]\n"
     "  fair add|remove FAIR vacancies|workers (ID... | --file FILE|-)\n"
     "  fair show FAIR\n"
-    "  fair allocate FAIR [--scope S] [--as-of T] [--json]\n"
+    "  fair allocate FAIR [--scope S] [--as-of T] [--referrals] [--json]\n"
     "                                        job fairs: members and a stable\n"
     "                                        allocation of workers to places\n"
     "  metrics                               the daemon's request counts, latency\n"

@@ -476,3 +476,83 @@ Test(fair, errors_name_the_problem_and_change_nothing, .timeout = 60)
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
+
+/* With "referrals": true every assignment becomes a referral, under the
+ * rules of referral.create: a pair already referred is refused, and the
+ * allocation itself is the same as without. */
+Test(fair, allocations_become_referrals, .timeout = 120)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    static const char *const vs[] = {"fv1", "fv2", "fv3"};
+    static const char *const ws[] = {"fw1", "fw2", "fw3", "fw4", "fw5"};
+    for (size_t i = 0; i < 3; i++)
+        jt_put_vacancy(c, vs[i], "110101", "6-05-02-03", "weld:3");
+    for (size_t i = 0; i < 5; i++)
+        jt_put_worker(c, ws[i], "110101", "6-05-02", i % 2 ? "weld:3" : "weld:4");
+    jm_reply_t *r = jt_call_json(c, "fair.create", "{\"id\": \"rf\", \"name\": \"Fair\"}");
+    jt_expect_ok(r, "fair.create");
+    jm_reply_free(r);
+    r = jt_call_json(c, "fair.register",
+                     "{\"fair\": \"rf\", \"vacancies\": [\"fv1\", \"fv2\", \"fv3\"],"
+                     " \"workers\": [\"fw1\", \"fw2\", \"fw3\", \"fw4\", \"fw5\"]}");
+    jt_expect_ok(r, "fair.register");
+    jm_reply_free(r);
+
+    jm_reply_t *plain = jt_call_json(c, "fair.allocate", "{\"fair\": \"rf\"}");
+    jt_expect_ok(plain, "fair.allocate");
+    const msgpack_object *want = jt_need(&plain->result, "assignments");
+    cr_assert_eq(want->via.array.size, 3, "one worker per vacancy");
+
+    r = jt_call_json(c, "fair.allocate", "{\"fair\": \"rf\", \"referrals\": true}");
+    jt_expect_ok(r, "fair.allocate with referrals");
+    const msgpack_object *as = jt_need(&r->result, "assignments");
+    const msgpack_object *refs = jt_need(&r->result, "referrals");
+    cr_assert_eq(as->via.array.size, want->via.array.size);
+    cr_assert_eq(refs->via.array.size, as->via.array.size);
+    for (uint32_t i = 0; i < refs->via.array.size; i++) {
+        const msgpack_object *ref = &refs->via.array.ptr[i], *a = &as->via.array.ptr[i];
+        cr_assert(jt_str_is(jt_need(ref, "worker"), jt_get_str(a, "worker")));
+        cr_assert(jt_str_is(jt_need(ref, "vacancy"), jt_get_str(a, "vacancy")));
+        char wid[JO_ID_SIZE], vid[JO_ID_SIZE], rid[32];
+        snprintf(wid, sizeof wid, "%s", jt_get_str(a, "worker"));
+        snprintf(vid, sizeof vid, "%s", jt_get_str(a, "vacancy"));
+        snprintf(rid, sizeof rid, "%s", jt_get_str(ref, "referral"));
+        cr_assert(jt_str_is(jt_need(&want->via.array.ptr[i], "worker"), wid),
+                  "referrals changed the allocation");
+        jm_reply_t *g = jt_call_json(c, "referral.get", "{\"id\": \"%s\"}", rid);
+        jt_expect_ok(g, "referral.get");
+        const msgpack_object *m = jt_need(&g->result, "referral");
+        cr_assert(jt_str_is(jt_need(m, "worker"), wid));
+        cr_assert(jt_str_is(jt_need(m, "vacancy"), vid));
+        cr_assert(jt_str_is(jt_need(m, "status"), "referred"));
+        const msgpack_object *h = jt_need(m, "history");
+        cr_assert_eq(h->via.array.size, 1);
+        cr_assert(jt_str_is(jt_need(&h->via.array.ptr[0], "note"), "job fair rf"));
+        cr_assert(jt_str_is(jt_need(&h->via.array.ptr[0], "by"), "admin"));
+        jm_reply_free(g);
+    }
+    jm_reply_free(r);
+
+    /* Again: every pair has an open referral now, and each says so. */
+    r = jt_call_json(c, "fair.allocate", "{\"fair\": \"rf\", \"referrals\": true}");
+    jt_expect_ok(r, "fair.allocate with referrals, again");
+    refs = jt_need(&r->result, "referrals");
+    cr_assert_eq(refs->via.array.size, want->via.array.size);
+    for (uint32_t i = 0; i < refs->via.array.size; i++) {
+        const msgpack_object *e = jt_need(&refs->via.array.ptr[i], "error");
+        cr_assert(jt_str_is(jt_need(e, "code"), "conflict"));
+        cr_assert_null(jt_get(&refs->via.array.ptr[i], "referral"));
+    }
+    jm_reply_free(r);
+    r = jt_call_json(c, "referral.list", "{\"vacancy\": \"fv1\"}");
+    jt_expect_ok(r, "referral.list");
+    jm_reply_free(r);
+    r = jt_call_json(c, "fair.allocate", "{\"fair\": \"rf\", \"referrals\": 1}");
+    jt_expect_error(r, "bad_request", "referrals");
+    jm_reply_free(r);
+
+    jm_reply_free(plain);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
