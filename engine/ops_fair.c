@@ -590,7 +590,7 @@ refer_assignments(en_req_t *req, pr_str_t fair, int scope, int64_t as_of, const 
     }
     if (en_job_new(req, d, apply_refer, reply_refer) != 0)
         return -ENOMEM;
-    req->job->mem = size;
+    req->job->mem += size;
     return 0;
 }
 
