@@ -52,6 +52,7 @@ static const en_command_t commands[] = {
     {"referral.list", R_STAFF, 0, en_op_referral_list},
     {"stats.supply_demand", R_ALL, 0, en_op_stats_supply_demand},
     {"stats.wages", R_ALL, 0, en_op_stats_wages},
+    {"sync.pull", EN_ROLE_NODE | EN_ROLE_ADMIN, 0, en_op_sync_pull},
     {"stats.reemployment", R_ALL, 0, en_op_stats_reemployment},
     {"occupation.suggest", R_ALL, 0, en_op_occupation_suggest},
 };

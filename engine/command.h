@@ -137,5 +137,6 @@ int en_op_alert_listen(en_req_t *req);
 int en_op_alert_list(en_req_t *req);
 int en_op_alert_subscriptions(en_req_t *req);
 int en_op_occupation_suggest(en_req_t *req);
+int en_op_sync_pull(en_req_t *req);
 
 #endif

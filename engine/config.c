@@ -11,6 +11,7 @@
 #include <ini.h>
 
 #include "log.h"
+#include "record.h"
 #include "seal.h"
 
 void
@@ -34,6 +35,7 @@ en_config_defaults(en_config_t *cfg)
     cfg->map_size = 16ull << 30;
     cfg->map_max = 1ull << 40;
     cfg->sync = IX_SYNC_FULL;
+    cfg->sync_interval = 200;
     /* The repository's reference data, where the build found it. */
     snprintf(cfg->occupations_file, sizeof cfg->occupations_file, "%s",
              JM_DATA_DIR "/cn_occupation_classification_2022.csv");
@@ -138,8 +140,14 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         return set_copy(cfg->unix_path, sizeof cfg->unix_path, value);
     if (strcmp(name, "data") == 0)
         return set_copy(cfg->data_dir, sizeof cfg->data_dir, value);
-    if (strcmp(name, "node") == 0)
+    if (strcmp(name, "node") == 0) {
+        /* It is stored in every vacancy as its origin: a record id's rules. */
+        if (strlen(value) >= sizeof cfg->node || !pr_id_valid(value, strlen(value)))
+            return -1;
         return set_copy(cfg->node, sizeof cfg->node, value);
+    }
+    if (strcmp(name, "sync_interval") == 0)
+        return parse_uint(value, 10, 60000, &cfg->sync_interval);
     if (strcmp(name, "admin_key_file") == 0)
         return set_copy(cfg->admin_key_file, sizeof cfg->admin_key_file, value);
     if (strcmp(name, "key_file") == 0)
@@ -267,6 +275,32 @@ en_config_read_keys(const char *path, en_keyring_t *kr, char *why, size_t why_le
     return 0;
 }
 
+/* [peers] entries are `name = host:port key`. */
+static int
+add_peer(en_config_t *cfg, const char *name, const char *value)
+{
+    if (cfg->n_peers == EN_MAX_PEERS || strlen(name) > EN_PEER_NAME_MAX ||
+        !pr_id_valid(name, strlen(name)))
+        return -1;
+    for (unsigned i = 0; i < cfg->n_peers; i++)
+        if (strcmp(cfg->peers[i].name, name) == 0)
+            return -1;
+    const char *space = strpbrk(value, " \t");
+    if (!space)
+        return -1;
+    size_t addr_len = (size_t)(space - value);
+    const char *key = space + strspn(space, " \t");
+    if (addr_len == 0 || addr_len >= EN_ADDR_MAX || !strrchr(value, ':') ||
+        strrchr(value, ':') > space || *key == '\0' || strlen(key) >= EN_PEER_KEY_MAX)
+        return -1;
+    en_peer_config_t *p = &cfg->peers[cfg->n_peers++];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    memcpy(p->addr, value, addr_len);
+    p->addr[addr_len] = '\0';
+    snprintf(p->key, sizeof p->key, "%s", key);
+    return 0;
+}
+
 static int
 config_ini_entry(void *user, const char *section, const char *name,
             const char *value)
@@ -275,6 +309,8 @@ config_ini_entry(void *user, const char *section, const char *name,
     int rc;
     if (strcmp(section, "keys") == 0)
         rc = add_key(&cfg->keys, name, value);
+    else if (strcmp(section, "peers") == 0)
+        rc = add_peer(cfg, name, value);
     else if (strcmp(section, "server") == 0 || strcmp(section, "storage") == 0)
         rc = set_option(cfg, name, value);
     else
@@ -299,7 +335,10 @@ usage(FILE *out)
 "                           port 0 picks a free port; see --ready-file)\n"
 "  -u, --unix PATH          also listen on a Unix socket\n"
 "  -d, --data DIR           data directory (default ./var; created when absent)\n"
-"      --node ID            this node's id, reported by hello (default local)\n"
+"      --node ID            this node's id, reported by hello and stored as the\n"
+"                           origin of the vacancies written here (default local)\n"
+"      --sync-interval MS   pause between pulls from a [peers] node once caught\n"
+"                           up (10..60000, default 200; docs/network.md)\n"
 "  -t, --threads N          event-loop threads (default 2)\n"
 "      --map-size SIZE      LMDB map size at start, e.g. 16G (default 16G)\n"
 "      --map-max SIZE       the map doubles when full, up to SIZE (default 1T;\n"
@@ -368,6 +407,7 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         {"unix", required_argument, NULL, 'u'},
         {"data", required_argument, NULL, 'd'},
         {"node", required_argument, NULL, 1},
+        {"sync-interval", required_argument, NULL, 1},
         {"threads", required_argument, NULL, 't'},
         {"map-size", required_argument, NULL, 1},
         {"map-max", required_argument, NULL, 1},

@@ -26,8 +26,14 @@
  *   map_size = 16G
  *   map_max = 1T
  *   sync = full
+ *   sync_interval = 200
  *   [keys]
  *   front-desk = counselor:SECRET
+ *   [peers]
+ *   city-a = 10.0.0.5:7411 NODE-KEY
+ *
+ * Each [peers] entry is an upstream node this one follows (sync.pull,
+ * docs/network.md): its address and a key of role node there.
  */
 #ifndef JM_ENGINE_CONFIG_H
 #define JM_ENGINE_CONFIG_H
@@ -41,6 +47,15 @@
 
 #define EN_MAX_LISTEN 8
 #define EN_ADDR_MAX 128
+#define EN_MAX_PEERS 16
+#define EN_PEER_NAME_MAX 24     /* its cursor lives in meta "peer." + name */
+#define EN_PEER_KEY_MAX 256
+
+typedef struct en_peer_config {
+    char name[EN_PEER_NAME_MAX + 1];
+    char addr[EN_ADDR_MAX];         /* host:port */
+    char key[EN_PEER_KEY_MAX];      /* a key of role node at the peer */
+} en_peer_config_t;
 
 typedef struct en_config {
     char listen[EN_MAX_LISTEN][EN_ADDR_MAX];
@@ -72,6 +87,9 @@ typedef struct en_config {
     uint64_t map_max;               /* it grows up to this (at least map_size) */
     enum ix_sync sync;
     en_keyring_t keys;              /* keys from the config file */
+    en_peer_config_t peers[EN_MAX_PEERS];   /* upstream nodes followed */
+    unsigned n_peers;
+    unsigned sync_interval;         /* ms between pulls once caught up */
 } en_config_t;
 
 /* Fills defaults. */

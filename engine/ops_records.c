@@ -94,6 +94,39 @@ check_sealable(const en_req_t *req, const pr_worker_t *w, const char *path,
                    path, field);
 }
 
+/* ---- origin ----------------------------------------------------------- */
+
+/* A vacancy received from another node changes only by replication from
+ * there (docs/network.md): a local write to it is refused. Returns 1 with
+ * the job failed (conflict), 0 when the vacancy is this node's or absent,
+ * or a negative errno from the store. */
+static int
+refuse_foreign(ix_txn_t *txn, en_write_t *job, pr_str_t id)
+{
+    char origin[PR_ID_MAX + 1];
+    int rc = en_store_vacancy_origin(txn, id.ptr, id.len, origin);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    const char *node = job->worker->srv->cfg->node;
+    if (origin[0] == '\0' || strcmp(origin, node) == 0)
+        return 0;
+    job->failed = true;
+    pr_fail(&job->err, PR_CONFLICT,
+            "vacancy %.*s belongs to node %s and is read-only here: change it at %s",
+            (int)id.len, id.ptr, origin, origin);
+    return 1;
+}
+
+/* The origin of a vacancy written here: this node. */
+static void
+stamp_origin(const en_req_t *req, pr_vacancy_t *v)
+{
+    v->origin.ptr = req->srv->cfg->node;
+    v->origin.len = (uint32_t)strlen(req->srv->cfg->node);
+}
+
 /* ---- put -------------------------------------------------------------- */
 
 static void
@@ -112,7 +145,11 @@ reply_put(en_write_t *job, msgpack_packer *pk)
 static int
 apply_vacancy_put(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
 {
-    return en_store_put_vacancy(txn, job->data, job->now, sbuf, &job->result.created);
+    pr_vacancy_t *v = job->data;
+    int rc = refuse_foreign(txn, job, v->id);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    return en_store_put_vacancy(txn, v, job->now, sbuf, &job->result.created);
 }
 
 static int
@@ -145,6 +182,8 @@ put_one(en_req_t *req, uint8_t kind)
         free(rec);
         return -1;
     }
+    if (kind == IX_VACANCY)
+        stamp_origin(req, rec);
     if (en_job_new(req, rec, kind == IX_VACANCY ? apply_vacancy_put : apply_worker_put,
                    reply_put) != 0)
         return -1;
@@ -194,6 +233,12 @@ apply_put_many(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     record_batch_t *b = job->data;
     job->result.count = b->n;
     job->result.created_n = job->result.replaced_n = 0;
+    /* All or nothing: every vacancy is checked before any is written. */
+    for (uint32_t i = 0; b->kind == IX_VACANCY && i < b->n; i++) {
+        int rc = refuse_foreign(txn, job, b->u.vacancies[i].id);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
     for (uint32_t i = 0; i < b->n; i++) {
         bool created = false;
         int rc = b->kind == IX_VACANCY
@@ -288,6 +333,8 @@ put_many(en_req_t *req, uint8_t kind)
                                         &b->u.workers[i], e);
         if (rc == 0 && kind == IX_WORKER)
             rc = check_sealable(req, &b->u.workers[i], path, e);
+        if (rc == 0 && kind == IX_VACANCY)
+            stamp_origin(req, &b->u.vacancies[i]);
         if (rc != 0) {
             if (n_bad < EN_PUT_MANY_ERRORS)
                 idx[n_bad] = i;
@@ -399,7 +446,10 @@ apply_delete(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
 {
     (void)sbuf;
     id_job_t *d = job->data;
-    int rc = ix_delete(txn, d->kind, job->result.id.ptr, job->result.id.len, job->now);
+    int rc = d->kind == IX_VACANCY ? refuse_foreign(txn, job, job->result.id) : 0;
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    rc = ix_delete(txn, d->kind, job->result.id.ptr, job->result.id.len, job->now);
     if (rc == -ENOENT) {
         fail_not_found(job, d->kind);
         return 0;
@@ -451,8 +501,10 @@ static int
 apply_close(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
 {
     pr_vacancy_t *v = job->data;
-    int rc = en_store_load_vacancy(txn, job->result.id.ptr, job->result.id.len,
-                                   job->zone, v);
+    int rc = refuse_foreign(txn, job, job->result.id);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    rc = en_store_load_vacancy(txn, job->result.id.ptr, job->result.id.len, job->zone, v);
     if (rc == -ENOENT) {
         fail_not_found(job, IX_VACANCY);
         return 0;

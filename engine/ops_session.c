@@ -5,6 +5,7 @@
 
 #include "auth.h"
 #include "command.h"
+#include "follow.h"
 #include "conn.h"
 #include "keystore.h"
 #include "log.h"
@@ -105,7 +106,7 @@ en_op_admin_info(en_req_t *req)
 
     msgpack_packer *pk = req->pk;
     en_reply_ok(req);
-    msgpack_pack_map(pk, 19);
+    msgpack_pack_map(pk, 20);
     pr_pack_cstr(pk, "server");
     pr_pack_cstr(pk, "jobmatchd");
     pr_pack_cstr(pk, "version");
@@ -127,6 +128,8 @@ en_op_admin_info(en_req_t *req)
     pack_u64(pk, "threads", srv->n_workers);
     pack_u64(pk, "commits", ws.commits);
     pack_u64(pk, "writes", ws.writes);
+    pr_pack_cstr(pk, "peers");
+    en_followers_pack(srv->followers, pk);
     pr_pack_cstr(pk, "secret_key_id");
     if (srv->sealer) {
         char id[3];

@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "stats.h"
 #include "store.h"
+#include "follow.h"
 #include "writer.h"
 
 /* How long a SIGTERM drain may take before connections are cut. */
@@ -590,6 +591,9 @@ en_server_run(en_config_t *cfg)
     srv->writer = en_writer_start(srv->ix, en_config_map_ceiling(cfg));
     if (!srv->writer)
         goto out;
+    srv->followers = en_followers_start(srv);
+    if (!srv->followers)
+        goto out;
 
     srv->base = event_base_new();
     srv->n_workers = cfg->threads;
@@ -649,6 +653,7 @@ out:
         for (unsigned i = 0; i < started; i++)
             pthread_join(srv->workers[i].thread, NULL);
     }
+    en_followers_stop(srv->followers);  /* they write through the writer */
     if (srv->writer)
         en_writer_stop(srv->writer);  /* finishes queued writes */
     en_backup_finish(&srv->backup);   /* before its worker and the store go */

@@ -72,6 +72,7 @@ struct en_server {
     en_backup_slot_t backup;       /* admin.backup */
     struct en_alerts *alerts;      /* match-alert subscriptions */
     struct en_occupations *occupations; /* occupation.suggest; NULL = none */
+    struct en_followers *followers;     /* of the [peers] (follow.h) */
     atomic_uint connections;
     atomic_uint_fast64_t connections_total, connections_refused;
     struct en_metrics *metrics;    /* NULL unless metrics_listen is set */

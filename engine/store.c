@@ -241,6 +241,32 @@ en_store_load_vacancy(ix_txn_t *txn, const char *id, uint32_t id_len,
     return 0;
 }
 
+int
+en_store_vacancy_origin(ix_txn_t *txn, const char *id, uint32_t id_len,
+                        char out[PR_ID_MAX + 1])
+{
+    ix_record_t rec;
+    int rc = ix_get(txn, IX_VACANCY, id, id_len, &rec);
+    if (rc != 0)
+        return rc;
+    out[0] = '\0';
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    if (msgpack_unpack_next(&up, rec.value, rec.value_len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        up.data.type != MSGPACK_OBJECT_MAP) {
+        msgpack_unpacked_destroy(&up);
+        return -EIO;
+    }
+    const msgpack_object *o = pr_map_get(&up.data, "origin");
+    if (o && o->type == MSGPACK_OBJECT_STR && o->via.str.size <= PR_ID_MAX) {
+        memcpy(out, o->via.str.ptr, o->via.str.size);
+        out[o->via.str.size] = '\0';
+    }
+    msgpack_unpacked_destroy(&up);
+    return 0;
+}
+
 /* ---- reading workers -------------------------------------------------- */
 
 /* A stored worker value, split: the public map and the sealed bin. */

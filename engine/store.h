@@ -41,6 +41,13 @@ int en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v,
                              int64_t now, msgpack_sbuffer *sbuf,
                              bool *created);
 
+/* Copies the origin node of stored vacancy id into out (NUL-terminated;
+ * "" for a vacancy stored before vacancies had origins, which is this
+ * node's own). -ENOENT when absent, -EIO when the stored bytes do not
+ * decode. */
+int en_store_vacancy_origin(ix_txn_t *txn, const char *id, uint32_t id_len,
+                            char out[PR_ID_MAX + 1]);
+
 /* Inserts or replaces w, sealing its personal fields with sealer (which
  * may be NULL only when w has none). */
 int en_store_put_worker(ix_txn_t *txn, const en_sealer_t *sealer,

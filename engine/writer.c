@@ -243,6 +243,8 @@ writer_main(void *arg)
             if (batch->conn) {
                 atomic_fetch_add(&wr->writes, 1);
                 en_worker_complete(batch->worker, batch);
+            } else if (batch->done) {
+                batch->done(batch);
             } else {
                 atomic_fetch_add(&wr->audit_jobs, 1);
                 if (batch->failed)

@@ -46,6 +46,10 @@ struct en_write {
      * is kept here until its turn. */
     char *answer;
     size_t answer_len;
+    /* With conn NULL: called on the writer thread once the job committed
+     * (or failed: job->failed), instead of freeing it; the caller owns the
+     * job (the follower of a peer, follow.h). */
+    void (*done)(en_write_t *job);
     msgpack_zone *zone;            /* owns the decoded request */
     void *data;                    /* op-specific, freed with free() */
     size_t mem;                    /* bytes the decoded request and data hold, for

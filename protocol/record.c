@@ -441,6 +441,16 @@ int pr_vacancy_decode(const msgpack_object *obj, const char *path,
     if (get_enum(obj, "status", path, pr_vacancy_status_parse,
                  "open, closed", PR_VACANCY_OPEN, &out->status, err) < 0)
         return -1;
+    /* origin names the owning node: the server sets it, so a client's
+     * value means nothing; a stored record (or a replicated one) keeps it. */
+    if (flags & PR_REC_STORED) {
+        if (get_opt_str(obj, "origin", path, 1, PR_ID_MAX, &out->origin, err) < 0)
+            return -1;
+        if (out->origin.ptr && !pr_id_valid(out->origin.ptr, out->origin.len))
+            return pr_fail(err, PR_BAD_REQUEST,
+                           "%s: must be 1..64 characters of [A-Za-z0-9._:-]",
+                           field_path(p, path, "origin"));
+    }
     return 0;
 }
 

@@ -85,6 +85,8 @@ typedef struct pr_vacancy {
     uint8_t priority_mask;  /* bit (1 << pr_category_t) per category */
     int64_t posted, expires;
     int status;             /* pr_vacancy_status_t */
+    pr_str_t origin;        /* the node that owns it; server-filled, ptr
+                               NULL when unknown (stored before origins) */
 } pr_vacancy_t;
 
 typedef struct pr_worker {
@@ -102,15 +104,16 @@ typedef struct pr_worker {
 } pr_worker_t;
 
 /* Decoding flags. */
-#define PR_REC_STORED 1u    /* a stored record: accept `filled` and require
-                               every server-filled field (posted/registered) */
+#define PR_REC_STORED 1u    /* a stored record: accept `filled` and `origin`
+                               and require every server-filled field
+                               (posted/registered) */
 #define PR_REC_PROFILE 2u   /* a worker profile for ad-hoc matching: no id,
                                name, national_id or phone allowed or needed */
 
 /* Validates obj (must be a map) against every rule of the contract and
  * fills *out. Absent optional fields get the contract's defaults; `posted`
- * and `registered` default to `now`. A client-sent `filled` is ignored
- * (it is server-maintained) unless PR_REC_STORED is given.
+ * and `registered` default to `now`. A client-sent `filled` or `origin`
+ * is ignored (both are server-maintained) unless PR_REC_STORED is given.
  * On failure returns -1 with err->code = PR_BAD_REQUEST and a message
  * that starts with `path` and names the field, e.g.
  * "vacancy.skills[2].level: must be an integer 1..5". */
@@ -121,7 +124,8 @@ int pr_worker_decode(const msgpack_object *obj, const char *path,
                      unsigned flags, int64_t now, pr_worker_t *out,
                      pr_error_t *err);
 
-/* Canonical encodings. pr_pack_worker omits name, national_id and phone
+/* Canonical encodings. pr_pack_vacancy writes `origin` last, when set;
+ * pr_pack_worker omits name, national_id and phone
  * when with_personal is false. */
 void pr_pack_vacancy(msgpack_packer *pk, const pr_vacancy_t *v);
 void pr_pack_worker(msgpack_packer *pk, const pr_worker_t *w,

@@ -51,12 +51,13 @@ static void pack_skills(msgpack_packer *pk, const pr_skill_t *skills,
     }
 }
 
-/* The number of fields pr_pack_vacancy writes. */
+/* The number of fields pr_pack_vacancy always writes (origin comes on top
+ * when known). */
 #define VACANCY_FIELDS 17
 
 void pr_pack_vacancy(msgpack_packer *pk, const pr_vacancy_t *v)
 {
-    msgpack_pack_map(pk, VACANCY_FIELDS);
+    msgpack_pack_map(pk, VACANCY_FIELDS + (v->origin.ptr != NULL));
     pack_str_field(pk, "id", v->id);
     pack_str_field(pk, "employer", v->employer);
     pack_str_field(pk, "title", v->title);
@@ -84,6 +85,8 @@ void pr_pack_vacancy(msgpack_packer *pk, const pr_vacancy_t *v)
     pack_int_field(pk, "posted", v->posted);
     pack_int_field(pk, "expires", v->expires);
     pack_name_field(pk, "status", pr_vacancy_status_name(v->status));
+    if (v->origin.ptr != NULL)
+        pack_str_field(pk, "origin", v->origin);
 }
 
 /* Fields a worker always has: birth_year, region, education, skills,
