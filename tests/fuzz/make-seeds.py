@@ -109,6 +109,7 @@ REQUESTS = [
     ("op-stats.reemployment", "stats.reemployment", {"period": "2026",
                                                      "region": "110105"}),
     ("op-occupation.suggest", "occupation.suggest", {"text": "抖音客服专员", "limit": 5}),
+    ("op-sync.pull", "sync.pull", {"after": 0, "limit": 100}),
 ]
 
 
