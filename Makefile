@@ -36,9 +36,11 @@ test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # The kiosk page used as a job seeker would, in Debian's chromium driven by
-# playwright-core (pinned in tests/browser/package-lock.json).
+# playwright-core (pinned with its checksum in tests/browser/package-lock.json;
+# a version that runs on Debian 12's node 18; taken from npm's cache when
+# there, from the registry otherwise).
 test-browser: build
-	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/browser && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 	timeout 300 node tests/browser/kiosk.test.mjs $(BUILD)
 
 test-asan: deps

@@ -93,5 +93,6 @@ if [ ! -e "$data/data.mdb" ]; then
 fi
 
 echo "run.sh: jobmatchd on $listen, data in $data; admin key $key_where." \
-  "Query it with: $build/jobmatch -a $listen $key_hint info"
+  "Query it with: $build/jobmatch -a $listen $key_hint info;" \
+  "the kiosk beside it: make kiosk (in another terminal)"
 exec "$daemon" --listen "$listen" --data "$data" --secret-key-file "$secret"
