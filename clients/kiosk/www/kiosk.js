@@ -329,8 +329,15 @@ async function search(ev) {
     showBanner(null);
     renderResults();
     const prefix = { county: 6, city: 4, province: 2, all: 2 }[form.scope];
-    state.chart = await api('supply_demand?region=' + form.region.slice(0, prefix));
-    renderChart();
+    /* The openings stand without the chart: a failed chart is only said. */
+    try {
+      state.chart = await api('supply_demand?region=' + form.region.slice(0, prefix));
+      renderChart();
+    } catch (e) {
+      state.chart = null;
+      $('chart-section').hidden = true;
+      showBanner(e);
+    }
   } catch (e) {
     /* Old results must not pass for an answer to this search. */
     state.matches = null;
