@@ -1,7 +1,8 @@
 /* test_drain.c - SIGTERM while many clients write: the daemon drains and
  * exits well within the service manager's stop timeout, and after a
  * restart every acknowledged write (puts, bulk puts, deletes, pipelined
- * puts) is there and every index agrees with the records. */
+ * puts) is there and every index agrees with the records. The same after
+ * SIGKILL under the same load, where nothing drains. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -192,6 +193,67 @@ total_acked(client_t *cls, int n)
     return t;
 }
 
+/* After a restart: every acknowledged write is there, nothing of a
+ * request not acknowledged is half there, and every index agrees with
+ * the records. */
+static void
+check_after_restart(jt_daemon_t *d, client_t *cls, int n_clients, const char *what)
+{
+    jt_daemon_restart(d);   /* stopped already: its status says nothing */
+    jm_client_t *c = jt_connect_admin(d);
+    uint64_t vacancies_min = 0, workers_min = 0;
+    char id[48];
+    for (int i = 0; i < n_clients; i++) {
+        int acked = atomic_load(&cls[i].acked);
+        switch (cls[i].kind) {
+        case PUT_ONE:
+        case PIPELINED:
+            for (int n = 0; n < acked; n++) {
+                snprintf(id, sizeof id, "%c%d-%d", cls[i].kind == PUT_ONE ? 'v' : 'p', i, n);
+                cr_assert(exists(c, "vacancy.get", id), "acknowledged put of %s lost", id);
+            }
+            vacancies_min += (uint64_t)acked;
+            break;
+        case PUT_MANY:
+            for (int n = 0; n < acked; n++)
+                for (int k = 0; k < BATCH; k++) {
+                    snprintf(id, sizeof id, "w%d-%d-%d", i, n, k);
+                    cr_assert(exists(c, "worker.get", id), "acknowledged put of %s lost", id);
+                }
+            /* The batch in flight at the drain is all there or not at all. */
+            snprintf(id, sizeof id, "w%d-%d-0", i, acked);
+            if (exists(c, "worker.get", id))
+                for (int k = 1; k < BATCH; k++) {
+                    snprintf(id, sizeof id, "w%d-%d-%d", i, acked, k);
+                    cr_assert(exists(c, "worker.get", id), "half a batch stored: %s missing", id);
+                }
+            workers_min += (uint64_t)acked * BATCH;
+            break;
+        case PUT_DELETE:
+            for (int n = 0; n < acked; n++) {
+                snprintf(id, sizeof id, "d%d-%d", i, n);
+                cr_assert(!exists(c, "vacancy.get", id), "acknowledged delete of %s lost", id);
+            }
+            /* d<i>-<acked> may be in flight, put or delete: either way. */
+            break;
+        }
+    }
+    /* Beyond what was acknowledged, at most the requests in flight. */
+    uint64_t nv = jt_admin_count(c, "vacancies"), nw = jt_admin_count(c, "workers");
+    cr_assert_geq(nv, vacancies_min);
+    cr_assert_leq(nv, vacancies_min + n_clients / 4 * (1 + PIPE + 1), "%llu vacancies",
+                  (unsigned long long)nv);
+    cr_assert_geq(nw, workers_min);
+    cr_assert_leq(nw, workers_min + n_clients / 4 * BATCH, "%llu workers", (unsigned long long)nw);
+
+    jm_reply_t *r = jt_call_json(c, "admin.check", "{}");
+    jt_expect_ok(r, "admin.check");
+    cr_assert(jt_get_bool(&r->result, "ok"), "admin.check after %s: %s", what,
+              jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
+    jm_close(c);
+}
+
 Test(drain, sigterm_under_load_loses_no_acknowledged_write, .timeout = 180)
 {
     enum { CLIENTS = 16 };
@@ -232,59 +294,7 @@ Test(drain, sigterm_under_load_loses_no_acknowledged_write, .timeout = 180)
     cr_log_info("drain under load: %lld ms, %d acknowledged units (%d at SIGTERM)",
                 (long long)took, total_acked(cls, CLIENTS), acked_at_term);
 
-    jt_daemon_restart(d);
-    jm_client_t *c = jt_connect_admin(d);
-    uint64_t vacancies_min = 0, workers_min = 0;
-    char id[48];
-    for (int i = 0; i < CLIENTS; i++) {
-        int acked = atomic_load(&cls[i].acked);
-        switch (cls[i].kind) {
-        case PUT_ONE:
-        case PIPELINED:
-            for (int n = 0; n < acked; n++) {
-                snprintf(id, sizeof id, "%c%d-%d", cls[i].kind == PUT_ONE ? 'v' : 'p', i, n);
-                cr_assert(exists(c, "vacancy.get", id), "acknowledged put of %s lost", id);
-            }
-            vacancies_min += (uint64_t)acked;
-            break;
-        case PUT_MANY:
-            for (int n = 0; n < acked; n++)
-                for (int k = 0; k < BATCH; k++) {
-                    snprintf(id, sizeof id, "w%d-%d-%d", i, n, k);
-                    cr_assert(exists(c, "worker.get", id), "acknowledged put of %s lost", id);
-                }
-            /* The batch in flight at the drain is all there or not at all. */
-            snprintf(id, sizeof id, "w%d-%d-0", i, acked);
-            if (exists(c, "worker.get", id))
-                for (int k = 1; k < BATCH; k++) {
-                    snprintf(id, sizeof id, "w%d-%d-%d", i, acked, k);
-                    cr_assert(exists(c, "worker.get", id), "half a batch stored: %s missing", id);
-                }
-            workers_min += (uint64_t)acked * BATCH;
-            break;
-        case PUT_DELETE:
-            for (int n = 0; n < acked; n++) {
-                snprintf(id, sizeof id, "d%d-%d", i, n);
-                cr_assert(!exists(c, "vacancy.get", id), "acknowledged delete of %s lost", id);
-            }
-            /* d<i>-<acked> may be in flight, put or delete: either way. */
-            break;
-        }
-    }
-    /* Beyond what was acknowledged, at most the requests in flight. */
-    uint64_t nv = jt_admin_count(c, "vacancies"), nw = jt_admin_count(c, "workers");
-    cr_assert_geq(nv, vacancies_min);
-    cr_assert_leq(nv, vacancies_min + CLIENTS / 4 * (1 + PIPE + 1), "%llu vacancies",
-                  (unsigned long long)nv);
-    cr_assert_geq(nw, workers_min);
-    cr_assert_leq(nw, workers_min + CLIENTS / 4 * BATCH, "%llu workers", (unsigned long long)nw);
-
-    jm_reply_t *r = jt_call_json(c, "admin.check", "{}");
-    jt_expect_ok(r, "admin.check");
-    cr_assert(jt_get_bool(&r->result, "ok"), "admin.check after the drain: %s",
-              jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
-    jm_close(c);
+    check_after_restart(d, cls, CLIENTS, "the drain");
     free(cls);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
@@ -366,6 +376,43 @@ Test(drain, a_client_that_never_reads_is_cut_at_the_deadline, .timeout = 180)
     cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
     jm_reply_free(r);
     jm_close(c);
+    free(cls);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+/* SIGKILL while the same sixteen clients write: no drain at all, and yet
+ * after a restart every acknowledged write is there and nothing is half
+ * there (issue: crash safety). */
+Test(drain, sigkill_under_load_loses_no_acknowledged_write, .timeout = 180)
+{
+    enum { CLIENTS = 16 };
+    static const enum client_kind kinds[] = {PUT_ONE, PUT_MANY, PUT_DELETE, PIPELINED};
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    client_t *cls = calloc(CLIENTS, sizeof *cls);
+    cr_assert_not_null(cls);
+    pthread_t th[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        cls[i].d = d;
+        cls[i].index = i;
+        cls[i].kind = kinds[i % 4];
+        cr_assert_eq(pthread_create(&th[i], NULL, client_main, &cls[i]), 0);
+    }
+    int64_t deadline = now_ms() + 20000;
+    bool all_going;
+    do {
+        usleep(50000);
+        all_going = true;
+        for (int i = 0; i < CLIENTS; i++)
+            all_going = all_going && atomic_load(&cls[i].acked) >= 3;
+    } while (!all_going && now_ms() < deadline);
+    cr_assert(all_going, "clients made too little progress before SIGKILL");
+    jt_daemon_kill9(d);
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < CLIENTS; i++)
+        cr_assert_str_empty(cls[i].error, "client %d: %s", i, cls[i].error);
+    cr_log_info("kill -9 under load: %d acknowledged units", total_acked(cls, CLIENTS));
+    check_after_restart(d, cls, CLIENTS, "SIGKILL");
     free(cls);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
