@@ -47,12 +47,14 @@ start_net(net_t *n)
     n->province = jt_daemon_start_ini(ini, NULL);
 }
 
+/* Each daemon must exit cleanly: a follower stopped mid-pull, a leak or a
+ * sanitizer report shows up as a non-zero status. */
 static void
 stop_net(net_t *n)
 {
-    jt_daemon_stop(n->province);
-    jt_daemon_stop(n->city[0]);
-    jt_daemon_stop(n->city[1]);
+    cr_assert_eq(jt_daemon_stop(n->province), 0, "the province did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(n->city[0]), 0, "city-a did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(n->city[1]), 0, "city-b did not exit cleanly");
 }
 
 /* jt_expect_error, naming the line of the test that expected it. */
@@ -347,7 +349,7 @@ Test(network, sync_pull_is_for_nodes_and_sends_no_workers)
     jm_close(node);
     jm_close(k);
     jm_close(a);
-    jt_daemon_stop(n.city[0]);
+    cr_assert_eq(jt_daemon_stop(n.city[0]), 0, "city-a did not exit cleanly");
 }
 
 typedef struct load {
