@@ -313,6 +313,17 @@ hire(ix_txn_t *txn, en_write_t *job, const pr_referral_t *r, uint8_t *category,
     if (v->status != PR_VACANCY_OPEN)
         return fail_job(job, PR_CONFLICT, "vacancy %.*s is closed%s", r->vacancy.ptr,
                         r->vacancy.len, NULL);
+    /* A copy of another node's vacancy changes only by replication: the
+     * hire (filled) belongs where the vacancy does. */
+    const char *node = job->worker->srv->cfg->node;
+    if (v->origin.ptr && (v->origin.len != strlen(node) ||
+                          memcmp(v->origin.ptr, node, v->origin.len) != 0)) {
+        char origin[PR_ID_MAX + 1];
+        snprintf(origin, sizeof origin, "%.*s", (int)v->origin.len, v->origin.ptr);
+        return fail_job(job, PR_CONFLICT,
+                        "vacancy %.*s is read-only here: record the hire at its node %s",
+                        r->vacancy.ptr, r->vacancy.len, origin);
+    }
     const en_sealer_t *sealer = job->worker->srv->sealer;
     rc = en_store_load_worker(txn, sealer, r->worker.ptr, r->worker.len, job->zone, w);
     if (rc == -ENOENT)

@@ -262,6 +262,24 @@ Test(network, writes_reach_the_province_within_a_second)
     expect_error(r, "not_found", NULL);  /* the batch wrote nothing */
     jm_reply_free(r);
 
+    /* A hire is the owning node's to record: a province counselor may refer
+     * one of the province's workers, but not fill a city's vacancy. */
+    r = jt_call_json(p, "worker.put", "{\"worker\": %s}", jt_worker_json("wp-1"));
+    jt_expect_ok(r, "worker.put at the province");
+    jm_reply_free(r);
+    r = jt_call_json(p, "referral.create", "{\"worker\": \"wp-1\", \"vacancy\": \"va-1\"}");
+    jt_expect_ok(r, "referral.create at the province");
+    char ref[32];
+    const msgpack_object *rid = jt_need(&r->result, "id");
+    snprintf(ref, sizeof ref, "%.*s", (int)rid->via.str.size, rid->via.str.ptr);
+    jm_reply_free(r);
+    r = jt_call_json(p, "referral.update", "{\"id\": \"%s\", \"status\": \"hired\"}", ref);
+    expect_error(r, "conflict", "record the hire at its node city-a");
+    jm_reply_free(r);
+    r = jt_call_json(p, "vacancy.get", "{\"id\": \"va-1\"}");
+    cr_assert_eq(jt_get_int(jt_need(&r->result, "vacancy"), "filled"), 0);
+    jm_reply_free(r);
+
     /* Changes at the city follow: an update, a close, a delete. */
     r = put_vacancy(a, "va-1", 7);
     jt_expect_ok(r, "update at city-a");
@@ -293,7 +311,7 @@ Test(network, writes_reach_the_province_within_a_second)
     r = jt_call_json(p, "worker.get", "{\"id\": \"wa-1\"}");
     expect_error(r, "not_found", NULL);
     jm_reply_free(r);
-    cr_assert_eq(jt_admin_count(p, "workers"), 0);
+    cr_assert_eq(jt_admin_count(p, "workers"), 1, "only the province's own worker");
 
     /* admin.info reports each peer and its lag. */
     r = jt_call(p, "admin.info", NULL);
@@ -443,4 +461,46 @@ Test(network, province_killed_while_cities_write_converges, .timeout = 120)
     jt_sleep_ms(300);
     expect_converges(&n, 5000);
     stop_net(&n);
+}
+
+/* A national node following the province gets the city's vacancies through
+ * it, still naming the city as their origin, and read-only there too. */
+Test(network, a_chain_passes_vacancies_on_with_their_origin)
+{
+    jt_daemon_t *city = start_city(0);
+    char ini[512];
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nsync_interval = 50\n"
+             "[keys]\nnational = node:national-node-secret-99\n"
+             "[peers]\ncity-a = %s %s\n", city->addr, NODE_KEY_A);
+    jt_daemon_t *prov = jt_daemon_start_ini(ini, NULL);
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = national\nsync_interval = 50\n"
+             "[peers]\nprovince-11 = %s national-node-secret-99\n", prov->addr);
+    jt_daemon_t *nat = jt_daemon_start_ini(ini, NULL);
+
+    jm_client_t *a = jt_connect_admin(city);
+    jm_client_t *n = jt_connect_admin(nat);
+    jm_reply_t *r = put_vacancy(a, "va-c1", 3);
+    jt_expect_ok(r, "vacancy.put at city-a");
+    jm_reply_free(r);
+    cr_assert(wait_for(n, "va-c1", true, 2000) >= 0, "va-c1 did not reach the national node");
+    r = jt_call_json(n, "vacancy.get", "{\"id\": \"va-c1\"}");
+    cr_assert(jt_str_is(jt_need(jt_need(&r->result, "vacancy"), "origin"), "city-a"));
+    jm_reply_free(r);
+    r = jt_call_json(n, "vacancy.close", "{\"id\": \"va-c1\"}");
+    expect_error(r, "conflict", "city-a");
+    jm_reply_free(r);
+
+    r = jt_call_json(a, "vacancy.delete", "{\"id\": \"va-c1\"}");
+    jt_expect_ok(r, "vacancy.delete at city-a");
+    jm_reply_free(r);
+    cr_assert(wait_for(n, "va-c1", false, 2000) >= 0, "the delete did not reach the national node");
+    expect_check_ok(nat, "the national node");
+
+    jm_close(a);
+    jm_close(n);
+    cr_assert_eq(jt_daemon_stop(nat), 0);
+    cr_assert_eq(jt_daemon_stop(prov), 0);
+    cr_assert_eq(jt_daemon_stop(city), 0);
 }
