@@ -4,9 +4,11 @@
 #include "follow.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,7 +29,7 @@
 
 #define FOLLOW_BATCH 500
 #define FOLLOW_IO_TIMEOUT_S 10
-#define FOLLOW_BACKOFF_MAX_MS 5000
+#define FOLLOW_BACKOFF_MAX_MS 2000
 #define FOLLOW_RESPONSE_MAX (64u << 20)
 #define FOLLOW_META_PREFIX "peer."
 
@@ -280,6 +282,48 @@ read_response(follower_t *f, uint64_t id, msgpack_zone *zone, const msgpack_obje
     }
 }
 
+static bool
+stopping(follower_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    bool stop = f->stop;
+    pthread_mutex_unlock(&f->mu);
+    return stop;
+}
+
+/* connect() bounded by FOLLOW_IO_TIMEOUT_S, looking every 100 ms whether
+ * the daemon is stopping, so that a peer that does not answer never holds
+ * up a shutdown. 0, or -1 with errno set. */
+static int
+connect_bounded(follower_t *f, int fd, const struct sockaddr *sa, socklen_t len)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return -1;
+    if (connect(fd, sa, len) != 0) {
+        if (errno != EINPROGRESS)
+            return -1;
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int waited = 0, rc = 0;
+        while ((rc = poll(&p, 1, 100)) == 0 && waited < FOLLOW_IO_TIMEOUT_S * 1000 &&
+               !stopping(f))
+            waited += 100;
+        if (rc <= 0) {
+            errno = rc == 0 ? ETIMEDOUT : errno;
+            return -1;
+        }
+        int err = 0;
+        socklen_t el = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+            return -1;
+        if (err != 0) {
+            errno = err;
+            return -1;
+        }
+    }
+    return fcntl(fd, F_SETFL, flags);
+}
+
 /* Splits host:port ([v6]:port too) and connects with the I/O timeouts
  * set, then says hello with the peer's key. 0, or -1 with the error set. */
 static int
@@ -312,9 +356,9 @@ connect_peer(follower_t *f)
         struct timeval tv = {.tv_sec = FOLLOW_IO_TIMEOUT_S};
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);  /* bounds connect too */
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+        if (connect_bounded(f, fd, a->ai_addr, a->ai_addrlen) != 0) {
             close(fd);
             fd = -1;
         }
