@@ -6,11 +6,15 @@
  * record for record, once restarted. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "wire.h"
@@ -503,4 +507,59 @@ Test(network, a_chain_passes_vacancies_on_with_their_origin)
     cr_assert_eq(jt_daemon_stop(nat), 0);
     cr_assert_eq(jt_daemon_stop(prov), 0);
     cr_assert_eq(jt_daemon_stop(city), 0);
+}
+
+/* A loopback port nothing listens on now, for a daemon that must come
+ * back on the same address after a restart. */
+static int
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* A city killed with SIGKILL comes back on its address: the province
+ * reconnects and takes up from its cursor; what the city acknowledged
+ * before dying arrives, and nothing twice. */
+Test(network, a_city_killed_and_restarted_is_followed_again, .timeout = 60)
+{
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", free_port());
+    const char *args[] = {"--listen", listen, NULL};
+    net_t n;
+    char ini[512];
+    snprintf(ini, sizeof ini, "[server]\nnode = city-a\n[keys]\nprovince = node:%s\n",
+             NODE_KEY_A);
+    n.city[0] = jt_daemon_start_ini(ini, args);
+    n.city[1] = start_city(1);
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nsync_interval = 50\n"
+             "[peers]\ncity-a = %s %s\ncity-b = %s %s\n",
+             n.city[0]->addr, NODE_KEY_A, n.city[1]->addr, NODE_KEY_B);
+    n.province = jt_daemon_start_ini(ini, NULL);
+
+    for (int round = 0; round < 3; round++) {
+        jm_client_t *a = jt_connect_admin(n.city[0]);
+        for (int i = 0; i < 40; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "vk-%d-%d", round, i);
+            jm_reply_t *r = put_vacancy(a, id, 1 + i % 3);
+            jt_expect_ok(r, "vacancy.put at city-a");
+            jm_reply_free(r);
+        }
+        jm_close(a);
+        jt_daemon_kill9(n.city[0]);
+        jt_sleep_ms(300);  /* the province finds it gone meanwhile */
+        jt_daemon_restart(n.city[0]);
+        cr_assert_str_eq(n.city[0]->addr, listen);
+    }
+    expect_converges(&n, 10000);
+    expect_check_ok(n.province, "the province");
+    stop_net(&n);
 }
