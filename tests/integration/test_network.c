@@ -156,7 +156,8 @@ collect(const jt_daemon_t *d, recs_t *out)
         jm_reply_free(r);
     } while (cursor[0]);
     jm_close(c);
-    qsort(out->v, out->n, sizeof *out->v, rec_cmp);
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, rec_cmp);
 }
 
 static void
@@ -176,7 +177,8 @@ same_records(const net_t *n, char *why, size_t why_len)
     recs_t cities = {0}, prov = {0};
     collect(n->city[0], &cities);
     collect(n->city[1], &cities);
-    qsort(cities.v, cities.n, sizeof *cities.v, rec_cmp);
+    if (cities.n)
+        qsort(cities.v, cities.n, sizeof *cities.v, rec_cmp);
     collect(n->province, &prov);
     bool same = cities.n == prov.n;
     if (!same)
