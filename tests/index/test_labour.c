@@ -339,3 +339,72 @@ Test(labour, check_finds_a_missing_referral_posting)
     tamper("referrals", 's', false);
     expect_check(-EUCLEAN, "missing status posting of referral 1");
 }
+
+/* One transaction of many records whose counters both repeat (few cells)
+ * and overflow the pending table (more distinct cells than it holds
+ * before it flushes early), with replaces and deletes inside it. */
+Test(labour, one_big_transaction_counts_like_many_small_ones, .timeout = 60)
+{
+    const char *wish[] = {"6", "6-05-02", "2-02-01-05"};
+    const char *weld[] = {"6-05-02-03"};
+    enum { N = 20000 };
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    char id[16], region[8];
+    for (int i = 0; i < N; i++) {
+        uint32_t lens[3] = {1, 7, 10};
+        snprintf(id, sizeof id, "w%d", i);
+        snprintf(region, sizeof region, "%02d%04d", 11 + i / 10000, i % 10000);
+        ix_doc_t d = {
+            .kind = IX_WORKER, .id = id, .id_len = (uint32_t)strlen(id),
+            .occupations = wish, .occupation_lens = lens, .n_occupations = 3,
+            .matchable = true, .category = (uint8_t)(i % 5),
+            .match = {.since = JAN26 + (int64_t)(i % 300) * 86400, .wage_min = 3000},
+            .value = "x", .value_len = 1,
+        };
+        memcpy(d.region, region, 6);
+        bool created;
+        cr_assert_eq(ix_put(t, &d, 0, &created), 0);
+        if (i % 4 == 0) {   /* replaced in the same transaction: another category */
+            d.category = (uint8_t)((i + 1) % 5);
+            cr_assert_eq(ix_put(t, &d, 0, &created), 0);
+        }
+        if (i % 7 == 0)
+            cr_assert_eq(ix_delete(t, IX_WORKER, id, (uint32_t)strlen(id), 0), 0);
+    }
+    uint32_t lens1[1] = {10};
+    for (int i = 0; i < 500; i++) {
+        snprintf(id, sizeof id, "v%d", i);
+        ix_doc_t d = {
+            .kind = IX_VACANCY, .id = id, .id_len = (uint32_t)strlen(id),
+            .occupations = weld, .occupation_lens = lens1, .n_occupations = 1,
+            .matchable = true, .match = {.since = JAN26, .headcount = 2, .wage_min = 4000,
+                                         .wage_max = 5000 + (uint32_t)(i % 10) * 100},
+            .value = "x", .value_len = 1,
+        };
+        memcpy(d.region, "440305", 6);
+        bool created;
+        cr_assert_eq(ix_put(t, &d, 0, &created), 0);
+    }
+    /* A read of the aggregates inside the transaction sees its writes. */
+    sum_t s = {0};
+    cr_assert_eq(ix_agg_scan(t, IX_AGG_OPENINGS, M26, M26, 0, "", 0, add_cell, &s), 0);
+    cr_assert_eq(s.sum, 1000);
+    cr_assert_eq(ix_write_commit(t), 0);
+
+    uint64_t kept = 0;
+    for (int i = 0; i < N; i++)
+        kept += i % 7 != 0;
+    uint64_t registered = 0;
+    for (int64_t m = M26; m < M26 + 12; m++)
+        registered += scan(IX_AGG_REGISTERED, m, m, 0, "").count;
+    cr_assert_eq(registered, kept);
+    /* Each kept worker is in two groups at the major, middle and minor
+     * levels (6 and 2, ...) and one at the detail level (2-02-01-05). */
+    cr_assert_eq(scan(IX_AGG_APPLICANTS, M26, M26 + 11, 1, "").count, 2 * kept);
+    cr_assert_eq(scan(IX_AGG_APPLICANTS, M26, M26 + 11, 4, "").count, 2 * kept);
+    cr_assert_eq(scan(IX_AGG_APPLICANTS, M26, M26 + 11, 7, "").count, 2 * kept);
+    cr_assert_eq(scan(IX_AGG_APPLICANTS, M26, M26 + 11, 10, "").count, kept);
+    cr_assert_eq(scan(IX_AGG_WAGES, 0, 0, 0, "").count, 500);
+    expect_check(0, NULL);
+}
