@@ -193,6 +193,34 @@ total_acked(client_t *cls, int n)
     return t;
 }
 
+/* Starts n clients of the four kinds in turn, writing to d. */
+static void
+start_clients(const jt_daemon_t *d, client_t *cls, pthread_t *th, int n)
+{
+    static const enum client_kind kinds[] = {PUT_ONE, PUT_MANY, PUT_DELETE, PIPELINED};
+    for (int i = 0; i < n; i++) {
+        cls[i].d = d;
+        cls[i].index = i;
+        cls[i].kind = kinds[i % 4];
+        cr_assert_eq(pthread_create(&th[i], NULL, client_main, &cls[i]), 0);
+    }
+}
+
+/* Waits (up to 20 s) until every client has three units acknowledged. */
+static void
+wait_for_progress(client_t *cls, int n, const char *before)
+{
+    int64_t deadline = now_ms() + 20000;
+    bool all_going;
+    do {
+        usleep(50000);
+        all_going = true;
+        for (int i = 0; i < n; i++)
+            all_going = all_going && atomic_load(&cls[i].acked) >= 3;
+    } while (!all_going && now_ms() < deadline);
+    cr_assert(all_going, "clients made too little progress before %s", before);
+}
+
 /* After a restart: every acknowledged write is there, nothing of a
  * request not acknowledged is half there, and every index agrees with
  * the records. */
@@ -257,27 +285,13 @@ check_after_restart(jt_daemon_t *d, client_t *cls, int n_clients, const char *wh
 Test(drain, sigterm_under_load_loses_no_acknowledged_write, .timeout = 180)
 {
     enum { CLIENTS = 16 };
-    static const enum client_kind kinds[] = {PUT_ONE, PUT_MANY, PUT_DELETE, PIPELINED};
     jt_daemon_t *d = jt_daemon_start(NULL);
     client_t *cls = calloc(CLIENTS, sizeof *cls);
     cr_assert_not_null(cls);
     pthread_t th[CLIENTS];
-    for (int i = 0; i < CLIENTS; i++) {
-        cls[i].d = d;
-        cls[i].index = i;
-        cls[i].kind = kinds[i % 4];
-        cr_assert_eq(pthread_create(&th[i], NULL, client_main, &cls[i]), 0);
-    }
+    start_clients(d, cls, th, CLIENTS);
     /* Let every client make progress, then stop the daemon under them. */
-    int64_t deadline = now_ms() + 20000;
-    bool all_going;
-    do {
-        usleep(50000);
-        all_going = true;
-        for (int i = 0; i < CLIENTS; i++)
-            all_going = all_going && atomic_load(&cls[i].acked) >= 3;
-    } while (!all_going && now_ms() < deadline);
-    cr_assert(all_going, "clients made too little progress before SIGTERM");
+    wait_for_progress(cls, CLIENTS, "SIGTERM");
     int acked_at_term = total_acked(cls, CLIENTS);
 
     int64_t t0 = now_ms();
@@ -386,26 +400,12 @@ Test(drain, a_client_that_never_reads_is_cut_at_the_deadline, .timeout = 180)
 Test(drain, sigkill_under_load_loses_no_acknowledged_write, .timeout = 180)
 {
     enum { CLIENTS = 16 };
-    static const enum client_kind kinds[] = {PUT_ONE, PUT_MANY, PUT_DELETE, PIPELINED};
     jt_daemon_t *d = jt_daemon_start(NULL);
     client_t *cls = calloc(CLIENTS, sizeof *cls);
     cr_assert_not_null(cls);
     pthread_t th[CLIENTS];
-    for (int i = 0; i < CLIENTS; i++) {
-        cls[i].d = d;
-        cls[i].index = i;
-        cls[i].kind = kinds[i % 4];
-        cr_assert_eq(pthread_create(&th[i], NULL, client_main, &cls[i]), 0);
-    }
-    int64_t deadline = now_ms() + 20000;
-    bool all_going;
-    do {
-        usleep(50000);
-        all_going = true;
-        for (int i = 0; i < CLIENTS; i++)
-            all_going = all_going && atomic_load(&cls[i].acked) >= 3;
-    } while (!all_going && now_ms() < deadline);
-    cr_assert(all_going, "clients made too little progress before SIGKILL");
+    start_clients(d, cls, th, CLIENTS);
+    wait_for_progress(cls, CLIENTS, "SIGKILL");
     jt_daemon_kill9(d);
     for (int i = 0; i < CLIENTS; i++)
         pthread_join(th[i], NULL);
