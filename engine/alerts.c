@@ -227,8 +227,7 @@ sub_from_spec(const en_sub_spec_t *spec, uint64_t id)
 }
 
 int
-en_sub_decode(const void *value, size_t len, msgpack_zone *zone, en_sub_spec_t *spec,
-              const msgpack_object **map)
+en_sub_decode(const void *value, size_t len, msgpack_zone *zone, en_sub_spec_t *spec)
 {
     msgpack_object *obj = msgpack_zone_malloc(zone, sizeof *obj);
     size_t off = 0;
@@ -263,8 +262,6 @@ en_sub_decode(const void *value, size_t len, msgpack_zone *zone, en_sub_spec_t *
         return -EIO;
     if (rc == 0 && (spec->filters.category = pr_category_parse(s)) < 0)
         return -EIO;
-    if (map)
-        *map = obj;
     return 0;
 }
 
@@ -763,7 +760,7 @@ load_sub(void *ctx, uint64_t id, const void *value, size_t len)
     msgpack_zone zone;
     msgpack_zone_init(&zone, 1024);
     en_sub_spec_t spec;
-    int rc = en_sub_decode(value, len, &zone, &spec, NULL);
+    int rc = en_sub_decode(value, len, &zone, &spec);
     sub_t *s = rc == 0 ? sub_from_spec(&spec, id) : NULL;
     msgpack_zone_destroy(&zone);
     if (rc != 0) {

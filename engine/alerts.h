@@ -60,6 +60,6 @@ void en_alerts_forget(en_alerts_t *a, en_worker_t *w, uint64_t conn_serial);
 /* Decodes a stored subscription (ix_sub_get) into *spec (strings point
  * into the value). Returns 0 or -EIO. */
 int en_sub_decode(const void *value, size_t len, msgpack_zone *zone,
-                  en_sub_spec_t *spec, const msgpack_object **map);
+                  en_sub_spec_t *spec);
 
 #endif

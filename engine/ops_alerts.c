@@ -14,12 +14,6 @@
 #define LIST_MAX 1000
 
 static int
-no_alerts(en_req_t *req)
-{
-    return pr_fail(&req->err, PR_INTERNAL, "alerts are not available");
-}
-
-static int
 get_sub_id(en_req_t *req, uint64_t *id)
 {
     int64_t v;
@@ -115,8 +109,6 @@ reply_subscribe(en_write_t *job, msgpack_packer *pk)
 int
 en_op_alert_subscribe(en_req_t *req)
 {
-    if (!req->srv->alerts)
-        return no_alerts(req);
     sub_job_t *d = calloc(1, sizeof *d);
     if (!d)
         return pr_fail(&req->err, PR_INTERNAL, "out of memory");
@@ -164,8 +156,6 @@ reply_unsubscribe(en_write_t *job, msgpack_packer *pk)
 int
 en_op_alert_unsubscribe(en_req_t *req)
 {
-    if (!req->srv->alerts)
-        return no_alerts(req);
     uint64_t *id = malloc(sizeof *id);
     if (!id)
         return pr_fail(&req->err, PR_INTERNAL, "out of memory");
@@ -194,8 +184,6 @@ read_sub(en_req_t *req, ix_txn_t *txn, uint64_t id, const void **value, size_t *
 int
 en_op_alert_listen(en_req_t *req)
 {
-    if (!req->srv->alerts)
-        return no_alerts(req);
     uint64_t id;
     if (get_sub_id(req, &id) != 0)
         return -1;
@@ -301,7 +289,7 @@ visit_sub(void *ctx, uint64_t id, const void *value, size_t len)
         msgpack_zone zone;
         msgpack_zone_init(&zone, 512);
         en_sub_spec_t spec;
-        bool match = en_sub_decode(value, len, &zone, &spec, NULL) == 0 && spec.kind == f->kind &&
+        bool match = en_sub_decode(value, len, &zone, &spec) == 0 && spec.kind == f->kind &&
                      spec.subject.len == f->subject.len &&
                      memcmp(spec.subject.ptr, f->subject.ptr, f->subject.len) == 0;
         msgpack_zone_destroy(&zone);
