@@ -358,6 +358,9 @@ Test(drain, a_client_that_never_reads_is_cut_at_the_deadline, .timeout = 180)
         cls[i].kind = PUT_ONE;
         cr_assert_eq(pthread_create(&th[i], NULL, client_main, &cls[i]), 0);
     }
+    /* Every writer past its hello before the drain starts: a hello that
+     * arrives during the drain is refused, rightly. */
+    wait_for_progress(cls, WRITERS, "SIGTERM");
     int64_t deadline = now_ms() + 20000;
     while (total_acked(cls, WRITERS) < 100 && now_ms() < deadline)
         usleep(20000);
