@@ -81,11 +81,21 @@ en_op_ping(en_req_t *req)
     return 0;
 }
 
-static void
-pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
+/* admin.info's entries are packed into a buffer of their own and counted
+ * as they are packed, so the map's header always matches them. */
+typedef struct info_map {
+    msgpack_sbuffer body;
+    msgpack_packer pk;
+    uint32_t n;
+} info_map_t;
+
+/* Packs key as the next entry's key; the value goes to the packer returned. */
+static msgpack_packer *
+info_entry(info_map_t *m, const char *key)
 {
-    pr_pack_cstr(pk, key);
-    msgpack_pack_uint64(pk, v);
+    m->n++;
+    pr_pack_cstr(&m->pk, key);
+    return &m->pk;
 }
 
 int
@@ -104,40 +114,48 @@ en_op_admin_info(en_req_t *req)
     en_writer_stats_t ws;
     en_writer_stats(srv->writer, &ws);
 
-    msgpack_packer *pk = req->pk;
-    en_reply_ok(req);
-    msgpack_pack_map(pk, 20);
-    pr_pack_cstr(pk, "server");
-    pr_pack_cstr(pk, "jobmatchd");
-    pr_pack_cstr(pk, "version");
-    pr_pack_cstr(pk, JM_VERSION);
-    pr_pack_cstr(pk, "node");
-    pr_pack_cstr(pk, srv->cfg->node);
-    pack_u64(pk, "uptime", (uint64_t)(en_now() - srv->started));
-    pack_u64(pk, "started", (uint64_t)srv->started);
-    pack_u64(pk, "vacancies", st.vacancies);
-    pack_u64(pk, "vacancies_open", st.vacancies_open);
-    pack_u64(pk, "workers", st.workers);
-    pack_u64(pk, "workers_available", st.workers_available);
-    pack_u64(pk, "changelog_seq", st.last_seq);
-    pack_u64(pk, "alerts_raised", st.alert_seq);
-    pack_u64(pk, "map_size", st.map_size);
-    pack_u64(pk, "map_used", st.map_used);
-    pack_u64(pk, "map_max", en_config_map_ceiling(srv->cfg));
-    pack_u64(pk, "connections", atomic_load(&srv->connections));
-    pack_u64(pk, "threads", srv->n_workers);
-    pack_u64(pk, "commits", ws.commits);
-    pack_u64(pk, "writes", ws.writes);
-    pr_pack_cstr(pk, "peers");
-    en_followers_pack(srv->followers, pk);
-    pr_pack_cstr(pk, "secret_key_id");
+    info_map_t m = {.n = 0};
+    msgpack_sbuffer_init(&m.body);
+    msgpack_packer_init(&m.pk, &m.body, msgpack_sbuffer_write);
+    pr_pack_cstr(info_entry(&m, "server"), "jobmatchd");
+    pr_pack_cstr(info_entry(&m, "version"), JM_VERSION);
+    pr_pack_cstr(info_entry(&m, "node"), srv->cfg->node);
+    const struct {
+        const char *key;
+        uint64_t v;
+    } counts[] = {
+        {"uptime", (uint64_t)(en_now() - srv->started)},
+        {"started", (uint64_t)srv->started},
+        {"vacancies", st.vacancies},
+        {"vacancies_open", st.vacancies_open},
+        {"workers", st.workers},
+        {"workers_available", st.workers_available},
+        {"changelog_seq", st.last_seq},
+        {"alerts_raised", st.alert_seq},
+        {"map_size", st.map_size},
+        {"map_used", st.map_used},
+        {"map_max", en_config_map_ceiling(srv->cfg)},
+        {"connections", atomic_load(&srv->connections)},
+        {"threads", srv->n_workers},
+        {"commits", ws.commits},
+        {"writes", ws.writes},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        msgpack_pack_uint64(info_entry(&m, counts[i].key), counts[i].v);
+    en_followers_pack(srv->followers, info_entry(&m, "peers"));
+    msgpack_packer *key_id = info_entry(&m, "secret_key_id");
     if (srv->sealer) {
         char id[3];
         snprintf(id, sizeof id, "%02x", en_sealer_key_id(srv->sealer));
-        pr_pack_cstr(pk, id);
+        pr_pack_cstr(key_id, id);
     } else {
-        msgpack_pack_nil(pk);
+        msgpack_pack_nil(key_id);
     }
+
+    en_reply_ok(req);
+    msgpack_pack_map(req->pk, m.n);
+    en_pack_raw(req->pk, m.body.data, m.body.size);
+    msgpack_sbuffer_destroy(&m.body);
     return 0;
 }
 

@@ -762,6 +762,17 @@ Test(records, admin_info_counts_follow_writes, .timeout = 30)
     cr_assert_geq(jt_get_int(&r->result, "writes"), 10);
     cr_assert_geq(jt_get_int(&r->result, "commits"), 1);
     cr_assert_gt(jt_get_int(&r->result, "map_size"), 0);
+    /* Exactly the keys of docs/protocol.md 5.9, each once. */
+    static const char *const keys[] = {
+        "server", "version", "node", "uptime", "started", "vacancies",
+        "vacancies_open", "workers", "workers_available", "changelog_seq",
+        "alerts_raised", "map_size", "map_used", "map_max", "connections",
+        "threads", "commits", "writes", "peers", "secret_key_id",
+    };
+    cr_assert_eq(r->result.type, MSGPACK_OBJECT_MAP);
+    cr_assert_eq(r->result.via.map.size, sizeof keys / sizeof keys[0]);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cr_assert_not_null(jt_get(&r->result, keys[i]), "admin.info lacks %s", keys[i]);
     jm_reply_free(r);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
