@@ -573,7 +573,10 @@ refer_assignments(en_req_t *req, pr_str_t fair, int scope, int64_t as_of, const 
     d->allocation_len = sb.size;
     at += sb.size;
     msgpack_sbuffer_destroy(&sb);
-    snprintf(d->note, sizeof d->note, "job fair %.*s", (int)fair.len, fair.ptr);
+    /* Notes are stored sealed: a server without a secret key refers
+     * without one. */
+    if (req->srv->sealer)
+        snprintf(d->note, sizeof d->note, "job fair %.*s", (int)fair.len, fair.ptr);
     uint32_t k = 0;
     for (uint32_t w = 0; w < a->n[1]; w++) {
         if (a->assigned[w] == EN_FAIR_NONE)

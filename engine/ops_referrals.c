@@ -18,6 +18,7 @@
 #include "command.h"
 #include "conn.h"
 #include "index.h"
+#include "log.h"
 #include "record.h"
 #include "referral.h"
 #include "referrals.h"
@@ -72,11 +73,11 @@ reply_referral(en_write_t *job, msgpack_packer *pk)
     en_pack_raw(pk, d->packed, d->packed_len);
 }
 
-/* Encodes r into sbuf and stores it with the index fields it is listed
- * and counted by; keeps a copy of the bytes for the reply. */
+/* Stores r, its notes sealed, with the index fields it is listed and
+ * counted by; keeps its canonical bytes, notes in clear, for the reply. */
 static int
-store_referral(ix_txn_t *txn, ref_job_t *d, const pr_referral_t *r, uint8_t category,
-               const char region[6], msgpack_sbuffer *sbuf)
+store_referral(ix_txn_t *txn, const en_write_t *job, ref_job_t *d, const pr_referral_t *r,
+               uint8_t category, const char region[6], msgpack_sbuffer *sbuf)
 {
     msgpack_packer pk;
     sbuf->size = 0;
@@ -86,6 +87,10 @@ store_referral(ix_txn_t *txn, ref_job_t *d, const pr_referral_t *r, uint8_t cate
         return -EINVAL;
     memcpy(d->packed, sbuf->data, sbuf->size);
     d->packed_len = sbuf->size;
+    sbuf->size = 0;
+    int rc = en_store_pack_referral(&pk, job->worker->srv->sealer, r);
+    if (rc != 0)
+        return rc;
     ix_referral_t ix = {
         .refno = r->refno,
         .status = (uint8_t)r->status,
@@ -194,7 +199,7 @@ create_referral(ix_txn_t *txn, const en_write_t *job, ref_job_t *d, msgpack_sbuf
         return rc;
     d->refno = r.refno;
     add_event(&r, job, d, PR_REF_REFERRED);
-    return store_referral(txn, d, &r, category, region, sbuf);
+    return store_referral(txn, job, d, &r, category, region, sbuf);
 }
 
 static int
@@ -222,7 +227,8 @@ en_referral_create(ix_txn_t *txn, const en_write_t *job, pr_str_t worker, pr_str
     return rc;
 }
 
-/* Reads args.note into d->note. */
+/* Reads args.note into d->note. A note is stored sealed, so a server
+ * without a secret key refuses one. */
 static int
 get_note(en_req_t *req, ref_job_t *d)
 {
@@ -230,7 +236,13 @@ get_note(en_req_t *req, ref_job_t *d)
                         &req->err);
     if (rc == 1)   /* absent; an empty note is no note either */
         d->note = (pr_str_t){NULL, 0};
-    return rc < 0 ? -1 : 0;
+    if (rc < 0)
+        return -1;
+    if (d->note.len > 0 && !req->srv->sealer)
+        return pr_fail(&req->err, PR_BAD_REQUEST,
+                       "note: cannot be stored: the server has no secret key "
+                       "(secret_key_file) to seal it with");
+    return 0;
 }
 
 static int
@@ -272,24 +284,43 @@ en_op_referral_create(en_req_t *req)
 
 /* ---- update ----------------------------------------------------------- */
 
-/* Reads referral d->refno and decodes it into *r (strings in zone). */
+/* Reads referral refno and decodes it, notes opened, into *r (strings
+ * in zone). */
 static int
-load_referral(ix_txn_t *txn, uint64_t refno, msgpack_zone *zone, pr_referral_t *r,
-              ix_referral_t *ix)
+load_referral(ix_txn_t *txn, const en_sealer_t *sealer, uint64_t refno, msgpack_zone *zone,
+              pr_referral_t *r, ix_referral_t *ix)
 {
     int rc = ix_referral_get(txn, refno, ix);
-    if (rc != 0)
-        return rc;
-    char *copy = msgpack_zone_malloc(zone, ix->value_len);
-    if (!copy)
-        return -ENOMEM;
-    memcpy(copy, ix->value, ix->value_len);
-    msgpack_object obj;
-    size_t off = 0;
-    if (msgpack_unpack(copy, ix->value_len, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
-        pr_referral_decode(&obj, r) != 0 || r->refno != refno)
-        return -EIO;
-    return 0;
+    if (rc == 0)
+        rc = en_store_decode_referral(sealer, ix->value, ix->value_len, zone, r);
+    if (rc == 0 && r->refno != refno)
+        rc = -EIO;
+    return rc;
+}
+
+/* A stored referral that cannot be answered with: told plainly, and
+ * logged (its id only, never a note). */
+static int
+referral_read_error(pr_error_t *err, uint64_t refno, int rc)
+{
+    const char *why;
+    switch (rc) {
+    case -ENOKEY:
+        why = "its notes are sealed under a secret key the daemon does not hold";
+        break;
+    case -EBADMSG:
+        why = "its notes do not authenticate (altered, or sealed for another referral)";
+        break;
+    case -EIO:
+        why = "the stored referral does not decode";
+        break;
+    default:
+        return en_storage_error(err, rc);
+    }
+    char id[PR_REF_ID_MAX + 1];
+    pr_referral_id_format(id, refno);
+    en_error("referral %s: %s", id, why);
+    return pr_fail(err, PR_INTERNAL, "referral %s: %s", id, why);
 }
 
 /* The hire: everything is checked before anything is written, so a
@@ -355,9 +386,14 @@ apply_update(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     uint32_t id_len = pr_referral_id_format(id, d->refno);
     pr_referral_t r;
     ix_referral_t old;
-    int rc = load_referral(txn, d->refno, job->zone, &r, &old);
+    int rc = load_referral(txn, job->worker->srv->sealer, d->refno, job->zone, &r, &old);
     if (rc == -ENOENT)
         return fail_job(job, PR_NOT_FOUND, "referral %.*s not found%s", id, id_len, NULL);
+    if (rc == -ENOKEY || rc == -EBADMSG || rc == -EIO) {
+        job->failed = true;
+        referral_read_error(&job->err, d->refno, rc);
+        return 0;
+    }
     if (rc != 0)
         return rc;
     uint8_t category = old.category;
@@ -377,7 +413,7 @@ apply_update(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     r.status = d->status;
     r.updated = job->now;
     add_event(&r, job, d, d->status);
-    return store_referral(txn, d, &r, category, region, sbuf);
+    return store_referral(txn, job, d, &r, category, region, sbuf);
 }
 
 /* Reads args[key] as a referral id into *refno. */
@@ -429,26 +465,31 @@ en_op_referral_get(en_req_t *req)
     int rc = ix_read_begin(req->srv->ix, &txn);
     if (rc != 0)
         return en_storage_error(&req->err, rc);
-    ix_referral_t r;
-    rc = ix_referral_get(txn, refno, &r);
+    ix_referral_t ix;
+    pr_referral_t r;
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 4096);
+    rc = load_referral(txn, req->srv->sealer, refno, &zone, &r, &ix);
+    ix_read_end(txn);
     if (rc == 0) {
         en_reply_ok(req);
         msgpack_pack_map(req->pk, 1);
         pr_pack_cstr(req->pk, "referral");
-        en_pack_raw(req->pk, r.value, r.value_len);
+        pr_pack_referral(req->pk, &r);
     }
-    ix_read_end(txn);
+    msgpack_zone_destroy(&zone);
     if (rc == -ENOENT) {
         char id[PR_REF_ID_MAX + 1];
         pr_referral_id_format(id, refno);
         return pr_fail(&req->err, PR_NOT_FOUND, "referral %s not found", id);
     }
-    return rc ? en_storage_error(&req->err, rc) : 0;
+    return rc ? referral_read_error(&req->err, refno, rc) : 0;
 }
 
 typedef struct ref_page {
     uint32_t n;
     struct {
+        uint64_t refno;
         const void *value;
         size_t len;
     } items[LIST_MAX];
@@ -458,6 +499,7 @@ static int
 collect(void *ctx, const ix_referral_t *r)
 {
     ref_page_t *p = ctx;
+    p->items[p->n].refno = r->refno;
     p->items[p->n].value = r->value;
     p->items[p->n].len = r->value_len;
     p->n++;
@@ -515,19 +557,42 @@ en_op_referral_list(en_req_t *req)
     uint8_t next[IX_CURSOR_MAX];
     size_t next_len = 0;
     rc = ix_referral_list(txn, &q, collect, page, next, &next_len);
+    if (rc == -EINVAL) {
+        ix_read_end(txn);
+        free(page);
+        return pr_fail(err, PR_BAD_REQUEST, "cursor: does not belong to this listing");
+    }
+    /* Each referral is opened (its notes unsealed) and packed anew, into
+     * a buffer of its own until all of them have opened. */
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init(&body);
+    msgpack_packer body_pk;
+    msgpack_packer_init(&body_pk, &body, msgpack_sbuffer_write);
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 4096);
+    uint64_t bad = 0;
+    for (uint32_t i = 0; rc == 0 && i < page->n; i++) {
+        pr_referral_t r;
+        rc = en_store_decode_referral(req->srv->sealer, page->items[i].value,
+                                      page->items[i].len, &zone, &r);
+        if (rc == 0)
+            pr_pack_referral(&body_pk, &r);
+        else
+            bad = page->items[i].refno;
+        msgpack_zone_clear(&zone);
+    }
+    ix_read_end(txn);
+    msgpack_zone_destroy(&zone);
     if (rc == 0) {
         en_reply_ok(req);
         msgpack_pack_map(req->pk, 2);
         pr_pack_cstr(req->pk, "referrals");
         msgpack_pack_array(req->pk, page->n);
-        for (uint32_t i = 0; i < page->n; i++)
-            en_pack_raw(req->pk, page->items[i].value, page->items[i].len);
+        en_pack_raw(req->pk, body.data, body.size);
         pr_pack_cstr(req->pk, "cursor");
         en_pack_cursor(req->pk, next, next_len);
     }
-    ix_read_end(txn);
+    msgpack_sbuffer_destroy(&body);
     free(page);
-    if (rc == -EINVAL)
-        return pr_fail(err, PR_BAD_REQUEST, "cursor: does not belong to this listing");
-    return rc ? en_storage_error(err, rc) : 0;
+    return rc ? referral_read_error(err, bad, rc) : 0;
 }

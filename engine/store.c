@@ -267,6 +267,80 @@ en_store_vacancy_origin(ix_txn_t *txn, const char *id, uint32_t id_len,
     return 0;
 }
 
+/* ---- referral notes ----------------------------------------------------- */
+
+/* Associated data of a sealed note: | 'R' | refno (8, be) | event index |. */
+#define NOTE_AD_LEN 10
+#define NOTE_SEALED_MAX                                                      \
+    (1 + EN_SEAL_NONCE_LEN + (PR_REF_NOTE_MAX / EN_SEAL_BLOCK + 1) * EN_SEAL_BLOCK + \
+     EN_SEAL_TAG_LEN)
+
+static void
+note_ad(uint8_t ad[NOTE_AD_LEN], uint64_t refno, uint32_t event)
+{
+    ad[0] = 'R';
+    for (int i = 0; i < 8; i++)
+        ad[1 + i] = (uint8_t)(refno >> (56 - 8 * i));
+    ad[9] = (uint8_t)event;
+}
+
+int
+en_store_pack_referral(msgpack_packer *pk, const en_sealer_t *sealer,
+                       const pr_referral_t *r)
+{
+    pr_referral_t sealed_r = *r;
+    uint8_t sealed[PR_REF_HISTORY_MAX][NOTE_SEALED_MAX];
+    for (uint32_t i = 0; i < r->n_history; i++) {
+        pr_referral_event_t *e = &sealed_r.history[i];
+        if (e->note.len == 0 || e->note_sealed)
+            continue;
+        if (!sealer)
+            return -EPERM;
+        if (en_seal_size(e->note.len) > sizeof sealed[i])
+            return -EINVAL;  /* longer than a validated note can be */
+        uint8_t ad[NOTE_AD_LEN];
+        note_ad(ad, r->refno, i);
+        en_seal(sealer, ad, sizeof ad, e->note.ptr, e->note.len, sealed[i]);
+        e->note = (pr_str_t){(const char *)sealed[i], (uint32_t)en_seal_size(e->note.len)};
+        e->note_sealed = true;
+    }
+    pr_pack_referral(pk, &sealed_r);
+    return 0;
+}
+
+int
+en_store_decode_referral(const en_sealer_t *sealer, const void *value, size_t len,
+                         msgpack_zone *zone, pr_referral_t *out)
+{
+    char *copy = msgpack_zone_malloc(zone, len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, value, len);
+    msgpack_object obj;
+    size_t off = 0;
+    if (msgpack_unpack(copy, len, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
+        pr_referral_decode(&obj, out) != 0)
+        return -EIO;
+    for (uint32_t i = 0; i < out->n_history; i++) {
+        pr_referral_event_t *e = &out->history[i];
+        if (!e->note_sealed)
+            continue;
+        uint8_t *plain = msgpack_zone_malloc(zone, e->note.len);
+        if (!plain)
+            return -ENOMEM;
+        uint8_t ad[NOTE_AD_LEN];
+        note_ad(ad, out->refno, i);
+        size_t plain_len;
+        int rc = en_unseal(sealer, ad, sizeof ad, (const uint8_t *)e->note.ptr, e->note.len,
+                           plain, &plain_len, NULL);
+        if (rc != 0)
+            return rc;
+        e->note = (pr_str_t){(const char *)plain, (uint32_t)plain_len};
+        e->note_sealed = false;
+    }
+    return 0;
+}
+
 /* ---- reading workers -------------------------------------------------- */
 
 /* A stored worker value, split: the public map and the sealed bin. */

@@ -28,6 +28,7 @@
 
 #include "index.h"
 #include "record.h"
+#include "referral.h"
 #include "seal.h"
 
 /* Inserts or replaces v. The server-kept `filled` of an existing vacancy
@@ -77,6 +78,23 @@ int en_store_decode_worker(const en_sealer_t *sealer, const ix_record_t *rec,
 int en_store_pack_worker(msgpack_packer *pk, const en_sealer_t *sealer,
                          const ix_record_t *rec, bool with_personal,
                          msgpack_zone *zone);
+
+/* Referrals: a counselor's note may say anything about the worker, so
+ * each event's note is stored sealed, as a msgpack bin, with the
+ * referral's number and the event's place in its history as associated
+ * data. Notes stored in clear before they were sealed still read, and are
+ * sealed when their referral is next written.
+ *
+ * Packs r as stored, its notes sealed with sealer: -EPERM when r has a
+ * note and sealer is NULL (nothing is packed). */
+int en_store_pack_referral(msgpack_packer *pk, const en_sealer_t *sealer,
+                           const pr_referral_t *r);
+
+/* Decodes a stored referral value into *out with its notes opened; the
+ * value is copied and out's strings live in zone. -EIO when it does not
+ * decode, -ENOKEY and -EBADMSG for a note as for personal fields. */
+int en_store_decode_referral(const en_sealer_t *sealer, const void *value,
+                             size_t len, msgpack_zone *zone, pr_referral_t *out);
 
 /* Binds the store to the configured key (sealer may be NULL): the store
  * keeps a value sealed under the key it was first given (meta "seal"), and

@@ -105,7 +105,12 @@ pr_pack_referral(msgpack_packer *pk, const pr_referral_t *r)
         pr_pack_cstr(pk, "by");
         pack_opt_str(pk, e->by);
         pr_pack_cstr(pk, "note");
-        pack_opt_str(pk, e->note);
+        if (e->note_sealed) {
+            msgpack_pack_bin(pk, e->note.len);
+            msgpack_pack_bin_body(pk, e->note.ptr, e->note.len);
+        } else {
+            pack_opt_str(pk, e->note);
+        }
     }
 }
 
@@ -176,9 +181,15 @@ pr_referral_decode(const msgpack_object *obj, pr_referral_t *out)
         pr_referral_event_t *ev = &out->history[i];
         if (e->type != MSGPACK_OBJECT_MAP || get_status(e, &ev->status) != 0 ||
             get_int(e, "at", false, &ev->at) != 0 ||
-            get_str(e, "by", true, &ev->by) != 0 ||
-            get_str(e, "note", true, &ev->note) != 0)
+            get_str(e, "by", true, &ev->by) != 0)
             return -1;
+        const msgpack_object *note = pr_map_get(e, "note");
+        if (note && note->type == MSGPACK_OBJECT_BIN && note->via.bin.size > 0) {
+            ev->note = (pr_str_t){note->via.bin.ptr, note->via.bin.size};
+            ev->note_sealed = true;
+        } else if (get_str(e, "note", true, &ev->note) != 0) {
+            return -1;
+        }
     }
     return 0;
 }

@@ -51,6 +51,7 @@ typedef struct pr_referral_event {
     int64_t at;
     pr_str_t by;     /* the key name that made the change; len 0 = none */
     pr_str_t note;   /* len 0 = none */
+    bool note_sealed;   /* note holds the note sealed (at rest), packed as a bin */
 } pr_referral_event_t;
 
 typedef struct pr_referral {
@@ -65,10 +66,11 @@ typedef struct pr_referral {
 
 /* Packs the canonical map: id, worker, vacancy, status, created, updated,
  * hired_at (nil unless hired), history [{status, at, by, note}] (by and
- * note nil when absent). */
+ * note nil when absent; a sealed note is a bin). */
 void pr_pack_referral(msgpack_packer *pk, const pr_referral_t *r);
 
-/* Decodes what pr_pack_referral wrote; -1 when obj is not such a map. */
+/* Decodes what pr_pack_referral wrote (a bin note as sealed); -1 when
+ * obj is not such a map. */
 int pr_referral_decode(const msgpack_object *obj, pr_referral_t *out);
 
 #endif

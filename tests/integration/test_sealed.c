@@ -2,7 +2,7 @@
  * planted values never reach data.mdb or a compacted backup (admin.backup;
  * after puts, replaces and deletes), they round-trip through the wire, a wrong or
  * missing key stops the start-up, and an altered or moved ciphertext is
- * detected. */
+ * detected. Referral notes are sealed the same way. */
 #define _GNU_SOURCE  /* memmem */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "index.h"
 #include "jobmatch.h"
+#include "referral.h"
 #include "seal.h"
 #include "wire.h"
 
@@ -475,6 +476,198 @@ Test(sealed, a_hire_rewrites_the_worker_sealed_with_its_personal_fields)
     const person_t *anna[] = {&ANNA};
     expect_no_personal(path, anna, 1);
     jt_daemon_restart(d);
+    jt_daemon_stop(d);
+}
+
+/* ---- referral notes ----------------------------------------------------- */
+
+/* The note of event i of the referral in r's result. */
+static const char *
+note_of(const jm_reply_t *r, uint32_t i)
+{
+    const msgpack_object *h = jt_need(jt_need(&r->result, "referral"), "history");
+    cr_assert_eq(h->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_lt(i, h->via.array.size);
+    const msgpack_object *note = jt_need(&h->via.array.ptr[i], "note");
+    return note->type == MSGPACK_OBJECT_NIL ? NULL : jt_get_str(&h->via.array.ptr[i], "note");
+}
+
+static void
+expect_notes(jm_client_t *c, const char *id, const char *const *notes, uint32_t n)
+{
+    jm_reply_t *r = jt_call_json(c, "referral.get", "{\"id\": \"%s\"}", id);
+    jt_expect_ok(r, "referral.get");
+    for (uint32_t i = 0; i < n; i++) {
+        const char *got = note_of(r, i);
+        if (notes[i])
+            cr_assert_str_eq(got ? got : "(nil)", notes[i], "%s event %u", id, i);
+        else
+            cr_assert_null(got, "%s event %u has a note", id, i);
+    }
+    jm_reply_free(r);
+}
+
+#define NOTE_1 "Planted note: Anna mentioned her asthma"
+#define NOTE_2 "Planted note: call her mother on 139PLANTED99"
+
+Test(sealed, referral_notes_are_sealed_at_rest_and_read_back)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    put_person(c, &ANNA);
+    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    jm_reply_t *r = jt_call_json(c, "referral.create",
+                                 "{\"worker\": \"%s\", \"vacancy\": \"v-1\", \"note\": \"%s\"}",
+                                 ANNA.id, NOTE_1);
+    jt_expect_ok(r, "referral.create");
+    cr_assert_str_eq(note_of(r, 0), NOTE_1);
+    char id[32];
+    snprintf(id, sizeof id, "%s", jt_get_str(&r->result, "id"));
+    jm_reply_free(r);
+    r = jt_call_json(c, "referral.update",
+                     "{\"id\": \"%s\", \"status\": \"interviewed\", \"note\": \"%s\"}", id, NOTE_2);
+    jt_expect_ok(r, "referral.update");
+    cr_assert_str_eq(note_of(r, 0), NOTE_1);
+    cr_assert_str_eq(note_of(r, 1), NOTE_2);
+    jm_reply_free(r);
+    const char *const notes[] = {NOTE_1, NOTE_2, NULL};
+    expect_notes(c, id, notes, 2);
+    /* The listing opens them too. */
+    r = jt_call_json(c, "referral.list", "{\"worker\": \"%s\"}", ANNA.id);
+    jt_expect_ok(r, "referral.list");
+    const msgpack_object *items = jt_need(&r->result, "referrals");
+    cr_assert_eq(items->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq(items->via.array.size, 1);
+    const msgpack_object *h = jt_need(&items->via.array.ptr[0], "history");
+    cr_assert_str_eq(jt_get_str(&h->via.array.ptr[1], "note"), NOTE_2);
+    jm_reply_free(r);
+    char copy[600];
+    backup(d, c, copy, sizeof copy);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    char path[600];
+    data_path(d, path, sizeof path);
+    const char *files[] = {path, copy};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(occurrences_str(files[i], "Planted note"), 0, "%s holds a note in clear",
+                     files[i]);
+        cr_assert_eq(occurrences_str(files[i], "139PLANTED99"), 0, "%s", files[i]);
+        cr_assert_geq(occurrences_str(files[i], "v-1"), 1, "%s", files[i]);
+    }
+    remove_backup(d);
+
+    /* After a restart they still open, and a hire keeps them. */
+    jt_daemon_restart(d);
+    c = jt_connect_admin(d);
+    expect_notes(c, id, notes, 2);
+    r = jt_call_json(c, "referral.update", "{\"id\": \"%s\", \"status\": \"hired\"}", id);
+    jt_expect_ok(r, "referral.update");
+    jm_reply_free(r);
+    expect_notes(c, id, notes, 3);
+    jm_close(c);
+    jt_daemon_stop(d);
+}
+
+Test(sealed, a_note_stored_in_clear_before_notes_were_sealed_still_reads)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    put_person(c, &ANNA);
+    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    /* A referral as stores before this change hold it: the note a str. */
+    ix_env_t *ix;
+    ix_options_t o = {.map_size = 64u << 20};
+    cr_assert_eq(ix_open(d->dir, &o, &ix), 0);
+    ix_txn_t *txn;
+    cr_assert_eq(ix_write_begin(ix, &txn), 0);
+    pr_referral_t ref = {
+        .worker = {ANNA.id, (uint32_t)strlen(ANNA.id)},
+        .vacancy = {"v-1", 3},
+        .status = PR_REF_REFERRED,
+        .created = 1767225700,
+        .updated = 1767225700,
+        .n_history = 1,
+    };
+    cr_assert_eq(ix_referral_reserve(txn, &ref.refno), 0);
+    ref.history[0] = (pr_referral_event_t){.status = PR_REF_REFERRED, .at = 1767225700,
+                                           .by = {"admin", 5}, .note = {"Old clear note", 14}};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pr_pack_referral(&pk, &ref);
+    ix_referral_t row = {.refno = ref.refno, .status = PR_REF_REFERRED, .category = 0,
+                         .worker = ANNA.id, .worker_len = (uint32_t)strlen(ANNA.id),
+                         .vacancy = "v-1", .vacancy_len = 3,
+                         .value = sb.data, .value_len = sb.size};
+    memcpy(row.region, "110105", 6);
+    cr_assert_eq(ix_referral_put(txn, &row), 0);
+    cr_assert_eq(ix_write_commit(txn), 0);
+    msgpack_sbuffer_destroy(&sb);
+    ix_close(ix);
+    char id[PR_REF_ID_MAX + 1];
+    pr_referral_id_format(id, ref.refno);
+
+    jt_daemon_restart(d);
+    c = jt_connect_admin(d);
+    const char *const notes[] = {"Old clear note", NULL};
+    expect_notes(c, id, notes, 1);
+    /* The next write of the referral seals it: a compacted copy no longer
+     * holds it in clear. */
+    jm_reply_t *r = jt_call_json(c, "referral.update",
+                                 "{\"id\": \"%s\", \"status\": \"withdrawn\"}", id);
+    jt_expect_ok(r, "referral.update");
+    cr_assert_str_eq(note_of(r, 0), "Old clear note");
+    jm_reply_free(r);
+    expect_notes(c, id, notes, 2);
+    char copy[600];
+    backup(d, c, copy, sizeof copy);
+    cr_assert_eq(occurrences_str(copy, "Old clear note"), 0);
+    remove_backup(d);
+    r = jt_call_json(c, "admin.check", NULL);
+    jt_expect_ok(r, "admin.check");
+    cr_assert(jt_need(&r->result, "ok")->via.boolean, "%s", jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
+    jm_close(c);
+    jt_daemon_stop(d);
+}
+
+Test(sealed, without_a_key_a_referral_note_is_refused_not_stored_in_clear)
+{
+    jt_daemon_t *d = jt_daemon_start_keyless(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    jt_put_worker(c, "w-1", "110105", NULL, "lathe:3");
+    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    jm_reply_t *r = jt_call_json(c, "referral.create",
+                                 "{\"worker\": \"w-1\", \"vacancy\": \"v-1\", "
+                                 "\"note\": \"KEYLESS NOTE\"}");
+    jt_expect_error(r, "bad_request", "note: cannot be stored");
+    cr_assert_not_null(strstr(r->error_message, "secret_key_file"), "%s", r->error_message);
+    jm_reply_free(r);
+    /* Without a note the referral is made, and can move on without one. */
+    r = jt_call_json(c, "referral.create", "{\"worker\": \"w-1\", \"vacancy\": \"v-1\"}");
+    jt_expect_ok(r, "referral.create");
+    char id[32];
+    snprintf(id, sizeof id, "%s", jt_get_str(&r->result, "id"));
+    jm_reply_free(r);
+    r = jt_call_json(c, "referral.update",
+                     "{\"id\": \"%s\", \"status\": \"interviewed\", \"note\": \"KEYLESS NOTE\"}", id);
+    jt_expect_error(r, "bad_request", "note: cannot be stored");
+    jm_reply_free(r);
+    r = jt_call_json(c, "referral.update", "{\"id\": \"%s\", \"status\": \"interviewed\"}", id);
+    jt_expect_ok(r, "referral.update");
+    jm_reply_free(r);
+    const char *const none[] = {NULL, NULL};
+    expect_notes(c, id, none, 2);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+    char path[600];
+    data_path(d, path, sizeof path);
+    cr_assert_eq(occurrences_str(path, "KEYLESS"), 0);
     jt_daemon_stop(d);
 }
 
