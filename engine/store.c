@@ -76,11 +76,11 @@ en_store_put_vacancy(ix_txn_t *txn, pr_vacancy_t *v, int64_t now,
         v->filled = 0;
     else
         return rc;
-    return en_store_rewrite_vacancy(txn, v, now, sbuf, created);
+    return en_store_rewrite_vacancy(txn, v, false, now, sbuf, created);
 }
 
 int
-en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, int64_t now,
+en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, bool copy, int64_t now,
                          msgpack_sbuffer *sbuf, bool *created)
 {
     msgpack_packer pk;
@@ -115,6 +115,9 @@ en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, int64_t now,
             .age_max = (uint8_t)v->age_max,
             .priority_mask = v->priority_mask,
         },
+        .origin = v->origin.ptr,
+        .origin_len = v->origin.ptr ? v->origin.len : 0,
+        .copy = copy,
         .value = sbuf->data,
         .value_len = sbuf->size,
     };
@@ -249,21 +252,9 @@ en_store_vacancy_origin(ix_txn_t *txn, const char *id, uint32_t id_len,
     int rc = ix_get(txn, IX_VACANCY, id, id_len, &rec);
     if (rc != 0)
         return rc;
-    out[0] = '\0';
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    size_t off = 0;
-    if (msgpack_unpack_next(&up, rec.value, rec.value_len, &off) != MSGPACK_UNPACK_SUCCESS ||
-        up.data.type != MSGPACK_OBJECT_MAP) {
-        msgpack_unpacked_destroy(&up);
-        return -EIO;
-    }
-    const msgpack_object *o = pr_map_get(&up.data, "origin");
-    if (o && o->type == MSGPACK_OBJECT_STR && o->via.str.size <= PR_ID_MAX) {
-        memcpy(out, o->via.str.ptr, o->via.str.size);
-        out[o->via.str.size] = '\0';
-    }
-    msgpack_unpacked_destroy(&up);
+    /* The index keeps the origin beside the record (at most PR_ID_MAX). */
+    memcpy(out, rec.origin, rec.origin_len);
+    out[rec.origin_len] = '\0';
     return 0;
 }
 

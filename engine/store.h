@@ -37,10 +37,10 @@
 int en_store_put_vacancy(ix_txn_t *txn, pr_vacancy_t *v, int64_t now,
                          msgpack_sbuffer *sbuf, bool *created);
 /* Stores v as it is, `filled` included: for the server's own changes to
- * a vacancy it loaded (a hire). */
-int en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v,
-                             int64_t now, msgpack_sbuffer *sbuf,
-                             bool *created);
+ * a vacancy it loaded (a hire), and for copies of other nodes' vacancies
+ * (copy true: a follower's), whose openings the index keeps apart. */
+int en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, bool copy,
+                             int64_t now, msgpack_sbuffer *sbuf, bool *created);
 
 /* Copies the origin node of stored vacancy id into out (NUL-terminated;
  * "" for a vacancy stored before vacancies had origins, which is this

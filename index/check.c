@@ -195,6 +195,9 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
 #undef WANT_DUP
     if ((rc = ix_agg_expect_doc(t, x->agg, kind, docno, &v)) != 0)
         return rc;
+    if (v.matchable && kind == IX_VACANCY &&
+        (rc = ix_origin_counts_add(&x->df, &v, 1)) != 0)
+        return rc;
     if (v.matchable)
         x->matchable[ki]++;
     return 0;
@@ -234,6 +237,14 @@ check_counts(ix_txn_t *t, report_t *r, expect_t *x)
             want = e ? (uint64_t)e->delta : 0;
             if (e)
                 e->delta = -1;   /* marks it compared */
+        } else if ((kb[0] == IXK_ORIGIN_OPEN || kb[0] == IXK_ORIGIN_DF) &&
+                   kb[1] == IX_VACANCY && k.mv_size >= 3 &&
+                   k.mv_size <= 2 + IX_DF_BYTES_MAX) {
+            ix_dfent_t *e = ix_dftab_find(&x->df, kb[0], (const char *)kb + 2,
+                                          (uint32_t)k.mv_size - 2);
+            want = e ? (uint64_t)e->delta : 0;
+            if (e)
+                e->delta = -1;
         } else {
             problem(r, "unknown counter key");
             continue;

@@ -163,18 +163,28 @@ df_grow(ix_pending_t *p)
     return 0;
 }
 
+/* The counts key of a df table entry. */
+static size_t
+dfent_key(uint8_t kb[2 + IX_DF_BYTES_MAX], const ix_dfent_t *e)
+{
+    if (e->kind != IX_DF_ORIGIN_OPEN && e->kind != IX_DF_ORIGIN_DF)
+        return ixk_df(kb, e->kind, e->skill, e->len);
+    kb[0] = e->kind;
+    kb[1] = IX_VACANCY;
+    memcpy(kb + 2, e->skill, e->len);
+    return 2 + (size_t)e->len;
+}
+
 static int
 flush_df(ix_txn_t *t)
 {
     ix_pending_t *p = &t->env->pend;
-    uint8_t kb[IXK_MAX];
+    uint8_t kb[2 + IX_DF_BYTES_MAX];
     int rc = 0;
     for (uint32_t i = 0; i < p->df_used; i++) {
         ix_dfent_t *e = &p->df[p->df_order[i]];
-        if (rc == 0 && e->delta != 0) {
-            size_t n = ixk_df(kb, e->kind, e->skill, e->len);
-            rc = counter_add(t, kb, n, e->delta);
-        }
+        if (rc == 0 && e->delta != 0)
+            rc = counter_add(t, kb, dfent_key(kb, e), e->delta);
         e->len = 0;
     }
     p->df_used = 0;
@@ -227,6 +237,21 @@ ix_dftab_find(ix_pending_t *p, uint8_t kind, const char *s, uint32_t len)
 }
 
 int
+ix_origin_counts_add(ix_pending_t *p, const ix_docview_t *v, int64_t d)
+{
+    char b[IX_DF_BYTES_MAX];
+    uint32_t ol = v->origin.len;
+    b[0] = (char)ol;
+    memcpy(b + 1, v->origin.p, ol);
+    int rc = ix_dftab_add(p, IX_DF_ORIGIN_OPEN, b, 1 + ol, d);
+    for (uint32_t i = 0; i < v->n_skills && rc == 0; i++) {
+        memcpy(b + 1 + ol, v->skills[i].p, v->skills[i].len);
+        rc = ix_dftab_add(p, IX_DF_ORIGIN_DF, b, 1 + ol + v->skills[i].len, d);
+    }
+    return rc;
+}
+
+int
 ix_pending_doc(ix_txn_t *t, uint8_t kind, const ix_docview_t *v, int sign)
 {
     ix_pending_t *p = &t->env->pend;
@@ -237,13 +262,16 @@ ix_pending_doc(ix_txn_t *t, uint8_t kind, const ix_docview_t *v, int sign)
         return 0;
     p->matchable[ki] += sign;
     int rc;
-    if (p->df_used + v->n_skills > IX_DF_FLUSH_AT && (rc = flush_df(t)) != 0)
+    /* A vacancy adds as many counters again per origin, plus its count. */
+    if (p->df_used + 2 * v->n_skills + 1 > IX_DF_FLUSH_AT && (rc = flush_df(t)) != 0)
         return ix_fail(t, rc);
     for (uint32_t i = 0; i < v->n_skills; i++) {
         rc = ix_dftab_add(p, kind, v->skills[i].p, v->skills[i].len, sign);
         if (rc != 0)
             return ix_fail(t, rc);
     }
+    if (kind == IX_VACANCY && (rc = ix_origin_counts_add(p, v, sign)) != 0)
+        return ix_fail(t, rc);
     return 0;
 }
 
@@ -348,4 +376,59 @@ ix_skill_df(ix_txn_t *t, uint8_t kind, const char *skill, uint32_t skill_len,
         return rc;
     uint8_t kb[IXK_MAX];
     return ix_counter_get(t, kb, ixk_df(kb, kind, skill, skill_len), df);
+}
+
+int
+ix_origins(ix_txn_t *t, ix_origin_cb cb, void *ctx)
+{
+    if (!t || !cb)
+        return -EINVAL;
+    int rc = settle(t);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(t->txn, t->env->counts, &c)) != 0)
+        return ix_mdb_err(rc);
+    const uint8_t pre[2] = {IXK_ORIGIN_OPEN, IX_VACANCY};
+    MDB_val k = {2, (void *)pre}, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *kb = k.mv_data;
+        if (!ixk_has_prefix(kb, k.mv_size, pre, 2))
+            break;
+        if (k.mv_size < 3 || k.mv_size != 3 + (size_t)kb[2] || v.mv_size != 8) {
+            ret = -EIO;
+            break;
+        }
+        int r = cb(ctx, (const char *)kb + 3, kb[2], ixk_get_be64(v.mv_data));
+        if (r != 0) {
+            ret = r < 0 ? r : 0;
+            break;
+        }
+    }
+    mdb_cursor_close(c);
+    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        ret = ix_mdb_err(rc);
+    return ret;
+}
+
+int
+ix_origin_df(ix_txn_t *t, const char *origin, uint32_t origin_len,
+             const char *skill, uint32_t skill_len, uint64_t *df)
+{
+    if (!t || !df || (origin_len && !origin) || origin_len > IX_ID_MAX || !skill ||
+        skill_len == 0 || skill_len > IX_SKILL_ID_MAX || memchr(skill, 0, skill_len))
+        return -EINVAL;
+    int rc = settle(t);
+    if (rc != 0)
+        return rc;
+    uint8_t kb[2 + IX_DF_BYTES_MAX];
+    kb[0] = IXK_ORIGIN_DF;
+    kb[1] = IX_VACANCY;
+    kb[2] = (uint8_t)origin_len;
+    if (origin_len)
+        memcpy(kb + 3, origin, origin_len);
+    memcpy(kb + 3 + origin_len, skill, skill_len);
+    return ix_counter_get(t, kb, 3 + origin_len + skill_len, df);
 }

@@ -9,13 +9,13 @@
  *   0    1     doc format version (IX_DOC_VERSION)
  *   1    1     status
  *   2    1     category
- *   3    1     flags (bit 0: matchable)
+ *   3    1     flags (bit 0: matchable, bit 1: copy)
  *   4    4     filled, big-endian
  *   8    6     region
  *   14   1     number of occupation codes (n_occ)
  *   15   1     number of skills (n_skills)
  *   16   1     id length
- *   17   1     reserved, 0
+ *   17   1     origin length
  *   18   8     match.since, big-endian two's complement
  *   26   8     match.expires, big-endian two's complement
  *   34   4     match.headcount, big-endian
@@ -29,6 +29,7 @@
  *   52   ...   n_occ x (len u8, code bytes)
  *              n_skills x (len u8, skill id bytes, level u8)
  *              id bytes
+ *              origin bytes
  *              record value (the rest)
  */
 #include "internal.h"
@@ -36,7 +37,7 @@
 size_t
 ix_doc_meta_size(const ix_doc_t *doc)
 {
-    size_t n = IX_DOC_HEADER + doc->id_len;
+    size_t n = IX_DOC_HEADER + doc->id_len + doc->origin_len;
     for (uint32_t i = 0; i < doc->n_occupations; i++)
         n += 1 + doc->occupation_lens[i];
     for (uint32_t i = 0; i < doc->n_skills; i++)
@@ -51,13 +52,13 @@ ix_doc_encode(uint8_t *out, const ix_doc_t *doc)
     p[0] = IX_DOC_VERSION;
     p[1] = doc->status;
     p[2] = doc->category;
-    p[3] = doc->matchable ? IX_DOC_MATCHABLE : 0;
+    p[3] = (doc->matchable ? IX_DOC_MATCHABLE : 0) | (doc->copy ? IX_DOC_COPY : 0);
     ixk_put_be32(p + 4, doc->filled);
     memcpy(p + 8, doc->region, 6);
     p[14] = (uint8_t)doc->n_occupations;
     p[15] = (uint8_t)doc->n_skills;
     p[16] = (uint8_t)doc->id_len;
-    p[17] = 0;
+    p[17] = (uint8_t)doc->origin_len;
     const ix_match_t *m = &doc->match;
     ixk_put_be64(p + 18, (uint64_t)m->since);
     ixk_put_be64(p + 26, (uint64_t)m->expires);
@@ -85,6 +86,9 @@ ix_doc_encode(uint8_t *out, const ix_doc_t *doc)
     }
     memcpy(p, doc->id, doc->id_len);
     p += doc->id_len;
+    if (doc->origin_len > 0)
+        memcpy(p, doc->origin, doc->origin_len);
+    p += doc->origin_len;
     if (doc->value_len > 0)
         memcpy(p, doc->value, doc->value_len);
 }
@@ -98,11 +102,13 @@ ix_doc_decode(const void *data, size_t len, ix_docview_t *v)
     v->status = p[1];
     v->category = p[2];
     v->matchable = (p[3] & IX_DOC_MATCHABLE) != 0;
+    v->copy = (p[3] & IX_DOC_COPY) != 0;
     v->filled = ixk_get_be32(p + 4);
     memcpy(v->region, p + 8, 6);
     v->n_occ = p[14];
     v->n_skills = p[15];
     v->id_len = p[16];
+    v->origin.len = p[17];
     if (v->n_occ > IX_OCCUPATIONS_MAX || v->n_skills > IX_SKILLS_MAX)
         return -EIO;
     ix_match_t *m = &v->match;
@@ -133,10 +139,12 @@ ix_doc_decode(const void *data, size_t len, ix_docview_t *v)
         v->skills[i].level = p[1 + p[0]];
         p += 2 + p[0];
     }
-    if (end - p < v->id_len)
+    if (end - p < (ptrdiff_t)v->id_len + (ptrdiff_t)v->origin.len)
         return -EIO;
     v->id = (const char *)p;
     p += v->id_len;
+    v->origin.p = (const char *)p;
+    p += v->origin.len;
     v->meta_len = (size_t)(p - (const uint8_t *)data);
     v->value = p;
     v->value_len = (size_t)(end - p);
@@ -178,6 +186,9 @@ ix_doc_record(const ix_docview_t *v, uint8_t kind, uint64_t docno,
         out->skills[i].id_len = v->skills[i].len;
         out->skills[i].level = v->skills[i].level;
     }
+    out->origin = v->origin.p;
+    out->origin_len = v->origin.len;
+    out->copy = v->copy;
     out->value = v->value;
     out->value_len = v->value_len;
 }

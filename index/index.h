@@ -151,6 +151,13 @@ typedef struct ix_doc {
     uint32_t n_skills;
     uint32_t filled;           /* vacancies: hires so far (server-kept) */
     ix_match_t match;
+    /* Vacancies: the node that owns the record (0..IX_ID_MAX bytes, no
+     * NUL; empty = none recorded), counted per origin (ix_origins), and
+     * whether it is a copy of another node's record (its openings are
+     * kept apart as well, IX_AGG_COPY_OPENINGS). */
+    const char *origin;
+    uint32_t origin_len;
+    bool copy;
     const void *value;         /* the stored record bytes */
     size_t value_len;
 } ix_doc_t;
@@ -172,6 +179,9 @@ typedef struct ix_record {
     uint32_t occupation_lens[IX_OCCUPATIONS_MAX];
     uint32_t n_skills;
     ix_skill_t skills[IX_SKILLS_MAX];
+    const char *origin;        /* as put; origin_len 0 = none */
+    uint32_t origin_len;
+    bool copy;
     const void *value;
     size_t value_len;
 } ix_record_t;
@@ -326,6 +336,21 @@ int ix_stats(ix_txn_t *txn, ix_stats_t *out);
 /* Number of matchable records of `kind` holding skill id (df). */
 int ix_skill_df(ix_txn_t *txn, uint8_t kind, const char *skill,
                 uint32_t skill_len, uint64_t *df);
+
+/* The same counts per origin node (ix_doc_t.origin) of the matchable
+ * vacancies: how many each origin has, and how many of them require a
+ * skill. A province holding copies of its cities' vacancies can thus say
+ * what it holds of each city, which federated matching needs to compute
+ * N and df over the union of several nodes' stores (docs/network.md).
+ * ix_origins calls cb per origin with at least one matchable vacancy, in
+ * bytewise order of origin (the empty origin first); origin is valid
+ * during the call only; a non-zero return stops the walk (returned when
+ * negative). */
+typedef int (*ix_origin_cb)(void *ctx, const char *origin, uint32_t origin_len,
+                            uint64_t open);
+int ix_origins(ix_txn_t *txn, ix_origin_cb cb, void *ctx);
+int ix_origin_df(ix_txn_t *txn, const char *origin, uint32_t origin_len,
+                 const char *skill, uint32_t skill_len, uint64_t *df);
 
 /* One changelog entry. id points into the transaction's memory. */
 typedef struct ix_log_entry {
@@ -505,6 +530,10 @@ enum ix_agg {
     IX_AGG_REGISTERED = 'C',
     IX_AGG_HIRED = 'H',
     IX_AGG_WAGES = 'W',
+    /* The openings cells of the vacancies put with ix_doc_t.copy: the
+     * part of IX_AGG_OPENINGS that copies of other nodes' vacancies make
+     * up (same cells, same layout). */
+    IX_AGG_COPY_OPENINGS = 'o',
 };
 
 /* The month number of a Unix time. */

@@ -24,18 +24,20 @@
  * fairs dbi. 7: a worker's value holds its personal fields sealed (the
  * engine's layout, docs/storage.md), and meta may hold the engine's "x."
  * entries. 8: the stats dbi (labour aggregates) and the referrals dbi.
- * 9: the alerts dbi. */
-#define IX_FORMAT_VERSION 9
+ * 9: the alerts dbi. 10: a vacancy's doc holds its origin node and copy
+ * flag; counts per origin and the copies' openings aggregate. */
+#define IX_FORMAT_VERSION 10
 /* Version byte that starts every stored doc. */
-#define IX_DOC_VERSION 2
+#define IX_DOC_VERSION 3
 /* Fixed part of a stored doc (see doc.c for the layout). */
 #define IX_DOC_HEADER 52
 /* Upper bound of a stored doc without its record value. */
 #define IX_DOC_META_MAX                                                     \
     (IX_DOC_HEADER + IX_OCCUPATIONS_MAX * (1 + IX_OCCUPATION_MAX) +         \
-     IX_SKILLS_MAX * (2 + IX_SKILL_ID_MAX) + IX_ID_MAX)
-/* Bit 0 of the header's flags byte. */
+     IX_SKILLS_MAX * (2 + IX_SKILL_ID_MAX) + 2 * IX_ID_MAX)
+/* Bits of the header's flags byte. */
 #define IX_DOC_MATCHABLE 0x01
+#define IX_DOC_COPY 0x02
 
 /* Pending skill df deltas flush to LMDB once this many distinct skills
  * are buffered, which bounds the table's memory (twice this many slots). */
@@ -58,6 +60,7 @@ typedef struct ix_docview {
     uint8_t status;
     uint8_t category;
     bool matchable;
+    bool copy;
     uint32_t filled;
     char region[6];
     uint32_t n_occ;
@@ -66,18 +69,27 @@ typedef struct ix_docview {
     ix_dskill_t skills[IX_SKILLS_MAX];
     const char *id;
     uint32_t id_len;
+    ix_str_t origin;
     const void *value;
     size_t value_len;
     size_t meta_len;     /* bytes before the value */
 } ix_docview_t;
 
-/* One buffered df change: (kind, skill) -> delta. */
+/* Counters per origin share the df table: their entries have one of these
+ * as kind, and as bytes the origin's length (one byte), the origin, and
+ * for a df the skill id: the counter's key after its tag and IX_VACANCY
+ * (keys.h). */
+enum { IX_DF_ORIGIN_OPEN = IXK_ORIGIN_OPEN, IX_DF_ORIGIN_DF = IXK_ORIGIN_DF };
+#define IX_DF_BYTES_MAX (1 + IX_ID_MAX + IX_SKILL_ID_MAX)
+
+/* One buffered counter change: (kind, skill) -> delta, or a counter per
+ * origin (above). */
 typedef struct ix_dfent {
     int64_t delta;
     uint32_t hash;
     uint8_t kind;
     uint8_t len;         /* 0 = empty slot */
-    char skill[IX_SKILL_ID_MAX];
+    char skill[IX_DF_BYTES_MAX];
 } ix_dfent_t;
 
 /* One buffered posting change, to the post dbi or (dup set) the match
@@ -210,6 +222,8 @@ int ix_dftab_add(ix_pending_t *p, uint8_t kind, const char *s, uint32_t len,
                  int64_t delta);
 ix_dfent_t *ix_dftab_find(ix_pending_t *p, uint8_t kind, const char *s,
                           uint32_t len);
+/* Adds a matchable vacancy's counters per origin (times d) to the table. */
+int ix_origin_counts_add(ix_pending_t *p, const ix_docview_t *v, int64_t d);
 /* Reads a stored counter; absent = 0. */
 int ix_counter_get(ix_txn_t *t, const uint8_t *key, size_t klen,
                    uint64_t *out);

@@ -23,6 +23,9 @@
  *   counts  'T' K                                 records of kind K (be64)
  *           'N' K                                 matchable records (be64)
  *           'D' K | skill id | NUL                df among matchable (be64)
+ *           'o' 'V' | len u8 | origin             matchable vacancies of
+ *                                                 that origin (be64)
+ *           'f' 'V' | len u8 | origin | skill id  df among them (be64)
  *   log     seq (be64)                            time be64 | op | K | id
  *   audit   'T' | time | aseq                      K | role | op | actor |
  *                                                 subject (each u8 length
@@ -122,6 +125,8 @@ enum ixk_tag {
     IXK_TOTAL = 'T',
     IXK_MATCHABLE = 'N',
     IXK_DF = 'D',
+    IXK_ORIGIN_OPEN = 'o',
+    IXK_ORIGIN_DF = 'f',
 };
 
 /* Tags and key lengths of the stats dbi (labour.c). */
@@ -131,6 +136,7 @@ enum ixa_tag {
     IXA_REGISTERED = IX_AGG_REGISTERED,
     IXA_HIRED = IX_AGG_HIRED,
     IXA_WAGES = IX_AGG_WAGES,
+    IXA_COPY_OPENINGS = IX_AGG_COPY_OPENINGS,
     IXA_OFFER = 'v',
     IXA_WISH = 'w',
 };

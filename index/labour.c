@@ -105,6 +105,12 @@ doc_deltas(agg_set_t *s, uint8_t kind, uint64_t docno, const ix_docview_t *v,
         memcpy(k + 9, v->region, 6);
         pad_code(k + 15, occ ? occ->p : "", olen);
         d->klen = IXA_OPENINGS_LEN;
+        if (v->copy) {
+            agg_delta_t *c = add(s, false, sign, sign * (int64_t)v->match.headcount);
+            memcpy(c->key, d->key, IXA_OPENINGS_LEN);
+            c->key[0] = IXA_COPY_OPENINGS;
+            c->klen = IXA_OPENINGS_LEN;
+        }
         if (!v->matchable || v->match.wage_max == 0)
             return;
         uint32_t wage2 = v->match.wage_min + v->match.wage_max;
@@ -338,7 +344,7 @@ ix_agg_scan(ix_txn_t *t, uint8_t agg, int64_t month_from, int64_t month_to,
         !digits(region_prefix, plen))
         return -EINVAL;
     bool monthly = agg != IXA_WAGES;
-    if (agg != IXA_OPENINGS && agg != IXA_APPLICANTS &&
+    if (agg != IXA_OPENINGS && agg != IXA_COPY_OPENINGS && agg != IXA_APPLICANTS &&
         agg != IXA_REGISTERED && agg != IXA_HIRED && agg != IXA_WAGES)
         return -EINVAL;
     if (agg == IXA_APPLICANTS && level != 1 && level != 4 && level != 7 &&

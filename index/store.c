@@ -31,6 +31,11 @@ validate(const ix_doc_t *d)
         return -EINVAL;
     if (d->value_len > 0 && !d->value)
         return -EINVAL;
+    if (d->origin_len > 0 && (d->kind != IX_VACANCY ||
+                              !valid_text(d->origin, d->origin_len, IX_ID_MAX)))
+        return -EINVAL;
+    if (d->copy && d->kind != IX_VACANCY)
+        return -EINVAL;
     /* Duplicates would share one posting key and count twice in df. */
     for (uint32_t i = 0; i < d->n_occupations; i++) {
         if (!valid_text(d->occupations[i], d->occupation_lens[i],
@@ -269,6 +274,9 @@ doc_view(const ix_doc_t *d, ix_docview_t *v)
     }
     v->id = d->id;
     v->id_len = d->id_len;
+    v->origin.p = d->origin_len ? d->origin : "";
+    v->origin.len = d->origin_len;
+    v->copy = d->copy;
     v->value = d->value;
     v->value_len = d->value_len;
     v->meta_len = 0;

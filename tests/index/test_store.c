@@ -455,6 +455,25 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *match, size_t *nm,
             be64(v, df[k][s]);
             add(cnt, nc, key, 3 + sl, v, 8);
         }
+        /* The model's vacancies have no origin: the counts per origin
+         * hold them all under the empty one ('o' 'V' 0, 'f' 'V' 0 skill). */
+        if (kind != IX_VACANCY)
+            continue;
+        key[2] = 0;
+        if (open[k]) {
+            key[0] = 'o';
+            be64(v, open[k]);
+            add(cnt, nc, key, 3, v, 8);
+        }
+        for (int s = 0; s < NSKILLS; s++) {
+            if (!df[k][s])
+                continue;
+            size_t sl = strlen(skill_vocab[s]);
+            key[0] = 'f';
+            memcpy(key + 3, skill_vocab[s], sl);
+            be64(v, df[k][s]);
+            add(cnt, nc, key, 3 + sl, v, 8);
+        }
     }
     qsort(post, *np, sizeof *post, kv_cmp);
     qsort(match, *nm, sizeof *match, kv_cmp);
