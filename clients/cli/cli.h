@@ -116,14 +116,6 @@ void cli_table_free(cli_table_t *t);
  * decimal, floats with `decimals` places, nil as "-". */
 void cli_cell(char *buf, size_t len, const msgpack_object *o, int decimals);
 
-/* Parses argv[first..argc): each "--name VALUE" with a name in names
- * (NULL-terminated) sets values[i]; each argument in flags (NULL-
- * terminated, may be NULL) sets set[i]. Anything else is a usage error
- * (usage is printed). Returns 0 or CLI_EXIT_USAGE. */
-int cli_options(int argc, char **argv, int first, const char *const *names,
-                const char **values, const char *const *flags, bool *set,
-                const char *usage);
-
 /* Calls op; on success *out is the reply (caller frees), else the error
  * is reported and its exit code returned. */
 int cli_call_reply(cli_t *cli, const char *op, const msgpack_sbuffer *args,

@@ -1,11 +1,16 @@
 /* cmd_admin.c - the administrator's commands of the jobmatch tool: audit
  * (the audit trail of worker records) and metrics (admin.stats). */
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
+
+static const char usage[] =
+    "audit [--worker ID] [--key NAME] [--since T] [--until T] [--limit N] "
+    "[--cursor C] [--all]";
 
 /* The filters of `audit`, as given on the command line. */
 typedef struct audit_opts {
@@ -17,69 +22,33 @@ typedef struct audit_opts {
 } audit_opts_t;
 
 static int
-parse_number(const char *name, const char *val, long long min, long long max,
-             long long *out)
-{
-    char *end;
-
-    errno = 0;
-    *out = strtoll(val, &end, 10);
-    if (*val == '\0' || *end != '\0' || errno != 0 || *out < min || *out > max)
-        return cli_usage("%s wants a number %lld..%lld", name, min, max);
-    return 0;
-}
-
-static int
 parse_audit_opts(int argc, char **argv, audit_opts_t *o)
 {
-    static const char *const names[] = { "--worker", "--key", "--cursor",
-                                         "--since", "--until", "--limit" };
+    enum { WORKER, KEY, CURSOR, SINCE, UNTIL, LIMIT, ALL, N };
+    static const cli_opt_t opts[N] = {
+        [WORKER] = CLI_OPT("--worker"), [KEY] = CLI_OPT("--key"),
+        [CURSOR] = CLI_OPT("--cursor"), [SINCE] = CLI_OPT("--since"),
+        [UNTIL] = CLI_OPT("--until"),   [LIMIT] = CLI_OPT("--limit"),
+        [ALL] = CLI_FLAG("--all"),
+    };
+    const char *v[N];
+    long long n;
 
-    for (int i = 1; i < argc; i++) {
-        const char *val = NULL, *a = argv[i];
-        size_t j;
-        long long n;
-
-        if (strcmp(a, "--all") == 0) {
-            o->all = true;
-            continue;
-        }
-        for (j = 0; j < sizeof names / sizeof names[0]; j++) {
-            size_t len = strlen(names[j]);
-
-            if (strncmp(a, names[j], len) != 0)
-                continue;
-            if (a[len] == '=')
-                val = a + len + 1;
-            else if (a[len] == '\0' && i + 1 < argc)
-                val = argv[++i];
-            else if (a[len] == '\0')
-                return cli_usage("%s needs a value", names[j]);
-            else
-                continue;
-            break;
-        }
-        if (val == NULL)
-            return cli_usage("audit: unknown argument \"%s\"", a);
-        switch (j) {
-        case 0: o->worker = val; break;
-        case 1: o->key = val; break;
-        case 2: o->cursor = val; break;
-        case 3:
-            if (parse_number("--since", val, INT64_MIN, INT64_MAX, &o->since))
-                return CLI_EXIT_USAGE;
-            o->has_since = true;
-            break;
-        case 4:
-            if (parse_number("--until", val, INT64_MIN, INT64_MAX, &o->until))
-                return CLI_EXIT_USAGE;
-            o->has_until = true;
-            break;
-        default:
-            if (parse_number("--limit", val, 1, 1000, &n))
-                return CLI_EXIT_USAGE;
-            o->limit = (long)n;
-        }
+    if (cli_parse_options(argc - 1, argv + 1, opts, N, 0, v, usage) != 0)
+        return CLI_EXIT_USAGE;
+    o->worker = v[WORKER];
+    o->key = v[KEY];
+    o->cursor = v[CURSOR];
+    o->all = v[ALL] != NULL;
+    o->has_since = v[SINCE] != NULL;
+    o->has_until = v[UNTIL] != NULL;
+    if ((o->has_since && cli_int_option("--since", v[SINCE], LLONG_MIN, LLONG_MAX, &o->since)) ||
+        (o->has_until && cli_int_option("--until", v[UNTIL], LLONG_MIN, LLONG_MAX, &o->until)))
+        return CLI_EXIT_USAGE;
+    if (v[LIMIT]) {
+        if (cli_int_option("--limit", v[LIMIT], 1, 1000, &n) != 0)
+            return CLI_EXIT_USAGE;
+        o->limit = (long)n;
     }
     return 0;
 }

@@ -11,11 +11,13 @@
  * JSON line each, until interrupted; the others print the result JSON.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 
 static const char usage[] =
     "alerts subscribe (--worker ID | --vacancy ID) [--min-score S] [--scope S]\n"
@@ -25,52 +27,49 @@ static const char usage[] =
     "       alerts subscriptions [--worker ID | --vacancy ID]\n"
     "       alerts watch SUB...";
 
-enum kind { STR, INT, NUM };
+/* The commands, as bits of the options' `in`. */
+enum { SUBSCRIBE = 1 << 0, LIST = 1 << 1, SUBSCRIPTIONS = 1 << 2, NO_OPTIONS = 1 << 3 };
 
-typedef struct opt {
-    const char *flag, *key;
-    enum kind kind;
-} opt_t;
-
-static const opt_t opts[] = {
-    {"--worker", "worker", STR},       {"--vacancy", "vacancy", STR},
-    {"--min-score", "min_score", NUM}, {"--scope", "scope", STR},
-    {"--occupation", "occupation", STR}, {"--employer", "employer", STR},
-    {"--min-wage", "min_wage", INT},   {"--category", "category", STR},
-    {"--after", "after", INT},         {"--limit", "limit", INT},
+static const cli_opt_t opts[] = {
+    {"--worker", false, SUBSCRIBE | SUBSCRIPTIONS},
+    {"--vacancy", false, SUBSCRIBE | SUBSCRIPTIONS},
+    {"--min-score", false, SUBSCRIBE},
+    {"--scope", false, SUBSCRIBE},
+    {"--occupation", false, SUBSCRIBE},
+    {"--employer", false, SUBSCRIBE},
+    {"--min-wage", false, SUBSCRIBE},
+    {"--category", false, SUBSCRIBE},
+    {"--after", false, LIST},
+    {"--limit", false, LIST},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
-/* Packs {key: value...} from "--flag VALUE" pairs in argv[first..argc),
- * allowing the flags named in `allowed` (space-separated) and, first,
- * `sub` as "subscription" when non-NULL. */
+/* The argument each option sets, in the order of opts. */
+enum kind { STR, INT, NUM };
+static const struct {
+    const char *key;
+    enum kind kind;
+} arg_of[N_OPTS] = {
+    {"worker", STR},     {"vacancy", STR},  {"min_score", NUM}, {"scope", STR},
+    {"occupation", STR}, {"employer", STR}, {"min_wage", INT},  {"category", STR},
+    {"after", INT},      {"limit", INT},
+};
+
+/* Packs {key: value...} from the options of command cmd in
+ * argv[first..argc) and, first, `sub` as "subscription" when non-NULL. */
 static int
-pack_args(int argc, char **argv, int first, const char *allowed, const char *sub,
+pack_args(int argc, char **argv, int first, unsigned cmd, const char *sub,
           msgpack_sbuffer *sb)
 {
-    const char *vals[N_OPTS] = {NULL};
+    const char *vals[N_OPTS];
+    if (cli_parse_options(argc - first, argv + first, opts, N_OPTS, cmd, vals, usage) != 0)
+        return CLI_EXIT_USAGE;
     uint32_t n = 0;
-    for (int i = first; i < argc; i++) {
-        size_t j = 0;
-        while (j < N_OPTS && strcmp(argv[i], opts[j].flag) != 0)
-            j++;
-        const char *hit = j < N_OPTS ? strstr(allowed, opts[j].flag) : NULL;
-        if (!hit || (hit[strlen(opts[j].flag)] != ' ' && hit[strlen(opts[j].flag)] != '\0'))
-            return cli_usage("unknown argument \"%s\"; %s", argv[i], usage);
-        if (i + 1 >= argc)
-            return cli_usage("%s needs a value", argv[i]);
-        if (!vals[j])
-            n++;
-        vals[j] = argv[++i];
-    }
-    int64_t subid = 0;
-    char *end;
-    if (sub) {
-        errno = 0;
-        subid = strtoll(sub, &end, 10);
-        if (*sub == '\0' || *end != '\0' || errno || subid <= 0)
-            return cli_usage("SUB is a subscription number, not \"%s\"", sub);
-    }
+    for (size_t j = 0; j < N_OPTS; j++)
+        n += vals[j] != NULL;
+    long long subid = 0;
+    if (sub && (cli_int_option("SUB", sub, 1, LLONG_MAX, &subid) != 0))
+        return CLI_EXIT_USAGE;
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, n + (sub != NULL));
@@ -81,21 +80,20 @@ pack_args(int argc, char **argv, int first, const char *allowed, const char *sub
     for (size_t j = 0; j < N_OPTS; j++) {
         if (!vals[j])
             continue;
-        cli_pack_str(&pk, opts[j].key);
-        if (opts[j].kind == STR) {
+        cli_pack_str(&pk, arg_of[j].key);
+        if (arg_of[j].kind == STR) {
             cli_pack_str(&pk, vals[j]);
-            continue;
-        }
-        errno = 0;
-        if (opts[j].kind == INT) {
-            long long v = strtoll(vals[j], &end, 10);
-            if (*vals[j] == '\0' || *end != '\0' || errno)
-                return cli_usage("%s wants an integer, not \"%s\"", opts[j].flag, vals[j]);
+        } else if (arg_of[j].kind == INT) {
+            long long v;
+            if (cli_int_option(opts[j].name, vals[j], LLONG_MIN, LLONG_MAX, &v) != 0)
+                return CLI_EXIT_USAGE;
             msgpack_pack_int64(&pk, v);
         } else {
+            char *end;
+            errno = 0;
             double v = strtod(vals[j], &end);
             if (*vals[j] == '\0' || *end != '\0' || errno)
-                return cli_usage("%s wants a number, not \"%s\"", opts[j].flag, vals[j]);
+                return cli_usage("%s wants a number, not \"%s\"", opts[j].name, vals[j]);
             msgpack_pack_double(&pk, v);
         }
     }
@@ -103,12 +101,12 @@ pack_args(int argc, char **argv, int first, const char *allowed, const char *sub
 }
 
 static int
-call(cli_t *cli, const char *op, int argc, char **argv, int first, const char *allowed,
+call(cli_t *cli, const char *op, int argc, char **argv, int first, unsigned cmd,
      const char *sub)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int rc = pack_args(argc, argv, first, allowed, sub, &sb);
+    int rc = pack_args(argc, argv, first, cmd, sub, &sb);
     if (rc == 0)
         rc = cli_call_print(cli, op, &sb, NULL);
     msgpack_sbuffer_destroy(&sb);
@@ -124,7 +122,7 @@ watch(cli_t *cli, int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
-        int rc = pack_args(0, NULL, 0, "", argv[i], &sb);
+        int rc = pack_args(0, NULL, 0, NO_OPTIONS, argv[i], &sb);
         jm_reply_t *r = NULL;
         if (rc == 0 && (rc = jm_call(cli->client, "alert.listen", sb.data, sb.size, &r)) != 0)
             rc = cli_report(cli, rc, r);
@@ -158,15 +156,13 @@ cmd_alerts(cli_t *cli, int argc, char **argv)
         return cli_usage("%s", usage);
     const char *verb = argv[1];
     if (strcmp(verb, "subscribe") == 0)
-        return call(cli, "alert.subscribe", argc, argv, 2,
-                    "--worker --vacancy --min-score --scope --occupation --employer "
-                    "--min-wage --category", NULL);
+        return call(cli, "alert.subscribe", argc, argv, 2, SUBSCRIBE, NULL);
     if (strcmp(verb, "unsubscribe") == 0 && argc == 3)
-        return call(cli, "alert.unsubscribe", argc, argv, 3, "", argv[2]);
+        return call(cli, "alert.unsubscribe", argc, argv, 3, NO_OPTIONS, argv[2]);
     if (strcmp(verb, "list") == 0 && argc >= 3)
-        return call(cli, "alert.list", argc, argv, 3, "--after --limit", argv[2]);
+        return call(cli, "alert.list", argc, argv, 3, LIST, argv[2]);
     if (strcmp(verb, "subscriptions") == 0)
-        return call(cli, "alert.subscriptions", argc, argv, 2, "--worker --vacancy", NULL);
+        return call(cli, "alert.subscriptions", argc, argv, 2, SUBSCRIPTIONS, NULL);
     if (strcmp(verb, "watch") == 0)
         return watch(cli, argc, argv);
     return cli_usage("%s", usage);

@@ -9,13 +9,14 @@
  * scores, then who and what is left (and with --referrals, the referral
  * made of each assignment); --json prints the server's result.
  */
-#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 
 static const char usage[] =
     "fair create ID --name NAME [--region R] [--date T]\n"
@@ -23,54 +24,21 @@ static const char usage[] =
     "       fair show FAIR\n"
     "       fair allocate FAIR [--scope S] [--as-of T] [--referrals] [--json]";
 
-/* Finds "--name VALUE" among argv[first..argc); every other argument must
- * be one of the names in `allowed` (NULL-terminated), each with a value. */
-static int
-get_opts(int argc, char **argv, int first, const char *const *allowed,
-         const char **values, bool *json)
-{
-    for (int i = first; i < argc; i++) {
-        if (json && strcmp(argv[i], "--json") == 0) {
-            *json = true;
-            continue;
-        }
-        size_t j = 0;
-        while (allowed[j] && strcmp(argv[i], allowed[j]) != 0)
-            j++;
-        if (!allowed[j])
-            return cli_usage("unknown argument \"%s\"; %s", argv[i], usage);
-        if (i + 1 >= argc)
-            return cli_usage("%s needs a value", argv[i]);
-        values[j] = argv[++i];
-    }
-    return 0;
-}
-
-static int
-get_int(const char *name, const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno != 0)
-        return cli_usage("%s wants an integer, not \"%s\"", name, s);
-    *out = (int64_t)v;
-    return 0;
-}
-
 static int
 fair_create(cli_t *cli, int argc, char **argv)
 {
-    static const char *const names[] = {"--name", "--region", "--date", NULL};
-    const char *v[3] = {NULL};
-    int64_t date = 0;
+    static const cli_opt_t opts[] = {
+        CLI_OPT("--name"), CLI_OPT("--region"), CLI_OPT("--date"),
+    };
+    const char *v[3];
+    long long date = 0;
     if (argc < 3 || argv[2][0] == '-')
         return cli_usage("%s", usage);
-    if (get_opts(argc, argv, 3, names, v, NULL) != 0)
+    if (cli_parse_options(argc - 3, argv + 3, opts, 3, 0, v, usage) != 0)
         return CLI_EXIT_USAGE;
     if (!v[0])
         return cli_usage("fair create needs --name");
-    if (v[2] && get_int("--date", v[2], &date) != 0)
+    if (v[2] && cli_int_option("--date", v[2], LLONG_MIN, LLONG_MAX, &date) != 0)
         return CLI_EXIT_USAGE;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -246,25 +214,18 @@ print_allocation(const msgpack_object *res)
 static int
 fair_allocate(cli_t *cli, int argc, char **argv)
 {
-    static const char *const names[] = {"--scope", "--as-of", NULL};
-    const char *v[2] = {NULL};
-    bool json = false, refer = false;
-    int64_t as_of = 0;
+    static const cli_opt_t opts[] = {
+        CLI_OPT("--scope"), CLI_OPT("--as-of"), CLI_FLAG("--referrals"), CLI_FLAG("--json"),
+    };
+    const char *v[4];
+    long long as_of = 0;
     if (argc < 3 || argv[2][0] == '-')
         return cli_usage("%s", usage);
-    /* --referrals is a flag: take it out before the options with values. */
-    int kept = 3;
-    for (int i = 3; i < argc; i++) {
-        if (strcmp(argv[i], "--referrals") == 0)
-            refer = true;
-        else
-            argv[kept++] = argv[i];
-    }
-    argc = kept;
-    if (get_opts(argc, argv, 3, names, v, &json) != 0)
+    if (cli_parse_options(argc - 3, argv + 3, opts, 4, 0, v, usage) != 0)
         return CLI_EXIT_USAGE;
-    if (v[1] && get_int("--as-of", v[1], &as_of) != 0)
+    if (v[1] && cli_int_option("--as-of", v[1], LLONG_MIN, LLONG_MAX, &as_of) != 0)
         return CLI_EXIT_USAGE;
+    bool refer = v[2] != NULL, json = v[3] != NULL;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;

@@ -9,15 +9,16 @@
  * sent it, for scripts. Nothing here computes a score: every number shown
  * is one the server answered.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 
 /* The reason of one match is cut here: a readable line, not a report. */
 #define WHY_MAX 400
@@ -36,8 +37,6 @@ typedef struct match_args {
     bool why, json;
 } match_args_t;
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG };
-
 /* Which commands take an option. */
 enum {
     FOR_VAC = 1 << 0,      /* match vacancies */
@@ -45,29 +44,24 @@ enum {
     FOR_EXP = 1 << 2,      /* explain */
 };
 
-typedef struct opt_def {
-    const char *name;
-    enum opt_kind kind;
-    size_t off;            /* offsetof the field in match_args_t */
-    unsigned for_cmds;
-} opt_def_t;
+enum {
+    O_WORKER, O_PROFILE, O_VACANCY, O_SCOPE, O_LIMIT, O_AS_OF, O_OCCUPATION,
+    O_EMPLOYER, O_MIN_WAGE, O_CATEGORY, O_WHY, O_JSON, N_OPTS
+};
 
-static const opt_def_t opt_defs[] = {
-    { "--worker", OPT_STR, offsetof(match_args_t, worker), FOR_VAC | FOR_EXP },
-    { "--profile", OPT_STR, offsetof(match_args_t, profile), FOR_VAC | FOR_EXP },
-    { "--vacancy", OPT_STR, offsetof(match_args_t, vacancy), FOR_WRK | FOR_EXP },
-    { "--scope", OPT_STR, offsetof(match_args_t, scope),
-      FOR_VAC | FOR_WRK | FOR_EXP },
-    { "--limit", OPT_INT, offsetof(match_args_t, limit), FOR_VAC | FOR_WRK },
-    { "--as-of", OPT_INT, offsetof(match_args_t, as_of),
-      FOR_VAC | FOR_WRK | FOR_EXP },
-    { "--occupation", OPT_STR, offsetof(match_args_t, occupation), FOR_VAC },
-    { "--employer", OPT_STR, offsetof(match_args_t, employer), FOR_VAC },
-    { "--min-wage", OPT_INT, offsetof(match_args_t, min_wage), FOR_VAC },
-    { "--category", OPT_STR, offsetof(match_args_t, category), FOR_WRK },
-    { "--why", OPT_FLAG, offsetof(match_args_t, why), FOR_VAC | FOR_WRK },
-    { "--json", OPT_FLAG, offsetof(match_args_t, json),
-      FOR_VAC | FOR_WRK | FOR_EXP },
+static const cli_opt_t opts[N_OPTS] = {
+    [O_WORKER] = {"--worker", false, FOR_VAC | FOR_EXP},
+    [O_PROFILE] = {"--profile", false, FOR_VAC | FOR_EXP},
+    [O_VACANCY] = {"--vacancy", false, FOR_WRK | FOR_EXP},
+    [O_SCOPE] = {"--scope", false, FOR_VAC | FOR_WRK | FOR_EXP},
+    [O_LIMIT] = {"--limit", false, FOR_VAC | FOR_WRK},
+    [O_AS_OF] = {"--as-of", false, FOR_VAC | FOR_WRK | FOR_EXP},
+    [O_OCCUPATION] = {"--occupation", false, FOR_VAC},
+    [O_EMPLOYER] = {"--employer", false, FOR_VAC},
+    [O_MIN_WAGE] = {"--min-wage", false, FOR_VAC},
+    [O_CATEGORY] = {"--category", false, FOR_WRK},
+    [O_WHY] = {"--why", true, FOR_VAC | FOR_WRK},
+    [O_JSON] = {"--json", true, FOR_VAC | FOR_WRK | FOR_EXP},
 };
 
 static const char usage_vac[] =
@@ -81,71 +75,42 @@ static const char usage_exp[] =
     "explain (--worker ID | --profile FILE.json|-) --vacancy ID "
     "[--scope S] [--as-of T] [--json]";
 
-static int
-parse_int(const char *name, const char *s, int64_t *out)
-{
-    char *end;
-    long long v;
-
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno != 0)
-        return cli_usage("%s wants an integer, not \"%s\"", name, s);
-    *out = (int64_t)v;
-    return 0;
-}
-
 /* Parses argv[first..argc) into *a, allowing the options of cmd only.
- * Each option takes "--name VALUE" or "--name=VALUE" and may be given
- * once. Returns 0 or CLI_EXIT_USAGE (message printed). */
+ * Returns 0 or CLI_EXIT_USAGE (message printed). */
 static int
 parse_args(int argc, char **argv, int first, unsigned cmd,
            const char *usage, match_args_t *a)
 {
-    bool seen[sizeof opt_defs / sizeof opt_defs[0]] = { false };
+    const char *v[N_OPTS];
 
     memset(a, 0, sizeof *a);
-    for (int i = first; i < argc; i++) {
-        const char *arg = argv[i], *val = NULL;
-        const opt_def_t *d = NULL;
-        size_t j;
+    if (cli_parse_options(argc - first, argv + first, opts, N_OPTS, cmd, v, usage) != 0)
+        return CLI_EXIT_USAGE;
+    a->worker = v[O_WORKER];
+    a->profile = v[O_PROFILE];
+    a->vacancy = v[O_VACANCY];
+    a->scope = v[O_SCOPE];
+    a->occupation = v[O_OCCUPATION];
+    a->employer = v[O_EMPLOYER];
+    a->category = v[O_CATEGORY];
+    a->why = v[O_WHY] != NULL;
+    a->json = v[O_JSON] != NULL;
+    const struct {
+        int opt;
+        opt_int_t *to;
+    } ints[] = {
+        { O_LIMIT, &a->limit }, { O_AS_OF, &a->as_of }, { O_MIN_WAGE, &a->min_wage },
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        long long n;
 
-        for (j = 0; j < sizeof opt_defs / sizeof opt_defs[0]; j++) {
-            size_t n = strlen(opt_defs[j].name);
-
-            if (strncmp(arg, opt_defs[j].name, n) == 0 &&
-                (arg[n] == '\0' || arg[n] == '=')) {
-                d = &opt_defs[j];
-                if (arg[n] == '=')
-                    val = arg + n + 1;
-                break;
-            }
-        }
-        if (d == NULL || !(d->for_cmds & cmd))
-            return cli_usage("unknown argument \"%s\"; %s", arg, usage);
-        if (seen[j])
-            return cli_usage("%s given twice", d->name);
-        seen[j] = true;
-        if (d->kind == OPT_FLAG) {
-            if (val != NULL)
-                return cli_usage("%s takes no value", d->name);
-            *(bool *)((char *)a + d->off) = true;
+        if (v[ints[i].opt] == NULL)
             continue;
-        }
-        if (val == NULL) {
-            if (i + 1 >= argc)
-                return cli_usage("%s needs a value", d->name);
-            val = argv[++i];
-        }
-        if (d->kind == OPT_STR) {
-            *(const char **)((char *)a + d->off) = val;
-        } else {
-            opt_int_t *o = (opt_int_t *)((char *)a + d->off);
-
-            if (parse_int(d->name, val, &o->v) != 0)
-                return CLI_EXIT_USAGE;
-            o->set = true;
-        }
+        if (cli_int_option(opts[ints[i].opt].name, v[ints[i].opt], LLONG_MIN, LLONG_MAX,
+                           &n) != 0)
+            return CLI_EXIT_USAGE;
+        ints[i].to->set = true;
+        ints[i].to->v = (int64_t)n;
     }
     return 0;
 }
@@ -222,24 +187,6 @@ pack_request(const match_args_t *a, bool explain, msgpack_sbuffer *sb)
             return CLI_EXIT_USAGE;
         }
     }
-    return 0;
-}
-
-/* Calls op with the packed args. Returns 0 with *out set, or the exit code
- * after reporting the failure. */
-static int
-call(cli_t *cli, const char *op, const msgpack_sbuffer *sb, jm_reply_t **out)
-{
-    jm_reply_t *r = NULL;
-    int rc = jm_call(cli->client, op, sb->data, sb->size, &r);
-
-    if (rc != 0) {
-        rc = cli_report(cli, rc, r);
-        jm_reply_free(r);
-        *out = NULL;
-        return rc;
-    }
-    *out = r;
     return 0;
 }
 
@@ -511,7 +458,7 @@ run_match(cli_t *cli, const char *op, const match_args_t *a)
     msgpack_sbuffer_init(&sb);
     rc = pack_request(a, a->why, &sb);
     if (rc == 0)
-        rc = call(cli, op, &sb, &r);
+        rc = cli_call_reply(cli, op, &sb, &r);
     msgpack_sbuffer_destroy(&sb);
     if (rc != 0)
         return rc;
@@ -696,7 +643,7 @@ cmd_explain(cli_t *cli, int argc, char **argv)
     msgpack_sbuffer_init(&sb);
     rc = pack_request(&a, false, &sb);
     if (rc == 0)
-        rc = call(cli, "match.explain", &sb, &r);
+        rc = cli_call_reply(cli, "match.explain", &sb, &r);
     msgpack_sbuffer_destroy(&sb);
     if (rc != 0)
         return rc;

@@ -2,12 +2,12 @@
  * info, check, backup, get, put, delete, close, call) and list, which
  * follows cursors.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 
 /* The record kinds the tool knows, by their singular and plural names. */
 typedef struct kind {
@@ -235,54 +235,35 @@ typedef struct list_opts {
     bool all;
 } list_opts_t;
 
+static const char list_usage[] =
+    "list vacancies|workers [--region P] [--occupation P] [--status S] "
+    "[--category C] [--limit N] [--cursor C] [--all]";
+
 static int
 parse_list_opts(int argc, char **argv, list_opts_t *o)
 {
-    static const char *const names[] = { "--region", "--occupation",
-                                         "--status", "--category",
-                                         "--cursor", "--limit" };
+    enum { REGION, OCCUPATION, STATUS, CATEGORY, CURSOR, LIMIT, ALL, N };
+    static const cli_opt_t opts[N] = {
+        [REGION] = CLI_OPT("--region"), [OCCUPATION] = CLI_OPT("--occupation"),
+        [STATUS] = CLI_OPT("--status"), [CATEGORY] = CLI_OPT("--category"),
+        [CURSOR] = CLI_OPT("--cursor"), [LIMIT] = CLI_OPT("--limit"),
+        [ALL] = CLI_FLAG("--all"),
+    };
+    const char *v[N];
+    long long limit;
 
-    for (int i = 2; i < argc; i++) {
-        const char *val = NULL, *a = argv[i];
-        size_t j;
-
-        if (strcmp(a, "--all") == 0) {
-            o->all = true;
-            continue;
-        }
-        for (j = 0; j < sizeof names / sizeof names[0]; j++) {
-            size_t n = strlen(names[j]);
-
-            if (strncmp(a, names[j], n) != 0)
-                continue;
-            if (a[n] == '=')
-                val = a + n + 1;
-            else if (a[n] == '\0' && i + 1 < argc)
-                val = argv[++i];
-            else if (a[n] == '\0')
-                return cli_usage("%s needs a value", names[j]);
-            else
-                continue;
-            break;
-        }
-        if (val == NULL)
-            return cli_usage("list: unknown argument \"%s\"", a);
-        switch (j) {
-        case 0: o->region = val; break;
-        case 1: o->occupation = val; break;
-        case 2: o->status = val; break;
-        case 3: o->category = val; break;
-        case 4: o->cursor = val; break;
-        default: {
-            char *end;
-
-            errno = 0;
-            o->limit = strtol(val, &end, 10);
-            if (*val == '\0' || *end != '\0' || errno != 0 || o->limit < 1 ||
-                o->limit > 1000000)
-                return cli_usage("--limit wants a positive number");
-        }
-        }
+    if (cli_parse_options(argc - 2, argv + 2, opts, N, 0, v, list_usage) != 0)
+        return CLI_EXIT_USAGE;
+    o->region = v[REGION];
+    o->occupation = v[OCCUPATION];
+    o->status = v[STATUS];
+    o->category = v[CATEGORY];
+    o->cursor = v[CURSOR];
+    o->all = v[ALL] != NULL;
+    if (v[LIMIT]) {
+        if (cli_int_option("--limit", v[LIMIT], 1, 1000000, &limit) != 0)
+            return CLI_EXIT_USAGE;
+        o->limit = (long)limit;
     }
     return 0;
 }
@@ -400,9 +381,7 @@ cmd_list(cli_t *cli, int argc, char **argv)
     int rc;
 
     if (k == NULL)
-        return cli_usage("list vacancies|workers [--region P] "
-                         "[--occupation P] [--status S] [--category C] "
-                         "[--limit N] [--cursor C] [--all]");
+        return cli_usage("%s", list_usage);
     if ((rc = parse_list_opts(argc, argv, &o)) != 0)
         return rc;
     snprintf(op, sizeof op, "%s.list", k->one);

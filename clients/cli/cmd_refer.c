@@ -9,12 +9,14 @@
  * A referral is shown as one line and its history as a table; a listing
  * as a table of referrals (--json: one JSON referral per line).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "options.h"
 
 static const char usage[] =
     "refer create --worker ID --vacancy ID [--note TEXT] [--json]\n"
@@ -106,13 +108,14 @@ pack_pairs(msgpack_sbuffer *sb, const char *const *keys, const char *const *valu
 static int
 refer_create(cli_t *cli, int argc, char **argv)
 {
-    static const char *const names[] = {"--worker", "--vacancy", "--note", NULL};
+    static const cli_opt_t opts[] = {
+        CLI_OPT("--worker"), CLI_OPT("--vacancy"), CLI_OPT("--note"), CLI_FLAG("--json"),
+    };
     static const char *const keys[] = {"worker", "vacancy", "note"};
-    static const char *const flags[] = {"--json", NULL};
-    const char *v[3] = {NULL};
-    bool json = false;
-    if (cli_options(argc, argv, 2, names, v, flags, &json, usage) != 0)
+    const char *v[4];
+    if (cli_parse_options(argc - 2, argv + 2, opts, 4, 0, v, usage) != 0)
         return CLI_EXIT_USAGE;
+    bool json = v[3] != NULL;
     if (!v[0] || !v[1])
         return cli_usage("refer create needs --worker and --vacancy");
     msgpack_sbuffer sb;
@@ -126,15 +129,14 @@ refer_create(cli_t *cli, int argc, char **argv)
 static int
 refer_update(cli_t *cli, int argc, char **argv)
 {
-    static const char *const names[] = {"--note", NULL};
+    static const cli_opt_t opts[] = {CLI_OPT("--note"), CLI_FLAG("--json")};
     static const char *const keys[] = {"id", "status", "note"};
-    static const char *const flags[] = {"--json", NULL};
-    const char *v[3] = {NULL};
-    bool json = false;
+    const char *v[4];   /* id, status, then the options */
     if (argc < 4 || argv[2][0] == '-' || argv[3][0] == '-')
         return cli_usage("%s", usage);
-    if (cli_options(argc, argv, 4, names, v + 2, flags, &json, usage) != 0)
+    if (cli_parse_options(argc - 4, argv + 4, opts, 2, 0, v + 2, usage) != 0)
         return CLI_EXIT_USAGE;
+    bool json = v[3] != NULL;
     v[0] = argv[2];
     v[1] = argv[3];
     msgpack_sbuffer sb;
@@ -149,13 +151,13 @@ static int
 refer_show(cli_t *cli, int argc, char **argv)
 {
     static const char *const keys[] = {"id"};
-    static const char *const flags[] = {"--json", NULL};
-    static const char *const none[] = {NULL};
-    bool json = false;
+    static const cli_opt_t opts[] = {CLI_FLAG("--json")};
+    const char *flag;
     if (argc < 3 || argv[2][0] == '-')
         return cli_usage("%s", usage);
-    if (cli_options(argc, argv, 3, none, NULL, flags, &json, usage) != 0)
+    if (cli_parse_options(argc - 3, argv + 3, opts, 1, 0, &flag, usage) != 0)
         return CLI_EXIT_USAGE;
+    bool json = flag != NULL;
     const char *v[1] = {argv[2]};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -202,21 +204,18 @@ pack_page(msgpack_sbuffer *sb, const void *ctx, const char *cursor, size_t curso
 static int
 refer_list(cli_t *cli, int argc, char **argv)
 {
-    static const char *const names[] = {"--worker", "--vacancy", "--status", "--limit",
-                                        "--cursor", NULL};
-    static const char *const flags[] = {"--all", "--json", NULL};
-    const char *v[5] = {NULL};
-    bool set[2] = {false, false};
-    if (cli_options(argc, argv, 2, names, v, flags, set, usage) != 0)
+    static const cli_opt_t opts[] = {
+        CLI_OPT("--worker"), CLI_OPT("--vacancy"), CLI_OPT("--status"), CLI_OPT("--limit"),
+        CLI_OPT("--cursor"), CLI_FLAG("--all"),    CLI_FLAG("--json"),
+    };
+    const char *v[7];
+    long long limit;
+    if (cli_parse_options(argc - 2, argv + 2, opts, 7, 0, v, usage) != 0)
         return CLI_EXIT_USAGE;
-    if (v[3]) {
-        char *end;
-        long long n = strtoll(v[3], &end, 10);
-        if (*v[3] == '\0' || *end != '\0' || n < 1)
-            return cli_usage("--limit wants a positive integer, not \"%s\"", v[3]);
-    }
+    if (v[3] && cli_int_option("--limit", v[3], 1, LLONG_MAX, &limit) != 0)
+        return CLI_EXIT_USAGE;
     list_opts_t o = {{v[0], v[1], v[2], v[3]}};
-    bool all = set[0], json = set[1];
+    bool all = v[5] != NULL, json = v[6] != NULL;
     if (json)
         return cli_listing(cli, "referral.list", "referrals", pack_page, &o, v[4], all);
 

@@ -8,11 +8,13 @@
  * offering below P10 and the workers wishing above P90, for counselors);
  * --json prints the server's result instead.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 
 static const char usage[] =
     "stats supply-demand --period P [--region R] [--by B] [--occupation O] [--json]\n"
@@ -21,35 +23,41 @@ static const char usage[] =
     "       (P: 2026, 2026-Q1 or 2026-03; B: major, middle, minor, detail,\n"
     "        province, city or county)";
 
-/* The options every stats command may take, in this order. */
-enum { OPT_PERIOD, OPT_REGION, OPT_BY, OPT_OCCUPATION, OPT_FLAG_LIMIT, N_OPTS };
-static const char *const opt_names[] = {"--period", "--region", "--by", "--occupation",
-                                        "--flag-limit", NULL};
-static const char *const arg_keys[] = {"period", "region", "by", "occupation", "flag_limit"};
+/* The commands, as bits of the options' `in`. */
+enum { SUPPLY_DEMAND = 1 << 0, WAGES = 1 << 1, REEMPLOYMENT = 1 << 2 };
 
-/* Packs the options given (those allowed by `allowed`, a string of 'y'
- * and 'n' per option) as the operation's args. */
+/* The options of the stats commands, in this order. */
+enum { OPT_PERIOD, OPT_REGION, OPT_BY, OPT_OCCUPATION, OPT_FLAG_LIMIT, OPT_JSON, N_OPTS };
+static const cli_opt_t opts[N_OPTS] = {
+    [OPT_PERIOD] = {"--period", false, SUPPLY_DEMAND | REEMPLOYMENT},
+    [OPT_REGION] = CLI_OPT("--region"),
+    [OPT_BY] = {"--by", false, SUPPLY_DEMAND | WAGES},
+    [OPT_OCCUPATION] = {"--occupation", false, SUPPLY_DEMAND | WAGES},
+    [OPT_FLAG_LIMIT] = {"--flag-limit", false, WAGES},
+    [OPT_JSON] = CLI_FLAG("--json"),
+};
+/* The argument each option with a value sets. */
+static const char *const arg_keys[OPT_JSON] = {"period", "region", "by", "occupation",
+                                               "flag_limit"};
+
+/* Packs the options given as the operation's args. */
 static int
-pack_args(msgpack_sbuffer *sb, const char **v, const char *allowed)
+pack_args(msgpack_sbuffer *sb, const char *const *v)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     uint32_t n = 0;
-    for (int i = 0; i < N_OPTS; i++) {
-        if (v[i] && allowed[i] != 'y')
-            return cli_usage("%s does not apply here; %s", opt_names[i], usage);
+    for (int i = 0; i < OPT_JSON; i++)
         n += v[i] != NULL;
-    }
     msgpack_pack_map(&pk, n);
-    for (int i = 0; i < N_OPTS; i++) {
+    for (int i = 0; i < OPT_JSON; i++) {
         if (!v[i])
             continue;
         cli_pack_str(&pk, arg_keys[i]);
         if (i == OPT_FLAG_LIMIT) {
-            char *end;
-            long long x = strtoll(v[i], &end, 10);
-            if (*v[i] == '\0' || *end != '\0')
-                return cli_usage("--flag-limit wants an integer, not \"%s\"", v[i]);
+            long long x;
+            if (cli_int_option("--flag-limit", v[i], LLONG_MIN, LLONG_MAX, &x) != 0)
+                return CLI_EXIT_USAGE;
             msgpack_pack_int64(&pk, x);
         } else {
             cli_pack_str(&pk, v[i]);
@@ -210,12 +218,13 @@ int
 cmd_stats(cli_t *cli, int argc, char **argv)
 {
     static const struct {
-        const char *name, *op, *allowed;
+        const char *name, *op;
+        unsigned cmd;
         void (*print)(const msgpack_object *);
     } subs[] = {
-        {"supply-demand", "stats.supply_demand", "yyyyn", print_supply_demand},
-        {"wages", "stats.wages", "nyyyy", print_wages},
-        {"reemployment", "stats.reemployment", "yynnn", print_reemployment},
+        {"supply-demand", "stats.supply_demand", SUPPLY_DEMAND, print_supply_demand},
+        {"wages", "stats.wages", WAGES, print_wages},
+        {"reemployment", "stats.reemployment", REEMPLOYMENT, print_reemployment},
     };
     if (argc < 2)
         return cli_usage("%s", usage);
@@ -224,14 +233,13 @@ cmd_stats(cli_t *cli, int argc, char **argv)
         s++;
     if (s == n)
         return cli_usage("unknown stats \"%s\"; %s", argv[1], usage);
-    const char *v[N_OPTS] = {NULL};
-    static const char *const flags[] = {"--json", NULL};
-    bool json = false;
-    if (cli_options(argc, argv, 2, opt_names, v, flags, &json, usage) != 0)
+    const char *v[N_OPTS];
+    if (cli_parse_options(argc - 2, argv + 2, opts, N_OPTS, subs[s].cmd, v, usage) != 0)
         return CLI_EXIT_USAGE;
+    bool json = v[OPT_JSON] != NULL;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int rc = pack_args(&sb, v, subs[s].allowed);
+    int rc = pack_args(&sb, v);
     if (rc == 0) {
         jm_reply_t *r;
         rc = cli_call_reply(cli, subs[s].op, &sb, &r);

@@ -1,21 +1,22 @@
 /* cmd_suggest.c - `jobmatch suggest TEXT [--limit N] [--json]`: occupation
  * codes for a job title as people write it (occupation.suggest), as a
  * ranked table of code, score and name. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 
 static const char usage[] = "suggest TEXT [--limit N] [--json]";
 
 int
 cmd_suggest(cli_t *cli, int argc, char **argv)
 {
-    static const char *const names[] = { "--limit", NULL };
-    static const char *const flags[] = { "--json", NULL };
-    const char *limit = NULL;
-    bool json = false;
+    static const cli_opt_t opts[] = { CLI_OPT("--limit"), CLI_FLAG("--json") };
+    const char *v[2];
+    long long limit;
     msgpack_sbuffer sb;
     msgpack_packer pk;
     jm_reply_t *r = NULL;
@@ -23,23 +24,18 @@ cmd_suggest(cli_t *cli, int argc, char **argv)
 
     if (argc < 2 || argv[1][0] == '-')
         return cli_usage("%s", usage);
-    if (cli_options(argc, argv, 2, names, &limit, flags, &json, usage) != 0)
+    if (cli_parse_options(argc - 2, argv + 2, opts, 2, 0, v, usage) != 0 ||
+        (v[0] && cli_int_option("--limit", v[0], LLONG_MIN, LLONG_MAX, &limit) != 0))
         return CLI_EXIT_USAGE;
+    bool json = v[1] != NULL;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, limit ? 2 : 1);
+    msgpack_pack_map(&pk, v[0] ? 2 : 1);
     cli_pack_str(&pk, "text");
     cli_pack_str(&pk, argv[1]);
-    if (limit) {
-        char *end;
-        long n = strtol(limit, &end, 10);
-
-        if (*limit == '\0' || *end != '\0') {
-            msgpack_sbuffer_destroy(&sb);
-            return cli_usage("--limit wants an integer, not \"%s\"", limit);
-        }
+    if (v[0]) {
         cli_pack_str(&pk, "limit");
-        msgpack_pack_int64(&pk, n);
+        msgpack_pack_int64(&pk, limit);
     }
     rc = cli_call_reply(cli, "occupation.suggest", &sb, &r);
     msgpack_sbuffer_destroy(&sb);

@@ -263,30 +263,6 @@ cli_cell(char *buf, size_t len, const msgpack_object *o, int decimals)
 }
 
 int
-cli_options(int argc, char **argv, int first, const char *const *names, const char **values,
-            const char *const *flags, bool *set, const char *usage)
-{
-    for (int i = first; i < argc; i++) {
-        size_t j = 0;
-        while (flags && flags[j] && strcmp(argv[i], flags[j]) != 0)
-            j++;
-        if (flags && flags[j]) {
-            set[j] = true;
-            continue;
-        }
-        j = 0;
-        while (names[j] && strcmp(argv[i], names[j]) != 0)
-            j++;
-        if (!names[j])
-            return cli_usage("unknown argument \"%s\"; %s", argv[i], usage);
-        if (i + 1 >= argc)
-            return cli_usage("%s needs a value", argv[i]);
-        values[j] = argv[++i];
-    }
-    return 0;
-}
-
-int
 cli_call_reply(cli_t *cli, const char *op, const msgpack_sbuffer *args, jm_reply_t **out)
 {
     *out = NULL;
