@@ -42,6 +42,7 @@ typedef struct acc {
     uint8_t fixed;        /* county + priority bonus, exact */
     uint8_t occ;          /* occupation bonus known so far */
     uint8_t occ_exact;    /* 0: a worker met in no minor group (<= 0.6) */
+    uint8_t dead;         /* its bound fell below the bar: not a finalist */
 } acc_t;
 
 /* A candidate worth reading, with its bound. */
@@ -194,6 +195,8 @@ cut_digits(uint32_t digits, uint32_t len, uint32_t to)
 /* A probe term: one of its skills, or one minor occupation group. */
 typedef struct term {
     double idf;           /* a skill's idf */
+    double bound;         /* the most it adds to a candidate's score, beyond
+                           * the bonuses every candidate may have */
     int skill;            /* probe skill index, or -1 for a minor group */
     const char *minor;    /* 7 characters, for a minor group */
 } term_t;
@@ -210,6 +213,9 @@ typedef struct search {
     double idf[IX_SKILLS_MAX];
     term_t terms[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX];
     uint32_t n_terms, cur;
+    uint32_t by_bound[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX];  /* term numbers, smallest bound first */
+    uint8_t occ_base;          /* tenths: the occupation bonus possible outside the minor groups */
+    uint8_t priority_max;      /* tenths: the priority bonus possible */
     int probe_age;             /* match.vacancies: the worker's age at as_of */
     int year;                  /* the calendar year of as_of (UTC) */
     uint32_t filter_occ;       /* the occupation filter as digits */
@@ -371,6 +377,25 @@ add_terms(search_t *s)
         if (!dup)
             s->terms[s->n_terms++] = (term_t){.skill = -1, .minor = p->occ[i]};
     }
+    /* Outside the probe's minor groups a candidate's occupation bonus is at
+     * most 0.6 (middle group), or 0.2 when the probe worker's codes are
+     * all major groups, or 0 without codes; a minor group may add up to
+     * 2.0 over none. A skill adds at most its idf (min(lw, lv) / lv <= 1). */
+    s->occ_base = 0;
+    for (uint32_t i = 0; i < p->n_occ; i++) {
+        uint8_t b = s->searched == IX_VACANCY && p->occ_len[i] < 4 ? 2 : 6;
+        if (b > s->occ_base)
+            s->occ_base = b;
+    }
+    s->priority_max = s->searched == IX_WORKER && p->m.priority_mask == 0 ? 0 : 5;
+    for (uint32_t j = 0; j < s->n_terms; j++) {
+        term_t *t = &s->terms[j];
+        t->bound = t->skill >= 0 ? t->idf : (20 - s->occ_base) / 10.0;
+        uint32_t i = j;
+        for (; i > 0 && s->terms[s->by_bound[i - 1]].bound > t->bound; i--)
+            s->by_bound[i] = s->by_bound[i - 1];
+        s->by_bound[i] = j;
+    }
 }
 
 /* ---- choosing whom to read -------------------------------------------- */
@@ -485,26 +510,79 @@ prune_finalists(search_t *s)
     s->n_fin = n;
 }
 
-/* A county is done: its candidates raise the bar with their sure scores,
- * and those whose bound reaches the bar become finalists. */
+/* A candidate's bound from what is known of it: a worker met in no minor
+ * group may still agree at the middle group, which only its record tells. */
+static double
+acc_upper(const search_t *s, const acc_t *a)
+{
+    uint8_t occ = a->occ_exact || a->occ >= s->occ_base ? a->occ : s->occ_base;
+    return (double)a->skill + (occ + a->fixed) / 10.0;
+}
+
+static double
+margined_bar(const search_t *s)
+{
+    double b = bar(s);
+    return b - ACC_MARGIN(b);
+}
+
+/* The terms a county step did not read, which its candidates are looked up
+ * in, smallest bound first, and the sum of those bounds. */
+typedef struct unread {
+    uint32_t term[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX];
+    uint32_t n;
+    double bound;
+} unread_t;
+
+/* Completes the candidate in the county table's i-th used slot from the
+ * unread terms, the largest bound first, while its bound reaches the bar;
+ * marks it dead once it cannot. */
 static int
-flush_county(search_t *s)
+complete(search_t *s, ix_groups_t *const *g, const unread_t *u, uint32_t i)
+{
+    const acc_table_t *t = s->table;
+    double rest = u->bound;
+    for (uint32_t x = u->n; x-- > 0;) {
+        /* Looking up may grow the table: find the slot again each time. */
+        acc_t *a = &t->slots[t->used[i]];
+        if (acc_upper(s, a) + rest < margined_bar(s)) {
+            a->dead = 1;
+            return 0;
+        }
+        s->cur = u->term[x];
+        rest -= s->terms[s->cur].bound;
+        int rc = ix_groups_find(g[s->cur], a->docno);
+        if (rc == 0)
+            rc = s->err;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* A county is read: its candidates are completed from the unread terms,
+ * raise the bar with their sure scores, and those whose bound reaches the
+ * bar become finalists. */
+static int
+flush_county(search_t *s, ix_groups_t *const *g, const unread_t *u)
 {
     en_match_scratch_t *sc = s->sc;
     const acc_table_t *t = s->table;
     for (uint32_t i = 0; i < t->n_used; i++) {
+        if (u->n > 0) {
+            int rc = complete(s, g, u, i);
+            if (rc != 0)
+                return rc;
+        }
         const acc_t *a = &t->slots[t->used[i]];
-        bar_push(s, (double)a->skill + (a->occ + a->fixed) / 10.0);
+        if (!a->dead)
+            bar_push(s, (double)a->skill + (a->occ + a->fixed) / 10.0);
     }
-    double b = bar(s);
-    b -= ACC_MARGIN(b);
+    double b = margined_bar(s);
     for (uint32_t i = 0; i < t->n_used; i++) {
         const acc_t *a = &t->slots[t->used[i]];
-        /* A worker met in no minor group may still agree at the middle
-         * group: only its record tells. */
-        double occ = a->occ_exact || a->occ >= 6 ? a->occ : 6;
-        double upper = (double)a->skill + (occ + a->fixed) / 10.0;
-        if (upper < b)
+        double upper = acc_upper(s, a);
+        if (a->dead || upper < b)
             continue;
         if (s->n_fin == sc->cap_fin) {
             prune_finalists(s);
@@ -598,25 +676,96 @@ finish(search_t *s)
     return 0;
 }
 
-/* Walks the terms' postings county by county, merging the terms by their
- * groups' county order: all terms of one county accumulate in a small
- * table that stays in cache, then the county is flushed. */
+/* One county, which the walks in g[] (those with a group there) sit on.
+ * The terms are split by their bounds (MaxScore): the smallest ones,
+ * whose bounds summed with every bonus a candidate here may have stay
+ * below the bar, cannot bring in a candidate that enters the list, so
+ * they are not read; only the other terms' candidates are looked up in
+ * them. With no term left to read, the county is skipped. */
 static int
-walk_counties(search_t *s)
+step_county(search_t *s, ix_groups_t *const *g, const char here[6])
 {
-    const en_match_query_t *q = s->q;
     const en_party_t *probe = s->probe;
-    ix_groups_t *g[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX] = {0};
+    bool present[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX];
+    uint32_t county = memcmp(here, probe->region, 6) == 0 ? 5 : 0;
+    double sum = (s->occ_base + county + s->priority_max) / 10.0;
+    double b = margined_bar(s);
+    unread_t u = {.n = 0, .bound = 0};
+    bool skipping = true;
+    uint32_t n_read = 0;
+    for (uint32_t x = 0; x < s->n_terms; x++) {
+        uint32_t j = s->by_bound[x];
+        const char *c = ix_groups_county(g[j]);
+        present[j] = c && memcmp(c, here, 6) == 0;
+        if (!present[j])
+            continue;
+        const term_t *t = &s->terms[j];
+        if (skipping && sum + t->bound < b) {
+            sum += t->bound;
+            /* A vacancy's occupation bonus comes whole from its brief,
+             * so its minor groups need no look-up. */
+            if (t->skill >= 0 || s->searched == IX_WORKER) {
+                u.term[u.n++] = j;
+                u.bound += t->bound;
+            }
+            present[j] = false;
+        } else {
+            skipping = false;
+            n_read++;
+        }
+    }
+    table_reset(s->table);
+    int rc = 0;
+    for (s->cur = 0; s->cur < s->n_terms && rc == 0 && n_read > 0; s->cur++) {
+        if (present[s->cur])
+            rc = ix_groups_take(g[s->cur]);
+        if (s->err)
+            rc = s->err;
+    }
+    if (rc == 0 && n_read > 0)
+        rc = flush_county(s, g, &u);
+    /* Whatever was not taken moves on to its next county. */
+    for (uint32_t j = 0; j < s->n_terms && rc == 0; j++) {
+        const char *c = ix_groups_county(g[j]);
+        if (c && memcmp(c, here, 6) == 0)
+            rc = ix_groups_skip(g[j]);
+    }
+    return rc;
+}
+
+static int
+open_walks(search_t *s, uint32_t prefix_len, ix_groups_t **g)
+{
+    const en_party_t *probe = s->probe;
     int rc = 0;
     for (uint32_t j = 0; j < s->n_terms && rc == 0; j++) {
         const term_t *t = &s->terms[j];
         rc = t->skill >= 0
                  ? ix_groups_skill(s->txn, s->searched, probe->skills[t->skill].id,
                                    probe->skills[t->skill].id_len, probe->region,
-                                   (uint32_t)q->scope, on_skill_posting, s, &g[j])
+                                   prefix_len, on_skill_posting, s, &g[j])
                  : ix_groups_minor(s->txn, s->searched, t->minor, probe->region,
-                                   (uint32_t)q->scope, on_minor_posting, s, &g[j]);
+                                   prefix_len, on_minor_posting, s, &g[j]);
     }
+    return rc;
+}
+
+static void
+close_walks(search_t *s, ix_groups_t **g)
+{
+    for (uint32_t j = 0; j < s->n_terms; j++) {
+        ix_groups_close(g[j]);
+        g[j] = NULL;
+    }
+}
+
+/* Walks the scope county by county, merging the terms' walks by their
+ * groups' county order, except the county `done` (NULL: none). */
+static int
+walk_scope(search_t *s, uint32_t prefix_len, const char *done)
+{
+    ix_groups_t *g[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX] = {0};
+    int rc = open_walks(s, prefix_len, g);
     while (rc == 0) {
         const char *county = NULL;
         for (uint32_t j = 0; j < s->n_terms; j++) {
@@ -628,20 +777,31 @@ walk_counties(search_t *s)
             break;
         char here[6];
         memcpy(here, county, 6);
-        table_reset(s->table);
-        for (s->cur = 0; s->cur < s->n_terms && rc == 0; s->cur++) {
-            const char *c = ix_groups_county(g[s->cur]);
-            if (c && memcmp(c, here, 6) == 0)
-                rc = ix_groups_take(g[s->cur]);
-            if (s->err)
-                rc = s->err;
+        if (done && memcmp(here, done, 6) == 0) {
+            for (uint32_t j = 0; j < s->n_terms && rc == 0; j++) {
+                const char *c = ix_groups_county(g[j]);
+                if (c && memcmp(c, here, 6) == 0)
+                    rc = ix_groups_skip(g[j]);
+            }
+            continue;
         }
-        if (rc == 0)
-            rc = flush_county(s);
+        rc = step_county(s, g, here);
     }
-    for (uint32_t j = 0; j < s->n_terms; j++)
-        ix_groups_close(g[j]);
+    close_walks(s, g);
     return rc;
+}
+
+/* The probe's own county first: its candidates have the county bonus, so
+ * they raise the bar highest soonest, and the rest of the scope is read
+ * against it. */
+static int
+walk_counties(search_t *s)
+{
+    uint32_t scope = (uint32_t)s->q->scope;
+    if (scope >= EN_SCOPE_COUNTY)
+        return walk_scope(s, scope, NULL);
+    int rc = walk_scope(s, EN_SCOPE_COUNTY, NULL);
+    return rc != 0 ? rc : walk_scope(s, scope, s->probe->region);
 }
 
 int

@@ -83,6 +83,7 @@ struct ix_groups {
     uint8_t prefix[IXK_MAX];
     char code[IXK_MINOR_WIDTH + IXK_MINOR_TAIL];
     MDB_cursor *cur;
+    MDB_cursor *look;  /* ix_groups_find's, opened at its first use */
     MDB_val k, v;
     int rc;            /* MDB code of the cursor's position */
     ix_brief_t brief;
@@ -136,9 +137,19 @@ ix_groups_take(ix_groups_t *g)
     if (g->rc != 0)
         return 0;
     const uint8_t *region = (const uint8_t *)g->k.mv_data + g->w.klen - 6;
-    /* With a single value under the key, GET_MULTIPLE leaves v as the
-     * positioning set it: that value, still one packed array. */
-    int rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_GET_MULTIPLE);
+    /* A single value under the key is v as the positioning set it. It is
+     * not left to GET_MULTIPLE, which then answers from the duplicates of
+     * the previous key when that one was skipped rather than read. */
+    size_t n;
+    int rc = mdb_cursor_count(g->cur, &n);
+    if (rc == 0 && n == 1) {
+        int ret = emit(&g->w, region, g->v.mv_data, 1, &g->brief);
+        if (ret != 0)
+            return ret;
+        rc = MDB_NOTFOUND;
+    } else if (rc == 0) {
+        rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_GET_MULTIPLE);
+    }
     while (rc == 0) {
         if (g->v.mv_size % g->w.vlen != 0)
             return -EIO;
@@ -155,11 +166,52 @@ ix_groups_take(ix_groups_t *g)
     return groups_settle(g);
 }
 
+int
+ix_groups_skip(ix_groups_t *g)
+{
+    if (g->rc != 0)
+        return 0;
+    g->rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_NEXT_NODUP);
+    if (g->rc != 0 && g->rc != MDB_NOTFOUND)
+        return ix_mdb_err(g->rc);
+    return groups_settle(g);
+}
+
+int
+ix_groups_find(ix_groups_t *g, uint64_t docno)
+{
+    if (g->rc != 0)
+        return 0;
+    int rc;
+    if (!g->look && (rc = mdb_cursor_open(mdb_cursor_txn(g->cur), mdb_cursor_dbi(g->cur), &g->look)) != 0)
+        return ix_mdb_err(rc);
+    const uint8_t *region = (const uint8_t *)g->k.mv_data + g->w.klen - 6;
+    uint8_t want[8];
+    ixk_put_be64(want, docno);
+    /* Values start with the docno, and a shorter value sorts before every
+     * longer one it begins: the first posting of docno, if any. */
+    MDB_val k = g->k, v = {sizeof want, want};
+    rc = mdb_cursor_get(g->look, &k, &v, MDB_GET_BOTH_RANGE);
+    while (rc == 0) {
+        if (v.mv_size != g->w.vlen)
+            return -EIO;
+        if (memcmp(v.mv_data, want, sizeof want) != 0)
+            return 0;
+        int ret = emit(&g->w, region, v.mv_data, 1, &g->brief);
+        if (ret != 0)
+            return ret;
+        rc = mdb_cursor_get(g->look, &k, &v, MDB_NEXT_DUP);
+    }
+    return rc == MDB_NOTFOUND ? 0 : ix_mdb_err(rc);
+}
+
 void
 ix_groups_close(ix_groups_t *g)
 {
     if (!g)
         return;
+    if (g->look)
+        mdb_cursor_close(g->look);
     if (g->cur)
         mdb_cursor_close(g->cur);
     free(g);
