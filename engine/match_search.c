@@ -538,7 +538,8 @@ typedef struct unread {
  * unread terms, the largest bound first, while its bound reaches the bar;
  * marks it dead once it cannot. */
 static int
-complete(search_t *s, ix_groups_t *const *g, const unread_t *u, uint32_t i)
+complete(search_t *s, ix_groups_t *const *g, const char here[6], const unread_t *u,
+         uint32_t i)
 {
     const acc_table_t *t = s->table;
     double rest = u->bound;
@@ -551,7 +552,7 @@ complete(search_t *s, ix_groups_t *const *g, const unread_t *u, uint32_t i)
         }
         s->cur = u->term[x];
         rest -= s->terms[s->cur].bound;
-        int rc = ix_groups_find(g[s->cur], a->docno);
+        int rc = ix_groups_find(g[s->cur], here, a->docno);
         if (rc == 0)
             rc = s->err;
         if (rc != 0)
@@ -564,13 +565,13 @@ complete(search_t *s, ix_groups_t *const *g, const unread_t *u, uint32_t i)
  * raise the bar with their sure scores, and those whose bound reaches the
  * bar become finalists. */
 static int
-flush_county(search_t *s, ix_groups_t *const *g, const unread_t *u)
+flush_county(search_t *s, ix_groups_t *const *g, const char here[6], const unread_t *u)
 {
     en_match_scratch_t *sc = s->sc;
     const acc_table_t *t = s->table;
     for (uint32_t i = 0; i < t->n_used; i++) {
         if (u->n > 0) {
-            int rc = complete(s, g, u, i);
+            int rc = complete(s, g, here, u, i);
             if (rc != 0)
                 return rc;
         }
@@ -676,61 +677,48 @@ finish(search_t *s)
     return 0;
 }
 
-/* One county, which the walks in g[] (those with a group there) sit on.
- * The terms are split by their bounds (MaxScore): the smallest ones,
- * whose bounds summed with every bonus a candidate here may have stay
- * below the bar, cannot bring in a candidate that enters the list, so
- * they are not read; only the other terms' candidates are looked up in
- * them. With no term left to read, the county is skipped. */
-static int
-step_county(search_t *s, ix_groups_t *const *g, const char here[6])
+/* How many of the smallest-bound terms cannot bring in a candidate that
+ * enters the list (MaxScore): their bounds summed with every bonus a
+ * candidate of the county may have stay below the bar. Those terms are no
+ * longer walked; the other terms' candidates are looked up in them. The
+ * bar only rises, so a term once left stays left. */
+static uint32_t
+count_unread(const search_t *s, bool own_county)
 {
-    const en_party_t *probe = s->probe;
-    bool present[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX];
-    uint32_t county = memcmp(here, probe->region, 6) == 0 ? 5 : 0;
-    double sum = (s->occ_base + county + s->priority_max) / 10.0;
+    double sum = (s->occ_base + (own_county ? 5 : 0) + s->priority_max) / 10.0;
     double b = margined_bar(s);
+    uint32_t n = 0;
+    while (n < s->n_terms && sum + s->terms[s->by_bound[n]].bound < b)
+        sum += s->terms[s->by_bound[n++]].bound;
+    return n;
+}
+
+/* One county: the walked terms with a group there are read, and their
+ * candidates completed from the n_unread terms left. */
+static int
+step_county(search_t *s, ix_groups_t *const *g, const char here[6], uint32_t n_unread)
+{
     unread_t u = {.n = 0, .bound = 0};
-    bool skipping = true;
-    uint32_t n_read = 0;
-    for (uint32_t x = 0; x < s->n_terms; x++) {
-        uint32_t j = s->by_bound[x];
-        const char *c = ix_groups_county(g[j]);
-        present[j] = c && memcmp(c, here, 6) == 0;
-        if (!present[j])
-            continue;
-        const term_t *t = &s->terms[j];
-        if (skipping && sum + t->bound < b) {
-            sum += t->bound;
-            /* A vacancy's occupation bonus comes whole from its brief,
-             * so its minor groups need no look-up. */
-            if (t->skill >= 0 || s->searched == IX_WORKER) {
-                u.term[u.n++] = j;
-                u.bound += t->bound;
-            }
-            present[j] = false;
-        } else {
-            skipping = false;
-            n_read++;
+    for (uint32_t x = 0; x < n_unread; x++) {
+        const term_t *t = &s->terms[s->by_bound[x]];
+        /* A vacancy's occupation bonus comes whole from its brief, so its
+         * minor groups need no look-up. */
+        if (t->skill >= 0 || s->searched == IX_WORKER) {
+            u.term[u.n++] = s->by_bound[x];
+            u.bound += t->bound;
         }
     }
     table_reset(s->table);
     int rc = 0;
-    for (s->cur = 0; s->cur < s->n_terms && rc == 0 && n_read > 0; s->cur++) {
-        if (present[s->cur])
+    for (uint32_t x = n_unread; x < s->n_terms && rc == 0; x++) {
+        s->cur = s->by_bound[x];
+        const char *c = ix_groups_county(g[s->cur]);
+        if (c && memcmp(c, here, 6) == 0)
             rc = ix_groups_take(g[s->cur]);
         if (s->err)
             rc = s->err;
     }
-    if (rc == 0 && n_read > 0)
-        rc = flush_county(s, g, &u);
-    /* Whatever was not taken moves on to its next county. */
-    for (uint32_t j = 0; j < s->n_terms && rc == 0; j++) {
-        const char *c = ix_groups_county(g[j]);
-        if (c && memcmp(c, here, 6) == 0)
-            rc = ix_groups_skip(g[j]);
-    }
-    return rc;
+    return rc != 0 ? rc : flush_county(s, g, here, &u);
 }
 
 static int
@@ -759,17 +747,19 @@ close_walks(search_t *s, ix_groups_t **g)
     }
 }
 
-/* Walks the scope county by county, merging the terms' walks by their
- * groups' county order, except the county `done` (NULL: none). */
+/* Walks the scope county by county, merging the walked terms by their
+ * groups' county order; the probe's own county is either the only one
+ * (own) or left out. */
 static int
-walk_scope(search_t *s, uint32_t prefix_len, const char *done)
+walk_scope(search_t *s, uint32_t prefix_len, bool own)
 {
     ix_groups_t *g[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX] = {0};
     int rc = open_walks(s, prefix_len, g);
     while (rc == 0) {
+        uint32_t n_unread = count_unread(s, own);
         const char *county = NULL;
-        for (uint32_t j = 0; j < s->n_terms; j++) {
-            const char *c = ix_groups_county(g[j]);
+        for (uint32_t x = n_unread; x < s->n_terms; x++) {
+            const char *c = ix_groups_county(g[s->by_bound[x]]);
             if (c && (!county || memcmp(c, county, 6) < 0))
                 county = c;
         }
@@ -777,15 +767,15 @@ walk_scope(search_t *s, uint32_t prefix_len, const char *done)
             break;
         char here[6];
         memcpy(here, county, 6);
-        if (done && memcmp(here, done, 6) == 0) {
-            for (uint32_t j = 0; j < s->n_terms && rc == 0; j++) {
-                const char *c = ix_groups_county(g[j]);
+        if (!own && memcmp(here, s->probe->region, 6) == 0) {
+            for (uint32_t x = n_unread; x < s->n_terms && rc == 0; x++) {
+                const char *c = ix_groups_county(g[s->by_bound[x]]);
                 if (c && memcmp(c, here, 6) == 0)
-                    rc = ix_groups_skip(g[j]);
+                    rc = ix_groups_skip(g[s->by_bound[x]]);
             }
             continue;
         }
-        rc = step_county(s, g, here);
+        rc = step_county(s, g, here, n_unread);
     }
     close_walks(s, g);
     return rc;
@@ -798,10 +788,8 @@ static int
 walk_counties(search_t *s)
 {
     uint32_t scope = (uint32_t)s->q->scope;
-    if (scope >= EN_SCOPE_COUNTY)
-        return walk_scope(s, scope, NULL);
-    int rc = walk_scope(s, EN_SCOPE_COUNTY, NULL);
-    return rc != 0 ? rc : walk_scope(s, scope, s->probe->region);
+    int rc = walk_scope(s, EN_SCOPE_COUNTY, true);
+    return rc != 0 || scope >= EN_SCOPE_COUNTY ? rc : walk_scope(s, scope, false);
 }
 
 int

@@ -309,11 +309,11 @@ const char *ix_groups_county(const ix_groups_t *g);
 int ix_groups_take(ix_groups_t *g);
 /* Moves past the current group without reading it. */
 int ix_groups_skip(ix_groups_t *g);
-/* Hands the current group's postings of one record (docno) to the
- * callback, if it has any, without moving the walk: a look-up by docno
- * into the group, so that a term can be consulted for a few candidates
- * instead of read whole. */
-int ix_groups_find(ix_groups_t *g, uint64_t docno);
+/* Hands the postings of one record (docno) in the walk's term and one
+ * county of its range to the callback, if there are any, wherever the
+ * walk is: a look-up, so that a term can be consulted for a few
+ * candidates instead of read whole. */
+int ix_groups_find(ix_groups_t *g, const char county[6], uint64_t docno);
 void ix_groups_close(ix_groups_t *g);
 
 /* Records of `kind` with an occupation code in the minor group `minor`

@@ -178,26 +178,29 @@ ix_groups_skip(ix_groups_t *g)
 }
 
 int
-ix_groups_find(ix_groups_t *g, uint64_t docno)
+ix_groups_find(ix_groups_t *g, const char county[6], uint64_t docno)
 {
-    if (g->rc != 0)
-        return 0;
     int rc;
     if (!g->look && (rc = mdb_cursor_open(mdb_cursor_txn(g->cur), mdb_cursor_dbi(g->cur), &g->look)) != 0)
         return ix_mdb_err(rc);
-    const uint8_t *region = (const uint8_t *)g->k.mv_data + g->w.klen - 6;
+    /* The term's key for that county: the term part of the walk's
+     * prefix, then the county. */
+    uint8_t key[IXK_MAX];
+    size_t term_len = g->w.klen - 6;
+    memcpy(key, g->w.prefix, term_len);
+    memcpy(key + term_len, county, 6);
     uint8_t want[8];
     ixk_put_be64(want, docno);
     /* Values start with the docno, and a shorter value sorts before every
      * longer one it begins: the first posting of docno, if any. */
-    MDB_val k = g->k, v = {sizeof want, want};
+    MDB_val k = {g->w.klen, key}, v = {sizeof want, want};
     rc = mdb_cursor_get(g->look, &k, &v, MDB_GET_BOTH_RANGE);
     while (rc == 0) {
         if (v.mv_size != g->w.vlen)
             return -EIO;
         if (memcmp(v.mv_data, want, sizeof want) != 0)
             return 0;
-        int ret = emit(&g->w, region, v.mv_data, 1, &g->brief);
+        int ret = emit(&g->w, key + term_len, v.mv_data, 1, &g->brief);
         if (ret != 0)
             return ret;
         rc = mdb_cursor_get(g->look, &k, &v, MDB_NEXT_DUP);

@@ -4,7 +4,8 @@
  * replaces that change only a brief field, and deletes, inside and after
  * the write transaction), each posting's brief against the one derived
  * from the model, ix_get_docno against ix_get, the match fields and terms
- * of ix_record_t, and ix_check finding damage to the skill and minor-group
+ * of ix_record_t, the county walks mixing takes, skips and look-ups by
+ * docno, and ix_check finding damage to the skill and minor-group
  * postings, stale briefs included.
  */
 #include <criterion/criterion.h>
@@ -439,6 +440,56 @@ verify_scans(ix_txn_t *t)
     }
 }
 
+/* Walks every term's groups taking every other one and skipping the rest,
+ * and looks each record of a skipped group up by docno (and one docno
+ * that has no posting there): together the same postings, in the same
+ * order, as the brute force. A group taken after one skipped must give
+ * its own postings even when it holds a single value. */
+static void
+verify_groups_mixed(ix_txn_t *t)
+{
+    static hits_t got, want;
+    for (int k = 0; k < 2; k++) {
+        uint8_t kind = k == 0 ? IX_VACANCY : IX_WORKER;
+        for (int term = 0; term < NSK + NMIN; term++) {
+            ix_groups_t *g;
+            got.n = 0;
+            got.stop_after = 0;
+            if (term < NSK) {
+                brute_skill(k, term, "", &want);
+                cr_assert_eq(ix_groups_skill(t, kind, skills[term], (uint32_t)strlen(skills[term]),
+                                             "", 0, on_skill, &got, &g), 0);
+            } else {
+                brute_minor(k, minors[term - NSK], "", &want);
+                cr_assert_eq(ix_groups_minor(t, kind, minors[term - NSK], "", 0, on_minor, &got,
+                                             &g), 0);
+            }
+            const char *c;
+            for (int n = 0; (c = ix_groups_county(g)) != NULL; n++) {
+                char county[6];
+                memcpy(county, c, 6);
+                if (n % 2 == (term + k) % 2) {
+                    cr_assert_eq(ix_groups_take(g), 0);
+                    continue;
+                }
+                for (int i = 0; i < want.n; i++) {
+                    const hit_t *h = &want.h[i];
+                    bool again = i > 0 && h[-1].docno == h->docno &&
+                                 memcmp(h[-1].region, h->region, 6) == 0;
+                    if (!again && memcmp(h->region, county, 6) == 0)
+                        cr_assert_eq(ix_groups_find(g, county, h->docno), 0);
+                }
+                cr_assert_eq(ix_groups_find(g, county, UINT64_C(1) << 40), 0);
+                cr_assert_eq(ix_groups_skip(g), 0);
+            }
+            ix_groups_close(g);
+            char what[64];
+            snprintf(what, sizeof what, "%c term %d, groups taken and looked up", kind, term);
+            same_hits(&got, &want, what);
+        }
+    }
+}
+
 static void
 verify_check(void)
 {
@@ -474,6 +525,7 @@ Test(match_scan, scans_equal_brute_force_through_changes)
     ix_txn_t *t;
     cr_assert_eq(ix_read_begin(env, &t), 0);
     verify_scans(t);
+    verify_groups_mixed(t);
     ix_read_end(t);
     verify_check();
     for (int round = 0; round < 8; round++) {
@@ -516,6 +568,7 @@ Test(match_scan, scans_equal_brute_force_through_changes)
         cr_assert_eq(ix_write_commit(t), 0);
         cr_assert_eq(ix_read_begin(env, &t), 0);
         verify_scans(t);
+        verify_groups_mixed(t);
         ix_read_end(t);
         verify_check();
     }
