@@ -216,10 +216,7 @@ Test(audit, worker_reads_and_changes_are_recorded, .timeout = 60)
     jt_expect_error(r, "forbidden", NULL);
     jm_reply_free(r);
 
-    r = jt_call_json(admin, "admin.check", "{}");
-    jt_expect_ok(r, "admin.check");
-    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
+    jt_expect_check_clean(admin, "after the audited changes");
     jm_close(desk1);
     jm_close(desk2);
     jm_close(kiosk);
@@ -330,10 +327,7 @@ Test(audit, a_full_store_keeps_changes_and_entries_together, .timeout = 120)
                  (long long)lost, READS);
     cr_log_info("full store: %d puts acknowledged; of %d reads, %d recorded, %lld lost", acked,
                 READS, recorded, (long long)lost);
-    r = jt_call_json(admin, "admin.check", "{}");
-    jt_expect_ok(r, "admin.check");
-    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
+    jt_expect_check_clean(admin, "with the store full");
     jm_close(desk1);
     jm_close(admin);
     cr_assert_eq(jt_daemon_stop(d), 0);

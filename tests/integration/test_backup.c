@@ -5,7 +5,6 @@
 #define _GNU_SOURCE  /* nftw */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,36 +14,23 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "files.h"
 #include "wire.h"
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
+/* Writes batches of 1,000 vacancies bulk-<batch>-<i>: enough that a copy
+ * of the store takes a while. */
 static void
-remove_tree(const char *dir)
+put_bulk(jm_client_t *c, int batches)
 {
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb");
-    cr_assert_not_null(in, "%s: %s", from, strerror(errno));
-    FILE *out = fopen(to, "wb");
-    cr_assert_not_null(out, "%s: %s", to, strerror(errno));
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        cr_assert_eq(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    cr_assert_eq(fclose(out), 0);
+    for (int b = 0; b < batches; b++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "bulk-%d", b);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        jt_args_vacancies(&sb, prefix, 1000, "320102", "2-02-01-00", "a:3,b:2,c:4,d:1");
+        jt_call_ok(c, "vacancy.put_many", &sb);
+        msgpack_sbuffer_destroy(&sb);
+    }
 }
 
 /* One client writing vacancies w-0, w-1, ... one at a time until told to
@@ -71,36 +57,12 @@ write_on(void *arg)
     return NULL;
 }
 
-static void
-expect_check_ok(jm_client_t *c, const char *what)
-{
-    jm_reply_t *r = jt_call_json(c, "admin.check", "{}");
-    jt_expect_ok(r, what);
-    cr_assert(jt_get_bool(&r->result, "ok"), "%s: %s", what, jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
-}
-
 Test(backup, hot_copy_while_writing_restores, .timeout = 120)
 {
     jt_daemon_t *d = jt_daemon_start(NULL);
     jm_client_t *c = jt_connect_admin(d);
     /* Bulk first, so the copy takes long enough to overlap the writes. */
-    for (int b = 0; b < 10; b++) {
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
-        msgpack_pack_str_with_body(&pk, "vacancies", 9);
-        msgpack_pack_array(&pk, 1000);
-        for (int i = 0; i < 1000; i++) {
-            char id[32];
-            snprintf(id, sizeof id, "bulk-%d-%d", b, i);
-            jt_pack_vacancy(&pk, id, "320102", "2-02-01-00", "a:3,b:2,c:4,d:1");
-        }
-        jt_call_ok(c, "vacancy.put_many", &sb);
-        msgpack_sbuffer_destroy(&sb);
-    }
+    put_bulk(c, 10);
     jm_reply_t *r = jt_call_json(c, "vacancy.delete", "{\"id\": \"bulk-0-0\"}");
     jt_expect_ok(r, "delete");
     jm_reply_free(r);
@@ -147,7 +109,7 @@ Test(backup, hot_copy_while_writing_restores, .timeout = 120)
     r = jt_call_json(c, "admin.backup", "{\"path\": \"%s\"}", path);
     jt_expect_error(r, "bad_request", "path: already exists");
     jm_reply_free(r);
-    expect_check_ok(c, "admin.check on the live store");
+    jt_expect_check_clean(c, "on the live store");
     jm_close(c);
     /* The secret key is kept apart from the data and outlives the daemon. */
     char key[300];
@@ -162,11 +124,11 @@ Test(backup, hot_copy_while_writing_restores, .timeout = 120)
     cr_assert_eq(mkdir(restore, 0700), 0);
     char dest[340];
     snprintf(dest, sizeof dest, "%s/data.mdb", restore);
-    copy_file(file, dest);
+    jt_copy_file(file, dest);
     const char *args[] = {"--data", restore, "--secret-key-file", key, NULL};
     jt_daemon_t *d2 = jt_daemon_start(args);
     c = jt_connect_admin(d2);
-    expect_check_ok(c, "admin.check on the restored copy");
+    jt_expect_check_clean(c, "on the restored copy");
     cr_assert_eq(jt_admin_count(c, "changelog_seq"), seq);
     for (int i = 0; i < acked_before; i++) {
         char id[32];
@@ -188,7 +150,7 @@ Test(backup, hot_copy_while_writing_restores, .timeout = 120)
     jt_put_vacancy(c, "after-restore", "110105", "6-05-02-03", "weld:3");
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d2), 0);
-    remove_tree(root);
+    jt_remove_tree(root);
 }
 
 Test(backup, refuses_where_a_copy_may_not_go, .timeout = 60)
@@ -294,7 +256,7 @@ Test(backup, pipelined_requests_wait_their_turn, .timeout = 60)
     close(fd);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
-    remove_tree(root);
+    jt_remove_tree(root);
 }
 
 /* With backup_dir configured, a bare name is a copy inside it. */
@@ -321,7 +283,7 @@ Test(backup, a_bare_name_goes_into_backup_dir, .timeout = 60)
     jm_reply_free(r);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
-    remove_tree(root);
+    jt_remove_tree(root);
 }
 
 /* A SIGTERM during a backup does not wait for it: the daemon drains and
@@ -330,22 +292,7 @@ Test(backup, sigterm_during_a_backup, .timeout = 60)
 {
     jt_daemon_t *d = jt_daemon_start(NULL);
     jm_client_t *c = jt_connect_admin(d);
-    for (int b = 0; b < 20; b++) {
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
-        msgpack_pack_str_with_body(&pk, "vacancies", 9);
-        msgpack_pack_array(&pk, 1000);
-        for (int i = 0; i < 1000; i++) {
-            char id[32];
-            snprintf(id, sizeof id, "bulk-%d-%d", b, i);
-            jt_pack_vacancy(&pk, id, "320102", "2-02-01-00", "a:3,b:2,c:4,d:1");
-        }
-        jt_call_ok(c, "vacancy.put_many", &sb);
-        msgpack_sbuffer_destroy(&sb);
-    }
+    put_bulk(c, 20);
     jm_close(c);
     char root[] = "/tmp/jm-backup-test.XXXXXX";
     cr_assert_not_null(mkdtemp(root));
@@ -403,9 +350,9 @@ Test(backup, sigterm_during_a_backup, .timeout = 60)
     /* The store is whole. */
     cr_assert_eq(jt_daemon_restart(d), -1);
     c = jt_connect_admin(d);
-    expect_check_ok(c, "admin.check after the shutdown");
+    jt_expect_check_clean(c, "after the shutdown");
     cr_assert_eq(jt_admin_count(c, "vacancies"), 20000u);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
-    remove_tree(root);
+    jt_remove_tree(root);
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "files.h"
 #include "wire.h"
 
 /* ---- the store every test starts from ----------------------------------- */
@@ -137,28 +138,6 @@ run_free(run_t *r)
     free(r->err);
 }
 
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    cr_assert_not_null(buf);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (cap - n < 2) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* Writes text to tmp/in and returns the path (static storage). */
 static const char *
 write_input(const char *text)
@@ -222,8 +201,8 @@ cli_run(const char *key, const char *in_path, ...)
         cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
     run_t r = {
         .code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-        .out = slurp(out_path),
-        .err = slurp(err_path),
+        .out = jt_read_file(out_path, NULL),
+        .err = jt_read_file(err_path, NULL),
     };
     cr_assert_neq(r.code, 126, "could not set up the tool's files");
     cr_assert_neq(r.code, 127, "could not run %s", bin);

@@ -37,14 +37,6 @@ typedef struct client {
     bool cut;                /* a request went unanswered: the server closed */
 } client_t;
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One request; false when it got no success answer. */
 static bool
 call(jm_client_t *c, const char *op, msgpack_sbuffer *sb)
@@ -210,14 +202,14 @@ start_clients(const jt_daemon_t *d, client_t *cls, pthread_t *th, int n)
 static void
 wait_for_progress(client_t *cls, int n, const char *before)
 {
-    int64_t deadline = now_ms() + 20000;
+    int64_t deadline = jt_now_ms() + 20000;
     bool all_going;
     do {
         usleep(50000);
         all_going = true;
         for (int i = 0; i < n; i++)
             all_going = all_going && atomic_load(&cls[i].acked) >= 3;
-    } while (!all_going && now_ms() < deadline);
+    } while (!all_going && jt_now_ms() < deadline);
     cr_assert(all_going, "clients made too little progress before %s", before);
 }
 
@@ -274,11 +266,9 @@ check_after_restart(jt_daemon_t *d, client_t *cls, int n_clients, const char *wh
     cr_assert_geq(nw, workers_min);
     cr_assert_leq(nw, workers_min + n_clients / 4 * BATCH, "%llu workers", (unsigned long long)nw);
 
-    jm_reply_t *r = jt_call_json(c, "admin.check", "{}");
-    jt_expect_ok(r, "admin.check");
-    cr_assert(jt_get_bool(&r->result, "ok"), "admin.check after %s: %s", what,
-              jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
+    char after[64];
+    snprintf(after, sizeof after, "after %s", what);
+    jt_expect_check_clean(c, after);
     jm_close(c);
 }
 
@@ -294,9 +284,9 @@ Test(drain, sigterm_under_load_loses_no_acknowledged_write, .timeout = 180)
     wait_for_progress(cls, CLIENTS, "SIGTERM");
     int acked_at_term = total_acked(cls, CLIENTS);
 
-    int64_t t0 = now_ms();
+    int64_t t0 = jt_now_ms();
     int status = jt_daemon_term(d);
-    int64_t took = now_ms() - t0;
+    int64_t took = jt_now_ms() - t0;
     for (int i = 0; i < CLIENTS; i++)
         pthread_join(th[i], NULL);
     cr_assert_eq(status, 0, "exit status %d after SIGTERM", status);
@@ -361,14 +351,14 @@ Test(drain, a_client_that_never_reads_is_cut_at_the_deadline, .timeout = 180)
     /* Every writer past its hello before the drain starts: a hello that
      * arrives during the drain is refused, rightly. */
     wait_for_progress(cls, WRITERS, "SIGTERM");
-    int64_t deadline = now_ms() + 20000;
-    while (total_acked(cls, WRITERS) < 100 && now_ms() < deadline)
+    int64_t deadline = jt_now_ms() + 20000;
+    while (total_acked(cls, WRITERS) < 100 && jt_now_ms() < deadline)
         usleep(20000);
     cr_assert_geq(total_acked(cls, WRITERS), 100, "writers made too little progress");
 
-    int64_t t0 = now_ms();
+    int64_t t0 = jt_now_ms();
     int status = jt_daemon_term(d);
-    int64_t took = now_ms() - t0;
+    int64_t took = jt_now_ms() - t0;
     for (int i = 0; i < WRITERS; i++)
         pthread_join(th[i], NULL);
     cr_assert_eq(status, 0, "exit status %d after SIGTERM", status);
@@ -388,10 +378,7 @@ Test(drain, a_client_that_never_reads_is_cut_at_the_deadline, .timeout = 180)
             cr_assert(exists(c, "vacancy.get", id), "acknowledged put of %s lost", id);
         }
     }
-    jm_reply_t *r = jt_call_json(c, "admin.check", "{}");
-    jt_expect_ok(r, "admin.check");
-    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
+    jt_expect_check_clean(c, "after the cut");
     jm_close(c);
     free(cls);
     cr_assert_eq(jt_daemon_stop(d), 0);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "files.h"
 #include "wire.h"
 
 #define N_VACANCIES 2345   /* more than two pages of 1,000 */
@@ -73,23 +74,6 @@ run_cli(const jt_daemon_t *d, const char *key, const char *out_path, const char 
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
 }
 
 static size_t
@@ -179,7 +163,8 @@ Test(export, import_of_an_export_exports_the_same_bytes, .timeout = 120)
         cr_assert_eq(run_cli(b, JT_ADMIN_KEY, piped, to_stdout), 0);
 
         size_t l1, l2, l3;
-        char *s1 = slurp(first, &l1), *s2 = slurp(second, &l2), *s3 = slurp(piped, &l3);
+        char *s1 = jt_read_file(first, &l1), *s2 = jt_read_file(second, &l2);
+        char *s3 = jt_read_file(piped, &l3);
         cr_assert_eq(count_lines(s1, l1), counts[k], "%s: one line per record", kinds[k]);
         cr_assert_eq(l1, l2, "%s: same size", kinds[k]);
         cr_assert(memcmp(s1, s2, l1) == 0, "%s: byte-identical", kinds[k]);
@@ -210,7 +195,7 @@ Test(export, a_refused_export_leaves_no_file_and_says_why)
     const char *workers[] = {"export", "workers", path, NULL};
     cr_assert_eq(run_cli(d, NULL, NULL, workers), 1);
     size_t len;
-    char *err = slurp(err_path, &len);
+    char *err = jt_read_file(err_path, &len);
     cr_assert_not_null(strstr(err, "forbidden"), "%s", err);
     free(err);
     cr_assert_eq(access(path, F_OK), -1, "no file after a refusal");
@@ -220,7 +205,7 @@ Test(export, a_refused_export_leaves_no_file_and_says_why)
     fputs("previous\n", f);
     fclose(f);
     cr_assert_eq(run_cli(d, NULL, NULL, workers), 1);
-    char *kept = slurp(path, &len);
+    char *kept = jt_read_file(path, &len);
     cr_assert_str_eq(kept, "previous\n");
     free(kept);
 

@@ -14,22 +14,14 @@
 #include "daemon.h"
 #include "wire.h"
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A wrong hello on c; returns how long its answer took, in ms. */
 static int64_t
 failed_hello(jm_client_t *c)
 {
     char role[32];
-    int64_t t0 = now_ms();
+    int64_t t0 = jt_now_ms();
     int rc = jm_hello(c, "not-a-key-of-this-server", role, sizeof role);
-    int64_t took = now_ms() - t0;
+    int64_t took = jt_now_ms() - t0;
     cr_assert_eq(rc, JM_ESERVER, "hello: %s", c->errstr);
     cr_assert(strstr(c->errstr, "unauthorized: key: not recognised"), "%s", c->errstr);
     return took;
@@ -62,10 +54,10 @@ Test(hello, failures_are_answered_later_and_later_then_closed, .timeout = 60)
     cr_assert_geq(took, 2880, "a new connection's first failure took %lld ms", (long long)took);
     /* ...but a right key is never slowed down, and the role is granted. */
     char role[32];
-    int64_t t0 = now_ms();
+    int64_t t0 = jt_now_ms();
     cr_assert_eq(jm_hello(c, JT_ADMIN_KEY, role, sizeof role), 0, "%s", c->errstr);
     cr_assert_str_eq(role, "admin");
-    cr_assert_lt(now_ms() - t0, 1500);
+    cr_assert_lt(jt_now_ms() - t0, 1500);
     jt_call_ok(c, "admin.info", NULL);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
@@ -128,14 +120,14 @@ Test(hello, a_held_reply_holds_up_neither_the_loop_nor_the_order, .timeout = 60)
         n += 4 + sb.size;
     }
     msgpack_sbuffer_destroy(&sb);
-    int64_t sent = now_ms();
+    int64_t sent = jt_now_ms();
     jt_raw_send(fd, both, n);
 
     /* Another client is answered at once meanwhile. */
     jm_client_t *other = jt_connect(d);
-    int64_t t0 = now_ms();
+    int64_t t0 = jt_now_ms();
     jt_call_ok(other, "ping", NULL);
-    cr_assert_lt(now_ms() - t0, 400, "a ping waited %lld ms", (long long)(now_ms() - t0));
+    cr_assert_lt(jt_now_ms() - t0, 400, "a ping waited %lld ms", (long long)(jt_now_ms() - t0));
     struct pollfd p = {.fd = fd, .events = POLLIN};
     cr_assert_eq(poll(&p, 1, 0), 0, "the held reply left early");
 
@@ -144,7 +136,7 @@ Test(hello, a_held_reply_holds_up_neither_the_loop_nor_the_order, .timeout = 60)
     msgpack_zone_init(&zone, 4096);
     msgpack_object reply;
     cr_assert_eq(jt_raw_read_frame(fd, &zone, &reply), 0);
-    int64_t took = now_ms() - sent;
+    int64_t took = jt_now_ms() - sent;
     cr_assert_eq(jt_get_int(&reply, "id"), 1);
     cr_assert_str_eq(jt_get_str(jt_need(&reply, "error"), "code"), "unauthorized");
     cr_assert_geq(took, 720, "the fourth failure answered in %lld ms", (long long)took);
@@ -345,11 +337,11 @@ Test(hello, a_client_that_goes_on_sending_after_a_bad_frame_is_cut_off, .timeout
     msgpack_zone_destroy(&zone);
     /* The server has sent its end of stream and discards what still comes,
      * but only for 2 s: then it closes, and sending fails. */
-    int64_t t0 = now_ms(), cut = -1;
-    while (now_ms() - t0 < 6000) {
+    int64_t t0 = jt_now_ms(), cut = -1;
+    while (jt_now_ms() - t0 < 6000) {
         if (send(fd, "0123456789", 10, MSG_NOSIGNAL) < 0) {
             cr_assert(errno == EPIPE || errno == ECONNRESET, "send: %s", strerror(errno));
-            cut = now_ms() - t0;
+            cut = jt_now_ms() - t0;
             break;
         }
         struct timespec ts = {0, 50 * 1000 * 1000};

@@ -94,34 +94,14 @@ answer_free(answer_t *a)
 static answer_t
 http(const kiosk_t *k, const char *method, const char *path, const char *body)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)k->port)};
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0, "%s", strerror(errno));
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char *req;
     cr_assert_geq(asprintf(&req,
                            "%s %s HTTP/1.1\r\nHost: kiosk\r\nConnection: close\r\n"
                            "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                            method, path, body ? strlen(body) : 0, body ? body : ""),
                   0);
-    jt_raw_send(fd, req, strlen(req));
+    char *buf = jt_http("127.0.0.1", k->port, req);
     free(req);
-    size_t cap = 1 << 16, used = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (cap - used < 4096)
-            buf = realloc(buf, cap *= 2);
-        ssize_t n = recv(fd, buf + used, cap - used - 1, 0);
-        cr_assert_geq(n, 0, "recv: %s", strerror(errno));
-        if (n == 0)
-            break;
-        used += (size_t)n;
-    }
-    buf[used] = '\0';
-    close(fd);
     answer_t a = {.head = buf};
     cr_assert_eq(sscanf(buf, "HTTP/1.1 %d", &a.status), 1, "no status line: %.80s", buf);
     char *sep = strstr(buf, "\r\n\r\n");

@@ -71,18 +71,11 @@ flood(void *arg)
     flooder_t *f = arg;
     jm_client_t *c = jt_connect_admin(f->d);
     for (int round = 0; round < 3; round++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "big-%d", round);
         msgpack_sbuffer sb;
-        msgpack_packer pk;
         msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
-        msgpack_pack_str_with_body(&pk, "vacancies", 9);
-        msgpack_pack_array(&pk, 4000);
-        for (int i = 0; i < 4000; i++) {
-            char id[32];
-            snprintf(id, sizeof id, "big-%d-%d", round, i);
-            jt_pack_vacancy(&pk, id, "110105", "6-05-02-03", "a:3,b:2,c:4,d:1,e:5");
-        }
+        jt_args_vacancies(&sb, prefix, 4000, "110105", "6-05-02-03", "a:3,b:2,c:4,d:1,e:5");
         jm_reply_t *r = jt_call(c, "vacancy.put_many", &sb);
         if (!r->ok && strcmp(r->error_code, "storage_full") == 0)
             f->storage_full++;
@@ -123,10 +116,7 @@ Test(limits, full_store_fails_only_what_does_not_fit)
     cr_assert_gt(f.storage_full, 0, "the big batches should not fit a 2 MiB map");
     cr_assert_gt(created, 0);
     /* Reads go on, and what is stored is consistent. */
-    jm_reply_t *r = jt_call_json(c, "admin.check", "{}");
-    jt_expect_ok(r, "admin.check");
-    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
+    jt_expect_check_clean(c, "after the flood");
     cr_assert_eq(jt_admin_count(c, "vacancies"), created);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
@@ -145,18 +135,11 @@ fill(jm_client_t *c, int first_batch, int max_batches, const char **failed_code)
 {
     *failed_code = NULL;
     for (int b = first_batch; b < first_batch + max_batches; b++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "g-%d", b);
         msgpack_sbuffer sb;
-        msgpack_packer pk;
         msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
-        msgpack_pack_str_with_body(&pk, "vacancies", 9);
-        msgpack_pack_array(&pk, 200);
-        for (int i = 0; i < 200; i++) {
-            char id[32];
-            snprintf(id, sizeof id, "g-%d-%d", b, i);
-            jt_pack_vacancy(&pk, id, "110105", "6-05-02-03", "a:3,b:2,c:4,d:1,e:5");
-        }
+        jt_args_vacancies(&sb, prefix, 200, "110105", "6-05-02-03", "a:3,b:2,c:4,d:1,e:5");
         jm_reply_t *r = jt_call(c, "vacancy.put_many", &sb);
         msgpack_sbuffer_destroy(&sb);
         if (!r->ok) {
@@ -218,10 +201,7 @@ Test(limits, tiny_map_grows_to_its_ceiling, .timeout = 120)
     r = jt_call_json(c, "vacancy.list", "{\"region\": \"1101\", \"limit\": 5}");
     jt_expect_ok(r, "list at the ceiling");
     jm_reply_free(r);
-    r = jt_call_json(c, "admin.check", "{}");
-    jt_expect_ok(r, "admin.check at the ceiling");
-    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
+    jt_expect_check_clean(c, "at the ceiling");
     uint64_t stored = jt_admin_count(c, "vacancies");
     cr_assert_eq(stored, (uint64_t)batches * 200 + (uint64_t)small_ok);
     jm_close(c);
@@ -238,10 +218,7 @@ Test(limits, tiny_map_grows_to_its_ceiling, .timeout = 120)
         jt_expect_ok(r, id);
         jm_reply_free(r);
     }
-    r = jt_call_json(c, "admin.check", "{}");
-    jt_expect_ok(r, "admin.check after restart");
-    cr_assert(jt_get_bool(&r->result, "ok"), "%s", jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
+    jt_expect_check_clean(c, "after restart");
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }

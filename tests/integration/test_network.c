@@ -212,12 +212,7 @@ static void
 expect_check_ok(const jt_daemon_t *d, const char *what)
 {
     jm_client_t *c = jt_connect_admin(d);
-    jm_reply_t *r = jt_call(c, "admin.check", NULL);
-    jt_expect_ok(r, "admin.check");
-    const msgpack_object *ok = jt_need(&r->result, "ok");
-    cr_assert(ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean,
-              "admin.check at %s found problems", what);
-    jm_reply_free(r);
+    jt_expect_check_clean(c, what);
     jm_close(c);
 }
 

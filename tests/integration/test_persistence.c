@@ -13,14 +13,6 @@
 #include "daemon.h"
 #include "wire.h"
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 vacancy_exists(jm_client_t *c, const char *id)
 {
@@ -273,17 +265,17 @@ Test(persistence, sigterm_while_writing_keeps_every_acknowledged_write, .timeout
         cr_assert_eq(pthread_create(&th[i], NULL, writer_main, &args[i]), 0);
     }
     /* Let the writers get going, then stop the daemon under them. */
-    int64_t deadline = now_ms() + 5000;
+    int64_t deadline = jt_now_ms() + 5000;
     int total;
     do {
         usleep(20000);
         total = 0;
         for (int i = 0; i < THREADS; i++)
             total += args[i].acked;
-    } while (total < 200 && now_ms() < deadline);
-    int64_t t0 = now_ms();
+    } while (total < 200 && jt_now_ms() < deadline);
+    int64_t t0 = jt_now_ms();
     int status = jt_daemon_term(d);
-    int64_t took = now_ms() - t0;
+    int64_t took = jt_now_ms() - t0;
     atomic_store(&stop, true);
     for (int i = 0; i < THREADS; i++)
         pthread_join(th[i], NULL);
@@ -322,9 +314,9 @@ Test(persistence, sigterm_with_idle_clients_exits_promptly, .timeout = 60)
     jm_client_t *idle = jt_connect(d);
     jm_client_t *busy = jt_connect_admin(d);
     jt_put_vacancy(busy, "v1", "110105", "6-05-02-03", NULL);
-    int64_t t0 = now_ms();
+    int64_t t0 = jt_now_ms();
     cr_assert_eq(jt_daemon_term(d), 0);
-    cr_assert_lt(now_ms() - t0, 3000, "idle connections held up the shutdown");
+    cr_assert_lt(jt_now_ms() - t0, 3000, "idle connections held up the shutdown");
     /* Both connections were closed by the server. */
     jm_reply_t *r = NULL;
     cr_assert_neq(jm_call(idle, "ping", NULL, 0, &r), 0);

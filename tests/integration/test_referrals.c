@@ -36,25 +36,6 @@ put_worker(jm_client_t *c, const char *id, const char *category)
     jm_reply_free(r);
 }
 
-/* Creates a referral and returns its id (static storage). */
-static const char *
-refer(jm_client_t *c, const char *worker, const char *vacancy, const char *note)
-{
-    static char id[32];
-    jm_reply_t *r = jt_call_json(c, "referral.create",
-                                 "{\"worker\": \"%s\", \"vacancy\": \"%s\", \"note\": \"%s\"}",
-                                 worker, vacancy, note);
-    jt_expect_ok(r, "referral.create");
-    snprintf(id, sizeof id, "%s", jt_get_str(&r->result, "id"));
-    const msgpack_object *ref = jt_need(&r->result, "referral");
-    cr_assert_str_eq(jt_get_str(ref, "id"), id);
-    cr_assert_str_eq(jt_get_str(ref, "status"), "referred");
-    cr_assert_str_eq(jt_get_str(ref, "worker"), worker);
-    cr_assert_str_eq(jt_get_str(ref, "vacancy"), vacancy);
-    jm_reply_free(r);
-    return id;
-}
-
 static jm_reply_t *
 move(jm_client_t *c, const char *id, const char *status)
 {
@@ -112,16 +93,6 @@ matched(jm_client_t *c, const char *vacancy, const char *worker)
     return found;
 }
 
-static void
-expect_check_clean(jm_client_t *admin)
-{
-    jm_reply_t *r = jt_call_json(admin, "admin.check", NULL);
-    jt_expect_ok(r, "admin.check");
-    cr_assert(jt_get_bool(&r->result, "ok"), "admin.check: %s",
-              jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
-}
-
 Test(referrals, hire_fills_the_vacancy_and_employs_the_worker, .timeout = 60)
 {
     jt_daemon_t *d = jt_daemon_start(NULL);
@@ -132,7 +103,7 @@ Test(referrals, hire_fills_the_vacancy_and_employs_the_worker, .timeout = 60)
     put_worker(c, "w-3", "other");
     cr_assert(matched(c, "v-1", "w-1"));
 
-    const char *r1 = refer(c, "w-1", "v-1", "strong welder");
+    const char *r1 = jt_refer(c, "w-1", "v-1", "strong welder");
     char id1[32];
     snprintf(id1, sizeof id1, "%s", r1);
     move_ok(c, id1, "interviewed");
@@ -157,7 +128,7 @@ Test(referrals, hire_fills_the_vacancy_and_employs_the_worker, .timeout = 60)
 
     /* Referred straight to hired fills the last place and closes it. */
     char id2[32];
-    snprintf(id2, sizeof id2, "%s", refer(c, "w-2", "v-1", ""));
+    snprintf(id2, sizeof id2, "%s", jt_refer(c, "w-2", "v-1", ""));
     move_ok(c, id2, "hired");
     record_field(c, "vacancy", "v-1", "filled", &n);
     cr_assert_eq(n, 2);
@@ -168,7 +139,7 @@ Test(referrals, hire_fills_the_vacancy_and_employs_the_worker, .timeout = 60)
     jm_reply_t *r = jt_call_json(c, "referral.create", "{\"worker\": \"w-3\", \"vacancy\": \"v-1\"}");
     jt_expect_error(r, "conflict", "closed");
     jm_reply_free(r);
-    expect_check_clean(c);
+    jt_expect_check_clean(c, "at the end");
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
@@ -181,8 +152,8 @@ Test(referrals, a_hire_into_a_full_vacancy_is_a_conflict, .timeout = 60)
     put_worker(c, "w-1", "laid_off");
     put_worker(c, "w-2", "laid_off");
     char a[32], b[32];
-    snprintf(a, sizeof a, "%s", refer(c, "w-1", "v-1", "first"));
-    snprintf(b, sizeof b, "%s", refer(c, "w-2", "v-1", "second"));
+    snprintf(a, sizeof a, "%s", jt_refer(c, "w-1", "v-1", "first"));
+    snprintf(b, sizeof b, "%s", jt_refer(c, "w-2", "v-1", "second"));
     move_ok(c, b, "interviewed");
     move_ok(c, a, "hired");
     move_conflict(c, b, "hired", "full");
@@ -197,7 +168,7 @@ Test(referrals, a_hire_into_a_full_vacancy_is_a_conflict, .timeout = 60)
     jm_reply_free(r);
     /* The other referral can still end. */
     move_ok(c, b, "rejected");
-    expect_check_clean(c);
+    jt_expect_check_clean(c, "at the end");
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
@@ -212,7 +183,7 @@ Test(referrals, only_the_documented_moves_are_allowed, .timeout = 60)
         char w[16], id[32];
         snprintf(w, sizeof w, "w-%d", i);
         put_worker(c, w, "other");
-        snprintf(id, sizeof id, "%s", refer(c, w, "v-1", "n"));
+        snprintf(id, sizeof id, "%s", jt_refer(c, w, "v-1", "n"));
         move_ok(c, id, finals[i]);
         /* Final: nothing moves on. */
         for (int j = 0; j < 3; j++)
@@ -222,7 +193,7 @@ Test(referrals, only_the_documented_moves_are_allowed, .timeout = 60)
     /* referred is never a target; unknown statuses and ids are refused. */
     put_worker(c, "w-9", "other");
     char id[32];
-    snprintf(id, sizeof id, "%s", refer(c, "w-9", "v-1", "n"));
+    snprintf(id, sizeof id, "%s", jt_refer(c, "w-9", "v-1", "n"));
     jm_reply_t *r = move(c, id, "referred");
     jt_expect_error(r, "bad_request", "status");
     jm_reply_free(r);
@@ -261,13 +232,13 @@ Test(referrals, create_refuses_what_cannot_be_referred, .timeout = 60)
     jt_expect_error(r, "bad_request", "note");
     jm_reply_free(r);
     char id[32];
-    snprintf(id, sizeof id, "%s", refer(c, "w-1", "v-1", "first"));
+    snprintf(id, sizeof id, "%s", jt_refer(c, "w-1", "v-1", "first"));
     /* One open referral per worker and vacancy. */
     r = jt_call_json(c, "referral.create", "{\"worker\": \"w-1\", \"vacancy\": \"v-1\"}");
     jt_expect_error(r, "conflict", id);
     jm_reply_free(r);
     move_ok(c, id, "withdrawn");
-    refer(c, "w-1", "v-1", "again");
+    jt_refer(c, "w-1", "v-1", "again");
     /* An employed worker is not referred. */
     r = jt_call_json(c, "worker.put", "{\"worker\": {\"id\": \"w-2\", \"birth_year\": 1990, "
                                       "\"region\": \"110105\", \"status\": \"employed\"}}");
@@ -290,7 +261,7 @@ Test(referrals, history_keeps_every_change_with_who_when_and_note, .timeout = 60
     put_vacancy(admin, "v-1", 1);
     put_worker(admin, "w-1", "laid_off");
     char id[32];
-    snprintf(id, sizeof id, "%s", refer(desk, "w-1", "v-1", "good match"));
+    snprintf(id, sizeof id, "%s", jt_refer(desk, "w-1", "v-1", "good match"));
     move_ok(admin, id, "interviewed");
     jm_reply_t *r = jt_call_json(desk, "referral.update",
                                  "{\"id\": \"%s\", \"status\": \"hired\", \"note\": \"starts Monday\"}", id);
@@ -369,9 +340,9 @@ Test(referrals, list_by_worker_vacancy_and_status_with_cursors, .timeout = 60)
     put_vacancy(c, "v-b", 5);
     put_worker(c, "w-1", "other");
     put_worker(c, "w-2", "other");
-    refer(c, "w-1", "v-a", "");   /* r-1 */
-    refer(c, "w-1", "v-b", "");   /* r-2 */
-    refer(c, "w-2", "v-a", "");   /* r-3 */
+    jt_refer(c, "w-1", "v-a", "");   /* r-1 */
+    jt_refer(c, "w-1", "v-b", "");   /* r-2 */
+    jt_refer(c, "w-2", "v-a", "");   /* r-3 */
     move_ok(c, "r-2", "interviewed");
     move_ok(c, "r-3", "rejected");
     char ids[256];
@@ -414,8 +385,8 @@ Test(referrals, list_by_worker_vacancy_and_status_with_cursors, .timeout = 60)
     list_ids(c, "\"status\": \"rejected\"", ids, sizeof ids);
     cr_assert_str_eq(ids, "r-3");
     /* Numbers keep growing after the restart. */
-    cr_assert_str_eq(refer(c, "w-2", "v-b", ""), "r-4");
-    expect_check_clean(c);
+    cr_assert_str_eq(jt_refer(c, "w-2", "v-b", ""), "r-4");
+    jt_expect_check_clean(c, "at the end");
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }

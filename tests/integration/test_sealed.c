@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "files.h"
 #include "index.h"
 #include "jobmatch.h"
 #include "referral.h"
@@ -67,43 +68,10 @@ expect_person(jm_client_t *c, const person_t *p)
     jm_reply_free(r);
 }
 
-/* Reads a whole file into a malloc'd buffer (NUL-terminated). */
-static char *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s: %s", path, strerror(errno));
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    cr_assert_geq(n, 0);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
-
-/* How often needle (len bytes) occurs in the file at path. */
-static unsigned
-occurrences(const char *path, const void *needle, size_t len)
-{
-    size_t size;
-    char *buf = slurp(path, &size);
-    unsigned n = 0;
-    for (const char *p = buf, *end = buf + size;
-         (p = memmem(p, (size_t)(end - p), needle, len)) != NULL; p++)
-        n++;
-    free(buf);
-    return n;
-}
-
 static unsigned
 occurrences_str(const char *path, const char *s)
 {
-    return occurrences(path, s, strlen(s));
+    return jt_count_in_file(path, s, strlen(s));
 }
 
 /* Makes a backup of d's store with admin.backup (a compacted hot copy:
@@ -166,7 +134,7 @@ static unsigned
 rewrite_file(const char *path, const uint8_t *from, const uint8_t *to, size_t len)
 {
     size_t size;
-    char *buf = slurp(path, &size);
+    char *buf = jt_read_file(path, &size);
     unsigned n = 0;
     for (char *p = buf, *end = buf + size;
          (p = memmem(p, (size_t)(end - p), from, len)) != NULL; p += len) {
@@ -301,7 +269,7 @@ Test(sealed, a_deleted_worker_leaves_no_trace_in_a_backup)
     size_t len = sealed_of(d->dir, CAI.id, sealed, sizeof sealed);
     char path[600];
     data_path(d, path, sizeof path);
-    cr_assert_geq(occurrences(path, sealed, len), 1);
+    cr_assert_geq(jt_count_in_file(path, sealed, len), 1);
 
     jt_daemon_restart(d);
     c = jt_connect_admin(d);
@@ -311,7 +279,7 @@ Test(sealed, a_deleted_worker_leaves_no_trace_in_a_backup)
     backup(d, c, path, sizeof path);
     /* Neither the ciphertext (a free page of data.mdb may still hold it)
      * nor, of course, the plaintext. */
-    cr_assert_eq(occurrences(path, sealed, len), 0);
+    cr_assert_eq(jt_count_in_file(path, sealed, len), 0);
     const person_t *gone[] = {&CAI};
     expect_no_personal(path, gone, 1);
     /* The live worker is in it, sealed. */
@@ -394,9 +362,7 @@ Test(sealed, round_trip_through_the_wire)
     jt_expect_ok(r, "match.workers");
     cr_assert_eq(jt_need(&r->result, "matches")->via.array.size, 2);
     jm_reply_free(r);
-    r = jt_call_json(admin, "admin.check", NULL);
-    jt_expect_ok(r, "admin.check");
-    jm_reply_free(r);
+    jt_expect_check_clean(admin, "after the round trip");
     /* admin.info names the key in use. */
     char id[3];
     snprintf(id, sizeof id, "%02x", key_id_of(d));
@@ -455,13 +421,10 @@ Test(sealed, a_hire_rewrites_the_worker_sealed_with_its_personal_fields)
     jm_client_t *c = jt_connect_admin(d);
     put_person(c, &ANNA);
     jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
-    jm_reply_t *r = jt_call_json(c, "referral.create",
-                                 "{\"worker\": \"%s\", \"vacancy\": \"v-1\"}", ANNA.id);
-    jt_expect_ok(r, "referral.create");
     char id[32];
-    snprintf(id, sizeof id, "%s", jt_get_str(&r->result, "id"));
-    jm_reply_free(r);
-    r = jt_call_json(c, "referral.update", "{\"id\": \"%s\", \"status\": \"hired\"}", id);
+    snprintf(id, sizeof id, "%s", jt_refer(c, ANNA.id, "v-1", NULL));
+    jm_reply_t *r = jt_call_json(c, "referral.update",
+                                 "{\"id\": \"%s\", \"status\": \"hired\"}", id);
     jt_expect_ok(r, "referral.update");
     jm_reply_free(r);
     /* The server's own rewrite (employed) kept the fields, sealed. */
@@ -516,15 +479,9 @@ Test(sealed, referral_notes_are_sealed_at_rest_and_read_back)
     jm_client_t *c = jt_connect_admin(d);
     put_person(c, &ANNA);
     jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
-    jm_reply_t *r = jt_call_json(c, "referral.create",
-                                 "{\"worker\": \"%s\", \"vacancy\": \"v-1\", \"note\": \"%s\"}",
-                                 ANNA.id, NOTE_1);
-    jt_expect_ok(r, "referral.create");
-    cr_assert_str_eq(note_of(r, 0), NOTE_1);
     char id[32];
-    snprintf(id, sizeof id, "%s", jt_get_str(&r->result, "id"));
-    jm_reply_free(r);
-    r = jt_call_json(c, "referral.update",
+    snprintf(id, sizeof id, "%s", jt_refer(c, ANNA.id, "v-1", NOTE_1));
+    jm_reply_t *r = jt_call_json(c, "referral.update",
                      "{\"id\": \"%s\", \"status\": \"interviewed\", \"note\": \"%s\"}", id, NOTE_2);
     jt_expect_ok(r, "referral.update");
     cr_assert_str_eq(note_of(r, 0), NOTE_1);
@@ -628,10 +585,7 @@ Test(sealed, a_note_stored_in_clear_before_notes_were_sealed_still_reads)
     backup(d, c, copy, sizeof copy);
     cr_assert_eq(occurrences_str(copy, "Old clear note"), 0);
     remove_backup(d);
-    r = jt_call_json(c, "admin.check", NULL);
-    jt_expect_ok(r, "admin.check");
-    cr_assert(jt_need(&r->result, "ok")->via.boolean, "%s", jt_get_str(&r->result, "report"));
-    jm_reply_free(r);
+    jt_expect_check_clean(c, "after the clear note was sealed");
     jm_close(c);
     jt_daemon_stop(d);
 }
@@ -649,11 +603,8 @@ Test(sealed, without_a_key_a_referral_note_is_refused_not_stored_in_clear)
     cr_assert_not_null(strstr(r->error_message, "secret_key_file"), "%s", r->error_message);
     jm_reply_free(r);
     /* Without a note the referral is made, and can move on without one. */
-    r = jt_call_json(c, "referral.create", "{\"worker\": \"w-1\", \"vacancy\": \"v-1\"}");
-    jt_expect_ok(r, "referral.create");
     char id[32];
-    snprintf(id, sizeof id, "%s", jt_get_str(&r->result, "id"));
-    jm_reply_free(r);
+    snprintf(id, sizeof id, "%s", jt_refer(c, "w-1", "v-1", NULL));
     r = jt_call_json(c, "referral.update",
                      "{\"id\": \"%s\", \"status\": \"interviewed\", \"note\": \"KEYLESS NOTE\"}", id);
     jt_expect_error(r, "bad_request", "note: cannot be stored");
@@ -787,9 +738,9 @@ Test(sealed, without_a_key_file_the_daemon_makes_one_beside_the_data)
     expect_no_personal(path, anna, 1);
     /* The next start finds and uses it. */
     size_t len;
-    char *before = slurp(d->key_file, &len);
+    char *before = jt_read_file(d->key_file, &len);
     jt_daemon_restart(d);
-    char *after = slurp(d->key_file, &len);
+    char *after = jt_read_file(d->key_file, &len);
     cr_assert_str_eq(before, after);
     free(before);
     free(after);
@@ -865,10 +816,10 @@ Test(sealed, gen_secret_key_makes_a_key_the_daemon_accepts)
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0600);
     size_t len;
-    char *first = slurp(path, &len);
+    char *first = jt_read_file(path, &len);
     /* Never overwritten. */
     cr_assert_eq(run_jobmatchd("--gen-secret-key", path, NULL), 2);
-    char *second = slurp(path, &len);
+    char *second = jt_read_file(path, &len);
     cr_assert_str_eq(first, second);
     free(first);
     free(second);
@@ -955,9 +906,9 @@ Test(sealed, key_rotation_keeps_old_values_readable_while_the_old_key_stays)
 
     /* New key first, the old one below it. */
     size_t len;
-    char *old_text = slurp(d->key_file, &len);
+    char *old_text = jt_read_file(d->key_file, &len);
     replace_key(d);
-    char *new_text = slurp(d->key_file, &len);
+    char *new_text = jt_read_file(d->key_file, &len);
     FILE *f = fopen(d->key_file, "w");
     cr_assert_not_null(f);
     fprintf(f, "%s%s", new_text, old_text);

@@ -72,28 +72,7 @@ http(const jt_daemon_t *d, const char *request)
     char host[64];
     int port;
     metrics_addr(d, host, sizeof host, &port);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, host, &sin.sin_addr);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0, "%s", strerror(errno));
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    jt_raw_send(fd, request, strlen(request));
-    size_t cap = 1 << 16, used = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (cap - used < 4096)
-            buf = realloc(buf, cap *= 2);
-        ssize_t n = recv(fd, buf + used, cap - used - 1, 0);
-        cr_assert_geq(n, 0, "recv: %s", strerror(errno));
-        if (n == 0)
-            break;
-        used += (size_t)n;
-    }
-    buf[used] = '\0';
-    close(fd);
-    return buf;
+    return jt_http(host, port, request);
 }
 
 static bool

@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <criterion/criterion.h>
 #include <sodium.h>
 
+#include "files.h"
 #include "seal.h"
 
 extern char **environ;
@@ -49,22 +49,6 @@ jt_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-static void
-remove_tree(const char *dir)
-{
-    if (dir[0])
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void
 kill_leftovers(void)
 {
@@ -76,7 +60,7 @@ kill_leftovers(void)
             kill(d->pid, SIGKILL);
             waitpid(d->pid, NULL, 0);
         }
-        remove_tree(d->dir);
+        jt_remove_tree(d->dir);
         if (d->key_file[0])
             unlink(d->key_file);
         live[i] = NULL;
@@ -451,7 +435,7 @@ jt_daemon_stop(jt_daemon_t *d)
         return -1;
     int rc = jt_daemon_term(d);
     untrack(d);
-    remove_tree(d->dir);
+    jt_remove_tree(d->dir);
     if (d->key_file[0])
         unlink(d->key_file);
     for (size_t i = 0; i < d->n_args; i++)

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -104,6 +107,22 @@ jt_args_vacancy(msgpack_sbuffer *sb, const char *id, const char *region,
     msgpack_pack_map(&pk, 1);
     jt_pack_str(&pk, "vacancy");
     jt_pack_vacancy(&pk, id, region, occupation, skills);
+}
+
+void
+jt_args_vacancies(msgpack_sbuffer *sb, const char *prefix, int n, const char *region,
+                  const char *occupation, const char *skills)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    jt_pack_str(&pk, "vacancies");
+    msgpack_pack_array(&pk, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        char id[80];
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        jt_pack_vacancy(&pk, id, region, occupation, skills);
+    }
 }
 
 void
@@ -310,6 +329,38 @@ jt_admin_count(jm_client_t *c, const char *key)
     return v;
 }
 
+void
+jt_expect_check_clean(jm_client_t *c, const char *what)
+{
+    jm_reply_t *r = jt_call(c, "admin.check", NULL);
+    jt_expect_ok(r, what);
+    cr_assert(jt_get_bool(&r->result, "ok"), "admin.check %s: %s", what,
+              jt_get_str(&r->result, "report"));
+    jm_reply_free(r);
+}
+
+const char *
+jt_refer(jm_client_t *c, const char *worker, const char *vacancy, const char *note)
+{
+    static char id[32];
+    jm_reply_t *r = note ? jt_call_json(c, "referral.create",
+                                        "{\"worker\": \"%s\", \"vacancy\": \"%s\", "
+                                        "\"note\": \"%s\"}",
+                                        worker, vacancy, note)
+                         : jt_call_json(c, "referral.create",
+                                        "{\"worker\": \"%s\", \"vacancy\": \"%s\"}",
+                                        worker, vacancy);
+    jt_expect_ok(r, "referral.create");
+    snprintf(id, sizeof id, "%s", jt_get_str(&r->result, "id"));
+    const msgpack_object *ref = jt_need(&r->result, "referral");
+    cr_assert_str_eq(jt_get_str(ref, "id"), id);
+    cr_assert_str_eq(jt_get_str(ref, "status"), "referred");
+    cr_assert_str_eq(jt_get_str(ref, "worker"), worker);
+    cr_assert_str_eq(jt_get_str(ref, "vacancy"), vacancy);
+    jm_reply_free(r);
+    return id;
+}
+
 /* ---- reading ----------------------------------------------------------- */
 
 const msgpack_object *
@@ -412,6 +463,36 @@ jt_raw_send(int fd, const void *bytes, size_t len)
         p += n;
         len -= (size_t)n;
     }
+}
+
+char *
+jt_http(const char *host, int port, const char *request)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    cr_assert_eq(inet_pton(AF_INET, host, &sin.sin_addr), 1, "not an IPv4 address: %s", host);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0, "%s", strerror(errno));
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    jt_raw_send(fd, request, strlen(request));
+    size_t cap = 1 << 16, used = 0;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    for (;;) {
+        if (cap - used < 4096) {
+            buf = realloc(buf, cap *= 2);
+            cr_assert_not_null(buf);
+        }
+        ssize_t n = recv(fd, buf + used, cap - used - 1, 0);
+        cr_assert_geq(n, 0, "recv: %s", strerror(errno));
+        if (n == 0)
+            break;
+        used += (size_t)n;
+    }
+    buf[used] = '\0';
+    close(fd);
+    return buf;
 }
 
 void

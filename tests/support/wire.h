@@ -44,6 +44,11 @@ void jt_args_vacancy(msgpack_sbuffer *sb, const char *id, const char *region,
 /* Writes {"worker": <jt_pack_worker(...)>} into sb. */
 void jt_args_worker(msgpack_sbuffer *sb, const char *id, const char *region,
                     const char *desired, const char *skills);
+/* Writes {"vacancies": [n vacancies]} into sb, the put_many of the
+ * vacancies "<prefix>-0" .. "<prefix>-<n-1>" built by jt_pack_vacancy. */
+void jt_args_vacancies(msgpack_sbuffer *sb, const char *prefix, int n,
+                       const char *region, const char *occupation,
+                       const char *skills);
 /* Writes {"id": id} into sb. */
 void jt_args_id(msgpack_sbuffer *sb, const char *id);
 
@@ -94,6 +99,16 @@ void jt_put_worker(jm_client_t *c, const char *id, const char *region,
 /* Returns admin.info[key] (an unsigned count); c must be an admin. */
 uint64_t jt_admin_count(jm_client_t *c, const char *key);
 
+/* Runs admin.check (c must be an admin) and fails the test, naming what
+ * and the report, unless the store is consistent. */
+void jt_expect_check_clean(jm_client_t *c, const char *what);
+
+/* Refers worker to vacancy (referral.create, with note unless it is
+ * NULL), checks the referral answered, and returns its id (static
+ * storage, overwritten by the next call). */
+const char *jt_refer(jm_client_t *c, const char *worker, const char *vacancy,
+                     const char *note);
+
 /* ---- reading ----------------------------------------------------------- */
 
 /* map[key], or NULL when map is not a map or has no such string key. */
@@ -125,6 +140,11 @@ void jt_pack_kv_str(msgpack_packer *pk, const char *key, const char *v);
 
 /* Writes all len bytes to fd; fails the test on error. */
 void jt_raw_send(int fd, const void *bytes, size_t len);
+
+/* Sends an HTTP request (whole text) to host:port on a connection of its
+ * own and returns the whole answer (status line, headers, body) once the
+ * server closes; malloc'd, NUL-terminated. Reads time out after 10 s. */
+char *jt_http(const char *host, int port, const char *request);
 
 /* Sends body with a correct 4-byte big-endian length prefix. */
 void jt_raw_send_frame(int fd, const void *body, size_t len);
