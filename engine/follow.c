@@ -1,6 +1,6 @@
-/* follow.c - pulling vacancies from upstream nodes. A minimal blocking
- * client over protocol/ (the daemon does not link the client library):
- * hello with the peer's key, then sync.pull in a loop. */
+/* follow.c - pulling vacancies from upstream nodes over the daemon's
+ * blocking client (peer.h): hello with the peer's key, then sync.pull in a
+ * loop. */
 #include "follow.h"
 
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include "index.h"
 #include "log.h"
 #include "message.h"
+#include "peer.h"
 #include "record.h"
 #include "store.h"
 #include "writer.h"
@@ -170,118 +171,6 @@ close_peer(follower_t *f)
     pthread_mutex_unlock(&f->mu);
 }
 
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static int
-read_all(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len > 0) {
-        ssize_t r = recv(fd, p, len, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
-/* Sends {"id", "op", "args": {...}} whose args map the caller packed into
- * args (one map). */
-static int
-send_request(follower_t *f, const char *op, const msgpack_sbuffer *args, uint64_t *id)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    uint8_t hdr[PR_FRAME_HEADER] = {0};
-    msgpack_sbuffer_write(&sb, (const char *)hdr, sizeof hdr);
-    *id = ++f->next_id;
-    msgpack_pack_map(&pk, 3);
-    pr_pack_cstr(&pk, "id");
-    msgpack_pack_uint64(&pk, *id);
-    pr_pack_cstr(&pk, "op");
-    pr_pack_cstr(&pk, op);
-    pr_pack_cstr(&pk, "args");
-    msgpack_sbuffer_write(&sb, args->data, args->size);
-    pr_frame_put_length((uint8_t *)sb.data, (uint32_t)(sb.size - PR_FRAME_HEADER));
-    int rc = write_all(f->fd, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
-}
-
-/* Reads the response to request id into zone; *result is its result.
- * Returns 0, or -1 with the follower's error set. */
-static int
-read_response(follower_t *f, uint64_t id, msgpack_zone *zone, const msgpack_object **result)
-{
-    for (;;) {
-        uint8_t hdr[PR_FRAME_HEADER];
-        uint32_t len;
-        if (read_all(f->fd, hdr, sizeof hdr) != 0) {
-            set_error(f, "connection lost or timed out");
-            return -1;
-        }
-        if (pr_frame_length(hdr, FOLLOW_RESPONSE_MAX, &len) != PR_FRAME_OK) {
-            set_error(f, "response frame of %u bytes", len);
-            return -1;
-        }
-        char *body = msgpack_zone_malloc(zone, len);
-        msgpack_object *obj = msgpack_zone_malloc(zone, sizeof *obj);
-        if (!body || !obj) {
-            set_error(f, "out of memory");
-            return -1;
-        }
-        if (read_all(f->fd, body, len) != 0) {
-            set_error(f, "connection lost or timed out");
-            return -1;
-        }
-        size_t off = 0;
-        if (msgpack_unpack(body, len, &off, zone, obj) != MSGPACK_UNPACK_SUCCESS ||
-            obj->type != MSGPACK_OBJECT_MAP) {
-            set_error(f, "response is not one msgpack map");
-            return -1;
-        }
-        if (pr_map_get(obj, "push"))
-            continue;  /* not ours to handle */
-        const msgpack_object *rid = pr_map_get(obj, "id");
-        const msgpack_object *ok = pr_map_get(obj, "ok");
-        if (!rid || rid->type != MSGPACK_OBJECT_POSITIVE_INTEGER || rid->via.u64 != id ||
-            !ok || ok->type != MSGPACK_OBJECT_BOOLEAN) {
-            set_error(f, "response out of order or malformed");
-            return -1;
-        }
-        if (!ok->via.boolean) {
-            const msgpack_object *err = pr_map_get(obj, "error");
-            const msgpack_object *msg = err ? pr_map_get(err, "message") : NULL;
-            if (msg && msg->type == MSGPACK_OBJECT_STR)
-                set_error(f, "refused: %.*s", (int)msg->via.str.size, msg->via.str.ptr);
-            else
-                set_error(f, "refused");
-            return -1;
-        }
-        *result = pr_map_get(obj, "result");
-        return *result ? 0 : -1;
-    }
-}
-
 static bool
 stopping(follower_t *f)
 {
@@ -291,81 +180,22 @@ stopping(follower_t *f)
     return stop;
 }
 
-/* connect() bounded by FOLLOW_IO_TIMEOUT_S, looking every 100 ms whether
- * the daemon is stopping, so that a peer that does not answer never holds
- * up a shutdown. 0, or -1 with errno set. */
-static int
-connect_bounded(follower_t *f, int fd, const struct sockaddr *sa, socklen_t len)
+static bool
+stopping_cb(void *f)
 {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
-        return -1;
-    if (connect(fd, sa, len) != 0) {
-        if (errno != EINPROGRESS)
-            return -1;
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int waited = 0, rc = 0;
-        while ((rc = poll(&p, 1, 100)) == 0 && waited < FOLLOW_IO_TIMEOUT_S * 1000 &&
-               !stopping(f))
-            waited += 100;
-        if (rc <= 0) {
-            errno = rc == 0 ? ETIMEDOUT : errno;
-            return -1;
-        }
-        int err = 0;
-        socklen_t el = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
-            return -1;
-        if (err != 0) {
-            errno = err;
-            return -1;
-        }
-    }
-    return fcntl(fd, F_SETFL, flags);
+    return stopping(f);
 }
 
-/* Splits host:port ([v6]:port too) and connects with the I/O timeouts
- * set, then says hello with the peer's key. 0, or -1 with the error set. */
+/* Connects with the I/O timeouts set, then says hello with the peer's
+ * key. 0, or -1 with the error set. */
 static int
 connect_peer(follower_t *f)
 {
-    char host[EN_ADDR_MAX];
-    snprintf(host, sizeof host, "%s", f->peer->addr);
-    char *colon = strrchr(host, ':');
-    if (!colon) {
-        set_error(f, "address must be host:port");
-        return -1;
-    }
-    *colon = '\0';
-    const char *port = colon + 1, *h = host;
-    if (host[0] == '[' && colon[-1] == ']') {
-        colon[-1] = '\0';
-        h = host + 1;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
-    int grc = getaddrinfo(h, port, &hints, &ai);
-    if (grc != 0) {
-        set_error(f, "cannot resolve %s: %s", f->peer->addr, gai_strerror(grc));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0)
-            continue;
-        struct timeval tv = {.tv_sec = FOLLOW_IO_TIMEOUT_S};
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect_bounded(f, fd, a->ai_addr, a->ai_addrlen) != 0) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(ai);
+    char why[PR_MESSAGE_MAX];
+    int fd = en_peer_connect(f->peer->addr, FOLLOW_IO_TIMEOUT_S * 1000, stopping_cb, f, why,
+                             sizeof why);
     if (fd < 0) {
-        set_error(f, "cannot connect: %s", strerror(errno));
+        set_error(f, "%s", why);
         return -1;
     }
     pthread_mutex_lock(&f->mu);
@@ -375,35 +205,14 @@ connect_peer(follower_t *f)
     if (stop)
         return -1;
 
-    msgpack_sbuffer args;
-    msgpack_sbuffer_init(&args);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    pr_pack_cstr(&pk, "protocol");
-    msgpack_pack_int(&pk, 1);
-    pr_pack_cstr(&pk, "key");
-    pr_pack_cstr(&pk, f->peer->key);
-    uint64_t id;
-    int rc = send_request(f, "hello", &args, &id);
-    msgpack_sbuffer_destroy(&args);
     msgpack_zone *zone = msgpack_zone_new(4096);
-    const msgpack_object *res = NULL;
-    if (!zone || rc != 0) {
-        set_error(f, "cannot send hello");
-        rc = -1;
-    } else {
-        rc = read_response(f, id, zone, &res);
-    }
     pr_str_t node = {0}, role = {0};
-    pr_error_t err;
-    if (rc == 0 &&
-        (pr_get_str(res, "node", "node", PR_REQUIRED, 1, PR_ID_MAX, &node, &err) != 0 ||
-         !pr_id_valid(node.ptr, node.len) ||
-         pr_get_str(res, "role", "role", PR_REQUIRED, 1, 32, &role, &err) != 0)) {
-        set_error(f, "hello: the peer names no valid node");
-        rc = -1;
-    }
+    int rc = -1;
+    if (!zone)
+        set_error(f, "out of memory");
+    else if ((rc = en_peer_hello(fd, ++f->next_id, f->peer->key, zone, &node, &role, why,
+                                 sizeof why)) != 0)
+        set_error(f, "%s", why);
     if (rc == 0 && !str_is(role, "node") && !str_is(role, "admin")) {
         set_error(f, "the key has role %.*s there; sync.pull needs node", (int)role.len,
                   role.ptr);
@@ -512,20 +321,17 @@ pull_once(follower_t *f)
     msgpack_pack_uint64(&pk, cursor);
     pr_pack_cstr(&pk, "limit");
     msgpack_pack_uint32(&pk, FOLLOW_BATCH);
-    uint64_t id;
-    int rc = send_request(f, "sync.pull", &args, &id);
-    msgpack_sbuffer_destroy(&args);
-    if (rc != 0) {
-        set_error(f, "connection lost");
-        return -1;
-    }
     msgpack_zone *zone = msgpack_zone_new(64 * 1024);
     const msgpack_object *res;
-    if (!zone || read_response(f, id, zone, &res) != 0) {
+    char why[PR_MESSAGE_MAX];
+    int rc = zone ? en_peer_call(f->fd, ++f->next_id, "sync.pull", &args, FOLLOW_RESPONSE_MAX,
+                                 zone, &res, why, sizeof why)
+                  : -1;
+    msgpack_sbuffer_destroy(&args);
+    if (rc != 0) {
         if (zone)
             msgpack_zone_free(zone);
-        else
-            set_error(f, "out of memory");
+        set_error(f, "%s", zone ? why : "out of memory");
         return -1;
     }
     int64_t next, last;
