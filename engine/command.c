@@ -31,6 +31,7 @@ static const en_command_t commands[] = {
     {"match.vacancies", R_ALL, 0, en_op_match_vacancies},
     {"match.workers", R_STAFF, 0, en_op_match_workers},
     {"match.explain", R_STAFF, 0, en_op_match_explain},
+    {"match.counts", EN_ROLE_NODE | EN_ROLE_ADMIN, 0, en_op_match_counts},
     {"fair.create", R_STAFF, EN_CMD_WRITE, en_op_fair_create},
     {"fair.register", R_STAFF, EN_CMD_WRITE, en_op_fair_register},
     {"fair.unregister", R_STAFF, EN_CMD_WRITE, en_op_fair_unregister},

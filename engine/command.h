@@ -38,6 +38,8 @@ typedef struct en_req {
                                  for the writer, submitted after the reply */
     unsigned delay_ms;        /* hold the reply this long (failed hello) */
     bool close_after;         /* close the connection once it is sent */
+    bool background;          /* req->job was started on a thread of its own
+                                 (as EN_CMD_BACKGROUND, for this request) */
 } en_req_t;
 
 typedef int (*en_handler_fn)(en_req_t *req);
@@ -117,6 +119,7 @@ int en_op_worker_list(en_req_t *req);
 int en_op_match_vacancies(en_req_t *req);
 int en_op_match_workers(en_req_t *req);
 int en_op_match_explain(en_req_t *req);
+int en_op_match_counts(en_req_t *req);
 int en_op_audit_list(en_req_t *req);
 int en_op_fair_create(en_req_t *req);
 int en_op_fair_register(en_req_t *req);

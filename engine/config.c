@@ -36,6 +36,7 @@ en_config_defaults(en_config_t *cfg)
     cfg->map_max = 1ull << 40;
     cfg->sync = IX_SYNC_FULL;
     cfg->sync_interval = 200;
+    cfg->federation_timeout_ms = 1000;
     /* The repository's reference data, where the build found it. */
     snprintf(cfg->occupations_file, sizeof cfg->occupations_file, "%s",
              JM_DATA_DIR "/cn_occupation_classification_2022.csv");
@@ -148,6 +149,8 @@ set_option(en_config_t *cfg, const char *name, const char *value)
     }
     if (strcmp(name, "sync_interval") == 0)
         return parse_uint(value, 10, 60000, &cfg->sync_interval);
+    if (strcmp(name, "federation_timeout_ms") == 0)
+        return parse_uint(value, 10, 60000, &cfg->federation_timeout_ms);
     if (strcmp(name, "admin_key_file") == 0)
         return set_copy(cfg->admin_key_file, sizeof cfg->admin_key_file, value);
     if (strcmp(name, "key_file") == 0)
@@ -339,6 +342,9 @@ usage(FILE *out)
 "                           origin of the vacancies written here (default local)\n"
 "      --sync-interval MS   pause between pulls from a [peers] node once caught\n"
 "                           up (10..60000, default 200; docs/network.md)\n"
+"      --federation-timeout-ms MS\n"
+"                           how long a network-wide match or roll-up waits for\n"
+"                           the [peers] (10..60000, default 1000)\n"
 "  -t, --threads N          event-loop threads (default 2)\n"
 "      --map-size SIZE      LMDB map size at start, e.g. 16G (default 16G)\n"
 "      --map-max SIZE       the map doubles when full, up to SIZE (default 1T;\n"
@@ -408,6 +414,7 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         {"data", required_argument, NULL, 'd'},
         {"node", required_argument, NULL, 1},
         {"sync-interval", required_argument, NULL, 1},
+        {"federation-timeout-ms", required_argument, NULL, 1},
         {"threads", required_argument, NULL, 't'},
         {"map-size", required_argument, NULL, 1},
         {"map-max", required_argument, NULL, 1},

@@ -27,6 +27,7 @@
  *   map_max = 1T
  *   sync = full
  *   sync_interval = 200
+ *   federation_timeout_ms = 1000
  *   [keys]
  *   front-desk = counselor:SECRET
  *   [peers]
@@ -90,6 +91,7 @@ typedef struct en_config {
     en_peer_config_t peers[EN_MAX_PEERS];   /* upstream nodes followed */
     unsigned n_peers;
     unsigned sync_interval;         /* ms between pulls once caught up */
+    unsigned federation_timeout_ms; /* a network-wide request waits this long for peers */
 } en_config_t;
 
 /* Fills defaults. */

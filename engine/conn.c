@@ -273,7 +273,7 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     if (req.job) {
         c->inflight++;
         c->inflight_mem += req.job->mem;
-        if (cmd->flags & EN_CMD_BACKGROUND)
+        if ((cmd->flags & EN_CMD_BACKGROUND) || req.background)
             c->background = true;  /* its handler started it */
         else
             en_writer_submit(srv->writer, req.job);

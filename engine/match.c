@@ -266,18 +266,24 @@ en_probe_idf(ix_txn_t *txn, const en_party_t *probe, uint8_t searched,
     int rc = ix_stats(txn, &st);
     if (rc != 0)
         return rc;
-    double n = (double)(searched == IX_VACANCY ? st.vacancies_open : st.workers_available);
+    uint64_t n = searched == IX_VACANCY ? st.vacancies_open : st.workers_available;
     for (uint32_t i = 0; i < probe->n_skills; i++) {
         uint64_t df = 0;
         rc = ix_skill_df(txn, searched, probe->skills[i].id, probe->skills[i].id_len, &df);
         if (rc != 0 && rc != -ENOENT)
             return rc;
-        /* Written as the contract writes it (not log1p), so that other
-         * implementations of the formula get the same bits. A skill nobody
-         * in the store holds can match nothing: 0 keeps the bounds tight. */
-        idf[i] = df ? log(1.0 + n / (double)df) : 0;
+        idf[i] = en_idf(n, df);
     }
     return 0;
+}
+
+double
+en_idf(uint64_t n, uint64_t df)
+{
+    /* Written as the contract writes it (not log1p), so that other
+     * implementations of the formula get the same bits. A skill nobody
+     * in the store holds can match nothing: 0 keeps the bounds tight. */
+    return df ? log(1.0 + (double)n / (double)df) : 0;
 }
 
 bool

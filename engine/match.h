@@ -74,6 +74,10 @@ typedef struct en_match_query {
     int64_t as_of;
     en_match_filters_t filters;
     en_match_scratch_t *scratch;
+    /* The idf of each of the probe's skills, when the caller has them
+     * (federated matching: over the union of several stores); NULL = from
+     * this store's counts. */
+    const double *idf;
 } en_match_query_t;
 
 /* The parts of one pair's score; they add up to `score`. */
@@ -123,6 +127,9 @@ int en_match_run(ix_txn_t *txn, const en_match_query_t *q,
 bool en_match_pair(ix_txn_t *txn, const en_party_t *worker,
                    const en_party_t *vacancy, uint8_t searched_kind,
                    int scope, int64_t as_of, en_breakdown_t *b);
+
+/* idf(s) = ln(1 + N / df(s)) of ranking version 1; 0 when df is 0. */
+double en_idf(uint64_t n, uint64_t df);
 
 /* Packs a breakdown as the wire's "explain" map. */
 void en_pack_breakdown(msgpack_packer *pk, const en_breakdown_t *b);

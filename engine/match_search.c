@@ -811,8 +811,10 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
     out->terms = 0;
     table_reset(s->table);
 
-    int rc = en_probe_idf(txn, probe, s->searched, s->idf);
-    if (rc != 0)
+    int rc = 0;
+    if (q->idf)
+        memcpy(s->idf, q->idf, probe->n_skills * sizeof *q->idf);
+    else if ((rc = en_probe_idf(txn, probe, s->searched, s->idf)) != 0)
         goto done;
     /* match.workers finds no one for a vacancy that rule 1 rules out. */
     if (probe->kind == IX_VACANCY &&

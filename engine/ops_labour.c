@@ -15,7 +15,9 @@
 #include "auth.h"
 #include "command.h"
 #include "conn.h"
+#include "federate.h"
 #include "index.h"
+#include "labour.h"
 #include "record.h"
 
 #define FLAG_LIMIT_DEFAULT 100
@@ -53,16 +55,16 @@ digits(const char *p, uint32_t n, int *out)
 }
 
 static int
-get_period(en_req_t *req, period_t *p, pr_str_t *label)
+get_period(const msgpack_object *args, pr_error_t *err, period_t *p, pr_str_t *label)
 {
     static const char rule[] = "period: must be a year (2026), a quarter (2026-Q1) or a month "
                                "(2026-03), years 1..9999";
-    if (pr_get_str(req->rq->args, "period", "period", PR_REQUIRED, 4, 7, label, &req->err) != 0)
+    if (pr_get_str(args, "period", "period", PR_REQUIRED, 4, 7, label, err) != 0)
         return -1;
     const char *s = label->ptr;
     int year, n;
     if (digits(s, 4, &year) != 0 || year < 1)
-        return pr_fail(&req->err, PR_BAD_REQUEST, "%s", rule);
+        return pr_fail(err, PR_BAD_REQUEST, "%s", rule);
     int64_t first = (int64_t)year * 12;
     if (label->len == 4) {
         p->from = first;
@@ -74,7 +76,7 @@ get_period(en_req_t *req, period_t *p, pr_str_t *label)
                n <= 12) {
         p->from = p->to = first + n - 1;
     } else {
-        return pr_fail(&req->err, PR_BAD_REQUEST, "%s", rule);
+        return pr_fail(err, PR_BAD_REQUEST, "%s", rule);
     }
     return 0;
 }
@@ -86,10 +88,8 @@ static const grouping_t groupings[] = {
 };
 
 static int
-get_scope(en_req_t *req, bool with_occupation, scope_t *sc)
+get_scope(const msgpack_object *args, pr_error_t *err, bool with_occupation, scope_t *sc)
 {
-    const msgpack_object *args = req->rq->args;
-    pr_error_t *err = &req->err;
     memset(sc, 0, sizeof *sc);
     sc->by = groupings[0];
     int rc = pr_get_str(args, "region", "region", 0, 1, 6, &sc->region, err);
@@ -356,22 +356,45 @@ sd_applicants(void *ctx, const ix_agg_cell_t *c)
     return 0;
 }
 
+/* Subtracts the cells of the copies of other nodes' vacancies. */
+static int
+sd_copies(void *ctx, const ix_agg_cell_t *c)
+{
+    sd_ctx_t *x = ctx;
+    const char *key;
+    uint32_t len;
+    if (!under_occupation(x->sc, c->code, c->code_len) ||
+        !group_of(x->sc, c->region, c->code, c->code_len, &key, &len))
+        return 0;
+    group_t *g = group_find(&x->g, key, len, false);
+    if (!g || g->openings < c->sum || g->vacancies < c->count)
+        return -EIO;
+    g->openings -= c->sum;
+    g->vacancies -= c->count;
+    x->openings -= c->sum;
+    x->vacancies -= c->count;
+    return 0;
+}
+
 int
-en_op_stats_supply_demand(en_req_t *req)
+en_supply_demand(ix_env_t *ix, const msgpack_object *args, bool own, msgpack_packer *pk,
+                 pr_error_t *err)
 {
     period_t p;
     pr_str_t label;
     scope_t sc;
-    if (get_period(req, &p, &label) != 0 || get_scope(req, true, &sc) != 0)
+    if (get_period(args, err, &p, &label) != 0 || get_scope(args, err, true, &sc) != 0)
         return -1;
     sd_ctx_t x = {.sc = &sc};
     ix_txn_t *txn;
-    int rc = ix_read_begin(req->srv->ix, &txn);
+    int rc = ix_read_begin(ix, &txn);
     if (rc != 0)
-        return en_storage_error(&req->err, rc);
+        return en_storage_error(err, rc);
     const char *rp = sc.region.ptr;
     uint32_t rl = sc.region.len;
     rc = ix_agg_scan(txn, IX_AGG_OPENINGS, p.from, p.to, 0, rp, rl, sd_openings, &x);
+    if (rc == 0 && own)
+        rc = ix_agg_scan(txn, IX_AGG_COPY_OPENINGS, p.from, p.to, 0, rp, rl, sd_copies, &x);
     if (rc == 0) {
         if (!sc.by.by_region) {
             rc = ix_agg_scan(txn, IX_AGG_APPLICANTS, p.from, p.to, (uint8_t)sc.by.len, rp, rl,
@@ -388,19 +411,21 @@ en_op_stats_supply_demand(en_req_t *req)
     ix_read_end(txn);
     if (rc != 0) {
         free(x.g.tab);
-        return x.oom ? pr_fail(&req->err, PR_INTERNAL, "out of memory")
-                     : en_storage_error(&req->err, rc);
+        return x.oom ? pr_fail(err, PR_INTERNAL, "out of memory") : en_storage_error(err, rc);
     }
-    uint32_t n = groups_sorted(&x.g);
-    msgpack_packer *pk = req->pk;
-    en_reply_ok(req);
+    uint32_t n = groups_sorted(&x.g), listed = 0;
+    /* A group only copies made up has nothing left of this node's own. */
+    for (uint32_t i = 0; i < n; i++)
+        listed += x.g.tab[i].openings || x.g.tab[i].vacancies || x.g.tab[i].applicants;
     msgpack_pack_map(pk, 8);
     pack_period(pk, label, &p);
     pack_scope(pk, &sc, true);
     pr_pack_cstr(pk, "groups");
-    msgpack_pack_array(pk, n);
+    msgpack_pack_array(pk, listed);
     for (uint32_t i = 0; i < n; i++) {
         const group_t *g = &x.g.tab[i];
+        if (!g->openings && !g->vacancies && !g->applicants)
+            continue;
         msgpack_pack_map(pk, 5);
         pr_pack_cstr(pk, "group");
         msgpack_pack_str_with_body(pk, g->key, g->len);
@@ -423,6 +448,34 @@ en_op_stats_supply_demand(en_req_t *req)
     pack_ratio(pk, x.openings, x.applicants);
     free(x.g.tab);
     return 0;
+}
+
+int
+en_op_stats_supply_demand(en_req_t *req)
+{
+    const msgpack_object *args = req->rq->args;
+    bool network = false, own = false;
+    if (pr_get_bool(args, "network", "network", 0, &network, &req->err) < 0 ||
+        pr_get_bool(args, "own", "own", 0, &own, &req->err) < 0)
+        return -1;
+    if (network && own)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "own: not with network");
+    if (network && (req->conn->role & EN_ROLE_NODE))
+        return pr_fail(&req->err, PR_FORBIDDEN,
+                       "network: is not asked of a node by a node (it answers for itself)");
+    if (network) {
+        /* Bad arguments are refused here, before anything goes out. */
+        period_t p;
+        pr_str_t label;
+        scope_t sc;
+        if (get_period(args, &req->err, &p, &label) != 0 ||
+            get_scope(args, &req->err, true, &sc) != 0)
+            return -1;
+        return en_federate_supply_demand(req);
+    }
+    /* On failure what was begun is discarded (command.h). */
+    en_reply_ok(req);
+    return en_supply_demand(req->srv->ix, args, own, req->pk, &req->err);
 }
 
 /* ---- stats.wages ------------------------------------------------------- */
@@ -667,7 +720,7 @@ int
 en_op_stats_wages(en_req_t *req)
 {
     scope_t sc;
-    if (get_scope(req, true, &sc) != 0)
+    if (get_scope(req->rq->args, &req->err, true, &sc) != 0)
         return -1;
     int64_t limit = FLAG_LIMIT_DEFAULT;
     if (pr_get_int(req->rq->args, "flag_limit", "flag_limit", 0, 0, FLAG_LIMIT_MAX, &limit,
@@ -791,7 +844,8 @@ en_op_stats_reemployment(en_req_t *req)
     period_t p;
     pr_str_t label;
     scope_t sc;
-    if (get_period(req, &p, &label) != 0 || get_scope(req, false, &sc) != 0)
+    if (get_period(req->rq->args, &req->err, &p, &label) != 0 ||
+        get_scope(req->rq->args, &req->err, false, &sc) != 0)
         return -1;
     reemp_ctx_t x = {0};
     ix_txn_t *txn;

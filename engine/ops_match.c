@@ -8,10 +8,12 @@
 #include "auth.h"
 #include "command.h"
 #include "conn.h"
+#include "federate.h"
 #include "log.h"
 #include "match.h"
 #include "match_rules.h"
 #include "record.h"
+#include "store.h"
 
 #define DEFAULT_LIMIT 20
 
@@ -22,6 +24,8 @@ typedef struct match_opts {
     bool explain;
     int64_t as_of;
     en_match_filters_t filters;
+    bool network;                        /* scope "network" (match.vacancies) */
+    const msgpack_object *network_counts; /* N and df given by the asking node */
 } match_opts_t;
 
 static int
@@ -33,8 +37,15 @@ read_opts(en_req_t *req, bool searching_vacancies, match_opts_t *o)
     o->scope = EN_SCOPE_CITY;
     o->limit = DEFAULT_LIMIT;
     o->as_of = req->now;
-    if (en_match_read_scope(req, &o->scope) != 0)
+    pr_str_t scope;
+    if (searching_vacancies &&
+        pr_get_str(args, "scope", "scope", 0, 1, 16, &scope, err) == 0 &&
+        pr_str_eq(scope, "network")) {
+        o->network = true;
+        o->scope = EN_SCOPE_ALL;
+    } else if (en_match_read_scope(req, &o->scope) != 0) {
         return -1;
+    }
     if (pr_get_int(args, "limit", "limit", 0, 1, EN_MATCH_LIMIT_MAX, &o->limit, err) < 0)
         return -1;
     if (pr_get_bool(args, "explain", "explain", 0, &o->explain, err) < 0)
@@ -43,6 +54,20 @@ read_opts(en_req_t *req, bool searching_vacancies, match_opts_t *o)
     if (pr_get_int(args, "as_of", "as_of", 0, -62135596800LL, 253402300799LL, &o->as_of,
                    err) < 0)
         return -1;
+    const msgpack_object *nc = searching_vacancies ? pr_map_get(args, "network_counts") : NULL;
+    if (nc && nc->type != MSGPACK_OBJECT_NIL) {
+        if (!(req->conn->role & (EN_ROLE_NODE | EN_ROLE_ADMIN)))
+            return pr_fail(err, PR_FORBIDDEN, "network_counts: for the nodes of the network only");
+        o->network_counts = nc;
+    }
+    if ((o->network || o->network_counts) && o->explain)
+        return pr_fail(err, PR_BAD_REQUEST,
+                       "explain: not available with scope network or network_counts");
+    if (o->network && o->network_counts)
+        return pr_fail(err, PR_BAD_REQUEST, "network_counts: not with scope network");
+    if (o->network && (req->conn->role & EN_ROLE_NODE))
+        return pr_fail(err, PR_FORBIDDEN,
+                       "scope: network is not asked of a node by a node (it answers from its own store)");
     return en_match_read_filters(req, searching_vacancies, &o->filters);
 }
 
@@ -146,11 +171,21 @@ pack_matches(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
     msgpack_pack_array(pk, res->n);
     for (uint32_t i = 0; i < res->n; i++) {
         const en_match_hit_t *h = &res->hits[i];
-        msgpack_pack_map(pk, o->explain ? 3 : 2);
+        msgpack_pack_map(pk, o->explain || o->network_counts ? 3 : 2);
         pr_pack_cstr(pk, "id");
         msgpack_pack_str_with_body(pk, h->id, h->id_len);
         pr_pack_cstr(pk, "score");
         msgpack_pack_double(pk, h->score);
+        if (o->network_counts) {
+            /* For the asking node's merge: the node that owns the match. */
+            ix_record_t rec;
+            pr_pack_cstr(pk, "origin");
+            if (ix_get_docno(txn, searched, h->docno, &rec) == 0 && rec.origin_len)
+                msgpack_pack_str_with_body(pk, rec.origin, rec.origin_len);
+            else
+                pr_pack_cstr(pk, req->srv->cfg->node);
+            continue;
+        }
         if (!o->explain)
             continue;
         pr_pack_cstr(pk, "explain");
@@ -174,6 +209,9 @@ static int
 run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
           const match_opts_t *o)
 {
+    double idf[IX_SKILLS_MAX];
+    if (o->network_counts && en_network_counts_read(o->network_counts, probe, idf, &req->err))
+        return -1;
     en_match_result_t *res = malloc(sizeof *res);
     if (!res)
         return pr_fail(&req->err, PR_INTERNAL, "out of memory");
@@ -184,6 +222,7 @@ run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
         .as_of = o->as_of,
         .filters = o->filters,
         .scratch = req->worker->match_scratch,
+        .idf = o->network_counts ? idf : NULL,
     };
     int rc = en_match_run(txn, &q, res);
     en_debug("%s scope %s: %u terms, %llu postings, %llu candidates read, %u matches",
@@ -202,6 +241,34 @@ run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
     }
     free(res);
     return rc ? en_storage_error(&req->err, rc) : 0;
+}
+
+/* scope "network": the worker side goes out as a profile (a stored
+ * worker without its id and personal fields) and the federated search
+ * runs on a thread of its own (federate.h). */
+static int
+start_network(en_req_t *req, const ix_record_t *rec, pr_worker_t *profile,
+              const match_opts_t *o)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 4096);
+    int rc = 0;
+    if (rec->id) {
+        rc = en_store_decode_worker(req->srv->sealer, rec, false, &zone, profile);
+        if (rc != 0)
+            rc = en_storage_error(&req->err, rc == -EIO || rc == -EBADMSG ? -EIO : rc);
+    }
+    if (rc == 0) {
+        en_fed_match_t m = {
+            .profile = profile,
+            .limit = (uint32_t)o->limit,
+            .as_of = o->as_of,
+            .filters = o->filters,
+        };
+        rc = en_federate_match(req, &m);
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
 }
 
 /* The vacancy side of match.workers: a stored vacancy. */
@@ -234,7 +301,7 @@ match_op(en_req_t *req, bool searching_vacancies,
     } else {
         rec->id = NULL;
         if ((rc = load(req, txn, rec, profile, probe)) == 0)
-            rc = run_match(req, txn, probe, &o);
+            rc = o.network ? start_network(req, rec, profile, &o) : run_match(req, txn, probe, &o);
         /* A stored worker was read to match for (not a profile). */
         if (rc == 0 && rec->id && probe->kind == IX_WORKER)
             en_audit_read(req, rec->id, rec->id_len);
@@ -256,6 +323,41 @@ int
 en_op_match_workers(en_req_t *req)
 {
     return match_op(req, false, load_vacancy_side);
+}
+
+/* ---- match.counts ----------------------------------------------------- */
+
+int
+en_op_match_counts(en_req_t *req)
+{
+    const msgpack_object *arr = pr_map_get(req->rq->args, "skills");
+    if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "skills: required, an array of skill ids");
+    if (arr->via.array.size > IX_SKILLS_MAX)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "skills: at most %d", IX_SKILLS_MAX);
+    ix_skill_t skills[IX_SKILLS_MAX];
+    uint32_t n = arr->via.array.size;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *o = &arr->via.array.ptr[i];
+        if (o->type != MSGPACK_OBJECT_STR ||
+            !pr_skill_id_valid(o->via.str.ptr, o->via.str.size))
+            return pr_fail(&req->err, PR_BAD_REQUEST,
+                           "skills[%u]: must be 1-64 bytes of [A-Za-z0-9._:/-]", i);
+        skills[i] = (ix_skill_t){o->via.str.ptr, o->via.str.size, 1};
+    }
+    ix_txn_t *txn;
+    int rc = ix_read_begin(req->srv->ix, &txn);
+    if (rc != 0)
+        return en_storage_error(&req->err, rc);
+    en_node_counts_t c;
+    rc = en_node_counts_read(txn, req->srv->cfg->node, skills, n, &c);
+    ix_read_end(txn);
+    if (rc != 0)
+        return en_storage_error(&req->err, rc);
+    en_reply_ok(req);
+    en_node_counts_pack(req->pk, req->srv->cfg->node, &c, n);
+    en_node_counts_free(&c);
+    return 0;
 }
 
 /* ---- match.explain ---------------------------------------------------- */

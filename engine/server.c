@@ -519,6 +519,7 @@ en_server_run(en_config_t *cfg)
     srv->cfg = cfg;
     srv->started = en_now();
     en_backup_init(&srv->backup);
+    en_federation_init(&srv->federation);
     en_log_threshold = (enum en_log_level)cfg->log_level;
     signal(SIGPIPE, SIG_IGN);
     if (evthread_use_pthreads() != 0) {
@@ -657,6 +658,7 @@ out:
     if (srv->writer)
         en_writer_stop(srv->writer);  /* finishes queued writes */
     en_backup_finish(&srv->backup);   /* before its worker and the store go */
+    en_federation_finish(&srv->federation);
     en_alerts_close(srv->alerts);
     for (unsigned i = 0; i < srv->n_listeners; i++)
         evconnlistener_free(srv->listeners[i]);

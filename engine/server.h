@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "backup.h"
 #include "config.h"
+#include "federate.h"
 #include "index.h"
 #include "keystore.h"
 #include "seal.h"
@@ -70,6 +71,7 @@ struct en_server {
     unsigned n_workers, next_worker;
     en_writer_t *writer;
     en_backup_slot_t backup;       /* admin.backup */
+    en_federation_t federation;    /* network-wide requests running */
     struct en_alerts *alerts;      /* match-alert subscriptions */
     struct en_occupations *occupations; /* occupation.suggest; NULL = none */
     struct en_followers *followers;     /* of the [peers] (follow.h) */

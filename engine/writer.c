@@ -61,6 +61,8 @@ en_write_free(en_write_t *job)
     free(job->answer);
     if (job->zone)
         msgpack_zone_free(job->zone);
+    if (job->data_free)
+        job->data_free(job->data);
     free(job->data);
     free(job);
 }

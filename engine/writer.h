@@ -52,6 +52,7 @@ struct en_write {
     void (*done)(en_write_t *job);
     msgpack_zone *zone;            /* owns the decoded request */
     void *data;                    /* op-specific, freed with free() */
+    void (*data_free)(void *data); /* when set, frees what data holds first */
     size_t mem;                    /* bytes the decoded request and data hold, for
                                       the per-connection cap */
     uint64_t started_ns;           /* when the request was read (en_stats_clock) */

@@ -92,6 +92,7 @@ Test(config, defaults)
     cr_assert_str_eq(cfg.backup_dir, "");
     cr_assert_eq(cfg.sync, IX_SYNC_FULL);
     cr_assert_eq(cfg.keys.n, 0);
+    cr_assert_eq(cfg.federation_timeout_ms, 1000);
     en_config_free(&cfg);
 }
 
@@ -104,9 +105,10 @@ Test(config, every_flag)
         "--max-clients", "5", "--idle-timeout", "0", "--max-inflight", "3",
         "--anonymous-role", "node", "--admin-key-file", "/etc/jm/admin.key",
         "--ready-file", "/tmp/ready", "--log-level", "debug", "--map-max", "64G",
-        "--backup-dir", "/srv/jm-backup", NULL};
+        "--backup-dir", "/srv/jm-backup", "--federation-timeout-ms", "250", NULL};
     en_config_t cfg;
     cr_assert_eq(parse_args(&cfg, args), 0);
+    cr_assert_eq(cfg.federation_timeout_ms, 250);
     cr_assert_eq(cfg.n_listen, 2);
     cr_assert_str_eq(cfg.listen[0], "0.0.0.0:7000");
     cr_assert_str_eq(cfg.listen[1], "[::1]:7001");
@@ -227,6 +229,7 @@ Test(config, bad_flags_are_rejected, .init = quiet)
         {"--no-such-flag", "1"},   {"surplus-argument"},
         {"--listen", ""},          {"--listen", "a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9"},
         {"--threads"},
+        {"--federation-timeout-ms", "9"}, {"--federation-timeout-ms", "60001"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         en_config_t cfg;

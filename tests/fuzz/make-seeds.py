@@ -110,6 +110,7 @@ REQUESTS = [
                                                      "region": "110105"}),
     ("op-occupation.suggest", "occupation.suggest", {"text": "抖音客服专员", "limit": 5}),
     ("op-sync.pull", "sync.pull", {"after": 0, "limit": 100}),
+    ("op-match.counts", "match.counts", {"skills": ["weld", "cook"]}),
 ]
 
 

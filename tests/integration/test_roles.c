@@ -84,6 +84,7 @@ static const op_case_t cases[] = {
     {"stats.reemployment", "{\"period\": \"2026-Q1\"}", ALL},
     {"occupation.suggest", "{\"text\": \"软件工程师\", \"limit\": 3}", ALL},
     {"sync.pull", "{\"after\": 0, \"limit\": 10}", NODE | ADMIN},
+    {"match.counts", "{\"skills\": [\"weld\"]}", NODE | ADMIN},
     {"alert.subscribe", "{\"worker\": \"seed-w\"}", STAFF},
     {"alert.subscriptions", "{\"worker\": \"seed-w\"}", STAFF},
     {"alert.listen", "{\"subscription\": 1}", STAFF},

@@ -1,0 +1,1242 @@
+/* federate.c - network-wide requests (federate.h): a coordinating thread
+ * per request, and a thread per peer that holds one connection (peer.h)
+ * for the request's life. The coordinator does this node's share itself,
+ * in a read transaction of its own, while the peers answer.
+ */
+#include "federate.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "labour.h"
+#include "log.h"
+#include "peer.h"
+#include "server.h"
+#include "writer.h"
+
+#define FED_RESPONSE_MAX (16u << 20)
+
+/* ---- running requests --------------------------------------------------- */
+
+void
+en_federation_init(en_federation_t *f)
+{
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->idle, NULL);
+    f->running = 0;
+}
+
+void
+en_federation_finish(en_federation_t *f)
+{
+    pthread_mutex_lock(&f->lock);
+    while (f->running > 0)
+        pthread_cond_wait(&f->idle, &f->lock);
+    pthread_mutex_unlock(&f->lock);
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->idle);
+}
+
+static bool
+fed_enter(en_federation_t *f)
+{
+    pthread_mutex_lock(&f->lock);
+    bool ok = f->running < EN_FEDERATION_MAX;
+    if (ok)
+        f->running++;
+    pthread_mutex_unlock(&f->lock);
+    return ok;
+}
+
+static void
+fed_leave(en_federation_t *f)
+{
+    pthread_mutex_lock(&f->lock);
+    if (--f->running == 0)
+        pthread_cond_broadcast(&f->idle);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* ---- counts per origin -------------------------------------------------- */
+
+typedef struct counts_walk {
+    en_node_counts_t *out;
+    uint32_t cap;
+} counts_walk_t;
+
+static int
+on_origin(void *ctx, const char *origin, uint32_t len, uint64_t open)
+{
+    counts_walk_t *w = ctx;
+    en_node_counts_t *c = w->out;
+    if (len > PR_ID_MAX)
+        return -EIO;
+    if (c->n == w->cap) {
+        uint32_t cap = w->cap ? 2 * w->cap : 8;
+        en_origin_count_t *o = realloc(c->o, (size_t)cap * sizeof *o);
+        if (!o)
+            return -ENOMEM;
+        c->o = o;
+        w->cap = cap;
+    }
+    en_origin_count_t *e = &c->o[c->n++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->origin, origin, len);
+    e->origin[len] = '\0';
+    e->open = open;
+    return 0;
+}
+
+int
+en_node_counts_read(ix_txn_t *txn, const char *self, const ix_skill_t *skills,
+                    uint32_t n_skills, en_node_counts_t *out)
+{
+    memset(out, 0, sizeof *out);
+    counts_walk_t w = {out, 0};
+    int rc = ix_origins(txn, on_origin, &w);
+    for (uint32_t i = 0; i < out->n && rc == 0; i++) {
+        en_origin_count_t *e = &out->o[i];
+        for (uint32_t s = 0; s < n_skills && rc == 0; s++)
+            rc = ix_origin_df(txn, e->origin, (uint32_t)strlen(e->origin), skills[s].id,
+                              skills[s].id_len, &e->df[s]);
+    }
+    if (rc != 0) {
+        en_node_counts_free(out);
+        return rc;
+    }
+    /* Vacancies stored without an origin are this node's own. They come
+     * first (the empty origin sorts first). */
+    if (out->n > 0 && out->o[0].origin[0] == '\0') {
+        uint32_t mine = 1;
+        while (mine < out->n && strcmp(out->o[mine].origin, self) != 0)
+            mine++;
+        if (mine == out->n) {
+            snprintf(out->o[0].origin, sizeof out->o[0].origin, "%s", self);
+        } else {
+            out->o[mine].open += out->o[0].open;
+            for (uint32_t s = 0; s < n_skills; s++)
+                out->o[mine].df[s] += out->o[0].df[s];
+            memmove(&out->o[0], &out->o[1], (size_t)(out->n - 1) * sizeof out->o[0]);
+            out->n--;
+        }
+    }
+    return 0;
+}
+
+void
+en_node_counts_pack(msgpack_packer *pk, const char *self, const en_node_counts_t *c,
+                    uint32_t n_skills)
+{
+    msgpack_pack_map(pk, 2);
+    pr_pack_cstr(pk, "node");
+    pr_pack_cstr(pk, self);
+    pr_pack_cstr(pk, "origins");
+    msgpack_pack_array(pk, c->n);
+    for (uint32_t i = 0; i < c->n; i++) {
+        msgpack_pack_map(pk, 3);
+        pr_pack_cstr(pk, "origin");
+        pr_pack_cstr(pk, c->o[i].origin);
+        pr_pack_cstr(pk, "open");
+        msgpack_pack_uint64(pk, c->o[i].open);
+        pr_pack_cstr(pk, "df");
+        msgpack_pack_array(pk, n_skills);
+        for (uint32_t s = 0; s < n_skills; s++)
+            msgpack_pack_uint64(pk, c->o[i].df[s]);
+    }
+}
+
+void
+en_node_counts_free(en_node_counts_t *c)
+{
+    free(c->o);
+    c->o = NULL;
+    c->n = 0;
+}
+
+/* Reads a peer's match.counts result for n_skills skills. */
+static int
+counts_decode(const msgpack_object *res, uint32_t n_skills, en_node_counts_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const msgpack_object *arr = pr_map_get(res, "origins");
+    if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    uint32_t n = arr->via.array.size;
+    out->o = calloc(n ? n : 1, sizeof *out->o);
+    if (!out->o)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *m = &arr->via.array.ptr[i];
+        pr_error_t err;
+        pr_str_t origin;
+        int64_t open;
+        if (m->type != MSGPACK_OBJECT_MAP ||
+            pr_get_str(m, "origin", "origin", PR_REQUIRED, 1, PR_ID_MAX, &origin, &err) != 0 ||
+            pr_get_int(m, "open", "open", PR_REQUIRED, 0, INT64_MAX, &open, &err) != 0)
+            goto bad;
+        const msgpack_object *df = pr_map_get(m, "df");
+        if (!df || df->type != MSGPACK_OBJECT_ARRAY || df->via.array.size != n_skills)
+            goto bad;
+        en_origin_count_t *e = &out->o[out->n++];
+        memcpy(e->origin, origin.ptr, origin.len);
+        e->origin[origin.len] = '\0';
+        e->open = (uint64_t)open;
+        for (uint32_t s = 0; s < n_skills; s++) {
+            if (df->via.array.ptr[s].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                goto bad;
+            e->df[s] = df->via.array.ptr[s].via.u64;
+        }
+    }
+    return 0;
+bad:
+    en_node_counts_free(out);
+    return -1;
+}
+
+/* ---- one request --------------------------------------------------------- */
+
+enum fed_kind { FED_MATCH, FED_SUPPLY_DEMAND };
+
+/* Where a peer is: working on the first call, waiting for the second
+ * (matching only), done, or failed (error set). */
+enum fed_stage { FED_FIRST, FED_WAITING, FED_DONE, FED_FAILED };
+
+typedef struct fed_hit {
+    double score;
+    int from;                      /* participant: 0 = this node, 1 + peer */
+    char id[PR_ID_MAX + 1];
+    char origin[PR_ID_MAX + 1];
+} fed_hit_t;
+
+typedef struct fed_peer {
+    struct fed *q;
+    const en_peer_config_t *cfg;
+    pthread_t thread;
+    bool started;
+    int fd;                        /* -1 when none; guarded by q->lock */
+    enum fed_stage stage;          /* guarded by q->lock */
+    bool cut;                      /* abandoned at the deadline; guarded */
+    char node[PR_ID_MAX + 1];      /* from hello */
+    char error[PR_MESSAGE_MAX];
+    msgpack_zone *zone;            /* the answers */
+    en_node_counts_t counts;       /* matching, first call */
+    const msgpack_object *result;  /* the last answer */
+} fed_peer_t;
+
+typedef struct fed {
+    en_server_t *srv;
+    enum fed_kind kind;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;           /* CLOCK_MONOTONIC */
+    struct timespec deadline;
+    bool go;                       /* the second call's args are ready */
+    msgpack_sbuffer first, second; /* the calls' args */
+    /* Matching. */
+    char *profile;                 /* the worker side as a packed profile */
+    size_t profile_len;
+    uint32_t limit;
+    int64_t as_of;
+    en_match_filters_t filters;    /* strings point into the job's zone */
+    uint32_t n_skills;
+    /* Results. */
+    fed_hit_t *hits;
+    uint32_t n_hits;
+    /* Roll-up: the request's args (in the job's zone), this node's
+     * figures packed and read back, and the sums. */
+    const msgpack_object *args;
+    msgpack_sbuffer local;
+    msgpack_zone *local_zone;
+    msgpack_object local_obj;
+    struct sd_sum *sums;
+    uint32_t n_sums;
+    uint64_t total[3];             /* openings, vacancies, applicants */
+    uint32_t n_peers;
+    fed_peer_t peers[];
+} fed_t;
+
+static unsigned
+remaining_ms(const fed_t *q)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t)(q->deadline.tv_sec - now.tv_sec) * 1000 +
+                 (q->deadline.tv_nsec - now.tv_nsec) / 1000000;
+    return ms > 0 ? (unsigned)ms : 0;
+}
+
+static bool
+peer_cut(void *arg)
+{
+    fed_peer_t *p = arg;
+    pthread_mutex_lock(&p->q->lock);
+    bool cut = p->cut;
+    pthread_mutex_unlock(&p->q->lock);
+    return cut;
+}
+
+static void
+peer_set(fed_peer_t *p, enum fed_stage stage, const char *why)
+{
+    pthread_mutex_lock(&p->q->lock);
+    if (!p->cut) {
+        p->stage = stage;
+        if (why)
+            snprintf(p->error, sizeof p->error, "%s", why);
+    }
+    pthread_cond_broadcast(&p->q->cond);
+    pthread_mutex_unlock(&p->q->lock);
+}
+
+/* Decodes a peer's match.vacancies answer into its share of q->hits
+ * (appended under the lock). */
+static int
+hits_decode(fed_peer_t *p, int from, const msgpack_object *res)
+{
+    const msgpack_object *arr = pr_map_get(res, "matches");
+    if (!arr || arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size > EN_MATCH_LIMIT_MAX)
+        return -1;
+    uint32_t n = arr->via.array.size;
+    fed_hit_t *h = calloc(n ? n : 1, sizeof *h);
+    if (!h)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *m = &arr->via.array.ptr[i];
+        const msgpack_object *score = m->type == MSGPACK_OBJECT_MAP ? pr_map_get(m, "score")
+                                                                    : NULL;
+        pr_str_t id, origin;
+        pr_error_t err;
+        if (!score || (score->type != MSGPACK_OBJECT_FLOAT64 &&
+                       score->type != MSGPACK_OBJECT_FLOAT32) ||
+            pr_get_str(m, "id", "id", PR_REQUIRED, 1, PR_ID_MAX, &id, &err) != 0 ||
+            pr_get_str(m, "origin", "origin", PR_REQUIRED, 1, PR_ID_MAX, &origin, &err) != 0) {
+            free(h);
+            return -1;
+        }
+        h[i].score = score->via.f64;
+        h[i].from = from;
+        memcpy(h[i].id, id.ptr, id.len);
+        memcpy(h[i].origin, origin.ptr, origin.len);
+    }
+    fed_t *q = p->q;
+    pthread_mutex_lock(&q->lock);
+    fed_hit_t *all = realloc(q->hits, (size_t)(q->n_hits + n + 1) * sizeof *all);
+    if (all) {
+        memcpy(all + q->n_hits, h, (size_t)n * sizeof *h);
+        q->hits = all;
+        q->n_hits += n;
+    }
+    pthread_mutex_unlock(&q->lock);
+    free(h);
+    return all ? 0 : -1;
+}
+
+static void
+peer_close(fed_peer_t *p)
+{
+    pthread_mutex_lock(&p->q->lock);
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+    pthread_mutex_unlock(&p->q->lock);
+}
+
+static void *
+peer_main(void *arg)
+{
+    fed_peer_t *p = arg;
+    fed_t *q = p->q;
+    char why[PR_MESSAGE_MAX];
+    pthread_mutex_lock(&q->lock);
+    unsigned ms = remaining_ms(q);
+    pthread_mutex_unlock(&q->lock);
+    int fd = en_peer_connect(p->cfg->addr, ms ? ms : 1, peer_cut, p, why, sizeof why);
+    if (fd < 0) {
+        peer_set(p, FED_FAILED, why);
+        return NULL;
+    }
+    pthread_mutex_lock(&q->lock);
+    p->fd = fd;
+    bool cut = p->cut;
+    pthread_mutex_unlock(&q->lock);
+    pr_str_t node, role;
+    if (cut)
+        goto out;
+    if (en_peer_hello(fd, 1, p->cfg->key, p->zone, &node, &role, why, sizeof why) != 0) {
+        peer_set(p, FED_FAILED, why);
+        goto out;
+    }
+    pthread_mutex_lock(&q->lock);
+    memcpy(p->node, node.ptr, node.len);
+    p->node[node.len] = '\0';
+    pthread_mutex_unlock(&q->lock);
+
+    const char *op = q->kind == FED_MATCH ? "match.counts" : "stats.supply_demand";
+    const msgpack_object *res;
+    if (en_peer_call(fd, 2, op, &q->first, FED_RESPONSE_MAX, p->zone, &res, why,
+                     sizeof why) != 0) {
+        peer_set(p, FED_FAILED, why);
+        goto out;
+    }
+    if (q->kind == FED_SUPPLY_DEMAND) {
+        const msgpack_object *g = pr_map_get(res, "groups"), *t = pr_map_get(res, "total");
+        if (!g || g->type != MSGPACK_OBJECT_ARRAY || !t || t->type != MSGPACK_OBJECT_MAP) {
+            peer_set(p, FED_FAILED, "stats.supply_demand: a malformed answer");
+            goto out;
+        }
+        p->result = res;
+        peer_set(p, FED_DONE, NULL);
+        goto out;
+    }
+    if (counts_decode(res, q->n_skills, &p->counts) != 0) {
+        peer_set(p, FED_FAILED, "match.counts: a malformed answer");
+        goto out;
+    }
+    peer_set(p, FED_WAITING, NULL);
+    pthread_mutex_lock(&q->lock);
+    while (!q->go && !p->cut)
+        pthread_cond_wait(&q->cond, &q->lock);
+    cut = p->cut;
+    pthread_mutex_unlock(&q->lock);
+    if (cut)
+        goto out;
+    if (en_peer_call(fd, 3, "match.vacancies", &q->second, FED_RESPONSE_MAX, p->zone, &res,
+                     why, sizeof why) != 0) {
+        peer_set(p, FED_FAILED, why);
+        goto out;
+    }
+    if (hits_decode(p, (int)(p - q->peers) + 1, res) != 0)
+        peer_set(p, FED_FAILED, "match.vacancies: a malformed answer");
+    else
+        peer_set(p, FED_DONE, NULL);
+out:
+    peer_close(p);
+    return NULL;
+}
+
+/* Waits until no peer is at stage `at` any more, or the deadline; the ones
+ * still there are cut off (their connection shut, so they end at once). */
+static void
+wait_peers(fed_t *q, enum fed_stage at)
+{
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        bool pending = false;
+        for (uint32_t i = 0; i < q->n_peers; i++)
+            pending |= q->peers[i].stage == at && !q->peers[i].cut;
+        if (!pending)
+            break;
+        if (pthread_cond_timedwait(&q->cond, &q->lock, &q->deadline) == ETIMEDOUT) {
+            for (uint32_t i = 0; i < q->n_peers; i++) {
+                fed_peer_t *p = &q->peers[i];
+                if (p->stage != at || p->cut)
+                    continue;
+                p->cut = true;
+                p->stage = FED_FAILED;
+                snprintf(p->error, sizeof p->error, "no answer within %u ms",
+                         q->srv->cfg->federation_timeout_ms);
+                if (p->fd >= 0)
+                    shutdown(p->fd, SHUT_RDWR);
+            }
+            pthread_cond_broadcast(&q->cond);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Every peer thread told to end and joined. */
+static void
+end_peers(fed_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    for (uint32_t i = 0; i < q->n_peers; i++) {
+        fed_peer_t *p = &q->peers[i];
+        if (p->stage == FED_WAITING) {  /* never sent the second call */
+            p->stage = FED_FAILED;
+            snprintf(p->error, sizeof p->error, "no answer within %u ms",
+                     q->srv->cfg->federation_timeout_ms);
+        }
+        p->cut = true;
+        if (p->fd >= 0)
+            shutdown(p->fd, SHUT_RDWR);
+    }
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    for (uint32_t i = 0; i < q->n_peers; i++)
+        if (q->peers[i].started)
+            pthread_join(q->peers[i].thread, NULL);
+}
+
+static void
+fed_free(void *data)
+{
+    fed_t *q = data;
+    for (uint32_t i = 0; i < q->n_peers; i++) {
+        en_node_counts_free(&q->peers[i].counts);
+        if (q->peers[i].zone)
+            msgpack_zone_free(q->peers[i].zone);
+    }
+    msgpack_sbuffer_destroy(&q->first);
+    msgpack_sbuffer_destroy(&q->second);
+    msgpack_sbuffer_destroy(&q->local);
+    if (q->local_zone)
+        msgpack_zone_free(q->local_zone);
+    free(q->sums);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->cond);
+    free(q->profile);
+    free(q->hits);
+}
+
+static fed_t *
+fed_new(en_server_t *srv, enum fed_kind kind)
+{
+    unsigned n = srv->cfg->n_peers;
+    fed_t *q = calloc(1, sizeof *q + (size_t)n * sizeof q->peers[0]);
+    if (!q)
+        return NULL;
+    q->srv = srv;
+    q->kind = kind;
+    q->n_peers = n;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    msgpack_sbuffer_init(&q->first);
+    msgpack_sbuffer_init(&q->second);
+    msgpack_sbuffer_init(&q->local);
+    for (unsigned i = 0; i < n; i++) {
+        q->peers[i].q = q;
+        q->peers[i].cfg = &srv->cfg->peers[i];
+        q->peers[i].fd = -1;
+        q->peers[i].zone = msgpack_zone_new(64 * 1024);
+        if (!q->peers[i].zone) {
+            fed_free(q);
+            free(q);
+            return NULL;
+        }
+    }
+    return q;
+}
+
+/* Each round (matching has two) gets federation_timeout_ms from its
+ * start. Called with the lock held, or before the peers start. */
+static void
+set_deadline(fed_t *q)
+{
+    clock_gettime(CLOCK_MONOTONIC, &q->deadline);
+    unsigned ms = q->srv->cfg->federation_timeout_ms;
+    q->deadline.tv_sec += ms / 1000;
+    q->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (q->deadline.tv_nsec >= 1000000000L) {
+        q->deadline.tv_sec++;
+        q->deadline.tv_nsec -= 1000000000L;
+    }
+}
+
+/* Starts the clock and a thread per peer. */
+static void
+start_peers(fed_t *q)
+{
+    set_deadline(q);
+    for (uint32_t i = 0; i < q->n_peers; i++) {
+        fed_peer_t *p = &q->peers[i];
+        if (pthread_create(&p->thread, NULL, peer_main, p) == 0) {
+            p->started = true;
+        } else {
+            p->stage = FED_FAILED;
+            snprintf(p->error, sizeof p->error, "cannot start a thread");
+        }
+    }
+}
+
+/* "missing": the peers that did not answer, and "answered": the nodes
+ * that did, this one first. */
+static void
+pack_participants(msgpack_packer *pk, const fed_t *q)
+{
+    uint32_t missing = 0;
+    for (uint32_t i = 0; i < q->n_peers; i++)
+        missing += q->peers[i].stage != FED_DONE;
+    pr_pack_cstr(pk, "answered");
+    msgpack_pack_array(pk, 1 + q->n_peers - missing);
+    pr_pack_cstr(pk, q->srv->cfg->node);
+    for (uint32_t i = 0; i < q->n_peers; i++)
+        if (q->peers[i].stage == FED_DONE)
+            pr_pack_cstr(pk, q->peers[i].node);
+    pr_pack_cstr(pk, "missing");
+    msgpack_pack_array(pk, missing);
+    for (uint32_t i = 0; i < q->n_peers; i++) {
+        const fed_peer_t *p = &q->peers[i];
+        if (p->stage == FED_DONE)
+            continue;
+        msgpack_pack_map(pk, 4);
+        pr_pack_cstr(pk, "peer");
+        pr_pack_cstr(pk, p->cfg->name);
+        pr_pack_cstr(pk, "address");
+        pr_pack_cstr(pk, p->cfg->addr);
+        pr_pack_cstr(pk, "node");
+        if (p->node[0])
+            pr_pack_cstr(pk, p->node);
+        else
+            msgpack_pack_nil(pk);
+        pr_pack_cstr(pk, "error");
+        pr_pack_cstr(pk, p->error[0] ? p->error : "no answer");
+    }
+}
+
+/* Sends the job's answer and lets a shutdown go on. */
+static void
+fed_complete(en_write_t *job)
+{
+    fed_t *q = job->data;
+    en_federation_t *f = &q->srv->federation;
+    en_worker_complete(job->worker, job);
+    fed_leave(f);
+}
+
+/* Runs on the job's thread from the handler (which already took a slot);
+ * on failure to start, the slot is given back. */
+static int
+fed_launch(en_req_t *req, void *(*main_fn)(void *))
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, main_fn, req->job);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        return -1;
+    req->background = true;
+    return 0;
+}
+
+/* ---- matching ------------------------------------------------------------ */
+
+/* The skills of the profile, as the index takes them. */
+static uint32_t
+profile_skills(const pr_worker_t *w, ix_skill_t *out)
+{
+    for (uint32_t i = 0; i < w->n_skills; i++)
+        out[i] = (ix_skill_t){w->skills[i].id.ptr, w->skills[i].id.len, w->skills[i].level};
+    return w->n_skills;
+}
+
+/* N and df over the union: per origin, the figures of the origin node
+ * itself when it answered, else those of the answering holder with the
+ * most of that origin's open vacancies (the freshest copy). */
+static void
+union_counts(const fed_t *q, const en_node_counts_t *local, uint64_t *n, uint64_t *df)
+{
+    uint32_t np = 1 + q->n_peers;
+    const en_node_counts_t *c[1 + EN_MAX_PEERS];
+    const char *node[1 + EN_MAX_PEERS];
+    c[0] = local;
+    node[0] = q->srv->cfg->node;
+    for (uint32_t i = 0; i < q->n_peers; i++) {
+        bool ok = q->peers[i].stage == FED_WAITING;
+        c[1 + i] = ok ? &q->peers[i].counts : NULL;
+        node[1 + i] = q->peers[i].node;
+    }
+    *n = 0;
+    memset(df, 0, sizeof(uint64_t) * q->n_skills);
+    for (uint32_t a = 0; a < np; a++) {
+        if (!c[a])
+            continue;
+        for (uint32_t j = 0; j < c[a]->n; j++) {
+            const en_origin_count_t *e = &c[a]->o[j];
+            /* Each origin once: where it is first seen. */
+            bool earlier = false;
+            for (uint32_t b = 0; b < a && !earlier; b++)
+                for (uint32_t k = 0; c[b] && k < c[b]->n && !earlier; k++)
+                    earlier = strcmp(c[b]->o[k].origin, e->origin) == 0;
+            if (earlier)
+                continue;
+            const en_origin_count_t *best = NULL;
+            bool owner_answered = false;
+            for (uint32_t b = 0; b < np; b++) {
+                if (!c[b])
+                    continue;
+                const en_origin_count_t *f = NULL;
+                for (uint32_t k = 0; k < c[b]->n && !f; k++)
+                    if (strcmp(c[b]->o[k].origin, e->origin) == 0)
+                        f = &c[b]->o[k];
+                if (strcmp(node[b], e->origin) == 0) {
+                    owner_answered = true;
+                    best = f;  /* NULL: the owner has none open now */
+                    break;
+                }
+                if (f && (!best || f->open > best->open))
+                    best = f;
+            }
+            if (!best)
+                continue;
+            (void)owner_answered;
+            *n += best->open;
+            for (uint32_t s = 0; s < q->n_skills; s++)
+                df[s] += best->df[s];
+        }
+    }
+}
+
+/* The second call: the profile ranked over everything with the union's N
+ * and df. */
+static void
+pack_second(fed_t *q, const pr_worker_t *w, uint64_t n, const uint64_t *df)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &q->second, msgpack_sbuffer_write);
+    const en_match_filters_t *f = &q->filters;
+    uint32_t extra = (f->occupation.ptr != NULL) + (f->employer.ptr != NULL) +
+                     (f->min_wage != 0);
+    msgpack_pack_map(&pk, 5 + extra);
+    pr_pack_cstr(&pk, "profile");
+    msgpack_sbuffer_write(&q->second, q->profile, q->profile_len);
+    pr_pack_cstr(&pk, "scope");
+    pr_pack_cstr(&pk, "all");
+    pr_pack_cstr(&pk, "limit");
+    msgpack_pack_uint32(&pk, q->limit);
+    pr_pack_cstr(&pk, "as_of");
+    msgpack_pack_int64(&pk, q->as_of);
+    if (f->occupation.ptr) {
+        pr_pack_cstr(&pk, "occupation");
+        pr_pack_str(&pk, f->occupation);
+    }
+    if (f->employer.ptr) {
+        pr_pack_cstr(&pk, "employer");
+        pr_pack_str(&pk, f->employer);
+    }
+    if (f->min_wage) {
+        pr_pack_cstr(&pk, "min_wage");
+        msgpack_pack_int64(&pk, f->min_wage);
+    }
+    pr_pack_cstr(&pk, "network_counts");
+    msgpack_pack_map(&pk, 2);
+    pr_pack_cstr(&pk, "open");
+    msgpack_pack_uint64(&pk, n);
+    pr_pack_cstr(&pk, "df");
+    /* A skill given twice is not a valid profile, so the keys are unique. */
+    msgpack_pack_map(&pk, w->n_skills);
+    for (uint32_t s = 0; s < w->n_skills; s++) {
+        pr_pack_str(&pk, w->skills[s].id);
+        msgpack_pack_uint64(&pk, df[s]);
+    }
+}
+
+int
+en_network_counts_read(const msgpack_object *nc, const en_party_t *probe, double *idf,
+                       pr_error_t *err)
+{
+    int64_t n;
+    if (nc->type != MSGPACK_OBJECT_MAP)
+        return pr_fail(err, PR_BAD_REQUEST, "network_counts: must be a map");
+    if (pr_get_int(nc, "open", "network_counts.open", PR_REQUIRED, 0, INT64_MAX, &n, err) != 0)
+        return -1;
+    const msgpack_object *df = pr_map_get(nc, "df");
+    if (!df || df->type != MSGPACK_OBJECT_MAP)
+        return pr_fail(err, PR_BAD_REQUEST, "network_counts.df: required, a map of skill to count");
+    for (uint32_t i = 0; i < probe->n_skills; i++) {
+        const ix_skill_t *s = &probe->skills[i];
+        uint64_t d = 0;
+        for (uint32_t j = 0; j < df->via.map.size; j++) {
+            const msgpack_object_kv *kv = &df->via.map.ptr[j];
+            if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == s->id_len &&
+                memcmp(kv->key.via.str.ptr, s->id, s->id_len) == 0) {
+                if (kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER || kv->val.via.u64 > (uint64_t)n)
+                    return pr_fail(err, PR_BAD_REQUEST,
+                                   "network_counts.df.%.*s: must be an integer 0..open",
+                                   (int)s->id_len, s->id);
+                d = kv->val.via.u64;
+            }
+        }
+        idf[i] = en_idf((uint64_t)n, d);
+    }
+    return 0;
+}
+
+/* This node's answer to the second call, with each match's origin. */
+static int
+local_hits(fed_t *q, ix_txn_t *txn, const pr_worker_t *w)
+{
+    en_party_t *probe = malloc(sizeof *probe);
+    en_match_result_t *res = malloc(sizeof *res);
+    en_match_scratch_t *sc = en_match_scratch_new();
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    int rc = -ENOMEM;
+    if (!probe || !res || !sc || !zone)
+        goto done;
+    en_party_from_worker(probe, w);
+    /* The same arguments the peers get, read the same way. */
+    msgpack_object args;
+    size_t off = 0;
+    pr_error_t err;
+    double idf[IX_SKILLS_MAX];
+    if (msgpack_unpack(q->second.data, q->second.size, &off, zone, &args) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        en_network_counts_read(pr_map_get(&args, "network_counts"), probe, idf, &err) != 0) {
+        rc = -EINVAL;
+        goto done;
+    }
+    en_match_query_t mq = {
+        .probe = probe,
+        .scope = EN_SCOPE_ALL,
+        .limit = q->limit,
+        .as_of = q->as_of,
+        .filters = q->filters,
+        .scratch = sc,
+        .idf = idf,
+    };
+    if ((rc = en_match_run(txn, &mq, res)) != 0)
+        goto done;
+    fed_hit_t *h = calloc(res->n ? res->n : 1, sizeof *h);
+    if (!h) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    for (uint32_t i = 0; i < res->n; i++) {
+        ix_record_t rec;
+        if ((rc = ix_get_docno(txn, IX_VACANCY, res->hits[i].docno, &rec)) != 0) {
+            free(h);
+            goto done;
+        }
+        h[i].score = res->hits[i].score;
+        h[i].from = 0;
+        memcpy(h[i].id, res->hits[i].id, res->hits[i].id_len);
+        if (rec.origin_len)
+            memcpy(h[i].origin, rec.origin, rec.origin_len);
+        else
+            snprintf(h[i].origin, sizeof h[i].origin, "%s", q->srv->cfg->node);
+    }
+    pthread_mutex_lock(&q->lock);
+    fed_hit_t *all = realloc(q->hits, (size_t)(q->n_hits + res->n + 1) * sizeof *all);
+    if (all) {
+        memcpy(all + q->n_hits, h, (size_t)res->n * sizeof *h);
+        q->hits = all;
+        q->n_hits += res->n;
+    }
+    pthread_mutex_unlock(&q->lock);
+    free(h);
+    rc = all ? 0 : -ENOMEM;
+done:
+    free(probe);
+    free(res);
+    en_match_scratch_free(sc);
+    if (zone)
+        msgpack_zone_free(zone);
+    return rc;
+}
+
+static int
+cmp_id_then_score(const void *a, const void *b)
+{
+    const fed_hit_t *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    if (c)
+        return c;
+    return x->score > y->score ? -1 : x->score < y->score;
+}
+
+static int
+cmp_rank(const void *a, const void *b)
+{
+    const fed_hit_t *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* A match whose origin node answered is taken from that node's answer
+ * only (a copy elsewhere may lag behind it); the rest are told apart by
+ * id. Then ranked as ranking version 1 orders, at most limit. */
+static void
+merge_hits(fed_t *q)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < q->n_hits; i++) {
+        const fed_hit_t *h = &q->hits[i];
+        int owner = strcmp(h->origin, q->srv->cfg->node) == 0 ? 0 : -1;
+        for (uint32_t p = 0; p < q->n_peers && owner < 0; p++)
+            if (q->peers[p].stage == FED_DONE && strcmp(q->peers[p].node, h->origin) == 0)
+                owner = (int)p + 1;
+        if (owner >= 0 && owner != h->from)
+            continue;
+        q->hits[kept++] = *h;
+    }
+    q->n_hits = kept;
+    if (kept == 0)
+        return;
+    qsort(q->hits, kept, sizeof *q->hits, cmp_id_then_score);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < kept; i++)
+        if (n == 0 || strcmp(q->hits[n - 1].id, q->hits[i].id) != 0)
+            q->hits[n++] = q->hits[i];
+    qsort(q->hits, n, sizeof *q->hits, cmp_rank);
+    q->n_hits = n < q->limit ? n : q->limit;
+}
+
+static void
+match_reply(en_write_t *job, msgpack_packer *pk)
+{
+    const fed_t *q = job->data;
+    msgpack_pack_map(pk, 3);
+    pr_pack_cstr(pk, "matches");
+    msgpack_pack_array(pk, q->n_hits);
+    for (uint32_t i = 0; i < q->n_hits; i++) {
+        msgpack_pack_map(pk, 3);
+        pr_pack_cstr(pk, "id");
+        pr_pack_cstr(pk, q->hits[i].id);
+        pr_pack_cstr(pk, "score");
+        msgpack_pack_double(pk, q->hits[i].score);
+        pr_pack_cstr(pk, "node");
+        pr_pack_cstr(pk, q->hits[i].origin);
+    }
+    pack_participants(pk, q);
+}
+
+static void *
+match_main(void *arg)
+{
+    en_write_t *job = arg;
+    fed_t *q = job->data;
+    en_server_t *srv = q->srv;
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    pr_worker_t *w = malloc(sizeof *w);
+    en_node_counts_t local = {0, NULL};
+    ix_txn_t *txn = NULL;
+    int rc = -ENOMEM;
+    start_peers(q);
+    if (!zone || !w)
+        goto fail;
+    msgpack_object obj;
+    size_t off = 0;
+    pr_error_t err;
+    if (msgpack_unpack(q->profile, q->profile_len, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
+        pr_worker_decode(&obj, "profile", PR_REC_PROFILE, 0, w, &err) != 0) {
+        rc = -EINVAL;
+        goto fail;
+    }
+    ix_skill_t skills[IX_SKILLS_MAX];
+    uint32_t ns = profile_skills(w, skills);
+    if ((rc = ix_read_begin(srv->ix, &txn)) != 0 ||
+        (rc = en_node_counts_read(txn, srv->cfg->node, skills, ns, &local)) != 0)
+        goto fail;
+    wait_peers(q, FED_FIRST);
+    uint64_t n, df[IX_SKILLS_MAX];
+    union_counts(q, &local, &n, df);
+    pthread_mutex_lock(&q->lock);
+    pack_second(q, w, n, df);
+    set_deadline(q);
+    q->go = true;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    if ((rc = local_hits(q, txn, w)) != 0)
+        goto fail;
+    ix_read_end(txn);
+    txn = NULL;
+    wait_peers(q, FED_WAITING);
+    end_peers(q);
+    merge_hits(q);
+    goto done;
+fail:
+    if (txn)
+        ix_read_end(txn);
+    end_peers(q);
+    job->failed = true;
+    if (rc == -EINVAL)
+        pr_fail(&job->err, PR_INTERNAL, "the profile could not be sent to the network");
+    else
+        en_storage_error(&job->err, rc);
+done:
+    en_node_counts_free(&local);
+    free(w);
+    if (zone)
+        msgpack_zone_free(zone);
+    fed_complete(job);
+    return NULL;
+}
+
+int
+en_federate_match(en_req_t *req, const en_fed_match_t *m)
+{
+    if (!fed_enter(&req->srv->federation))
+        return pr_fail(&req->err, PR_OVERLOADED,
+                       "too many network-wide requests at once; try again shortly");
+    fed_t *q = fed_new(req->srv, FED_MATCH);
+    if (!q) {
+        fed_leave(&req->srv->federation);
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    }
+    /* The profile as it is sent: no id, no personal field, no centre. */
+    pr_worker_t profile = *m->profile;
+    profile.id = profile.name = profile.national_id = profile.phone = profile.center =
+        (pr_str_t){NULL, 0};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pr_pack_worker(&pk, &profile, false);
+    q->profile = sb.data;
+    q->profile_len = sb.size;
+    q->limit = m->limit;
+    q->as_of = m->as_of;
+    q->filters = m->filters;
+    q->n_skills = profile.n_skills;
+    msgpack_packer_init(&pk, &q->first, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    pr_pack_cstr(&pk, "skills");
+    msgpack_pack_array(&pk, profile.n_skills);
+    for (uint32_t i = 0; i < profile.n_skills; i++)
+        pr_pack_str(&pk, profile.skills[i].id);
+    if (en_job_new(req, NULL, NULL, match_reply) != 0) {
+        fed_free(q);
+        free(q);
+        fed_leave(&req->srv->federation);
+        return -1;
+    }
+    req->job->data = q;
+    req->job->data_free = fed_free;
+    if (fed_launch(req, match_main) != 0) {
+        en_write_free(req->job);
+        req->job = NULL;
+        fed_leave(&req->srv->federation);
+        return pr_fail(&req->err, PR_INTERNAL, "cannot start a thread");
+    }
+    return 0;
+}
+
+/* ---- the roll-up of stats.supply_demand --------------------------------- */
+
+typedef struct sd_sum {
+    char group[PR_OCCUPATION_LEN];
+    uint32_t len;
+    uint64_t v[3];                 /* openings, vacancies, applicants */
+} sd_sum_t;
+
+static const char *const sd_fields[3] = {"openings", "vacancies", "applicants"};
+
+static int
+cmp_sum(const void *a, const void *b)
+{
+    const sd_sum_t *x = a, *y = b;
+    uint32_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->group, y->group, n);
+    return c ? c : (int)x->len - (int)y->len;
+}
+
+static bool
+read_figures(const msgpack_object *m, uint64_t v[3])
+{
+    for (int i = 0; i < 3; i++) {
+        const msgpack_object *o = pr_map_get(m, sd_fields[i]);
+        if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return false;
+        v[i] = o->via.u64;
+    }
+    return true;
+}
+
+/* Adds one node's result to the sums; false when it does not read as
+ * stats.supply_demand's result. */
+static bool
+add_figures(fed_t *q, const msgpack_object *res, uint32_t *cap)
+{
+    const msgpack_object *g = pr_map_get(res, "groups"), *t = pr_map_get(res, "total");
+    uint64_t tv[3];
+    if (!g || g->type != MSGPACK_OBJECT_ARRAY || !t || !read_figures(t, tv))
+        return false;
+    for (uint32_t i = 0; i < g->via.array.size; i++) {
+        const msgpack_object *e = &g->via.array.ptr[i];
+        pr_str_t label;
+        pr_error_t err;
+        uint64_t v[3];
+        if (e->type != MSGPACK_OBJECT_MAP ||
+            pr_get_str(e, "group", "group", PR_REQUIRED, 0, PR_OCCUPATION_LEN, &label, &err) != 0 ||
+            !read_figures(e, v))
+            return false;
+        if (q->n_sums == *cap) {
+            uint32_t nc = *cap ? 2 * *cap : 64;
+            sd_sum_t *ns = realloc(q->sums, (size_t)nc * sizeof *ns);
+            if (!ns)
+                return false;
+            q->sums = ns;
+            *cap = nc;
+        }
+        sd_sum_t *s = &q->sums[q->n_sums++];
+        memcpy(s->group, label.ptr, label.len);
+        s->len = label.len;
+        memcpy(s->v, v, sizeof v);
+    }
+    for (int i = 0; i < 3; i++)
+        q->total[i] += tv[i];
+    return true;
+}
+
+/* The groups of every node in label order, equal labels added up. */
+static void
+fold_sums(fed_t *q)
+{
+    if (q->n_sums == 0)
+        return;
+    qsort(q->sums, q->n_sums, sizeof *q->sums, cmp_sum);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < q->n_sums; i++) {
+        if (n > 0 && cmp_sum(&q->sums[n - 1], &q->sums[i]) == 0) {
+            for (int k = 0; k < 3; k++)
+                q->sums[n - 1].v[k] += q->sums[i].v[k];
+        } else {
+            q->sums[n++] = q->sums[i];
+        }
+    }
+    q->n_sums = n;
+}
+
+static void
+pack_figures(msgpack_packer *pk, const uint64_t v[3], uint32_t extra)
+{
+    msgpack_pack_map(pk, 4 + extra);
+    for (int i = 0; i < 3; i++) {
+        pr_pack_cstr(pk, sd_fields[i]);
+        msgpack_pack_uint64(pk, v[i]);
+    }
+    pr_pack_cstr(pk, "ratio");
+    if (v[2])
+        msgpack_pack_double(pk, (double)v[0] / (double)v[2]);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static void
+sd_reply(en_write_t *job, msgpack_packer *pk)
+{
+    const fed_t *q = job->data;
+    const msgpack_object *local = &q->local_obj;
+    msgpack_pack_map(pk, 10);
+    /* What the request was about, as this node read it. */
+    static const char *const echo[6] = {"period", "from", "to", "region", "occupation", "by"};
+    for (int i = 0; i < 6; i++) {
+        const msgpack_object *o = pr_map_get(local, echo[i]);
+        pr_pack_cstr(pk, echo[i]);
+        if (o)
+            msgpack_pack_object(pk, *o);
+        else
+            msgpack_pack_nil(pk);
+    }
+    pr_pack_cstr(pk, "groups");
+    msgpack_pack_array(pk, q->n_sums);
+    for (uint32_t i = 0; i < q->n_sums; i++) {
+        /* "group" first, as stats.supply_demand packs it. */
+        msgpack_pack_map(pk, 5);
+        pr_pack_cstr(pk, "group");
+        msgpack_pack_str_with_body(pk, q->sums[i].group, q->sums[i].len);
+        for (int k = 0; k < 3; k++) {
+            pr_pack_cstr(pk, sd_fields[k]);
+            msgpack_pack_uint64(pk, q->sums[i].v[k]);
+        }
+        pr_pack_cstr(pk, "ratio");
+        if (q->sums[i].v[2])
+            msgpack_pack_double(pk, (double)q->sums[i].v[0] / (double)q->sums[i].v[2]);
+        else
+            msgpack_pack_nil(pk);
+    }
+    pr_pack_cstr(pk, "total");
+    pack_figures(pk, q->total, 0);
+    pack_participants(pk, q);
+}
+
+static void *
+sd_main(void *arg)
+{
+    en_write_t *job = arg;
+    fed_t *q = job->data;
+    start_peers(q);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &q->local, msgpack_sbuffer_write);
+    pr_error_t err;
+    int rc = en_supply_demand(q->srv->ix, q->args, true, &pk, &err);
+    wait_peers(q, FED_FIRST);
+    end_peers(q);
+    size_t off = 0;
+    uint32_t cap = 0;
+    if (rc == 0 && (!(q->local_zone = msgpack_zone_new(4096)) ||
+                    msgpack_unpack(q->local.data, q->local.size, &off, q->local_zone,
+                                   &q->local_obj) != MSGPACK_UNPACK_SUCCESS ||
+                    !add_figures(q, &q->local_obj, &cap)))
+        rc = pr_fail(&err, PR_INTERNAL, "out of memory");
+    for (uint32_t i = 0; i < q->n_peers && rc == 0; i++) {
+        fed_peer_t *p = &q->peers[i];
+        if (p->stage == FED_DONE && !add_figures(q, p->result, &cap)) {
+            p->stage = FED_FAILED;
+            snprintf(p->error, sizeof p->error, "stats.supply_demand: a malformed answer");
+        }
+    }
+    if (rc == 0) {
+        fold_sums(q);
+    } else {
+        job->failed = true;
+        job->err = err;
+    }
+    fed_complete(job);
+    return NULL;
+}
+
+int
+en_federate_supply_demand(en_req_t *req)
+{
+    if (!fed_enter(&req->srv->federation))
+        return pr_fail(&req->err, PR_OVERLOADED,
+                       "too many network-wide requests at once; try again shortly");
+    fed_t *q = fed_new(req->srv, FED_SUPPLY_DEMAND);
+    if (!q) {
+        fed_leave(&req->srv->federation);
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    }
+    q->args = req->rq->args;  /* in the zone the job takes over */
+    /* The peers get the same arguments, asking each for its own figures. */
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &q->first, msgpack_sbuffer_write);
+    const msgpack_object *args = req->rq->args;
+    uint32_t keep = 0, n = args && args->type == MSGPACK_OBJECT_MAP ? args->via.map.size : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *k = &args->via.map.ptr[i].key;
+        keep += !(k->type == MSGPACK_OBJECT_STR &&
+                  ((k->via.str.size == 7 && memcmp(k->via.str.ptr, "network", 7) == 0) ||
+                   (k->via.str.size == 3 && memcmp(k->via.str.ptr, "own", 3) == 0)));
+    }
+    msgpack_pack_map(&pk, keep + 1);
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object_kv *kv = &args->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR &&
+            ((kv->key.via.str.size == 7 && memcmp(kv->key.via.str.ptr, "network", 7) == 0) ||
+             (kv->key.via.str.size == 3 && memcmp(kv->key.via.str.ptr, "own", 3) == 0)))
+            continue;
+        msgpack_pack_object(&pk, kv->key);
+        msgpack_pack_object(&pk, kv->val);
+    }
+    pr_pack_cstr(&pk, "own");
+    msgpack_pack_true(&pk);
+    if (en_job_new(req, NULL, NULL, sd_reply) != 0) {
+        fed_free(q);
+        free(q);
+        fed_leave(&req->srv->federation);
+        return -1;
+    }
+    req->job->data = q;
+    req->job->data_free = fed_free;
+    if (fed_launch(req, sd_main) != 0) {
+        en_write_free(req->job);
+        req->job = NULL;
+        fed_leave(&req->srv->federation);
+        return pr_fail(&req->err, PR_INTERNAL, "cannot start a thread");
+    }
+    return 0;
+}

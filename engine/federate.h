@@ -1,0 +1,92 @@
+/* federate.h - federated matching (match.vacancies with scope "network")
+ * and the network roll-up of stats.supply_demand: this node and every
+ * peer of [peers] are asked in parallel, each over a connection of its
+ * own (peer.h), within federation_timeout_ms; a peer that does not answer
+ * in time, or fails, is named in the reply and the rest still comes back.
+ * The work runs on a thread of its own, never on an event loop; the
+ * request is answered through its worker when it ends (docs/network.md).
+ *
+ * Matching is exact with respect to the union of the nodes' stores:
+ * phase 1 gathers every node's open vacancies and df per origin node
+ * (match.counts) and adds them up origin by origin, so that a vacancy held
+ * by several nodes (a city's own and the province's copy) counts once;
+ * phase 2 has every node rank with that N and df (network_counts) and the
+ * answers are merged, each match taken from its origin node's answer when
+ * that node answered.
+ */
+#ifndef JM_ENGINE_FEDERATE_H
+#define JM_ENGINE_FEDERATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "index.h"
+#include "match.h"
+#include "record.h"
+
+/* The federated requests running, which a shutdown waits for. */
+typedef struct en_federation {
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    unsigned running;
+} en_federation_t;
+
+/* At most this many federated requests run at once; more are overloaded. */
+#define EN_FEDERATION_MAX 16
+
+void en_federation_init(en_federation_t *f);
+/* Waits for every federated request to end (each is bounded by its
+ * deadline), then frees what init made. */
+void en_federation_finish(en_federation_t *f);
+
+/* What one node holds of each origin: open vacancies and, per skill of a
+ * probe (in the probe's order), how many of them require it. */
+typedef struct en_origin_count {
+    char origin[PR_ID_MAX + 1];
+    uint64_t open;
+    uint64_t df[IX_SKILLS_MAX];
+} en_origin_count_t;
+
+typedef struct en_node_counts {
+    uint32_t n;
+    en_origin_count_t *o;     /* n entries, malloc'd */
+} en_node_counts_t;
+
+/* Reads this node's counts per origin for skills (self: this node's id,
+ * which vacancies stored without an origin count under). 0, or a negative
+ * errno (from the index, or -ENOMEM). */
+int en_node_counts_read(ix_txn_t *txn, const char *self, const ix_skill_t *skills,
+                        uint32_t n_skills, en_node_counts_t *out);
+/* {"node": self, "origins": [{"origin", "open", "df": [...]}]}, match.counts's result. */
+void en_node_counts_pack(msgpack_packer *pk, const char *self, const en_node_counts_t *c,
+                         uint32_t n_skills);
+void en_node_counts_free(en_node_counts_t *c);
+
+/* Reads match.vacancies's network_counts ({"open": N, "df": {skill: df}})
+ * into the idf of each of the probe's skills (a skill it does not name has
+ * df 0). 0, or -1 with err set. */
+int en_network_counts_read(const msgpack_object *nc, const en_party_t *probe, double *idf,
+                           pr_error_t *err);
+
+struct en_req;
+
+/* Options of a federated match.vacancies, as the handler validated them. */
+typedef struct en_fed_match {
+    const pr_worker_t *profile;  /* the worker side, personal fields and id unused */
+    uint32_t limit;
+    int64_t as_of;
+    en_match_filters_t filters;
+} en_fed_match_t;
+
+/* Starts a federated match.vacancies for req (marking it background). 0,
+ * or -1 with req->err set (nothing started). */
+int en_federate_match(struct en_req *req, const en_fed_match_t *m);
+
+/* Starts the network roll-up of stats.supply_demand for req: every peer
+ * is sent the same arguments with "own": true. 0, or -1 with req->err set. */
+int en_federate_supply_demand(struct en_req *req);
+
+#endif

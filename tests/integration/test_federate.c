@@ -1,0 +1,520 @@
+/* test_federate.c - network-wide requests on loopback. Two cities and a
+ * province that follows both, each with vacancies of its own; city-a also
+ * has the province and city-b as [peers]. A federated match.vacancies at
+ * the province and at city-a equals the same query at a fourth daemon
+ * holding the union of the vacancies (ids, order, scores within 1e-9,
+ * and each match's node), for many random profiles and stored workers;
+ * with a city killed, the reply names it missing and the rest comes back;
+ * a peer that never answers costs federation_timeout_ms and is named. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "wire.h"
+
+#define KEY_PROVINCE_AT_A "province-at-a-secret-1111"
+#define KEY_PROVINCE_AT_B "province-at-b-secret-2222"
+#define KEY_A_AT_B "city-a-at-b-secret-3333"
+#define KEY_A_AT_PROVINCE "city-a-at-province-secret-4444"
+
+#define AS_OF 1780000000  /* 2026-05-28 */
+
+typedef struct fnet {
+    jt_daemon_t *a, *b, *province, *uni;
+} fnet_t;
+
+static int
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void
+start_fnet(fnet_t *n)
+{
+    char a_listen[64], a_addr[64], ini[1024];
+    int port = free_port();
+    snprintf(a_listen, sizeof a_listen, "127.0.0.1:%d", port);
+    snprintf(a_addr, sizeof a_addr, "127.0.0.1:%d", port);
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = city-b\n[keys]\nprovince = node:%s\ncity-a = node:%s\n",
+             KEY_PROVINCE_AT_B, KEY_A_AT_B);
+    n->b = jt_daemon_start_ini(ini, NULL);
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nsync_interval = 50\n"
+             "[keys]\ncity-a = node:%s\n"
+             "[peers]\ncity-a = %s %s\ncity-b = %s %s\n",
+             KEY_A_AT_PROVINCE, a_addr, KEY_PROVINCE_AT_A, n->b->addr, KEY_PROVINCE_AT_B);
+    n->province = jt_daemon_start_ini(ini, NULL);
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = city-a\nsync_interval = 50\nfederation_timeout_ms = 3000\n"
+             "[keys]\nprovince = node:%s\n"
+             "[peers]\ncity-b = %s %s\nprovince = %s %s\n",
+             KEY_PROVINCE_AT_A, n->b->addr, KEY_A_AT_B, n->province->addr, KEY_A_AT_PROVINCE);
+    const char *args[] = {"--listen", a_listen, NULL};
+    n->a = jt_daemon_start_ini(ini, args);
+    n->uni = jt_daemon_start_ini("[server]\nnode = union\n", NULL);
+}
+
+static const char *const skills[] = {"weld", "lathe", "cook", "drive", "sew", "c",
+                                     "excel", "paint", "forklift", "nurse"};
+#define NSK (sizeof skills / sizeof skills[0])
+static const char *const occupations[] = {"6-18-01-01", "6-18-01-02", "6-18-02-01",
+                                          "4-03-01-01", "4-03-02-05", "2-02-01-01"};
+#define NOCC (sizeof occupations / sizeof occupations[0])
+static const char *const regions[] = {"110105", "110108", "110221", "440305", "440106"};
+#define NREG (sizeof regions / sizeof regions[0])
+static const char *const categories[] = {"laid_off", "unemployed", "graduate", "migrant",
+                                         "other"};
+
+/* A random skills array: n distinct skills with levels. */
+static void
+skills_json(char *out, size_t len, int n)
+{
+    bool used[NSK] = {false};
+    size_t o = (size_t)snprintf(out, len, "[");
+    for (int i = 0; i < n; i++) {
+        int s;
+        do
+            s = rand() % (int)NSK;
+        while (used[s]);
+        used[s] = true;
+        o += (size_t)snprintf(out + o, len - o, "%s{\"id\": \"%s\", \"level\": %d}",
+                              i ? ", " : "", skills[s], 1 + rand() % 5);
+    }
+    snprintf(out + o, len - o, "]");
+}
+
+static void
+random_vacancy(char *out, size_t len, const char *id)
+{
+    char sk[512];
+    skills_json(sk, sizeof sk, rand() % 4);
+    int wage_min = 3000 + 500 * (rand() % 8);
+    int wage_max = rand() % 4 ? wage_min + 1000 * (rand() % 5) : 0;
+    snprintf(out, len,
+             "{\"vacancy\": {\"id\": \"%s\", \"employer\": \"E%d\", \"title\": \"T\", "
+             "\"occupation\": \"%s\", \"region\": \"%s\", \"skills\": %s, "
+             "\"education_min\": %d, \"age_min\": %d, \"age_max\": %d, "
+             "\"wage_min\": %d, \"wage_max\": %d, \"headcount\": %d, "
+             "\"priority_categories\": [\"%s\"], \"expires\": %d, \"status\": \"%s\"}}",
+             id, rand() % 5, occupations[rand() % NOCC], regions[rand() % NREG], sk,
+             rand() % 5, rand() % 3 ? 0 : 18 + rand() % 10, rand() % 3 ? 0 : 40 + rand() % 20,
+             wage_min, wage_max, 1 + rand() % 3, categories[rand() % 5],
+             rand() % 6 ? 0 : AS_OF - 100 + 200 * (rand() % 2), rand() % 7 ? "open" : "closed");
+}
+
+/* A worker map without an id (a profile), or with one. */
+static void
+random_worker(char *out, size_t len, const char *id)
+{
+    char sk[512], idf[96] = "";
+    skills_json(sk, sizeof sk, 1 + rand() % 4);
+    if (id)
+        snprintf(idf, sizeof idf, "\"id\": \"%s\", \"name\": \"Wang Fang\", ", id);
+    snprintf(out, len,
+             "{%s\"birth_year\": %d, \"region\": \"%s\", \"education\": %d, \"skills\": %s, "
+             "\"desired_occupations\": [\"%s\"], \"wage_min\": %d, \"category\": \"%s\"}",
+             idf, 1965 + rand() % 40, regions[rand() % NREG], rand() % 8, sk,
+             rand() % 2 ? occupations[rand() % NOCC] : "6-18", 2000 + 500 * (rand() % 10),
+             categories[rand() % 5]);
+}
+
+static void
+put_json(jm_client_t *c, const char *op, const char *json)
+{
+    jm_reply_t *r = jt_call_json(c, op, "%s", json);
+    jt_expect_ok(r, op);
+    jm_reply_free(r);
+}
+
+static bool
+has_vacancy(const jt_daemon_t *d, const char *id)
+{
+    jm_client_t *c = jt_connect_admin(d);
+    jm_reply_t *r = jt_call_json(c, "vacancy.get", "{\"id\": \"%s\"}", id);
+    bool ok = r->ok;
+    jm_reply_free(r);
+    jm_close(c);
+    return ok;
+}
+
+static void
+wait_vacancy(const jt_daemon_t *d, const char *id)
+{
+    int64_t t0 = jt_now_ms();
+    while (!has_vacancy(d, id)) {
+        cr_assert(jt_now_ms() - t0 < 15000, "%s never arrived", id);
+        jt_sleep_ms(50);
+    }
+}
+
+#define PER_NODE 120
+
+/* Each of city-a, city-b and the province writes vacancies of its own
+ * (the union daemon all of them), and the copies settle. */
+static void
+load(fnet_t *n)
+{
+    jt_daemon_t *owner[3] = {n->a, n->b, n->province};
+    const char *prefix[3] = {"a", "b", "p"};
+    jm_client_t *u = jt_connect_admin(n->uni);
+    char json[2048], id[32];
+    for (int k = 0; k < 3; k++) {
+        jm_client_t *c = jt_connect_admin(owner[k]);
+        for (int i = 0; i < PER_NODE; i++) {
+            snprintf(id, sizeof id, "%s-%03d", prefix[k], i);
+            random_vacancy(json, sizeof json, id);
+            put_json(c, "vacancy.put", json);
+            put_json(u, "vacancy.put", json);
+        }
+        jm_close(c);
+    }
+    jm_close(u);
+    snprintf(id, sizeof id, "a-%03d", PER_NODE - 1);
+    wait_vacancy(n->province, id);
+    snprintf(id, sizeof id, "b-%03d", PER_NODE - 1);
+    wait_vacancy(n->province, id);
+    wait_vacancy(n->a, id);
+    snprintf(id, sizeof id, "p-%03d", PER_NODE - 1);
+    wait_vacancy(n->a, id);
+}
+
+static const char *
+node_of(const char *id)
+{
+    return id[0] == 'a' ? "city-a" : id[0] == 'b' ? "city-b" : "province-11";
+}
+
+/* The federated reply equals the union's, match for match. */
+static unsigned matches_compared;
+
+static void
+expect_same(const jm_reply_t *fed, const jm_reply_t *uni, const char *what, int q)
+{
+    jt_expect_ok(fed, what);
+    jt_expect_ok(uni, "match.vacancies at the union");
+    const msgpack_object *fm = jt_need(&fed->result, "matches");
+    const msgpack_object *um = jt_need(&uni->result, "matches");
+    cr_assert_eq(fm->via.array.size, um->via.array.size, "%s, query %d: %u matches, union %u",
+                 what, q, fm->via.array.size, um->via.array.size);
+    for (uint32_t i = 0; i < fm->via.array.size; i++) {
+        const msgpack_object *f = &fm->via.array.ptr[i], *u = &um->via.array.ptr[i];
+        const msgpack_object *fid = jt_need(f, "id"), *uid = jt_need(u, "id");
+        char id[80];
+        snprintf(id, sizeof id, "%.*s", (int)uid->via.str.size, uid->via.str.ptr);
+        cr_assert(jt_str_is(fid, id), "%s, query %d: match %u is %.*s, union has %s", what, q,
+                  i, (int)fid->via.str.size, fid->via.str.ptr, id);
+        double fs = jt_need(f, "score")->via.f64, us = jt_need(u, "score")->via.f64;
+        cr_assert(fabs(fs - us) <= 1e-9, "%s, query %d: %s scores %.12f, union %.12f", what, q,
+                  id, fs, us);
+        cr_assert(jt_str_is(jt_need(f, "node"), node_of(id)), "%s: %s names the wrong node",
+                  what, id);
+    }
+    cr_assert_eq(jt_need(&fed->result, "missing")->via.array.size, 0, "%s: a peer is missing",
+                 what);
+    matches_compared += fm->via.array.size;
+}
+
+/* The roll-up's figures equal the union's, group for group. */
+static void
+expect_same_figures(const jm_reply_t *fed, const jm_reply_t *uni, const char *what)
+{
+    jt_expect_ok(fed, what);
+    jt_expect_ok(uni, what);
+    const msgpack_object *fg = jt_need(&fed->result, "groups");
+    const msgpack_object *ug = jt_need(&uni->result, "groups");
+    cr_assert_eq(fg->via.array.size, ug->via.array.size, "%s: %u groups, union %u", what,
+                 fg->via.array.size, ug->via.array.size);
+    static const char *const keys[] = {"openings", "vacancies", "applicants"};
+    for (uint32_t i = 0; i < fg->via.array.size; i++) {
+        const msgpack_object *f = &fg->via.array.ptr[i], *u = &ug->via.array.ptr[i];
+        const msgpack_object *ugr = jt_need(u, "group");
+        char g[32];
+        snprintf(g, sizeof g, "%.*s", (int)ugr->via.str.size, ugr->via.str.ptr);
+        cr_assert(jt_str_is(jt_need(f, "group"), g), "%s: group %u", what, i);
+        for (int k = 0; k < 3; k++)
+            cr_assert_eq(jt_need(f, keys[k])->via.u64, jt_need(u, keys[k])->via.u64,
+                         "%s: group %s, %s", what, g, keys[k]);
+    }
+    const msgpack_object *ft = jt_need(&fed->result, "total");
+    const msgpack_object *ut = jt_need(&uni->result, "total");
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(jt_need(ft, keys[k])->via.u64, jt_need(ut, keys[k])->via.u64,
+                     "%s: total %s", what, keys[k]);
+    cr_assert_gt(jt_need(ut, "vacancies")->via.u64, 0, "%s: nothing to compare", what);
+    cr_assert_eq(jt_need(&fed->result, "missing")->via.array.size, 0, "%s: missing", what);
+}
+
+Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180)
+{
+    srand(20261126);
+    fnet_t n;
+    start_fnet(&n);
+    load(&n);
+    jm_client_t *prov = jt_connect(n.province), *a = jt_connect(n.a), *u = jt_connect(n.uni);
+    char profile[1024];
+    int queries = jt_instrumented() ? 30 : 120;
+    for (int q = 0; q < queries; q++) {
+        random_worker(profile, sizeof profile, NULL);
+        int limit = 1 + rand() % 30;
+        jm_reply_t *ru = jt_call_json(u, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"all\", \"limit\": %d, "
+                                      "\"as_of\": %d}", profile, limit, AS_OF);
+        jm_reply_t *rp = jt_call_json(prov, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"network\", \"limit\": %d, "
+                                      "\"as_of\": %d}", profile, limit, AS_OF);
+        jm_reply_t *ra = jt_call_json(a, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"network\", \"limit\": %d, "
+                                      "\"as_of\": %d}", profile, limit, AS_OF);
+        expect_same(rp, ru, "at the province", q);
+        expect_same(ra, ru, "at city-a", q);
+        jm_reply_free(ru);
+        jm_reply_free(rp);
+        jm_reply_free(ra);
+    }
+    jm_close(prov);
+    jm_close(a);
+    jm_close(u);
+    /* Most profiles find something, from every node. */
+    cr_assert_gt(matches_compared, (unsigned)(2 * queries * 3), "%u matches compared",
+                 matches_compared);
+
+    /* Stored workers: registered at city-a (and at the union); what goes
+     * to the peers is a profile, so they never learn who asks. */
+    jm_client_t *aa = jt_connect_admin(n.a), *ua = jt_connect_admin(n.uni);
+    char worker[1200], id[32];
+    for (int q = 0; q < 20; q++) {
+        snprintf(id, sizeof id, "w-%02d", q);
+        random_worker(worker, sizeof worker, id);
+        char put[1300];
+        snprintf(put, sizeof put, "{\"worker\": %s}", worker);
+        put_json(aa, "worker.put", put);
+        put_json(ua, "worker.put", put);
+        jm_reply_t *ru = jt_call_json(ua, "match.vacancies",
+                                      "{\"worker\": \"%s\", \"scope\": \"all\", \"as_of\": %d}",
+                                      id, AS_OF);
+        jm_reply_t *ra = jt_call_json(aa, "match.vacancies",
+                                      "{\"worker\": \"%s\", \"scope\": \"network\", "
+                                      "\"as_of\": %d}", id, AS_OF);
+        expect_same(ra, ru, "a stored worker at city-a", q);
+        jm_reply_free(ru);
+        jm_reply_free(ra);
+    }
+
+    /* Workers at every node (the union has them all): the roll-up of
+     * stats.supply_demand sums each node's own figures. */
+    jt_daemon_t *owner[3] = {n.a, n.b, n.province};
+    for (int k = 0; k < 3; k++) {
+        jm_client_t *c = jt_connect_admin(owner[k]);
+        for (int i = 0; i < 25; i++) {
+            snprintf(id, sizeof id, "w%d-%02d", k, i);
+            random_worker(worker, sizeof worker, id);
+            char put[1300];
+            snprintf(put, sizeof put, "{\"worker\": %s}", worker);
+            put_json(c, "worker.put", put);
+            put_json(ua, "worker.put", put);
+        }
+        jm_close(c);
+    }
+    static const char *const rollups[] = {
+        "\"period\": \"2026\"",
+        "\"period\": \"2026\", \"by\": \"minor\"",
+        "\"period\": \"2026\", \"by\": \"county\"",
+        "\"period\": \"2026\", \"by\": \"city\", \"region\": \"11\"",
+        "\"period\": \"2026\", \"by\": \"detail\", \"occupation\": \"6-18\"",
+    };
+    jm_client_t *pa = jt_connect(n.province);
+    aa = jt_connect(n.a);
+    for (size_t i = 0; i < sizeof rollups / sizeof rollups[0]; i++) {
+        jm_reply_t *ru = jt_call_json(ua, "stats.supply_demand", "{%s}", rollups[i]);
+        jm_reply_t *rp = jt_call_json(pa, "stats.supply_demand", "{%s, \"network\": true}",
+                                      rollups[i]);
+        jm_reply_t *ra = jt_call_json(aa, "stats.supply_demand", "{%s, \"network\": true}",
+                                      rollups[i]);
+        expect_same_figures(rp, ru, rollups[i]);
+        expect_same_figures(ra, ru, rollups[i]);
+        jm_reply_free(ru);
+        jm_reply_free(rp);
+        jm_reply_free(ra);
+    }
+    jm_close(pa);
+    jm_close(aa);
+    jm_close(ua);
+
+    /* City-b goes down: the province names it, and still answers from
+     * its own store and city-a; its copies of city-b's vacancies stand in
+     * for city-b's own answer, so the result is still the union's. */
+    jt_daemon_kill9(n.b);
+    prov = jt_connect(n.province);
+    u = jt_connect(n.uni);
+    for (int q = 0; q < 5; q++) {
+        random_worker(profile, sizeof profile, NULL);
+        int64_t t0 = jt_now_ms();
+        jm_reply_t *rp = jt_call_json(prov, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"network\", \"as_of\": %d}",
+                                      profile, AS_OF);
+        int64_t took = jt_now_ms() - t0;
+        jt_expect_ok(rp, "match.vacancies at the province, city-b down");
+        cr_assert_lt(took, 3000, "took %lld ms", (long long)took);
+        const msgpack_object *missing = jt_need(&rp->result, "missing");
+        cr_assert_eq(missing->via.array.size, 1);
+        cr_assert(jt_str_is(jt_need(&missing->via.array.ptr[0], "peer"), "city-b"));
+        const msgpack_object *err = jt_need(&missing->via.array.ptr[0], "error");
+        cr_assert(err->type == MSGPACK_OBJECT_STR && err->via.str.size > 0);
+        const msgpack_object *answered = jt_need(&rp->result, "answered");
+        cr_assert_eq(answered->via.array.size, 2);
+        jm_reply_t *ru = jt_call_json(u, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"all\", \"as_of\": %d}",
+                                      profile, AS_OF);
+        const msgpack_object *fm = jt_need(&rp->result, "matches");
+        const msgpack_object *um = jt_need(&ru->result, "matches");
+        cr_assert_eq(fm->via.array.size, um->via.array.size);
+        for (uint32_t i = 0; i < fm->via.array.size; i++) {
+            const msgpack_object *uid = jt_need(&um->via.array.ptr[i], "id");
+            char want[80];
+            snprintf(want, sizeof want, "%.*s", (int)uid->via.str.size, uid->via.str.ptr);
+            cr_assert(jt_str_is(jt_need(&fm->via.array.ptr[i], "id"), want));
+        }
+        jm_reply_free(rp);
+        jm_reply_free(ru);
+    }
+    /* The roll-up without city-b: its figures are left out, and it is
+     * named. */
+    prov = jt_connect(n.province);
+    jm_reply_t *rp = jt_call_json(prov, "stats.supply_demand",
+                                  "{\"period\": \"2026\", \"network\": true}");
+    jt_expect_ok(rp, "stats.supply_demand roll-up, city-b down");
+    const msgpack_object *missing = jt_need(&rp->result, "missing");
+    cr_assert_eq(missing->via.array.size, 1);
+    cr_assert(jt_str_is(jt_need(&missing->via.array.ptr[0], "peer"), "city-b"));
+    const msgpack_object *total = jt_need(&rp->result, "total");
+    /* city-a's 20 + 25 workers and the province's 25. */
+    cr_assert_eq(jt_need(total, "applicants")->via.u64, 70);
+    jm_reply_free(rp);
+    jm_close(prov);
+    jm_close(u);
+    cr_assert_eq(jt_daemon_stop(n.a), 0, "city-a did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(n.province), 0, "the province did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(n.uni), 0, "the union did not exit cleanly");
+    jt_daemon_stop(n.b);
+}
+
+/* A peer that takes the connection but never answers: the reply comes
+ * after about federation_timeout_ms and names it; the other peer's and
+ * this node's matches are in it. */
+Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
+{
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    cr_assert_eq(bind(silent, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(listen(silent, 16), 0);
+    cr_assert_eq(getsockname(silent, (struct sockaddr *)&sa, &len), 0);
+
+    char ini[512];
+    snprintf(ini, sizeof ini, "[server]\nnode = city-b\n[keys]\nprovince = node:%s\n",
+             KEY_PROVINCE_AT_B);
+    jt_daemon_t *b = jt_daemon_start_ini(ini, NULL);
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nfederation_timeout_ms = 400\n"
+             "[peers]\ncity-b = %s %s\nquiet = 127.0.0.1:%d some-key\n",
+             b->addr, KEY_PROVINCE_AT_B, ntohs(sa.sin_port));
+    jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *cb = jt_connect_admin(b), *cp = jt_connect_admin(p);
+    put_json(cb, "vacancy.put",
+             "{\"vacancy\": {\"id\": \"b-1\", \"employer\": \"E\", \"title\": \"T\", "
+             "\"occupation\": \"6-18-01-01\", \"region\": \"110105\", "
+             "\"skills\": [{\"id\": \"weld\", \"level\": 2}]}}");
+    put_json(cp, "vacancy.put",
+             "{\"vacancy\": {\"id\": \"p-1\", \"employer\": \"E\", \"title\": \"T\", "
+             "\"occupation\": \"6-18-01-01\", \"region\": \"110105\", "
+             "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}}");
+    int64_t t0 = jt_now_ms();
+    jm_reply_t *r = jt_call_json(cp, "match.vacancies",
+                                 "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\", "
+                                 "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}, "
+                                 "\"scope\": \"network\"}");
+    int64_t took = jt_now_ms() - t0;
+    jt_expect_ok(r, "match.vacancies with a silent peer");
+    cr_assert_geq(took, 350, "answered in %lld ms, before the timeout", (long long)took);
+    cr_assert_lt(took, 2500, "answered in %lld ms", (long long)took);
+    const msgpack_object *missing = jt_need(&r->result, "missing");
+    cr_assert_eq(missing->via.array.size, 1);
+    cr_assert(jt_str_is(jt_need(&missing->via.array.ptr[0], "peer"), "quiet"));
+    const msgpack_object *err = jt_need(&missing->via.array.ptr[0], "error");
+    cr_assert(err->type == MSGPACK_OBJECT_STR &&
+              memmem(err->via.str.ptr, err->via.str.size, "400 ms", 6) != NULL,
+              "error: %.*s", (int)err->via.str.size, err->via.str.ptr);
+    const msgpack_object *m = jt_need(&r->result, "matches");
+    cr_assert_eq(m->via.array.size, 2);
+    bool seen_b = false, seen_p = false;
+    for (uint32_t i = 0; i < 2; i++) {
+        const msgpack_object *x = &m->via.array.ptr[i];
+        seen_b |= jt_str_is(jt_need(x, "id"), "b-1") && jt_str_is(jt_need(x, "node"), "city-b");
+        seen_p |= jt_str_is(jt_need(x, "id"), "p-1") &&
+                  jt_str_is(jt_need(x, "node"), "province-11");
+    }
+    cr_assert(seen_b && seen_p);
+    jm_reply_free(r);
+
+    /* Bad requests are refused before anything goes out. */
+    r = jt_call_json(cp, "match.vacancies",
+                     "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\"}, "
+                     "\"scope\": \"network\", \"explain\": true}");
+    jt_expect_error(r, "bad_request", "explain");
+    jm_reply_free(r);
+    jm_client_t *kiosk = jt_connect(p);
+    r = jt_call_json(kiosk, "match.vacancies",
+                     "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\"}, "
+                     "\"network_counts\": {\"open\": 5, \"df\": {}}}");
+    jt_expect_error(r, "forbidden", "network_counts");
+    jm_reply_free(r);
+    r = jt_call_json(kiosk, "match.counts", "{\"skills\": [\"weld\"]}");
+    jt_expect_error(r, "forbidden", NULL);
+    jm_reply_free(r);
+    /* A node asking a node for scope network would fan out again. */
+    jm_client_t *node = jt_connect_key(b, KEY_PROVINCE_AT_B, "node");
+    r = jt_call_json(node, "match.vacancies",
+                     "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\"}, "
+                     "\"scope\": \"network\"}");
+    jt_expect_error(r, "forbidden", "network");
+    jm_reply_free(r);
+    r = jt_call_json(node, "match.counts", "{\"skills\": [\"weld\", \"cook\"]}");
+    jt_expect_ok(r, "match.counts");
+    cr_assert(jt_str_is(jt_need(&r->result, "node"), "city-b"));
+    const msgpack_object *origins = jt_need(&r->result, "origins");
+    cr_assert_eq(origins->via.array.size, 1);
+    cr_assert(jt_str_is(jt_need(&origins->via.array.ptr[0], "origin"), "city-b"));
+    cr_assert_eq(jt_need(&origins->via.array.ptr[0], "open")->via.u64, 1);
+    const msgpack_object *df = jt_need(&origins->via.array.ptr[0], "df");
+    cr_assert_eq(df->via.array.size, 2);
+    cr_assert_eq(df->via.array.ptr[0].via.u64, 1);
+    cr_assert_eq(df->via.array.ptr[1].via.u64, 0);
+    jm_reply_free(r);
+    r = jt_call_json(node, "match.counts", "{\"skills\": [\"no space\"]}");
+    jt_expect_error(r, "bad_request", "skills[0]");
+    jm_reply_free(r);
+    jm_close(node);
+    jm_close(kiosk);
+    jm_close(cb);
+    jm_close(cp);
+    cr_assert_eq(jt_daemon_stop(p), 0, "the province did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(b), 0);
+    close(silent);
+}
