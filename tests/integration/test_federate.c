@@ -356,6 +356,11 @@ Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180
     jm_close(pa);
     jm_close(aa);
     jm_close(ua);
+    for (int k = 0; k < 3; k++) {
+        jm_client_t *c = jt_connect_admin(owner[k]);
+        jt_expect_check_clean(c, "a node after the loads");
+        jm_close(c);
+    }
 
     /* City-b goes down: the province names it, and still answers from
      * its own store and city-a; its copies of city-b's vacancies stand in
