@@ -663,7 +663,6 @@ union_counts(const fed_t *q, const en_node_counts_t *local, uint64_t *n, uint64_
             if (earlier)
                 continue;
             const en_origin_count_t *best = NULL;
-            bool owner_answered = false;
             for (uint32_t b = 0; b < np; b++) {
                 if (!c[b])
                     continue;
@@ -672,7 +671,6 @@ union_counts(const fed_t *q, const en_node_counts_t *local, uint64_t *n, uint64_
                     if (strcmp(c[b]->o[k].origin, e->origin) == 0)
                         f = &c[b]->o[k];
                 if (strcmp(node[b], e->origin) == 0) {
-                    owner_answered = true;
                     best = f;  /* NULL: the owner has none open now */
                     break;
                 }
@@ -681,7 +679,6 @@ union_counts(const fed_t *q, const en_node_counts_t *local, uint64_t *n, uint64_
             }
             if (!best)
                 continue;
-            (void)owner_answered;
             *n += best->open;
             for (uint32_t s = 0; s < q->n_skills; s++)
                 df[s] += best->df[s];
