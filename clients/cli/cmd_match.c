@@ -66,7 +66,7 @@ static const cli_opt_t opts[N_OPTS] = {
 
 static const char usage_vac[] =
     "match vacancies (--worker ID | --profile FILE.json|-) "
-    "[--scope county|city|province|all] [--limit N] [--as-of T] "
+    "[--scope county|city|province|all|network] [--limit N] [--as-of T] "
     "[--occupation P] [--employer E] [--min-wage W] [--why] [--json]";
 static const char usage_wrk[] =
     "match workers --vacancy ID [--scope S] [--limit N] [--as-of T] "
@@ -394,8 +394,29 @@ why_line(const msgpack_object *ex, line_t *l)
         line_add(l, "-");
 }
 
-/* Prints the matches as an aligned table: rank, id, score and, with why,
- * the reason. Returns an exit code. */
+/* The peers a network-wide request went without, on stderr: the table
+ * holds what the others answered. */
+static void
+print_missing_peers(const msgpack_object *result)
+{
+    const msgpack_object *m = cli_map_get(result, "missing");
+    if (m == NULL || m->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    for (uint32_t i = 0; i < m->via.array.size; i++) {
+        const msgpack_object *e = &m->via.array.ptr[i];
+        const char *peer, *err;
+        size_t peer_n, err_n;
+
+        str_of(cli_map_get(e, "peer"), &peer, &peer_n);
+        str_of(cli_map_get(e, "error"), &err, &err_n);
+        fprintf(stderr, "jobmatch: peer %.*s did not answer: %.*s\n", (int)peer_n, peer,
+                (int)err_n, err);
+    }
+}
+
+/* Prints the matches as an aligned table: rank, id, score, the node of
+ * each match when the server names it and, with why, the reason. Returns
+ * an exit code. */
 static int
 print_table(const msgpack_object *result, bool why)
 {
@@ -407,6 +428,7 @@ print_table(const msgpack_object *result, bool why)
         cli_error("protocol", "answer without a \"matches\" array");
         return CLI_EXIT_IO;
     }
+    print_missing_peers(result);
     if (m->via.array.size == 0) {
         puts("no matches");
         return CLI_EXIT_OK;
@@ -423,8 +445,21 @@ print_table(const msgpack_object *result, bool why)
                              num(cli_map_get(h, "score")));
         score_w = w > score_w ? w : score_w;
     }
-    printf("%*s  %-*s  %*s%s\n", (int)rank_w, "rank", (int)id_w, "id",
-           (int)score_w, "score", why ? "  why" : "");
+    /* A network-wide match names each match's node. */
+    bool nodes = cli_map_get(&m->via.array.ptr[0], "node") != NULL;
+    size_t node_w = 4;
+    for (uint32_t i = 0; nodes && i < m->via.array.size; i++) {
+        const char *node;
+        size_t node_n, w;
+
+        str_of(cli_map_get(&m->via.array.ptr[i], "node"), &node, &node_n);
+        w = display_width(node, node_n);
+        node_w = w > node_w ? w : node_w;
+    }
+    printf("%*s  %-*s  %*s", (int)rank_w, "rank", (int)id_w, "id", (int)score_w, "score");
+    if (nodes)
+        printf("  %-*s", (int)node_w, "node");
+    printf("%s\n", why ? "  why" : "");
     for (uint32_t i = 0; i < m->via.array.size; i++) {
         const msgpack_object *h = &m->via.array.ptr[i];
         const char *id;
@@ -435,6 +470,15 @@ print_table(const msgpack_object *result, bool why)
         put_safe(id, id_n);
         printf("%*s  %*.3f", (int)(id_w - display_width(id, id_n)), "",
                (int)score_w, num(cli_map_get(h, "score")));
+        if (nodes) {
+            const char *node;
+            size_t node_n;
+
+            str_of(cli_map_get(h, "node"), &node, &node_n);
+            fputs("  ", stdout);
+            put_safe(node, node_n);
+            printf("%*s", (int)(node_w - display_width(node, node_n)), "");
+        }
         if (why) {
             line_t l;
 

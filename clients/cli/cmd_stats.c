@@ -1,6 +1,6 @@
 /* cmd_stats.c - `jobmatch stats ...`: labour-market figures.
  *
- *   stats supply-demand --period P [--region R] [--by B] [--occupation O] [--json]
+ *   stats supply-demand --period P [--region R] [--by B] [--occupation O] [--network] [--json]
  *   stats wages [--region R] [--by B] [--occupation O] [--flag-limit N] [--json]
  *   stats reemployment --period P [--region R] [--json]
  *
@@ -17,7 +17,8 @@
 #include "options.h"
 
 static const char usage[] =
-    "stats supply-demand --period P [--region R] [--by B] [--occupation O] [--json]\n"
+    "stats supply-demand --period P [--region R] [--by B] [--occupation O] [--network]\n"
+    "                    [--json]\n"
     "       stats wages [--region R] [--by B] [--occupation O] [--flag-limit N] [--json]\n"
     "       stats reemployment --period P [--region R] [--json]\n"
     "       (P: 2026, 2026-Q1 or 2026-03; B: major, middle, minor, detail,\n"
@@ -27,7 +28,8 @@ static const char usage[] =
 enum { SUPPLY_DEMAND = 1 << 0, WAGES = 1 << 1, REEMPLOYMENT = 1 << 2 };
 
 /* The options of the stats commands, in this order. */
-enum { OPT_PERIOD, OPT_REGION, OPT_BY, OPT_OCCUPATION, OPT_FLAG_LIMIT, OPT_JSON, N_OPTS };
+enum { OPT_PERIOD, OPT_REGION, OPT_BY, OPT_OCCUPATION, OPT_FLAG_LIMIT, OPT_JSON, OPT_NETWORK,
+       N_OPTS };
 static const cli_opt_t opts[N_OPTS] = {
     [OPT_PERIOD] = {"--period", false, SUPPLY_DEMAND | REEMPLOYMENT},
     [OPT_REGION] = CLI_OPT("--region"),
@@ -35,6 +37,8 @@ static const cli_opt_t opts[N_OPTS] = {
     [OPT_OCCUPATION] = {"--occupation", false, SUPPLY_DEMAND | WAGES},
     [OPT_FLAG_LIMIT] = {"--flag-limit", false, WAGES},
     [OPT_JSON] = CLI_FLAG("--json"),
+    /* The roll-up over this node and its [peers]. */
+    [OPT_NETWORK] = {"--network", true, SUPPLY_DEMAND},
 };
 /* The argument each option with a value sets. */
 static const char *const arg_keys[OPT_JSON] = {"period", "region", "by", "occupation",
@@ -49,7 +53,11 @@ pack_args(msgpack_sbuffer *sb, const char *const *v)
     uint32_t n = 0;
     for (int i = 0; i < OPT_JSON; i++)
         n += v[i] != NULL;
-    msgpack_pack_map(&pk, n);
+    msgpack_pack_map(&pk, n + (v[OPT_NETWORK] != NULL));
+    if (v[OPT_NETWORK]) {
+        cli_pack_str(&pk, "network");
+        msgpack_pack_true(&pk);
+    }
     for (int i = 0; i < OPT_JSON; i++) {
         if (!v[i])
             continue;
@@ -128,6 +136,23 @@ print_supply_demand(const msgpack_object *res)
     print_scope(res);
     cli_table_print(&t);
     cli_table_free(&t);
+    /* A roll-up: whose figures these are, and whose are missing. */
+    const msgpack_object *answered = cli_map_get(res, "answered");
+    const msgpack_object *missing = cli_map_get(res, "missing");
+    if (answered && answered->type == MSGPACK_OBJECT_ARRAY) {
+        fputs("\nnodes:", stdout);
+        for (uint32_t i = 0; i < answered->via.array.size; i++) {
+            cli_cell(c[0], 64, &answered->via.array.ptr[i], 0);
+            printf(" %s", c[0]);
+        }
+        putchar('\n');
+    }
+    for (uint32_t i = 0; missing && missing->type == MSGPACK_OBJECT_ARRAY &&
+                         i < missing->via.array.size; i++) {
+        cell(c[0], &missing->via.array.ptr[i], "peer", 0);
+        cell(c[1], &missing->via.array.ptr[i], "error", 0);
+        printf("missing: %s (%s)\n", c[0], c[1]);
+    }
 }
 
 static void
@@ -212,6 +237,23 @@ print_reemployment(const msgpack_object *res)
     print_scope(res);
     cli_table_print(&t);
     cli_table_free(&t);
+    /* A roll-up: whose figures these are, and whose are missing. */
+    const msgpack_object *answered = cli_map_get(res, "answered");
+    const msgpack_object *missing = cli_map_get(res, "missing");
+    if (answered && answered->type == MSGPACK_OBJECT_ARRAY) {
+        fputs("\nnodes:", stdout);
+        for (uint32_t i = 0; i < answered->via.array.size; i++) {
+            cli_cell(c[0], 64, &answered->via.array.ptr[i], 0);
+            printf(" %s", c[0]);
+        }
+        putchar('\n');
+    }
+    for (uint32_t i = 0; missing && missing->type == MSGPACK_OBJECT_ARRAY &&
+                         i < missing->via.array.size; i++) {
+        cell(c[0], &missing->via.array.ptr[i], "peer", 0);
+        cell(c[1], &missing->via.array.ptr[i], "error", 0);
+        printf("missing: %s (%s)\n", c[0], c[1]);
+    }
 }
 
 int

@@ -333,6 +333,29 @@ Test(cli, match_vacancies_lists_the_library_ranking)
     }
 }
 
+/* scope network with no [peers]: this node alone, each match naming it. */
+Test(cli, match_vacancies_network_names_each_match_node)
+{
+    const msgpack_object *m;
+    jm_reply_t *lib = lib_matches("match.vacancies", "{\"worker\": \"w1\", \"scope\": \"all\"}",
+                                  &m);
+    cr_assert_geq(m->via.array.size, 3);
+    run_t r = cli_run(ADMIN, NULL, "match", "vacancies", "--worker", "w1", "--scope",
+                      "network", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    cr_assert_str_empty(r.err);
+    lines_t l = expect_table(&r, m);
+    cr_assert(strstr(l.v[0], "node"), "header: %s", l.v[0]);
+    for (size_t i = 1; i < l.n; i++) {
+        char node[80];
+        cr_assert_eq(sscanf(l.v[i], "%*u %*s %*s %79s", node), 1, "line: %s", l.v[i]);
+        cr_assert_str_eq(node, "local", "line: %s", l.v[i]);
+    }
+    free_lines(&l);
+    run_free(&r);
+    jm_reply_free(lib);
+}
+
 Test(cli, match_vacancies_limit_and_filters_reach_the_server)
 {
     const msgpack_object *m;
@@ -855,6 +878,17 @@ Test(cli, stats_tables_show_the_server_figures)
     cr_assert_eq(table_number(r.out, "2", 3), 1, "%s", r.out);
     cr_assert_eq(table_number(r.out, "total", 1), (long long)N_VACANCIES, "%s", r.out);
     cr_assert_eq(table_number(r.out, "total", 3), (long long)N_WORKERS, "%s", r.out);
+    run_free(&r);
+
+    /* The roll-up of a node without [peers]: its own figures, and it is
+     * named as the one node that answered. */
+    r = cli_run(ANON, NULL, "stats", "supply-demand", "--period", year, "--by", "major",
+                "--network", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    cr_assert_eq(table_number(r.out, "total", 1), (long long)N_VACANCIES, "%s", r.out);
+    cr_assert_eq(table_number(r.out, "total", 3), (long long)N_WORKERS, "%s", r.out);
+    cr_assert(strstr(r.out, "nodes: local\n"), "%s", r.out);
+    cr_assert(!strstr(r.out, "missing"), "%s", r.out);
     run_free(&r);
 
     r = cli_run(ANON, NULL, "stats", "supply-demand", "--period", year, "--by", "city", "--json",
