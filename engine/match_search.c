@@ -161,6 +161,17 @@ table_get(acc_table_t *t, uint64_t docno, bool *fresh)
     return a;
 }
 
+/* docno's accumulator, or NULL. */
+static acc_t *
+table_find(acc_table_t *t, uint64_t docno)
+{
+    uint32_t mask = t->cap - 1;
+    for (uint32_t s = slot_of(docno, mask); t->slots[s].gen == t->gen; s = (s + 1) & mask)
+        if (t->slots[s].docno == docno)
+            return &t->slots[s];
+    return NULL;
+}
+
 /* ---- occupation codes as digits (the form briefs carry) --------------- */
 
 /* 6-05-02-03 -> 6050203, 6-05-02 -> 60502, 6-05 -> 605, 6 -> 6. */
@@ -216,6 +227,7 @@ typedef struct search {
     uint32_t by_bound[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX];  /* term numbers, smallest bound first */
     uint8_t occ_base;          /* tenths: the occupation bonus possible outside the minor groups */
     uint8_t priority_max;      /* tenths: the priority bonus possible */
+    bool completing;           /* postings only add to candidates met before */
     int probe_age;             /* match.vacancies: the worker's age at as_of */
     int year;                  /* the calendar year of as_of (UTC) */
     uint32_t filter_occ;       /* the occupation filter as digits */
@@ -298,6 +310,11 @@ static acc_t *
 meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
 {
     s->out->postings_seen++;
+    if (s->completing) {
+        /* Its brief passed when it was met. */
+        acc_t *a = table_find(s->table, docno);
+        return a && !a->dead ? a : NULL;
+    }
     if (!brief_passes(s, b))
         return NULL;
     bool fresh;
@@ -534,31 +551,50 @@ typedef struct unread {
     double bound;
 } unread_t;
 
-/* Completes the candidate in the county table's i-th used slot from the
- * unread terms, the largest bound first, while its bound reaches the bar;
- * marks it dead once it cannot. */
+/* A look-up costs about as much as reading this many postings of a
+ * group in a row. */
+#define LOOKUP_POSTINGS 32
+
+/* Completes the county's candidates from the unread terms, the largest
+ * bound first. Before each term, the candidates whose bound (with the
+ * terms still to come) falls below the bar are dropped; the others are
+ * looked up in the term, or, when there are many, the term's group is
+ * read whole, adding only to them. */
 static int
-complete(search_t *s, ix_groups_t *const *g, const char here[6], const unread_t *u,
-         uint32_t i)
+complete(search_t *s, ix_groups_t *const *g, const char here[6], const unread_t *u)
 {
     const acc_table_t *t = s->table;
     double rest = u->bound;
-    for (uint32_t x = u->n; x-- > 0;) {
-        /* Looking up may grow the table: find the slot again each time. */
-        acc_t *a = &t->slots[t->used[i]];
-        if (acc_upper(s, a) + rest < margined_bar(s)) {
-            a->dead = 1;
-            return 0;
+    int rc = 0;
+    s->completing = true;
+    for (uint32_t x = u->n; x-- > 0 && rc == 0;) {
+        double b = margined_bar(s);
+        uint32_t alive = 0;
+        for (uint32_t i = 0; i < t->n_used; i++) {
+            acc_t *a = &t->slots[t->used[i]];
+            if (!a->dead && acc_upper(s, a) + rest < b)
+                a->dead = 1;
+            alive += !a->dead;
         }
+        if (alive == 0)
+            break;
         s->cur = u->term[x];
         rest -= s->terms[s->cur].bound;
-        int rc = ix_groups_find(g[s->cur], here, a->docno);
-        if (rc == 0)
-            rc = s->err;
-        if (rc != 0)
-            return rc;
+        size_t n;
+        if ((rc = ix_groups_size(g[s->cur], here, &n)) != 0 || n == 0)
+            continue;
+        if ((size_t)alive * LOOKUP_POSTINGS > n) {
+            rc = ix_groups_read(g[s->cur], here);
+            continue;
+        }
+        for (uint32_t i = 0; i < t->n_used && rc == 0; i++) {
+            const acc_t *a = &t->slots[t->used[i]];
+            if (!a->dead)
+                rc = ix_groups_find(g[s->cur], here, a->docno);
+        }
     }
-    return 0;
+    s->completing = false;
+    return rc;
 }
 
 /* A county is read: its candidates are completed from the unread terms,
@@ -569,12 +605,10 @@ flush_county(search_t *s, ix_groups_t *const *g, const char here[6], const unrea
 {
     en_match_scratch_t *sc = s->sc;
     const acc_table_t *t = s->table;
+    int rc = complete(s, g, here, u);
+    if (rc != 0)
+        return rc;
     for (uint32_t i = 0; i < t->n_used; i++) {
-        if (u->n > 0) {
-            int rc = complete(s, g, here, u, i);
-            if (rc != 0)
-                return rc;
-        }
         const acc_t *a = &t->slots[t->used[i]];
         if (!a->dead)
             bar_push(s, (double)a->skill + (a->occ + a->fixed) / 10.0);

@@ -131,35 +131,42 @@ ix_groups_county(const ix_groups_t *g)
     return g->rc == 0 ? (const char *)g->k.mv_data + g->w.klen - 6 : NULL;
 }
 
+/* Hands every value of the key cursor c sits on (v being the value it was
+ * positioned with) to the callback. A single value under the key is v as
+ * it is: GET_MULTIPLE would answer from the duplicates of the cursor's
+ * previous key when that one was not read to its end. */
+static int
+read_group(ix_groups_t *g, MDB_cursor *c, MDB_val *k, MDB_val *v, const uint8_t *region)
+{
+    size_t n;
+    int rc = mdb_cursor_count(c, &n);
+    if (rc == 0 && n == 1) {
+        if (v->mv_size != g->w.vlen)
+            return -EIO;
+        return emit(&g->w, region, v->mv_data, 1, &g->brief);
+    }
+    if (rc == 0)
+        rc = mdb_cursor_get(c, k, v, MDB_GET_MULTIPLE);
+    while (rc == 0) {
+        if (v->mv_size % g->w.vlen != 0)
+            return -EIO;
+        int ret = emit(&g->w, region, v->mv_data, v->mv_size / g->w.vlen, &g->brief);
+        if (ret != 0)
+            return ret;
+        rc = mdb_cursor_get(c, k, v, MDB_NEXT_MULTIPLE);
+    }
+    return rc == MDB_NOTFOUND ? 0 : ix_mdb_err(rc);
+}
+
 int
 ix_groups_take(ix_groups_t *g)
 {
     if (g->rc != 0)
         return 0;
     const uint8_t *region = (const uint8_t *)g->k.mv_data + g->w.klen - 6;
-    /* A single value under the key is v as the positioning set it. It is
-     * not left to GET_MULTIPLE, which then answers from the duplicates of
-     * the previous key when that one was skipped rather than read. */
-    size_t n;
-    int rc = mdb_cursor_count(g->cur, &n);
-    if (rc == 0 && n == 1) {
-        int ret = emit(&g->w, region, g->v.mv_data, 1, &g->brief);
-        if (ret != 0)
-            return ret;
-        rc = MDB_NOTFOUND;
-    } else if (rc == 0) {
-        rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_GET_MULTIPLE);
-    }
-    while (rc == 0) {
-        if (g->v.mv_size % g->w.vlen != 0)
-            return -EIO;
-        int ret = emit(&g->w, region, g->v.mv_data, g->v.mv_size / g->w.vlen, &g->brief);
-        if (ret != 0)
-            return ret;
-        rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_NEXT_MULTIPLE);
-    }
-    if (rc != MDB_NOTFOUND)
-        return ix_mdb_err(rc);
+    int rc = read_group(g, g->cur, &g->k, &g->v, region);
+    if (rc != 0)
+        return rc;
     g->rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_NEXT_NODUP);
     if (g->rc != 0 && g->rc != MDB_NOTFOUND)
         return ix_mdb_err(g->rc);
@@ -177,18 +184,60 @@ ix_groups_skip(ix_groups_t *g)
     return groups_settle(g);
 }
 
-int
-ix_groups_find(ix_groups_t *g, const char county[6], uint64_t docno)
+/* Opens the look-up cursor at its first use and puts the term's key for
+ * county (the term part of the walk's prefix, then the county) in key. */
+static int
+look_key(ix_groups_t *g, const char county[6], uint8_t *key)
 {
     int rc;
     if (!g->look && (rc = mdb_cursor_open(mdb_cursor_txn(g->cur), mdb_cursor_dbi(g->cur), &g->look)) != 0)
         return ix_mdb_err(rc);
-    /* The term's key for that county: the term part of the walk's
-     * prefix, then the county. */
-    uint8_t key[IXK_MAX];
     size_t term_len = g->w.klen - 6;
     memcpy(key, g->w.prefix, term_len);
     memcpy(key + term_len, county, 6);
+    return 0;
+}
+
+int
+ix_groups_size(ix_groups_t *g, const char county[6], size_t *n)
+{
+    uint8_t key[IXK_MAX];
+    *n = 0;
+    int rc = look_key(g, county, key);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {g->w.klen, key}, v;
+    rc = mdb_cursor_get(g->look, &k, &v, MDB_SET);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc == 0)
+        rc = mdb_cursor_count(g->look, n);
+    return ix_mdb_err(rc);
+}
+
+int
+ix_groups_read(ix_groups_t *g, const char county[6])
+{
+    uint8_t key[IXK_MAX];
+    int rc = look_key(g, county, key);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {g->w.klen, key}, v;
+    rc = mdb_cursor_get(g->look, &k, &v, MDB_SET);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return ix_mdb_err(rc);
+    return read_group(g, g->look, &k, &v, key + g->w.klen - 6);
+}
+
+int
+ix_groups_find(ix_groups_t *g, const char county[6], uint64_t docno)
+{
+    uint8_t key[IXK_MAX];
+    int rc = look_key(g, county, key);
+    if (rc != 0)
+        return rc;
     uint8_t want[8];
     ixk_put_be64(want, docno);
     /* Values start with the docno, and a shorter value sorts before every
@@ -200,7 +249,7 @@ ix_groups_find(ix_groups_t *g, const char county[6], uint64_t docno)
             return -EIO;
         if (memcmp(v.mv_data, want, sizeof want) != 0)
             return 0;
-        int ret = emit(&g->w, key + term_len, v.mv_data, 1, &g->brief);
+        int ret = emit(&g->w, key + g->w.klen - 6, v.mv_data, 1, &g->brief);
         if (ret != 0)
             return ret;
         rc = mdb_cursor_get(g->look, &k, &v, MDB_NEXT_DUP);
