@@ -781,13 +781,15 @@ close_walks(search_t *s, ix_groups_t **g)
     }
 }
 
-/* Walks the scope county by county, merging the walked terms by their
- * groups' county order; the probe's own county is either the only one
- * (own) or left out. */
+/* Walks the counties of the probe's region prefix of prefix_len digits,
+ * leaving out those of its prefix of done_len digits (read before; 0:
+ * none), county by county, merging the walked terms by their groups'
+ * county order. */
 static int
-walk_scope(search_t *s, uint32_t prefix_len, bool own)
+walk_ring(search_t *s, uint32_t prefix_len, uint32_t done_len)
 {
     ix_groups_t *g[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX] = {0};
+    bool own = prefix_len == EN_SCOPE_COUNTY;
     int rc = open_walks(s, prefix_len, g);
     while (rc == 0) {
         uint32_t n_unread = count_unread(s, own);
@@ -801,7 +803,7 @@ walk_scope(search_t *s, uint32_t prefix_len, bool own)
             break;
         char here[6];
         memcpy(here, county, 6);
-        if (!own && memcmp(here, s->probe->region, 6) == 0) {
+        if (done_len > 0 && memcmp(here, s->probe->region, done_len) == 0) {
             for (uint32_t x = n_unread; x < s->n_terms && rc == 0; x++) {
                 const char *c = ix_groups_county(g[s->by_bound[x]]);
                 if (c && memcmp(c, here, 6) == 0)
@@ -815,15 +817,20 @@ walk_scope(search_t *s, uint32_t prefix_len, bool own)
     return rc;
 }
 
-/* The probe's own county first: its candidates have the county bonus, so
- * they raise the bar highest soonest, and the rest of the scope is read
- * against it. */
+/* The scope in rings around the probe: its own county, then the rest of
+ * its city, of its province, of the country, as far as the scope goes.
+ * The nearest candidates have the county bonus, and the more candidates
+ * the bar has seen, the higher it is when the large rings are read. */
 static int
 walk_counties(search_t *s)
 {
+    static const uint32_t rings[] = {EN_SCOPE_COUNTY, EN_SCOPE_CITY, EN_SCOPE_PROVINCE,
+                                     EN_SCOPE_ALL};
     uint32_t scope = (uint32_t)s->q->scope;
-    int rc = walk_scope(s, EN_SCOPE_COUNTY, true);
-    return rc != 0 || scope >= EN_SCOPE_COUNTY ? rc : walk_scope(s, scope, false);
+    int rc = 0;
+    for (uint32_t i = 0; i < 4 && rc == 0 && rings[i] >= scope; i++)
+        rc = walk_ring(s, rings[i], i > 0 ? rings[i - 1] : 0);
+    return rc;
 }
 
 int
