@@ -228,6 +228,7 @@ typedef struct search {
     uint8_t occ_base;          /* tenths: the occupation bonus possible outside the minor groups */
     uint8_t priority_max;      /* tenths: the priority bonus possible */
     bool completing;           /* postings only add to candidates met before */
+    double county_bar;         /* margined: a bar from the county's candidates so far */
     int probe_age;             /* match.vacancies: the worker's age at as_of */
     int year;                  /* the calendar year of as_of (UTC) */
     uint32_t filter_occ;       /* the occupation filter as digits */
@@ -568,7 +569,7 @@ complete(search_t *s, ix_groups_t *const *g, const char here[6], const unread_t 
     int rc = 0;
     s->completing = true;
     for (uint32_t x = u->n; x-- > 0 && rc == 0;) {
-        double b = margined_bar(s);
+        double b = s->county_bar;
         uint32_t alive = 0;
         for (uint32_t i = 0; i < t->n_used; i++) {
             acc_t *a = &t->slots[t->used[i]];
@@ -713,44 +714,105 @@ finish(search_t *s)
 
 /* How many of the smallest-bound terms cannot bring in a candidate that
  * enters the list (MaxScore): their bounds summed with every bonus a
- * candidate of the county may have stay below the bar. Those terms are no
- * longer walked; the other terms' candidates are looked up in them. The
- * bar only rises, so a term once left stays left. */
+ * candidate of the county may have stay below the margined bar b. */
 static uint32_t
-count_unread(const search_t *s, bool own_county)
+count_below(const search_t *s, bool own_county, double b)
 {
     double sum = (s->occ_base + (own_county ? 5 : 0) + s->priority_max) / 10.0;
-    double b = margined_bar(s);
     uint32_t n = 0;
     while (n < s->n_terms && sum + s->terms[s->by_bound[n]].bound < b)
         sum += s->terms[s->by_bound[n++]].bound;
     return n;
 }
 
-/* One county: the walked terms with a group there are read, and their
- * candidates completed from the n_unread terms left. */
+/* The terms left by the bar are no longer walked; the other terms'
+ * candidates are looked up in them. The bar only rises, so a term once
+ * left stays left. */
+static uint32_t
+count_unread(const search_t *s, bool own_county)
+{
+    return count_below(s, own_county, margined_bar(s));
+}
+
+/* The bar the county's candidates alone give, margined: the k-th best of
+ * their sure scores so far, which only grow (-inf with fewer than k, or
+ * with the employer filter). */
+static double
+county_bar(const search_t *s)
+{
+    const acc_table_t *t = s->table;
+    uint32_t k = s->q->limit;
+    if (s->q->filters.employer.ptr || t->n_used < k)
+        return -INFINITY;
+    double h[EN_MATCH_LIMIT_MAX];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->n_used; i++) {
+        const acc_t *a = &t->slots[t->used[i]];
+        double v = (double)a->skill + (a->occ + a->fixed) / 10.0;
+        if (n < k) {  /* a min-heap of the k best */
+            uint32_t j = n++;
+            for (; j > 0 && h[(j - 1) / 2] > v; j = (j - 1) / 2)
+                h[j] = h[(j - 1) / 2];
+            h[j] = v;
+        } else if (v > h[0]) {
+            uint32_t j = 0;
+            for (;;) {
+                uint32_t l = 2 * j + 1, m = l + 1 < k && h[l + 1] < h[l] ? l + 1 : l;
+                if (l >= k || h[m] >= v)
+                    break;
+                h[j] = h[m];
+                j = m;
+            }
+            h[j] = v;
+        }
+    }
+    return h[0] - ACC_MARGIN(h[0]);
+}
+
+/* One county: the walked terms with a group there are read, the largest
+ * bound first, until the county's own candidates raise the bar above what
+ * the rest could bring in; the candidates are then completed from the
+ * terms left. */
 static int
 step_county(search_t *s, ix_groups_t *const *g, const char here[6], uint32_t n_unread)
 {
+    bool own = memcmp(here, s->probe->region, 6) == 0;
+    table_reset(s->table);
+    s->county_bar = margined_bar(s);
+    int rc = 0;
+    uint32_t x = s->n_terms;
+    while (x > n_unread && rc == 0) {
+        s->cur = s->by_bound[--x];
+        const char *c = ix_groups_county(g[s->cur]);
+        if (!c || memcmp(c, here, 6) != 0)
+            continue;
+        rc = ix_groups_take(g[s->cur]);
+        if (s->err)
+            rc = s->err;
+        double b = county_bar(s);
+        if (b > s->county_bar) {
+            s->county_bar = b;
+            if (count_below(s, own, b) >= x)
+                break;
+        }
+    }
+    if (rc != 0)
+        return rc;
+    /* Terms not read here move on to their next county. */
+    for (uint32_t y = n_unread; y < x && rc == 0; y++) {
+        const char *c = ix_groups_county(g[s->by_bound[y]]);
+        if (c && memcmp(c, here, 6) == 0)
+            rc = ix_groups_skip(g[s->by_bound[y]]);
+    }
     unread_t u = {.n = 0, .bound = 0};
-    for (uint32_t x = 0; x < n_unread; x++) {
-        const term_t *t = &s->terms[s->by_bound[x]];
+    for (uint32_t y = 0; y < x; y++) {
+        const term_t *t = &s->terms[s->by_bound[y]];
         /* A vacancy's occupation bonus comes whole from its brief, so its
          * minor groups need no look-up. */
         if (t->skill >= 0 || s->searched == IX_WORKER) {
-            u.term[u.n++] = s->by_bound[x];
+            u.term[u.n++] = s->by_bound[y];
             u.bound += t->bound;
         }
-    }
-    table_reset(s->table);
-    int rc = 0;
-    for (uint32_t x = n_unread; x < s->n_terms && rc == 0; x++) {
-        s->cur = s->by_bound[x];
-        const char *c = ix_groups_county(g[s->cur]);
-        if (c && memcmp(c, here, 6) == 0)
-            rc = ix_groups_take(g[s->cur]);
-        if (s->err)
-            rc = s->err;
     }
     return rc != 0 ? rc : flush_county(s, g, here, &u);
 }
