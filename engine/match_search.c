@@ -210,6 +210,7 @@ typedef struct term {
                            * the bonuses every candidate may have */
     int skill;            /* probe skill index, or -1 for a minor group */
     const char *minor;    /* 7 characters, for a minor group */
+    float part[8];        /* a skill's contribution by the candidate's level */
 } term_t;
 
 typedef struct search {
@@ -340,6 +341,17 @@ meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
     return a;
 }
 
+/* A skill term's contribution for a candidate of that level: idf(s) *
+ * min(lw, lv) / lv, with lv the vacancy's level. */
+static float
+skill_part(const search_t *s, const term_t *t, uint8_t level)
+{
+    uint8_t probe_level = s->probe->skills[t->skill].level;
+    uint8_t lw = s->searched == IX_VACANCY ? probe_level : level;
+    uint8_t lv = s->searched == IX_VACANCY ? level : probe_level;
+    return (float)(t->idf * (double)(lw < lv ? lw : lv) / (double)lv);
+}
+
 static int
 on_skill_posting(void *ctx, uint64_t docno, const char region[6], uint8_t level,
                  const ix_brief_t *brief)
@@ -349,11 +361,7 @@ on_skill_posting(void *ctx, uint64_t docno, const char region[6], uint8_t level,
     if (!a)
         return s->err;
     const term_t *t = &s->terms[s->cur];
-    uint8_t probe_level = s->probe->skills[t->skill].level;
-    /* min(lw, lv) / lv, with lv the vacancy's level. */
-    uint8_t lw = s->searched == IX_VACANCY ? probe_level : level;
-    uint8_t lv = s->searched == IX_VACANCY ? level : probe_level;
-    a->skill += (float)(t->idf * (double)(lw < lv ? lw : lv) / (double)lv);
+    a->skill += level > 0 && level < 8 ? t->part[level] : skill_part(s, t, level);
     return 0;
 }
 
@@ -409,6 +417,8 @@ add_terms(search_t *s)
     for (uint32_t j = 0; j < s->n_terms; j++) {
         term_t *t = &s->terms[j];
         t->bound = t->skill >= 0 ? t->idf : (20 - s->occ_base) / 10.0;
+        for (uint8_t level = 1; level < 8 && t->skill >= 0; level++)
+            t->part[level] = skill_part(s, t, level);
         uint32_t i = j;
         for (; i > 0 && s->terms[s->by_bound[i - 1]].bound > t->bound; i--)
             s->by_bound[i] = s->by_bound[i - 1];

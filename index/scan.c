@@ -83,7 +83,11 @@ struct ix_groups {
     uint8_t prefix[IXK_MAX];
     char code[IXK_MINOR_WIDTH + IXK_MINOR_TAIL];
     MDB_cursor *cur;
-    MDB_cursor *look;  /* ix_groups_find's, opened at its first use */
+    MDB_cursor *look;  /* for look-ups, opened at the first */
+    MDB_val look_k, look_v;  /* where ix_groups_size left it, */
+    char look_county[6];     /* on this county's key */
+    uint8_t look_key[IXK_MAX];
+    bool look_set;
     MDB_val k, v;
     int rc;            /* MDB code of the cursor's position */
     ix_brief_t brief;
@@ -201,34 +205,36 @@ look_key(ix_groups_t *g, const char county[6], uint8_t *key)
 int
 ix_groups_size(ix_groups_t *g, const char county[6], size_t *n)
 {
-    uint8_t key[IXK_MAX];
     *n = 0;
-    int rc = look_key(g, county, key);
+    g->look_set = false;
+    int rc = look_key(g, county, g->look_key);
     if (rc != 0)
         return rc;
-    MDB_val k = {g->w.klen, key}, v;
-    rc = mdb_cursor_get(g->look, &k, &v, MDB_SET);
+    g->look_k = (MDB_val){g->w.klen, g->look_key};
+    rc = mdb_cursor_get(g->look, &g->look_k, &g->look_v, MDB_SET);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc == 0)
         rc = mdb_cursor_count(g->look, n);
+    if (rc == 0) {
+        memcpy(g->look_county, county, 6);
+        g->look_set = true;
+    }
     return ix_mdb_err(rc);
 }
 
 int
 ix_groups_read(ix_groups_t *g, const char county[6])
 {
-    uint8_t key[IXK_MAX];
-    int rc = look_key(g, county, key);
-    if (rc != 0)
-        return rc;
-    MDB_val k = {g->w.klen, key}, v;
-    rc = mdb_cursor_get(g->look, &k, &v, MDB_SET);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return ix_mdb_err(rc);
-    return read_group(g, g->look, &k, &v, key + g->w.klen - 6);
+    /* Usually right after ix_groups_size for the same county. */
+    if (!g->look_set || memcmp(g->look_county, county, 6) != 0) {
+        size_t n;
+        int rc = ix_groups_size(g, county, &n);
+        if (rc != 0 || n == 0)
+            return rc;
+    }
+    g->look_set = false;
+    return read_group(g, g->look, &g->look_k, &g->look_v, g->look_key + g->w.klen - 6);
 }
 
 int
@@ -238,6 +244,7 @@ ix_groups_find(ix_groups_t *g, const char county[6], uint64_t docno)
     int rc = look_key(g, county, key);
     if (rc != 0)
         return rc;
+    g->look_set = false;
     uint8_t want[8];
     ixk_put_be64(want, docno);
     /* Values start with the docno, and a shorter value sorts before every
