@@ -38,7 +38,6 @@ typedef struct acc {
     uint64_t docno;
     float skill;          /* skill contributions so far */
     uint32_t gen;
-    uint32_t region;      /* its 6 region digits as a number */
     uint8_t fixed;        /* county + priority bonus, exact */
     uint8_t occ;          /* occupation bonus known so far */
     uint8_t occ_exact;    /* 0: a worker met in no minor group (<= 0.6) */
@@ -233,8 +232,10 @@ typedef struct search {
     int probe_age;             /* match.vacancies: the worker's age at as_of */
     int year;                  /* the calendar year of as_of (UTC) */
     uint32_t filter_occ;       /* the occupation filter as digits */
-    uint32_t code_val[IX_OCCUPATIONS_MAX];   /* the probe's codes as digits */
-    uint32_t code_len[IX_OCCUPATIONS_MAX];
+    /* The probe worker's codes as digits cut to each level (UINT32_MAX
+     * where the code is shorter), so that a vacancy's code is compared with
+     * no division but by constants. */
+    uint32_t code_cut[IX_OCCUPATIONS_MAX][4];  /* full, minor, middle, major */
     en_match_scratch_t *sc;
     en_match_result_t *out;
     int err;
@@ -245,21 +246,17 @@ typedef struct search {
 static uint8_t
 bonus_tenths(const search_t *s, uint32_t vocc)
 {
+    /* vocc has the 7 digits of a full code. */
+    uint32_t v[4] = {vocc, vocc / 100, vocc / 10000, vocc / 1000000};
+    static const uint8_t tenths[4] = {20, 12, 6, 2};
     uint8_t best = 0;
-    for (uint32_t i = 0; i < s->probe->n_occ; i++) {
-        uint32_t len = s->code_len[i], d = s->code_val[i];
-        uint8_t b = 0;
-        if (len == PR_OCCUPATION_LEN && d == vocc)
-            b = 20;
-        else if (len >= 7 && cut_digits(d, len, 7) == cut_digits(vocc, PR_OCCUPATION_LEN, 7))
-            b = 12;
-        else if (len >= 4 && cut_digits(d, len, 4) == cut_digits(vocc, PR_OCCUPATION_LEN, 4))
-            b = 6;
-        else if (cut_digits(d, len, 1) == cut_digits(vocc, PR_OCCUPATION_LEN, 1))
-            b = 2;
-        if (b > best)
-            best = b;
-    }
+    for (uint32_t i = 0; i < s->probe->n_occ; i++)
+        for (uint32_t l = 0; l < 4; l++)
+            if (s->code_cut[i][l] == v[l]) {
+                if (tenths[l] > best)
+                    best = tenths[l];
+                break;
+            }
     return best;
 }
 
@@ -333,7 +330,6 @@ meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
                            ? ((b->priority_mask >> p->category) & 1) * 5
                            : ((p->m.priority_mask >> b->category) & 1) * 5;
     a->fixed = county + priority;
-    a->region = code_digits(region, 6);
     if (s->searched == IX_VACANCY) {
         a->occ = bonus_tenths(s, b->occupation);
         a->occ_exact = 1;
@@ -799,7 +795,10 @@ step_county(search_t *s, ix_groups_t *const *g, const char here[6], uint32_t n_u
         rc = ix_groups_take(g[s->cur]);
         if (s->err)
             rc = s->err;
-        double b = county_bar(s);
+        /* Past the first counties the bar of all those read is the
+         * higher one; the county's own is worth its cost on large ones. */
+        double b = own || s->n_low < s->q->limit || s->table->n_used >= 1024 ? county_bar(s)
+                                                                             : -INFINITY;
         if (b > s->county_bar) {
             s->county_bar = b;
             if (count_below(s, own, b) >= x)
@@ -940,9 +939,13 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
     s->probe_age = s->year - (int)probe->m.birth_year;
     if (q->filters.occupation.ptr)
         s->filter_occ = code_digits(q->filters.occupation.ptr, q->filters.occupation.len);
+    static const uint32_t level_len[4] = {PR_OCCUPATION_LEN, 7, 4, 1};
     for (uint32_t i = 0; i < probe->n_occ; i++) {
-        s->code_val[i] = code_digits(probe->occ[i], probe->occ_len[i]);
-        s->code_len[i] = probe->occ_len[i];
+        uint32_t len = probe->occ_len[i], d = code_digits(probe->occ[i], len);
+        for (uint32_t l = 0; l < 4; l++)
+            s->code_cut[i][l] = len < level_len[l] ? UINT32_MAX
+                                : l == 0 && len != PR_OCCUPATION_LEN ? UINT32_MAX
+                                : cut_digits(d, len, level_len[l]);
     }
     add_terms(s);
 
