@@ -1204,6 +1204,47 @@ Test(match, dense_ties_against_oracle, .timeout = 300)
     cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly (under ASan: a leak?)");
 }
 
+/* A store where most records hold a few of 8 common skills, so that
+ * almost every query's bar soon leaves its common terms unread: their
+ * candidates are then completed by look-ups or by reading a county's group
+ * whole, and whole counties go unread. Rare skills (large idf) keep
+ * strong candidates in far counties that the search must still find. */
+Test(match, common_skills_against_oracle, .timeout = 300)
+{
+    double k = scale();
+    unsigned n = (unsigned)(1500 * k) < 100 ? 100 : (unsigned)(1500 * k);
+    unsigned per_round = (unsigned)(800 * k) < 100 ? 100 : (unsigned)(800 * k);
+    jt_rng_state = seed() ^ UINT64_C(0xC0FFEE);
+    jt_n_skills_used = 8;
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    jm_client_t *kiosk = jt_connect(d);
+    jo_store_t s;
+    memset(&s, 0, sizeof s);
+    for (unsigned i = 0; i < n; i++) {
+        jo_vacancy_t v;
+        jo_worker_t w;
+        char id[JO_ID_SIZE];
+        jt_new_vacancy_id(id, sizeof id);
+        jt_random_vacancy(&v, id);
+        cr_assert_eq(jo_put_vacancy(&s, &v), 0);
+        jt_new_worker_id(id, sizeof id);
+        jt_random_worker(&w, id);
+        cr_assert_eq(jo_put_worker(&s, &w), 0);
+    }
+    jt_put_store(c, &s);
+    n_failures = 0;
+    run_round(c, kiosk, &s, per_round, "common skills");
+    mutate(c, &s, n, n);
+    run_round(c, kiosk, &s, per_round, "common skills, mutated");
+    cr_assert_eq(n_failures, 0, "%u of %u queries disagree with the oracle "
+                 "(details on stderr)", n_failures, n_queries);
+    jo_store_free(&s);
+    jm_close(kiosk);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly (under ASan: a leak?)");
+}
+
 /* ---- roles and errors --------------------------------------------------- */
 
 static const char roles_ini[] =
