@@ -30,6 +30,7 @@ typedef struct occupation {
     char code[CODE_LEN + 1];
     char *name;
     int level;                  /* the deepest level the code is listed at */
+    uint32_t last_form;         /* its latest form + 1; 0 = none yet */
 } occupation_t;
 
 typedef struct form {
@@ -37,6 +38,7 @@ typedef struct form {
     uint32_t n_units;
     uint64_t *units;
     double weight;              /* sum of its distinct terms' IDF */
+    uint32_t prev;              /* the occupation's form before this one + 1; 0 = none */
 } form_t;
 
 typedef struct posting {
@@ -47,6 +49,8 @@ typedef struct posting {
 struct en_occupations {
     occupation_t *occs;
     size_t n_occs, cap_occs;
+    uint32_t *slots;            /* open addressing by code: index + 1; 0 = free */
+    size_t n_slots;             /* a power of two, more than twice n_occs */
     form_t *forms;
     size_t n_forms, cap_forms;
     posting_t *postings;
@@ -223,18 +227,63 @@ code_valid(const char *s, size_t len)
     return true;
 }
 
+/* The slot of code in occ->slots: where it is, or the free one where it
+ * would go. */
+static size_t
+code_slot(const en_occupations_t *occ, const char *code)
+{
+    size_t h = (size_t)mix64(0);
+    for (const char *p = code; *p; p++)
+        h = (size_t)mix64(h ^ (unsigned char)*p);
+    size_t mask = occ->n_slots - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        uint32_t s = occ->slots[i];
+        if (s == 0 || strcmp(occ->occs[s - 1].code, code) == 0)
+            return i;
+    }
+}
+
+/* The index of the occupation with code, or n_occs. */
+static size_t
+find_code(const en_occupations_t *occ, const char *code)
+{
+    if (occ->n_slots == 0)
+        return occ->n_occs;
+    uint32_t s = occ->slots[code_slot(occ, code)];
+    return s ? s - 1 : occ->n_occs;
+}
+
+/* Makes room in the code table for one more occupation. */
+static int
+grow_slots(en_occupations_t *occ)
+{
+    if (2 * (occ->n_occs + 1) < occ->n_slots)
+        return 0;
+    size_t n = occ->n_slots ? occ->n_slots * 2 : 4096;
+    uint32_t *slots = calloc(n, sizeof *slots);
+    if (!slots)
+        return -1;
+    free(occ->slots);
+    occ->slots = slots;
+    occ->n_slots = n;
+    for (size_t i = 0; i < occ->n_occs; i++)
+        occ->slots[code_slot(occ, occ->occs[i].code)] = (uint32_t)i + 1;
+    return 0;
+}
+
 static int
 add_occupation(en_occupations_t *occ, const char *code, int level, const char *name,
                size_t name_len, uint32_t *index)
 {
-    for (size_t i = 0; i < occ->n_occs; i++) {
-        if (strcmp(occ->occs[i].code, code) == 0) {
-            if (level > occ->occs[i].level)
-                occ->occs[i].level = level;
-            *index = (uint32_t)i;
-            return 0;
-        }
+    size_t i = find_code(occ, code);
+    if (i < occ->n_occs) {
+        if (level > occ->occs[i].level)
+            occ->occs[i].level = level;
+        *index = (uint32_t)i;
+        return 0;
     }
+    if (grow_slots(occ) != 0)
+        return -1;
     if (occ->n_occs == occ->cap_occs) {
         size_t cap = occ->cap_occs ? occ->cap_occs * 2 : 1024;
         occupation_t *p = realloc(occ->occs, cap * sizeof *p);
@@ -246,10 +295,12 @@ add_occupation(en_occupations_t *occ, const char *code, int level, const char *n
     occupation_t *o = &occ->occs[occ->n_occs];
     memcpy(o->code, code, CODE_LEN + 1);
     o->level = level;
+    o->last_form = 0;
     o->name = strndup(name, strip_markers(name, name_len));
     if (!o->name)
         return -1;
     *index = (uint32_t)occ->n_occs++;
+    occ->slots[code_slot(occ, code)] = *index + 1;
     return 0;
 }
 
@@ -261,10 +312,10 @@ add_form(en_occupations_t *occ, uint32_t index, const char *text, size_t len)
     size_t n = text_units(text, len, units, MAX_QUERY_UNITS);
     if (n == 0)
         return 0;
-    for (size_t f = 0; f < occ->n_forms; f++) {   /* the same form twice */
-        const form_t *o = &occ->forms[f];
-        if (o->occ == index && o->n_units == n &&
-            units_contain(o->units, o->n_units, units, n))
+    /* The same form twice: only the occupation's own forms can be. */
+    for (uint32_t f = occ->occs[index].last_form; f; f = occ->forms[f - 1].prev) {
+        const form_t *o = &occ->forms[f - 1];
+        if (o->n_units == n && units_contain(o->units, o->n_units, units, n))
             return 0;
     }
     if (occ->n_forms == occ->cap_forms) {
@@ -283,7 +334,8 @@ add_form(en_occupations_t *occ, uint32_t index, const char *text, size_t len)
     f->n_units = (uint32_t)n;
     f->occ = index;
     f->weight = 0;
-    occ->n_forms++;
+    f->prev = occ->occs[index].last_form;
+    occ->occs[index].last_form = (uint32_t)++occ->n_forms;
     return 0;
 }
 
@@ -408,13 +460,29 @@ read_file(const char *path, size_t *len, char *why, size_t why_len)
     return buf;
 }
 
+/* Sorts postings by term, then form. They are made in form order, so a
+ * stable sort by term alone does it: a radix sort, a byte at a time, at
+ * every start of the daemon (a comparison sort took most of the start). */
 static int
-cmp_posting(const void *a, const void *b)
+sort_postings(posting_t *p, size_t n)
 {
-    const posting_t *x = a, *y = b;
-    if (x->term != y->term)
-        return x->term < y->term ? -1 : 1;
-    return (x->form > y->form) - (x->form < y->form);
+    posting_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    if (!tmp)
+        return -1;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((p[i].term >> shift) & 0xff) + 1]++;
+        if (count[((p[0].term >> shift) & 0xff) + 1] == n)
+            continue;   /* every term has this byte alike */
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(p[i].term >> shift) & 0xff]++] = p[i];
+        memcpy(p, tmp, n * sizeof *p);
+    }
+    free(tmp);
+    return 0;
 }
 
 /* Number of forms (postings) of the term starting at postings[i]. */
@@ -455,7 +523,8 @@ build_index(en_occupations_t *occ)
             occ->postings[occ->n_postings++] = (posting_t){terms[i], (uint32_t)f};
     }
     free(terms);
-    qsort(occ->postings, occ->n_postings, sizeof *occ->postings, cmp_posting);
+    if (occ->n_postings > 0 && sort_postings(occ->postings, occ->n_postings) != 0)
+        return -1;
     for (size_t f = 0; f < occ->n_forms; f++)
         occ->forms[f].weight = 0;
     for (size_t i = 0; i < occ->n_postings;) {
@@ -552,9 +621,7 @@ en_occupations_add_aliases(en_occupations_t *occ, const char *path, char *why, s
         int rc = csv_record(&c, 2, fields, lens);
         if (rc == 0)
             break;
-        size_t i = 0;
-        while (rc > 0 && i < occ->n_occs && strcmp(occ->occs[i].code, fields[0]) != 0)
-            i++;
+        size_t i = rc > 0 ? find_code(occ, fields[0]) : occ->n_occs;
         if (rc < 0 || i == occ->n_occs) {
             snprintf(why, why_len, "%s:%u: expected a loaded code and an alias", path, line);
             goto done;
@@ -585,6 +652,7 @@ en_occupations_free(en_occupations_t *occ)
     for (size_t i = 0; i < occ->n_forms; i++)
         free(occ->forms[i].units);
     free(occ->occs);
+    free(occ->slots);
     free(occ->forms);
     free(occ->postings);
     free(occ);
@@ -599,10 +667,8 @@ en_occupations_count(const en_occupations_t *occ)
 const char *
 en_occupations_name(const en_occupations_t *occ, const char *code)
 {
-    for (size_t i = 0; i < occ->n_occs; i++)
-        if (strcmp(occ->occs[i].code, code) == 0)
-            return occ->occs[i].name;
-    return NULL;
+    size_t i = find_code(occ, code);
+    return i < occ->n_occs ? occ->occs[i].name : NULL;
 }
 
 /* ---- search ----------------------------------------------------------- */
