@@ -52,7 +52,7 @@ test-asan: deps
 test-valgrind: deps
 	cmake -S . -B $(VG_BUILD) -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build $(VG_BUILD) -j $(JOBS)
-	./scripts/valgrind-tests.sh $(VG_BUILD)
+	./scripts/valgrind-tests.sh $(VG_BUILD) $(JOBS)
 
 # libFuzzer needs clang; the harnesses replay their seed corpora, then fuzz
 # for JM_FUZZ_SECONDS each (docs/fuzzing.md).
@@ -60,7 +60,7 @@ test-fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DJM_FUZZ=ON -DJM_TESTS=OFF >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	ctest --test-dir $(FUZZ_BUILD) --output-on-failure
+	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -j $(JOBS)
 
 bench: build
 	./bench/run
