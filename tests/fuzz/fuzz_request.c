@@ -341,6 +341,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     pthread_rwlock_init(&srv.keys.lock, NULL);
     srv.keys.ring = calloc(1, sizeof *srv.keys.ring);
     srv.throttle = en_throttle_new();
+    /* A network-wide request (scope network, a roll-up) starts threads
+     * that connect to the [peers] and answer through an event loop: with
+     * every slot taken it stops, overloaded, right after its validation,
+     * which is what the fuzzer is after (tests/integration/test_federate.c
+     * runs the rest). */
+    en_federation_init(&srv.federation);
+    srv.federation.running = EN_FEDERATION_MAX;
     if (!srv.writer || !srv.keys.ring || !srv.throttle ||
         en_keyring_add(srv.keys.ring, "desk", EN_ROLE_COUNSELOR, "desk-key", 8) != 0)
         fail("start-up");

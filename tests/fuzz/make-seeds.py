@@ -111,6 +111,11 @@ REQUESTS = [
     ("op-occupation.suggest", "occupation.suggest", {"text": "抖音客服专员", "limit": 5}),
     ("op-sync.pull", "sync.pull", {"after": 0, "limit": 100}),
     ("op-match.counts", "match.counts", {"skills": ["weld", "cook"]}),
+    ("op-match.vacancies-network", "match.vacancies",
+     {"profile": {"birth_year": 1990, "region": "110105",
+                  "skills": [{"id": "weld", "level": 3}]}, "scope": "network"}),
+    ("op-stats.supply_demand-network", "stats.supply_demand",
+     {"period": "2026", "network": True}),
 ]
 
 
