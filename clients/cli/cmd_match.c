@@ -458,7 +458,7 @@ print_table(const msgpack_object *result, bool why)
     }
     printf("%*s  %-*s  %*s", (int)rank_w, "rank", (int)id_w, "id", (int)score_w, "score");
     if (nodes)
-        printf("  %-*s", (int)node_w, "node");
+        printf("  %-*s", why ? (int)node_w : 0, "node");
     printf("%s\n", why ? "  why" : "");
     for (uint32_t i = 0; i < m->via.array.size; i++) {
         const msgpack_object *h = &m->via.array.ptr[i];
@@ -477,7 +477,8 @@ print_table(const msgpack_object *result, bool why)
             str_of(cli_map_get(h, "node"), &node, &node_n);
             fputs("  ", stdout);
             put_safe(node, node_n);
-            printf("%*s", (int)(node_w - display_width(node, node_n)), "");
+            if (why)  /* no trailing blanks when it ends the line */
+                printf("%*s", (int)(node_w - display_width(node, node_n)), "");
         }
         if (why) {
             line_t l;
