@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <math.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,6 +421,28 @@ Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180
     jt_daemon_stop(n.b);
 }
 
+typedef struct slow_call {
+    jm_client_t *c;
+    bool answered;
+} slow_call_t;
+
+/* A network-wide match on its own thread; answered tells whether it got
+ * a success. */
+static void *
+slow_call(void *arg)
+{
+    slow_call_t *sc = arg;
+    char *res = NULL;
+    /* The library directly: a failed assertion must not happen off the
+     * test's thread. */
+    int rc = jm_call_json(sc->c, "match.vacancies",
+                          "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\"}, "
+                          "\"scope\": \"network\"}", &res);
+    sc->answered = rc == 0 && res && strstr(res, "\"missing\"");
+    free(res);
+    return NULL;
+}
+
 /* A peer that takes the connection but never answers: the reply comes
  * after about federation_timeout_ms and names it; the other peer's and
  * this node's matches are in it. */
@@ -519,7 +542,17 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
     jm_close(kiosk);
     jm_close(cb);
     jm_close(cp);
+
+    /* SIGTERM while a request waits for the silent peer: it is answered
+     * (the drain waits for it) and the daemon exits cleanly. */
+    slow_call_t sc = {.c = jt_connect(p)};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, slow_call, &sc), 0);
+    jt_sleep_ms(100);
     cr_assert_eq(jt_daemon_stop(p), 0, "the province did not exit cleanly");
+    pthread_join(t, NULL);
+    cr_assert(sc.answered, "the request in flight was not answered");
+    jm_close(sc.c);
     cr_assert_eq(jt_daemon_stop(b), 0);
     close(silent);
 }
