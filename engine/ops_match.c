@@ -256,7 +256,7 @@ start_network(en_req_t *req, const ix_record_t *rec, pr_worker_t *profile,
     if (rec->id) {
         rc = en_store_decode_worker(req->srv->sealer, rec, false, &zone, profile);
         if (rc != 0)
-            rc = en_storage_error(&req->err, rc == -EIO || rc == -EBADMSG ? -EIO : rc);
+            rc = en_storage_error(&req->err, rc);
     }
     if (rc == 0) {
         en_fed_match_t m = {
