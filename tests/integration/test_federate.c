@@ -5,7 +5,10 @@
  * holding the union of the vacancies (ids, order, scores within 1e-9,
  * and each match's node), for many random profiles and stored workers;
  * with a city killed, the reply names it missing and the rest comes back;
- * a peer that never answers costs federation_timeout_ms and is named. */
+ * a peer that never answers costs federation_timeout_ms and is named; a
+ * national node asking two provinces, one behind, takes the counts of
+ * the current one. The roll-up of stats.supply_demand equals the union's
+ * figures too. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
@@ -555,4 +558,76 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
     jm_close(sc.c);
     cr_assert_eq(jt_daemon_stop(b), 0);
     close(silent);
+}
+
+/* A national node asks two provinces that both hold copies of city-a's
+ * vacancies, one of them behind (it polls once a minute). City-a itself
+ * is not asked, so for its vacancies the national node takes the counts
+ * of the province holding more of them, the current one: the result is
+ * still the union's, scores and all. With the other's counts it would
+ * not be (a different N and df give different scores). */
+Test(federate, without_the_owner_the_freshest_holder_counts, .timeout = 120)
+{
+    srand(7411);
+    char ini[1024];
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = city-a\n[keys]\nprovince = node:%s\n", KEY_PROVINCE_AT_A);
+    jt_daemon_t *a = jt_daemon_start_ini(ini, NULL);
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-1\nsync_interval = 50\n"
+             "[keys]\nnational = node:%s\n[peers]\ncity-a = %s %s\n",
+             KEY_A_AT_PROVINCE, a->addr, KEY_PROVINCE_AT_A);
+    jt_daemon_t *p1 = jt_daemon_start_ini(ini, NULL);
+    jt_daemon_t *uni = jt_daemon_start_ini("[server]\nnode = union\n", NULL);
+    jm_client_t *ca = jt_connect_admin(a), *cu = jt_connect_admin(uni);
+    char json[2048], id[32];
+    jt_daemon_t *p2 = NULL, *nat = NULL;
+    for (int i = 0; i < 160; i++) {
+        if (i == 80) {
+            /* Province-2 starts now: it takes the first half at once, then,
+             * caught up, waits a minute before it looks again. */
+            snprintf(ini, sizeof ini,
+                     "[server]\nnode = province-2\nsync_interval = 60000\n"
+                     "[keys]\nnational = node:%s\n[peers]\ncity-a = %s %s\n",
+                     KEY_A_AT_PROVINCE, a->addr, KEY_PROVINCE_AT_A);
+            p2 = jt_daemon_start_ini(ini, NULL);
+            wait_vacancy(p2, "a-079");
+            snprintf(ini, sizeof ini,
+                     "[server]\nnode = national\n"
+                     "[peers]\nprovince-1 = %s %s\nprovince-2 = %s %s\n",
+                     p1->addr, KEY_A_AT_PROVINCE, p2->addr, KEY_A_AT_PROVINCE);
+            nat = jt_daemon_start_ini(ini, NULL);
+        }
+        snprintf(id, sizeof id, "a-%03d", i);
+        random_vacancy(json, sizeof json, id);
+        put_json(ca, "vacancy.put", json);
+        put_json(cu, "vacancy.put", json);
+    }
+    wait_vacancy(p1, "a-159");
+    cr_assert(!has_vacancy(p2, "a-159"), "province-2 should be behind");
+
+    jm_client_t *cn = jt_connect(nat), *un = jt_connect(uni);
+    char profile[1024];
+    for (int q = 0; q < 40; q++) {
+        random_worker(profile, sizeof profile, NULL);
+        jm_reply_t *ru = jt_call_json(un, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"all\", \"limit\": 30, "
+                                      "\"as_of\": %d}", profile, AS_OF);
+        jm_reply_t *rn = jt_call_json(cn, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"network\", \"limit\": 30, "
+                                      "\"as_of\": %d}", profile, AS_OF);
+        expect_same(rn, ru, "at the national node", q);
+        jm_reply_free(ru);
+        jm_reply_free(rn);
+    }
+    cr_assert(!has_vacancy(p2, "a-159"), "province-2 caught up during the test");
+    jm_close(cn);
+    jm_close(un);
+    jm_close(ca);
+    jm_close(cu);
+    cr_assert_eq(jt_daemon_stop(nat), 0, "the national node did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(p2), 0);
+    cr_assert_eq(jt_daemon_stop(p1), 0);
+    cr_assert_eq(jt_daemon_stop(a), 0);
+    cr_assert_eq(jt_daemon_stop(uni), 0);
 }
