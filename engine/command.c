@@ -97,6 +97,29 @@ en_storage_error(pr_error_t *err, int rc)
     return pr_fail(err, PR_INTERNAL, "storage error");
 }
 
+int
+en_read_error(pr_error_t *err, const char *record, const char *sealed, int rc)
+{
+    char why[160];
+    switch (rc) {
+    case -ENOKEY:
+        snprintf(why, sizeof why, "its %s are sealed under a secret key the daemon does not hold",
+                 sealed);
+        break;
+    case -EBADMSG:
+        snprintf(why, sizeof why,
+                 "its %s do not authenticate (altered, or sealed for another record)", sealed);
+        break;
+    case -EIO:
+        snprintf(why, sizeof why, "the stored record does not decode");
+        break;
+    default:
+        return en_storage_error(err, rc);
+    }
+    en_error("%s: %s", record, why);
+    return pr_fail(err, PR_INTERNAL, "%s: %s", record, why);
+}
+
 void
 en_pack_raw(msgpack_packer *pk, const void *bytes, size_t len)
 {

@@ -88,6 +88,13 @@ int en_job_new(en_req_t *req, void *data,
  * the client is told nothing useful). Returns -1. */
 int en_storage_error(pr_error_t *err, int rc);
 
+/* Fills err for a stored record that cannot be answered with (record
+ * names it, e.g. "worker w-1"; sealed names its sealed part, e.g.
+ * "personal fields"): -ENOKEY, -EBADMSG and -EIO are internal errors
+ * saying why, logged with the record's name only; any other error goes to
+ * en_storage_error. Returns -1. */
+int en_read_error(pr_error_t *err, const char *record, const char *sealed, int rc);
+
 /* Reads args.cursor, an opaque cursor of at most max bytes sent as
  * lowercase hex. Returns 1 when absent, 0 with the bytes in out and *len,
  * or -1 with req->err set. */

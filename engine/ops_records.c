@@ -9,7 +9,6 @@
 #include "command.h"
 #include "conn.h"
 #include "index.h"
-#include "log.h"
 #include "record.h"
 #include "store.h"
 
@@ -56,22 +55,9 @@ sees_personal(const en_req_t *req)
 static int
 worker_read_error(en_req_t *req, const char *id, uint32_t id_len, int rc)
 {
-    const char *why;
-    switch (rc) {
-    case -ENOKEY:
-        why = "its personal fields are sealed under a secret key the daemon does not hold";
-        break;
-    case -EBADMSG:
-        why = "its personal fields do not authenticate (altered, or sealed for another record)";
-        break;
-    case -EIO:
-        why = "the stored record does not decode";
-        break;
-    default:
-        return en_storage_error(&req->err, rc);
-    }
-    en_error("worker %.*s: %s", (int)id_len, id, why);
-    return pr_fail(&req->err, PR_INTERNAL, "worker %.*s: %s", (int)id_len, id, why);
+    char record[PR_ID_MAX + 16];
+    snprintf(record, sizeof record, "worker %.*s", (int)id_len, id);
+    return en_read_error(&req->err, record, "personal fields", rc);
 }
 
 /* Personal fields are never stored in clear: without a secret key to seal

@@ -18,7 +18,6 @@
 #include "command.h"
 #include "conn.h"
 #include "index.h"
-#include "log.h"
 #include "record.h"
 #include "referral.h"
 #include "referrals.h"
@@ -303,24 +302,10 @@ load_referral(ix_txn_t *txn, const en_sealer_t *sealer, uint64_t refno, msgpack_
 static int
 referral_read_error(pr_error_t *err, uint64_t refno, int rc)
 {
-    const char *why;
-    switch (rc) {
-    case -ENOKEY:
-        why = "its notes are sealed under a secret key the daemon does not hold";
-        break;
-    case -EBADMSG:
-        why = "its notes do not authenticate (altered, or sealed for another referral)";
-        break;
-    case -EIO:
-        why = "the stored referral does not decode";
-        break;
-    default:
-        return en_storage_error(err, rc);
-    }
-    char id[PR_REF_ID_MAX + 1];
+    char id[PR_REF_ID_MAX + 1], record[PR_REF_ID_MAX + 16];
     pr_referral_id_format(id, refno);
-    en_error("referral %s: %s", id, why);
-    return pr_fail(err, PR_INTERNAL, "referral %s: %s", id, why);
+    snprintf(record, sizeof record, "referral %s", id);
+    return en_read_error(err, record, "notes", rc);
 }
 
 /* The hire: everything is checked before anything is written, so a

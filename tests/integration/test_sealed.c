@@ -526,6 +526,80 @@ Test(sealed, referral_notes_are_sealed_at_rest_and_read_back)
     jt_daemon_stop(d);
 }
 
+/* The sealed note of the first event of referral refno, read with the
+ * index from the stopped daemon's directory. */
+static size_t
+sealed_note_of(const char *dir, uint64_t refno, uint8_t *out, size_t cap)
+{
+    ix_env_t *ix;
+    ix_options_t o = {.map_size = 64u << 20};
+    cr_assert_eq(ix_open(dir, &o, &ix), 0);
+    ix_txn_t *txn;
+    cr_assert_eq(ix_read_begin(ix, &txn), 0);
+    ix_referral_t ref;
+    cr_assert_eq(ix_referral_get(txn, refno, &ref), 0);
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 2048);
+    msgpack_object obj;
+    size_t off = 0;
+    cr_assert_eq(msgpack_unpack(ref.value, ref.value_len, &off, &zone, &obj),
+                 MSGPACK_UNPACK_SUCCESS);
+    const msgpack_object *h = jt_need(&obj, "history");
+    const msgpack_object *note = jt_need(&h->via.array.ptr[0], "note");
+    cr_assert_eq(note->type, MSGPACK_OBJECT_BIN, "the note is not sealed");
+    size_t len = note->via.bin.size;
+    cr_assert_leq(len, cap);
+    memcpy(out, note->via.bin.ptr, len);
+    msgpack_zone_destroy(&zone);
+    ix_read_end(txn);
+    ix_close(ix);
+    return len;
+}
+
+Test(sealed, an_altered_note_is_detected_and_harms_nothing_else)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    put_person(c, &ANNA);
+    put_person(c, &BO);
+    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    char bad[32], good[32];
+    snprintf(bad, sizeof bad, "%s", jt_refer(c, ANNA.id, "v-1", NOTE_1));
+    snprintf(good, sizeof good, "%s", jt_refer(c, BO.id, "v-1", NOTE_2));
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    uint8_t sealed[1200], flipped[1200];
+    size_t len = sealed_note_of(d->dir, 1, sealed, sizeof sealed);
+    cr_assert_str_eq(bad, "r-1");
+    memcpy(flipped, sealed, len);
+    flipped[len / 2] ^= 0x10;
+    char path[600];
+    data_path(d, path, sizeof path);
+    cr_assert_geq(rewrite_file(path, sealed, flipped, len), 1);
+
+    jt_daemon_restart(d);
+    c = jt_connect_admin(d);
+    jm_reply_t *r = jt_call_json(c, "referral.get", "{\"id\": \"%s\"}", bad);
+    jt_expect_error(r, "internal", "referral r-1: its notes do not authenticate");
+    jm_reply_free(r);
+    r = jt_call_json(c, "referral.list", "{\"vacancy\": \"v-1\"}");
+    jt_expect_error(r, "internal", "referral r-1: its notes do not authenticate");
+    jm_reply_free(r);
+    r = jt_call_json(c, "referral.update", "{\"id\": \"%s\", \"status\": \"withdrawn\"}", bad);
+    jt_expect_error(r, "internal", "do not authenticate");
+    jm_reply_free(r);
+    /* The other referral, the connection and the daemon are unharmed. */
+    const char *const notes[] = {NOTE_2};
+    expect_notes(c, good, notes, 1);
+    r = jt_call_json(c, "referral.update", "{\"id\": \"%s\", \"status\": \"interviewed\"}", good);
+    jt_expect_ok(r, "referral.update");
+    jm_reply_free(r);
+    jt_call_ok(c, "ping", NULL);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
 Test(sealed, a_note_stored_in_clear_before_notes_were_sealed_still_reads)
 {
     jt_daemon_t *d = jt_daemon_start(NULL);
