@@ -415,12 +415,22 @@ Test(sealed, without_a_key_personal_fields_are_refused_not_stored_in_clear)
     jt_daemon_stop(d);
 }
 
-Test(sealed, a_hire_rewrites_the_worker_sealed_with_its_personal_fields)
+/* A daemon with Anna and a vacancy v-1 she can be referred to; *c is an
+ * admin connection to it. */
+static jt_daemon_t *
+start_with_anna(jm_client_t **c)
 {
     jt_daemon_t *d = jt_daemon_start(NULL);
-    jm_client_t *c = jt_connect_admin(d);
-    put_person(c, &ANNA);
-    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    *c = jt_connect_admin(d);
+    put_person(*c, &ANNA);
+    jt_put_vacancy(*c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    return d;
+}
+
+Test(sealed, a_hire_rewrites_the_worker_sealed_with_its_personal_fields)
+{
+    jm_client_t *c;
+    jt_daemon_t *d = start_with_anna(&c);
     char id[32];
     snprintf(id, sizeof id, "%s", jt_refer(c, ANNA.id, "v-1", NULL));
     jm_reply_t *r = jt_call_json(c, "referral.update",
@@ -475,10 +485,8 @@ expect_notes(jm_client_t *c, const char *id, const char *const *notes, uint32_t 
 
 Test(sealed, referral_notes_are_sealed_at_rest_and_read_back)
 {
-    jt_daemon_t *d = jt_daemon_start(NULL);
-    jm_client_t *c = jt_connect_admin(d);
-    put_person(c, &ANNA);
-    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    jm_client_t *c;
+    jt_daemon_t *d = start_with_anna(&c);
     char id[32];
     snprintf(id, sizeof id, "%s", jt_refer(c, ANNA.id, "v-1", NOTE_1));
     jm_reply_t *r = jt_call_json(c, "referral.update",
@@ -558,11 +566,9 @@ sealed_note_of(const char *dir, uint64_t refno, uint8_t *out, size_t cap)
 
 Test(sealed, an_altered_note_is_detected_and_harms_nothing_else)
 {
-    jt_daemon_t *d = jt_daemon_start(NULL);
-    jm_client_t *c = jt_connect_admin(d);
-    put_person(c, &ANNA);
+    jm_client_t *c;
+    jt_daemon_t *d = start_with_anna(&c);
     put_person(c, &BO);
-    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
     char bad[32], good[32];
     snprintf(bad, sizeof bad, "%s", jt_refer(c, ANNA.id, "v-1", NOTE_1));
     snprintf(good, sizeof good, "%s", jt_refer(c, BO.id, "v-1", NOTE_2));
@@ -602,10 +608,8 @@ Test(sealed, an_altered_note_is_detected_and_harms_nothing_else)
 
 Test(sealed, a_note_stored_in_clear_before_notes_were_sealed_still_reads)
 {
-    jt_daemon_t *d = jt_daemon_start(NULL);
-    jm_client_t *c = jt_connect_admin(d);
-    put_person(c, &ANNA);
-    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    jm_client_t *c;
+    jt_daemon_t *d = start_with_anna(&c);
     jm_close(c);
     cr_assert_eq(jt_daemon_term(d), 0);
 
