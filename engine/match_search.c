@@ -852,16 +852,15 @@ close_walks(search_t *s, ix_groups_t **g)
     }
 }
 
-/* Walks the counties of the probe's region prefix of prefix_len digits,
- * leaving out those of its prefix of done_len digits (read before; 0:
- * none), county by county, merging the walked terms by their groups'
- * county order. */
+/* Walks the counties of the walks' range (the probe's region prefix of
+ * ring digits), leaving out those of its prefix of done_len digits (read
+ * before; 0: none), county by county, merging the walked terms by their
+ * groups' county order. */
 static int
-walk_ring(search_t *s, uint32_t prefix_len, uint32_t done_len)
+walk_ring(search_t *s, ix_groups_t *const *g, uint32_t ring, uint32_t done_len)
 {
-    ix_groups_t *g[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX] = {0};
-    bool own = prefix_len == EN_SCOPE_COUNTY;
-    int rc = open_walks(s, prefix_len, g);
+    bool own = ring == EN_SCOPE_COUNTY;
+    int rc = 0;
     while (rc == 0) {
         uint32_t n_unread = count_unread(s, own);
         const char *county = NULL;
@@ -884,23 +883,30 @@ walk_ring(search_t *s, uint32_t prefix_len, uint32_t done_len)
         }
         rc = step_county(s, g, here, n_unread);
     }
-    close_walks(s, g);
     return rc;
 }
 
 /* The scope in rings around the probe: its own county, then the rest of
  * its city, of its province, of the country, as far as the scope goes.
  * The nearest candidates have the county bonus, and the more candidates
- * the bar has seen, the higher it is when the large rings are read. */
+ * the bar has seen, the higher it is when the large rings are read. The
+ * walks of the own county widen to each next ring. */
 static int
 walk_counties(search_t *s)
 {
     static const uint32_t rings[] = {EN_SCOPE_COUNTY, EN_SCOPE_CITY, EN_SCOPE_PROVINCE,
                                      EN_SCOPE_ALL};
     uint32_t scope = (uint32_t)s->q->scope;
-    int rc = 0;
-    for (uint32_t i = 0; i < 4 && rc == 0 && rings[i] >= scope; i++)
-        rc = walk_ring(s, rings[i], i > 0 ? rings[i - 1] : 0);
+    ix_groups_t *g[IX_SKILLS_MAX + IX_OCCUPATIONS_MAX] = {0};
+    int rc = open_walks(s, EN_SCOPE_COUNTY, g);
+    for (uint32_t i = 0; i < 4 && rc == 0 && rings[i] >= scope; i++) {
+        /* A term left stays left: its walk need not move. */
+        for (uint32_t x = count_unread(s, false); i > 0 && x < s->n_terms && rc == 0; x++)
+            rc = ix_groups_widen(g[s->by_bound[x]], rings[i]);
+        if (rc == 0)
+            rc = walk_ring(s, g, rings[i], i > 0 ? rings[i - 1] : 0);
+    }
+    close_walks(s, g);
     return rc;
 }
 

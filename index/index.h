@@ -309,6 +309,10 @@ const char *ix_groups_county(const ix_groups_t *g);
 int ix_groups_take(ix_groups_t *g);
 /* Moves past the current group without reading it. */
 int ix_groups_skip(ix_groups_t *g);
+/* Starts the walk over on a shorter prefix (prefix_len digits, no longer
+ * than the walk's) of the region it was opened with: a walk of a county
+ * can go on to its city, province and the country. */
+int ix_groups_widen(ix_groups_t *g, uint32_t prefix_len);
 /* Hands the postings of one record (docno) in the walk's term and one
  * county of its range to the callback, if there are any, wherever the
  * walk is: a look-up, so that a term can be consulted for a few

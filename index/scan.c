@@ -178,6 +178,24 @@ ix_groups_take(ix_groups_t *g)
 }
 
 int
+ix_groups_widen(ix_groups_t *g, uint32_t prefix_len)
+{
+    size_t term_len = g->w.klen - 6;
+    if ((prefix_len != 0 && prefix_len != 2 && prefix_len != 4 && prefix_len != 6) ||
+        term_len + prefix_len > g->w.plen)
+        return -EINVAL;
+    g->w.plen = term_len + prefix_len;
+    /* From a cursor already near, LMDB finds the key without a descent
+     * from the root when it lies on the leaf page the cursor holds. */
+    g->k.mv_size = g->w.plen;
+    g->k.mv_data = (void *)g->w.prefix;
+    g->rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_SET_RANGE);
+    if (g->rc != 0 && g->rc != MDB_NOTFOUND)
+        return ix_mdb_err(g->rc);
+    return groups_settle(g);
+}
+
+int
 ix_groups_skip(ix_groups_t *g)
 {
     if (g->rc != 0)

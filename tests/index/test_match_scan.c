@@ -5,7 +5,7 @@
  * the write transaction), each posting's brief against the one derived
  * from the model, ix_get_docno against ix_get, the match fields and terms
  * of ix_record_t, the county walks mixing takes, skips and look-ups by
- * docno, and ix_check finding damage to the skill and minor-group
+ * docno and widening from a county to the country, and ix_check finding damage to the skill and minor-group
  * postings, stale briefs included.
  */
 #include <criterion/criterion.h>
@@ -508,6 +508,50 @@ verify_groups_mixed(ix_txn_t *t)
     }
 }
 
+/* A walk opened on a county and widened to its city, province and the
+ * whole country reads, after each widening, exactly the brute force's
+ * postings of that prefix; widening to a longer prefix is refused. */
+static void
+verify_groups_widen(ix_txn_t *t)
+{
+    static hits_t got, want;
+    static const uint32_t lens[] = {4, 2, 0};
+    for (int k = 0; k < 2; k++) {
+        uint8_t kind = k == 0 ? IX_VACANCY : IX_WORKER;
+        for (int term = 0; term < NSK + NMIN; term++) {
+            const char *region = regions[(term + k) % NREG];
+            ix_groups_t *g;
+            got.n = 0;
+            got.stop_after = 0;
+            if (term < NSK)
+                cr_assert_eq(ix_groups_skill(t, kind, skills[term], (uint32_t)strlen(skills[term]),
+                                             region, 6, on_skill, &got, &g), 0);
+            else
+                cr_assert_eq(ix_groups_minor(t, kind, minors[term - NSK], region, 6, on_minor,
+                                             &got, &g), 0);
+            while (ix_groups_county(g))
+                cr_assert_eq(ix_groups_take(g), 0);
+            for (int i = 0; i < 3; i++) {
+                char pfx[7];
+                snprintf(pfx, sizeof pfx, "%.*s", (int)lens[i], region);
+                got.n = 0;
+                cr_assert_eq(ix_groups_widen(g, lens[i]), 0);
+                cr_assert_eq(ix_groups_widen(g, lens[i] + 2), -EINVAL);
+                while (ix_groups_county(g))
+                    cr_assert_eq(ix_groups_take(g), 0);
+                if (term < NSK)
+                    brute_skill(k, term, pfx, &want);
+                else
+                    brute_minor(k, minors[term - NSK], pfx, &want);
+                char what[64];
+                snprintf(what, sizeof what, "%c term %d widened to '%s'", kind, term, pfx);
+                same_hits(&got, &want, what);
+            }
+            ix_groups_close(g);
+        }
+    }
+}
+
 static void
 verify_check(void)
 {
@@ -544,6 +588,7 @@ Test(match_scan, scans_equal_brute_force_through_changes)
     cr_assert_eq(ix_read_begin(env, &t), 0);
     verify_scans(t);
     verify_groups_mixed(t);
+    verify_groups_widen(t);
     ix_read_end(t);
     verify_check();
     for (int round = 0; round < 8; round++) {
@@ -587,6 +632,7 @@ Test(match_scan, scans_equal_brute_force_through_changes)
         cr_assert_eq(ix_read_begin(env, &t), 0);
         verify_scans(t);
         verify_groups_mixed(t);
+        verify_groups_widen(t);
         ix_read_end(t);
         verify_check();
     }
