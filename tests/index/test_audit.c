@@ -11,35 +11,21 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "scratch.h"
 
-static char dir[64];
+static char dir[JT_SCRATCH_DIR_MAX];
 static ix_env_t *env;
-
-static void
-open_store(void)
-{
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
-}
 
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/ixaudit-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    open_store();
+    env = jt_scratch_new(dir, "ixaudit");
 }
 
 static void
 teardown(void)
 {
-    ix_close(env);
-    char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
+    jt_scratch_remove(env, dir);
 }
 
 TestSuite(audit, .init = setup, .fini = teardown);
@@ -244,7 +230,7 @@ Test(audit, entries_go_with_their_transaction_and_seq_survives_reopen)
     cr_assert_eq(append(t, 11, "a", "worker.put", "w2"), 2);
     cr_assert_eq(ix_write_commit(t), 0);
     ix_close(env);
-    open_store();
+    env = jt_scratch_open(dir);
     cr_assert_eq(ix_write_begin(env, &t), 0);
     cr_assert_eq(append(t, 12, "a", "worker.get", "w1"), 3);
     cr_assert_eq(ix_write_commit(t), 0);
@@ -299,7 +285,7 @@ drop_entry(void)
     mdb_cursor_close(c);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(e);
-    open_store();
+    env = jt_scratch_open(dir);
 }
 
 Test(audit, check_finds_a_subject_key_without_its_entry)

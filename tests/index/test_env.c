@@ -14,21 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "index.h"
 
 static char dir[64];
 static char copy_dir[64];
-
-static void
-rm_store(const char *d)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", d);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", d);
-    unlink(p);
-    rmdir(d);
-}
 
 static void
 setup(void)
@@ -41,9 +31,8 @@ setup(void)
 static void
 teardown(void)
 {
-    rm_store(dir);
-    if (copy_dir[0])
-        rm_store(copy_dir);
+    jt_remove_tree(dir);
+    jt_remove_tree(copy_dir);
 }
 
 TestSuite(env, .init = setup, .fini = teardown, .timeout = 60);

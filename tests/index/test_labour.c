@@ -11,29 +11,22 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "scratch.h"
 
-static char dir[64];
+static char dir[JT_SCRATCH_DIR_MAX];
 static ix_env_t *env;
 
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/ixlabour-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
+    env = jt_scratch_new(dir, "ixlabour");
 }
 
 static void
 teardown(void)
 {
-    ix_close(env);
-    char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
+    jt_scratch_remove(env, dir);
+    env = NULL;
 }
 
 TestSuite(labour, .init = setup, .fini = teardown);
@@ -290,8 +283,7 @@ tamper(const char *dbname, char tag, bool bump)
     mdb_cursor_close(c);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(e);
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
+    env = jt_scratch_open(dir);
 }
 
 Test(labour, referrals_count_their_hires_and_keep_their_pair)

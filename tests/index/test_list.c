@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "scratch.h"
 
-static char dir[64];
+static char dir[JT_SCRATCH_DIR_MAX];
 static ix_env_t *env;
 
 #define NDOCS 90
@@ -62,10 +63,7 @@ put_rec(ix_txn_t *t, rec_t *r)
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/ixlist-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
+    env = jt_scratch_new(dir, "ixlist");
     srand(11);
     ix_txn_t *t;
     cr_assert_eq(ix_write_begin(env, &t), 0);
@@ -107,13 +105,8 @@ setup(void)
 static void
 teardown(void)
 {
-    ix_close(env);
-    char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
+    jt_scratch_remove(env, dir);
+    env = NULL;
 }
 
 TestSuite(list, .init = setup, .fini = teardown);

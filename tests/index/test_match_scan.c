@@ -17,30 +17,22 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "scratch.h"
 
-static char dir[64];
+static char dir[JT_SCRATCH_DIR_MAX];
 static ix_env_t *env;
 
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/ixscan-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
+    env = jt_scratch_new(dir, "ixscan");
 }
 
 static void
 teardown(void)
 {
-    ix_close(env);
+    jt_scratch_remove(env, dir);
     env = NULL;
-    char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
 }
 
 TestSuite(match_scan, .init = setup, .fini = teardown);
@@ -963,8 +955,7 @@ Test(match_scan, match_fields_roundtrip_extremes)
         }
         ix_read_end(t);
         ix_close(env);
-        ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-        cr_assert_eq(ix_open(dir, &o, &env), 0);
+        env = jt_scratch_open(dir);
     }
 }
 
@@ -1060,8 +1051,7 @@ tamper(tamper_fn fn)
     fn(txn, dbi);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(e);
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
+    env = jt_scratch_open(dir);
 }
 
 /* Positions c at the first posting with tag and kind; its key in *k. */

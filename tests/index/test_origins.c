@@ -15,35 +15,21 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "scratch.h"
 
-static char dir[64];
+static char dir[JT_SCRATCH_DIR_MAX];
 static ix_env_t *env;
-
-static void
-open_store(void)
-{
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
-}
 
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/ixorigin-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    open_store();
+    env = jt_scratch_new(dir, "ixorigin");
 }
 
 static void
 teardown(void)
 {
-    ix_close(env);
-    char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
+    jt_scratch_remove(env, dir);
 }
 
 #define NIDS 40
@@ -238,7 +224,7 @@ Test(origins, counts_per_origin_follow_every_change)
         verify();
     }
     ix_close(env);
-    open_store();
+    env = jt_scratch_open(dir);
     verify();
 }
 
@@ -303,7 +289,7 @@ Test(origins, check_notices_a_wrong_counter_per_origin)
     cr_assert_eq(mdb_put(mt, dbi, &k, &v, 0), 0);
     cr_assert_eq(mdb_txn_commit(mt), 0);
     mdb_env_close(me);
-    open_store();
+    env = jt_scratch_open(dir);
     cr_assert_eq(ix_read_begin(env, &t), 0);
     char rep[512];
     int rc = ix_check(t, rep, sizeof rep);

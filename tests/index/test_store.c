@@ -15,44 +15,29 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "scratch.h"
 
-static char dir[64];
+static char dir[JT_SCRATCH_DIR_MAX];
 static ix_env_t *env;
-
-static void
-rm_store(void)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
-}
 
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/ixstore-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
+    env = jt_scratch_new(dir, "ixstore");
 }
 
 static void
 teardown(void)
 {
-    ix_close(env);
+    jt_scratch_remove(env, dir);
     env = NULL;
-    rm_store();
 }
 
 static void
 reopen(void)
 {
     ix_close(env);
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
+    env = jt_scratch_open(dir);
 }
 
 /* ---- an in-memory model of what the store should hold ---- */
@@ -526,8 +511,7 @@ verify_raw(model_t *md)
     compare_dbi(txn, "counts", cnt, nc);
     mdb_txn_abort(txn);
     mdb_env_close(e);
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
+    env = jt_scratch_open(dir);
 }
 
 static void
@@ -871,8 +855,7 @@ Test(store, changelog_monotonic_across_reopen)
 Test(store, map_full_is_enospc_and_store_stays_readable)
 {
     /* A new store: an existing one would keep the 64 MiB it was made with. */
-    ix_close(env);
-    rm_store();
+    jt_scratch_remove(env, dir);
     cr_assert_eq(mkdir(dir, 0700), 0);
     ix_options_t o = {.map_size = 1 << 20, .sync = IX_SYNC_FULL};
     cr_assert_eq(ix_open(dir, &o, &env), 0);
@@ -942,8 +925,7 @@ tamper(const char *dbname, void (*fn)(MDB_txn *, MDB_dbi))
     fn(txn, dbi);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(e);
-    ix_options_t o = {.map_size = 64 << 20, .sync = IX_SYNC_NONE};
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
+    env = jt_scratch_open(dir);
 }
 
 static void
@@ -1150,9 +1132,8 @@ Test(store, open_refuses_another_format_version)
     cr_assert_gt(atoi(reads + strlen("this build reads ")), 2, "%s", msg);
     /* Refusing changed nothing: the version is still 2, refused again. */
     cr_assert_eq(ix_open(dir, &o, &e2), -EPROTO);
-    rm_store();
-    cr_assert_not_null(mkdtemp(strcpy(dir, "/tmp/ixstore-XXXXXX")));
-    cr_assert_eq(ix_open(dir, &o, &env), 0);
+    jt_scratch_remove(NULL, dir);
+    env = jt_scratch_new(dir, "ixstore");
 }
 
 Test(store, open_errors)

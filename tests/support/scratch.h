@@ -1,0 +1,23 @@
+/* scratch.h - an index store in a temporary directory of its own, for the
+ * unit tests: made, opened again, and removed with everything in it. The
+ * store has a 64 MiB map and no sync. Helpers that cannot proceed fail the
+ * current Criterion test.
+ */
+#ifndef JM_TESTS_SCRATCH_H
+#define JM_TESTS_SCRATCH_H
+
+#include "index.h"
+
+#define JT_SCRATCH_DIR_MAX 64
+
+/* Makes a new directory /tmp/<prefix>-XXXXXX (its path goes to dir) and
+ * opens a store in it. */
+ix_env_t *jt_scratch_new(char dir[JT_SCRATCH_DIR_MAX], const char *prefix);
+
+/* Opens the store in dir (again). */
+ix_env_t *jt_scratch_open(const char *dir);
+
+/* Closes env (NULL: nothing to close) and removes dir with what is in it. */
+void jt_scratch_remove(ix_env_t *env, const char *dir);
+
+#endif
