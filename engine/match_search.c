@@ -2,17 +2,25 @@
  * every candidate.
  *
  * The probe's terms are its skills and the minor occupation groups of its
- * codes of 7 or 10 characters. Their postings within the scope are walked
- * county by county (each term's postings in one county are one group, and
- * the terms' groups are merged in county order), so that one county's
- * candidates accumulate in a small table that stays in cache. Every
- * posting carries the candidate's skill level and a brief of its record:
- * the walk alone decides the contract's rules 1-5 and sums each
- * candidate's skill part and bonuses, with no record read. After each
- * county, the candidates' sure scores raise the bar (the k-th best), and
- * those whose bound still reaches it become finalists; the finalists are
- * then read and scored exactly (en_score_pair), best bound first, until
- * none left can enter the list. See docs/matching.md.
+ * codes of 7 or 10 characters. Their postings are walked in rings around
+ * the probe (its county, then the rest of its city, province, country, as
+ * far as the scope goes) and within a ring county by county (each term's
+ * postings in one county are one group, and the terms' groups are merged
+ * in county order), so that one county's candidates accumulate in a small
+ * table that stays in cache. Every posting carries the candidate's skill
+ * level and a brief of its record: the walk alone decides the contract's
+ * rules 1-5 and sums each candidate's skill part and bonuses, with no
+ * record read. After each county, the candidates' sure scores raise the
+ * bar (the k-th best), and those whose bound still reaches it become
+ * finalists; the finalists are then read and scored exactly
+ * (en_score_pair), best bound first, until none left can enter the list.
+ *
+ * Each term has a bound, the most it adds to a score. The terms whose
+ * bounds, summed with every bonus a candidate may have, stay below the
+ * bar cannot bring in a candidate that enters the list (MaxScore): they
+ * are no longer walked, and the other terms' candidates are completed
+ * from them by look-ups (or by reading a county's group whole, when the
+ * candidates are many). See docs/matching.md.
  */
 #include "match.h"
 
