@@ -556,3 +556,35 @@ Test(fair, allocations_become_referrals, .timeout = 120)
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
+
+/* Notes are stored sealed: a server without a secret key makes a fair's
+ * referrals without the note it would give them. */
+Test(fair, without_a_key_referrals_are_made_without_a_note, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start_keyless(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    jt_put_vacancy(c, "fv1", "110101", "6-05-02-03", "weld:3");
+    jt_put_worker(c, "fw1", "110101", "6-05-02", "weld:4");
+    jm_reply_t *r = jt_call_json(c, "fair.create", "{\"id\": \"kf\", \"name\": \"Fair\"}");
+    jt_expect_ok(r, "fair.create");
+    jm_reply_free(r);
+    r = jt_call_json(c, "fair.register",
+                     "{\"fair\": \"kf\", \"vacancies\": [\"fv1\"], \"workers\": [\"fw1\"]}");
+    jt_expect_ok(r, "fair.register");
+    jm_reply_free(r);
+    r = jt_call_json(c, "fair.allocate", "{\"fair\": \"kf\", \"referrals\": true}");
+    jt_expect_ok(r, "fair.allocate with referrals");
+    const msgpack_object *refs = jt_need(&r->result, "referrals");
+    cr_assert_eq(refs->via.array.size, 1);
+    char rid[32];
+    snprintf(rid, sizeof rid, "%s", jt_get_str(&refs->via.array.ptr[0], "referral"));
+    jm_reply_free(r);
+    r = jt_call_json(c, "referral.get", "{\"id\": \"%s\"}", rid);
+    jt_expect_ok(r, "referral.get");
+    const msgpack_object *h = jt_need(jt_need(&r->result, "referral"), "history");
+    cr_assert_eq(h->via.array.size, 1);
+    cr_assert_eq(jt_need(&h->via.array.ptr[0], "note")->type, MSGPACK_OBJECT_NIL);
+    jm_reply_free(r);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
