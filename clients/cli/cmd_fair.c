@@ -88,11 +88,15 @@ fair_members(cli_t *cli, int argc, char **argv, bool add)
     char *text = NULL;
     char **ids;
     size_t n;
-    if (strcmp(argv[4], "--file") == 0) {
-        size_t len;
-        if (argc != 6)
+    const char *file = NULL;
+    if (strncmp(argv[4], "--file=", 7) == 0 || strcmp(argv[4], "--file") == 0) {
+        if (argc != (argv[4][6] == '=' ? 5 : 6))
             return cli_usage("%s", usage);
-        if (cli_read_file(argv[5], &text, &len) != 0)
+        file = argv[4][6] == '=' ? argv[4] + 7 : argv[5];
+    }
+    if (file) {
+        size_t len;
+        if (cli_read_file(file, &text, &len) != 0)
             return CLI_EXIT_USAGE;
         /* At most one id per two bytes (one character and a newline). */
         ids = malloc((len / 2 + 2) * sizeof *ids);
