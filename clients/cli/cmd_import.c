@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 
 #define IMPORT_DEFAULT_BATCH 5000
 #define IMPORT_MAX_BATCH 10000
@@ -442,34 +443,24 @@ summary(const import_t *im)
                 (unsigned long long)(im->rejected - (uint64_t)im->nshown));
 }
 
+static const char import_usage[] = "import vacancies|workers FILE.jsonl|- [--batch N]";
+
 static int
 parse_import_args(int argc, char **argv, import_t *im, const char **path)
 {
-    *path = NULL;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        char *end;
-        long v;
+    static const cli_opt_t opts[] = {CLI_WORD, CLI_OPT("--batch")};
+    const char *v[2];
+    long long batch;
 
-        if (strcmp(a, "--batch") == 0 && i + 1 < argc)
-            val = argv[++i];
-        else if (strncmp(a, "--batch=", 8) == 0)
-            val = a + 8;
-        else if ((a[0] != '-' || strcmp(a, "-") == 0) && *path == NULL) {
-            *path = a;
-            continue;
-        } else {
-            return cli_usage("import: unexpected argument \"%s\"", a);
-        }
-        errno = 0;
-        v = strtol(val, &end, 10);
-        if (*val == '\0' || *end != '\0' || errno != 0 || v < 1 ||
-            v > IMPORT_MAX_BATCH)
-            return cli_usage("--batch wants 1..%d", IMPORT_MAX_BATCH);
-        im->batch_max = (uint32_t)v;
+    if (cli_parse_options(argc - 2, argv + 2, opts, 2, 0, v, import_usage) != 0)
+        return CLI_EXIT_USAGE;
+    if ((*path = v[0]) == NULL)
+        return cli_usage("%s", import_usage);
+    if (v[1]) {
+        if (cli_int_option("--batch", v[1], 1, IMPORT_MAX_BATCH, &batch) != 0)
+            return CLI_EXIT_USAGE;
+        im->batch_max = (uint32_t)batch;
     }
-    if (*path == NULL)
-        return cli_usage("import vacancies|workers FILE.jsonl|- [--batch N]");
     return 0;
 }
 
@@ -496,7 +487,7 @@ cmd_import(cli_t *cli, int argc, char **argv)
         im.one = "worker";
         im.many = "workers";
     } else {
-        return cli_usage("import vacancies|workers FILE.jsonl|- [--batch N]");
+        return cli_usage("%s", import_usage);
     }
     if ((rc = parse_import_args(argc, argv, &im, &path)) != 0)
         return rc;

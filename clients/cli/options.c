@@ -8,11 +8,18 @@
 
 #include "cli.h"
 
-/* The option of opts that arg names ("--name" or "--name=..."), or n. */
+/* The entry of opts that arg is: the option it names ("--name" or
+ * "--name=..."), the word when it is no option, or n. */
 static size_t
 find(const char *arg, const cli_opt_t *opts, size_t n)
 {
+    bool word = arg[0] != '-' || strcmp(arg, "-") == 0;
     for (size_t i = 0; i < n; i++) {
+        if (!opts[i].name) {
+            if (word)
+                return i;
+            continue;
+        }
         size_t len = strlen(opts[i].name);
         if (strncmp(arg, opts[i].name, len) == 0 && (arg[len] == '\0' || arg[len] == '='))
             return i;
@@ -32,6 +39,12 @@ cli_parse_options(int argc, char **argv, const cli_opt_t *opts, size_t n, unsign
         if (j == n || (opts[j].in != 0 && !(opts[j].in & cmd)))
             return cli_usage("unknown argument \"%s\"; %s", arg, usage);
         const cli_opt_t *o = &opts[j];
+        if (!o->name) {
+            if (values[j] != NULL)
+                return cli_usage("unexpected argument \"%s\"; %s", arg, usage);
+            values[j] = arg;
+            continue;
+        }
         if (values[j] != NULL)
             return cli_usage("%s given twice", o->name);
         const char *eq = arg[strlen(o->name)] == '=' ? arg + strlen(o->name) + 1 : NULL;
