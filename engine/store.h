@@ -85,8 +85,10 @@ int en_store_pack_worker(msgpack_packer *pk, const en_sealer_t *sealer,
  * data. Notes stored in clear before they were sealed still read, and are
  * sealed when their referral is next written.
  *
- * Packs r as stored, its notes sealed with sealer: -EPERM when r has a
- * note and sealer is NULL (nothing is packed). */
+ * Packs r as stored, its notes sealed with sealer. Without a sealer the
+ * notes are packed as they are: a server without a key refuses new notes
+ * (ops_referrals.c, ops_fair.c), so these can only be notes an earlier
+ * version stored in clear, kept so that their referral can still move. */
 int en_store_pack_referral(msgpack_packer *pk, const en_sealer_t *sealer,
                            const pr_referral_t *r);
 

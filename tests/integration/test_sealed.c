@@ -606,21 +606,20 @@ Test(sealed, an_altered_note_is_detected_and_harms_nothing_else)
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
 
-Test(sealed, a_note_stored_in_clear_before_notes_were_sealed_still_reads)
+/* Writes, into the stopped daemon's store, a referral of worker to v-1 as
+ * stores before notes were sealed hold it: its note a str. Its id goes to
+ * id. */
+static void
+plant_clear_note(const jt_daemon_t *d, const char *worker, const char *note,
+                 char id[PR_REF_ID_MAX + 1])
 {
-    jm_client_t *c;
-    jt_daemon_t *d = start_with_anna(&c);
-    jm_close(c);
-    cr_assert_eq(jt_daemon_term(d), 0);
-
-    /* A referral as stores before this change hold it: the note a str. */
     ix_env_t *ix;
     ix_options_t o = {.map_size = 64u << 20};
     cr_assert_eq(ix_open(d->dir, &o, &ix), 0);
     ix_txn_t *txn;
     cr_assert_eq(ix_write_begin(ix, &txn), 0);
     pr_referral_t ref = {
-        .worker = {ANNA.id, (uint32_t)strlen(ANNA.id)},
+        .worker = {worker, (uint32_t)strlen(worker)},
         .vacancy = {"v-1", 3},
         .status = PR_REF_REFERRED,
         .created = 1767225700,
@@ -629,14 +628,15 @@ Test(sealed, a_note_stored_in_clear_before_notes_were_sealed_still_reads)
     };
     cr_assert_eq(ix_referral_reserve(txn, &ref.refno), 0);
     ref.history[0] = (pr_referral_event_t){.status = PR_REF_REFERRED, .at = 1767225700,
-                                           .by = {"admin", 5}, .note = {"Old clear note", 14}};
+                                           .by = {"admin", 5},
+                                           .note = {note, (uint32_t)strlen(note)}};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     pr_pack_referral(&pk, &ref);
     ix_referral_t row = {.refno = ref.refno, .status = PR_REF_REFERRED, .category = 0,
-                         .worker = ANNA.id, .worker_len = (uint32_t)strlen(ANNA.id),
+                         .worker = worker, .worker_len = (uint32_t)strlen(worker),
                          .vacancy = "v-1", .vacancy_len = 3,
                          .value = sb.data, .value_len = sb.size};
     memcpy(row.region, "110105", 6);
@@ -644,8 +644,17 @@ Test(sealed, a_note_stored_in_clear_before_notes_were_sealed_still_reads)
     cr_assert_eq(ix_write_commit(txn), 0);
     msgpack_sbuffer_destroy(&sb);
     ix_close(ix);
-    char id[PR_REF_ID_MAX + 1];
     pr_referral_id_format(id, ref.refno);
+}
+
+Test(sealed, a_note_stored_in_clear_before_notes_were_sealed_still_reads)
+{
+    jm_client_t *c;
+    jt_daemon_t *d = start_with_anna(&c);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+    char id[PR_REF_ID_MAX + 1];
+    plant_clear_note(d, ANNA.id, "Old clear note", id);
 
     jt_daemon_restart(d);
     c = jt_connect_admin(d);
@@ -698,6 +707,32 @@ Test(sealed, without_a_key_a_referral_note_is_refused_not_stored_in_clear)
     data_path(d, path, sizeof path);
     cr_assert_eq(occurrences_str(path, "KEYLESS"), 0);
     jt_daemon_stop(d);
+}
+
+/* A server without a key keeps the notes an earlier version stored in
+ * clear as they are: the referral still moves on. */
+Test(sealed, without_a_key_a_note_stored_in_clear_before_still_moves_on)
+{
+    jt_daemon_t *d = jt_daemon_start_keyless(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    jt_put_worker(c, "w-1", "110105", NULL, "lathe:3");
+    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+    char id[PR_REF_ID_MAX + 1];
+    plant_clear_note(d, "w-1", "Old keyless note", id);
+    jt_daemon_restart(d);
+    c = jt_connect_admin(d);
+    jm_reply_t *r = jt_call_json(c, "referral.update",
+                                 "{\"id\": \"%s\", \"status\": \"interviewed\"}", id);
+    jt_expect_ok(r, "referral.update");
+    cr_assert_str_eq(note_of(r, 0), "Old keyless note");
+    jm_reply_free(r);
+    const char *const notes[] = {"Old keyless note", NULL};
+    expect_notes(c, id, notes, 2);
+    jt_expect_check_clean(c, "after the keyless update");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
 }
 
 /* ---- keys at start-up --------------------------------------------------- */
