@@ -19,6 +19,10 @@
 /* The longest a batch waits for more writes to join it (see gather). */
 #define EN_GATHER_NS (1000 * 1000L)
 
+/* How long audit entries of reads, which nobody waits for, wait for more
+ * to share their commit (see linger). */
+#define EN_AUDIT_LINGER_NS (20 * 1000 * 1000L)
+
 struct en_writer {
     ix_env_t *ix;
     uint64_t map_max;        /* the map grows up to this */
@@ -28,7 +32,8 @@ struct en_writer {
     pthread_cond_t wake;
     en_write_t *head, *tail;
     unsigned queued;         /* jobs in head..tail */
-    unsigned last_batch;     /* jobs in the previous batch */
+    unsigned awaited;        /* of those, jobs someone waits for (not read audits) */
+    unsigned last_batch;     /* awaited jobs in the previous batch */
     bool stop;
     msgpack_sbuffer sbuf;
     atomic_uint_fast64_t commits, writes, audit_jobs, audit_lost;
@@ -88,9 +93,9 @@ take_queued(en_writer_t *wr)
 {
     pthread_mutex_lock(&wr->lock);
     en_write_t *more = wr->head;
-    wr->last_batch += wr->queued;
+    wr->last_batch += wr->awaited;
     wr->head = wr->tail = NULL;
-    wr->queued = 0;
+    wr->queued = wr->awaited = 0;
     pthread_mutex_unlock(&wr->lock);
     return more;
 }
@@ -170,21 +175,51 @@ run_growing(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow)
  * now, wait briefly for them, so that they share one commit rather than
  * trickle into several. A lone client (batches of one) never waits.
  * Called with wr->lock held. */
+static struct timespec
+deadline_in(long ns)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += ns;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 static void
 gather(en_writer_t *wr)
 {
-    if (wr->last_batch <= 1 || wr->queued >= wr->last_batch || wr->stop)
+    if (wr->last_batch <= 1 || wr->awaited >= wr->last_batch || wr->stop)
         return;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += EN_GATHER_NS;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    while (wr->queued < wr->last_batch && !wr->stop)
+    struct timespec deadline = deadline_in(EN_GATHER_NS);
+    while (wr->awaited < wr->last_batch && !wr->stop)
         if (pthread_cond_timedwait(&wr->wake, &wr->lock, &deadline) != 0)
             break;
+}
+
+/* Only audit entries of reads are queued: nobody waits for them, and each
+ * commit costs page writes and a sync whatever it carries, so under a
+ * stream of audited reads they wait a moment for more. A write someone
+ * waits for, or stopping, ends the wait at once, and the entries commit
+ * with it, in their order. A crash can lose the entries of the last
+ * EN_AUDIT_LINGER_NS of reads (docs/operations.md). Called with wr->lock
+ * held. */
+static void
+linger(en_writer_t *wr)
+{
+    struct timespec deadline = deadline_in(EN_AUDIT_LINGER_NS);
+    while (wr->awaited == 0 && !wr->stop)
+        if (pthread_cond_timedwait(&wr->wake, &wr->lock, &deadline) != 0)
+            break;
+}
+
+/* A job someone waits for: a client's write or one with a done call. */
+static bool
+awaited(const en_write_t *job)
+{
+    return job->conn || job->done;
 }
 
 /* Counts the entries of a read that could not be committed, and says so
@@ -211,11 +246,14 @@ writer_main(void *arg)
         pthread_mutex_lock(&wr->lock);
         while (!wr->head && !wr->stop)
             pthread_cond_wait(&wr->wake, &wr->lock);
-        gather(wr);
+        if (wr->head && wr->awaited == 0)
+            linger(wr);
+        else
+            gather(wr);
         en_write_t *batch = wr->head;
-        wr->last_batch = wr->queued;
+        wr->last_batch = wr->awaited;
         wr->head = wr->tail = NULL;
-        wr->queued = 0;
+        wr->queued = wr->awaited = 0;
         bool stop = wr->stop;
         pthread_mutex_unlock(&wr->lock);
         if (!batch) {
@@ -289,7 +327,13 @@ en_writer_submit(en_writer_t *wr, en_write_t *job)
         wr->head = job;
     wr->tail = job;
     wr->queued++;
-    pthread_cond_signal(&wr->wake);
+    /* A lingering writer waits for awaited jobs only (see linger). */
+    if (awaited(job)) {
+        wr->awaited++;
+        pthread_cond_signal(&wr->wake);
+    } else if (wr->queued == 1) {
+        pthread_cond_signal(&wr->wake);
+    }
     pthread_mutex_unlock(&wr->lock);
 }
 

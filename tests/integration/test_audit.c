@@ -385,3 +385,65 @@ Test(audit, entries_survive_a_crash_and_the_cli_lists_them, .timeout = 60)
     free(cmd);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
+
+static int64_t
+writer_count(jm_client_t *admin, const char *field)
+{
+    jm_reply_t *r = jt_call_json(admin, "admin.stats", NULL);
+    jt_expect_ok(r, "admin.stats");
+    int64_t v = jt_get_int(jt_need(&r->result, "writer"), field);
+    jm_reply_free(r);
+    return v;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* With no write waiting, the entries of a stream of reads wait a moment
+ * (20 ms) to share a commit rather than each taking one; a drain commits
+ * those still waiting. */
+Test(audit, entries_of_read_streams_share_commits_and_a_drain_keeps_them, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *desk1 = jt_connect_key(d, "counselor-secret-1", "counselor");
+    jm_client_t *admin = jt_connect_admin(d);
+    call_ok(desk1, "worker.put", "{\"worker\": " WORKER("w1", "{\"id\": \"weld\", \"level\": 3}") "}");
+    jt_put_vacancy(desk1, "v1", "110105", "6-05-02-03", "weld:2");
+    int64_t commits0 = writer_count(admin, "commits");
+    int64_t t0 = monotonic_ms();
+    enum { READS = 400 };
+    for (int i = 0; i < READS; i++)
+        call_ok(desk1, i % 2 ? "worker.get" : "match.vacancies",
+                i % 2 ? "{\"id\": \"w1\"}" : "{\"worker\": \"w1\"}");
+    int64_t elapsed = monotonic_ms() - t0;
+    int64_t commits = writer_count(admin, "commits") - commits0;
+    /* Each commit of entries alone waited 20 ms for more. */
+    cr_assert_leq(commits, elapsed / 20 + 2, "%lld commits for %d reads in %lld ms",
+                  (long long)commits, READS, (long long)elapsed);
+    cr_log_info("%d audited reads in %lld ms: %lld commits", READS, (long long)elapsed,
+                (long long)commits);
+    jm_close(desk1);
+    jm_close(admin);
+
+    /* No write follows them: SIGTERM commits the last ones. */
+    cr_assert_eq(jt_daemon_term(d), 0);
+    jt_daemon_restart(d);
+    admin = jt_connect_admin(d);
+    char *lines = audit_lines(admin, "{\"worker\": \"w1\"}", 1000);
+    int gets = 0, matches = 0;
+    for (const char *p = lines; (p = strstr(p, " worker.get w1")); p++)
+        gets++;
+    for (const char *p = lines; (p = strstr(p, " match.vacancies w1")); p++)
+        matches++;
+    free(lines);
+    cr_assert_eq(gets, READS / 2);
+    cr_assert_eq(matches, READS / 2);
+    cr_assert_eq(writer_count(admin, "audit_lost"), 0);
+    jm_close(admin);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
