@@ -116,6 +116,7 @@ en_audit_reads_done(en_req_t *req, en_audit_reads_t *a)
     job->now = a->now;
     job->apply = apply_reads;
     job->data = a;
+    job->entries = a->n;
     req->audit = job;
 }
 

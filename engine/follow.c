@@ -379,6 +379,7 @@ pull_once(follower_t *f)
     job->data = b;
     job->now = en_now();
     job->apply = apply_batch;
+    job->entries = b->n;
     job->done = batch_done;
     job->op = (pr_str_t){"sync.apply", 10};
 

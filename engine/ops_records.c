@@ -338,6 +338,7 @@ put_many(en_req_t *req, uint8_t kind)
     if (en_job_new(req, b, apply_put_many, reply_put_many) != 0)
         return -1;
     req->job->mem += sizeof *b + (size_t)n * rec_size;
+    req->job->entries = n;
     return 0;
 }
 

@@ -30,9 +30,11 @@ struct en_writer {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_cond_t room;     /* the queue's entries fell below the cap */
     en_write_t *head, *tail;
     unsigned queued;         /* jobs in head..tail */
     unsigned awaited;        /* of those, jobs someone waits for (not read audits) */
+    uint64_t queued_entries; /* their entries (job_entries) */
     unsigned last_batch;     /* awaited jobs in the previous batch */
     bool stop;
     msgpack_sbuffer sbuf;
@@ -87,28 +89,79 @@ now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Takes whatever was queued since the batch began (NULL when nothing). */
+static uint32_t
+job_entries(const en_write_t *job)
+{
+    return job->entries ? job->entries : 1;
+}
+
+/* A job someone waits for: a client's write or one with a done call. */
+static bool
+awaited(const en_write_t *job)
+{
+    return job->conn || job->done;
+}
+
+/* Detaches the jobs at the head of the queue that write at most `room`
+ * entries, and at least one job (NULL when none). Called with wr->lock
+ * held. Adds the entries it took to *taken and the awaited jobs among
+ * them to *n_awaited. */
 static en_write_t *
-take_queued(en_writer_t *wr)
+take_locked(en_writer_t *wr, uint64_t room, uint64_t *taken, unsigned *n_awaited)
+{
+    en_write_t *first = wr->head, *last = NULL;
+    uint64_t sum = 0;
+    unsigned n = 0, n_aw = 0;
+    for (en_write_t *j = first; j; j = j->next) {
+        uint32_t e = job_entries(j);
+        if (n > 0 && sum + e > room)
+            break;
+        sum += e;
+        n++;
+        n_aw += awaited(j);
+        last = j;
+        if (sum >= room)
+            break;
+    }
+    if (!last)
+        return NULL;
+    wr->head = last->next;
+    if (!wr->head)
+        wr->tail = NULL;
+    last->next = NULL;
+    wr->queued -= n;
+    wr->awaited -= n_aw;
+    wr->queued_entries -= sum;
+    *taken += sum;
+    *n_awaited += n_aw;
+    pthread_cond_broadcast(&wr->room);
+    return first;
+}
+
+/* Takes what was queued since the batch began, up to `room` more entries
+ * (NULL when nothing). */
+static en_write_t *
+take_queued(en_writer_t *wr, uint64_t room, uint64_t *taken)
 {
     pthread_mutex_lock(&wr->lock);
-    en_write_t *more = wr->head;
-    wr->last_batch += wr->awaited;
-    wr->head = wr->tail = NULL;
-    wr->queued = wr->awaited = 0;
+    unsigned n_awaited = 0;
+    en_write_t *more = take_locked(wr, room, taken, &n_awaited);
+    wr->last_batch += n_awaited;
     pthread_mutex_unlock(&wr->lock);
     return more;
 }
 
 /* Applies jobs [first, stop) in one transaction. With `grow` (a whole
  * batch), writes queued while it is being applied join it, for up to
- * EN_BATCH_MAX_NS: under a stream of bulk writes, fewer and larger commits
+ * EN_BATCH_MAX_NS and EN_BATCH_MAX_ENTRIES (`entries` holds what the batch
+ * writes so far): under a stream of bulk writes, fewer and larger commits
  * rewrite each index page fewer times. Clients waiting one write at a time
  * are all in the batch already, so they never wait for this. Returns 0 when committed
  * (each job's own failure, if any, is in the job), else the storage error,
  * with nothing written. */
 static int
-run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow)
+run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow,
+          uint64_t entries)
 {
     bool any = false;
     for (en_write_t *j = first; j != stop && !any; j = j->next)
@@ -131,8 +184,9 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow)
                 return rc;
             }
         }
-        if (grow && !j->next && now_ns() - begun < EN_BATCH_MAX_NS)
-            j->next = take_queued(wr);
+        if (grow && !j->next && entries < EN_BATCH_MAX_ENTRIES &&
+            now_ns() - begun < EN_BATCH_MAX_NS)
+            j->next = take_queued(wr, EN_BATCH_MAX_ENTRIES - entries, &entries);
     }
     rc = ix_write_commit(txn);
     if (rc == 0) {
@@ -146,10 +200,11 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow)
  * the ceiling allows. Nothing of a failed try was written, so the jobs
  * simply apply again. */
 static int
-run_growing(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow)
+run_growing(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow,
+            uint64_t entries)
 {
     for (;;) {
-        int rc = run_batch(wr, first, stop, grow);
+        int rc = run_batch(wr, first, stop, grow, entries);
         if (rc != -ENOSPC)
             return rc;
         uint64_t size;
@@ -202,7 +257,8 @@ gather(en_writer_t *wr)
 /* Only audit entries of reads are queued: nobody waits for them, and each
  * commit costs page writes and a sync whatever it carries, so under a
  * stream of audited reads they wait a moment for more. A write someone
- * waits for, or stopping, ends the wait at once, and the entries commit
+ * waits for, a full transaction's worth of entries (EN_BATCH_MAX_ENTRIES)
+ * or stopping ends the wait at once, and the entries commit
  * with it, in their order. A crash can lose the entries of the last
  * EN_AUDIT_LINGER_NS of reads (docs/operations.md). Called with wr->lock
  * held. */
@@ -210,16 +266,9 @@ static void
 linger(en_writer_t *wr)
 {
     struct timespec deadline = deadline_in(EN_AUDIT_LINGER_NS);
-    while (wr->awaited == 0 && !wr->stop)
+    while (wr->awaited == 0 && wr->queued_entries < EN_BATCH_MAX_ENTRIES && !wr->stop)
         if (pthread_cond_timedwait(&wr->wake, &wr->lock, &deadline) != 0)
             break;
-}
-
-/* A job someone waits for: a client's write or one with a done call. */
-static bool
-awaited(const en_write_t *job)
-{
-    return job->conn || job->done;
 }
 
 /* Counts the entries of a read that could not be committed, and says so
@@ -250,10 +299,10 @@ writer_main(void *arg)
             linger(wr);
         else
             gather(wr);
-        en_write_t *batch = wr->head;
-        wr->last_batch = wr->awaited;
-        wr->head = wr->tail = NULL;
-        wr->queued = wr->awaited = 0;
+        uint64_t entries = 0;
+        unsigned n_awaited = 0;
+        en_write_t *batch = take_locked(wr, EN_BATCH_MAX_ENTRIES, &entries, &n_awaited);
+        wr->last_batch = n_awaited;
         bool stop = wr->stop;
         pthread_mutex_unlock(&wr->lock);
         if (!batch) {
@@ -262,12 +311,12 @@ writer_main(void *arg)
             continue;
         }
 
-        int rc = run_growing(wr, batch, NULL, true);
+        int rc = run_growing(wr, batch, NULL, true, entries);
         if (rc != 0 && batch->next) {
             /* One job may be what does not fit: give each its own
              * transaction so the others still land. */
             for (en_write_t *j = batch; j; j = j->next) {
-                int jrc = run_growing(wr, j, j->next, false);
+                int jrc = run_growing(wr, j, j->next, false, 0);
                 if (jrc != 0)
                     fail_storage(j, jrc);
             }
@@ -307,6 +356,7 @@ en_writer_start(ix_env_t *ix, uint64_t map_max)
     wr->map_max = map_max;
     pthread_mutex_init(&wr->lock, NULL);
     pthread_cond_init(&wr->wake, NULL);
+    pthread_cond_init(&wr->room, NULL);
     msgpack_sbuffer_init(&wr->sbuf);
     if (pthread_create(&wr->thread, NULL, writer_main, wr) != 0) {
         msgpack_sbuffer_destroy(&wr->sbuf);
@@ -321,17 +371,22 @@ en_writer_submit(en_writer_t *wr, en_write_t *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&wr->lock);
+    while (!awaited(job) && wr->queued_entries >= EN_QUEUE_MAX_ENTRIES && !wr->stop)
+        pthread_cond_wait(&wr->room, &wr->lock);
     if (wr->tail)
         wr->tail->next = job;
     else
         wr->head = job;
     wr->tail = job;
     wr->queued++;
-    /* A lingering writer waits for awaited jobs only (see linger). */
+    wr->queued_entries += job_entries(job);
+    /* A lingering writer waits for awaited jobs, or for a full
+     * transaction's worth of entries (see linger). */
     if (awaited(job)) {
         wr->awaited++;
         pthread_cond_signal(&wr->wake);
-    } else if (wr->queued == 1) {
+    } else if (wr->queued == 1 || (wr->queued_entries >= EN_BATCH_MAX_ENTRIES &&
+                                   wr->queued_entries - job_entries(job) < EN_BATCH_MAX_ENTRIES)) {
         pthread_cond_signal(&wr->wake);
     }
     pthread_mutex_unlock(&wr->lock);
@@ -343,10 +398,12 @@ en_writer_stop(en_writer_t *wr)
     pthread_mutex_lock(&wr->lock);
     wr->stop = true;
     pthread_cond_signal(&wr->wake);
+    pthread_cond_broadcast(&wr->room);
     pthread_mutex_unlock(&wr->lock);
     pthread_join(wr->thread, NULL);
     pthread_mutex_destroy(&wr->lock);
     pthread_cond_destroy(&wr->wake);
+    pthread_cond_destroy(&wr->room);
     msgpack_sbuffer_destroy(&wr->sbuf);
     free(wr);
 }

@@ -9,6 +9,15 @@
  * fails. A batch that does not fit the map grows it (ix_grow: doubling, up
  * to the ceiling map_max) and is applied again; only past the ceiling do
  * writes fail with storage_full. Completions go back to each job's worker in submission order.
+ *
+ * Memory stays bounded: LMDB keeps a write transaction's dirty pages in
+ * malloc'd memory and, once it ends, keeps every freed page for the next
+ * one until the store is closed, so the largest transaction ever run sets
+ * the heap for good. A transaction therefore takes jobs only until they
+ * write EN_BATCH_MAX_ENTRIES entries (one larger job runs alone), and
+ * the audit entries of reads, which nobody waits for, may queue only up
+ * to EN_QUEUE_MAX_ENTRIES: past that, submitting them waits for the writer
+ * (back-pressure on readers instead of an unbounded queue).
  */
 #ifndef JM_ENGINE_WRITER_H
 #define JM_ENGINE_WRITER_H
@@ -55,6 +64,8 @@ struct en_write {
     void (*data_free)(void *data); /* when set, frees what data holds first */
     size_t mem;                    /* bytes the decoded request and data hold, for
                                       the per-connection cap */
+    uint32_t entries;              /* records or audit entries it writes (0 counts
+                                      as 1): bounds each transaction */
     uint64_t started_ns;           /* when the request was read (en_stats_clock) */
     size_t stats_slot;             /* its operation, for the request counts */
     bool failed;
@@ -74,7 +85,12 @@ typedef struct en_writer_stats {
     uint64_t audit_lost;           /* of those, failed to commit */
 } en_writer_stats_t;
 
+#define EN_BATCH_MAX_ENTRIES 8192u
+#define EN_QUEUE_MAX_ENTRIES (4 * EN_BATCH_MAX_ENTRIES)
+
 en_writer_t *en_writer_start(ix_env_t *ix, uint64_t map_max);
+/* Queues job. A job that nobody waits for (no conn, no done: audit entries
+ * of reads) waits first while the queue holds EN_QUEUE_MAX_ENTRIES. */
 void en_writer_submit(en_writer_t *wr, en_write_t *job);
 /* Finishes every queued job, then stops and frees the writer. */
 void en_writer_stop(en_writer_t *wr);
