@@ -489,6 +489,29 @@ jt_daemon_mem_kb(const jt_daemon_t *d, const char *field)
     return kb;
 }
 
+long
+jt_daemon_rss_outside_map_kb(const jt_daemon_t *d)
+{
+    cr_assert_gt(d->pid, 0, "the daemon does not run");
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/smaps", (int)d->pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    long kb = 0;
+    bool in_map = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            size_t n = strcspn(line, "\n");
+            in_map = n >= 8 && memcmp(line + n - 8, "data.mdb", 8) == 0;
+        } else if (!in_map && strncmp(line, "Rss:", 4) == 0) {
+            kb += strtol(line + 4, NULL, 10);
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
 bool
 jt_instrumented(void)
 {

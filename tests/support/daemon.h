@@ -113,6 +113,12 @@ jm_client_t *jt_connect_key(const jt_daemon_t *d, const char *key,
  * daemon does not run or the field is missing. */
 long jt_daemon_mem_kb(const jt_daemon_t *d, const char *field);
 
+/* The daemon's resident KiB in every mapping but the LMDB map (data.mdb),
+ * from /proc/<pid>/smaps: its own memory, whatever the store's size (the
+ * figure bench/lib.sh's rss_outside_map prints). Fails the test when the
+ * daemon does not run. */
+long jt_daemon_rss_outside_map_kb(const jt_daemon_t *d);
+
 /* Monotonic milliseconds, and a sleep of ms milliseconds. */
 int64_t jt_now_ms(void);
 void jt_sleep_ms(int ms);
