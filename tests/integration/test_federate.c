@@ -343,6 +343,7 @@ Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180
         "\"period\": \"2026\", \"by\": \"city\", \"region\": \"11\"",
         "\"period\": \"2026\", \"by\": \"detail\", \"occupation\": \"6-18\"",
     };
+    jm_close(aa);
     jm_client_t *pa = jt_connect(n.province);
     aa = jt_connect(n.a);
     for (size_t i = 0; i < sizeof rollups / sizeof rollups[0]; i++) {
@@ -405,7 +406,6 @@ Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180
     }
     /* The roll-up without city-b: its figures are left out, and it is
      * named. */
-    prov = jt_connect(n.province);
     jm_reply_t *rp = jt_call_json(prov, "stats.supply_demand",
                                   "{\"period\": \"2026\", \"network\": true}");
     jt_expect_ok(rp, "stats.supply_demand roll-up, city-b down");
