@@ -294,6 +294,22 @@ peer_set(fed_peer_t *p, enum fed_stage stage, const char *why)
     pthread_mutex_unlock(&p->q->lock);
 }
 
+/* Appends n hits of one participant to q->hits (the peers' threads and
+ * the coordinator add theirs at once). 0, or -1 out of memory. */
+static int
+add_hits(fed_t *q, const fed_hit_t *h, uint32_t n)
+{
+    pthread_mutex_lock(&q->lock);
+    fed_hit_t *all = realloc(q->hits, (size_t)(q->n_hits + n + 1) * sizeof *all);
+    if (all) {
+        memcpy(all + q->n_hits, h, (size_t)n * sizeof *h);
+        q->hits = all;
+        q->n_hits += n;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return all ? 0 : -1;
+}
+
 /* Decodes a peer's match.vacancies answer into its share of q->hits
  * (appended under the lock). */
 static int
@@ -324,17 +340,9 @@ hits_decode(fed_peer_t *p, int from, const msgpack_object *res)
         memcpy(h[i].id, id.ptr, id.len);
         memcpy(h[i].origin, origin.ptr, origin.len);
     }
-    fed_t *q = p->q;
-    pthread_mutex_lock(&q->lock);
-    fed_hit_t *all = realloc(q->hits, (size_t)(q->n_hits + n + 1) * sizeof *all);
-    if (all) {
-        memcpy(all + q->n_hits, h, (size_t)n * sizeof *h);
-        q->hits = all;
-        q->n_hits += n;
-    }
-    pthread_mutex_unlock(&q->lock);
+    int rc = add_hits(p->q, h, n);
     free(h);
-    return all ? 0 : -1;
+    return rc;
 }
 
 static void
@@ -604,19 +612,50 @@ fed_complete(en_write_t *job)
     fed_leave(f);
 }
 
-/* Runs on the job's thread from the handler (which already took a slot);
- * on failure to start, the slot is given back. */
-static int
-fed_launch(en_req_t *req, void *(*main_fn)(void *))
+/* Takes a slot for a request of req and makes it, or fails req (no slot
+ * taken). */
+static fed_t *
+fed_begin(en_req_t *req, enum fed_kind kind)
 {
+    if (!fed_enter(&req->srv->federation)) {
+        pr_fail(&req->err, PR_OVERLOADED,
+                "too many network-wide requests at once; try again shortly");
+        return NULL;
+    }
+    fed_t *q = fed_new(req->srv, kind);
+    if (!q) {
+        fed_leave(&req->srv->federation);
+        pr_fail(&req->err, PR_INTERNAL, "out of memory");
+    }
+    return q;
+}
+
+/* Hands q to req's job and starts main_fn on a thread of its own (req
+ * turns background). On failure q is freed and the slot given back. */
+static int
+fed_launch(en_req_t *req, fed_t *q, void (*reply)(en_write_t *, msgpack_packer *),
+           void *(*main_fn)(void *))
+{
+    if (en_job_new(req, NULL, NULL, reply) != 0) {
+        fed_free(q);
+        free(q);
+        fed_leave(&req->srv->federation);
+        return -1;
+    }
+    req->job->data = q;
+    req->job->data_free = fed_free;
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     int rc = pthread_create(&t, &attr, main_fn, req->job);
     pthread_attr_destroy(&attr);
-    if (rc != 0)
-        return -1;
+    if (rc != 0) {
+        en_write_free(req->job);
+        req->job = NULL;
+        fed_leave(&req->srv->federation);
+        return pr_fail(&req->err, PR_INTERNAL, "cannot start a thread");
+    }
     req->background = true;
     return 0;
 }
@@ -814,16 +853,8 @@ local_hits(fed_t *q, ix_txn_t *txn, const pr_worker_t *w)
         else
             snprintf(h[i].origin, sizeof h[i].origin, "%s", q->srv->cfg->node);
     }
-    pthread_mutex_lock(&q->lock);
-    fed_hit_t *all = realloc(q->hits, (size_t)(q->n_hits + res->n + 1) * sizeof *all);
-    if (all) {
-        memcpy(all + q->n_hits, h, (size_t)res->n * sizeof *h);
-        q->hits = all;
-        q->n_hits += res->n;
-    }
-    pthread_mutex_unlock(&q->lock);
+    rc = add_hits(q, h, res->n) == 0 ? 0 : -ENOMEM;
     free(h);
-    rc = all ? 0 : -ENOMEM;
 done:
     free(probe);
     free(res);
@@ -965,14 +996,9 @@ done:
 int
 en_federate_match(en_req_t *req, const en_fed_match_t *m)
 {
-    if (!fed_enter(&req->srv->federation))
-        return pr_fail(&req->err, PR_OVERLOADED,
-                       "too many network-wide requests at once; try again shortly");
-    fed_t *q = fed_new(req->srv, FED_MATCH);
-    if (!q) {
-        fed_leave(&req->srv->federation);
-        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
-    }
+    fed_t *q = fed_begin(req, FED_MATCH);
+    if (!q)
+        return -1;
     /* The profile as it is sent: no id, no personal field, no centre. */
     pr_worker_t profile = *m->profile;
     profile.id = profile.name = profile.national_id = profile.phone = profile.center =
@@ -994,21 +1020,7 @@ en_federate_match(en_req_t *req, const en_fed_match_t *m)
     msgpack_pack_array(&pk, profile.n_skills);
     for (uint32_t i = 0; i < profile.n_skills; i++)
         pr_pack_str(&pk, profile.skills[i].id);
-    if (en_job_new(req, NULL, NULL, match_reply) != 0) {
-        fed_free(q);
-        free(q);
-        fed_leave(&req->srv->federation);
-        return -1;
-    }
-    req->job->data = q;
-    req->job->data_free = fed_free;
-    if (fed_launch(req, match_main) != 0) {
-        en_write_free(req->job);
-        req->job = NULL;
-        fed_leave(&req->srv->federation);
-        return pr_fail(&req->err, PR_INTERNAL, "cannot start a thread");
-    }
-    return 0;
+    return fed_launch(req, q, match_reply, match_main);
 }
 
 /* ---- the roll-up of stats.supply_demand --------------------------------- */
@@ -1097,10 +1109,16 @@ fold_sums(fed_t *q)
     q->n_sums = n;
 }
 
+/* A group's figures ("group" first, as stats.supply_demand packs it), or
+ * the total's when group is NULL. */
 static void
-pack_figures(msgpack_packer *pk, const uint64_t v[3], uint32_t extra)
+pack_figures(msgpack_packer *pk, const char *group, uint32_t len, const uint64_t v[3])
 {
-    msgpack_pack_map(pk, 4 + extra);
+    msgpack_pack_map(pk, group ? 5 : 4);
+    if (group) {
+        pr_pack_cstr(pk, "group");
+        msgpack_pack_str_with_body(pk, group, len);
+    }
     for (int i = 0; i < 3; i++) {
         pr_pack_cstr(pk, sd_fields[i]);
         msgpack_pack_uint64(pk, v[i]);
@@ -1130,23 +1148,10 @@ sd_reply(en_write_t *job, msgpack_packer *pk)
     }
     pr_pack_cstr(pk, "groups");
     msgpack_pack_array(pk, q->n_sums);
-    for (uint32_t i = 0; i < q->n_sums; i++) {
-        /* "group" first, as stats.supply_demand packs it. */
-        msgpack_pack_map(pk, 5);
-        pr_pack_cstr(pk, "group");
-        msgpack_pack_str_with_body(pk, q->sums[i].group, q->sums[i].len);
-        for (int k = 0; k < 3; k++) {
-            pr_pack_cstr(pk, sd_fields[k]);
-            msgpack_pack_uint64(pk, q->sums[i].v[k]);
-        }
-        pr_pack_cstr(pk, "ratio");
-        if (q->sums[i].v[2])
-            msgpack_pack_double(pk, (double)q->sums[i].v[0] / (double)q->sums[i].v[2]);
-        else
-            msgpack_pack_nil(pk);
-    }
+    for (uint32_t i = 0; i < q->n_sums; i++)
+        pack_figures(pk, q->sums[i].group, q->sums[i].len, q->sums[i].v);
     pr_pack_cstr(pk, "total");
-    pack_figures(pk, q->total, 0);
+    pack_figures(pk, NULL, 0, q->total);
     pack_participants(pk, q);
 }
 
@@ -1186,17 +1191,22 @@ sd_main(void *arg)
     return NULL;
 }
 
+/* "network" and "own", which say whose figures are asked: the peers are
+ * sent "own" instead. */
+static bool
+roll_up_key(const msgpack_object *k)
+{
+    return k->type == MSGPACK_OBJECT_STR &&
+           ((k->via.str.size == 7 && memcmp(k->via.str.ptr, "network", 7) == 0) ||
+            (k->via.str.size == 3 && memcmp(k->via.str.ptr, "own", 3) == 0));
+}
+
 int
 en_federate_supply_demand(en_req_t *req)
 {
-    if (!fed_enter(&req->srv->federation))
-        return pr_fail(&req->err, PR_OVERLOADED,
-                       "too many network-wide requests at once; try again shortly");
-    fed_t *q = fed_new(req->srv, FED_SUPPLY_DEMAND);
-    if (!q) {
-        fed_leave(&req->srv->federation);
-        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
-    }
+    fed_t *q = fed_begin(req, FED_SUPPLY_DEMAND);
+    if (!q)
+        return -1;
     q->args = req->rq->args;  /* in the zone the job takes over */
     /* The peers get the same arguments, asking each for its own figures. */
     msgpack_packer pk;
@@ -1204,36 +1214,17 @@ en_federate_supply_demand(en_req_t *req)
     const msgpack_object *args = req->rq->args;
     uint32_t keep = 0, n = args && args->type == MSGPACK_OBJECT_MAP ? args->via.map.size : 0;
     for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *k = &args->via.map.ptr[i].key;
-        keep += !(k->type == MSGPACK_OBJECT_STR &&
-                  ((k->via.str.size == 7 && memcmp(k->via.str.ptr, "network", 7) == 0) ||
-                   (k->via.str.size == 3 && memcmp(k->via.str.ptr, "own", 3) == 0)));
+        keep += !roll_up_key(&args->via.map.ptr[i].key);
     }
     msgpack_pack_map(&pk, keep + 1);
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object_kv *kv = &args->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR &&
-            ((kv->key.via.str.size == 7 && memcmp(kv->key.via.str.ptr, "network", 7) == 0) ||
-             (kv->key.via.str.size == 3 && memcmp(kv->key.via.str.ptr, "own", 3) == 0)))
+        if (roll_up_key(&kv->key))
             continue;
         msgpack_pack_object(&pk, kv->key);
         msgpack_pack_object(&pk, kv->val);
     }
     pr_pack_cstr(&pk, "own");
     msgpack_pack_true(&pk);
-    if (en_job_new(req, NULL, NULL, sd_reply) != 0) {
-        fed_free(q);
-        free(q);
-        fed_leave(&req->srv->federation);
-        return -1;
-    }
-    req->job->data = q;
-    req->job->data_free = fed_free;
-    if (fed_launch(req, sd_main) != 0) {
-        en_write_free(req->job);
-        req->job = NULL;
-        fed_leave(&req->srv->federation);
-        return pr_fail(&req->err, PR_INTERNAL, "cannot start a thread");
-    }
-    return 0;
+    return fed_launch(req, q, sd_reply, sd_main);
 }

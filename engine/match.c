@@ -302,46 +302,40 @@ en_match_pair(ix_txn_t *txn, const en_party_t *worker,
 
 /* ---- explain ---------------------------------------------------------- */
 
-static void
-pack_key(msgpack_packer *pk, const char *k)
-{
-    msgpack_pack_str_with_body(pk, k, strlen(k));
-}
-
 void
 en_pack_breakdown(msgpack_packer *pk, const en_breakdown_t *b)
 {
     msgpack_pack_map(pk, 5);
-    pack_key(pk, "skills");
+    pr_pack_cstr(pk, "skills");
     msgpack_pack_array(pk, b->n_shared);
     for (uint32_t i = 0; i < b->n_shared; i++) {
         msgpack_pack_map(pk, 5);
-        pack_key(pk, "id");
+        pr_pack_cstr(pk, "id");
         msgpack_pack_str_with_body(pk, b->shared[i].id, b->shared[i].id_len);
-        pack_key(pk, "idf");
+        pr_pack_cstr(pk, "idf");
         msgpack_pack_double(pk, b->shared[i].idf);
-        pack_key(pk, "worker_level");
+        pr_pack_cstr(pk, "worker_level");
         msgpack_pack_uint8(pk, b->shared[i].worker_level);
-        pack_key(pk, "vacancy_level");
+        pr_pack_cstr(pk, "vacancy_level");
         msgpack_pack_uint8(pk, b->shared[i].vacancy_level);
-        pack_key(pk, "contribution");
+        pr_pack_cstr(pk, "contribution");
         msgpack_pack_double(pk, b->shared[i].contribution);
     }
-    pack_key(pk, "skill_part");
+    pr_pack_cstr(pk, "skill_part");
     msgpack_pack_double(pk, b->skill_part);
-    pack_key(pk, "occupation");
+    pr_pack_cstr(pk, "occupation");
     msgpack_pack_map(pk, 3);
-    pack_key(pk, "bonus");
+    pr_pack_cstr(pk, "bonus");
     msgpack_pack_double(pk, b->occupation_bonus);
-    pack_key(pk, "level");
-    pack_key(pk, b->occupation_level);
-    pack_key(pk, "desired");
+    pr_pack_cstr(pk, "level");
+    pr_pack_cstr(pk, b->occupation_level);
+    pr_pack_cstr(pk, "desired");
     if (b->desired)
         msgpack_pack_str_with_body(pk, b->desired, b->desired_len);
     else
         msgpack_pack_nil(pk);
-    pack_key(pk, "county_bonus");
+    pr_pack_cstr(pk, "county_bonus");
     msgpack_pack_double(pk, b->county_bonus);
-    pack_key(pk, "priority_bonus");
+    pr_pack_cstr(pk, "priority_bonus");
     msgpack_pack_double(pk, b->priority_bonus);
 }

@@ -301,16 +301,27 @@ typedef struct sd_ctx {
     bool oom;
 } sd_ctx_t;
 
+/* Adds a vacancy cell to its group and the totals, or (copy) takes the
+ * cells of a copy of another node's vacancies out again: those were added
+ * with the rest, so their group is there and holds at least as much. */
 static int
-sd_openings(void *ctx, const ix_agg_cell_t *c)
+sd_vacancy_cell(sd_ctx_t *x, const ix_agg_cell_t *c, bool copy)
 {
-    sd_ctx_t *x = ctx;
     const char *key;
     uint32_t len;
     if (!under_occupation(x->sc, c->code, c->code_len) ||
         !group_of(x->sc, c->region, c->code, c->code_len, &key, &len))
         return 0;
-    group_t *g = group_find(&x->g, key, len, true);
+    group_t *g = group_find(&x->g, key, len, !copy);
+    if (copy) {
+        if (!g || g->openings < c->sum || g->vacancies < c->count)
+            return -EIO;
+        g->openings -= c->sum;
+        g->vacancies -= c->count;
+        x->openings -= c->sum;
+        x->vacancies -= c->count;
+        return 0;
+    }
     if (!g)
         return x->oom = true, -ENOMEM;
     g->openings += c->sum;
@@ -318,6 +329,12 @@ sd_openings(void *ctx, const ix_agg_cell_t *c)
     x->openings += c->sum;
     x->vacancies += c->count;
     return 0;
+}
+
+static int
+sd_openings(void *ctx, const ix_agg_cell_t *c)
+{
+    return sd_vacancy_cell(ctx, c, false);
 }
 
 /* Applicant cells: per occupation group (applicants aggregate) or per
@@ -356,24 +373,10 @@ sd_applicants(void *ctx, const ix_agg_cell_t *c)
     return 0;
 }
 
-/* Subtracts the cells of the copies of other nodes' vacancies. */
 static int
 sd_copies(void *ctx, const ix_agg_cell_t *c)
 {
-    sd_ctx_t *x = ctx;
-    const char *key;
-    uint32_t len;
-    if (!under_occupation(x->sc, c->code, c->code_len) ||
-        !group_of(x->sc, c->region, c->code, c->code_len, &key, &len))
-        return 0;
-    group_t *g = group_find(&x->g, key, len, false);
-    if (!g || g->openings < c->sum || g->vacancies < c->count)
-        return -EIO;
-    g->openings -= c->sum;
-    g->vacancies -= c->count;
-    x->openings -= c->sum;
-    x->vacancies -= c->count;
-    return 0;
+    return sd_vacancy_cell(ctx, c, true);
 }
 
 int

@@ -111,6 +111,18 @@ groups_settle(ix_groups_t *g)
     return 0;
 }
 
+/* Puts the cursor on the first key at or after the walk's prefix. */
+static int
+groups_seek(ix_groups_t *g)
+{
+    g->k.mv_size = g->w.plen;
+    g->k.mv_data = (void *)g->w.prefix;
+    g->rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_SET_RANGE);
+    if (g->rc != 0 && g->rc != MDB_NOTFOUND)
+        return ix_mdb_err(g->rc);
+    return groups_settle(g);
+}
+
 /* Opens the walk: a write transaction's queued posting changes are applied
  * first, so it sees its own writes. */
 static int
@@ -121,12 +133,7 @@ groups_open(ix_txn_t *t, ix_groups_t *g)
         return err;
     if ((err = mdb_cursor_open(t->txn, t->env->match, &g->cur)) != 0)
         return ix_mdb_err(err);
-    g->k.mv_size = g->w.plen;
-    g->k.mv_data = (void *)g->w.prefix;
-    g->rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_SET_RANGE);
-    if (g->rc != 0 && g->rc != MDB_NOTFOUND)
-        return ix_mdb_err(g->rc);
-    return groups_settle(g);
+    return groups_seek(g);
 }
 
 const char *
@@ -187,12 +194,7 @@ ix_groups_widen(ix_groups_t *g, uint32_t prefix_len)
     g->w.plen = term_len + prefix_len;
     /* From a cursor already near, LMDB finds the key without a descent
      * from the root when it lies on the leaf page the cursor holds. */
-    g->k.mv_size = g->w.plen;
-    g->k.mv_data = (void *)g->w.prefix;
-    g->rc = mdb_cursor_get(g->cur, &g->k, &g->v, MDB_SET_RANGE);
-    if (g->rc != 0 && g->rc != MDB_NOTFOUND)
-        return ix_mdb_err(g->rc);
-    return groups_settle(g);
+    return groups_seek(g);
 }
 
 int

@@ -108,6 +108,29 @@ print_scope(const msgpack_object *res)
     fputs("\n\n", stdout);
 }
 
+/* A roll-up: whose figures these are, and whose are missing. */
+static void
+print_rollup(const msgpack_object *res)
+{
+    char node[64], why[64];
+    const msgpack_object *answered = cli_map_get(res, "answered");
+    const msgpack_object *missing = cli_map_get(res, "missing");
+    if (answered && answered->type == MSGPACK_OBJECT_ARRAY) {
+        fputs("\nnodes:", stdout);
+        for (uint32_t i = 0; i < answered->via.array.size; i++) {
+            cli_cell(node, sizeof node, &answered->via.array.ptr[i], 0);
+            printf(" %s", node);
+        }
+        putchar('\n');
+    }
+    for (uint32_t i = 0; missing && missing->type == MSGPACK_OBJECT_ARRAY &&
+                         i < missing->via.array.size; i++) {
+        cell(node, &missing->via.array.ptr[i], "peer", 0);
+        cell(why, &missing->via.array.ptr[i], "error", 0);
+        printf("missing: %s (%s)\n", node, why);
+    }
+}
+
 static void
 print_supply_demand(const msgpack_object *res)
 {
@@ -136,23 +159,7 @@ print_supply_demand(const msgpack_object *res)
     print_scope(res);
     cli_table_print(&t);
     cli_table_free(&t);
-    /* A roll-up: whose figures these are, and whose are missing. */
-    const msgpack_object *answered = cli_map_get(res, "answered");
-    const msgpack_object *missing = cli_map_get(res, "missing");
-    if (answered && answered->type == MSGPACK_OBJECT_ARRAY) {
-        fputs("\nnodes:", stdout);
-        for (uint32_t i = 0; i < answered->via.array.size; i++) {
-            cli_cell(c[0], 64, &answered->via.array.ptr[i], 0);
-            printf(" %s", c[0]);
-        }
-        putchar('\n');
-    }
-    for (uint32_t i = 0; missing && missing->type == MSGPACK_OBJECT_ARRAY &&
-                         i < missing->via.array.size; i++) {
-        cell(c[0], &missing->via.array.ptr[i], "peer", 0);
-        cell(c[1], &missing->via.array.ptr[i], "error", 0);
-        printf("missing: %s (%s)\n", c[0], c[1]);
-    }
+    print_rollup(res);
 }
 
 static void
@@ -237,23 +244,7 @@ print_reemployment(const msgpack_object *res)
     print_scope(res);
     cli_table_print(&t);
     cli_table_free(&t);
-    /* A roll-up: whose figures these are, and whose are missing. */
-    const msgpack_object *answered = cli_map_get(res, "answered");
-    const msgpack_object *missing = cli_map_get(res, "missing");
-    if (answered && answered->type == MSGPACK_OBJECT_ARRAY) {
-        fputs("\nnodes:", stdout);
-        for (uint32_t i = 0; i < answered->via.array.size; i++) {
-            cli_cell(c[0], 64, &answered->via.array.ptr[i], 0);
-            printf(" %s", c[0]);
-        }
-        putchar('\n');
-    }
-    for (uint32_t i = 0; missing && missing->type == MSGPACK_OBJECT_ARRAY &&
-                         i < missing->via.array.size; i++) {
-        cell(c[0], &missing->via.array.ptr[i], "peer", 0);
-        cell(c[1], &missing->via.array.ptr[i], "error", 0);
-        printf("missing: %s (%s)\n", c[0], c[1]);
-    }
+    print_rollup(res);
 }
 
 int
