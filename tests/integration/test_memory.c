@@ -200,5 +200,5 @@ Test(memory, audited_matches_keep_the_heap_bounded, .timeout = 280)
                   "more than %ld KiB", peak - base, base, peak, bound_kb);
     jt_expect_check_clean(admin, "after the audited reads");
     jm_close(admin);
-    jt_daemon_stop(d);
+    cr_assert_eq(jt_daemon_stop(d), 0, "the daemon exits cleanly after the load");
 }
