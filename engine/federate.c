@@ -958,6 +958,11 @@ match_main(void *arg)
     if ((rc = ix_read_begin(srv->ix, &txn)) != 0 ||
         (rc = en_node_counts_read(txn, srv->cfg->node, skills, ns, &local)) != 0)
         goto fail;
+    /* No read transaction across the wait: it would hold up every growth
+     * of the map, and the readers queued behind it, for as long as a peer
+     * is silent. */
+    ix_read_end(txn);
+    txn = NULL;
     wait_peers(q, FED_FIRST);
     uint64_t n, df[IX_SKILLS_MAX];
     union_counts(q, &local, &n, df);
@@ -967,7 +972,7 @@ match_main(void *arg)
     q->go = true;
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
-    if ((rc = local_hits(q, txn, w)) != 0)
+    if ((rc = ix_read_begin(srv->ix, &txn)) != 0 || (rc = local_hits(q, txn, w)) != 0)
         goto fail;
     ix_read_end(txn);
     txn = NULL;

@@ -560,6 +560,60 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
     close(silent);
 }
 
+/* While a network-wide request waits for a silent peer, writes that need
+ * the map to grow, and the reads queued behind them, go on: the request
+ * holds no read transaction while it waits (one would keep the map from
+ * growing, and every reader behind the grow, until the peer timed out). */
+Test(federate, a_wait_for_peers_holds_up_no_map_growth, .timeout = 120)
+{
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    cr_assert_eq(bind(silent, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(listen(silent, 16), 0);
+    cr_assert_eq(getsockname(silent, (struct sockaddr *)&sa, &len), 0);
+    unsigned timeout_ms = jt_instrumented() ? 20000 : 3000;
+    char ini[512];
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nfederation_timeout_ms = %u\n"
+             "[peers]\nquiet = 127.0.0.1:%d some-key\n",
+             timeout_ms, ntohs(sa.sin_port));
+    const char *args[] = {"--map-size", "1M", "--map-max", "64M", NULL};
+    jt_daemon_t *p = jt_daemon_start_ini(ini, args);
+    jm_client_t *c = jt_connect_admin(p);
+    cr_assert_eq(jt_admin_count(c, "map_size"), 1u << 20);
+
+    slow_call_t sc = {.c = jt_connect(p)};
+    pthread_t t;
+    int64_t t0 = jt_now_ms();
+    cr_assert_eq(pthread_create(&t, NULL, slow_call, &sc), 0);
+    jt_sleep_ms(300);  /* it has read its own counts and waits for the peer */
+    for (int b = 0; b < 40 && jt_admin_count(c, "map_size") == 1u << 20; b++) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "g%d", b);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        jt_args_vacancies(&sb, prefix, 200, "110105", "6-18-01-01", "weld:2,cook:1");
+        jm_reply_t *r = jt_call(c, "vacancy.put_many", &sb);
+        msgpack_sbuffer_destroy(&sb);
+        jt_expect_ok(r, "vacancy.put_many while a network request waits");
+        jm_reply_free(r);
+    }
+    int64_t took = jt_now_ms() - t0;
+    cr_assert_gt(jt_admin_count(c, "map_size"), 1u << 20, "the map never had to grow");
+    cr_assert_lt(took, timeout_ms / 2,
+                 "the writes that grew the map waited %lld ms for the silent peer",
+                 (long long)took);
+    pthread_join(t, NULL);
+    cr_assert(sc.answered, "the network request was not answered");
+    cr_assert_geq(jt_now_ms() - t0, (int64_t)timeout_ms - 100);
+    jm_close(sc.c);
+    jt_expect_check_clean(c, "after the growth");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(p), 0);
+    close(silent);
+}
+
 /* A national node asks two provinces that both hold copies of city-a's
  * vacancies, one of them behind (it polls once a minute). City-a itself
  * is not asked, so for its vacancies the national node takes the counts
