@@ -101,6 +101,9 @@ en_metrics_render(const en_report_t *r, struct evbuffer *out)
         r->audit_jobs);
     one(out, "jobmatch_audit_read_jobs_lost_total", "counter",
         "Of those, jobs whose entries could not be committed.", r->audit_lost);
+    one(out, "jobmatch_audit_read_waits_total", "counter",
+        "Of those, jobs whose read waited for room in the writer's queue (back-pressure).",
+        r->audit_waits);
 
     family(out, "jobmatch_records", "gauge", "Records stored, by kind.");
     evbuffer_add_printf(out, "jobmatch_records{kind=\"vacancy\"} %llu\n",

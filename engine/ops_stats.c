@@ -65,7 +65,7 @@ en_op_admin_stats(en_req_t *req)
     pack_u64(pk, "refused", r.connections_refused);
 
     pr_pack_cstr(pk, "writer");
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, 7);
     pack_u64(pk, "commits", r.commits);
     pack_u64(pk, "fsyncs", r.fsyncs);
     pack_u64(pk, "writes", r.writes);
@@ -73,6 +73,7 @@ en_op_admin_stats(en_req_t *req)
     pack_quantiles(pk, &r.batch, 1.0);
     pack_u64(pk, "audit_jobs", r.audit_jobs);
     pack_u64(pk, "audit_lost", r.audit_lost);
+    pack_u64(pk, "audit_waits", r.audit_waits);
 
     pr_pack_cstr(pk, "records");
     msgpack_pack_map(pk, 8);

@@ -180,6 +180,7 @@ en_report(en_server_t *srv, en_report_t *out)
     out->batch = ws.batch;
     out->audit_jobs = ws.audit_jobs;
     out->audit_lost = ws.audit_lost;
+    out->audit_waits = ws.audit_waits;
     /* LMDB flushes the data file once per commit unless told not to. */
     out->fsyncs = srv->cfg->sync == IX_SYNC_NONE ? 0 : ws.commits;
     out->started = srv->started;

@@ -91,7 +91,7 @@ typedef struct en_report {
     uint64_t connections, connections_total, connections_refused;
     uint64_t commits, fsyncs, writes;
     en_hist_sum_t batch;           /* jobs applied per commit */
-    uint64_t audit_jobs, audit_lost;
+    uint64_t audit_jobs, audit_lost, audit_waits;
     ix_stats_t store;
     int64_t uptime, started;
 } en_report_t;

@@ -38,7 +38,7 @@ struct en_writer {
     unsigned last_batch;     /* awaited jobs in the previous batch */
     bool stop;
     msgpack_sbuffer sbuf;
-    atomic_uint_fast64_t commits, writes, audit_jobs, audit_lost;
+    atomic_uint_fast64_t commits, writes, audit_jobs, audit_lost, audit_waits;
     uint64_t lost_unlogged;  /* read entries lost since the last log line */
     int64_t lost_logged_at;  /* now_ns() of that line; 0 = none yet */
     en_hist_t batch;
@@ -371,8 +371,11 @@ en_writer_submit(en_writer_t *wr, en_write_t *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&wr->lock);
-    while (!awaited(job) && wr->queued_entries >= EN_QUEUE_MAX_ENTRIES && !wr->stop)
-        pthread_cond_wait(&wr->room, &wr->lock);
+    if (!awaited(job) && wr->queued_entries >= EN_QUEUE_MAX_ENTRIES && !wr->stop) {
+        atomic_fetch_add(&wr->audit_waits, 1);
+        while (wr->queued_entries >= EN_QUEUE_MAX_ENTRIES && !wr->stop)
+            pthread_cond_wait(&wr->room, &wr->lock);
+    }
     if (wr->tail)
         wr->tail->next = job;
     else
@@ -417,4 +420,5 @@ en_writer_stats(en_writer_t *wr, en_writer_stats_t *out)
     en_hist_merge(&out->batch, &wr->batch);
     out->audit_jobs = atomic_load(&wr->audit_jobs);
     out->audit_lost = atomic_load(&wr->audit_lost);
+    out->audit_waits = atomic_load(&wr->audit_waits);
 }

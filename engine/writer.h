@@ -83,6 +83,7 @@ typedef struct en_writer_stats {
     en_hist_sum_t batch;           /* jobs applied per commit */
     uint64_t audit_jobs;           /* audit entries of reads, as jobs */
     uint64_t audit_lost;           /* of those, failed to commit */
+    uint64_t audit_waits;          /* of those, held until the queue had room */
 } en_writer_stats_t;
 
 #define EN_BATCH_MAX_ENTRIES 8192u
