@@ -496,6 +496,12 @@ en_op_match_explain(en_req_t *req)
     match_opts_t o;
     if (read_opts(req, true, &o) != 0)
         return -1;
+    /* Both are match.vacancies's: explained as scope all, or with this
+     * store's idf, the answer would be to another question. */
+    if (o.network)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "scope: must be county, city, province or all");
+    if (o.network_counts)
+        return pr_fail(&req->err, PR_BAD_REQUEST, "network_counts: for match.vacancies only");
     ix_txn_t *txn;
     int rc = ix_read_begin(req->srv->ix, &txn);
     if (rc != 0)

@@ -1360,6 +1360,18 @@ Test(match, argument_errors, .timeout = 60)
                  bad_limits[i]);
         expect_code(c, "admin", mw, json, "bad_request", "limit");
     }
+    /* Scope network and network_counts belong to match.vacancies; a
+     * match.explain judged as scope all instead would answer another
+     * question than the one asked. */
+    const char *mx = "match.explain";
+    expect_code(c, "admin", mx, "{\"worker\": \"w1\", \"vacancy\": \"v1\", \"scope\": \"network\"}",
+                "bad_request", "scope");
+    expect_code(c, "admin", mx,
+                "{\"worker\": \"w1\", \"vacancy\": \"v1\", "
+                "\"network_counts\": {\"open\": 5, \"df\": {}}}",
+                "bad_request", "network_counts");
+    expect_code(c, "admin", mx, "{\"worker\": \"w1\", \"vacancy\": \"v1\", \"scope\": \"all\"}",
+                NULL, NULL);
     /* The bounds themselves are fine, and every scope name is accepted. */
     expect_code(c, "admin", mv, "{\"worker\": \"w1\", \"limit\": 1}", NULL, NULL);
     expect_code(c, "admin", mv, "{\"worker\": \"w1\", \"limit\": 200}", NULL, NULL);
