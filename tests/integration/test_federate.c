@@ -35,24 +35,11 @@ typedef struct fnet {
     jt_daemon_t *a, *b, *province, *uni;
 } fnet_t;
 
-static int
-free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static void
 start_fnet(fnet_t *n)
 {
     char a_listen[64], a_addr[64], ini[1024];
-    int port = free_port();
+    int port = jt_free_port();
     snprintf(a_listen, sizeof a_listen, "127.0.0.1:%d", port);
     snprintf(a_addr, sizeof a_addr, "127.0.0.1:%d", port);
     snprintf(ini, sizeof ini,

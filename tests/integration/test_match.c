@@ -903,6 +903,14 @@ scale(void)
 #endif
 }
 
+/* base times scale(), and at least least. */
+static unsigned
+scaled(unsigned base, unsigned least)
+{
+    unsigned n = (unsigned)(base * scale());
+    return n < least ? least : n;
+}
+
 static uint64_t
 seed(void)
 {
@@ -1107,15 +1115,57 @@ mutate(jm_client_t *c, jo_store_t *s, unsigned nv, unsigned nw)
     }
 }
 
+/* nv random vacancies and nw random workers, in the oracle's store s and
+ * in the daemon through c. */
+static void
+random_store(jm_client_t *c, jo_store_t *s, unsigned nv, unsigned nw)
+{
+    memset(s, 0, sizeof *s);
+    for (unsigned i = 0; i < nv; i++) {
+        jo_vacancy_t v;
+        char id[JO_ID_SIZE];
+        jt_new_vacancy_id(id, sizeof id);
+        jt_random_vacancy(&v, id);
+        cr_assert_eq(jo_put_vacancy(s, &v), 0);
+    }
+    for (unsigned i = 0; i < nw; i++) {
+        jo_worker_t w;
+        char id[JO_ID_SIZE];
+        jt_new_worker_id(id, sizeof id);
+        jt_random_worker(&w, id);
+        cr_assert_eq(jo_put_worker(s, &w), 0);
+    }
+    jt_put_store(c, s);
+}
+
+/* A random store of n vacancies and n workers (as the test has set
+ * jt_random_* up) queried, mutated once and queried again, against the
+ * oracle. */
+static void
+store_against_oracle(unsigned n, unsigned per_round, const char *name)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    jm_client_t *kiosk = jt_connect(d);
+    jo_store_t s;
+    random_store(c, &s, n, n);
+    n_failures = 0;
+    run_round(c, kiosk, &s, per_round, name);
+    mutate(c, &s, n, n);
+    char mutated[64];
+    snprintf(mutated, sizeof mutated, "%s, mutated", name);
+    run_round(c, kiosk, &s, per_round, mutated);
+    cr_assert_eq(n_failures, 0, "%u of %u queries disagree with the oracle "
+                 "(details on stderr)", n_failures, n_queries);
+    jo_store_free(&s);
+    jm_close(kiosk);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly (under ASan: a leak?)");
+}
+
 Test(match, random_stores_against_oracle, .timeout = 600)
 {
-    double k = scale();
-    unsigned nv = (unsigned)(2000 * k), nw = (unsigned)(2000 * k);
-    unsigned per_round = (unsigned)(1500 * k);
-    if (nv < 50)
-        nv = nw = 50;
-    if (per_round < 100)
-        per_round = 100;
+    unsigned nv = scaled(2000, 50), nw = nv, per_round = scaled(1500, 100);
     jt_rng_state = seed();
     fprintf(stderr, "match: seed %llu, %u vacancies, %u workers\n",
             (unsigned long long)seed(), nv, nw);
@@ -1123,22 +1173,7 @@ Test(match, random_stores_against_oracle, .timeout = 600)
     jt_daemon_t *d = jt_daemon_start(NULL);
     jm_client_t *c = jt_connect_admin(d);
     jo_store_t s;
-    memset(&s, 0, sizeof s);
-    for (unsigned i = 0; i < nv; i++) {
-        jo_vacancy_t v;
-        char id[JO_ID_SIZE];
-        jt_new_vacancy_id(id, sizeof id);
-        jt_random_vacancy(&v, id);
-        cr_assert_eq(jo_put_vacancy(&s, &v), 0);
-    }
-    for (unsigned i = 0; i < nw; i++) {
-        jo_worker_t w;
-        char id[JO_ID_SIZE];
-        jt_new_worker_id(id, sizeof id);
-        jt_random_worker(&w, id);
-        cr_assert_eq(jo_put_worker(&s, &w), 0);
-    }
-    jt_put_store(c, &s);
+    random_store(c, &s, nv, nw);
 
     n_failures = 0;
     jm_client_t *kiosk = jt_connect(d);
@@ -1169,39 +1204,11 @@ Test(match, random_stores_against_oracle, .timeout = 600)
  * many candidates tie exactly and the limit often cuts through a tie. */
 Test(match, dense_ties_against_oracle, .timeout = 300)
 {
-    double k = scale();
-    unsigned n = (unsigned)(600 * k) < 60 ? 60 : (unsigned)(600 * k);
-    unsigned per_round = (unsigned)(600 * k) < 100 ? 100 : (unsigned)(600 * k);
+    unsigned n = scaled(600, 60), per_round = scaled(600, 100);
     jt_rng_state = seed() ^ UINT64_C(0xD15E);
     jt_n_regions_used = 2;
     jt_n_skills_used = 3;
-    jt_daemon_t *d = jt_daemon_start(NULL);
-    jm_client_t *c = jt_connect_admin(d);
-    jm_client_t *kiosk = jt_connect(d);
-    jo_store_t s;
-    memset(&s, 0, sizeof s);
-    for (unsigned i = 0; i < n; i++) {
-        jo_vacancy_t v;
-        jo_worker_t w;
-        char id[JO_ID_SIZE];
-        jt_new_vacancy_id(id, sizeof id);
-        jt_random_vacancy(&v, id);
-        cr_assert_eq(jo_put_vacancy(&s, &v), 0);
-        jt_new_worker_id(id, sizeof id);
-        jt_random_worker(&w, id);
-        cr_assert_eq(jo_put_worker(&s, &w), 0);
-    }
-    jt_put_store(c, &s);
-    n_failures = 0;
-    run_round(c, kiosk, &s, per_round, "dense");
-    mutate(c, &s, n, n);
-    run_round(c, kiosk, &s, per_round, "dense, mutated");
-    cr_assert_eq(n_failures, 0, "%u of %u queries disagree with the oracle "
-                 "(details on stderr)", n_failures, n_queries);
-    jo_store_free(&s);
-    jm_close(kiosk);
-    jm_close(c);
-    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly (under ASan: a leak?)");
+    store_against_oracle(n, per_round, "dense");
 }
 
 /* A store where most records hold a few of 8 common skills, so that
@@ -1211,38 +1218,10 @@ Test(match, dense_ties_against_oracle, .timeout = 300)
  * strong candidates in far counties that the search must still find. */
 Test(match, common_skills_against_oracle, .timeout = 300)
 {
-    double k = scale();
-    unsigned n = (unsigned)(1500 * k) < 100 ? 100 : (unsigned)(1500 * k);
-    unsigned per_round = (unsigned)(800 * k) < 100 ? 100 : (unsigned)(800 * k);
+    unsigned n = scaled(1500, 100), per_round = scaled(800, 100);
     jt_rng_state = seed() ^ UINT64_C(0xC0FFEE);
     jt_n_skills_used = 8;
-    jt_daemon_t *d = jt_daemon_start(NULL);
-    jm_client_t *c = jt_connect_admin(d);
-    jm_client_t *kiosk = jt_connect(d);
-    jo_store_t s;
-    memset(&s, 0, sizeof s);
-    for (unsigned i = 0; i < n; i++) {
-        jo_vacancy_t v;
-        jo_worker_t w;
-        char id[JO_ID_SIZE];
-        jt_new_vacancy_id(id, sizeof id);
-        jt_random_vacancy(&v, id);
-        cr_assert_eq(jo_put_vacancy(&s, &v), 0);
-        jt_new_worker_id(id, sizeof id);
-        jt_random_worker(&w, id);
-        cr_assert_eq(jo_put_worker(&s, &w), 0);
-    }
-    jt_put_store(c, &s);
-    n_failures = 0;
-    run_round(c, kiosk, &s, per_round, "common skills");
-    mutate(c, &s, n, n);
-    run_round(c, kiosk, &s, per_round, "common skills, mutated");
-    cr_assert_eq(n_failures, 0, "%u of %u queries disagree with the oracle "
-                 "(details on stderr)", n_failures, n_queries);
-    jo_store_free(&s);
-    jm_close(kiosk);
-    jm_close(c);
-    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly (under ASan: a leak?)");
+    store_against_oracle(n, per_round, "common skills");
 }
 
 /* ---- roles and errors --------------------------------------------------- */

@@ -6,14 +6,11 @@
  * record for record, once restarted. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -506,28 +503,13 @@ Test(network, a_chain_passes_vacancies_on_with_their_origin)
     cr_assert_eq(jt_daemon_stop(city), 0);
 }
 
-/* A loopback port nothing listens on now, for a daemon that must come
- * back on the same address after a restart. */
-static int
-free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* A city killed with SIGKILL comes back on its address: the province
  * reconnects and takes up from its cursor; what the city acknowledged
  * before dying arrives, and nothing twice. */
 Test(network, a_city_killed_and_restarted_is_followed_again, .timeout = 60)
 {
     char listen[64];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", free_port());
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", jt_free_port());
     const char *args[] = {"--listen", listen, NULL};
     net_t n;
     char ini[512];

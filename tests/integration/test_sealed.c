@@ -677,12 +677,22 @@ Test(sealed, a_note_stored_in_clear_before_notes_were_sealed_still_reads)
     jt_daemon_stop(d);
 }
 
-Test(sealed, without_a_key_a_referral_note_is_refused_not_stored_in_clear)
+/* A daemon without a secret key holding a worker w-1 and a vacancy v-1 it
+ * can be referred to; *c is an admin connection to it. */
+static jt_daemon_t *
+start_keyless_with_w1(jm_client_t **c)
 {
     jt_daemon_t *d = jt_daemon_start_keyless(NULL);
-    jm_client_t *c = jt_connect_admin(d);
-    jt_put_worker(c, "w-1", "110105", NULL, "lathe:3");
-    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    *c = jt_connect_admin(d);
+    jt_put_worker(*c, "w-1", "110105", NULL, "lathe:3");
+    jt_put_vacancy(*c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    return d;
+}
+
+Test(sealed, without_a_key_a_referral_note_is_refused_not_stored_in_clear)
+{
+    jm_client_t *c;
+    jt_daemon_t *d = start_keyless_with_w1(&c);
     jm_reply_t *r = jt_call_json(c, "referral.create",
                                  "{\"worker\": \"w-1\", \"vacancy\": \"v-1\", "
                                  "\"note\": \"KEYLESS NOTE\"}");
@@ -713,10 +723,8 @@ Test(sealed, without_a_key_a_referral_note_is_refused_not_stored_in_clear)
  * clear as they are: the referral still moves on. */
 Test(sealed, without_a_key_a_note_stored_in_clear_before_still_moves_on)
 {
-    jt_daemon_t *d = jt_daemon_start_keyless(NULL);
-    jm_client_t *c = jt_connect_admin(d);
-    jt_put_worker(c, "w-1", "110105", NULL, "lathe:3");
-    jt_put_vacancy(c, "v-1", "110105", "6-18-01-01", "lathe:3");
+    jm_client_t *c;
+    jt_daemon_t *d = start_keyless_with_w1(&c);
     jm_close(c);
     cr_assert_eq(jt_daemon_term(d), 0);
     char id[PR_REF_ID_MAX + 1];

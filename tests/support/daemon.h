@@ -133,4 +133,9 @@ bool jt_instrumented(void);
  * Reads time out after JT_IO_TIMEOUT_MS. Caller closes the fd. */
 int jt_raw_connect(const jt_daemon_t *d);
 
+/* A loopback port nothing listens on now, for a daemon given a fixed
+ * address (a peer's configuration names it, or it must come back on the
+ * same address after a restart). */
+int jt_free_port(void);
+
 #endif
