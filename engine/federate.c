@@ -6,7 +6,6 @@
 #include "federate.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,9 @@
 #include "command.h"
 #include "labour.h"
 #include "log.h"
+#include "node_counts.h"
 #include "peer.h"
+#include "rollup.h"
 #include "server.h"
 #include "writer.h"
 
@@ -62,142 +63,6 @@ fed_leave(en_federation_t *f)
     if (--f->running == 0)
         pthread_cond_broadcast(&f->idle);
     pthread_mutex_unlock(&f->lock);
-}
-
-/* ---- counts per origin -------------------------------------------------- */
-
-typedef struct counts_walk {
-    en_node_counts_t *out;
-    uint32_t cap;
-} counts_walk_t;
-
-static int
-on_origin(void *ctx, const char *origin, uint32_t len, uint64_t open)
-{
-    counts_walk_t *w = ctx;
-    en_node_counts_t *c = w->out;
-    if (len > PR_ID_MAX)
-        return -EIO;
-    if (c->n == w->cap) {
-        uint32_t cap = w->cap ? 2 * w->cap : 8;
-        en_origin_count_t *o = realloc(c->o, (size_t)cap * sizeof *o);
-        if (!o)
-            return -ENOMEM;
-        c->o = o;
-        w->cap = cap;
-    }
-    en_origin_count_t *e = &c->o[c->n++];
-    memset(e, 0, sizeof *e);
-    memcpy(e->origin, origin, len);
-    e->origin[len] = '\0';
-    e->open = open;
-    return 0;
-}
-
-int
-en_node_counts_read(ix_txn_t *txn, const char *self, const ix_skill_t *skills,
-                    uint32_t n_skills, en_node_counts_t *out)
-{
-    memset(out, 0, sizeof *out);
-    counts_walk_t w = {out, 0};
-    int rc = ix_origins(txn, on_origin, &w);
-    for (uint32_t i = 0; i < out->n && rc == 0; i++) {
-        en_origin_count_t *e = &out->o[i];
-        for (uint32_t s = 0; s < n_skills && rc == 0; s++)
-            rc = ix_origin_df(txn, e->origin, (uint32_t)strlen(e->origin), skills[s].id,
-                              skills[s].id_len, &e->df[s]);
-    }
-    if (rc != 0) {
-        en_node_counts_free(out);
-        return rc;
-    }
-    /* Vacancies stored without an origin are this node's own. They come
-     * first (the empty origin sorts first). */
-    if (out->n > 0 && out->o[0].origin[0] == '\0') {
-        uint32_t mine = 1;
-        while (mine < out->n && strcmp(out->o[mine].origin, self) != 0)
-            mine++;
-        if (mine == out->n) {
-            snprintf(out->o[0].origin, sizeof out->o[0].origin, "%s", self);
-        } else {
-            out->o[mine].open += out->o[0].open;
-            for (uint32_t s = 0; s < n_skills; s++)
-                out->o[mine].df[s] += out->o[0].df[s];
-            memmove(&out->o[0], &out->o[1], (size_t)(out->n - 1) * sizeof out->o[0]);
-            out->n--;
-        }
-    }
-    return 0;
-}
-
-void
-en_node_counts_pack(msgpack_packer *pk, const char *self, const en_node_counts_t *c,
-                    uint32_t n_skills)
-{
-    msgpack_pack_map(pk, 2);
-    pr_pack_cstr(pk, "node");
-    pr_pack_cstr(pk, self);
-    pr_pack_cstr(pk, "origins");
-    msgpack_pack_array(pk, c->n);
-    for (uint32_t i = 0; i < c->n; i++) {
-        msgpack_pack_map(pk, 3);
-        pr_pack_cstr(pk, "origin");
-        pr_pack_cstr(pk, c->o[i].origin);
-        pr_pack_cstr(pk, "open");
-        msgpack_pack_uint64(pk, c->o[i].open);
-        pr_pack_cstr(pk, "df");
-        msgpack_pack_array(pk, n_skills);
-        for (uint32_t s = 0; s < n_skills; s++)
-            msgpack_pack_uint64(pk, c->o[i].df[s]);
-    }
-}
-
-void
-en_node_counts_free(en_node_counts_t *c)
-{
-    free(c->o);
-    c->o = NULL;
-    c->n = 0;
-}
-
-/* Reads a peer's match.counts result for n_skills skills. */
-static int
-counts_decode(const msgpack_object *res, uint32_t n_skills, en_node_counts_t *out)
-{
-    memset(out, 0, sizeof *out);
-    const msgpack_object *arr = pr_map_get(res, "origins");
-    if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
-        return -1;
-    uint32_t n = arr->via.array.size;
-    out->o = calloc(n ? n : 1, sizeof *out->o);
-    if (!out->o)
-        return -1;
-    for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *m = &arr->via.array.ptr[i];
-        pr_error_t err;
-        pr_str_t origin;
-        int64_t open;
-        if (m->type != MSGPACK_OBJECT_MAP ||
-            pr_get_str(m, "origin", "origin", PR_REQUIRED, 1, PR_ID_MAX, &origin, &err) != 0 ||
-            pr_get_int(m, "open", "open", PR_REQUIRED, 0, INT64_MAX, &open, &err) != 0)
-            goto bad;
-        const msgpack_object *df = pr_map_get(m, "df");
-        if (!df || df->type != MSGPACK_OBJECT_ARRAY || df->via.array.size != n_skills)
-            goto bad;
-        en_origin_count_t *e = &out->o[out->n++];
-        memcpy(e->origin, origin.ptr, origin.len);
-        e->origin[origin.len] = '\0';
-        e->open = (uint64_t)open;
-        for (uint32_t s = 0; s < n_skills; s++) {
-            if (df->via.array.ptr[s].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-                goto bad;
-            e->df[s] = df->via.array.ptr[s].via.u64;
-        }
-    }
-    return 0;
-bad:
-    en_node_counts_free(out);
-    return -1;
 }
 
 /* ---- one request --------------------------------------------------------- */
@@ -254,9 +119,7 @@ typedef struct fed {
     msgpack_sbuffer local;
     msgpack_zone *local_zone;
     msgpack_object local_obj;
-    struct sd_sum *sums;
-    uint32_t n_sums;
-    uint64_t total[3];             /* openings, vacancies, applicants */
+    en_rollup_t sums;
     uint32_t n_peers;
     fed_peer_t peers[];
 } fed_t;
@@ -402,7 +265,7 @@ peer_main(void *arg)
         peer_set(p, FED_DONE, NULL);
         goto out;
     }
-    if (counts_decode(res, q->n_skills, &p->counts) != 0) {
+    if (en_node_counts_decode(res, q->n_skills, &p->counts) != 0) {
         peer_set(p, FED_FAILED, "match.counts: a malformed answer");
         goto out;
     }
@@ -496,7 +359,7 @@ fed_free(void *data)
     msgpack_sbuffer_destroy(&q->local);
     if (q->local_zone)
         msgpack_zone_free(q->local_zone);
-    free(q->sums);
+    en_rollup_free(&q->sums);
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->cond);
     free(q->profile);
@@ -671,13 +534,11 @@ profile_skills(const pr_worker_t *w, ix_skill_t *out)
     return w->n_skills;
 }
 
-/* N and df over the union: per origin, the figures of the origin node
- * itself when it answered, else those of the answering holder with the
- * most of that origin's open vacancies (the freshest copy). */
+/* N and df over the union of this node's counts and those of the peers
+ * that answered the first call. */
 static void
 union_counts(const fed_t *q, const en_node_counts_t *local, uint64_t *n, uint64_t *df)
 {
-    uint32_t np = 1 + q->n_peers;
     const en_node_counts_t *c[1 + EN_MAX_PEERS];
     const char *node[1 + EN_MAX_PEERS];
     c[0] = local;
@@ -687,42 +548,7 @@ union_counts(const fed_t *q, const en_node_counts_t *local, uint64_t *n, uint64_
         c[1 + i] = ok ? &q->peers[i].counts : NULL;
         node[1 + i] = q->peers[i].node;
     }
-    *n = 0;
-    memset(df, 0, sizeof(uint64_t) * q->n_skills);
-    for (uint32_t a = 0; a < np; a++) {
-        if (!c[a])
-            continue;
-        for (uint32_t j = 0; j < c[a]->n; j++) {
-            const en_origin_count_t *e = &c[a]->o[j];
-            /* Each origin once: where it is first seen. */
-            bool earlier = false;
-            for (uint32_t b = 0; b < a && !earlier; b++)
-                for (uint32_t k = 0; c[b] && k < c[b]->n && !earlier; k++)
-                    earlier = strcmp(c[b]->o[k].origin, e->origin) == 0;
-            if (earlier)
-                continue;
-            const en_origin_count_t *best = NULL;
-            for (uint32_t b = 0; b < np; b++) {
-                if (!c[b])
-                    continue;
-                const en_origin_count_t *f = NULL;
-                for (uint32_t k = 0; k < c[b]->n && !f; k++)
-                    if (strcmp(c[b]->o[k].origin, e->origin) == 0)
-                        f = &c[b]->o[k];
-                if (strcmp(node[b], e->origin) == 0) {
-                    best = f;  /* NULL: the owner has none open now */
-                    break;
-                }
-                if (f && (!best || f->open > best->open))
-                    best = f;
-            }
-            if (!best)
-                continue;
-            *n += best->open;
-            for (uint32_t s = 0; s < q->n_skills; s++)
-                df[s] += best->df[s];
-        }
-    }
+    en_node_counts_union(c, node, 1 + q->n_peers, q->n_skills, n, df);
 }
 
 /* The second call: the profile ranked over everything with the union's N
@@ -767,37 +593,6 @@ pack_second(fed_t *q, const pr_worker_t *w, uint64_t n, const uint64_t *df)
         pr_pack_str(&pk, w->skills[s].id);
         msgpack_pack_uint64(&pk, df[s]);
     }
-}
-
-int
-en_network_counts_read(const msgpack_object *nc, const en_party_t *probe, double *idf,
-                       pr_error_t *err)
-{
-    int64_t n;
-    if (nc->type != MSGPACK_OBJECT_MAP)
-        return pr_fail(err, PR_BAD_REQUEST, "network_counts: must be a map");
-    if (pr_get_int(nc, "open", "network_counts.open", PR_REQUIRED, 0, INT64_MAX, &n, err) != 0)
-        return -1;
-    const msgpack_object *df = pr_map_get(nc, "df");
-    if (!df || df->type != MSGPACK_OBJECT_MAP)
-        return pr_fail(err, PR_BAD_REQUEST, "network_counts.df: required, a map of skill to count");
-    for (uint32_t i = 0; i < probe->n_skills; i++) {
-        const ix_skill_t *s = &probe->skills[i];
-        uint64_t d = 0;
-        for (uint32_t j = 0; j < df->via.map.size; j++) {
-            const msgpack_object_kv *kv = &df->via.map.ptr[j];
-            if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == s->id_len &&
-                memcmp(kv->key.via.str.ptr, s->id, s->id_len) == 0) {
-                if (kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER || kv->val.via.u64 > (uint64_t)n)
-                    return pr_fail(err, PR_BAD_REQUEST,
-                                   "network_counts.df.%.*s: must be an integer 0..open",
-                                   (int)s->id_len, s->id);
-                d = kv->val.via.u64;
-            }
-        }
-        idf[i] = en_idf((uint64_t)n, d);
-    }
-    return 0;
 }
 
 /* This node's answer to the second call, with each match's origin. */
@@ -1030,111 +825,6 @@ en_federate_match(en_req_t *req, const en_fed_match_t *m)
 
 /* ---- the roll-up of stats.supply_demand --------------------------------- */
 
-typedef struct sd_sum {
-    char group[PR_OCCUPATION_LEN];
-    uint32_t len;
-    uint64_t v[3];                 /* openings, vacancies, applicants */
-} sd_sum_t;
-
-static const char *const sd_fields[3] = {"openings", "vacancies", "applicants"};
-
-static int
-cmp_sum(const void *a, const void *b)
-{
-    const sd_sum_t *x = a, *y = b;
-    uint32_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->group, y->group, n);
-    return c ? c : (int)x->len - (int)y->len;
-}
-
-static bool
-read_figures(const msgpack_object *m, uint64_t v[3])
-{
-    for (int i = 0; i < 3; i++) {
-        const msgpack_object *o = pr_map_get(m, sd_fields[i]);
-        if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-            return false;
-        v[i] = o->via.u64;
-    }
-    return true;
-}
-
-/* Adds one node's result to the sums; false when it does not read as
- * stats.supply_demand's result. */
-static bool
-add_figures(fed_t *q, const msgpack_object *res, uint32_t *cap)
-{
-    const msgpack_object *g = pr_map_get(res, "groups"), *t = pr_map_get(res, "total");
-    uint64_t tv[3];
-    if (!g || g->type != MSGPACK_OBJECT_ARRAY || !t || !read_figures(t, tv))
-        return false;
-    for (uint32_t i = 0; i < g->via.array.size; i++) {
-        const msgpack_object *e = &g->via.array.ptr[i];
-        pr_str_t label;
-        pr_error_t err;
-        uint64_t v[3];
-        if (e->type != MSGPACK_OBJECT_MAP ||
-            pr_get_str(e, "group", "group", PR_REQUIRED, 0, PR_OCCUPATION_LEN, &label, &err) != 0 ||
-            !read_figures(e, v))
-            return false;
-        if (q->n_sums == *cap) {
-            uint32_t nc = *cap ? 2 * *cap : 64;
-            sd_sum_t *ns = realloc(q->sums, (size_t)nc * sizeof *ns);
-            if (!ns)
-                return false;
-            q->sums = ns;
-            *cap = nc;
-        }
-        sd_sum_t *s = &q->sums[q->n_sums++];
-        memcpy(s->group, label.ptr, label.len);
-        s->len = label.len;
-        memcpy(s->v, v, sizeof v);
-    }
-    for (int i = 0; i < 3; i++)
-        q->total[i] += tv[i];
-    return true;
-}
-
-/* The groups of every node in label order, equal labels added up. */
-static void
-fold_sums(fed_t *q)
-{
-    if (q->n_sums == 0)
-        return;
-    qsort(q->sums, q->n_sums, sizeof *q->sums, cmp_sum);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < q->n_sums; i++) {
-        if (n > 0 && cmp_sum(&q->sums[n - 1], &q->sums[i]) == 0) {
-            for (int k = 0; k < 3; k++)
-                q->sums[n - 1].v[k] += q->sums[i].v[k];
-        } else {
-            q->sums[n++] = q->sums[i];
-        }
-    }
-    q->n_sums = n;
-}
-
-/* A group's figures ("group" first, as stats.supply_demand packs it), or
- * the total's when group is NULL. */
-static void
-pack_figures(msgpack_packer *pk, const char *group, uint32_t len, const uint64_t v[3])
-{
-    msgpack_pack_map(pk, group ? 5 : 4);
-    if (group) {
-        pr_pack_cstr(pk, "group");
-        msgpack_pack_str_with_body(pk, group, len);
-    }
-    for (int i = 0; i < 3; i++) {
-        pr_pack_cstr(pk, sd_fields[i]);
-        msgpack_pack_uint64(pk, v[i]);
-    }
-    pr_pack_cstr(pk, "ratio");
-    if (v[2])
-        msgpack_pack_double(pk, (double)v[0] / (double)v[2]);
-    else
-        msgpack_pack_nil(pk);
-}
-
 static void
 sd_reply(en_write_t *job, msgpack_packer *pk)
 {
@@ -1151,12 +841,7 @@ sd_reply(en_write_t *job, msgpack_packer *pk)
         else
             msgpack_pack_nil(pk);
     }
-    pr_pack_cstr(pk, "groups");
-    msgpack_pack_array(pk, q->n_sums);
-    for (uint32_t i = 0; i < q->n_sums; i++)
-        pack_figures(pk, q->sums[i].group, q->sums[i].len, q->sums[i].v);
-    pr_pack_cstr(pk, "total");
-    pack_figures(pk, NULL, 0, q->total);
+    en_rollup_pack(pk, &q->sums);
     pack_participants(pk, q);
 }
 
@@ -1173,21 +858,20 @@ sd_main(void *arg)
     wait_peers(q, FED_FIRST);
     end_peers(q);
     size_t off = 0;
-    uint32_t cap = 0;
     if (rc == 0 && (!(q->local_zone = msgpack_zone_new(4096)) ||
                     msgpack_unpack(q->local.data, q->local.size, &off, q->local_zone,
                                    &q->local_obj) != MSGPACK_UNPACK_SUCCESS ||
-                    !add_figures(q, &q->local_obj, &cap)))
+                    !en_rollup_add(&q->sums, &q->local_obj)))
         rc = pr_fail(&err, PR_INTERNAL, "out of memory");
     for (uint32_t i = 0; i < q->n_peers && rc == 0; i++) {
         fed_peer_t *p = &q->peers[i];
-        if (p->stage == FED_DONE && !add_figures(q, p->result, &cap)) {
+        if (p->stage == FED_DONE && !en_rollup_add(&q->sums, p->result)) {
             p->stage = FED_FAILED;
             snprintf(p->error, sizeof p->error, "stats.supply_demand: a malformed answer");
         }
     }
     if (rc == 0) {
-        fold_sums(q);
+        en_rollup_fold(&q->sums);
     } else {
         job->failed = true;
         job->err = err;

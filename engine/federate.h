@@ -23,9 +23,7 @@
 
 #include <msgpack.h>
 
-#include "index.h"
 #include "match.h"
-#include "record.h"
 
 /* The federated requests running, which a shutdown waits for. */
 typedef struct en_federation {
@@ -41,35 +39,6 @@ void en_federation_init(en_federation_t *f);
 /* Waits for every federated request to end (each is bounded by its
  * deadline), then frees what init made. */
 void en_federation_finish(en_federation_t *f);
-
-/* What one node holds of each origin: open vacancies and, per skill of a
- * probe (in the probe's order), how many of them require it. */
-typedef struct en_origin_count {
-    char origin[PR_ID_MAX + 1];
-    uint64_t open;
-    uint64_t df[IX_SKILLS_MAX];
-} en_origin_count_t;
-
-typedef struct en_node_counts {
-    uint32_t n;
-    en_origin_count_t *o;     /* n entries, malloc'd */
-} en_node_counts_t;
-
-/* Reads this node's counts per origin for skills (self: this node's id,
- * which vacancies stored without an origin count under). 0, or a negative
- * errno (from the index, or -ENOMEM). */
-int en_node_counts_read(ix_txn_t *txn, const char *self, const ix_skill_t *skills,
-                        uint32_t n_skills, en_node_counts_t *out);
-/* {"node": self, "origins": [{"origin", "open", "df": [...]}]}, match.counts's result. */
-void en_node_counts_pack(msgpack_packer *pk, const char *self, const en_node_counts_t *c,
-                         uint32_t n_skills);
-void en_node_counts_free(en_node_counts_t *c);
-
-/* Reads match.vacancies's network_counts ({"open": N, "df": {skill: df}})
- * into the idf of each of the probe's skills (a skill it does not name has
- * df 0). 0, or -1 with err set. */
-int en_network_counts_read(const msgpack_object *nc, const en_party_t *probe, double *idf,
-                           pr_error_t *err);
 
 struct en_req;
 

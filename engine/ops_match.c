@@ -12,6 +12,7 @@
 #include "log.h"
 #include "match.h"
 #include "match_rules.h"
+#include "node_counts.h"
 #include "record.h"
 #include "store.h"
 

@@ -1,0 +1,38 @@
+/* rollup.h - the network roll-up of stats.supply_demand (federate.h):
+ * each node's own figures (its "groups" and "total") added up, group
+ * label by group label, into the network's.
+ */
+#ifndef JM_ENGINE_ROLLUP_H
+#define JM_ENGINE_ROLLUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "record.h"
+
+typedef struct en_rollup_group {
+    char group[PR_OCCUPATION_LEN];
+    uint32_t len;
+    uint64_t v[3];                 /* openings, vacancies, applicants */
+} en_rollup_group_t;
+
+/* Zeroed to start. */
+typedef struct en_rollup {
+    en_rollup_group_t *groups;     /* malloc'd */
+    uint32_t n, cap;
+    uint64_t total[3];             /* openings, vacancies, applicants */
+} en_rollup_t;
+
+/* Adds one node's stats.supply_demand result; false when it does not
+ * read as one, or out of memory. */
+bool en_rollup_add(en_rollup_t *r, const msgpack_object *res);
+/* Puts the groups in label order, equal labels added up. */
+void en_rollup_fold(en_rollup_t *r);
+/* "groups" and "total" (two keys of the reply's map) as
+ * stats.supply_demand packs them, each with its ratio. */
+void en_rollup_pack(msgpack_packer *pk, const en_rollup_t *r);
+void en_rollup_free(en_rollup_t *r);
+
+#endif
