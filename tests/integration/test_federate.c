@@ -11,14 +11,11 @@
  * figures too. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -438,12 +435,8 @@ slow_call(void *arg)
  * this node's matches are in it. */
 Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
 {
-    int silent = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    cr_assert_eq(bind(silent, (struct sockaddr *)&sa, sizeof sa), 0);
-    cr_assert_eq(listen(silent, 16), 0);
-    cr_assert_eq(getsockname(silent, (struct sockaddr *)&sa, &len), 0);
+    int silent_port;
+    int silent = jt_silent_listener(&silent_port);
 
     char ini[512];
     snprintf(ini, sizeof ini, "[server]\nnode = city-b\n[keys]\nprovince = node:%s\n",
@@ -452,7 +445,7 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
     snprintf(ini, sizeof ini,
              "[server]\nnode = province-11\nfederation_timeout_ms = 400\n"
              "[peers]\ncity-b = %s %s\nquiet = 127.0.0.1:%d some-key\n",
-             b->addr, KEY_PROVINCE_AT_B, ntohs(sa.sin_port));
+             b->addr, KEY_PROVINCE_AT_B, silent_port);
     jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
     jm_client_t *cb = jt_connect_admin(b), *cp = jt_connect_admin(p);
     put_json(cb, "vacancy.put",
@@ -553,19 +546,15 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
  * growing, and every reader behind the grow, until the peer timed out). */
 Test(federate, a_wait_for_peers_holds_up_no_map_growth, .timeout = 120)
 {
-    int silent = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    cr_assert_eq(bind(silent, (struct sockaddr *)&sa, sizeof sa), 0);
-    cr_assert_eq(listen(silent, 16), 0);
-    cr_assert_eq(getsockname(silent, (struct sockaddr *)&sa, &len), 0);
+    int silent_port;
+    int silent = jt_silent_listener(&silent_port);
     /* Below the clients' JT_IO_TIMEOUT_MS, which the request waits within. */
     unsigned timeout_ms = jt_instrumented() ? 8000 : 3000;
     char ini[512];
     snprintf(ini, sizeof ini,
              "[server]\nnode = province-11\nfederation_timeout_ms = %u\n"
              "[peers]\nquiet = 127.0.0.1:%d some-key\n",
-             timeout_ms, ntohs(sa.sin_port));
+             timeout_ms, silent_port);
     const char *args[] = {"--map-size", "1M", "--map-max", "64M", NULL};
     jt_daemon_t *p = jt_daemon_start_ini(ini, args);
     jm_client_t *c = jt_connect_admin(p);

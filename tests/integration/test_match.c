@@ -1138,23 +1138,38 @@ random_store(jm_client_t *c, jo_store_t *s, unsigned nv, unsigned nw)
     jt_put_store(c, s);
 }
 
-/* A random store of n vacancies and n workers (as the test has set
- * jt_random_* up) queried, mutated once and queried again, against the
- * oracle. */
+/* A random store of nv vacancies and nw workers (as the test has set
+ * jt_random_* up) queried, then mutated and queried again `mutations`
+ * times, and once more after a restart when asked, against the oracle. */
 static void
-store_against_oracle(unsigned n, unsigned per_round, const char *name)
+store_against_oracle(unsigned nv, unsigned nw, unsigned per_round, const char *name,
+                     unsigned mutations, bool restart)
 {
     jt_daemon_t *d = jt_daemon_start(NULL);
     jm_client_t *c = jt_connect_admin(d);
     jm_client_t *kiosk = jt_connect(d);
     jo_store_t s;
-    random_store(c, &s, n, n);
+    random_store(c, &s, nv, nw);
     n_failures = 0;
+    char round_name[96];
     run_round(c, kiosk, &s, per_round, name);
-    mutate(c, &s, n, n);
-    char mutated[64];
-    snprintf(mutated, sizeof mutated, "%s, mutated", name);
-    run_round(c, kiosk, &s, per_round, mutated);
+    for (unsigned round = 1; round <= mutations; round++) {
+        mutate(c, &s, nv, nw);
+        snprintf(round_name, sizeof round_name, "%s, after mutation %u", name, round);
+        run_round(c, kiosk, &s, per_round, round_name);
+    }
+    if (restart) {
+        /* Whatever the daemon keeps for ranking (counts, postings) must
+         * come back the same from disk. Its exit status is checked at the
+         * end. */
+        jm_close(kiosk);
+        jm_close(c);
+        jt_daemon_restart(d);
+        c = jt_connect_admin(d);
+        kiosk = jt_connect(d);
+        snprintf(round_name, sizeof round_name, "%s, after a restart", name);
+        run_round(c, kiosk, &s, per_round / 2, round_name);
+    }
     cr_assert_eq(n_failures, 0, "%u of %u queries disagree with the oracle "
                  "(details on stderr)", n_failures, n_queries);
     jo_store_free(&s);
@@ -1169,35 +1184,7 @@ Test(match, random_stores_against_oracle, .timeout = 600)
     jt_rng_state = seed();
     fprintf(stderr, "match: seed %llu, %u vacancies, %u workers\n",
             (unsigned long long)seed(), nv, nw);
-
-    jt_daemon_t *d = jt_daemon_start(NULL);
-    jm_client_t *c = jt_connect_admin(d);
-    jo_store_t s;
-    random_store(c, &s, nv, nw);
-
-    n_failures = 0;
-    jm_client_t *kiosk = jt_connect(d);
-    run_round(c, kiosk, &s, per_round, "initial");
-    for (unsigned round = 1; round <= 4; round++) {
-        mutate(c, &s, nv, nw);
-        char name[32];
-        snprintf(name, sizeof name, "after mutation %u", round);
-        run_round(c, kiosk, &s, per_round, name);
-    }
-    /* Whatever the daemon keeps for ranking (counts, postings) must come
-     * back the same from disk. Its exit status is checked at the end. */
-    jm_close(kiosk);
-    jm_close(c);
-    jt_daemon_restart(d);
-    c = jt_connect_admin(d);
-    kiosk = jt_connect(d);
-    run_round(c, kiosk, &s, per_round / 2, "after a restart");
-    cr_assert_eq(n_failures, 0, "%u of %u queries disagree with the oracle "
-                 "(details on stderr)", n_failures, n_queries);
-    jo_store_free(&s);
-    jm_close(kiosk);
-    jm_close(c);
-    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly (under ASan: a leak?)");
+    store_against_oracle(nv, nw, per_round, "random", 4, true);
 }
 
 /* A dense store: two counties of one city and three common skills, so that
@@ -1208,7 +1195,7 @@ Test(match, dense_ties_against_oracle, .timeout = 300)
     jt_rng_state = seed() ^ UINT64_C(0xD15E);
     jt_n_regions_used = 2;
     jt_n_skills_used = 3;
-    store_against_oracle(n, per_round, "dense");
+    store_against_oracle(n, n, per_round, "dense", 1, false);
 }
 
 /* A store where most records hold a few of 8 common skills, so that
@@ -1221,7 +1208,7 @@ Test(match, common_skills_against_oracle, .timeout = 300)
     unsigned n = scaled(1500, 100), per_round = scaled(800, 100);
     jt_rng_state = seed() ^ UINT64_C(0xC0FFEE);
     jt_n_skills_used = 8;
-    store_against_oracle(n, per_round, "common skills");
+    store_against_oracle(n, n, per_round, "common skills", 1, false);
 }
 
 /* ---- roles and errors --------------------------------------------------- */

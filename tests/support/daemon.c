@@ -540,15 +540,33 @@ jt_raw_connect(const jt_daemon_t *d)
     return fd;
 }
 
-int
-jt_free_port(void)
+/* A socket bound to a loopback port the system picked (*port), listening
+ * or not. */
+static int
+loopback_socket(int *port, bool listening)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(fd, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sa;
     cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    if (listening)
+        cr_assert_eq(listen(fd, 16), 0);
     cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+int
+jt_free_port(void)
+{
+    int port;
+    close(loopback_socket(&port, false));
+    return port;
+}
+
+int
+jt_silent_listener(int *port)
+{
+    return loopback_socket(port, true);
 }

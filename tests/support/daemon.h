@@ -138,4 +138,9 @@ int jt_raw_connect(const jt_daemon_t *d);
  * same address after a restart). */
 int jt_free_port(void);
 
+/* A loopback socket that accepts connections (into its backlog) and never
+ * answers, for a peer that does not respond; its port in *port. Caller
+ * closes the fd. */
+int jt_silent_listener(int *port);
+
 #endif
