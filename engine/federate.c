@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "hit_merge.h"
 #include "labour.h"
 #include "log.h"
 #include "node_counts.h"
@@ -73,13 +74,6 @@ enum fed_kind { FED_MATCH, FED_SUPPLY_DEMAND };
  * (matching only), done, or failed (error set). */
 enum fed_stage { FED_FIRST, FED_WAITING, FED_DONE, FED_FAILED };
 
-typedef struct fed_hit {
-    double score;
-    int from;                      /* participant: 0 = this node, 1 + peer */
-    char id[PR_ID_MAX + 1];
-    char origin[PR_ID_MAX + 1];
-} fed_hit_t;
-
 typedef struct fed_peer {
     struct fed *q;
     const en_peer_config_t *cfg;
@@ -111,7 +105,7 @@ typedef struct fed {
     en_match_filters_t filters;    /* strings point into the job's zone */
     uint32_t n_skills;
     /* Results. */
-    fed_hit_t *hits;
+    en_fed_hit_t *hits;
     uint32_t n_hits;
     /* Roll-up: the request's args (in the job's zone), this node's
      * figures packed and read back, and the sums. */
@@ -160,10 +154,10 @@ peer_set(fed_peer_t *p, enum fed_stage stage, const char *why)
 /* Appends n hits of one participant to q->hits (the peers' threads and
  * the coordinator add theirs at once). 0, or -1 out of memory. */
 static int
-add_hits(fed_t *q, const fed_hit_t *h, uint32_t n)
+add_hits(fed_t *q, const en_fed_hit_t *h, uint32_t n)
 {
     pthread_mutex_lock(&q->lock);
-    fed_hit_t *all = realloc(q->hits, (size_t)(q->n_hits + n + 1) * sizeof *all);
+    en_fed_hit_t *all = realloc(q->hits, (size_t)(q->n_hits + n + 1) * sizeof *all);
     if (all) {
         memcpy(all + q->n_hits, h, (size_t)n * sizeof *h);
         q->hits = all;
@@ -171,41 +165,6 @@ add_hits(fed_t *q, const fed_hit_t *h, uint32_t n)
     }
     pthread_mutex_unlock(&q->lock);
     return all ? 0 : -1;
-}
-
-/* Decodes a peer's match.vacancies answer into its share of q->hits
- * (appended under the lock). */
-static int
-hits_decode(fed_peer_t *p, int from, const msgpack_object *res)
-{
-    const msgpack_object *arr = pr_map_get(res, "matches");
-    if (!arr || arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size > EN_MATCH_LIMIT_MAX)
-        return -1;
-    uint32_t n = arr->via.array.size;
-    fed_hit_t *h = calloc(n ? n : 1, sizeof *h);
-    if (!h)
-        return -1;
-    for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *m = &arr->via.array.ptr[i];
-        const msgpack_object *score = m->type == MSGPACK_OBJECT_MAP ? pr_map_get(m, "score")
-                                                                    : NULL;
-        pr_str_t id, origin;
-        pr_error_t err;
-        if (!score || (score->type != MSGPACK_OBJECT_FLOAT64 &&
-                       score->type != MSGPACK_OBJECT_FLOAT32) ||
-            pr_get_str(m, "id", "id", PR_REQUIRED, 1, PR_ID_MAX, &id, &err) != 0 ||
-            pr_get_str(m, "origin", "origin", PR_REQUIRED, 1, PR_ID_MAX, &origin, &err) != 0) {
-            free(h);
-            return -1;
-        }
-        h[i].score = score->via.f64;
-        h[i].from = from;
-        memcpy(h[i].id, id.ptr, id.len);
-        memcpy(h[i].origin, origin.ptr, origin.len);
-    }
-    int rc = add_hits(p->q, h, n);
-    free(h);
-    return rc;
 }
 
 static void
@@ -282,10 +241,13 @@ peer_main(void *arg)
         peer_set(p, FED_FAILED, why);
         goto out;
     }
-    if (hits_decode(p, (int)(p - q->peers) + 1, res) != 0)
+    en_fed_hit_t *h = NULL;
+    uint32_t n;
+    if (en_fed_hits_decode(res, (int)(p - q->peers) + 1, &h, &n) != 0 || add_hits(q, h, n) != 0)
         peer_set(p, FED_FAILED, "match.vacancies: a malformed answer");
     else
         peer_set(p, FED_DONE, NULL);
+    free(h);
 out:
     peer_close(p);
     return NULL;
@@ -629,7 +591,7 @@ local_hits(fed_t *q, ix_txn_t *txn, const pr_worker_t *w)
     };
     if ((rc = en_match_run(txn, &mq, res)) != 0)
         goto done;
-    fed_hit_t *h = calloc(res->n ? res->n : 1, sizeof *h);
+    en_fed_hit_t *h = calloc(res->n ? res->n : 1, sizeof *h);
     if (!h) {
         rc = -ENOMEM;
         goto done;
@@ -659,52 +621,15 @@ done:
     return rc;
 }
 
-static int
-cmp_id_then_score(const void *a, const void *b)
-{
-    const fed_hit_t *x = a, *y = b;
-    int c = strcmp(x->id, y->id);
-    if (c)
-        return c;
-    return x->score > y->score ? -1 : x->score < y->score;
-}
-
-static int
-cmp_rank(const void *a, const void *b)
-{
-    const fed_hit_t *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    return strcmp(x->id, y->id);
-}
-
-/* A match whose origin node answered is taken from that node's answer
- * only (a copy elsewhere may lag behind it); the rest are told apart by
- * id. Then ranked as ranking version 1 orders, at most limit. */
+/* The peers' and this node's answers as one (hit_merge.h). */
 static void
 merge_hits(fed_t *q)
 {
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < q->n_hits; i++) {
-        const fed_hit_t *h = &q->hits[i];
-        int owner = strcmp(h->origin, q->srv->cfg->node) == 0 ? 0 : -1;
-        for (uint32_t p = 0; p < q->n_peers && owner < 0; p++)
-            if (q->peers[p].stage == FED_DONE && strcmp(q->peers[p].node, h->origin) == 0)
-                owner = (int)p + 1;
-        if (owner >= 0 && owner != h->from)
-            continue;
-        q->hits[kept++] = *h;
-    }
-    q->n_hits = kept;
-    if (kept == 0)
-        return;
-    qsort(q->hits, kept, sizeof *q->hits, cmp_id_then_score);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < kept; i++)
-        if (n == 0 || strcmp(q->hits[n - 1].id, q->hits[i].id) != 0)
-            q->hits[n++] = q->hits[i];
-    qsort(q->hits, n, sizeof *q->hits, cmp_rank);
-    q->n_hits = n < q->limit ? n : q->limit;
+    const char *answered[1 + EN_MAX_PEERS];
+    answered[0] = q->srv->cfg->node;
+    for (uint32_t i = 0; i < q->n_peers; i++)
+        answered[1 + i] = q->peers[i].stage == FED_DONE ? q->peers[i].node : NULL;
+    q->n_hits = en_fed_hits_merge(q->hits, q->n_hits, q->limit, answered, 1 + q->n_peers);
 }
 
 static void
@@ -712,17 +637,7 @@ match_reply(en_write_t *job, msgpack_packer *pk)
 {
     const fed_t *q = job->data;
     msgpack_pack_map(pk, 3);
-    pr_pack_cstr(pk, "matches");
-    msgpack_pack_array(pk, q->n_hits);
-    for (uint32_t i = 0; i < q->n_hits; i++) {
-        msgpack_pack_map(pk, 3);
-        pr_pack_cstr(pk, "id");
-        pr_pack_cstr(pk, q->hits[i].id);
-        pr_pack_cstr(pk, "score");
-        msgpack_pack_double(pk, q->hits[i].score);
-        pr_pack_cstr(pk, "node");
-        pr_pack_cstr(pk, q->hits[i].origin);
-    }
+    en_fed_hits_pack(pk, q->hits, q->n_hits);
     pack_participants(pk, q);
 }
 

@@ -1,0 +1,36 @@
+/* hit_merge.h - the second round of a federated match (federate.h): every
+ * node's best matches, ranked with the union's N and df, made one list.
+ */
+#ifndef JM_ENGINE_HIT_MERGE_H
+#define JM_ENGINE_HIT_MERGE_H
+
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "record.h"
+
+typedef struct en_fed_hit {
+    double score;
+    int from;                      /* participant: 0 = this node, 1 + peer */
+    char id[PR_ID_MAX + 1];
+    char origin[PR_ID_MAX + 1];
+} en_fed_hit_t;
+
+/* Reads a peer's match.vacancies answer (its "matches", each with its
+ * origin) as participant from's hits: *out (malloc'd, the caller frees
+ * it) and *n. 0, or -1 when it does not read as one or out of memory. */
+int en_fed_hits_decode(const msgpack_object *res, int from, en_fed_hit_t **out, uint32_t *n);
+
+/* Merges the np participants' hits in place: a match whose origin node
+ * answered (answered[i]: participant i's node id, NULL when it did not
+ * answer) is taken from that node's answer only (a copy elsewhere may lag
+ * behind it); the rest are told apart by id. Then ranked as ranking
+ * version 1 orders. Returns how many lead the array, at most limit. */
+uint32_t en_fed_hits_merge(en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit,
+                           const char *const *answered, uint32_t np);
+
+/* "matches": [{"id", "score", "node"}], as match.vacancies answers. */
+void en_fed_hits_pack(msgpack_packer *pk, const en_fed_hit_t *hits, uint32_t n);
+
+#endif
