@@ -186,6 +186,10 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         return parse_uint(value, 1, 1000000, &cfg->max_clients);
     if (strcmp(name, "idle_timeout") == 0)
         return parse_uint(value, 0, 86400 * 365, &cfg->idle_timeout);
+    if (strcmp(name, "audit_queue_max") == 0)
+        return parse_uint(value, 1, 1000000, &cfg->audit_queue_max);
+    if (strcmp(name, "test_commit_delay_ms") == 0)
+        return parse_uint(value, 0, 10000, &cfg->commit_delay_ms);
     if (strcmp(name, "max_inflight") == 0)
         return parse_uint(value, 1, 100000, &cfg->max_inflight);
     if (strcmp(name, "anonymous_role") == 0) {

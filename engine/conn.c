@@ -171,6 +171,68 @@ conn_hold_reply(en_conn_t *c, unsigned delay_ms, bool close_after)
     return 0;
 }
 
+/* Hands a read's audit entries to the writer. When its queue is full, the
+ * worker holds them (in order behind any it holds already) and c reads
+ * nothing more until they are queued: the reply still goes out, and the
+ * other connections of this event loop go on being served. */
+static void
+conn_queue_audit(en_conn_t *c, en_write_t *audit)
+{
+    en_worker_t *w = c->worker;
+    if (w->held_audit_head)
+        en_writer_note_wait(w->srv->writer);
+    else if (en_writer_offer(w->srv->writer, audit, w, false))
+        return;
+    audit->next = NULL;
+    audit->held_for = c->serial;
+    if (w->held_audit_tail)
+        w->held_audit_tail->next = audit;
+    else
+        w->held_audit_head = audit;
+    w->held_audit_tail = audit;
+    c->held_audits++;
+}
+
+static en_conn_t *
+conn_by_serial(en_worker_t *w, uint64_t serial)
+{
+    for (en_conn_t *c = w->conns; c; c = c->next)
+        if (c->serial == serial)
+            return c;
+    return NULL;
+}
+
+static void conn_resume(en_conn_t *c);
+
+void
+en_conn_audit_room(en_worker_t *w)
+{
+    while (w->held_audit_head) {
+        en_write_t *audit = w->held_audit_head;
+        en_write_t *next = audit->next;
+        uint64_t serial = audit->held_for;  /* once queued, the writer owns it */
+        if (!en_writer_offer(w->srv->writer, audit, w, true))
+            return;  /* called again at the next room */
+        w->held_audit_head = next;
+        if (!next)
+            w->held_audit_tail = NULL;
+        en_conn_t *c = conn_by_serial(w, serial);
+        if (c && --c->held_audits == 0 && c->state == EN_CONN_WAITING)
+            conn_resume(c);
+    }
+}
+
+void
+en_conn_audit_flush(en_worker_t *w)
+{
+    while (w->held_audit_head) {
+        en_write_t *audit = w->held_audit_head;
+        w->held_audit_head = audit->next;
+        en_writer_submit(w->srv->writer, audit);
+    }
+    w->held_audit_tail = NULL;
+}
+
 /* Counts one answered request for admin.stats. */
 static void
 count_request(en_conn_t *c, size_t slot, pr_code_t code, uint64_t started)
@@ -258,7 +320,7 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
         pr_pack_error(&w->pk, rq.id, &req.err);
     }
     if (req.audit)
-        en_writer_submit(srv->writer, req.audit);
+        conn_queue_audit(c, req.audit);
     if (!req.job && c->inflight) {
         /* A write refused before reaching the store, behind writes still
          * in flight: its answer must wait its turn. */
@@ -311,7 +373,7 @@ conn_process(en_conn_t *c)
     struct evbuffer *out = bufferevent_get_output(c->bev);
 
     while (c->state == EN_CONN_OPEN) {
-        if (evbuffer_get_length(out) > EN_OUTPUT_HIGH) {
+        if (evbuffer_get_length(out) > EN_OUTPUT_HIGH || c->held_audits) {
             c->state = EN_CONN_WAITING;
             break;
         }

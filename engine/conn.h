@@ -39,6 +39,8 @@ struct en_conn {
     bool background;                 /* the one in flight is an EN_CMD_BACKGROUND op */
     size_t inflight_mem;             /* memory those writes hold */
     bool eof;                        /* the client has shut its sending side */
+    unsigned held_audits;            /* its reads' audit entries held until
+                                        the writer has room; reads nothing meanwhile */
     unsigned failed_hellos;
     struct event *hold_timer;        /* ends EN_CONN_HOLDING or _LINGERING */
     char *held;                      /* the held reply frame body */
@@ -54,6 +56,14 @@ void en_conn_accept(en_worker_t *w, int fd);
 /* A write of c has committed (or failed): send its reply in order and
  * resume reading. Runs on c's worker thread; frees the job. */
 void en_conn_write_done(en_write_t *job);
+
+/* The writer has room again: queues the audit entries w holds, oldest
+ * first, and resumes the connections no longer waiting. */
+void en_conn_audit_room(en_worker_t *w);
+
+/* Queues what audit entries w still holds, waiting for the writer if
+ * need be (w's loop has ended: nobody else waits on this thread). */
+void en_conn_audit_flush(en_worker_t *w);
 
 /* Sends a push frame (its msgpack body) at once, between replies; dropped
  * when the socket is gone or its unsent output is over the cap. */

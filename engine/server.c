@@ -102,6 +102,13 @@ deliver_pushes(en_worker_t *w, struct en_push *p)
     }
 }
 
+void
+en_worker_room(en_worker_t *w)
+{
+    atomic_store(&w->room, true);
+    event_active(w->notify, EV_READ, 0);
+}
+
 static void
 worker_notified(evutil_socket_t fd, short what, void *arg)
 {
@@ -122,6 +129,8 @@ worker_notified(evutil_socket_t fd, short what, void *arg)
 
     for (unsigned i = 0; i < n; i++)
         en_conn_accept(w, fds[i]);
+    if (atomic_exchange(&w->room, false))
+        en_conn_audit_room(w);
     /* Pushes first: the writes they come from committed before the
      * completions queued with them were answered. */
     deliver_pushes(w, pushes);
@@ -157,6 +166,7 @@ worker_main(void *arg)
     en_worker_t *w = arg;
     /* The loop lives until shutdown, even with no connection yet. */
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    en_conn_audit_flush(w);
     return NULL;
 }
 
@@ -589,7 +599,8 @@ en_server_run(en_config_t *cfg)
     srv->alerts = en_alerts_open(srv);
     if (!srv->alerts)
         goto out;
-    srv->writer = en_writer_start(srv->ix, en_config_map_ceiling(cfg));
+    srv->writer = en_writer_start(srv->ix, en_config_map_ceiling(cfg), cfg->audit_queue_max,
+                                  cfg->commit_delay_ms);
     if (!srv->writer)
         goto out;
     srv->followers = en_followers_start(srv);

@@ -56,6 +56,12 @@ struct en_worker {
     msgpack_zone zone;             /* request being decoded */
     struct en_match_scratch *match_scratch;
     struct en_stats *stats;        /* written by this thread only */
+    /* Audit entries of reads held for the writer's room (en_writer_offer),
+     * oldest first, each with its connection's serial; conn.c. */
+    en_write_t *held_audit_head, *held_audit_tail;
+    atomic_bool room;              /* the writer has room for them again */
+    en_worker_t *room_next;        /* the writer's waiters; its lock guards */
+    bool wants_room;               /* these two */
 };
 
 struct en_server {
@@ -91,6 +97,9 @@ int en_server_run(en_config_t *cfg);
  * whose unsent output is over its cap, misses it. */
 void en_worker_push(en_worker_t *w, uint64_t conn_serial, const void *body,
                     size_t len);
+
+/* The writer has room for the audit entries w holds (any thread). */
+void en_worker_room(en_worker_t *w);
 
 /* Queues a finished write for its worker (any thread). */
 void en_worker_complete(en_worker_t *w, en_write_t *job);

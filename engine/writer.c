@@ -26,6 +26,8 @@
 struct en_writer {
     ix_env_t *ix;
     uint64_t map_max;        /* the map grows up to this */
+    uint64_t queue_max;      /* audit entries of reads queued at most */
+    unsigned commit_delay_ms;  /* tests only: every commit waits this long */
     bool at_ceiling_told;    /* the log said so once */
     pthread_t thread;
     pthread_mutex_t lock;
@@ -36,6 +38,7 @@ struct en_writer {
     unsigned awaited;        /* of those, jobs someone waits for (not read audits) */
     uint64_t queued_entries; /* their entries (job_entries) */
     unsigned last_batch;     /* awaited jobs in the previous batch */
+    en_worker_t *room_waiters; /* workers holding audit entries for room */
     bool stop;
     msgpack_sbuffer sbuf;
     atomic_uint_fast64_t commits, writes, audit_jobs, audit_lost, audit_waits;
@@ -95,6 +98,22 @@ job_entries(const en_write_t *job)
     return job->entries ? job->entries : 1;
 }
 
+/* Tells the workers that hold audit entries back (en_writer_offer) that
+ * the queue has room again. Called with the lock held. */
+static void
+tell_room_locked(en_writer_t *wr)
+{
+    if (wr->queued_entries >= wr->queue_max && !wr->stop)
+        return;
+    while (wr->room_waiters) {
+        en_worker_t *w = wr->room_waiters;
+        wr->room_waiters = w->room_next;
+        w->room_next = NULL;
+        w->wants_room = false;
+        en_worker_room(w);
+    }
+}
+
 /* A job someone waits for: a client's write or one with a done call. */
 static bool
 awaited(const en_write_t *job)
@@ -135,6 +154,7 @@ take_locked(en_writer_t *wr, uint64_t room, uint64_t *taken, unsigned *n_awaited
     *taken += sum;
     *n_awaited += n_aw;
     pthread_cond_broadcast(&wr->room);
+    tell_room_locked(wr);
     return first;
 }
 
@@ -187,6 +207,11 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow,
         if (grow && !j->next && entries < EN_BATCH_MAX_ENTRIES &&
             now_ns() - begun < EN_BATCH_MAX_NS)
             j->next = take_queued(wr, EN_BATCH_MAX_ENTRIES - entries, &entries);
+    }
+    if (wr->commit_delay_ms) {
+        struct timespec ts = {.tv_sec = wr->commit_delay_ms / 1000,
+                              .tv_nsec = (long)(wr->commit_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
     }
     rc = ix_write_commit(txn);
     if (rc == 0) {
@@ -347,13 +372,16 @@ writer_main(void *arg)
 }
 
 en_writer_t *
-en_writer_start(ix_env_t *ix, uint64_t map_max)
+en_writer_start(ix_env_t *ix, uint64_t map_max, uint64_t queue_max,
+                unsigned commit_delay_ms)
 {
     en_writer_t *wr = calloc(1, sizeof *wr);
     if (!wr)
         return NULL;
     wr->ix = ix;
     wr->map_max = map_max;
+    wr->queue_max = queue_max ? queue_max : EN_QUEUE_MAX_ENTRIES;
+    wr->commit_delay_ms = commit_delay_ms;
     pthread_mutex_init(&wr->lock, NULL);
     pthread_cond_init(&wr->wake, NULL);
     pthread_cond_init(&wr->room, NULL);
@@ -366,16 +394,52 @@ en_writer_start(ix_env_t *ix, uint64_t map_max)
     return wr;
 }
 
+static void enqueue_locked(en_writer_t *wr, en_write_t *job);
+
 void
 en_writer_submit(en_writer_t *wr, en_write_t *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&wr->lock);
-    if (!awaited(job) && wr->queued_entries >= EN_QUEUE_MAX_ENTRIES && !wr->stop) {
+    if (!awaited(job) && wr->queued_entries >= wr->queue_max && !wr->stop) {
         atomic_fetch_add(&wr->audit_waits, 1);
-        while (wr->queued_entries >= EN_QUEUE_MAX_ENTRIES && !wr->stop)
+        while (wr->queued_entries >= wr->queue_max && !wr->stop)
             pthread_cond_wait(&wr->room, &wr->lock);
     }
+    enqueue_locked(wr, job);
+    pthread_mutex_unlock(&wr->lock);
+}
+
+bool
+en_writer_offer(en_writer_t *wr, en_write_t *job, en_worker_t *w, bool again)
+{
+    pthread_mutex_lock(&wr->lock);
+    if (wr->queued_entries >= wr->queue_max && !wr->stop) {
+        if (!again)
+            atomic_fetch_add(&wr->audit_waits, 1);
+        if (!w->wants_room) {
+            w->wants_room = true;
+            w->room_next = wr->room_waiters;
+            wr->room_waiters = w;
+        }
+        pthread_mutex_unlock(&wr->lock);
+        return false;
+    }
+    job->next = NULL;  /* only once taken: a refused job stays in its holder's list */
+    enqueue_locked(wr, job);
+    pthread_mutex_unlock(&wr->lock);
+    return true;
+}
+
+void
+en_writer_note_wait(en_writer_t *wr)
+{
+    atomic_fetch_add(&wr->audit_waits, 1);
+}
+
+static void
+enqueue_locked(en_writer_t *wr, en_write_t *job)
+{
     if (wr->tail)
         wr->tail->next = job;
     else
@@ -392,7 +456,6 @@ en_writer_submit(en_writer_t *wr, en_write_t *job)
                                    wr->queued_entries - job_entries(job) < EN_BATCH_MAX_ENTRIES)) {
         pthread_cond_signal(&wr->wake);
     }
-    pthread_mutex_unlock(&wr->lock);
 }
 
 void
@@ -402,6 +465,7 @@ en_writer_stop(en_writer_t *wr)
     wr->stop = true;
     pthread_cond_signal(&wr->wake);
     pthread_cond_broadcast(&wr->room);
+    tell_room_locked(wr);
     pthread_mutex_unlock(&wr->lock);
     pthread_join(wr->thread, NULL);
     pthread_mutex_destroy(&wr->lock);

@@ -16,8 +16,10 @@
  * the heap for good. A transaction therefore takes jobs only until they
  * write EN_BATCH_MAX_ENTRIES entries (one larger job runs alone), and
  * the audit entries of reads, which nobody waits for, may queue only up
- * to EN_QUEUE_MAX_ENTRIES: past that, submitting them waits for the writer
- * (back-pressure on readers instead of an unbounded queue).
+ * to EN_QUEUE_MAX_ENTRIES (audit_queue_max): past that, the connection
+ * whose read produced them holds them and stops reading until the writer
+ * has room (en_writer_offer): back-pressure on that reader alone, never
+ * on the event loop it shares with others.
  */
 #ifndef JM_ENGINE_WRITER_H
 #define JM_ENGINE_WRITER_H
@@ -68,6 +70,8 @@ struct en_write {
                                       as 1): bounds each transaction */
     uint64_t started_ns;           /* when the request was read (en_stats_clock) */
     size_t stats_slot;             /* its operation, for the request counts */
+    uint64_t held_for;             /* audit entries held for the writer's room:
+                                      the serial of the connection that waits */
     bool failed;
     pr_error_t err;
     struct {
@@ -89,10 +93,23 @@ typedef struct en_writer_stats {
 #define EN_BATCH_MAX_ENTRIES 8192u
 #define EN_QUEUE_MAX_ENTRIES (4 * EN_BATCH_MAX_ENTRIES)
 
-en_writer_t *en_writer_start(ix_env_t *ix, uint64_t map_max);
+/* queue_max: audit entries of reads queued at most (0: EN_QUEUE_MAX_ENTRIES).
+ * commit_delay_ms: for tests only, every commit waits this long first (a
+ * slow disk). */
+en_writer_t *en_writer_start(ix_env_t *ix, uint64_t map_max, uint64_t queue_max,
+                             unsigned commit_delay_ms);
 /* Queues job. A job that nobody waits for (no conn, no done: audit entries
- * of reads) waits first while the queue holds EN_QUEUE_MAX_ENTRIES. */
+ * of reads) waits first while the queue is full: only for threads that
+ * serve no connection (an event loop uses en_writer_offer). */
 void en_writer_submit(en_writer_t *wr, en_write_t *job);
+/* Queues the audit entries of a read unless the queue is full. When full,
+ * returns false without taking the job, and calls en_worker_room(w) once
+ * the queue has room again (or the writer stops). `again`: the job was
+ * refused before (counted once in audit_waits). */
+bool en_writer_offer(en_writer_t *wr, en_write_t *job, en_worker_t *w, bool again);
+/* Counts a read whose entries are held without an offer (behind others
+ * held already, so that they keep their order). */
+void en_writer_note_wait(en_writer_t *wr);
 /* Finishes every queued job, then stops and frees the writer. */
 void en_writer_stop(en_writer_t *wr);
 void en_writer_stats(en_writer_t *wr, en_writer_stats_t *out);

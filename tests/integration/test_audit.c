@@ -5,6 +5,8 @@
  * `jobmatch audit` command. */
 #define _GNU_SOURCE  /* asprintf */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,6 +446,96 @@ Test(audit, entries_of_read_streams_share_commits_and_a_drain_keeps_them, .timeo
     cr_assert_eq(gets, READS / 2);
     cr_assert_eq(matches, READS / 2);
     cr_assert_eq(writer_count(admin, "audit_lost"), 0);
+    jm_close(admin);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+typedef struct {
+    const jt_daemon_t *d;
+    int reads;
+    atomic_bool finished;
+    char error[200];
+} audited_reader_t;
+
+static void *
+audited_reader_main(void *arg)
+{
+    audited_reader_t *a = arg;
+    jm_client_t *admin = jt_connect_admin(a->d);
+    for (int i = 0; i < a->reads; i++) {
+        jm_reply_t *r = jt_call_json(admin, "worker.get", "{\"id\": \"w1\"}");
+        if (!r->ok)
+            snprintf(a->error, sizeof a->error, "worker.get %d failed", i);
+        jm_reply_free(r);
+    }
+    jm_close(admin);
+    atomic_store(&a->finished, true);
+    return NULL;
+}
+
+/* With the writer's queue of read audit entries full (one entry here, and
+ * every commit held up 500 ms as by a slow disk), only the connections
+ * whose reads could not queue their entries wait: a kiosk on the same
+ * event loop goes on being answered at once, and no entry is lost. */
+Test(audit, a_full_audit_queue_holds_only_the_reading_connection, .timeout = 120)
+{
+    char ini_slow[512];
+    snprintf(ini_slow, sizeof ini_slow,
+             "[server]\nthreads = 1\naudit_queue_max = 1\ntest_commit_delay_ms = 500\n%s", ini);
+    jt_daemon_t *d = jt_daemon_start_ini(ini_slow, NULL);
+    jm_client_t *admin = jt_connect_admin(d);
+    call_ok(admin, "worker.put", "{\"worker\": " WORKER("w1", "{\"id\": \"weld\", \"level\": 3}") "}");
+    jm_client_t *kiosk = jt_connect(d);
+
+    enum { READERS = 3, READS = 4 };
+    audited_reader_t readers[READERS];
+    pthread_t threads[READERS];
+    for (int i = 0; i < READERS; i++) {
+        readers[i] = (audited_reader_t){.d = d, .reads = READS};
+        cr_assert_eq(pthread_create(&threads[i], NULL, audited_reader_main, &readers[i]), 0);
+    }
+    int64_t slowest = 0;
+    int pings = 0;
+    for (;;) {
+        bool running = false;
+        for (int i = 0; i < READERS; i++)
+            running |= !atomic_load(&readers[i].finished);
+        if (!running)
+            break;
+        int64_t t0 = monotonic_ms();
+        call_ok(kiosk, "ping", "{}");
+        int64_t took = monotonic_ms() - t0;
+        if (took > slowest)
+            slowest = took;
+        pings++;
+        jt_sleep_ms(10);
+    }
+    for (int i = 0; i < READERS; i++) {
+        pthread_join(threads[i], NULL);
+        cr_assert_eq(readers[i].error[0], '\0', "reader %d: %s", i, readers[i].error);
+    }
+    int64_t waits = writer_count(admin, "audit_waits");
+    cr_log_info("%d kiosk pings, slowest %lld ms; %lld reads held for the writer", pings,
+                (long long)slowest, (long long)waits);
+    cr_assert_gt(waits, 0, "the queue never filled: the test proves nothing");
+    cr_assert_gt(pings, 5);
+    /* A commit takes 500 ms: a kiosk held behind one would wait that long. */
+    cr_assert_lt(slowest, 250, "a kiosk waited %lld ms for a ping", (long long)slowest);
+
+    /* Every read's entry is there. */
+    int gets = 0;
+    for (int tries = 0; tries < 100 && gets < READERS * READS; tries++) {
+        char *lines = audit_lines(admin, "{\"worker\": \"w1\"}", 1000);
+        gets = 0;
+        for (const char *p = lines; (p = strstr(p, " worker.get w1")); p++)
+            gets++;
+        free(lines);
+        if (gets < READERS * READS)
+            jt_sleep_ms(100);
+    }
+    cr_assert_eq(gets, READERS * READS);
+    cr_assert_eq(writer_count(admin, "audit_lost"), 0);
+    jm_close(kiosk);
     jm_close(admin);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
