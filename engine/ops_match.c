@@ -160,7 +160,9 @@ load_worker_side(en_req_t *req, ix_txn_t *txn, ix_record_t *rec,
     return 0;
 }
 
-static void
+/* Returns 0, or a negative errno from the index (the reply is then
+ * dropped for an error). */
+static int
 pack_matches(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
              const match_opts_t *o, const en_match_result_t *res)
 {
@@ -180,8 +182,11 @@ pack_matches(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
         if (o->network_counts) {
             /* For the asking node's merge: the node that owns the match. */
             ix_record_t rec;
+            int rc = ix_get_docno(txn, searched, h->docno, &rec);
+            if (rc != 0)
+                return rc;  /* a guessed origin would credit the wrong node */
             pr_pack_cstr(pk, "origin");
-            if (ix_get_docno(txn, searched, h->docno, &rec) == 0 && rec.origin_len)
+            if (rec.origin_len)
                 msgpack_pack_str_with_body(pk, rec.origin, rec.origin_len);
             else
                 pr_pack_cstr(pk, req->srv->cfg->node);
@@ -204,6 +209,7 @@ pack_matches(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
             en_match_pair(txn, &cand, probe, searched, o->scope, o->as_of, &b);
         en_pack_breakdown(pk, &b);
     }
+    return 0;
 }
 
 static int
@@ -231,8 +237,9 @@ run_match(en_req_t *req, ix_txn_t *txn, const en_party_t *probe,
              en_scope_name(o->scope), res->terms,
              (unsigned long long)res->postings_seen,
              (unsigned long long)res->candidates_scored, res->n);
+    if (rc == 0)
+        rc = pack_matches(req, txn, probe, o, res);
     if (rc == 0) {
-        pack_matches(req, txn, probe, o, res);
         if (probe->kind == IX_VACANCY) {
             en_audit_reads_t *a = en_audit_reads_new(req, res->n);
             for (uint32_t i = 0; i < res->n; i++)
