@@ -1,7 +1,8 @@
 /* federate.c - network-wide requests (federate.h): a coordinating thread
  * per request, and a thread per peer that holds one connection (peer.h)
- * for the request's life. The coordinator does this node's share itself,
- * in a read transaction of its own, while the peers answer.
+ * for the request's life. The coordinator does this node's share itself
+ * while the peers answer, in short read transactions that it never holds
+ * while it waits for them (a silent peer must not pin the map's growth).
  */
 #include "federate.h"
 
