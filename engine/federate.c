@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "conn.h"
 #include "hit_merge.h"
 #include "labour.h"
 #include "log.h"
@@ -93,6 +94,7 @@ typedef struct fed_peer {
 typedef struct fed {
     en_server_t *srv;
     enum fed_kind kind;
+    bool show_addresses;           /* the asker is an admin (peers' addresses are internal) */
     pthread_mutex_t lock;
     pthread_cond_t cond;           /* CLOCK_MONOTONIC */
     struct timespec deadline;
@@ -413,11 +415,13 @@ pack_participants(msgpack_packer *pk, const fed_t *q)
         const fed_peer_t *p = &q->peers[i];
         if (p->stage == FED_DONE)
             continue;
-        msgpack_pack_map(pk, 4);
+        msgpack_pack_map(pk, q->show_addresses ? 4 : 3);
         pr_pack_cstr(pk, "peer");
         pr_pack_cstr(pk, p->cfg->name);
-        pr_pack_cstr(pk, "address");
-        pr_pack_cstr(pk, p->cfg->addr);
+        if (q->show_addresses) {
+            pr_pack_cstr(pk, "address");
+            pr_pack_cstr(pk, p->cfg->addr);
+        }
         pr_pack_cstr(pk, "node");
         if (p->node[0])
             pr_pack_cstr(pk, p->node);
@@ -452,7 +456,9 @@ fed_begin(en_req_t *req, enum fed_kind kind)
     if (!q) {
         fed_leave(&req->srv->federation);
         pr_fail(&req->err, PR_INTERNAL, "out of memory");
+        return NULL;
     }
+    q->show_addresses = (req->conn->role & EN_ROLE_ADMIN) != 0;
     return q;
 }
 

@@ -472,6 +472,24 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
     cr_assert(err->type == MSGPACK_OBJECT_STR &&
               memmem(err->via.str.ptr, err->via.str.size, "400 ms", 6) != NULL,
               "error: %.*s", (int)err->via.str.size, err->via.str.ptr);
+    char quiet_addr[64];
+    snprintf(quiet_addr, sizeof quiet_addr, "127.0.0.1:%d", silent_port);
+    cr_assert(jt_str_is(jt_need(&missing->via.array.ptr[0], "address"), quiet_addr),
+              "an admin sees the missing peer's address");
+    /* Peers' addresses are internal: a kiosk learns only the peer's name. */
+    jm_client_t *kiosk_p = jt_connect(p);
+    jm_reply_t *rk = jt_call_json(kiosk_p, "match.vacancies",
+                                  "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\", "
+                                  "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}, "
+                                  "\"scope\": \"network\"}");
+    jt_expect_ok(rk, "a kiosk's match.vacancies with a silent peer");
+    const msgpack_object *kmissing = jt_need(&rk->result, "missing");
+    cr_assert_eq(kmissing->via.array.size, 1);
+    cr_assert(jt_str_is(jt_need(&kmissing->via.array.ptr[0], "peer"), "quiet"));
+    cr_assert_null(jt_get(&kmissing->via.array.ptr[0], "address"),
+                   "a kiosk must not see peers' addresses");
+    jm_reply_free(rk);
+    jm_close(kiosk_p);
     const msgpack_object *m = jt_need(&r->result, "matches");
     cr_assert_eq(m->via.array.size, 2);
     bool seen_b = false, seen_p = false;
