@@ -227,7 +227,13 @@ peer_main(void *arg)
         peer_set(p, FED_DONE, NULL);
         goto out;
     }
-    if (en_node_counts_decode(res, q->n_skills, &p->counts) != 0) {
+    int drc = en_node_counts_decode(res, q->n_skills, &p->counts);
+    if (drc == -E2BIG) {
+        snprintf(why, sizeof why, "match.counts: more than %u origins", EN_COUNTS_ORIGINS_MAX);
+        peer_set(p, FED_FAILED, why);
+        goto out;
+    }
+    if (drc != 0) {
         peer_set(p, FED_FAILED, "match.counts: a malformed answer");
         goto out;
     }

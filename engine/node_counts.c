@@ -111,6 +111,8 @@ en_node_counts_decode(const msgpack_object *res, uint32_t n_skills, en_node_coun
     if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
         return -1;
     uint32_t n = arr->via.array.size;
+    if (n > EN_COUNTS_ORIGINS_MAX)
+        return -E2BIG;
     out->o = calloc(n ? n : 1, sizeof *out->o);
     if (!out->o)
         return -1;
@@ -131,7 +133,8 @@ en_node_counts_decode(const msgpack_object *res, uint32_t n_skills, en_node_coun
         e->origin[origin.len] = '\0';
         e->open = (uint64_t)open;
         for (uint32_t s = 0; s < n_skills; s++) {
-            if (df->via.array.ptr[s].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            if (df->via.array.ptr[s].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                df->via.array.ptr[s].via.u64 > e->open)
                 goto bad;
             e->df[s] = df->via.array.ptr[s].via.u64;
         }
@@ -140,6 +143,13 @@ en_node_counts_decode(const msgpack_object *res, uint32_t n_skills, en_node_coun
 bad:
     en_node_counts_free(out);
     return -1;
+}
+
+/* a + b, at most INT64_MAX (each is at most that: decoded as such). */
+static uint64_t
+add_saturating(uint64_t a, uint64_t b)
+{
+    return a > (uint64_t)INT64_MAX - b ? (uint64_t)INT64_MAX : a + b;
 }
 
 void
@@ -177,9 +187,9 @@ en_node_counts_union(const en_node_counts_t *const *c, const char *const *node, 
             }
             if (!best)
                 continue;
-            *n += best->open;
+            *n = add_saturating(*n, best->open);
             for (uint32_t s = 0; s < n_skills; s++)
-                df[s] += best->df[s];
+                df[s] = add_saturating(df[s], best->df[s]);
         }
     }
 }

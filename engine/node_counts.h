@@ -38,14 +38,21 @@ int en_node_counts_read(ix_txn_t *txn, const char *self, const ix_skill_t *skill
 void en_node_counts_pack(msgpack_packer *pk, const char *self, const en_node_counts_t *c,
                          uint32_t n_skills);
 void en_node_counts_free(en_node_counts_t *c);
+/* The most origins a peer's match.counts answer may list: one per node of
+ * the network (docs/network.md). More is a faulty or hostile peer, refused
+ * before anything is allocated for them. */
+#define EN_COUNTS_ORIGINS_MAX 1024u
+
 /* Reads a peer's match.counts result for n_skills skills into out. 0, or
- * -1 (out empty) when it does not read as one. */
+ * -E2BIG when it lists more than EN_COUNTS_ORIGINS_MAX origins, or -1 when
+ * it does not read as one (a df above its open too); out is empty then. */
 int en_node_counts_decode(const msgpack_object *res, uint32_t n_skills, en_node_counts_t *out);
 
 /* N and df (n_skills entries) over the union of the np nodes' counts
  * c[i] (NULL: node[i] did not answer): per origin, the figures of the
  * origin node itself when it answered, else those of the answering holder
- * with the most of that origin's open vacancies (the freshest copy). */
+ * with the most of that origin's open vacancies (the freshest copy). The
+ * sums stop at INT64_MAX (what network_counts accepts) rather than wrap. */
 void en_node_counts_union(const en_node_counts_t *const *c, const char *const *node, uint32_t np,
                           uint32_t n_skills, uint64_t *n, uint64_t *df);
 
