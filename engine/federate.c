@@ -99,6 +99,8 @@ typedef struct fed {
     pthread_cond_t cond;           /* CLOCK_MONOTONIC */
     struct timespec deadline;
     bool go;                       /* the second call's args are ready */
+    bool stopping;                 /* the node shuts down: no more waiting */
+    struct fed *next_running;      /* in en_federation_t.reqs; its lock guards */
     msgpack_sbuffer first, second; /* the calls' args */
     /* Matching. */
     char *profile;                 /* the worker side as a packed profile */
@@ -262,6 +264,17 @@ out:
     return NULL;
 }
 
+/* Why p is left out at the deadline. Called with q->lock held. */
+static void
+timed_out(const fed_t *q, fed_peer_t *p)
+{
+    if (q->stopping)
+        snprintf(p->error, sizeof p->error, "cut off: this node is shutting down");
+    else
+        snprintf(p->error, sizeof p->error, "no answer within %u ms",
+                 q->srv->cfg->federation_timeout_ms);
+}
+
 /* Waits until no peer is at stage `at` any more, or the deadline; the ones
  * still there are cut off (their connection shut, so they end at once). */
 static void
@@ -281,8 +294,7 @@ wait_peers(fed_t *q, enum fed_stage at)
                     continue;
                 p->cut = true;
                 p->stage = FED_FAILED;
-                snprintf(p->error, sizeof p->error, "no answer within %u ms",
-                         q->srv->cfg->federation_timeout_ms);
+                timed_out(q, p);
                 if (p->fd >= 0)
                     shutdown(p->fd, SHUT_RDWR);
             }
@@ -302,8 +314,7 @@ end_peers(fed_t *q)
         fed_peer_t *p = &q->peers[i];
         if (p->stage == FED_WAITING) {  /* never sent the second call */
             p->stage = FED_FAILED;
-            snprintf(p->error, sizeof p->error, "no answer within %u ms",
-                     q->srv->cfg->federation_timeout_ms);
+            timed_out(q, p);
         }
         p->cut = true;
         if (p->fd >= 0)
@@ -376,7 +387,7 @@ static void
 set_deadline(fed_t *q)
 {
     clock_gettime(CLOCK_MONOTONIC, &q->deadline);
-    unsigned ms = q->srv->cfg->federation_timeout_ms;
+    unsigned ms = q->stopping ? 0 : q->srv->cfg->federation_timeout_ms;
     q->deadline.tv_sec += ms / 1000;
     q->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (q->deadline.tv_nsec >= 1000000000L) {
@@ -385,10 +396,60 @@ set_deadline(fed_t *q)
     }
 }
 
-/* Starts the clock and a thread per peer. */
+/* The deadline is now: whoever waits for peers stops, and later rounds get
+ * no time (set_deadline). */
+static void
+fed_stop(fed_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->stopping = true;
+    clock_gettime(CLOCK_MONOTONIC, &q->deadline);
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Lists q among the requests running (cut at shutdown), or cuts it at
+ * once when the shutdown has begun. */
+static void
+fed_list(en_federation_t *f, struct fed *q)
+{
+    pthread_mutex_lock(&f->lock);
+    q->next_running = f->reqs;
+    f->reqs = q;
+    if (f->stopping)
+        fed_stop(q);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Takes q off the list before its job, which owns it, is handed back. */
+static void
+fed_unlist(en_federation_t *f, struct fed *q)
+{
+    pthread_mutex_lock(&f->lock);
+    for (struct fed **pp = &f->reqs; *pp; pp = &(*pp)->next_running)
+        if (*pp == q) {
+            *pp = q->next_running;
+            break;
+        }
+    pthread_mutex_unlock(&f->lock);
+}
+
+void
+en_federation_cut(en_federation_t *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->stopping = true;
+    for (struct fed *q = f->reqs; q; q = q->next_running)
+        fed_stop(q);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Lists q among the running (fed_complete takes it off), starts the clock
+ * and a thread per peer. */
 static void
 start_peers(fed_t *q)
 {
+    fed_list(&q->srv->federation, q);
     set_deadline(q);
     for (uint32_t i = 0; i < q->n_peers; i++) {
         fed_peer_t *p = &q->peers[i];
@@ -444,6 +505,7 @@ fed_complete(en_write_t *job)
 {
     fed_t *q = job->data;
     en_federation_t *f = &q->srv->federation;
+    fed_unlist(f, q);
     en_worker_complete(job->worker, job);
     fed_leave(f);
 }

@@ -30,12 +30,18 @@ typedef struct en_federation {
     pthread_mutex_t lock;
     pthread_cond_t idle;
     unsigned running;
+    struct fed *reqs;             /* those running, to cut at shutdown */
+    bool stopping;                /* shutting down: new ones are cut at once */
 } en_federation_t;
 
 /* At most this many federated requests run at once; more are overloaded. */
 #define EN_FEDERATION_MAX 16
 
 void en_federation_init(en_federation_t *f);
+/* Shutdown: every request running, and any begun from now on, stops
+ * waiting for its peers (their connections are cut, they are named
+ * missing) and is answered with what came back, well within the drain. */
+void en_federation_cut(en_federation_t *f);
 /* Waits for every federated request to end (each is bounded by its
  * deadline), then frees what init made. */
 void en_federation_finish(en_federation_t *f);

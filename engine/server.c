@@ -437,6 +437,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     sd_notify(0, "STOPPING=1");
     /* A backup could outlast the drain; its connection is told why. */
     ix_backup_cancel(srv->ix);
+    /* So could network-wide requests waiting on peers: they are answered
+     * with what came back. */
+    en_federation_cut(&srv->federation);
     for (unsigned i = 0; i < srv->n_listeners; i++) {
         evconnlistener_free(srv->listeners[i]);
         srv->listeners[i] = NULL;

@@ -558,6 +558,34 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
     close(silent);
 }
 
+/* SIGTERM while a network-wide request waits on a silent peer with a long
+ * timeout: the drain cuts the peer off, the request is answered with what
+ * came back (the peer named missing) and the daemon exits well within its
+ * 8 s drain deadline rather than after the timeout. */
+Test(federate, a_drain_cuts_off_silent_peers, .timeout = 60)
+{
+    int silent_port;
+    int silent = jt_silent_listener(&silent_port);
+    char ini[512];
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nfederation_timeout_ms = 30000\n"
+             "[peers]\nquiet = 127.0.0.1:%d some-key\n", silent_port);
+    jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
+    slow_call_t sc = {.c = jt_connect(p)};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, slow_call, &sc), 0);
+    jt_sleep_ms(300);  /* it waits for the peer */
+    int64_t t0 = jt_now_ms();
+    cr_assert_eq(jt_daemon_term(p), 0, "the daemon did not exit cleanly");
+    int64_t took = jt_now_ms() - t0;
+    pthread_join(t, NULL);
+    cr_assert(sc.answered, "the request in flight was not answered");
+    cr_assert_lt(took, 4000, "the drain took %lld ms", (long long)took);
+    jm_close(sc.c);
+    jt_daemon_stop(p);
+    close(silent);
+}
+
 /* While a network-wide request waits for a silent peer, writes that need
  * the map to grow, and the reads queued behind them, go on: the request
  * holds no read transaction while it waits (one would keep the map from
