@@ -102,7 +102,8 @@ en_metrics_render(const en_report_t *r, struct evbuffer *out)
     one(out, "jobmatch_audit_read_jobs_lost_total", "counter",
         "Of those, jobs whose entries could not be committed.", r->audit_lost);
     one(out, "jobmatch_audit_read_waits_total", "counter",
-        "Of those, jobs whose read waited for room in the writer's queue (back-pressure).",
+        "Of those, jobs that found the writer's queue full: their connection "
+        "read nothing more until it had room.",
         r->audit_waits);
 
     family(out, "jobmatch_records", "gauge", "Records stored, by kind.");
