@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -556,6 +557,133 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
     jm_close(sc.c);
     cr_assert_eq(jt_daemon_stop(b), 0);
     close(silent);
+}
+
+/* A fake peer on listening socket fd: answers one connection's hello and
+ * then its match.counts with `origins` origins of its own, ignoring what
+ * is asked. */
+typedef struct fake_peer {
+    int fd;
+    uint32_t origins;
+} fake_peer_t;
+
+static bool
+read_frame(int fd)
+{
+    uint8_t hdr[4];
+    if (recv(fd, hdr, 4, MSG_WAITALL) != 4)
+        return false;
+    uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    char buf[4096];
+    while (len > 0) {
+        ssize_t n = recv(fd, buf, len < sizeof buf ? len : sizeof buf, 0);
+        if (n <= 0)
+            return false;
+        len -= (uint32_t)n;
+    }
+    return true;
+}
+
+static void
+send_frame(int fd, const msgpack_sbuffer *sb)
+{
+    uint8_t hdr[4] = {(uint8_t)(sb->size >> 24), (uint8_t)(sb->size >> 16),
+                      (uint8_t)(sb->size >> 8), (uint8_t)sb->size};
+    (void)!write(fd, hdr, 4);
+    (void)!write(fd, sb->data, sb->size);
+}
+
+/* One connection: its hello answered, then its next request (whatever it
+ * asks) with the counts. The peer's follower connects too. */
+static void
+fake_peer_serve(const fake_peer_t *fp, int c)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (read_frame(c)) {
+        json_t *hello = json_pack("{s:i, s:b, s:{s:s, s:s}}", "id", 1, "ok", 1, "result",
+                                  "node", "fake", "role", "node");
+        jt_pack_json(&pk, hello);
+        json_decref(hello);
+        send_frame(c, &sb);
+    }
+    if (read_frame(c)) {
+        sb.size = 0;
+        msgpack_pack_map(&pk, 3);
+        jt_pack_str(&pk, "id");
+        msgpack_pack_uint64(&pk, 2);
+        jt_pack_str(&pk, "ok");
+        msgpack_pack_true(&pk);
+        jt_pack_str(&pk, "result");
+        msgpack_pack_map(&pk, 2);
+        jt_pack_str(&pk, "node");
+        jt_pack_str(&pk, "fake");
+        jt_pack_str(&pk, "origins");
+        msgpack_pack_array(&pk, fp->origins);
+        for (uint32_t i = 0; i < fp->origins; i++) {
+            char origin[32];
+            snprintf(origin, sizeof origin, "o-%u", i);
+            msgpack_pack_map(&pk, 3);
+            jt_pack_str(&pk, "origin");
+            jt_pack_str(&pk, origin);
+            jt_pack_str(&pk, "open");
+            msgpack_pack_uint64(&pk, INT64_MAX);
+            jt_pack_str(&pk, "df");
+            msgpack_pack_array(&pk, 1);
+            msgpack_pack_uint64(&pk, 1);
+        }
+        send_frame(c, &sb);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    close(c);
+}
+
+/* Serves connections one after another until the listening socket is shut. */
+static void *
+fake_peer_main(void *arg)
+{
+    fake_peer_t *fp = arg;
+    int c;
+    while ((c = accept(fp->fd, NULL, NULL)) >= 0)
+        fake_peer_serve(fp, c);
+    return NULL;
+}
+
+/* A peer whose counts list more origins than a network has nodes is
+ * named missing with the reason, and the rest of the request goes on. */
+Test(federate, a_peer_listing_too_many_origins_is_missing, .timeout = 60)
+{
+    fake_peer_t fp = {.origins = 1025};
+    int port;
+    fp.fd = jt_silent_listener(&port);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, fake_peer_main, &fp), 0);
+    char ini[512];
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nfederation_timeout_ms = 5000\n"
+             "[peers]\nfake = 127.0.0.1:%d some-key\n", port);
+    jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *c = jt_connect_admin(p);
+    jm_reply_t *r = jt_call_json(c, "match.vacancies",
+                                 "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\", "
+                                 "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}, "
+                                 "\"scope\": \"network\"}");
+    jt_expect_ok(r, "match.vacancies with a peer listing too many origins");
+    const msgpack_object *missing = jt_need(&r->result, "missing");
+    cr_assert_eq(missing->via.array.size, 1);
+    cr_assert(jt_str_is(jt_need(&missing->via.array.ptr[0], "peer"), "fake"));
+    const msgpack_object *err = jt_need(&missing->via.array.ptr[0], "error");
+    cr_assert(err->type == MSGPACK_OBJECT_STR &&
+              memmem(err->via.str.ptr, err->via.str.size, "more than 1024 origins", 22) != NULL,
+              "error: %.*s", (int)err->via.str.size, err->via.str.ptr);
+    jm_reply_free(r);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(p), 0);
+    shutdown(fp.fd, SHUT_RDWR);
+    pthread_join(t, NULL);
+    close(fp.fd);
 }
 
 /* SIGTERM while a network-wide request waits on a silent peer with a long
