@@ -158,7 +158,7 @@ en_job_new(en_req_t *req, void *data,
     job->apply = apply;
     job->reply = reply;
     job->data = data;
-    job->mem = req->frame_len * EN_DECODED_BYTES_PER_FRAME_BYTE;
+    job->mem = req->decoded_mem;
     req->job = job;
     return 0;
 }

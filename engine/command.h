@@ -28,6 +28,8 @@ typedef struct en_req {
     en_conn_t *conn;
     const pr_request_t *rq;
     size_t frame_len;         /* bytes of the request's frame body */
+    size_t decoded_mem;       /* what its decoded form holds at most
+                                 (en_decoded_bound) */
     msgpack_packer *pk;
     int64_t now;
     uint64_t started_ns;      /* when the frame was read (en_stats_clock) */
@@ -69,12 +71,17 @@ const en_command_t *en_commands(size_t *n);
 /* Begins a success reply to req: the caller then packs exactly one value. */
 void en_reply_ok(en_req_t *req);
 
-/* What a decoded request may hold per byte of its frame, for the
- * per-connection cap on memory in flight: msgpack-c spends up to 24 bytes
- * on each element (a 1-byte nil in an array, half of a 2-byte map entry),
- * its zone rounds chunks up to powers of two, and the frame is copied.
- * en_job_new counts this much in job->mem; a handler adds its own data. */
-#define EN_DECODED_BYTES_PER_FRAME_BYTE 32
+/* The most a decoded request holds in its zone, for the per-connection cap
+ * on memory in flight: the copy of its frame of frame_len bytes and one
+ * msgpack_object per element (pr_guard_check counts them; strings stay in
+ * the copy), doubled because the zone rounds its chunks up to powers of
+ * two, plus one chunk. en_job_new counts this in job->mem; a handler adds
+ * its own data. */
+static inline size_t
+en_decoded_bound(size_t frame_len, size_t elements)
+{
+    return 2 * (frame_len + elements * sizeof(msgpack_object)) + MSGPACK_ZONE_CHUNK_SIZE;
+}
 
 /* Creates req->job for a write handler: it takes over the worker's
  * request zone (so the decoded request stays valid on the writer thread),

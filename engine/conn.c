@@ -249,7 +249,8 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     uint64_t started = en_stats_clock();
     size_t other = en_stats_other_slot();
 
-    if (pr_guard_check(body, len, PR_MAX_DEPTH, &err) != 0) {
+    size_t elements;
+    if (pr_guard_check(body, len, PR_MAX_DEPTH, &elements, &err) != 0) {
         if (c->inflight)
             return FRAME_WAIT;
         reply_error(c, 0, &err);
@@ -311,7 +312,8 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     }
 
     en_req_t req = {
-        .srv = srv, .worker = w, .conn = c, .rq = &rq, .frame_len = len, .pk = &w->pk,
+        .srv = srv, .worker = w, .conn = c, .rq = &rq, .frame_len = len,
+        .decoded_mem = en_decoded_bound(len, elements), .pk = &w->pk,
         .now = en_now(), .started_ns = started, .slot = slot,
     };
     reply_begin(w);

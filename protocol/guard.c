@@ -37,7 +37,7 @@ static bool is_map_head(uint8_t b)
 enum elem_kind { ELEM_SKIP, ELEM_ARRAY, ELEM_MAP };
 
 int pr_guard_check(const uint8_t *body, size_t len, unsigned max_depth,
-                   pr_error_t *err)
+                   size_t *elements, pr_error_t *err)
 {
     if (max_depth > GUARD_STACK)
         max_depth = GUARD_STACK;
@@ -50,6 +50,7 @@ int pr_guard_check(const uint8_t *body, size_t len, unsigned max_depth,
     unsigned depth = 0;         /* open containers on the stack */
     uint64_t pending = 0;       /* sum of owed[], one byte at least each */
     size_t pos = 0;
+    size_t seen = 0;            /* elements begun */
 
     do {
         if (pos >= len)
@@ -59,6 +60,7 @@ int pr_guard_check(const uint8_t *body, size_t len, unsigned max_depth,
             pending--;
         }
         uint8_t b = body[pos++];
+        seen++;
         enum elem_kind kind = ELEM_SKIP;
         uint64_t n = 0;         /* bytes to skip, or container count */
         unsigned lenbytes = 0;  /* size of an explicit length field */
@@ -164,5 +166,7 @@ int pr_guard_check(const uint8_t *body, size_t len, unsigned max_depth,
     if (pos != len)
         return pr_fail(err, PR_BAD_FRAME,
                        "trailing bytes after the map (%zu)", len - pos);
+    if (elements)
+        *elements = seen;
     return 0;
 }

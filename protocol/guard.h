@@ -24,8 +24,12 @@
 /* Returns 0 when body[0..len) is one well-formed msgpack map within the
  * limits above, else -1 with err->code = PR_BAD_FRAME and a message saying
  * what is wrong ("declared string length exceeds the frame", "nesting deeper
- * than 32", "trailing bytes after the map", "body is not a map", ...). */
+ * than 32", "trailing bytes after the map", "body is not a map", ...).
+ * When elements is not NULL it receives the number of msgpack values in
+ * the body (the map itself, and each key and value of a map counted
+ * apart): msgpack-c decodes each into one msgpack_object, so this is what
+ * the decoded form holds, besides strings it references in the body. */
 int pr_guard_check(const uint8_t *body, size_t len, unsigned max_depth,
-                   pr_error_t *err);
+                   size_t *elements, pr_error_t *err);
 
 #endif

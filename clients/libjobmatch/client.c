@@ -604,7 +604,7 @@ jm_recv(jm_client_t *c, jm_reply_t **out)
             return rc;
         }
     }
-    if (pr_guard_check(body, len, PR_MAX_DEPTH, &perr) != 0)
+    if (pr_guard_check(body, len, PR_MAX_DEPTH, NULL, &perr) != 0)
         return fail(c, JM_EPROTO, "bad reply frame: %s", perr.message);
     return decode_reply(c, body, len, out);
 }

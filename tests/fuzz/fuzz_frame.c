@@ -50,7 +50,7 @@ static void
 check_body(const uint8_t *body, uint32_t len)
 {
     pr_error_t err = {0};
-    if (pr_guard_check(body, len, PR_MAX_DEPTH, &err) != 0) {
+    if (pr_guard_check(body, len, PR_MAX_DEPTH, NULL, &err) != 0) {
         if (err.code != PR_BAD_FRAME || err.message[0] == '\0')
             fail("guard refused without a bad_frame message");
         return;

@@ -192,7 +192,8 @@ static bool
 run_request(const uint8_t *body, size_t len, unsigned role, bool commit)
 {
     pr_error_t err = {0};
-    if (pr_guard_check(body, len, PR_MAX_DEPTH, &err) != 0)
+    size_t elements;
+    if (pr_guard_check(body, len, PR_MAX_DEPTH, &elements, &err) != 0)
         return false;
     msgpack_zone_clear(&worker.zone);
     char *copy = msgpack_zone_malloc(&worker.zone, len ? len : 1);
@@ -228,14 +229,15 @@ run_request(const uint8_t *body, size_t len, unsigned role, bool commit)
     } else {
         en_req_t req = {
             .srv = &srv, .worker = &worker, .conn = &conn, .rq = &rq,
-            .frame_len = len, .pk = &worker.pk, .now = FUZZ_NOW,
+            .frame_len = len, .decoded_mem = en_decoded_bound(len, elements),
+            .pk = &worker.pk, .now = FUZZ_NOW,
         };
         worker.out.size = 0;
         if (cmd->handler(&req) != 0)
             pack_error(rq.id, &req.err);
         /* A write holds its decoded request until it commits, and the
          * per-connection cap on memory in flight must count it. */
-        if (req.job && req.job->mem < len * EN_DECODED_BYTES_PER_FRAME_BYTE)
+        if (req.job && req.job->mem < en_decoded_bound(len, elements))
             fail("a write counts less memory than its decoded request");
         if (req.job)
             run_job(req.job, commit);

@@ -55,9 +55,42 @@ static bool msgpack_accepts(const uint8_t *p, size_t len)
     return ok;
 }
 
+/* The msgpack_objects msgpack-c decodes o into: o itself, its elements,
+ * and each key and value of a map. */
+static size_t count_objects(const msgpack_object *o)
+{
+    size_t n = 1;
+    if (o->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            n += count_objects(&o->via.array.ptr[i]);
+    } else if (o->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < o->via.map.size; i++)
+            n += count_objects(&o->via.map.ptr[i].key) +
+                 count_objects(&o->via.map.ptr[i].val);
+    }
+    return n;
+}
+
+/* The guard's element count of an accepted body must be what msgpack-c
+ * decodes it into: the engine bounds a request's memory by it. */
+static void assert_elements_as_decoded(const uint8_t *p, size_t len)
+{
+    size_t elements = 0;
+    pr_error_t err = {0};
+    cr_assert_eq(pr_guard_check(p, len, PR_MAX_DEPTH, &elements, &err), 0, "%s",
+                 err.message);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    cr_assert_eq(msgpack_unpack_next(&u, (const char *)p, len, &off),
+                 MSGPACK_UNPACK_SUCCESS);
+    cr_assert_eq(elements, count_objects(&u.data));
+    msgpack_unpacked_destroy(&u);
+}
+
 static int check(const bytes_t *b, pr_error_t *err)
 {
-    return pr_guard_check(b->p, b->len, PR_MAX_DEPTH, err);
+    return pr_guard_check(b->p, b->len, PR_MAX_DEPTH, NULL, err);
 }
 
 /* One encoded value of each msgpack type. */
@@ -170,10 +203,11 @@ Test(guard, all_types_in_one_map)
     pr_error_t err = {0};
     cr_assert_eq(check(&b, &err), 0, "%s", err.message);
     cr_assert(msgpack_accepts(b.p, b.len));
+    assert_elements_as_decoded(b.p, b.len);
 
     /* Every proper prefix is cut short and must be refused. */
     for (size_t n = 0; n < b.len; n++) {
-        cr_assert_eq(pr_guard_check(b.p, n, PR_MAX_DEPTH, &err), -1,
+        cr_assert_eq(pr_guard_check(b.p, n, PR_MAX_DEPTH, NULL, &err), -1,
                      "prefix of %zu bytes", n);
         cr_assert_eq(err.code, PR_BAD_FRAME);
     }
@@ -187,7 +221,7 @@ Test(guard, every_prefix_of_each_value_refused)
         wrap(&b, samples[i].bytes, samples[i].len);
         for (size_t n = 0; n < b.len; n++) {
             pr_error_t err = {0};
-            cr_assert_eq(pr_guard_check(b.p, n, PR_MAX_DEPTH, &err), -1,
+            cr_assert_eq(pr_guard_check(b.p, n, PR_MAX_DEPTH, NULL, &err), -1,
                          "%s prefix %zu", samples[i].name, n);
             cr_assert_eq(err.code, PR_BAD_FRAME);
         }
@@ -198,13 +232,13 @@ Test(guard, every_prefix_of_each_value_refused)
 Test(guard, empty_map_body)
 {
     const uint8_t body[] = {0x80};
-    cr_assert_eq(pr_guard_check(body, 1, PR_MAX_DEPTH, NULL), 0);
+    cr_assert_eq(pr_guard_check(body, 1, PR_MAX_DEPTH, NULL, NULL), 0);
 }
 
 Test(guard, empty_body)
 {
     pr_error_t err = {0};
-    cr_assert_eq(pr_guard_check((const uint8_t *)"", 0, PR_MAX_DEPTH, &err),
+    cr_assert_eq(pr_guard_check((const uint8_t *)"", 0, PR_MAX_DEPTH, NULL, &err),
                  -1);
     cr_assert_eq(err.code, PR_BAD_FRAME);
 }
@@ -214,10 +248,10 @@ Test(guard, huge_array_bodies_refused)
     const uint8_t a[] = {0xdd, 0x07, 0xff, 0xff, 0xff};
     const uint8_t b[] = {0xdd, 0xff, 0x00, 0x00, 0x00};
     pr_error_t err = {0};
-    cr_assert_eq(pr_guard_check(a, sizeof a, PR_MAX_DEPTH, &err), -1);
+    cr_assert_eq(pr_guard_check(a, sizeof a, PR_MAX_DEPTH, NULL, &err), -1);
     cr_assert_eq(err.code, PR_BAD_FRAME);
     cr_assert_str_eq(err.message, "body is not a map");
-    cr_assert_eq(pr_guard_check(b, sizeof b, PR_MAX_DEPTH, &err), -1);
+    cr_assert_eq(pr_guard_check(b, sizeof b, PR_MAX_DEPTH, NULL, &err), -1);
     cr_assert_str_eq(err.message, "body is not a map");
 }
 
@@ -278,11 +312,11 @@ Test(guard, lying_root_map)
 {
     const uint8_t m32[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
     pr_error_t err = {0};
-    cr_assert_eq(pr_guard_check(m32, sizeof m32, PR_MAX_DEPTH, &err), -1);
+    cr_assert_eq(pr_guard_check(m32, sizeof m32, PR_MAX_DEPTH, NULL, &err), -1);
     cr_assert_str_eq(err.message,
                      "declared map of 4294967295 entries exceeds the frame");
     const uint8_t m1[] = {0x81, 0x01};
-    cr_assert_eq(pr_guard_check(m1, sizeof m1, PR_MAX_DEPTH, &err), -1);
+    cr_assert_eq(pr_guard_check(m1, sizeof m1, PR_MAX_DEPTH, NULL, &err), -1);
 }
 
 /* Counts that fit the bytes left on their own but not together with what
@@ -336,9 +370,9 @@ Test(guard, nesting_limit)
     cr_assert_not(msgpack_accepts(b.p, b.len));
 
     nested(&b, 1);
-    cr_assert_eq(pr_guard_check(b.p, b.len, 1, &err), 0);
+    cr_assert_eq(pr_guard_check(b.p, b.len, 1, NULL, &err), 0);
     nested(&b, 2);
-    cr_assert_eq(pr_guard_check(b.p, b.len, 1, &err), -1);
+    cr_assert_eq(pr_guard_check(b.p, b.len, 1, NULL, &err), -1);
     cr_assert_str_eq(err.message, "nesting deeper than 1 levels");
     free(b.p);
 }
@@ -381,10 +415,10 @@ Test(guard, trailing_bytes)
     const uint8_t a[] = {0x80, 0x00};
     const uint8_t c[] = {0x81, 0x01, 0x02, 0x80};
     pr_error_t err = {0};
-    cr_assert_eq(pr_guard_check(a, sizeof a, PR_MAX_DEPTH, &err), -1);
+    cr_assert_eq(pr_guard_check(a, sizeof a, PR_MAX_DEPTH, NULL, &err), -1);
     cr_assert_eq(err.code, PR_BAD_FRAME);
     cr_assert(strstr(err.message, "trailing bytes after the map") != NULL);
-    cr_assert_eq(pr_guard_check(c, sizeof c, PR_MAX_DEPTH, &err), -1);
+    cr_assert_eq(pr_guard_check(c, sizeof c, PR_MAX_DEPTH, NULL, &err), -1);
     cr_assert(strstr(err.message, "trailing bytes after the map") != NULL);
 }
 
@@ -395,7 +429,7 @@ Test(guard, root_must_be_a_map)
         bool is_map = (h >= 0x80 && h <= 0x8f) || h == 0xde || h == 0xdf;
         pr_error_t err = {0};
         int rc = pr_guard_check(samples[i].bytes, samples[i].len,
-                                PR_MAX_DEPTH, &err);
+                                PR_MAX_DEPTH, NULL, &err);
         if (is_map) {
             cr_assert_eq(rc, 0, "%s", samples[i].name);
         } else {
@@ -416,7 +450,7 @@ Test(guard, never_used_byte_c1)
     cr_assert(strstr(err.message, "0xc1") != NULL, "%s", err.message);
     /* As a key, too. */
     const uint8_t k[] = {0x81, 0xc1, 0xc0};
-    cr_assert_eq(pr_guard_check(k, sizeof k, PR_MAX_DEPTH, &err), -1);
+    cr_assert_eq(pr_guard_check(k, sizeof k, PR_MAX_DEPTH, NULL, &err), -1);
     free(b.p);
 }
 
@@ -442,9 +476,10 @@ Test(guard, accepted_bodies_parse, .timeout = 30)
             m[rand() % base.len] = (uint8_t)rand();
         size_t n = base.len - (size_t)(rand() % 4);
         pr_error_t err = {0};
-        if (pr_guard_check(m, n, PR_MAX_DEPTH, &err) == 0) {
+        if (pr_guard_check(m, n, PR_MAX_DEPTH, NULL, &err) == 0) {
             accepted++;
             cr_assert(msgpack_accepts(m, n), "iteration %d", iter);
+            assert_elements_as_decoded(m, n);
         } else {
             cr_assert_eq(err.code, PR_BAD_FRAME);
             cr_assert_neq(err.message[0], '\0');
