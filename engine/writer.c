@@ -2,6 +2,7 @@
 #include "writer.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -23,6 +24,13 @@
  * to share their commit (see linger). */
 #define EN_AUDIT_LINGER_NS (20 * 1000 * 1000L)
 
+/* A bulk load leaves the heap full of freed request buffers, which the
+ * allocator keeps for reuse: once the writer has had nothing to do for
+ * this long after at least EN_TRIM_AFTER_ENTRIES entries, it hands them
+ * back to the system (malloc_trim; about 80 MB after a million vacancies). */
+#define EN_TRIM_IDLE_NS (1000 * 1000 * 1000L)
+#define EN_TRIM_AFTER_ENTRIES EN_BATCH_MAX_ENTRIES
+
 struct en_writer {
     ix_env_t *ix;
     uint64_t map_max;        /* the map grows up to this */
@@ -38,6 +46,7 @@ struct en_writer {
     unsigned awaited;        /* of those, jobs someone waits for (not read audits) */
     uint64_t queued_entries; /* their entries (job_entries) */
     unsigned last_batch;     /* awaited jobs in the previous batch */
+    uint64_t untrimmed;      /* entries written since the last malloc_trim */
     en_worker_t *room_waiters; /* workers holding audit entries for room */
     bool stop;
     msgpack_sbuffer sbuf;
@@ -312,6 +321,25 @@ audit_lost(en_writer_t *wr, const pr_error_t *err)
     wr->lost_logged_at = now;
 }
 
+/* Waits for a job, trimming the heap once when idle long enough after
+ * many entries (EN_TRIM_IDLE_NS). Called with wr->lock held. */
+static void
+wait_for_work(en_writer_t *wr)
+{
+    if (wr->untrimmed < EN_TRIM_AFTER_ENTRIES) {
+        pthread_cond_wait(&wr->wake, &wr->lock);
+        return;
+    }
+    struct timespec deadline = deadline_in(EN_TRIM_IDLE_NS);
+    if (pthread_cond_timedwait(&wr->wake, &wr->lock, &deadline) == ETIMEDOUT &&
+        !wr->head && !wr->stop) {
+        wr->untrimmed = 0;
+        pthread_mutex_unlock(&wr->lock);
+        malloc_trim(0);
+        pthread_mutex_lock(&wr->lock);
+    }
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -319,7 +347,7 @@ writer_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&wr->lock);
         while (!wr->head && !wr->stop)
-            pthread_cond_wait(&wr->wake, &wr->lock);
+            wait_for_work(wr);
         if (wr->head && wr->awaited == 0)
             linger(wr);
         else
@@ -328,6 +356,7 @@ writer_main(void *arg)
         unsigned n_awaited = 0;
         en_write_t *batch = take_locked(wr, EN_BATCH_MAX_ENTRIES, &entries, &n_awaited);
         wr->last_batch = n_awaited;
+        wr->untrimmed += entries;
         bool stop = wr->stop;
         pthread_mutex_unlock(&wr->lock);
         if (!batch) {
