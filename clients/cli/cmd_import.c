@@ -6,10 +6,9 @@
  * in packed bytes (so every request fits the server's default 1 MiB
  * frame), and sent with up to IMPORT_IN_FLIGHT batches in flight so that the
  * server is never idle waiting for the next batch, and can commit several at
- * once. The server writes a
- * batch all or nothing: when it refuses one because some records break a
- * rule, it names them, and the batch is sent again without them so that
- * the valid lines still load.
+ * once. The server writes a batch all or nothing: when it refuses one
+ * because some records break a rule, it names them, and the batch is sent
+ * again without them so that the valid lines still load.
  */
 #include <errno.h>
 #include <stdio.h>
