@@ -473,18 +473,30 @@ audited_reader_main(void *arg)
     return NULL;
 }
 
+/* A daemon on one thread whose writer takes one read audit entry at a
+ * time and holds every commit up commit_delay_ms, as a slow disk would,
+ * with worker w1 stored; *admin is connected to it. */
+static jt_daemon_t *
+start_slow_writer(unsigned commit_delay_ms, jm_client_t **admin)
+{
+    char ini_slow[512];
+    snprintf(ini_slow, sizeof ini_slow,
+             "[server]\nthreads = 1\naudit_queue_max = 1\ntest_commit_delay_ms = %u\n%s",
+             commit_delay_ms, ini);
+    jt_daemon_t *d = jt_daemon_start_ini(ini_slow, NULL);
+    *admin = jt_connect_admin(d);
+    call_ok(*admin, "worker.put", "{\"worker\": " WORKER("w1", "{\"id\": \"weld\", \"level\": 3}") "}");
+    return d;
+}
+
 /* With the writer's queue of read audit entries full (one entry here, and
  * every commit held up 500 ms as by a slow disk), only the connections
  * whose reads could not queue their entries wait: a kiosk on the same
  * event loop goes on being answered at once, and no entry is lost. */
 Test(audit, a_full_audit_queue_holds_only_the_reading_connection, .timeout = 120)
 {
-    char ini_slow[512];
-    snprintf(ini_slow, sizeof ini_slow,
-             "[server]\nthreads = 1\naudit_queue_max = 1\ntest_commit_delay_ms = 500\n%s", ini);
-    jt_daemon_t *d = jt_daemon_start_ini(ini_slow, NULL);
-    jm_client_t *admin = jt_connect_admin(d);
-    call_ok(admin, "worker.put", "{\"worker\": " WORKER("w1", "{\"id\": \"weld\", \"level\": 3}") "}");
+    jm_client_t *admin;
+    jt_daemon_t *d = start_slow_writer(500, &admin);
     jm_client_t *kiosk = jt_connect(d);
 
     enum { READERS = 3, READS = 4 };
@@ -572,12 +584,8 @@ draining_reader_main(void *arg)
  * room for: every read that was answered has its entry after a restart. */
 Test(audit, a_drain_keeps_the_entries_held_for_the_writer, .timeout = 120)
 {
-    char ini_slow[512];
-    snprintf(ini_slow, sizeof ini_slow,
-             "[server]\nthreads = 1\naudit_queue_max = 1\ntest_commit_delay_ms = 300\n%s", ini);
-    jt_daemon_t *d = jt_daemon_start_ini(ini_slow, NULL);
-    jm_client_t *admin = jt_connect_admin(d);
-    call_ok(admin, "worker.put", "{\"worker\": " WORKER("w1", "{\"id\": \"weld\", \"level\": 3}") "}");
+    jm_client_t *admin;
+    jt_daemon_t *d = start_slow_writer(300, &admin);
 
     enum { READERS = 4 };
     draining_reader_t readers[READERS];
