@@ -60,6 +60,16 @@ start_fnet(fnet_t *n)
     n->uni = jt_daemon_start_ini("[server]\nnode = union\n", NULL);
 }
 
+/* A network-wide match.vacancies for a welder's profile in 110105. */
+static jm_reply_t *
+weld_network_match(jm_client_t *c)
+{
+    return jt_call_json(c, "match.vacancies",
+                        "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\", "
+                        "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}, "
+                        "\"scope\": \"network\"}");
+}
+
 static const char *const skills[] = {"weld", "lathe", "cook", "drive", "sew", "c",
                                      "excel", "paint", "forklift", "nurse"};
 #define NSK (sizeof skills / sizeof skills[0])
@@ -458,10 +468,7 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
              "\"occupation\": \"6-18-01-01\", \"region\": \"110105\", "
              "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}}");
     int64_t t0 = jt_now_ms();
-    jm_reply_t *r = jt_call_json(cp, "match.vacancies",
-                                 "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\", "
-                                 "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}, "
-                                 "\"scope\": \"network\"}");
+    jm_reply_t *r = weld_network_match(cp);
     int64_t took = jt_now_ms() - t0;
     jt_expect_ok(r, "match.vacancies with a silent peer");
     cr_assert_geq(took, 350, "answered in %lld ms, before the timeout", (long long)took);
@@ -479,10 +486,7 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
               "an admin sees the missing peer's address");
     /* Peers' addresses are internal: a kiosk learns only the peer's name. */
     jm_client_t *kiosk_p = jt_connect(p);
-    jm_reply_t *rk = jt_call_json(kiosk_p, "match.vacancies",
-                                  "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\", "
-                                  "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}, "
-                                  "\"scope\": \"network\"}");
+    jm_reply_t *rk = weld_network_match(kiosk_p);
     jt_expect_ok(rk, "a kiosk's match.vacancies with a silent peer");
     const msgpack_object *kmissing = jt_need(&rk->result, "missing");
     cr_assert_eq(kmissing->via.array.size, 1);
@@ -666,10 +670,7 @@ Test(federate, a_peer_listing_too_many_origins_is_missing, .timeout = 60)
              "[peers]\nfake = 127.0.0.1:%d some-key\n", port);
     jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
     jm_client_t *c = jt_connect_admin(p);
-    jm_reply_t *r = jt_call_json(c, "match.vacancies",
-                                 "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\", "
-                                 "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}, "
-                                 "\"scope\": \"network\"}");
+    jm_reply_t *r = weld_network_match(c);
     jt_expect_ok(r, "match.vacancies with a peer listing too many origins");
     const msgpack_object *missing = jt_need(&r->result, "missing");
     cr_assert_eq(missing->via.array.size, 1);
