@@ -1,6 +1,6 @@
 /* audit.c - the audit trail: entries in time order under 'T', and a key
- * per subject under 'S' pointing at them, both in the audit dbi and both
- * written in the caller's transaction. The last seq handed out is kept
+ * per subject under 'S' pointing at them, grouped in blocks of seqs, both
+ * in the audit dbi and both written in the caller's transaction. The last seq handed out is kept
  * with the transaction's pending counters and written to meta "aseq" at
  * commit, so seqs keep growing across reopen. Value of an entry:
  * kind | role | op | actor | subject, each string as a length byte and
@@ -21,6 +21,12 @@ put_str(uint8_t *out, const char *s, uint32_t len)
     out[0] = (uint8_t)len;
     memcpy(out + 1, s, len);
     return 1 + len;
+}
+
+static uint32_t
+audit_block(uint64_t seq)
+{
+    return (uint32_t)(seq >> IXK_AUDIT_BLOCK_SHIFT);
 }
 
 static bool
@@ -61,7 +67,8 @@ ix_audit_append(ix_txn_t *t, ix_audit_t *e)
         rc = mdb_put(t->txn, t->env->audit, &k, &d, 0);
     if (rc != 0)
         return ix_fail(t, ix_mdb_err(rc));
-    k.mv_size = ixk_audit_subject(key, e->kind, e->subject, e->subject_len, at);
+    k.mv_size = ixk_audit_subject(key, e->kind, audit_block(seq), e->subject,
+                                  e->subject_len, at);
     d.mv_size = 0;
     if ((rc = mdb_put(t->txn, t->env->audit, &k, &d, 0)) != 0)
         return ix_fail(t, ix_mdb_err(rc));
@@ -119,6 +126,93 @@ fetch_entry(ix_txn_t *t, const uint8_t *at, ix_audit_t *e)
     return decode_entry(at, &v, e);
 }
 
+/* One page being listed: what it found and examined so far. */
+typedef struct page {
+    ix_txn_t *t;
+    const ix_audit_query_t *q;
+    ix_audit_cb cb;
+    void *ctx;
+    uint32_t found, scanned;
+    uint8_t last[IXK_AUDIT_AT];    /* the last entry examined */
+    bool full;                     /* ended with more to come: cursor = last */
+} page_t;
+
+/* Lists the keys prefix | at from where the cursor c stands (rc: its
+ * positioning) while time <= until. 0 at the range's end, 1 when the
+ * page ended, or a negative errno. */
+static int
+walk_range(page_t *pg, MDB_cursor *c, int rc, MDB_val *k, MDB_val *v,
+           const uint8_t *prefix, size_t plen)
+{
+    const ix_audit_query_t *q = pg->q;
+    for (; rc == 0; rc = mdb_cursor_get(c, k, v, MDB_NEXT)) {
+        if (k->mv_size != plen + IXK_AUDIT_AT || memcmp(k->mv_data, prefix, plen) != 0)
+            return 0;
+        const uint8_t *at = (const uint8_t *)k->mv_data + plen;
+        if (ixk_audit_time(at) > q->until)
+            return 0;
+        if (pg->found == q->limit || (q->max_scan && pg->scanned == q->max_scan)) {
+            pg->full = true;
+            return 1;
+        }
+        pg->scanned++;
+        memcpy(pg->last, at, IXK_AUDIT_AT);
+        ix_audit_t e;
+        int drc = q->subject ? fetch_entry(pg->t, at, &e) : decode_entry(at, v, &e);
+        if (drc != 0)
+            return drc;
+        if (q->actor && (e.actor_len != q->actor_len ||
+                         memcmp(e.actor, q->actor, q->actor_len) != 0))
+            continue;
+        pg->found++;
+        int r = pg->cb(pg->ctx, &e);
+        if (r != 0) {
+            pg->full = r > 0;
+            return r < 0 ? r : 1;
+        }
+    }
+    return rc == MDB_NOTFOUND ? 0 : ix_mdb_err(rc);
+}
+
+/* A subject's entries, block after block from `block`: in each, one seek
+ * to `from` (the cursor's position in its own block, `since` in the
+ * next ones). A seek that lands in a later block skips the empty ones
+ * between. */
+static int
+walk_subject(page_t *pg, MDB_cursor *c, uint32_t block, const uint8_t *from)
+{
+    const ix_audit_query_t *q = pg->q;
+    uint8_t key[IXK_MAX], since[IXK_AUDIT_AT];
+    ixk_audit_at(since, q->since, 0);
+    for (;;) {
+        size_t plen = ixk_audit_subject(key, q->kind, block, q->subject, q->subject_len,
+                                        NULL);
+        memcpy(key + plen, from, IXK_AUDIT_AT);
+        MDB_val k = {plen + IXK_AUDIT_AT, key}, v;
+        int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        if (rc != 0)
+            return ix_mdb_err(rc);
+        const uint8_t *p = k.mv_data;
+        if (k.mv_size < IXK_AUDIT_SUBJECT_FIXED || p[0] != 'S' || p[1] != q->kind)
+            return 0;
+        uint32_t found_block = ixk_get_be32(p + 2);
+        if (found_block == block) {
+            if (k.mv_size == plen + IXK_AUDIT_AT && memcmp(p, key, plen) == 0) {
+                rc = walk_range(pg, c, 0, &k, &v, key, plen);
+                if (rc != 0)
+                    return rc;
+            }
+            if (block == UINT32_MAX)
+                return 0;
+            found_block = block + 1;
+        }
+        block = found_block;
+        from = since;
+    }
+}
+
 int
 ix_audit_list(ix_txn_t *t, const ix_audit_query_t *q, ix_audit_cb cb,
               void *ctx, uint8_t *next_cursor, size_t *next_len)
@@ -132,73 +226,40 @@ ix_audit_list(ix_txn_t *t, const ix_audit_query_t *q, ix_audit_cb cb,
     *next_len = 0;
     if (q->since > q->until)
         return 0;
-    /* The scan's range: prefix | at, from `since` (or just after the
-     * cursor) to `until`. */
-    uint8_t key[IXK_MAX], from[IXK_AUDIT_AT], last[IXK_AUDIT_AT] = {0};
-    size_t plen;
-    if (q->subject)
-        plen = ixk_audit_subject(key, q->kind, q->subject, q->subject_len, NULL);
-    else {
-        key[0] = 'T';
-        plen = 1;
-    }
+    /* Where the page starts: `since`, or just after the cursor. */
+    uint8_t from[IXK_AUDIT_AT];
     ixk_audit_at(from, q->since, 0);
+    uint32_t block = 0;
     if (q->cursor && memcmp(q->cursor, from, IXK_AUDIT_AT) >= 0) {
         memcpy(from, q->cursor, IXK_AUDIT_AT);
         /* Strictly after: the next seq at the same time (a cursor never
          * holds the largest seq). */
-        ixk_put_be64(from + 8, ixk_get_be64(from + 8) + 1);
+        uint64_t seq = ixk_get_be64(from + 8);
+        ixk_put_be64(from + 8, seq + 1);
+        block = audit_block(seq);
     }
-    memcpy(key + plen, from, IXK_AUDIT_AT);
 
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->env->audit, &c);
     if (rc != 0)
         return ix_mdb_err(rc);
-    MDB_val k = {plen + IXK_AUDIT_AT, key}, v;
-    uint32_t found = 0, scanned = 0;
-    int ret = 0;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != plen + IXK_AUDIT_AT || memcmp(k.mv_data, key, plen) != 0)
-            break;
-        const uint8_t *at = (const uint8_t *)k.mv_data + plen;
-        if (ixk_audit_time(at) > q->until)
-            break;
-        if (found == q->limit || (q->max_scan && scanned == q->max_scan)) {
-            /* More in range: the page ends at the last entry examined. */
-            memcpy(next_cursor, last, IXK_AUDIT_AT);
-            *next_len = IX_AUDIT_CURSOR_LEN;
-            break;
-        }
-        scanned++;
-        memcpy(last, at, IXK_AUDIT_AT);
-        ix_audit_t e;
-        int drc = q->subject ? fetch_entry(t, at, &e) : decode_entry(at, &v, &e);
-        if (drc != 0) {
-            ret = drc;
-            break;
-        }
-        if (q->actor && (e.actor_len != q->actor_len ||
-                         memcmp(e.actor, q->actor, q->actor_len) != 0))
-            continue;
-        found++;
-        int r = cb(ctx, &e);
-        if (r != 0) {
-            ret = r < 0 ? r : 0;
-            if (r > 0) {
-                memcpy(next_cursor, last, IXK_AUDIT_AT);
-                *next_len = IX_AUDIT_CURSOR_LEN;
-            }
-            break;
-        }
+    page_t pg = {.t = t, .q = q, .cb = cb, .ctx = ctx};
+    if (q->subject) {
+        rc = walk_subject(&pg, c, block, from);
+    } else {
+        uint8_t key[1 + IXK_AUDIT_AT] = {'T'};
+        memcpy(key + 1, from, IXK_AUDIT_AT);
+        MDB_val k = {sizeof key, key}, v;
+        rc = walk_range(&pg, c, mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), &k, &v, key, 1);
     }
-    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
-        ret = ix_mdb_err(rc);
     mdb_cursor_close(c);
-    if (ret < 0)
-        *next_len = 0;
-    return ret;
+    if (rc < 0)
+        return rc;
+    if (pg.full) {
+        memcpy(next_cursor, pg.last, IXK_AUDIT_AT);
+        *next_len = IX_AUDIT_CURSOR_LEN;
+    }
+    return 0;
 }
 
 int
@@ -224,13 +285,15 @@ ix_audit_verify(ix_txn_t *t, uint64_t *entries, char *why, size_t len)
             } else if (e.seq > max_seq) {
                 max_seq = e.seq;
             }
-        } else if (p[0] == 'S' && k.mv_size > 3 + IXK_AUDIT_AT) {
+        } else if (p[0] == 'S' && k.mv_size > IXK_AUDIT_SUBJECT_FIXED + IXK_AUDIT_AT) {
             n_subjects++;
             const uint8_t *at = p + k.mv_size - IXK_AUDIT_AT;
             int frc = fetch_entry(t, at, &e);
-            size_t sublen = k.mv_size - 3 - IXK_AUDIT_AT;
-            if (frc == -EIO || (frc == 0 && (e.kind != p[1] || e.subject_len != sublen ||
-                                             memcmp(e.subject, p + 2, sublen) != 0))) {
+            size_t sublen = k.mv_size - IXK_AUDIT_SUBJECT_FIXED - IXK_AUDIT_AT;
+            if (frc == -EIO ||
+                (frc == 0 && (e.kind != p[1] || e.subject_len != sublen ||
+                              ixk_get_be32(p + 2) != audit_block(e.seq) ||
+                              memcmp(e.subject, p + 6, sublen) != 0))) {
                 snprintf(why, len, "audit subject key of entry %" PRIu64
                          " has no matching entry", ixk_get_be64(at + 8));
                 ret = 1;

@@ -25,8 +25,10 @@
  * engine's layout, docs/storage.md), and meta may hold the engine's "x."
  * entries. 8: the stats dbi (labour aggregates) and the referrals dbi.
  * 9: the alerts dbi. 10: a vacancy's doc holds its origin node and copy
- * flag; counts per origin and the copies' openings aggregate. */
-#define IX_FORMAT_VERSION 10
+ * flag; counts per origin and the copies' openings aggregate. 11: an audit
+ * subject key holds the block of its seq, so keys written together are
+ * neighbours. */
+#define IX_FORMAT_VERSION 11
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 3
 /* Fixed part of a stored doc (see doc.c for the layout). */

@@ -211,17 +211,18 @@ ixk_audit_entry(uint8_t *buf, int64_t time, uint64_t seq)
 }
 
 size_t
-ixk_audit_subject(uint8_t *buf, uint8_t kind, const char *subject,
+ixk_audit_subject(uint8_t *buf, uint8_t kind, uint32_t block, const char *subject,
                   uint32_t len, const uint8_t *at)
 {
     buf[0] = 'S';
     buf[1] = kind;
-    memcpy(buf + 2, subject, len);
-    buf[2 + len] = '\0';
+    ixk_put_be32(buf + 2, block);
+    memcpy(buf + 6, subject, len);
+    buf[6 + len] = '\0';
     if (!at)
-        return 3 + len;
-    memcpy(buf + 3 + len, at, IXK_AUDIT_AT);
-    return 3 + len + IXK_AUDIT_AT;
+        return 7 + len;
+    memcpy(buf + 7 + len, at, IXK_AUDIT_AT);
+    return 7 + len + IXK_AUDIT_AT;
 }
 
 size_t

@@ -30,7 +30,8 @@
  *   audit   'T' | time | aseq                      K | role | op | actor |
  *                                                 subject (each u8 length
  *                                                 + bytes)
- *           'S' K | subject | NUL | time | aseq   empty
+ *           'S' K | block | subject | NUL |       empty (block = aseq >>
+ *               time | aseq                       IXK_AUDIT_BLOCK_SHIFT, be32)
  *   fairs   'F' | fair id                         the fair (opaque value)
  *           'P' | fair id | NUL | K | id          empty: K id takes part
  *   stats   'O' | month | region[6] | code[10]    vacancies, headcount (be64 x2)
@@ -368,9 +369,15 @@ size_t ixk_audit_at(uint8_t *buf, int64_t time, uint64_t seq);
 int64_t ixk_audit_time(const uint8_t *at);
 /* 'T' | at: an entry, in time order. */
 size_t ixk_audit_entry(uint8_t *buf, int64_t time, uint64_t seq);
-/* 'S' K | subject | NUL: the prefix of one record's entries; with `at`
- * (IXK_AUDIT_AT bytes, may be NULL) appended, one of them. */
-size_t ixk_audit_subject(uint8_t *buf, uint8_t kind, const char *subject,
+/* 'S' K | block | subject | NUL: the prefix of one record's entries in
+ * one block of seqs; with `at` (IXK_AUDIT_AT bytes, may be NULL)
+ * appended, one of them. A block holds the seqs that share seq >>
+ * IXK_AUDIT_BLOCK_SHIFT, so the subject keys written together are
+ * neighbours (a few hundred pages per block) instead of one page per
+ * subject anywhere in the trail. */
+#define IXK_AUDIT_BLOCK_SHIFT 14
+#define IXK_AUDIT_SUBJECT_FIXED 7
+size_t ixk_audit_subject(uint8_t *buf, uint8_t kind, uint32_t block, const char *subject,
                          uint32_t len, const uint8_t *at);
 
 #endif

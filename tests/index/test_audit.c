@@ -300,3 +300,98 @@ Test(audit, check_finds_a_subject_key_without_its_entry)
     cr_assert_eq(rc, -EUCLEAN);
     cr_assert_not_null(strstr(rep, "audit"), "%s", rep);
 }
+
+/* Subject keys are grouped in blocks of 16,384 seqs: a record's entries in
+ * several blocks come back complete and in order, page by page, blocks
+ * without any entry of its kind are skipped, and time bounds apply in
+ * every block. */
+#define SEQS_PER_BLOCK 16384u
+
+Test(audit, a_record_spread_over_blocks_of_seqs)
+{
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    uint32_t total = 2 * SEQS_PER_BLOCK + 500;
+    for (uint32_t seq = 1; seq <= total; seq++) {
+        /* The second block holds only vacancies; w1 gets every 3,001st. */
+        bool second = seq >= SEQS_PER_BLOCK && seq < 2 * SEQS_PER_BLOCK;
+        const char *subject = second ? "v1" : seq % 3001 == 0 ? "w1" : "w2";
+        ix_audit_t e = {
+            .time = 1000 + seq / 100,
+            .actor = "desk", .actor_len = 4,
+            .role = "counselor", .role_len = 9,
+            .op = "worker.get", .op_len = 10,
+            .kind = second ? IX_VACANCY : IX_WORKER,
+            .subject = subject, .subject_len = 2,
+        };
+        cr_assert_eq(ix_audit_append(t, &e), 0);
+        cr_assert_eq(e.seq, seq);
+    }
+    cr_assert_eq(ix_write_commit(t), 0);
+
+    char want[4096] = "";
+    unsigned want_n = 0;
+    for (uint32_t seq = 3001; seq <= total; seq += 3001) {
+        if (seq >= SEQS_PER_BLOCK && seq < 2 * SEQS_PER_BLOCK)
+            continue;
+        size_t used = strlen(want);
+        snprintf(want + used, sizeof want - used, "%u:%u:desk:counselor:worker.get:w1\n",
+                 seq, 1000 + seq / 100);
+        want_n++;
+    }
+    cr_assert_eq(want_n, 6, "entries of w1 in the first and third blocks");
+
+    ix_audit_query_t q = everything();
+    q.subject = "w1";
+    q.subject_len = 2;
+    seen_t s;
+    uint8_t next[IX_AUDIT_CURSOR_LEN];
+    size_t next_len;
+    cr_assert_eq(list(&q, &s, next, &next_len), 0);
+    cr_assert_str_eq(s.text, want);
+    cr_assert_eq(next_len, 0);
+
+    /* Page by page, two at a time: the same entries, each once. */
+    char all[4096] = "";
+    uint8_t cur[IX_AUDIT_CURSOR_LEN];
+    size_t cur_len = 0;
+    unsigned pages = 0;
+    q.limit = 2;
+    do {
+        q.cursor = cur_len ? cur : NULL;
+        q.cursor_len = cur_len;
+        cr_assert_eq(list(&q, &s, next, &cur_len), 0);
+        memcpy(cur, next, sizeof cur);
+        strcat(all, s.text);
+        cr_assert_lt(++pages, 10);
+    } while (cur_len);
+    cr_assert_str_eq(all, want);
+    cr_assert_eq(pages, 3);
+
+    /* A time range that starts in the first block and ends in the third. */
+    q = everything();
+    q.subject = "w1";
+    q.subject_len = 2;
+    q.since = 1000 + 12004 / 100;
+    q.until = 1000 + 33011 / 100;
+    cr_assert_eq(list(&q, &s, next, &next_len), 0);
+    cr_assert_str_eq(s.text, "12004:1120:desk:counselor:worker.get:w1\n"
+                             "15005:1150:desk:counselor:worker.get:w1\n"
+                             "33011:1330:desk:counselor:worker.get:w1\n");
+
+    /* The vacancy's entries are all in the second block. */
+    q = everything();
+    q.kind = IX_VACANCY;
+    q.subject = "v1";
+    q.subject_len = 2;
+    q.limit = 1000;
+    cr_assert_eq(list(&q, &s, next, &next_len), 0);
+    cr_assert_eq(s.n, 1000);
+    cr_assert_eq(strncmp(s.text, "16384:", 6), 0, "%.40s", s.text);
+    cr_assert_eq(next_len, IX_AUDIT_CURSOR_LEN);
+
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    char rep[256];
+    cr_assert_eq(ix_check(t, rep, sizeof rep), 0, "%s", rep);
+    ix_read_end(t);
+}
