@@ -24,13 +24,16 @@
  * to share their commit (see linger). */
 #define EN_AUDIT_LINGER_NS (20 * 1000 * 1000L)
 
-/* A bulk load leaves the heap full of freed request buffers, which the
- * allocator keeps for reuse: once the writer has had nothing to do for
- * this long after at least EN_TRIM_AFTER_ENTRIES entries, it hands them
- * back to the system (malloc_trim: 404-416 MB outside the map fell to 325 MB
- * after an import of a million vacancies). */
-#define EN_TRIM_IDLE_NS (1000 * 1000 * 1000L)
-#define EN_TRIM_AFTER_ENTRIES EN_BATCH_MAX_ENTRIES
+/* Audit entries of reads linger (see linger) until this many are queued. */
+#define EN_LINGER_MAX_ENTRIES 8192u
+
+/* A large transaction leaves its dirty pages in LMDB's heap, and a bulk
+ * load the freed request buffers in the allocator's: once the writer has
+ * had nothing to do for EN_RELEASE_IDLE_NS after a transaction of at least
+ * EN_RELEASE_AFTER_ENTRIES entries, it hands both back to the system
+ * (ix_release_memory, then malloc_trim). */
+#define EN_RELEASE_IDLE_NS (1000 * 1000 * 1000L)
+#define EN_RELEASE_AFTER_ENTRIES 8192u
 
 struct en_writer {
     ix_env_t *ix;
@@ -47,7 +50,8 @@ struct en_writer {
     unsigned awaited;        /* of those, jobs someone waits for (not read audits) */
     uint64_t queued_entries; /* their entries (job_entries) */
     unsigned last_batch;     /* awaited jobs in the previous batch */
-    uint64_t untrimmed;      /* entries written since the last malloc_trim */
+    uint64_t largest;        /* entries of the largest transaction since the
+                                last release of memory */
     en_worker_t *room_waiters; /* workers holding audit entries for room */
     bool stop;
     msgpack_sbuffer sbuf;
@@ -227,6 +231,8 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow,
     if (rc == 0) {
         atomic_fetch_add(&wr->commits, 1);
         en_hist_add(&wr->batch, applied);
+        if (entries > wr->largest)
+            wr->largest = entries;
     }
     return rc;
 }
@@ -292,16 +298,15 @@ gather(en_writer_t *wr)
 /* Only audit entries of reads are queued: nobody waits for them, and each
  * commit costs page writes and a sync whatever it carries, so under a
  * stream of audited reads they wait a moment for more. A write someone
- * waits for, a full transaction's worth of entries (EN_BATCH_MAX_ENTRIES)
- * or stopping ends the wait at once, and the entries commit
- * with it, in their order. A crash can lose the entries of the last
+ * waits for, EN_LINGER_MAX_ENTRIES entries or stopping ends the wait at
+ * once, and the entries commit with it, in their order. A crash can lose the entries of the last
  * EN_AUDIT_LINGER_NS of reads (docs/operations.md). Called with wr->lock
  * held. */
 static void
 linger(en_writer_t *wr)
 {
     struct timespec deadline = deadline_in(EN_AUDIT_LINGER_NS);
-    while (wr->awaited == 0 && wr->queued_entries < EN_BATCH_MAX_ENTRIES && !wr->stop)
+    while (wr->awaited == 0 && wr->queued_entries < EN_LINGER_MAX_ENTRIES && !wr->stop)
         if (pthread_cond_timedwait(&wr->wake, &wr->lock, &deadline) != 0)
             break;
 }
@@ -322,23 +327,37 @@ audit_lost(en_writer_t *wr, const pr_error_t *err)
     wr->lost_logged_at = now;
 }
 
-/* Waits for a job, trimming the heap once when idle long enough after
- * many entries (EN_TRIM_IDLE_NS). Called with wr->lock held. */
+/* Waits for a job, releasing memory once when idle long enough after a
+ * large transaction (EN_RELEASE_IDLE_NS). Called with wr->lock held. */
 static void
 wait_for_work(en_writer_t *wr)
 {
-    if (wr->untrimmed < EN_TRIM_AFTER_ENTRIES) {
+    if (wr->largest < EN_RELEASE_AFTER_ENTRIES) {
         pthread_cond_wait(&wr->wake, &wr->lock);
         return;
     }
-    struct timespec deadline = deadline_in(EN_TRIM_IDLE_NS);
-    if (pthread_cond_timedwait(&wr->wake, &wr->lock, &deadline) == ETIMEDOUT &&
-        !wr->head && !wr->stop) {
-        wr->untrimmed = 0;
-        pthread_mutex_unlock(&wr->lock);
+    struct timespec deadline = deadline_in(EN_RELEASE_IDLE_NS);
+    if (pthread_cond_timedwait(&wr->wake, &wr->lock, &deadline) != ETIMEDOUT ||
+        wr->head || wr->stop)
+        return;
+    pthread_mutex_unlock(&wr->lock);
+    int rc = ix_release_memory(wr->ix);
+    if (rc == -EMFILE) {
+        en_warn("memory of past write transactions not released yet: "
+                "too few file descriptors to reopen the store");
+    } else if (rc != 0) {
+        /* The store is closed and could not be opened again: nothing can
+         * be read or written any more. Every acknowledged write is on
+         * disk; a restart opens the store as usual. */
+        en_error("cannot reopen the store after releasing memory: %s; stopping",
+                 ix_strerror(rc));
+        abort();
+    } else {
+        wr->largest = 0;
         malloc_trim(0);
-        pthread_mutex_lock(&wr->lock);
+        en_info("memory of past write transactions released");
     }
+    pthread_mutex_lock(&wr->lock);
 }
 
 static void *
@@ -357,7 +376,6 @@ writer_main(void *arg)
         unsigned n_awaited = 0;
         en_write_t *batch = take_locked(wr, EN_BATCH_MAX_ENTRIES, &entries, &n_awaited);
         wr->last_batch = n_awaited;
-        wr->untrimmed += entries;
         bool stop = wr->stop;
         pthread_mutex_unlock(&wr->lock);
         if (!batch) {
@@ -482,8 +500,9 @@ enqueue_locked(en_writer_t *wr, en_write_t *job)
     if (awaited(job)) {
         wr->awaited++;
         pthread_cond_signal(&wr->wake);
-    } else if (wr->queued == 1 || (wr->queued_entries >= EN_BATCH_MAX_ENTRIES &&
-                                   wr->queued_entries - job_entries(job) < EN_BATCH_MAX_ENTRIES)) {
+    } else if (wr->queued == 1 ||
+               (wr->queued_entries >= EN_LINGER_MAX_ENTRIES &&
+                wr->queued_entries - job_entries(job) < EN_LINGER_MAX_ENTRIES)) {
         pthread_cond_signal(&wr->wake);
     }
 }

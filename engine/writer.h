@@ -12,14 +12,15 @@
  *
  * Memory stays bounded: LMDB keeps a write transaction's dirty pages in
  * malloc'd memory and, once it ends, keeps every freed page for the next
- * one until the store is closed, so the largest transaction ever run sets
- * the heap for good. A transaction therefore takes jobs only until they
- * write EN_BATCH_MAX_ENTRIES entries (one larger job runs alone), and
- * the audit entries of reads, which nobody waits for, may queue only up
- * to EN_QUEUE_MAX_ENTRIES (audit_queue_max): past that, the connection
- * whose read produced them holds them and stops reading until the writer
- * has room (en_writer_offer): back-pressure on that reader alone, never
- * on the event loop it shares with others.
+ * one until the store is closed. A transaction therefore takes jobs only
+ * until they write EN_BATCH_MAX_ENTRIES entries (one larger job runs
+ * alone), and once the writer has been idle for a second after a large
+ * one, it closes and reopens the store to hand those pages back
+ * (ix_release_memory). The audit entries of reads, which nobody waits
+ * for, may queue only up to EN_QUEUE_MAX_ENTRIES (audit_queue_max): past
+ * that, the connection whose read produced them holds them and stops
+ * reading until the writer has room (en_writer_offer): back-pressure on
+ * that reader alone, never on the event loop it shares with others.
  */
 #ifndef JM_ENGINE_WRITER_H
 #define JM_ENGINE_WRITER_H
@@ -90,8 +91,12 @@ typedef struct en_writer_stats {
     uint64_t audit_waits;          /* of those, held until the queue had room */
 } en_writer_stats_t;
 
-#define EN_BATCH_MAX_ENTRIES 8192u
-#define EN_QUEUE_MAX_ENTRIES (4 * EN_BATCH_MAX_ENTRIES)
+/* A bulk import's records change pages all over the indexes, and each
+ * commit rewrites every page it changed: 65,536 records per transaction
+ * import a million vacancies in about half the time 8,192 take, at a few
+ * hundred MB of dirty pages while it runs (bench/README.md). */
+#define EN_BATCH_MAX_ENTRIES 65536u
+#define EN_QUEUE_MAX_ENTRIES 32768u
 
 /* queue_max: audit entries of reads queued at most (0: EN_QUEUE_MAX_ENTRIES).
  * commit_delay_ms: for tests only, every commit waits this long first (a

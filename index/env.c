@@ -14,10 +14,12 @@
 #define _GNU_SOURCE  /* pthread_rwlockattr_setkind_np */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define IX_DEFAULT_MAP_SIZE (16ULL << 30)
 #define IX_DEFAULT_READERS 126
@@ -164,6 +166,38 @@ fail:
     return ix_mdb_err(rc);
 }
 
+/* Creates and opens e->env with e's flags and reader slots, at least
+ * `least` bytes of map, and opens its dbis. On failure nothing is left
+ * open. */
+static int
+open_lmdb(ix_env_t *e, uint64_t least)
+{
+    int rc = mdb_env_create(&e->env);
+    if (rc != 0)
+        return ix_mdb_err(rc);
+    /* No map size before opening: an existing store then opens with the
+     * size its file records, which may have grown (ix_grow); the
+     * configured size is only the least, set below. */
+    if ((rc = mdb_env_set_maxdbs(e->env, IX_MAX_DBS)) != 0 ||
+        (rc = mdb_env_set_maxreaders(e->env, e->max_readers)) != 0 ||
+        (rc = mdb_env_open(e->env, e->dir, e->flags, 0664)) != 0) {
+        /* mdb_env_open reports system errors as positive errno values. */
+        int err = rc == ENOENT || rc == EACCES || rc == ENOTDIR ? -rc
+                                                                : ix_mdb_err(rc);
+        mdb_env_close(e->env);
+        return err;
+    }
+    if (ix_map_size(e) < least && (rc = mdb_env_set_mapsize(e->env, least)) != 0) {
+        mdb_env_close(e->env);
+        return ix_mdb_err(rc);
+    }
+    if ((rc = open_dbis(e)) != 0) {
+        mdb_env_close(e->env);
+        return rc;
+    }
+    return 0;
+}
+
 int
 ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
 {
@@ -187,44 +221,23 @@ ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
         return -EINVAL;
     }
     ix_env_t *e = calloc(1, sizeof *e);
-    if (!e)
+    if (!e || !(e->dir = strdup(dir))) {
+        free(e);
         return -ENOMEM;
-    int rc = mdb_env_create(&e->env);
+    }
+    e->flags = flags;
+    e->max_readers = o.max_readers ? o.max_readers : IX_DEFAULT_READERS;
+    int rc = open_lmdb(e, o.map_size ? o.map_size : IX_DEFAULT_MAP_SIZE);
     if (rc != 0) {
+        free(e->dir);
         free(e);
-        return ix_mdb_err(rc);
-    }
-    /* No map size before opening: an existing store then opens with the
-     * size its file records, which may have grown (ix_grow); the
-     * configured size is only the least, set below. */
-    uint64_t least = o.map_size ? o.map_size : IX_DEFAULT_MAP_SIZE;
-    if ((rc = mdb_env_set_maxdbs(e->env, IX_MAX_DBS)) != 0 ||
-        (rc = mdb_env_set_maxreaders(e->env, o.max_readers
-                                                 ? o.max_readers
-                                                 : IX_DEFAULT_READERS)) != 0 ||
-        (rc = mdb_env_open(e->env, dir, flags, 0664)) != 0) {
-        /* mdb_env_open reports system errors as positive errno values. */
-        int err = rc == ENOENT || rc == EACCES || rc == ENOTDIR ? -rc
-                                                                : ix_mdb_err(rc);
-        mdb_env_close(e->env);
-        free(e);
-        return err;
-    }
-    if (ix_map_size(e) < least && (rc = mdb_env_set_mapsize(e->env, least)) != 0) {
-        mdb_env_close(e->env);
-        free(e);
-        return ix_mdb_err(rc);
+        return rc;
     }
     /* A process that died inside a read transaction leaves its reader
      * slot behind, and the pages of its snapshot could never be reused. */
     int dead = 0;
     if (mdb_reader_check(e->env, &dead) == 0 && dead > 0)
         e->stale_readers = (unsigned)dead;
-    if ((rc = open_dbis(e)) != 0) {
-        mdb_env_close(e->env);
-        free(e);
-        return rc;
-    }
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr,
@@ -239,13 +252,13 @@ ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
     return 0;
 }
 
-void
-ix_close(ix_env_t *e)
+/* Aborts and frees every pooled read handle. None may be in use: each was
+ * returned (ix_read_end) by the rule that none outlives the environment,
+ * or map_lock is held exclusively. With MDB_NOTLS any thread may abort
+ * them. */
+static void
+free_read_pool(ix_env_t *e)
 {
-    if (!e)
-        return;
-    /* Every read handle was returned by the rule that none outlives the
-     * environment; with MDB_NOTLS any thread may abort them. */
     ix_txn_t *t = e->pool_all;
     while (t) {
         ix_txn_t *next = t->next_all;
@@ -253,11 +266,21 @@ ix_close(ix_env_t *e)
         free(t);
         t = next;
     }
+    e->pool_all = e->pool_free = NULL;
+}
+
+void
+ix_close(ix_env_t *e)
+{
+    if (!e)
+        return;
+    free_read_pool(e);
     ix_pending_free(&e->pend);
     pthread_mutex_destroy(&e->pool_lock);
     pthread_rwlock_destroy(&e->map_lock);
     pthread_mutex_destroy(&e->backup_lock);
     mdb_env_close(e->env);
+    free(e->dir);
     free(e);
 }
 
@@ -266,7 +289,10 @@ ix_sync(ix_env_t *e)
 {
     if (!e)
         return -EINVAL;
-    return ix_mdb_err(mdb_env_sync(e->env, 1));
+    pthread_rwlock_rdlock(&e->map_lock);
+    int rc = ix_mdb_err(mdb_env_sync(e->env, 1));
+    pthread_rwlock_unlock(&e->map_lock);
+    return rc;
 }
 
 /* Takes map_lock exclusively. Each wait is bounded, so readers that queued
@@ -474,6 +500,37 @@ ix_grow(ix_env_t *e, uint64_t ceiling, uint64_t *new_size)
     if (new_size)
         *new_size = ix_map_size(e);
     return 0;
+}
+
+int
+ix_release_memory(ix_env_t *e)
+{
+    if (!e)
+        return -EINVAL;
+    /* Reopening needs the environment's three descriptors back: make sure
+     * the process is not at its limit before closing anything (another
+     * thread may accept a connection meanwhile; a few spare descriptors
+     * leave room for that). */
+    int spare[6], n_spare = 0, rc = 0;
+    for (; n_spare < 6; n_spare++)
+        if ((spare[n_spare] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+            break;
+    if (n_spare < 6)
+        rc = -EMFILE;
+    while (n_spare > 0)
+        close(spare[--n_spare]);
+    if (rc != 0)
+        return rc;
+
+    map_lock_exclusive(e);
+    uint64_t size = ix_map_size(e);
+    free_read_pool(e);
+    ix_pending_free(&e->pend);  /* the writer's scratch grew with it too */
+    mdb_env_close(e->env);
+    e->env = NULL;
+    rc = open_lmdb(e, size);
+    pthread_rwlock_unlock(&e->map_lock);
+    return rc;
 }
 
 unsigned

@@ -73,6 +73,17 @@ uint64_t ix_map_size(ix_env_t *env);
  * by itself. */
 int ix_grow(ix_env_t *env, uint64_t ceiling, uint64_t *new_size);
 
+/* Hands back to the system the memory LMDB keeps from past write
+ * transactions: their dirty pages stay in its heap for reuse until the
+ * environment closes, so one large transaction (a bulk load) would set
+ * the process's memory for good. Closes and reopens the environment. Call
+ * it on the writing thread with no write transaction open; like ix_grow
+ * it waits until no read transaction of this process is open and holds
+ * new ones back meanwhile (a few milliseconds). -EMFILE, with nothing
+ * done, when the process is near its descriptor limit. Any other error
+ * leaves the environment unusable: the caller must stop. */
+int ix_release_memory(ix_env_t *env);
+
 /* Hot backup: writes a compacted copy of the store (free pages left out)
  * to dir/data.mdb, dir being an existing directory without a data.mdb,
  * while other threads go on reading and writing. The copy is one

@@ -147,6 +147,9 @@ struct ix_txn {
 
 struct ix_env {
     MDB_env *env;
+    char *dir;                /* for reopening (ix_release_memory) */
+    unsigned flags;           /* mdb_env_open flags */
+    unsigned max_readers;
     MDB_dbi ids, docs, post, match, counts, log, meta, audit, fairs, stats, referrals, alerts;
     /* Held shared by every open transaction, read or write, and taken
      * exclusively to resize the map: LMDB remaps it, which must not happen

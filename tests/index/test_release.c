@@ -1,0 +1,263 @@
+/* test_release.c - ix_release_memory closes and reopens the store under
+ * readers of other threads: they keep reading, a reader's open transaction
+ * is waited for (its values stay valid), the data, the map's size and
+ * later writes are as before, and near the descriptor limit it refuses
+ * without touching anything. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "index.h"
+#include "scratch.h"
+
+static char dir[JT_SCRATCH_DIR_MAX];
+static ix_env_t *env;
+
+static void
+setup(void)
+{
+    env = jt_scratch_new(dir, "ixrelease");
+}
+
+static void
+teardown(void)
+{
+    jt_scratch_remove(env, dir);
+}
+
+TestSuite(release, .init = setup, .fini = teardown);
+
+static void
+append_entries(unsigned n)
+{
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    for (unsigned i = 0; i < n; i++) {
+        ix_audit_t e = {
+            .time = 1000 + i, .actor = "desk", .actor_len = 4,
+            .role = "counselor", .role_len = 9, .op = "worker.get", .op_len = 10,
+            .kind = IX_WORKER, .subject = "w1", .subject_len = 2,
+        };
+        cr_assert_eq(ix_audit_append(t, &e), 0);
+    }
+    cr_assert_eq(ix_write_commit(t), 0);
+}
+
+static int
+count_one(void *ctx, const ix_audit_t *e)
+{
+    (void)e;
+    (*(unsigned *)ctx)++;
+    return 0;
+}
+
+/* Entries in the store now, read in a transaction of this thread. */
+static int
+count_entries(unsigned *n)
+{
+    ix_txn_t *t;
+    int rc = ix_read_begin(env, &t);
+    if (rc != 0)
+        return rc;
+    ix_audit_query_t q = {.kind = IX_WORKER, .subject = "w1", .subject_len = 2,
+                          .since = INT64_MIN, .until = INT64_MAX, .limit = 100000};
+    uint8_t next[IX_AUDIT_CURSOR_LEN];
+    size_t next_len;
+    *n = 0;
+    rc = ix_audit_list(t, &q, count_one, n, next, &next_len);
+    ix_read_end(t);
+    return rc;
+}
+
+typedef struct reader {
+    pthread_t thread;
+    atomic_bool *stop;
+    atomic_uint reads;
+    unsigned least, bad;
+    int rc;
+} reader_t;
+
+static void *
+keep_reading(void *arg)
+{
+    reader_t *r = arg;
+    while (!atomic_load(r->stop)) {
+        unsigned n;
+        if ((r->rc = count_entries(&n)) != 0)
+            break;
+        if (n < r->least)
+            r->bad++;
+        atomic_fetch_add(&r->reads, 1);
+    }
+    return NULL;
+}
+
+Test(release, readers_of_other_threads_go_on_and_data_stays)
+{
+    append_entries(500);
+    uint64_t map_before = ix_map_size(env);
+    atomic_bool stop = false;
+    reader_t readers[2];
+    for (unsigned i = 0; i < 2; i++) {
+        readers[i] = (reader_t){.stop = &stop, .least = 500};
+        cr_assert_eq(pthread_create(&readers[i].thread, NULL, keep_reading, &readers[i]), 0);
+    }
+    /* Each release comes after both readers read again. */
+    for (unsigned round = 0; round < 20; round++) {
+        unsigned seen[2] = {atomic_load(&readers[0].reads), atomic_load(&readers[1].reads)};
+        while ((atomic_load(&readers[0].reads) == seen[0] ||
+                atomic_load(&readers[1].reads) == seen[1]) &&
+               readers[0].rc == 0 && readers[1].rc == 0)
+            sched_yield();
+        cr_assert_eq(ix_release_memory(env), 0, "round %u", round);
+        append_entries(1);
+    }
+    atomic_store(&stop, true);
+    for (unsigned i = 0; i < 2; i++) {
+        pthread_join(readers[i].thread, NULL);
+        cr_assert_eq(readers[i].rc, 0, "reader %u: %s", i, ix_strerror(readers[i].rc));
+        cr_assert_geq(atomic_load(&readers[i].reads), 20);
+        cr_assert_eq(readers[i].bad, 0, "reader %u saw entries missing", i);
+    }
+    unsigned n;
+    cr_assert_eq(count_entries(&n), 0);
+    cr_assert_eq(n, 520);
+    cr_assert_eq(ix_map_size(env), map_before);
+    ix_txn_t *t;
+    char rep[256];
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    cr_assert_eq(ix_check(t, rep, sizeof rep), 0, "%s", rep);
+    ix_read_end(t);
+    /* And the store opens as usual afterwards. */
+    ix_close(env);
+    env = jt_scratch_open(dir);
+    cr_assert_eq(count_entries(&n), 0);
+    cr_assert_eq(n, 520);
+}
+
+typedef struct holder {
+    pthread_t thread;
+    atomic_bool opened;
+    bool same;
+} holder_t;
+
+static int
+first_entry(void *ctx, const ix_audit_t *e)
+{
+    *(ix_audit_t *)ctx = *e;
+    return 1;
+}
+
+/* Reads an entry, holds the transaction 300 ms, then checks that the
+ * value it read (a pointer into the map) still says the same. */
+static void *
+hold_a_read(void *arg)
+{
+    holder_t *h = arg;
+    ix_txn_t *t;
+    if (ix_read_begin(env, &t) != 0)
+        return NULL;
+    ix_audit_query_t q = {.kind = IX_WORKER, .since = INT64_MIN, .until = INT64_MAX,
+                          .limit = 1};
+    uint8_t next[IX_AUDIT_CURSOR_LEN];
+    size_t next_len;
+    ix_audit_t e = {0};
+    if (ix_audit_list(t, &q, first_entry, &e, next, &next_len) == 0 && e.op) {
+        atomic_store(&h->opened, true);
+        struct timespec pause = {0, 300 * 1000 * 1000L};
+        nanosleep(&pause, NULL);
+        /* e.op points into the map. */
+        h->same = e.op_len == 10 && memcmp(e.op, "worker.get", 10) == 0;
+    }
+    ix_read_end(t);
+    atomic_store(&h->opened, true);  /* also when the read failed: same stays false */
+    return NULL;
+}
+
+static double
+seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+Test(release, waits_for_an_open_read_transaction)
+{
+    append_entries(3);
+    holder_t h = {0};
+    cr_assert_eq(pthread_create(&h.thread, NULL, hold_a_read, &h), 0);
+    while (!atomic_load(&h.opened))
+        sched_yield();
+    double t0 = seconds();
+    cr_assert_eq(ix_release_memory(env), 0);
+    double waited = seconds() - t0;
+    pthread_join(h.thread, NULL);
+    cr_assert(h.same, "the reader's value changed under it");
+    cr_assert_geq(waited, 0.2, "released after %.3f s, while a read was open", waited);
+}
+
+static unsigned
+open_descriptors(void)
+{
+    unsigned n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+Test(release, refuses_near_the_descriptor_limit_and_keeps_the_store)
+{
+    append_entries(3);
+    /* Room for two more descriptors: fewer than reopening may need. */
+    struct rlimit lim;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    lim.rlim_cur = open_descriptors() + 2;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    cr_assert_eq(ix_release_memory(env), -EMFILE);
+    unsigned n;
+    cr_assert_eq(count_entries(&n), 0);
+    cr_assert_eq(n, 3);
+    append_entries(1);
+    cr_assert_eq(count_entries(&n), 0);
+    cr_assert_eq(n, 4);
+}
+
+/* The point of it: the dirty pages of a large transaction, which LMDB keeps
+ * in the heap after the commit, are freed. (mallinfo2 reports glibc's
+ * heap; under a sanitizer's allocator it reports nothing, and only the
+ * store's contents are checked.) */
+static size_t
+heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;  /* LMDB's larger buffers are mmap'd chunks */
+}
+
+Test(release, frees_the_pages_a_large_transaction_left)
+{
+    size_t base = heap_in_use();
+    append_entries(100000);
+    size_t kept = heap_in_use();
+    cr_assert_eq(ix_release_memory(env), 0);
+    size_t after = heap_in_use();
+    cr_log_info("heap in use: %zu KiB at start, %zu after the transaction, %zu released",
+                base / 1024, kept / 1024, after / 1024);
+    if (base > 0) {
+        cr_assert_geq(kept, base + (8u << 20), "LMDB kept %zu KiB", (kept - base) / 1024);
+        cr_assert_leq(after, base + (1u << 20), "%zu KiB still in use after the release",
+                      (after - base) / 1024);
+    }
+    unsigned n;
+    cr_assert_eq(count_entries(&n), 0);
+    cr_assert_eq(n, 100000);
+}
