@@ -4,14 +4,15 @@
  * later writes are as before, and near the descriptor limit it refuses
  * without touching anything. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "index.h"
 #include "scratch.h"
@@ -94,27 +95,31 @@ keep_reading(void *arg)
         if (n < r->least)
             r->bad++;
         atomic_fetch_add(&r->reads, 1);
+        /* A pause between reads, as between requests: a release waits
+         * for the reads open at that moment, in bounded waits, and slow
+         * reads back to back (under valgrind) could outlast each wait. */
+        nanosleep(&(struct timespec){0, 1000 * 1000L}, NULL);
     }
     return NULL;
 }
 
 Test(release, readers_of_other_threads_go_on_and_data_stays)
 {
-    append_entries(500);
+    append_entries(50);
     uint64_t map_before = ix_map_size(env);
     atomic_bool stop = false;
     reader_t readers[2];
     for (unsigned i = 0; i < 2; i++) {
-        readers[i] = (reader_t){.stop = &stop, .least = 500};
+        readers[i] = (reader_t){.stop = &stop, .least = 50};
         cr_assert_eq(pthread_create(&readers[i].thread, NULL, keep_reading, &readers[i]), 0);
     }
     /* Each release comes after both readers read again. */
-    for (unsigned round = 0; round < 20; round++) {
+    for (unsigned round = 0; round < 10; round++) {
         unsigned seen[2] = {atomic_load(&readers[0].reads), atomic_load(&readers[1].reads)};
         while ((atomic_load(&readers[0].reads) == seen[0] ||
                 atomic_load(&readers[1].reads) == seen[1]) &&
                readers[0].rc == 0 && readers[1].rc == 0)
-            sched_yield();
+            nanosleep(&(struct timespec){0, 1000 * 1000L}, NULL);
         cr_assert_eq(ix_release_memory(env), 0, "round %u", round);
         append_entries(1);
     }
@@ -122,12 +127,12 @@ Test(release, readers_of_other_threads_go_on_and_data_stays)
     for (unsigned i = 0; i < 2; i++) {
         pthread_join(readers[i].thread, NULL);
         cr_assert_eq(readers[i].rc, 0, "reader %u: %s", i, ix_strerror(readers[i].rc));
-        cr_assert_geq(atomic_load(&readers[i].reads), 20);
+        cr_assert_geq(atomic_load(&readers[i].reads), 10);
         cr_assert_eq(readers[i].bad, 0, "reader %u saw entries missing", i);
     }
     unsigned n;
     cr_assert_eq(count_entries(&n), 0);
-    cr_assert_eq(n, 520);
+    cr_assert_eq(n, 60);
     cr_assert_eq(ix_map_size(env), map_before);
     ix_txn_t *t;
     char rep[256];
@@ -138,7 +143,7 @@ Test(release, readers_of_other_threads_go_on_and_data_stays)
     ix_close(env);
     env = jt_scratch_open(dir);
     cr_assert_eq(count_entries(&n), 0);
-    cr_assert_eq(n, 520);
+    cr_assert_eq(n, 60);
 }
 
 typedef struct holder {
@@ -203,27 +208,28 @@ Test(release, waits_for_an_open_read_transaction)
     cr_assert_geq(waited, 0.2, "released after %.3f s, while a read was open", waited);
 }
 
-static unsigned
-open_descriptors(void)
-{
-    unsigned n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    cr_assert_not_null(d);
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
 Test(release, refuses_near_the_descriptor_limit_and_keeps_the_store)
 {
     append_entries(3);
-    /* Room for two more descriptors: fewer than reopening may need. */
+    /* Take every descriptor but two: fewer than reopening may need. (A
+     * lower limit first keeps it quick where the limit may be set.) */
     struct rlimit lim;
     cr_assert_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
-    lim.rlim_cur = open_descriptors() + 2;
-    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    if (lim.rlim_cur > 256) {
+        lim.rlim_cur = 256;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    static int held[65536];
+    unsigned n_held = 0;
+    while (n_held < 65536 && (held[n_held] = open("/dev/null", O_RDONLY)) >= 0)
+        n_held++;
+    cr_assert_eq(errno, EMFILE);
+    cr_assert_geq(n_held, 2);
+    close(held[--n_held]);
+    close(held[--n_held]);
     cr_assert_eq(ix_release_memory(env), -EMFILE);
+    while (n_held > 0)
+        close(held[--n_held]);
     unsigned n;
     cr_assert_eq(count_entries(&n), 0);
     cr_assert_eq(n, 3);
@@ -246,18 +252,18 @@ heap_in_use(void)
 Test(release, frees_the_pages_a_large_transaction_left)
 {
     size_t base = heap_in_use();
-    append_entries(100000);
+    append_entries(30000);
     size_t kept = heap_in_use();
     cr_assert_eq(ix_release_memory(env), 0);
     size_t after = heap_in_use();
     cr_log_info("heap in use: %zu KiB at start, %zu after the transaction, %zu released",
                 base / 1024, kept / 1024, after / 1024);
     if (base > 0) {
-        cr_assert_geq(kept, base + (8u << 20), "LMDB kept %zu KiB", (kept - base) / 1024);
+        cr_assert_geq(kept, base + (3u << 20), "LMDB kept %zu KiB", (kept - base) / 1024);
         cr_assert_leq(after, base + (1u << 20), "%zu KiB still in use after the release",
                       (after - base) / 1024);
     }
     unsigned n;
     cr_assert_eq(count_entries(&n), 0);
-    cr_assert_eq(n, 100000);
+    cr_assert_eq(n, 30000);
 }
