@@ -342,7 +342,9 @@ wait_for_work(en_writer_t *wr)
         return;
     pthread_mutex_unlock(&wr->lock);
     int rc = ix_release_memory(wr->ix);
-    if (rc == -EMFILE) {
+    if (rc == -EBUSY) {
+        en_debug("memory of past write transactions not released yet: reads open");
+    } else if (rc == -EMFILE) {
         en_warn("memory of past write transactions not released yet: "
                 "too few file descriptors to reopen the store");
     } else if (rc != 0) {

@@ -522,7 +522,20 @@ ix_release_memory(ix_env_t *e)
     if (rc != 0)
         return rc;
 
-    map_lock_exclusive(e);
+    /* Unlike a resize, nothing needs it now: it does not wait for a long
+     * reader (a backup would hold the writer for its whole run), and
+     * waits for the reads open at this moment only once, bounded. */
+    if (atomic_load(&e->long_readers) != 0)
+        return -EBUSY;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 50 * 1000 * 1000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_rwlock_timedwrlock(&e->map_lock, &until) != 0)
+        return -EBUSY;
     uint64_t size = ix_map_size(e);
     free_read_pool(e);
     ix_pending_free(&e->pend);  /* the writer's scratch grew with it too */

@@ -77,10 +77,11 @@ int ix_grow(ix_env_t *env, uint64_t ceiling, uint64_t *new_size);
  * transactions: their dirty pages stay in its heap for reuse until the
  * environment closes, so one large transaction (a bulk load) would set
  * the process's memory for good. Closes and reopens the environment. Call
- * it on the writing thread with no write transaction open; like ix_grow
- * it waits until no read transaction of this process is open and holds
- * new ones back meanwhile (a few milliseconds). -EMFILE, with nothing
- * done, when the process is near its descriptor limit. Any other error
+ * it on the writing thread with no write transaction open. It waits until
+ * no read transaction of this process is open, holding new ones back
+ * meanwhile (a few milliseconds), but 50 ms at most: -EBUSY, with nothing
+ * done, when reads stay open longer or a backup or check is under way;
+ * -EMFILE when the process is near its descriptor limit. Any other error
  * leaves the environment unusable: the caller must stop. */
 int ix_release_memory(ix_env_t *env);
 

@@ -1,8 +1,9 @@
 /* test_release.c - ix_release_memory closes and reopens the store under
- * readers of other threads: they keep reading, a reader's open transaction
- * is waited for (its values stay valid), the data, the map's size and
- * later writes are as before, and near the descriptor limit it refuses
- * without touching anything. */
+ * readers of other threads: they keep reading, a read that stays open
+ * makes it give up (the read's values stay valid), the data, the map's
+ * size and later writes are as before, near the descriptor limit it
+ * refuses without touching anything, and it frees what a large
+ * transaction left in the heap. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -120,7 +121,12 @@ Test(release, readers_of_other_threads_go_on_and_data_stays)
                 atomic_load(&readers[1].reads) == seen[1]) &&
                readers[0].rc == 0 && readers[1].rc == 0)
             nanosleep(&(struct timespec){0, 1000 * 1000L}, NULL);
-        cr_assert_eq(ix_release_memory(env), 0, "round %u", round);
+        /* A read longer than the release's wait (under valgrind) makes
+         * it give up; it is tried again, as the writer does. */
+        int rc;
+        while ((rc = ix_release_memory(env)) == -EBUSY)
+            nanosleep(&(struct timespec){0, 1000 * 1000L}, NULL);
+        cr_assert_eq(rc, 0, "round %u: %s", round, ix_strerror(rc));
         append_entries(1);
     }
     atomic_store(&stop, true);
@@ -193,19 +199,27 @@ seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-Test(release, waits_for_an_open_read_transaction)
+Test(release, gives_way_to_a_read_that_stays_open)
 {
     append_entries(3);
     holder_t h = {0};
     cr_assert_eq(pthread_create(&h.thread, NULL, hold_a_read, &h), 0);
     while (!atomic_load(&h.opened))
         sched_yield();
+    /* The read stays open 300 ms: the release waits 50 ms, then gives up
+     * with nothing done. */
     double t0 = seconds();
-    cr_assert_eq(ix_release_memory(env), 0);
+    cr_assert_eq(ix_release_memory(env), -EBUSY);
     double waited = seconds() - t0;
+    cr_assert_geq(waited, 0.04, "gave up after %.3f s", waited);
+    cr_assert_lt(waited, 0.25, "waited %.3f s", waited);
     pthread_join(h.thread, NULL);
     cr_assert(h.same, "the reader's value changed under it");
-    cr_assert_geq(waited, 0.2, "released after %.3f s, while a read was open", waited);
+    /* Once it has ended, the release goes through. */
+    cr_assert_eq(ix_release_memory(env), 0);
+    unsigned n;
+    cr_assert_eq(count_entries(&n), 0);
+    cr_assert_eq(n, 3);
 }
 
 Test(release, refuses_near_the_descriptor_limit_and_keeps_the_store)
