@@ -193,8 +193,9 @@ Test(memory, audited_matches_keep_the_heap_bounded, .timeout = 280)
     /* About 1.6 million audit entries. Unbounded, they waited in the queue
      * and went into transactions of hundreds of thousands of entries, and
      * the heap grew by 65 MB at 1.2 million and more with every further
-     * entry; bounded, it grows by about the dirty pages of one transaction
-     * of EN_BATCH_MAX_ENTRIES entries (under 30 MB). */
+     * entry; bounded, a transaction takes at most the queue's 32,768
+     * entries, whose keys (grouped by seq) share a few pages per hundred
+     * entries. */
     long bound_kb = (slow ? 160 : 48) * 1024;
     cr_log_info("rss outside the map: %ld KiB before, %ld KiB peak, %ld KiB after; "
                 "%llu of %llu reads held for the writer", base, peak, after,
