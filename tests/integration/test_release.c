@@ -1,0 +1,121 @@
+/* test_release.c - after a large write transaction, the idle writer closes
+ * and reopens the store to hand LMDB's kept pages back (docs/storage.md,
+ * "Releasing memory"): the log says so, a client reading all along gets
+ * every answer, and reads, writes and the index are as before, while the
+ * memory outside the map falls. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "records.h"
+#include "wire.h"
+
+#define BATCH 9000   /* one put_many: one transaction past the 8,192 that count as large */
+
+typedef struct reader {
+    const jt_daemon_t *d;
+    atomic_bool stop;
+    unsigned answered;
+    char error[300];
+} reader_t;
+
+/* Reads one vacancy over and over until told to stop. */
+static void *
+keep_reading(void *arg)
+{
+    reader_t *r = arg;
+    char err[128];
+    jm_client_t *c = jm_connect(r->d->addr, JT_IO_TIMEOUT_MS, err, sizeof err);
+    if (!c || jm_hello(c, JT_ADMIN_KEY, NULL, 0) != 0) {
+        snprintf(r->error, sizeof r->error, "connect: %s", c ? c->errstr : err);
+        jm_close(c);
+        return NULL;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    jt_args_json(&sb, "{\"id\": \"rel-probe\"}");
+    while (!atomic_load(&r->stop) && !r->error[0]) {
+        jm_reply_t *rep = NULL;
+        if (jm_call(c, "vacancy.get", sb.data, sb.size, &rep) != 0)
+            snprintf(r->error, sizeof r->error, "vacancy.get: %s", c->errstr);
+        else if (!rep->ok)
+            snprintf(r->error, sizeof r->error, "vacancy.get: %s", rep->error_message);
+        else
+            r->answered++;
+        jm_reply_free(rep);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    jm_close(c);
+    return NULL;
+}
+
+Test(release, the_idle_writer_hands_back_a_large_transactions_pages)
+{
+    jt_daemon_t *d = jt_daemon_start_logged(
+        NULL, (const char *const[]){"--log-level", "info", "--max-frame", "16777216", NULL});
+    jm_client_t *c = jt_connect_admin(d);
+    jt_put_vacancy(c, "rel-probe", "110105", "6-05-02-03", "weld:3");
+
+    reader_t r = {.d = d};
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, keep_reading, &r), 0);
+
+    jt_rng_state = 7;
+    static jo_vacancy_t v[BATCH];
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    jt_pack_str(&pk, "vacancies");
+    msgpack_pack_array(&pk, BATCH);
+    for (unsigned i = 0; i < BATCH; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "rel-%05u", i);
+        jt_random_vacancy(&v[i], id);
+        jt_pack_jo_vacancy(&pk, &v[i]);
+    }
+    jm_reply_t *rep = jt_call(c, "vacancy.put_many", &sb);
+    jt_expect_ok(rep, "vacancy.put_many");
+    cr_assert_eq(jt_get_int(&rep->result, "count"), BATCH);
+    jm_reply_free(rep);
+    msgpack_sbuffer_destroy(&sb);
+    long before = jt_daemon_rss_outside_map_kb(d);
+
+    /* A second idle, then the release. */
+    bool released = false;
+    for (int waited = 0; waited < 15000 && !released; waited += 100) {
+        jt_sleep_ms(100);
+        char *log = jt_daemon_log(d);
+        released = strstr(log, "memory of past write transactions released") != NULL;
+        free(log);
+    }
+    cr_assert(released, "the log does not say the memory was released");
+    long after = jt_daemon_rss_outside_map_kb(d);
+    cr_log_info("rss outside the map: %ld KiB after the batch, %ld KiB after the release",
+                before, after);
+    if (!jt_instrumented())
+        cr_assert_lt(after, before - 4096, "%ld KiB after the batch, %ld KiB after the release",
+                     before, after);
+
+    atomic_store(&r.stop, true);
+    pthread_join(thread, NULL);
+    cr_assert_eq(r.error[0], '\0', "%s", r.error);
+    cr_assert_gt(r.answered, 0);
+
+    /* The store as before: a record of the batch, a new write, the index. */
+    rep = jt_call_json(c, "vacancy.get", "{\"id\": \"rel-04321\"}");
+    jt_expect_ok(rep, "vacancy.get");
+    jm_reply_free(rep);
+    jt_put_vacancy(c, "rel-after", "110105", "6-05-02-03", "weld:4");
+    rep = jt_call_json(c, "vacancy.get", "{\"id\": \"rel-after\"}");
+    jt_expect_ok(rep, "vacancy.get");
+    jm_reply_free(rep);
+    jt_expect_check_clean(c, "after the release");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0, "the daemon exits cleanly");
+}
