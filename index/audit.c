@@ -1,8 +1,8 @@
 /* audit.c - the audit trail: entries in time order under 'T', and a key
  * per subject under 'S' pointing at them, grouped in blocks of seqs, both
- * in the audit dbi and both written in the caller's transaction. The last seq handed out is kept
- * with the transaction's pending counters and written to meta "aseq" at
- * commit, so seqs keep growing across reopen. Value of an entry:
+ * in the audit dbi and both written in the caller's transaction. The last
+ * seq handed out is kept with the transaction's pending counters and
+ * written to meta "aseq" at commit, so seqs keep growing across reopen. Value of an entry:
  * kind | role | op | actor | subject, each string as a length byte and
  * its bytes.
  */

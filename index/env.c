@@ -295,22 +295,29 @@ ix_sync(ix_env_t *e)
     return rc;
 }
 
-/* Takes map_lock exclusively. Each wait is bounded, so readers that queued
- * behind it are held up 50 ms at most; while a long reader runs, it only
- * tries, every 10 ms, without making anyone wait. */
+/* Tries to take map_lock exclusively for 50 ms: readers that queue behind
+ * the wait are held up that long at most. */
+static bool
+map_lock_exclusive_50ms(ix_env_t *e)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 50 * 1000 * 1000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return pthread_rwlock_timedwrlock(&e->map_lock, &until) == 0;
+}
+
+/* Takes map_lock exclusively, in bounded waits; while a long reader runs,
+ * it only tries, every 10 ms, without making anyone wait. */
 static void
 map_lock_exclusive(ix_env_t *e)
 {
     for (;;) {
         if (atomic_load(&e->long_readers) == 0) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 50 * 1000 * 1000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
-            if (pthread_rwlock_timedwrlock(&e->map_lock, &until) == 0)
+            if (map_lock_exclusive_50ms(e))
                 return;
         } else if (pthread_rwlock_trywrlock(&e->map_lock) == 0) {
             return;
@@ -525,16 +532,7 @@ ix_release_memory(ix_env_t *e)
     /* Unlike a resize, nothing needs it now: it does not wait for a long
      * reader (a backup would hold the writer for its whole run), and
      * waits for the reads open at this moment only once, bounded. */
-    if (atomic_load(&e->long_readers) != 0)
-        return -EBUSY;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 50 * 1000 * 1000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    if (pthread_rwlock_timedwrlock(&e->map_lock, &until) != 0)
+    if (atomic_load(&e->long_readers) != 0 || !map_lock_exclusive_50ms(e))
         return -EBUSY;
     uint64_t size = ix_map_size(e);
     free_read_pool(e);
