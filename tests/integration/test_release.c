@@ -66,24 +66,14 @@ Test(release, the_idle_writer_hands_back_a_large_transactions_pages)
 
     jt_rng_state = 7;
     static jo_vacancy_t v[BATCH];
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 1);
-    jt_pack_str(&pk, "vacancies");
-    msgpack_pack_array(&pk, BATCH);
+    static const jo_vacancy_t *vp[BATCH];
     for (unsigned i = 0; i < BATCH; i++) {
         char id[32];
         snprintf(id, sizeof id, "rel-%05u", i);
         jt_random_vacancy(&v[i], id);
-        jt_pack_jo_vacancy(&pk, &v[i]);
+        vp[i] = &v[i];
     }
-    jm_reply_t *rep = jt_call(c, "vacancy.put_many", &sb);
-    jt_expect_ok(rep, "vacancy.put_many");
-    cr_assert_eq(jt_get_int(&rep->result, "count"), BATCH);
-    jm_reply_free(rep);
-    msgpack_sbuffer_destroy(&sb);
+    jt_put_vacancies_by(c, vp, BATCH, BATCH);
     long before = jt_daemon_rss_outside_map_kb(d);
 
     /* A second idle, then the release. */
@@ -108,7 +98,7 @@ Test(release, the_idle_writer_hands_back_a_large_transactions_pages)
     cr_assert_gt(r.answered, 0);
 
     /* The store as before: a record of the batch, a new write, the index. */
-    rep = jt_call_json(c, "vacancy.get", "{\"id\": \"rel-04321\"}");
+    jm_reply_t *rep = jt_call_json(c, "vacancy.get", "{\"id\": \"rel-04321\"}");
     jt_expect_ok(rep, "vacancy.get");
     jm_reply_free(rep);
     jt_put_vacancy(c, "rel-after", "110105", "6-05-02-03", "weld:4");

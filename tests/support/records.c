@@ -120,8 +120,14 @@ jt_pack_jo_worker(msgpack_packer *pk, const jo_worker_t *w, bool as_profile)
 void
 jt_put_vacancies(jm_client_t *c, const jo_vacancy_t *const *v, size_t n)
 {
-    for (size_t at = 0; at < n; at += 400) {
-        size_t k = n - at < 400 ? n - at : 400;
+    jt_put_vacancies_by(c, v, n, 400);
+}
+
+void
+jt_put_vacancies_by(jm_client_t *c, const jo_vacancy_t *const *v, size_t n, size_t batch)
+{
+    for (size_t at = 0; at < n; at += batch) {
+        size_t k = n - at < batch ? n - at : batch;
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;

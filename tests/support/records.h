@@ -40,6 +40,9 @@ void jt_pack_jo_worker(msgpack_packer *pk, const jo_worker_t *w, bool as_profile
 /* Loads records through put_many (batches well under 1 MiB), asserting
  * every batch is accepted. */
 void jt_put_vacancies(jm_client_t *c, const jo_vacancy_t *const *v, size_t n);
+/* The same, `batch` records per put_many. */
+void jt_put_vacancies_by(jm_client_t *c, const jo_vacancy_t *const *v, size_t n,
+                         size_t batch);
 void jt_put_workers(jm_client_t *c, const jo_worker_t *const *w, size_t n);
 void jt_put_store(jm_client_t *c, const jo_store_t *s);
 
