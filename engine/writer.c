@@ -31,8 +31,11 @@
  * load the freed request buffers in the allocator's: once the writer has
  * had nothing to do for EN_RELEASE_IDLE_NS after a transaction of at least
  * EN_RELEASE_AFTER_ENTRIES entries, it hands both back to the system
- * (ix_release_memory, then malloc_trim). */
+ * (ix_release_memory, then malloc_trim). Under a steady stream of small
+ * writes it never idles that long, so it also does so between two batches
+ * once EN_RELEASE_BUSY_NS have passed without another large one. */
 #define EN_RELEASE_IDLE_NS (1000 * 1000 * 1000L)
+#define EN_RELEASE_BUSY_NS (5 * 1000 * 1000 * 1000L)
 #define EN_RELEASE_AFTER_ENTRIES 8192u
 
 struct en_writer {
@@ -52,6 +55,8 @@ struct en_writer {
     unsigned last_batch;     /* awaited jobs in the previous batch */
     uint64_t largest;        /* entries of the largest transaction since the
                                 last release of memory */
+    int64_t large_at;        /* now_ns() of the last transaction of at least
+                                EN_RELEASE_AFTER_ENTRIES */
     en_worker_t *room_waiters; /* workers holding audit entries for room */
     bool stop;
     msgpack_sbuffer sbuf;
@@ -233,6 +238,8 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow,
         en_hist_add(&wr->batch, applied);
         if (entries > wr->largest)
             wr->largest = entries;
+        if (entries >= EN_RELEASE_AFTER_ENTRIES)
+            wr->large_at = now_ns();
     }
     return rc;
 }
@@ -327,6 +334,34 @@ audit_lost(en_writer_t *wr, const pr_error_t *err)
     wr->lost_logged_at = now;
 }
 
+/* Hands back what past write transactions left in the heap (see
+ * EN_RELEASE_IDLE_NS); false when it could not happen now. Called without
+ * wr->lock, between batches. */
+static bool
+release_memory(en_writer_t *wr)
+{
+    int rc = ix_release_memory(wr->ix);
+    if (rc == -EBUSY) {
+        en_debug("memory of past write transactions not released yet: reads open");
+    } else if (rc == -EMFILE) {
+        en_warn("memory of past write transactions not released yet: "
+                "too few file descriptors to reopen the store");
+    } else if (rc != 0) {
+        /* The store is closed and could not be opened again: nothing can
+         * be read or written any more. Every acknowledged write is on
+         * disk; a restart opens the store as usual. */
+        en_error("cannot reopen the store after releasing memory: %s; stopping",
+                 ix_strerror(rc));
+        abort();
+    }
+    if (rc != 0)
+        return false;
+    wr->largest = 0;
+    malloc_trim(0);
+    en_info("memory of past write transactions released");
+    return true;
+}
+
 /* Waits for a job, releasing memory once when idle long enough after a
  * large transaction (EN_RELEASE_IDLE_NS). Called with wr->lock held. */
 static void
@@ -341,24 +376,7 @@ wait_for_work(en_writer_t *wr)
         wr->head || wr->stop)
         return;
     pthread_mutex_unlock(&wr->lock);
-    int rc = ix_release_memory(wr->ix);
-    if (rc == -EBUSY) {
-        en_debug("memory of past write transactions not released yet: reads open");
-    } else if (rc == -EMFILE) {
-        en_warn("memory of past write transactions not released yet: "
-                "too few file descriptors to reopen the store");
-    } else if (rc != 0) {
-        /* The store is closed and could not be opened again: nothing can
-         * be read or written any more. Every acknowledged write is on
-         * disk; a restart opens the store as usual. */
-        en_error("cannot reopen the store after releasing memory: %s; stopping",
-                 ix_strerror(rc));
-        abort();
-    } else {
-        wr->largest = 0;
-        malloc_trim(0);
-        en_info("memory of past write transactions released");
-    }
+    (void)release_memory(wr);  /* else tried again after the next idle second */
     pthread_mutex_lock(&wr->lock);
 }
 
@@ -417,6 +435,11 @@ writer_main(void *arg)
             }
             batch = next;
         }
+        /* After the answers, so that no client of the batch waits for it;
+         * when it cannot happen now, try again as much later. */
+        if (wr->largest >= EN_RELEASE_AFTER_ENTRIES &&
+            now_ns() - wr->large_at >= EN_RELEASE_BUSY_NS && !release_memory(wr))
+            wr->large_at = now_ns();
     }
     return NULL;
 }

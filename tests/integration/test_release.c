@@ -2,7 +2,8 @@
  * and reopens the store to hand LMDB's kept pages back (docs/storage.md,
  * "Releasing memory"): the log says so, a client reading all along gets
  * every answer, and reads, writes and the index are as before, while the
- * memory outside the map falls. */
+ * memory outside the map falls. A steady stream of small writes delays it
+ * only a few seconds. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -53,17 +54,11 @@ keep_reading(void *arg)
     return NULL;
 }
 
-Test(release, the_idle_writer_hands_back_a_large_transactions_pages)
+/* One put_many of BATCH random vacancies: one transaction that counts as
+ * large. */
+static void
+put_large_batch(jm_client_t *c)
 {
-    jt_daemon_t *d = jt_daemon_start_logged(
-        NULL, (const char *const[]){"--log-level", "info", "--max-frame", "16777216", NULL});
-    jm_client_t *c = jt_connect_admin(d);
-    jt_put_vacancy(c, "rel-probe", "110105", "6-05-02-03", "weld:3");
-
-    reader_t r = {.d = d};
-    pthread_t thread;
-    cr_assert_eq(pthread_create(&thread, NULL, keep_reading, &r), 0);
-
     jt_rng_state = 7;
     static jo_vacancy_t v[BATCH];
     static const jo_vacancy_t *vp[BATCH];
@@ -74,15 +69,42 @@ Test(release, the_idle_writer_hands_back_a_large_transactions_pages)
         vp[i] = &v[i];
     }
     jt_put_vacancies_by(c, vp, BATCH, BATCH);
+}
+
+static bool
+log_says_released(const jt_daemon_t *d)
+{
+    char *log = jt_daemon_log(d);
+    bool released = strstr(log, "memory of past write transactions released") != NULL;
+    free(log);
+    return released;
+}
+
+static jt_daemon_t *
+start_daemon(void)
+{
+    return jt_daemon_start_logged(
+        NULL, (const char *const[]){"--log-level", "info", "--max-frame", "16777216", NULL});
+}
+
+Test(release, the_idle_writer_hands_back_a_large_transactions_pages)
+{
+    jt_daemon_t *d = start_daemon();
+    jm_client_t *c = jt_connect_admin(d);
+    jt_put_vacancy(c, "rel-probe", "110105", "6-05-02-03", "weld:3");
+
+    reader_t r = {.d = d};
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, keep_reading, &r), 0);
+
+    put_large_batch(c);
     long before = jt_daemon_rss_outside_map_kb(d);
 
     /* A second idle, then the release. */
     bool released = false;
     for (int waited = 0; waited < 15000 && !released; waited += 100) {
         jt_sleep_ms(100);
-        char *log = jt_daemon_log(d);
-        released = strstr(log, "memory of past write transactions released") != NULL;
-        free(log);
+        released = log_says_released(d);
     }
     cr_assert(released, "the log does not say the memory was released");
     long after = jt_daemon_rss_outside_map_kb(d);
@@ -103,6 +125,35 @@ Test(release, the_idle_writer_hands_back_a_large_transactions_pages)
     jm_reply_free(rep);
     jt_put_vacancy(c, "rel-after", "110105", "6-05-02-03", "weld:4");
     rep = jt_call_json(c, "vacancy.get", "{\"id\": \"rel-after\"}");
+    jt_expect_ok(rep, "vacancy.get");
+    jm_reply_free(rep);
+    jt_expect_check_clean(c, "after the release");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0, "the daemon exits cleanly");
+}
+
+/* Writes that never leave the writer idle for a second: the release comes
+ * between two of them, some 5 s after the large transaction. */
+Test(release, a_steady_stream_of_small_writes_does_not_hold_it_off)
+{
+    jt_daemon_t *d = start_daemon();
+    jm_client_t *c = jt_connect_admin(d);
+    put_large_batch(c);
+    int64_t t0 = jt_now_ms();
+    bool released = false;
+    unsigned n = 0;
+    while (!released && jt_now_ms() - t0 < 20000) {
+        char id[32];
+        snprintf(id, sizeof id, "rel-small-%u", n++);
+        jt_put_vacancy(c, id, "110105", "6-05-02-03", "weld:3");
+        jt_sleep_ms(100);
+        released = log_says_released(d);
+    }
+    int64_t after_ms = jt_now_ms() - t0;
+    cr_assert(released, "not released after %lld ms of small writes", (long long)after_ms);
+    cr_assert_geq(after_ms, 4000, "released after %lld ms, before the writes went on 5 s",
+                  (long long)after_ms);
+    jm_reply_t *rep = jt_call_json(c, "vacancy.get", "{\"id\": \"rel-small-0\"}");
     jt_expect_ok(rep, "vacancy.get");
     jm_reply_free(rep);
     jt_expect_check_clean(c, "after the release");
