@@ -15,8 +15,8 @@
  * one until the store is closed. A transaction therefore takes jobs only
  * until they write EN_BATCH_MAX_ENTRIES entries (one larger job runs
  * alone), and once the writer has been idle for a second after a large
- * one, it closes and reopens the store to hand those pages back
- * (ix_release_memory). The audit entries of reads, which nobody waits
+ * one (or 5 s after it, under a stream of small writes), it closes and
+ * reopens the store to hand those pages back (ix_release_memory). The audit entries of reads, which nobody waits
  * for, may queue only up to EN_QUEUE_MAX_ENTRIES (audit_queue_max): past
  * that, the connection whose read produced them holds them and stops
  * reading until the writer has room (en_writer_offer): back-pressure on
