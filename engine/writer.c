@@ -306,9 +306,9 @@ gather(en_writer_t *wr)
  * commit costs page writes and a sync whatever it carries, so under a
  * stream of audited reads they wait a moment for more. A write someone
  * waits for, EN_LINGER_MAX_ENTRIES entries or stopping ends the wait at
- * once, and the entries commit with it, in their order. A crash can lose the entries of the last
- * EN_AUDIT_LINGER_NS of reads (docs/operations.md). Called with wr->lock
- * held. */
+ * once, and the entries commit with it, in their order. A crash can lose
+ * the entries of the last EN_AUDIT_LINGER_NS of reads (docs/operations.md).
+ * Called with wr->lock held. */
 static void
 linger(en_writer_t *wr)
 {
