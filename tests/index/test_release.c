@@ -82,7 +82,7 @@ typedef struct reader {
     atomic_bool *stop;
     atomic_uint reads;
     unsigned least, bad;
-    int rc;
+    atomic_int rc;
 } reader_t;
 
 static void *
@@ -91,8 +91,11 @@ keep_reading(void *arg)
     reader_t *r = arg;
     while (!atomic_load(r->stop)) {
         unsigned n;
-        if ((r->rc = count_entries(&n)) != 0)
+        int rc = count_entries(&n);
+        if (rc != 0) {
+            atomic_store(&r->rc, rc);
             break;
+        }
         if (n < r->least)
             r->bad++;
         atomic_fetch_add(&r->reads, 1);
@@ -119,7 +122,7 @@ Test(release, readers_of_other_threads_go_on_and_data_stays)
         unsigned seen[2] = {atomic_load(&readers[0].reads), atomic_load(&readers[1].reads)};
         while ((atomic_load(&readers[0].reads) == seen[0] ||
                 atomic_load(&readers[1].reads) == seen[1]) &&
-               readers[0].rc == 0 && readers[1].rc == 0)
+               atomic_load(&readers[0].rc) == 0 && atomic_load(&readers[1].rc) == 0)
             nanosleep(&(struct timespec){0, 1000 * 1000L}, NULL);
         /* A read longer than the release's wait (under valgrind) makes
          * it give up; it is tried again, as the writer does. */
@@ -132,7 +135,8 @@ Test(release, readers_of_other_threads_go_on_and_data_stays)
     atomic_store(&stop, true);
     for (unsigned i = 0; i < 2; i++) {
         pthread_join(readers[i].thread, NULL);
-        cr_assert_eq(readers[i].rc, 0, "reader %u: %s", i, ix_strerror(readers[i].rc));
+        int rc = atomic_load(&readers[i].rc);
+        cr_assert_eq(rc, 0, "reader %u: %s", i, ix_strerror(rc));
         cr_assert_geq(atomic_load(&readers[i].reads), 10);
         cr_assert_eq(readers[i].bad, 0, "reader %u saw entries missing", i);
     }
