@@ -188,6 +188,8 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         return parse_uint(value, 0, 86400 * 365, &cfg->idle_timeout);
     if (strcmp(name, "audit_queue_max") == 0)
         return parse_uint(value, 1, 1000000, &cfg->audit_queue_max);
+    if (strcmp(name, "audit_retention_days") == 0)
+        return parse_uint(value, 0, 36500, &cfg->audit_retention_days);
     if (strcmp(name, "test_commit_delay_ms") == 0)
         return parse_uint(value, 0, 10000, &cfg->commit_delay_ms);
     if (strcmp(name, "max_inflight") == 0)

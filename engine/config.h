@@ -93,6 +93,7 @@ typedef struct en_config {
     unsigned sync_interval;         /* ms between pulls once caught up */
     unsigned federation_timeout_ms; /* a network-wide request waits this long for peers */
     unsigned audit_queue_max;       /* audit entries of reads queued for the writer; 0 = EN_QUEUE_MAX_ENTRIES */
+    unsigned audit_retention_days;  /* audit entries older than this are removed; 0 = kept */
     unsigned commit_delay_ms;       /* tests only: every commit waits this long */
 } en_config_t;
 

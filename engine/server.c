@@ -603,7 +603,7 @@ en_server_run(en_config_t *cfg)
     if (!srv->alerts)
         goto out;
     srv->writer = en_writer_start(srv->ix, en_config_map_ceiling(cfg), cfg->audit_queue_max,
-                                  cfg->commit_delay_ms);
+                                  cfg->audit_retention_days, cfg->commit_delay_ms);
     if (!srv->writer)
         goto out;
     srv->followers = en_followers_start(srv);

@@ -38,6 +38,12 @@
 #define EN_RELEASE_BUSY_NS (5 * 1000 * 1000 * 1000L)
 #define EN_RELEASE_AFTER_ENTRIES 8192u
 
+/* With an audit retention set, the writer removes the entries older than
+ * it at most EN_PRUNE_MAX_ENTRIES per transaction, between jobs, and
+ * looks for more every EN_PRUNE_EVERY_NS. */
+#define EN_PRUNE_MAX_ENTRIES 8192u
+#define EN_PRUNE_EVERY_NS (60 * 1000 * 1000 * 1000L)
+
 struct en_writer {
     ix_env_t *ix;
     uint64_t map_max;        /* the map grows up to this */
@@ -57,6 +63,8 @@ struct en_writer {
                                 last release of memory */
     int64_t large_at;        /* now_ns() of the last transaction of at least
                                 EN_RELEASE_AFTER_ENTRIES */
+    int64_t audit_retention_s; /* audit entries older than this go; 0 = kept */
+    int64_t prune_due;       /* now_ns() when to look for them next */
     en_worker_t *room_waiters; /* workers holding audit entries for room */
     bool stop;
     msgpack_sbuffer sbuf;
@@ -283,7 +291,8 @@ deadline_in(long ns)
 {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_nsec += ns;
+    t.tv_sec += ns / 1000000000L;
+    t.tv_nsec += ns % 1000000000L;
     if (t.tv_nsec >= 1000000000L) {
         t.tv_sec++;
         t.tv_nsec -= 1000000000L;
@@ -362,21 +371,61 @@ release_memory(en_writer_t *wr)
     return true;
 }
 
-/* Waits for a job, releasing memory once when idle long enough after a
- * large transaction (EN_RELEASE_IDLE_NS). Called with wr->lock held. */
+/* Removes a transaction's worth of audit entries past the retention when
+ * it is time to look for them; when more are left, it is time again at
+ * once. Called without wr->lock, between batches. */
 static void
-wait_for_work(en_writer_t *wr)
+prune_if_due(en_writer_t *wr)
 {
-    if (wr->largest < EN_RELEASE_AFTER_ENTRIES) {
+    if (wr->audit_retention_s == 0 || now_ns() < wr->prune_due)
+        return;
+    int64_t before = (int64_t)time(NULL) - wr->audit_retention_s;
+    uint32_t removed = 0;
+    ix_txn_t *txn;
+    int rc = ix_write_begin(wr->ix, &txn);
+    if (rc == 0) {
+        rc = ix_audit_prune(txn, before, EN_PRUNE_MAX_ENTRIES, &removed);
+        if (rc == 0)
+            rc = ix_write_commit(txn);
+        else
+            ix_write_abort(txn);
+    }
+    if (rc != 0)
+        en_error("audit entries past the retention not removed: %s", ix_strerror(rc));
+    else if (removed > 0)
+        en_info("audit trail: %u entries older than %lld days removed", removed,
+                (long long)(wr->audit_retention_s / 86400));
+    bool more = rc == 0 && removed == EN_PRUNE_MAX_ENTRIES;
+    wr->prune_due = now_ns() + (more ? 0 : EN_PRUNE_EVERY_NS);
+}
+
+/* Waits for a job. Meanwhile it removes audit entries past the retention
+ * when that is due, and releases memory once when idle for
+ * EN_RELEASE_IDLE_NS (since *idle_since) after a large transaction.
+ * Called with wr->lock held. */
+static void
+wait_for_work(en_writer_t *wr, int64_t *idle_since)
+{
+    bool release = wr->largest >= EN_RELEASE_AFTER_ENTRIES;
+    int64_t until = release ? *idle_since + EN_RELEASE_IDLE_NS : INT64_MAX;
+    if (wr->audit_retention_s && wr->prune_due < until)
+        until = wr->prune_due;
+    if (until == INT64_MAX) {
         pthread_cond_wait(&wr->wake, &wr->lock);
         return;
     }
-    struct timespec deadline = deadline_in(EN_RELEASE_IDLE_NS);
-    if (pthread_cond_timedwait(&wr->wake, &wr->lock, &deadline) != ETIMEDOUT ||
-        wr->head || wr->stop)
+    int64_t wait = until - now_ns();
+    if (wait > 0) {
+        struct timespec deadline = deadline_in((long)wait);
+        if (pthread_cond_timedwait(&wr->wake, &wr->lock, &deadline) != ETIMEDOUT)
+            return;
+    }
+    if (wr->head || wr->stop)
         return;
     pthread_mutex_unlock(&wr->lock);
-    (void)release_memory(wr);  /* else tried again after the next idle second */
+    prune_if_due(wr);
+    if (release && now_ns() - *idle_since >= EN_RELEASE_IDLE_NS && !release_memory(wr))
+        *idle_since = now_ns();  /* tried again after another idle second */
     pthread_mutex_lock(&wr->lock);
 }
 
@@ -386,8 +435,9 @@ writer_main(void *arg)
     en_writer_t *wr = arg;
     for (;;) {
         pthread_mutex_lock(&wr->lock);
+        int64_t idle_since = now_ns();
         while (!wr->head && !wr->stop)
-            wait_for_work(wr);
+            wait_for_work(wr, &idle_since);
         if (wr->head && wr->awaited == 0)
             linger(wr);
         else
@@ -440,13 +490,14 @@ writer_main(void *arg)
         if (wr->largest >= EN_RELEASE_AFTER_ENTRIES &&
             now_ns() - wr->large_at >= EN_RELEASE_BUSY_NS && !release_memory(wr))
             wr->large_at = now_ns();
+        prune_if_due(wr);
     }
     return NULL;
 }
 
 en_writer_t *
 en_writer_start(ix_env_t *ix, uint64_t map_max, uint64_t queue_max,
-                unsigned commit_delay_ms)
+                unsigned audit_retention_days, unsigned commit_delay_ms)
 {
     en_writer_t *wr = calloc(1, sizeof *wr);
     if (!wr)
@@ -455,6 +506,8 @@ en_writer_start(ix_env_t *ix, uint64_t map_max, uint64_t queue_max,
     wr->map_max = map_max;
     wr->queue_max = queue_max ? queue_max : EN_QUEUE_MAX_ENTRIES;
     wr->commit_delay_ms = commit_delay_ms;
+    wr->audit_retention_s = (int64_t)audit_retention_days * 86400;
+    wr->prune_due = now_ns();  /* look at once */
     pthread_mutex_init(&wr->lock, NULL);
     pthread_cond_init(&wr->wake, NULL);
     pthread_cond_init(&wr->room, NULL);

@@ -101,10 +101,12 @@ typedef struct en_writer_stats {
 #define EN_QUEUE_MAX_ENTRIES 32768u
 
 /* queue_max: audit entries of reads queued at most (0: EN_QUEUE_MAX_ENTRIES).
+ * audit_retention_days: the writer removes audit entries older than this,
+ * a transaction's worth at a time between jobs (0: kept for good).
  * commit_delay_ms: for tests only, every commit waits this long first (a
  * slow disk). */
 en_writer_t *en_writer_start(ix_env_t *ix, uint64_t map_max, uint64_t queue_max,
-                             unsigned commit_delay_ms);
+                             unsigned audit_retention_days, unsigned commit_delay_ms);
 /* Queues job. A job that nobody waits for (no conn, no done: audit entries
  * of reads) waits first while the queue is full: only for threads that
  * serve no connection (an event loop uses en_writer_offer). */

@@ -263,6 +263,49 @@ ix_audit_list(ix_txn_t *t, const ix_audit_query_t *q, ix_audit_cb cb,
 }
 
 int
+ix_audit_prune(ix_txn_t *t, int64_t before, uint32_t max, uint32_t *removed)
+{
+    if (!t || t->rdonly || !removed || max == 0)
+        return -EINVAL;
+    *removed = 0;
+    if (t->ret != 0)
+        return t->ret;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->env->audit, &c);
+    if (rc != 0)
+        return ix_fail(t, ix_mdb_err(rc));
+    uint8_t first = 'T';
+    MDB_val k = {1, &first}, v;
+    int ret = 0;
+    /* The oldest entries are the first 'T' keys; each goes with its
+     * subject key, rebuilt from the entry. */
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && *removed < max;
+         rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) {
+        const uint8_t *p = k.mv_data;
+        if (k.mv_size != 1 + IXK_AUDIT_AT || p[0] != 'T' || ixk_audit_time(p + 1) >= before)
+            break;
+        uint8_t at[IXK_AUDIT_AT], skey[IXK_MAX];
+        memcpy(at, p + 1, IXK_AUDIT_AT);
+        ix_audit_t e;
+        if ((ret = decode_entry(at, &v, &e)) != 0)
+            break;
+        MDB_val sk = {ixk_audit_subject(skey, e.kind, audit_block(e.seq), e.subject,
+                                        e.subject_len, at),
+                      skey};
+        if ((rc = mdb_cursor_del(c, 0)) != 0 ||
+            ((rc = mdb_del(t->txn, t->env->audit, &sk, NULL)) != 0 && rc != MDB_NOTFOUND))
+            break;
+        (*removed)++;
+        k.mv_size = 1;
+        k.mv_data = &first;
+    }
+    mdb_cursor_close(c);
+    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        ret = ix_mdb_err(rc);
+    return ix_fail(t, ret);
+}
+
+int
 ix_audit_verify(ix_txn_t *t, uint64_t *entries, char *why, size_t len)
 {
     MDB_cursor *c;

@@ -452,6 +452,11 @@ typedef int (*ix_audit_cb)(void *ctx, const ix_audit_t *e);
 int ix_audit_list(ix_txn_t *txn, const ix_audit_query_t *q, ix_audit_cb cb,
                   void *ctx, uint8_t *next_cursor, size_t *next_len);
 
+/* Removes the oldest entries, those with a time before `before`, at most
+ * `max` of them, each with its subject key, in the write transaction;
+ * *removed says how many (fewer than max: none older is left). */
+int ix_audit_prune(ix_txn_t *txn, int64_t before, uint32_t max, uint32_t *removed);
+
 /* Job fairs: a fair is an opaque value (the engine's) under its id, and
  * the vacancies and workers taking part, by id (a member whose record is
  * deleted stays a member; whoever reads the fair decides what that means).

@@ -338,7 +338,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     srv.started = FUZZ_NOW;
     srv.n_workers = 1;
     srv.workers = &worker;  /* admin.stats adds up each worker's counts */
-    srv.writer = en_writer_start(srv.ix, 0, 0, 0);  /* idle; admin.info reads its counts */
+    srv.writer = en_writer_start(srv.ix, 0, 0, 0, 0);  /* idle; admin.info reads its counts */
     /* One counselor key, and the throttle that wrong keys in hello meet. */
     pthread_rwlock_init(&srv.keys.lock, NULL);
     srv.keys.ring = calloc(1, sizeof *srv.keys.ring);

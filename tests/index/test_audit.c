@@ -395,3 +395,52 @@ Test(audit, a_record_spread_over_blocks_of_seqs)
     cr_assert_eq(ix_check(t, rep, sizeof rep), 0, "%s", rep);
     ix_read_end(t);
 }
+
+/* Pruning removes the oldest entries, before a time and at most a given
+ * number, each with its subject key, and leaves a trail that checks. */
+Test(audit, prune_removes_the_oldest_with_their_subject_keys)
+{
+    fill();
+    ix_txn_t *t;
+    uint32_t removed = 99;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    cr_assert_eq(ix_audit_prune(t, 200, 10, &removed), 0);
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(removed, 2, "the entries at -5 and 100");
+    seen_t s;
+    uint8_t next[IX_AUDIT_CURSOR_LEN];
+    size_t next_len;
+    ix_audit_query_t q = everything();
+    cr_assert_eq(list(&q, &s, next, &next_len), 0);
+    cr_assert_str_eq(s.text,
+                     "1:200:desk-1:counselor:worker.get:w1\n"
+                     "3:200:desk-2:counselor:worker.get:w1\n"
+                     "4:300::counselor:worker.list:w3\n"
+                     "6:300:desk-1:counselor:match.workers:w1\n");
+    q.subject = "w2";
+    q.subject_len = 2;
+    cr_assert_eq(list(&q, &s, next, &next_len), 0);
+    cr_assert_eq(s.n, 0, "w2's subject key outlived its entry");
+
+    /* At most `max` at a time, oldest first. */
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    cr_assert_eq(ix_audit_prune(t, 301, 3, &removed), 0);
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(removed, 3);
+    q = everything();
+    cr_assert_eq(list(&q, &s, next, &next_len), 0);
+    cr_assert_str_eq(s.text, "6:300:desk-1:counselor:match.workers:w1\n");
+    char rep[256];
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    cr_assert_eq(ix_check(t, rep, sizeof rep), 0, "%s", rep);
+    cr_assert_eq(ix_audit_prune(t, 301, 3, &removed), -EINVAL, "prune in a read txn");
+    ix_read_end(t);
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    cr_assert_eq(ix_audit_prune(t, 301, 3, &removed), 0);
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(removed, 1);
+    /* Seqs go on from where they were. */
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    cr_assert_eq(append(t, 400, "a", "worker.get", "w1"), 7);
+    cr_assert_eq(ix_write_commit(t), 0);
+}

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "index.h"
 #include "wire.h"
 
 static const char ini[] =
@@ -621,6 +622,59 @@ Test(audit, a_drain_keeps_the_entries_held_for_the_writer, .timeout = 120)
     /* A read cut by the drain after its entry was taken may have one too. */
     cr_assert_geq(gets, answered);
     cr_assert_leq(gets, answered + READERS);
+    jm_close(admin);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+/* With audit_retention_days set, the writer removes the entries older
+ * than that (here, entries dated three days back, written into the
+ * stopped daemon's store) and keeps the rest; the store checks clean. */
+Test(audit, entries_past_the_retention_are_removed, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *admin = jt_connect_admin(d);
+    call_ok(admin, "worker.put", "{\"worker\": " WORKER("w-1", "") "}");
+    call_ok(admin, "worker.get", "{\"id\": \"w-1\"}");
+    jm_close(admin);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    ix_env_t *ix;
+    cr_assert_eq(ix_open(d->dir, NULL, &ix), 0);
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(ix, &t), 0);
+    const char *subjects[] = {"w-1", "w-old", "w-1"};
+    for (int i = 0; i < 3; i++) {
+        ix_audit_t e = {
+            .time = (int64_t)time(NULL) - 3 * 86400 + i, .actor = "desk-1", .actor_len = 6,
+            .role = "counselor", .role_len = 9, .op = "worker.get", .op_len = 10,
+            .kind = IX_WORKER, .subject = subjects[i], .subject_len = (uint32_t)strlen(subjects[i]),
+        };
+        cr_assert_eq(ix_audit_append(t, &e), 0);
+    }
+    cr_assert_eq(ix_write_commit(t), 0);
+    ix_close(ix);
+
+    /* The same configuration, plus the retention. */
+    char path[300];
+    snprintf(path, sizeof path, "%s/jobmatchd.ini", d->dir);
+    FILE *f = fopen(path, "a");
+    cr_assert_not_null(f);
+    fputs("[server]\naudit_retention_days = 1\n", f);
+    fclose(f);
+    cr_assert_eq(jt_daemon_restart(d), -1, "it was stopped already");
+    admin = jt_connect_admin(d);
+    char *lines = NULL;
+    for (int tries = 0; tries < 200; tries++) {
+        free(lines);
+        lines = audit_lines(admin, "{}", 10);
+        if (!strstr(lines, "desk-1"))
+            break;
+        jt_sleep_ms(20);
+    }
+    cr_assert_str_eq(lines, "admin admin worker.put w-1\n"
+                            "admin admin worker.get w-1\n");
+    free(lines);
+    jt_expect_check_clean(admin, "after the retention");
     jm_close(admin);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
