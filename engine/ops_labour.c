@@ -19,6 +19,7 @@
 #include "index.h"
 #include "labour.h"
 #include "record.h"
+#include "rollup.h"
 
 #define FLAG_LIMIT_DEFAULT 100
 #define FLAG_LIMIT_MAX 1000
@@ -252,16 +253,6 @@ group_of(const scope_t *sc, const char region[6], const char *code, uint32_t cod
 }
 
 static void
-pack_ratio(msgpack_packer *pk, uint64_t openings, uint64_t applicants)
-{
-    pr_pack_cstr(pk, "ratio");
-    if (applicants)
-        msgpack_pack_double(pk, (double)openings / (double)applicants);
-    else
-        msgpack_pack_nil(pk);
-}
-
-static void
 pack_scope(msgpack_packer *pk, const scope_t *sc, bool with_occupation)
 {
     pr_pack_cstr(pk, "region");
@@ -429,26 +420,12 @@ en_supply_demand(ix_env_t *ix, const msgpack_object *args, bool own, msgpack_pac
         const group_t *g = &x.g.tab[i];
         if (!g->openings && !g->vacancies && !g->applicants)
             continue;
-        msgpack_pack_map(pk, 5);
-        pr_pack_cstr(pk, "group");
-        msgpack_pack_str_with_body(pk, g->key, g->len);
-        pr_pack_cstr(pk, "openings");
-        msgpack_pack_uint64(pk, g->openings);
-        pr_pack_cstr(pk, "vacancies");
-        msgpack_pack_uint64(pk, g->vacancies);
-        pr_pack_cstr(pk, "applicants");
-        msgpack_pack_uint64(pk, g->applicants);
-        pack_ratio(pk, g->openings, g->applicants);
+        en_rollup_pack_figures(pk, g->key, g->len,
+                               (const uint64_t[3]){g->openings, g->vacancies, g->applicants});
     }
     pr_pack_cstr(pk, "total");
-    msgpack_pack_map(pk, 4);
-    pr_pack_cstr(pk, "openings");
-    msgpack_pack_uint64(pk, x.openings);
-    pr_pack_cstr(pk, "vacancies");
-    msgpack_pack_uint64(pk, x.vacancies);
-    pr_pack_cstr(pk, "applicants");
-    msgpack_pack_uint64(pk, x.applicants);
-    pack_ratio(pk, x.openings, x.applicants);
+    en_rollup_pack_figures(pk, NULL, 0,
+                           (const uint64_t[3]){x.openings, x.vacancies, x.applicants});
     free(x.g.tab);
     return 0;
 }

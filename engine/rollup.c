@@ -81,10 +81,9 @@ en_rollup_fold(en_rollup_t *r)
     r->n = n;
 }
 
-/* A group's figures ("group" first, as stats.supply_demand packs it), or
- * the total's when group is NULL. */
-static void
-pack_figures(msgpack_packer *pk, const char *group, uint32_t len, const uint64_t v[3])
+void
+en_rollup_pack_figures(msgpack_packer *pk, const char *group, uint32_t len,
+                       const uint64_t v[3])
 {
     msgpack_pack_map(pk, group ? 5 : 4);
     if (group) {
@@ -108,9 +107,9 @@ en_rollup_pack(msgpack_packer *pk, const en_rollup_t *r)
     pr_pack_cstr(pk, "groups");
     msgpack_pack_array(pk, r->n);
     for (uint32_t i = 0; i < r->n; i++)
-        pack_figures(pk, r->groups[i].group, r->groups[i].len, r->groups[i].v);
+        en_rollup_pack_figures(pk, r->groups[i].group, r->groups[i].len, r->groups[i].v);
     pr_pack_cstr(pk, "total");
-    pack_figures(pk, NULL, 0, r->total);
+    en_rollup_pack_figures(pk, NULL, 0, r->total);
 }
 
 void

@@ -30,6 +30,11 @@ typedef struct en_rollup {
 bool en_rollup_add(en_rollup_t *r, const msgpack_object *res);
 /* Puts the groups in label order, equal labels added up. */
 void en_rollup_fold(en_rollup_t *r);
+/* One group's figures (openings, vacancies, applicants) and their ratio,
+ * "group" first, as stats.supply_demand answers them; the total's when
+ * group is NULL. */
+void en_rollup_pack_figures(msgpack_packer *pk, const char *group, uint32_t len,
+                            const uint64_t v[3]);
 /* "groups" and "total" (two keys of the reply's map) as
  * stats.supply_demand packs them, each with its ratio. */
 void en_rollup_pack(msgpack_packer *pk, const en_rollup_t *r);
