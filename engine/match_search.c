@@ -269,61 +269,42 @@ bonus_tenths(const search_t *s, uint32_t vocc)
 }
 
 /* Rules 1-5 (the scope is the scan's prefix) and the extra filters that
- * a brief can decide. */
-static bool
+ * a brief can decide. Each rule is a term of one expression with no
+ * branch: a walk reads many postings that fail them, in no order a branch
+ * predictor could learn. */
+static inline bool
 brief_passes(const search_t *s, const ix_brief_t *b)
 {
     const en_party_t *p = s->probe;
     const en_match_filters_t *f = &s->q->filters;
-    if (!b->open)
-        return false;
     if (s->searched == IX_VACANCY) {
-        if (b->expires != 0 && b->expires <= s->q->as_of)
-            return false;
-        if (b->wage != 0 && p->m.wage_min > b->wage)
-            return false;
-        if (b->education > p->m.education)
-            return false;
-        if (b->age_min > 0 && s->probe_age < b->age_min)
-            return false;
-        if (b->age_max > 0 && s->probe_age > b->age_max)
-            return false;
-        if (f->occupation.ptr &&
-            cut_digits(b->occupation, PR_OCCUPATION_LEN, f->occupation.len) != s->filter_occ)
-            return false;
-        if (f->min_wage > 0 && b->wage != 0 && b->wage < f->min_wage)
-            return false;
-    } else {
-        if (p->m.wage_max != 0 && b->wage > p->m.wage_max)
-            return false;
-        if (p->m.education > b->education)
-            return false;
-        int age = s->year - (int)b->birth_year;
-        if (p->m.age_min > 0 && age < p->m.age_min)
-            return false;
-        if (p->m.age_max > 0 && age > p->m.age_max)
-            return false;
-        if (f->category >= 0 && b->category != f->category)
-            return false;
+        bool ok = (b->open != 0) &
+                  ((b->expires == 0) | (b->expires > s->q->as_of)) &
+                  ((b->wage == 0) | (p->m.wage_min <= b->wage)) &
+                  (b->education <= p->m.education) &
+                  ((b->age_min == 0) | (s->probe_age >= b->age_min)) &
+                  ((b->age_max == 0) | (s->probe_age <= b->age_max)) &
+                  ((f->min_wage <= 0) | (b->wage == 0) | (b->wage >= f->min_wage));
+        return ok && (!f->occupation.ptr ||
+                      cut_digits(b->occupation, PR_OCCUPATION_LEN, f->occupation.len) == s->filter_occ);
     }
-    return true;
+    int age = s->year - (int)b->birth_year;
+    return (b->open != 0) &
+           ((p->m.wage_max == 0) | (b->wage <= p->m.wage_max)) &
+           (p->m.education <= b->education) &
+           ((p->m.age_min == 0) | (age >= p->m.age_min)) &
+           ((p->m.age_max == 0) | (age <= p->m.age_max)) &
+           ((f->category < 0) | (b->category == f->category));
 }
 
-/* The accumulator of a posting's candidate; NULL when a rule fails (the
- * brief is the same in all of a record's postings, so a candidate that
- * fails once fails everywhere and needs no slot) or on error (s->err). A
- * new one gets its exact fixed bonuses. */
+/* The accumulator of a candidate whose brief passed rules 1-5 (the brief
+ * is the same in all of a record's postings, so a candidate that fails
+ * once fails everywhere and takes no slot); NULL on error (s->err). A new
+ * one gets its exact fixed bonuses: county (in tenths) is its county
+ * bonus. */
 static acc_t *
-meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
+meet(search_t *s, uint64_t docno, uint8_t county, const ix_brief_t *b)
 {
-    s->out->postings_seen++;
-    if (s->completing) {
-        /* Its brief passed when it was met. */
-        acc_t *a = table_find(s->table, docno);
-        return a && !a->dead ? a : NULL;
-    }
-    if (!brief_passes(s, b))
-        return NULL;
     bool fresh;
     acc_t *a = table_get(s->table, docno, &fresh);
     if (!a) {
@@ -333,7 +314,6 @@ meet(search_t *s, uint64_t docno, const char region[6], const ix_brief_t *b)
     if (!fresh)
         return a;
     const en_party_t *p = s->probe;
-    uint8_t county = memcmp(region, p->region, 6) == 0 ? 5 : 0;
     uint8_t priority = s->searched == IX_VACANCY
                            ? ((b->priority_mask >> p->category) & 1) * 5
                            : ((p->m.priority_mask >> b->category) & 1) * 5;
@@ -356,16 +336,44 @@ skill_part(const search_t *s, const term_t *t, uint8_t level)
     return (float)(t->idf * (double)(lw < lv ? lw : lv) / (double)lv);
 }
 
+/* A skill term's contribution for a candidate of that level, from the
+ * query's table for the levels the contract allows. */
+static float
+contribution(const search_t *s, const term_t *t, uint8_t level)
+{
+    return level > 0 && level < 8 ? t->part[level] : skill_part(s, t, level);
+}
+
 static int
-on_skill_posting(void *ctx, uint64_t docno, const char region[6], uint8_t level,
-                 const ix_brief_t *brief)
+on_skill_run(void *ctx, const char region[6], const ix_skill_posting_t *run, size_t n)
 {
     search_t *s = ctx;
-    acc_t *a = meet(s, docno, region, brief);
-    if (!a)
-        return s->err;
     const term_t *t = &s->terms[s->cur];
-    a->skill += level > 0 && level < 8 ? t->part[level] : skill_part(s, t, level);
+    s->out->postings_seen += n;
+    if (s->completing) {
+        /* Their briefs passed when they were met. */
+        for (size_t i = 0; i < n; i++) {
+            acc_t *a = table_find(s->table, run[i].docno);
+            if (a && !a->dead)
+                a->skill += contribution(s, t, run[i].level);
+        }
+        return 0;
+    }
+    /* The run's candidates that pass, then their accumulators. */
+    uint8_t pass[IX_SKILL_RUN_MAX];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        pass[m] = (uint8_t)i;
+        m += brief_passes(s, &run[i].brief);
+    }
+    uint8_t county = memcmp(region, s->probe->region, 6) == 0 ? 5 : 0;
+    for (size_t j = 0; j < m; j++) {
+        const ix_skill_posting_t *p = &run[pass[j]];
+        acc_t *a = meet(s, p->docno, county, &p->brief);
+        if (!a)
+            return s->err;
+        a->skill += contribution(s, t, p->level);
+    }
     return 0;
 }
 
@@ -374,9 +382,19 @@ on_minor_posting(void *ctx, uint64_t docno, const char region[6],
                  const char *code, uint32_t code_len, const ix_brief_t *brief)
 {
     search_t *s = ctx;
-    acc_t *a = meet(s, docno, region, brief);
-    if (!a)
-        return s->err;
+    s->out->postings_seen++;
+    acc_t *a;
+    if (s->completing) {
+        a = table_find(s->table, docno);
+        if (!a || a->dead)
+            return 0;
+    } else {
+        if (!brief_passes(s, brief))
+            return 0;
+        a = meet(s, docno, memcmp(region, s->probe->region, 6) == 0 ? 5 : 0, brief);
+        if (!a)
+            return s->err;
+    }
     if (s->searched == IX_WORKER) {
         /* A worker's code in the probe vacancy's minor group: its best
          * such code is its bonus, since codes outside the group give at
@@ -844,7 +862,7 @@ open_walks(search_t *s, uint32_t prefix_len, ix_groups_t **g)
         rc = t->skill >= 0
                  ? ix_groups_skill(s->txn, s->searched, probe->skills[t->skill].id,
                                    probe->skills[t->skill].id_len, probe->region,
-                                   prefix_len, on_skill_posting, s, &g[j])
+                                   prefix_len, on_skill_run, s, &g[j])
                  : ix_groups_minor(s->txn, s->searched, t->minor, probe->region,
                                    prefix_len, on_minor_posting, s, &g[j]);
     }

@@ -270,19 +270,32 @@ typedef struct ix_brief {
     uint8_t category;         /* worker */
 } ix_brief_t;
 
-typedef int (*ix_skill_cb)(void *ctx, uint64_t docno, const char region[6],
-                           uint8_t level, const ix_brief_t *brief);
+/* A skill posting as the scans hand it over: the record, the level it
+ * holds or requires, its brief. */
+typedef struct ix_skill_posting {
+    uint64_t docno;
+    ix_brief_t brief;
+    uint8_t level;
+} ix_skill_posting_t;
+
+/* Skill postings come in runs of one region, so that the matcher judges
+ * many in one tight loop. */
+#define IX_SKILL_RUN_MAX 64
+typedef int (*ix_skill_cb)(void *ctx, const char region[6],
+                           const ix_skill_posting_t *run, size_t n);
 typedef int (*ix_minor_cb)(void *ctx, uint64_t docno, const char region[6],
                            const char *code, uint32_t code_len,
                            const ix_brief_t *brief);
 
 /* Matching scans. Each walks the postings of one term restricted to a
  * region prefix of 0 (everywhere), 2 (province), 4 (city) or 6 (county)
- * digits, which are contiguous in the key order, and calls cb per posting.
- * A non-zero return from cb stops the scan (returned when negative, else
- * the scan returns 0). Postings of a term within one region come in docno
- * order, regions in ascending order. region_prefix is ASCII digits (it may
- * be NULL when prefix_len is 0); another length or a non-digit is -EINVAL.
+ * digits, which are contiguous in the key order, and calls cb per posting
+ * (ix_minor_cb) or per run of up to IX_SKILL_RUN_MAX postings of one
+ * region (ix_skill_cb). A non-zero return from cb stops the scan (returned
+ * when negative, else the scan returns 0). Postings of a term within one
+ * region come in docno order, regions in ascending order. region_prefix
+ * is ASCII digits (it may be NULL when prefix_len is 0); another length or
+ * a non-digit is -EINVAL.
  * region points into the transaction's memory; code (ix_minor_cb) is only
  * valid during the call. A scan in a write transaction sees its writes;
  * the callback must not write through the transaction. Nothing is
@@ -292,9 +305,10 @@ typedef int (*ix_minor_cb)(void *ctx, uint64_t docno, const char region[6],
  * current as the posting: the index derives it from the ix_doc_t at every
  * put (open = matchable, and for a vacancy also match.headcount > filled;
  * occupation = the digits of the vacancy's first occupation code, read as
- * one decimal number, 0 when it has none). It points to scan-owned memory
- * valid only during the call. A record's brief is the same in all of its
- * skill and minor-group postings. */
+ * one decimal number, 0 when it has none); the other kind's fields are 0.
+ * It, like a run, is scan-owned memory valid only during the call. A
+ * record's brief is the same in all of its skill and minor-group
+ * postings. */
 
 /* Records of `kind` holding skill, with the level they hold or require
  * and the record's brief. */

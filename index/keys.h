@@ -256,8 +256,7 @@ ixk_brief_put(uint8_t *out, uint8_t kind, const ix_brief_t *b)
 }
 
 /* Reads a brief of kind from p (ixk_brief_len(kind) bytes, any alignment)
- * into b, writing only that kind's fields: the scans zero b once and
- * decode every posting into it. */
+ * into b; the other kind's fields are 0. */
 static inline void
 ixk_brief_get(const uint8_t *p, uint8_t kind, ix_brief_t *b)
 {
@@ -266,14 +265,19 @@ ixk_brief_get(const uint8_t *p, uint8_t kind, ix_brief_t *b)
         memcpy(&b->expires, p + 1, 8);
         memcpy(&b->wage, p + 9, 4);
         memcpy(&b->occupation, p + 13, 4);
+        b->birth_year = 0;
         b->education = p[17];
         b->age_min = p[18];
         b->age_max = p[19];
         b->priority_mask = p[20];
+        b->category = 0;
     } else {
+        b->expires = 0;
         memcpy(&b->wage, p + 1, 4);
+        b->occupation = 0;
         memcpy(&b->birth_year, p + 5, 2);
         b->education = p[7];
+        b->age_min = b->age_max = b->priority_mask = 0;
         b->category = p[8];
     }
 }

@@ -11,7 +11,8 @@
  * allocates nothing, checks each key with one length test and one memcmp
  * of the range prefix and each value's width once per key, and decodes a
  * value with one be64 load for the docno and a few unaligned loads for the
- * brief, into one ix_brief_t on the stack that every posting reuses.
+ * brief: skill postings into a run on the stack handed over whole, minor
+ * postings into one ix_brief_t that each reuses.
  */
 #include <stdlib.h>
 
@@ -53,12 +54,18 @@ emit(const walk_t *w, const uint8_t *region, const uint8_t *vals,
 {
     const char *rg = (const char *)region;
     if (w->skill_cb) {
-        for (size_t i = 0; i < n; i++, vals += w->vlen) {
-            ixk_brief_get(vals + IXK_SKILL_BRIEF, w->kind, brief);
-            int ret = w->skill_cb(w->ctx, ixk_get_be64(vals), rg, vals[8],
-                                  brief);
+        ix_skill_posting_t run[IX_SKILL_RUN_MAX];
+        while (n > 0) {
+            size_t m = n < IX_SKILL_RUN_MAX ? n : IX_SKILL_RUN_MAX;
+            for (size_t i = 0; i < m; i++, vals += w->vlen) {
+                run[i].docno = ixk_get_be64(vals);
+                run[i].level = vals[8];
+                ixk_brief_get(vals + IXK_SKILL_BRIEF, w->kind, &run[i].brief);
+            }
+            int ret = w->skill_cb(w->ctx, rg, run, m);
             if (ret != 0)
                 return ret;
+            n -= m;
         }
         return 0;
     }

@@ -245,27 +245,32 @@ typedef struct hit {
     ix_brief_t brief;
 } hit_t;
 
+#define HITS_MAX 1024
+
 typedef struct hits {
-    hit_t h[4 * NDOC];
+    hit_t h[HITS_MAX];
     int n;
-    int stop_after;   /* 0 = never */
+    int runs;         /* calls of on_skill */
+    int stop_after;   /* calls before a stop; 0 = never */
     int stop_value;
 } hits_t;
 
 static int
-on_skill(void *ctx, uint64_t docno, const char region[6], uint8_t level,
-         const ix_brief_t *brief)
+on_skill(void *ctx, const char region[6], const ix_skill_posting_t *run, size_t n)
 {
     hits_t *hs = ctx;
-    cr_assert_lt(hs->n, 4 * NDOC);
-    cr_assert_not_null(brief);
-    hit_t *h = &hs->h[hs->n++];
-    memset(h, 0, sizeof *h);
-    memcpy(h->region, region, 6);
-    h->docno = docno;
-    h->level = level;
-    h->brief = *brief;
-    if (hs->stop_after && hs->n == hs->stop_after)
+    cr_assert(n >= 1 && n <= IX_SKILL_RUN_MAX, "a run of %zu postings", n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_lt(hs->n, HITS_MAX);
+        hit_t *h = &hs->h[hs->n++];
+        memset(h, 0, sizeof *h);
+        memcpy(h->region, region, 6);
+        h->docno = run[i].docno;
+        h->level = run[i].level;
+        h->brief = run[i].brief;
+    }
+    hs->runs++;
+    if (hs->stop_after && hs->runs == hs->stop_after)
         return hs->stop_value;
     return 0;
 }
@@ -275,7 +280,7 @@ on_minor(void *ctx, uint64_t docno, const char region[6], const char *code,
          uint32_t code_len, const ix_brief_t *brief)
 {
     hits_t *hs = ctx;
-    cr_assert_lt(hs->n, 4 * NDOC);
+    cr_assert_lt(hs->n, HITS_MAX);
     cr_assert(code_len == 7 || code_len == 10, "code length %u", code_len);
     cr_assert_not_null(brief);
     hit_t *h = &hs->h[hs->n++];
@@ -691,18 +696,24 @@ Test(match_scan, callbacks_stop_and_arguments_are_checked)
     cr_assert_eq(ix_read_begin(env, &t), 0);
     /* A positive stop value ends the scan with 0, a negative one is
      * returned; either way nothing more is reported. */
-    h.n = 0;
+    h.n = h.runs = h.stop_after = 0;
+    cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 4, "", 0, on_skill, &h),
+                 0);
+    int all = h.n;
+    cr_assert_gt(h.runs, 2, "one run per county here");
+    h.n = h.runs = 0;
     h.stop_after = 2;
     h.stop_value = 1;
     cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 4, "", 0, on_skill, &h),
                  0);
-    cr_assert_eq(h.n, 2);
-    h.n = 0;
+    cr_assert_eq(h.runs, 2);
+    cr_assert_lt(h.n, all);
+    h.n = h.runs = 0;
     h.stop_after = 1;
     h.stop_value = -ECANCELED;
     cr_assert_eq(ix_scan_skill(t, IX_WORKER, "weld", 4, "", 0, on_skill, &h),
                  -ECANCELED);
-    cr_assert_eq(h.n, 1);
+    cr_assert_eq(h.runs, 1);
     h.n = 0;
     h.stop_after = 3;
     h.stop_value = 7;
@@ -1456,4 +1467,65 @@ Test(match_scan, replaces_in_one_transaction_leave_one_posting)
         ix_read_end(t);
         verify_check();
     }
+}
+
+/* One county's group of a term larger than a run and than a page of
+ * postings: the runs split it, in docno order, and taking it, reading it
+ * whole and looking postings up by docno all give every posting once. */
+Test(match_scan, a_group_over_several_pages_comes_in_runs)
+{
+    enum { N = 700 };
+    static mdoc_t big[2][N];
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < N; i++) {
+            mdoc_t *m = &big[k][i];
+            *m = (mdoc_t){.kind = k ? IX_WORKER : IX_VACANCY, .nocc = 1, .nsk = 1,
+                          .matchable = true};
+            snprintf(m->id, sizeof m->id, "big%d", i);
+            strcpy(m->region, "440305");
+            m->occ[0] = k ? wrk_codes[i % NWC] : vac_codes[i % NVC];
+            m->sk[0] = 0;
+            m->lvl[0] = (uint8_t)(1 + i % 5);
+            m->match.headcount = 1;
+            m->match.education = (uint8_t)(i % 8);
+            m->match.wage_max = m->match.wage_min = (uint32_t)(3000 + i);
+            put_doc(t, m);
+        }
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    static hits_t h;
+    for (int k = 0; k < 2; k++) {
+        uint8_t kind = k ? IX_WORKER : IX_VACANCY;
+        for (int how = 0; how < 2; how++) {
+            ix_groups_t *g;
+            h.n = h.runs = h.stop_after = 0;
+            cr_assert_eq(ix_groups_skill(t, kind, skills[0], (uint32_t)strlen(skills[0]),
+                                         "4403", 4, on_skill, &h, &g), 0);
+            cr_assert_eq(memcmp(ix_groups_county(g), "440305", 6), 0);
+            cr_assert_eq(how ? ix_groups_read(g, "440305") : ix_groups_take(g), 0);
+            cr_assert_eq(h.n, N);
+            cr_assert_geq(h.runs, (N + IX_SKILL_RUN_MAX - 1) / IX_SKILL_RUN_MAX);
+            for (int i = 0; i < N; i++) {
+                const mdoc_t *m = &big[k][i];
+                ix_brief_t want;
+                model_brief(m, &want);
+                cr_assert_eq(h.h[i].docno, m->docno, "%c posting %d", kind, i);
+                cr_assert_eq(h.h[i].level, m->lvl[0]);
+                cr_assert_eq(memcmp(h.h[i].region, "440305", 6), 0);
+                cr_assert_eq(memcmp(&h.h[i].brief, &want, sizeof want), 0,
+                             "%c posting %d: brief", kind, i);
+            }
+            for (int i = 0; i < N; i += 97) {
+                h.n = 0;
+                cr_assert_eq(ix_groups_find(g, "440305", big[k][i].docno), 0);
+                cr_assert_eq(h.n, 1);
+                cr_assert_eq(h.h[0].docno, big[k][i].docno);
+                cr_assert_eq(h.h[0].level, big[k][i].lvl[0]);
+            }
+            ix_groups_close(g);
+        }
+    }
+    ix_read_end(t);
 }
