@@ -75,6 +75,7 @@ typedef struct config {
     uint64_t put_range;
     const char *scope;  /* for mv and mw */
     int limit;          /* for mv and mw */
+    int64_t as_of;      /* for mv and mw; 0 = not sent (the daemon's now) */
     packed_t *puts;   /* --put-file records, or NULL */
     size_t n_puts;
     uint64_t seed;
@@ -291,11 +292,15 @@ static void build_args(enum op op, const config_t *cfg, uint64_t *rs,
     case OP_MV:
     case OP_MW:
         pick_id(op == OP_MV ? &cfg->wrk_ids : &cfg->vac_ids, rs, id, sizeof(id));
-        msgpack_pack_map(pk, 3);
+        msgpack_pack_map(pk, cfg->as_of ? 4 : 3);
         pack_kstr(pk, op == OP_MV ? "worker" : "vacancy", id);
         pack_kstr(pk, "scope", cfg->scope);
         msgpack_pack_str_with_body(pk, "limit", 5);
         msgpack_pack_int(pk, cfg->limit);
+        if (cfg->as_of) {
+            msgpack_pack_str_with_body(pk, "as_of", 5);
+            msgpack_pack_int64(pk, cfg->as_of);
+        }
         break;
     case OP_SUGGEST:
         pick_suggest_text(rs, id, sizeof(id));
@@ -488,9 +493,11 @@ static void usage(FILE *f)
           "               [--wids-from FILE.jsonl | --worker-prefix w --worker-count N]\n"
           "               [--put-file vacancies.jsonl | --put-range N]\n"
           "               [--seed S] [--now UNIXTIME] [--scope S] [--limit N]\n"
+          "               [--as-of UNIXTIME]\n"
           "ops: get (vacancy.get), put (vacancy.put), ping, wget (worker.get),\n"
           "     mv (match.vacancies of a random worker), mw (match.workers of a\n"
-          "     random vacancy), at --scope (default city) with --limit (20);\n"
+          "     random vacancy), at --scope (default city) with --limit (20),\n"
+          "     as of --as-of (default: the daemon's now);\n"
           "     sub (alert.subscribe for a random worker, at --scope);\n"
           "     suggest (occupation.suggest of a prefix of a built-in job title).\n"
           "Generated ids are PREFIX + 9 digits, 1..N (as jmgen writes them).\n",
@@ -725,6 +732,7 @@ int main(int argc, char **argv)
         {"now", required_argument, NULL, 10},
         {"scope", required_argument, NULL, 11},
         {"limit", required_argument, NULL, 12},
+        {"as-of", required_argument, NULL, 13},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -750,6 +758,7 @@ int main(int argc, char **argv)
         case 10: cfg.now = (int64_t)parse_u64("--now", optarg, 1, INT64_MAX); break;
         case 11: cfg.scope = optarg; break;
         case 12: cfg.limit = (int)parse_u64("--limit", optarg, 1, 200); break;
+        case 13: cfg.as_of = (int64_t)parse_u64("--as-of", optarg, 1, INT64_MAX); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
