@@ -7,10 +7,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -103,6 +106,117 @@ connect_bounded(int fd, const struct sockaddr *sa, socklen_t len, unsigned timeo
     return fcntl(fd, F_SETFL, flags);
 }
 
+/* A name looked up on a thread of its own: getaddrinfo has no time limit,
+ * and a slow or unreachable DNS server would hold the caller for as long
+ * as the resolver's retries take. The caller stops waiting at its
+ * deadline; whichever of the two lets go of the lookup last frees it. */
+typedef struct lookup {
+    pthread_mutex_t mu;
+    pthread_cond_t answered;
+    unsigned refs;
+    bool done;
+    int rc;
+    struct addrinfo *ai;
+    char host[PEER_ADDR_MAX], port[PEER_ADDR_MAX];
+} lookup_t;
+
+/* Drops one reference; called with l->mu held, returns with it released. */
+static void
+lookup_release(lookup_t *l)
+{
+    bool last = --l->refs == 0;
+    pthread_mutex_unlock(&l->mu);
+    if (!last)
+        return;
+    if (l->ai)
+        freeaddrinfo(l->ai);
+    pthread_cond_destroy(&l->answered);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+static void *
+lookup_run(void *arg)
+{
+    lookup_t *l = arg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int rc = getaddrinfo(l->host, l->port, &hints, &ai);
+    pthread_mutex_lock(&l->mu);
+    l->rc = rc;
+    l->ai = rc == 0 ? ai : NULL;
+    l->done = true;
+    pthread_cond_signal(&l->answered);
+    lookup_release(l);
+    return NULL;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Resolves host and port (addr names both in messages) within
+ * timeout_ms, giving up once cancelled. 0 with *out set, or -1. */
+static int
+resolve_bounded(const char *addr, const char *host, const char *port, unsigned timeout_ms,
+                bool (*cancelled)(void *), void *ctx, struct addrinfo **out, char *why,
+                size_t why_len)
+{
+    /* An address needs no lookup. */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST};
+    if (getaddrinfo(host, port, &hints, out) == 0)
+        return 0;
+    lookup_t *l = calloc(1, sizeof *l);
+    if (!l)
+        return fail(why, why_len, "cannot resolve %s: out of memory", addr);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->answered, &ca);
+    pthread_condattr_destroy(&ca);
+    snprintf(l->host, sizeof l->host, "%s", host);
+    snprintf(l->port, sizeof l->port, "%s", port);
+    l->refs = 2;
+    pthread_attr_t ta;
+    pthread_t th;
+    pthread_attr_init(&ta);
+    pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+    int trc = pthread_create(&th, &ta, lookup_run, l);
+    pthread_attr_destroy(&ta);
+    pthread_mutex_lock(&l->mu);
+    if (trc != 0) {
+        l->refs = 1;
+        lookup_release(l);
+        return fail(why, why_len, "cannot resolve %s: %s", addr, strerror(trc));
+    }
+    int64_t deadline = monotonic_ms() + timeout_ms;
+    bool gave_up = false;
+    while (!l->done && !gave_up) {
+        /* Wakes every 100 ms to look at cancelled. */
+        int64_t now = monotonic_ms();
+        int64_t until = deadline - now < 100 ? deadline : now + 100;
+        struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
+        pthread_cond_timedwait(&l->answered, &l->mu, &ts);
+        gave_up = !l->done && (monotonic_ms() >= deadline || (cancelled && cancelled(ctx)));
+    }
+    bool done = l->done;
+    int rc = l->rc;
+    *out = l->ai;
+    l->ai = NULL;
+    lookup_release(l);
+    if (!done)
+        return fail(why, why_len, "cannot resolve %s: no answer within %u ms", addr,
+                    timeout_ms);
+    if (rc != 0)
+        return fail(why, why_len, "cannot resolve %s: %s", addr, gai_strerror(rc));
+    return 0;
+}
+
 int
 en_peer_connect(const char *addr, unsigned timeout_ms, bool (*cancelled)(void *), void *ctx,
                 char *why, size_t why_len)
@@ -119,10 +233,13 @@ en_peer_connect(const char *addr, unsigned timeout_ms, bool (*cancelled)(void *)
         colon[-1] = '\0';
         h = host + 1;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
-    int grc = getaddrinfo(h, port, &hints, &ai);
-    if (grc != 0)
-        return fail(why, why_len, "cannot resolve %s: %s", addr, gai_strerror(grc));
+    int64_t start = monotonic_ms();
+    struct addrinfo *ai;
+    if (resolve_bounded(addr, h, port, timeout_ms, cancelled, ctx, &ai, why, why_len) != 0)
+        return -1;
+    /* The lookup's time counts against the connect's. */
+    int64_t spent = monotonic_ms() - start;
+    unsigned connect_ms = spent >= timeout_ms ? 1 : timeout_ms - (unsigned)spent;
     int fd = -1, err = 0;
     for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
         fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
@@ -136,7 +253,7 @@ en_peer_connect(const char *addr, unsigned timeout_ms, bool (*cancelled)(void *)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect_bounded(fd, a->ai_addr, a->ai_addrlen, timeout_ms, cancelled, ctx) != 0) {
+        if (connect_bounded(fd, a->ai_addr, a->ai_addrlen, connect_ms, cancelled, ctx) != 0) {
             err = errno;
             close(fd);
             fd = -1;

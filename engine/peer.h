@@ -20,10 +20,11 @@
 #include "message.h"
 
 /* Connects to addr (host:port, [v6]:port too) and sets every later read
- * and write on the socket to time out after timeout_ms. The connect itself
- * is bounded by timeout_ms too, and abandoned as soon as cancelled(ctx)
- * says so (looked at every 100 ms; cancelled may be NULL). Returns the
- * socket, or -1. */
+ * and write on the socket to time out after timeout_ms. Looking the host
+ * up (on a thread of its own, which a slow DNS server may keep a while
+ * after this returns) and connecting are bounded by timeout_ms together,
+ * and abandoned as soon as cancelled(ctx) says so (looked at every
+ * 100 ms; cancelled may be NULL). Returns the socket, or -1. */
 int en_peer_connect(const char *addr, unsigned timeout_ms, bool (*cancelled)(void *),
                     void *ctx, char *why, size_t why_len);
 
