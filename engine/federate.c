@@ -70,7 +70,7 @@ fed_leave(en_federation_t *f)
 
 /* ---- one request --------------------------------------------------------- */
 
-enum fed_kind { FED_MATCH, FED_SUPPLY_DEMAND };
+enum fed_kind { FED_MATCH, FED_SUPPLY_DEMAND, FED_REEMPLOYMENT };
 
 /* Where a peer is: working on the first call, waiting for the second
  * (matching only), done, or failed (error set). */
@@ -114,11 +114,13 @@ typedef struct fed {
     uint32_t n_hits;
     /* Roll-up: the request's args (in the job's zone), this node's
      * figures packed and read back, and the sums. */
+    const struct rollup_op *roll;
     const msgpack_object *args;
     msgpack_sbuffer local;
     msgpack_zone *local_zone;
     msgpack_object local_obj;
-    en_rollup_t sums;
+    en_rollup_t sums;              /* stats.supply_demand */
+    en_reemp_sums_t reemp;         /* stats.reemployment */
     uint32_t n_peers;
     fed_peer_t peers[];
 } fed_t;
@@ -182,6 +184,8 @@ peer_close(fed_peer_t *p)
     pthread_mutex_unlock(&p->q->lock);
 }
 
+static const char *rollup_op_name(const fed_t *q);
+
 static void *
 peer_main(void *arg)
 {
@@ -212,19 +216,15 @@ peer_main(void *arg)
     p->node[node.len] = '\0';
     pthread_mutex_unlock(&q->lock);
 
-    const char *op = q->kind == FED_MATCH ? "match.counts" : "stats.supply_demand";
+    const char *op = q->kind == FED_MATCH ? "match.counts" : rollup_op_name(q);
     const msgpack_object *res;
     if (en_peer_call(fd, 2, op, &q->first, FED_RESPONSE_MAX, p->zone, &res, why,
                      sizeof why) != 0) {
         peer_set(p, FED_FAILED, why);
         goto out;
     }
-    if (q->kind == FED_SUPPLY_DEMAND) {
-        const msgpack_object *g = pr_map_get(res, "groups"), *t = pr_map_get(res, "total");
-        if (!g || g->type != MSGPACK_OBJECT_ARRAY || !t || t->type != MSGPACK_OBJECT_MAP) {
-            peer_set(p, FED_FAILED, "stats.supply_demand: a malformed answer");
-            goto out;
-        }
+    if (q->kind != FED_MATCH) {
+        /* Read into the sums by the request's thread, once all are in. */
         p->result = res;
         peer_set(p, FED_DONE, NULL);
         goto out;
@@ -813,56 +813,114 @@ en_federate_match(en_req_t *req, const en_fed_match_t *m)
     return fed_launch(req, q, match_reply, match_main);
 }
 
-/* ---- the roll-up of stats.supply_demand --------------------------------- */
+/* ---- the roll-ups of stats.supply_demand and stats.reemployment --------- */
+
+static int
+sd_local(ix_env_t *ix, const msgpack_object *args, msgpack_packer *pk, pr_error_t *err)
+{
+    return en_supply_demand(ix, args, true, pk, err);
+}
+
+static bool
+sd_add(fed_t *q, const msgpack_object *res)
+{
+    return en_rollup_add(&q->sums, res);
+}
 
 static void
-sd_reply(en_write_t *job, msgpack_packer *pk)
+sd_pack(msgpack_packer *pk, fed_t *q)
 {
-    const fed_t *q = job->data;
+    en_rollup_fold(&q->sums);
+    en_rollup_pack(pk, &q->sums);
+}
+
+static bool
+reemp_add(fed_t *q, const msgpack_object *res)
+{
+    return en_reemp_add(&q->reemp, res);
+}
+
+static void
+reemp_pack(msgpack_packer *pk, fed_t *q)
+{
+    en_reemp_pack(pk, &q->reemp);
+}
+
+/* What differs between the roll-ups: the operation, what its answer
+ * repeats of the request, whether the peers are asked for their own
+ * vacancies (workers are always a node's own), and its figures. */
+typedef struct rollup_op {
+    const char *op;
+    const char *const *echo;
+    uint32_t n_echo;
+    bool ask_own;
+    int (*local)(ix_env_t *, const msgpack_object *, msgpack_packer *, pr_error_t *);
+    bool (*add)(fed_t *, const msgpack_object *);
+    void (*pack)(msgpack_packer *, fed_t *);  /* the figures: two keys */
+} rollup_op_t;
+
+static const char *const sd_echo[] = {"period", "from", "to", "region", "occupation", "by"};
+static const char *const reemp_echo[] = {"period", "from", "to", "region"};
+
+static const rollup_op_t rollup_ops[] = {
+    [FED_SUPPLY_DEMAND] = {"stats.supply_demand", sd_echo, 6, true, sd_local, sd_add, sd_pack},
+    [FED_REEMPLOYMENT] = {"stats.reemployment", reemp_echo, 4, false, en_reemployment,
+                          reemp_add, reemp_pack},
+};
+
+static const char *
+rollup_op_name(const fed_t *q)
+{
+    return rollup_ops[q->kind].op;
+}
+
+static void
+rollup_reply(en_write_t *job, msgpack_packer *pk)
+{
+    fed_t *q = job->data;
+    const rollup_op_t *r = &rollup_ops[q->kind];
     const msgpack_object *local = &q->local_obj;
-    msgpack_pack_map(pk, 10);
+    msgpack_pack_map(pk, r->n_echo + 4);
     /* What the request was about, as this node read it. */
-    static const char *const echo[6] = {"period", "from", "to", "region", "occupation", "by"};
-    for (int i = 0; i < 6; i++) {
-        const msgpack_object *o = pr_map_get(local, echo[i]);
-        pr_pack_cstr(pk, echo[i]);
+    for (uint32_t i = 0; i < r->n_echo; i++) {
+        const msgpack_object *o = pr_map_get(local, r->echo[i]);
+        pr_pack_cstr(pk, r->echo[i]);
         if (o)
             msgpack_pack_object(pk, *o);
         else
             msgpack_pack_nil(pk);
     }
-    en_rollup_pack(pk, &q->sums);
+    r->pack(pk, q);
     pack_participants(pk, q);
 }
 
 static void *
-sd_main(void *arg)
+rollup_main(void *arg)
 {
     en_write_t *job = arg;
     fed_t *q = job->data;
+    const rollup_op_t *r = &rollup_ops[q->kind];
     start_peers(q);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &q->local, msgpack_sbuffer_write);
     pr_error_t err;
-    int rc = en_supply_demand(q->srv->ix, q->args, true, &pk, &err);
+    int rc = r->local(q->srv->ix, q->args, &pk, &err);
     wait_peers(q, FED_FIRST);
     end_peers(q);
     size_t off = 0;
     if (rc == 0 && (!(q->local_zone = msgpack_zone_new(4096)) ||
                     msgpack_unpack(q->local.data, q->local.size, &off, q->local_zone,
                                    &q->local_obj) != MSGPACK_UNPACK_SUCCESS ||
-                    !en_rollup_add(&q->sums, &q->local_obj)))
+                    !r->add(q, &q->local_obj)))
         rc = pr_fail(&err, PR_INTERNAL, "out of memory");
     for (uint32_t i = 0; i < q->n_peers && rc == 0; i++) {
         fed_peer_t *p = &q->peers[i];
-        if (p->stage == FED_DONE && !en_rollup_add(&q->sums, p->result)) {
+        if (p->stage == FED_DONE && !r->add(q, p->result)) {
             p->stage = FED_FAILED;
-            snprintf(p->error, sizeof p->error, "stats.supply_demand: a malformed answer");
+            snprintf(p->error, sizeof p->error, "%s: a malformed answer", r->op);
         }
     }
-    if (rc == 0) {
-        en_rollup_fold(&q->sums);
-    } else {
+    if (rc != 0) {
         job->failed = true;
         job->err = err;
     }
@@ -880,22 +938,23 @@ roll_up_key(const msgpack_object *k)
             (k->via.str.size == 3 && memcmp(k->via.str.ptr, "own", 3) == 0));
 }
 
-int
-en_federate_supply_demand(en_req_t *req)
+/* Starts the roll-up of kind for req: every peer is sent the request's
+ * arguments, with "own": true where the figures count vacancies. */
+static int
+federate_rollup(en_req_t *req, enum fed_kind kind)
 {
-    fed_t *q = fed_begin(req, FED_SUPPLY_DEMAND);
+    fed_t *q = fed_begin(req, kind);
     if (!q)
         return -1;
+    const rollup_op_t *r = &rollup_ops[kind];
     q->args = req->rq->args;  /* in the zone the job takes over */
-    /* The peers get the same arguments, asking each for its own figures. */
     msgpack_packer pk;
     msgpack_packer_init(&pk, &q->first, msgpack_sbuffer_write);
     const msgpack_object *args = req->rq->args;
     uint32_t keep = 0, n = args && args->type == MSGPACK_OBJECT_MAP ? args->via.map.size : 0;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++)
         keep += !roll_up_key(&args->via.map.ptr[i].key);
-    }
-    msgpack_pack_map(&pk, keep + 1);
+    msgpack_pack_map(&pk, keep + (r->ask_own ? 1 : 0));
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object_kv *kv = &args->via.map.ptr[i];
         if (roll_up_key(&kv->key))
@@ -903,7 +962,21 @@ en_federate_supply_demand(en_req_t *req)
         msgpack_pack_object(&pk, kv->key);
         msgpack_pack_object(&pk, kv->val);
     }
-    pr_pack_cstr(&pk, "own");
-    msgpack_pack_true(&pk);
-    return fed_launch(req, q, sd_reply, sd_main);
+    if (r->ask_own) {
+        pr_pack_cstr(&pk, "own");
+        msgpack_pack_true(&pk);
+    }
+    return fed_launch(req, q, rollup_reply, rollup_main);
+}
+
+int
+en_federate_supply_demand(en_req_t *req)
+{
+    return federate_rollup(req, FED_SUPPLY_DEMAND);
+}
+
+int
+en_federate_reemployment(en_req_t *req)
+{
+    return federate_rollup(req, FED_REEMPLOYMENT);
 }

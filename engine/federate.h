@@ -1,10 +1,11 @@
 /* federate.h - federated matching (match.vacancies with scope "network")
- * and the network roll-up of stats.supply_demand: this node and every
- * peer of [peers] are asked in parallel, each over a connection of its
- * own (peer.h), within federation_timeout_ms; a peer that does not answer
- * in time, or fails, is named in the reply and the rest still comes back.
- * The work runs on a thread of its own, never on an event loop; the
- * request is answered through its worker when it ends (docs/network.md).
+ * and the network roll-ups of stats.supply_demand and stats.reemployment:
+ * this node and every peer of [peers] are asked in parallel, each over a
+ * connection of its own (peer.h), within federation_timeout_ms; a peer
+ * that does not answer in time, or fails, is named in the reply and the
+ * rest still comes back. The work runs on a thread of its own, never on
+ * an event loop; the request is answered through its worker when it ends
+ * (docs/network.md).
  *
  * Matching is exact with respect to the union of the nodes' stores:
  * phase 1 gathers every node's open vacancies and df per origin node
@@ -63,5 +64,8 @@ int en_federate_match(struct en_req *req, const en_fed_match_t *m);
 /* Starts the network roll-up of stats.supply_demand for req: every peer
  * is sent the same arguments with "own": true. 0, or -1 with req->err set. */
 int en_federate_supply_demand(struct en_req *req);
+/* The same for stats.reemployment; the peers are sent the same arguments
+ * (a node's workers and hires are always its own). */
+int en_federate_reemployment(struct en_req *req);
 
 #endif

@@ -430,6 +430,23 @@ en_supply_demand(ix_env_t *ix, const msgpack_object *args, bool own, msgpack_pac
     return 0;
 }
 
+/* A network roll-up (federate.h), once its arguments are known good:
+ * a bad one is refused here, before anything goes out. */
+static int
+start_rollup(en_req_t *req, bool with_occupation, int (*federate)(en_req_t *))
+{
+    if (req->conn->role & EN_ROLE_NODE)
+        return pr_fail(&req->err, PR_FORBIDDEN,
+                       "network: is not asked of a node by a node (it answers for itself)");
+    period_t p;
+    pr_str_t label;
+    scope_t sc;
+    if (get_period(req->rq->args, &req->err, &p, &label) != 0 ||
+        get_scope(req->rq->args, &req->err, with_occupation, &sc) != 0)
+        return -1;
+    return federate(req);
+}
+
 int
 en_op_stats_supply_demand(en_req_t *req)
 {
@@ -440,19 +457,8 @@ en_op_stats_supply_demand(en_req_t *req)
         return -1;
     if (network && own)
         return pr_fail(&req->err, PR_BAD_REQUEST, "own: not with network");
-    if (network && (req->conn->role & EN_ROLE_NODE))
-        return pr_fail(&req->err, PR_FORBIDDEN,
-                       "network: is not asked of a node by a node (it answers for itself)");
-    if (network) {
-        /* Bad arguments are refused here, before anything goes out. */
-        period_t p;
-        pr_str_t label;
-        scope_t sc;
-        if (get_period(args, &req->err, &p, &label) != 0 ||
-            get_scope(args, &req->err, true, &sc) != 0)
-            return -1;
-        return en_federate_supply_demand(req);
-    }
+    if (network)
+        return start_rollup(req, true, en_federate_supply_demand);
     /* On failure what was begun is discarded (command.h). */
     en_reply_ok(req);
     return en_supply_demand(req->srv->ix, args, own, req->pk, &req->err);
@@ -785,7 +791,7 @@ en_op_stats_wages(en_req_t *req)
 /* ---- stats.reemployment ------------------------------------------------ */
 
 typedef struct reemp_ctx {
-    uint64_t registered[PR_CAT_COUNT], hired[PR_CAT_COUNT];
+    en_reemp_sums_t sums;
     bool hires;
 } reemp_ctx_t;
 
@@ -795,43 +801,23 @@ reemp_cell(void *ctx, const ix_agg_cell_t *c)
     reemp_ctx_t *x = ctx;
     if (c->category >= PR_CAT_COUNT)
         return 0;
-    (x->hires ? x->hired : x->registered)[c->category] += c->count;
+    (x->hires ? x->sums.hired : x->sums.registered)[c->category] += c->count;
     return 0;
 }
 
-static void
-pack_reemp(msgpack_packer *pk, const char *category, uint64_t registered, uint64_t hired)
-{
-    msgpack_pack_map(pk, category ? 4 : 3);
-    if (category) {
-        pr_pack_cstr(pk, "category");
-        pr_pack_cstr(pk, category);
-    }
-    pr_pack_cstr(pk, "registered");
-    msgpack_pack_uint64(pk, registered);
-    pr_pack_cstr(pk, "hired");
-    msgpack_pack_uint64(pk, hired);
-    pr_pack_cstr(pk, "rate");
-    if (registered)
-        msgpack_pack_double(pk, (double)hired / (double)registered);
-    else
-        msgpack_pack_nil(pk);
-}
-
 int
-en_op_stats_reemployment(en_req_t *req)
+en_reemployment(ix_env_t *ix, const msgpack_object *args, msgpack_packer *pk, pr_error_t *err)
 {
     period_t p;
     pr_str_t label;
     scope_t sc;
-    if (get_period(req->rq->args, &req->err, &p, &label) != 0 ||
-        get_scope(req->rq->args, &req->err, false, &sc) != 0)
+    if (get_period(args, err, &p, &label) != 0 || get_scope(args, err, false, &sc) != 0)
         return -1;
     reemp_ctx_t x = {0};
     ix_txn_t *txn;
-    int rc = ix_read_begin(req->srv->ix, &txn);
+    int rc = ix_read_begin(ix, &txn);
     if (rc != 0)
-        return en_storage_error(&req->err, rc);
+        return en_storage_error(err, rc);
     rc = ix_agg_scan(txn, IX_AGG_REGISTERED, p.from, p.to, 0, sc.region.ptr, sc.region.len,
                      reemp_cell, &x);
     x.hires = true;
@@ -840,21 +826,24 @@ en_op_stats_reemployment(en_req_t *req)
                          reemp_cell, &x);
     ix_read_end(txn);
     if (rc != 0)
-        return en_storage_error(&req->err, rc);
-    msgpack_packer *pk = req->pk;
-    en_reply_ok(req);
+        return en_storage_error(err, rc);
     msgpack_pack_map(pk, 6);
     pack_period(pk, label, &p);
     pack_scope(pk, &sc, false);
-    pr_pack_cstr(pk, "categories");
-    msgpack_pack_array(pk, PR_CAT_COUNT);
-    uint64_t reg = 0, hired = 0;
-    for (int c = 0; c < PR_CAT_COUNT; c++) {
-        pack_reemp(pk, pr_category_name(c), x.registered[c], x.hired[c]);
-        reg += x.registered[c];
-        hired += x.hired[c];
-    }
-    pr_pack_cstr(pk, "total");
-    pack_reemp(pk, NULL, reg, hired);
+    en_reemp_pack(pk, &x.sums);
     return 0;
+}
+
+int
+en_op_stats_reemployment(en_req_t *req)
+{
+    const msgpack_object *args = req->rq->args;
+    bool network = false;
+    if (pr_get_bool(args, "network", "network", 0, &network, &req->err) < 0)
+        return -1;
+    if (network)
+        return start_rollup(req, false, en_federate_reemployment);
+    /* On failure what was begun is discarded (command.h). */
+    en_reply_ok(req);
+    return en_reemployment(req->srv->ix, args, req->pk, &req->err);
 }

@@ -1,5 +1,5 @@
-/* rollup.c - the network roll-up of stats.supply_demand's figures
- * (rollup.h).
+/* rollup.c - the figures of stats.supply_demand and stats.reemployment,
+ * added up over nodes and packed (rollup.h).
  */
 #include "rollup.h"
 
@@ -36,6 +36,8 @@ en_rollup_add(en_rollup_t *r, const msgpack_object *res)
     uint64_t tv[3];
     if (!g || g->type != MSGPACK_OBJECT_ARRAY || !t || !read_figures(t, tv))
         return false;
+    /* All of it or nothing: a malformed answer leaves the sums as they were. */
+    uint32_t n0 = r->n;
     for (uint32_t i = 0; i < g->via.array.size; i++) {
         const msgpack_object *e = &g->via.array.ptr[i];
         pr_str_t label;
@@ -44,12 +46,12 @@ en_rollup_add(en_rollup_t *r, const msgpack_object *res)
         if (e->type != MSGPACK_OBJECT_MAP ||
             pr_get_str(e, "group", "group", PR_REQUIRED, 0, PR_OCCUPATION_LEN, &label, &err) != 0 ||
             !read_figures(e, v))
-            return false;
+            return r->n = n0, false;
         if (r->n == r->cap) {
             uint32_t nc = r->cap ? 2 * r->cap : 64;
             en_rollup_group_t *ns = realloc(r->groups, (size_t)nc * sizeof *ns);
             if (!ns)
-                return false;
+                return r->n = n0, false;
             r->groups = ns;
             r->cap = nc;
         }
@@ -117,4 +119,77 @@ en_rollup_free(en_rollup_t *r)
 {
     free(r->groups);
     memset(r, 0, sizeof *r);
+}
+
+static bool
+read_count(const msgpack_object *m, const char *key, uint64_t *v)
+{
+    const msgpack_object *o = pr_map_get(m, key);
+    if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *v = o->via.u64;
+    return true;
+}
+
+bool
+en_reemp_add(en_reemp_sums_t *r, const msgpack_object *res)
+{
+    const msgpack_object *c = pr_map_get(res, "categories");
+    if (!c || c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != PR_CAT_COUNT)
+        return false;
+    en_reemp_sums_t add = {0};
+    bool seen[PR_CAT_COUNT] = {false};
+    for (uint32_t i = 0; i < PR_CAT_COUNT; i++) {
+        const msgpack_object *e = &c->via.array.ptr[i];
+        pr_str_t name;
+        pr_error_t err;
+        if (e->type != MSGPACK_OBJECT_MAP ||
+            pr_get_str(e, "category", "category", PR_REQUIRED, 1, 32, &name, &err) != 0)
+            return false;
+        int k = pr_category_parse(name);
+        if (k < 0 || seen[k] || !read_count(e, "registered", &add.registered[k]) ||
+            !read_count(e, "hired", &add.hired[k]))
+            return false;
+        seen[k] = true;
+    }
+    for (int k = 0; k < PR_CAT_COUNT; k++) {
+        r->registered[k] += add.registered[k];
+        r->hired[k] += add.hired[k];
+    }
+    return true;
+}
+
+static void
+pack_reemp_figures(msgpack_packer *pk, const char *category, uint64_t registered,
+                   uint64_t hired)
+{
+    msgpack_pack_map(pk, category ? 4 : 3);
+    if (category) {
+        pr_pack_cstr(pk, "category");
+        pr_pack_cstr(pk, category);
+    }
+    pr_pack_cstr(pk, "registered");
+    msgpack_pack_uint64(pk, registered);
+    pr_pack_cstr(pk, "hired");
+    msgpack_pack_uint64(pk, hired);
+    pr_pack_cstr(pk, "rate");
+    if (registered)
+        msgpack_pack_double(pk, (double)hired / (double)registered);
+    else
+        msgpack_pack_nil(pk);
+}
+
+void
+en_reemp_pack(msgpack_packer *pk, const en_reemp_sums_t *r)
+{
+    pr_pack_cstr(pk, "categories");
+    msgpack_pack_array(pk, PR_CAT_COUNT);
+    uint64_t registered = 0, hired = 0;
+    for (int k = 0; k < PR_CAT_COUNT; k++) {
+        pack_reemp_figures(pk, pr_category_name(k), r->registered[k], r->hired[k]);
+        registered += r->registered[k];
+        hired += r->hired[k];
+    }
+    pr_pack_cstr(pk, "total");
+    pack_reemp_figures(pk, NULL, registered, hired);
 }

@@ -1,6 +1,8 @@
-/* rollup.h - the network roll-up of stats.supply_demand (federate.h):
- * each node's own figures (its "groups" and "total") added up, group
- * label by group label, into the network's.
+/* rollup.h - the network roll-ups (federate.h): each node's own figures
+ * added up into the network's. stats.supply_demand's "groups" and
+ * "total" group label by group label; stats.reemployment's "categories"
+ * and "total" category by category. The packers are also what a node
+ * answers for itself with, so both answers have one shape.
  */
 #ifndef JM_ENGINE_ROLLUP_H
 #define JM_ENGINE_ROLLUP_H
@@ -39,5 +41,18 @@ void en_rollup_pack_figures(msgpack_packer *pk, const char *group, uint32_t len,
  * stats.supply_demand packs them, each with its ratio. */
 void en_rollup_pack(msgpack_packer *pk, const en_rollup_t *r);
 void en_rollup_free(en_rollup_t *r);
+
+/* stats.reemployment's figures: workers registered and hires, by worker
+ * category. Zeroed to start. */
+typedef struct en_reemp_sums {
+    uint64_t registered[PR_CAT_COUNT], hired[PR_CAT_COUNT];
+} en_reemp_sums_t;
+
+/* Adds one node's stats.reemployment result; false when it does not read
+ * as one (every category once, with its figures). */
+bool en_reemp_add(en_reemp_sums_t *r, const msgpack_object *res);
+/* "categories" (in the contract's order) and "total", each with its
+ * rate: two keys of the reply's map. */
+void en_reemp_pack(msgpack_packer *pk, const en_reemp_sums_t *r);
 
 #endif

@@ -2,7 +2,7 @@
  *
  *   stats supply-demand --period P [--region R] [--by B] [--occupation O] [--network] [--json]
  *   stats wages [--region R] [--by B] [--occupation O] [--flag-limit N] [--json]
- *   stats reemployment --period P [--region R] [--json]
+ *   stats reemployment --period P [--region R] [--network] [--json]
  *
  * Each prints an aligned table with a total row (wages: then the vacancies
  * offering below P10 and the workers wishing above P90, for counselors);
@@ -20,7 +20,7 @@ static const char usage[] =
     "stats supply-demand --period P [--region R] [--by B] [--occupation O] [--network]\n"
     "                    [--json]\n"
     "       stats wages [--region R] [--by B] [--occupation O] [--flag-limit N] [--json]\n"
-    "       stats reemployment --period P [--region R] [--json]\n"
+    "       stats reemployment --period P [--region R] [--network] [--json]\n"
     "       (P: 2026, 2026-Q1 or 2026-03; B: major, middle, minor, detail,\n"
     "        province, city or county)";
 
@@ -38,7 +38,7 @@ static const cli_opt_t opts[N_OPTS] = {
     [OPT_FLAG_LIMIT] = {"--flag-limit", false, WAGES},
     [OPT_JSON] = CLI_FLAG("--json"),
     /* The roll-up over this node and its [peers]. */
-    [OPT_NETWORK] = {"--network", true, SUPPLY_DEMAND},
+    [OPT_NETWORK] = {"--network", true, SUPPLY_DEMAND | REEMPLOYMENT},
 };
 /* The argument each option with a value sets. */
 static const char *const arg_keys[OPT_JSON] = {"period", "region", "by", "occupation",

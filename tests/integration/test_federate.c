@@ -260,6 +260,60 @@ expect_same_figures(const jm_reply_t *fed, const jm_reply_t *uni, const char *wh
     cr_assert_eq(jt_need(&fed->result, "missing")->via.array.size, 0, "%s: missing", what);
 }
 
+/* stats.reemployment's roll-up equals the union's, category for category. */
+static void
+expect_same_categories(const jm_reply_t *fed, const jm_reply_t *uni, const char *what)
+{
+    jt_expect_ok(fed, what);
+    jt_expect_ok(uni, what);
+    const msgpack_object *fc = jt_need(&fed->result, "categories");
+    const msgpack_object *uc = jt_need(&uni->result, "categories");
+    cr_assert_eq(fc->via.array.size, 5, "%s: %u categories", what, fc->via.array.size);
+    cr_assert_eq(uc->via.array.size, 5);
+    static const char *const keys[] = {"registered", "hired"};
+    for (uint32_t i = 0; i < 5; i++) {
+        const msgpack_object *f = &fc->via.array.ptr[i], *u = &uc->via.array.ptr[i];
+        const msgpack_object *ucat = jt_need(u, "category");
+        char cat[32];
+        snprintf(cat, sizeof cat, "%.*s", (int)ucat->via.str.size, ucat->via.str.ptr);
+        cr_assert(jt_str_is(jt_need(f, "category"), cat), "%s: category %u", what, i);
+        for (int k = 0; k < 2; k++)
+            cr_assert_eq(jt_need(f, keys[k])->via.u64, jt_need(u, keys[k])->via.u64,
+                         "%s: %s, %s", what, cat, keys[k]);
+    }
+    const msgpack_object *ft = jt_need(&fed->result, "total");
+    const msgpack_object *ut = jt_need(&uni->result, "total");
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(jt_need(ft, keys[k])->via.u64, jt_need(ut, keys[k])->via.u64,
+                     "%s: total %s", what, keys[k]);
+    cr_assert_gt(jt_need(ut, "hired")->via.u64, 0, "%s: no hire to compare", what);
+    cr_assert(fabs(jt_need(ft, "rate")->via.f64 - jt_need(ut, "rate")->via.f64) < 1e-12);
+    cr_assert(jt_str_is(jt_need(&fed->result, "period"), "2026"));
+    cr_assert_eq(jt_need(&fed->result, "missing")->via.array.size, 0, "%s: missing", what);
+    cr_assert_eq(jt_need(&fed->result, "answered")->via.array.size, 3, "%s: answered", what);
+}
+
+/* Refers worker wid to vacancy vid and hires them; false when the
+ * referral is refused (a vacancy closed or full, say). */
+static bool
+hire(jm_client_t *c, const char *wid, const char *vid)
+{
+    jm_reply_t *r = jt_call_json(c, "referral.create", "{\"worker\": \"%s\", \"vacancy\": \"%s\"}",
+                                 wid, vid);
+    if (!r->ok) {
+        jm_reply_free(r);
+        return false;
+    }
+    const msgpack_object *id = jt_need(&r->result, "id");
+    char rid[32];
+    snprintf(rid, sizeof rid, "%.*s", (int)id->via.str.size, id->via.str.ptr);
+    jm_reply_free(r);
+    r = jt_call_json(c, "referral.update", "{\"id\": \"%s\", \"status\": \"hired\"}", rid);
+    jt_expect_ok(r, "referral.update to hired");
+    jm_reply_free(r);
+    return true;
+}
+
 Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180)
 {
     srand(20261126);
@@ -353,6 +407,56 @@ Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180
         jm_reply_free(rp);
         jm_reply_free(ra);
     }
+
+    /* Hires through referrals at city-a and the province, the same ones at
+     * the union: the roll-up of stats.reemployment sums each node's
+     * registered workers and hires, category by category. */
+    jt_daemon_t *hiring[2] = {n.a, n.province};
+    unsigned hires = 0;
+    for (int k = 0; k < 2; k++) {
+        jm_client_t *c = jt_connect_admin(hiring[k]);
+        for (int i = 0; i < 8; i++) {
+            char wid[32], vid[32];
+            snprintf(wid, sizeof wid, "w%d-%02d", k == 0 ? 0 : 2, i);
+            snprintf(vid, sizeof vid, "%s-%03d", k == 0 ? "a" : "p", i);
+            if (hire(c, wid, vid)) {
+                cr_assert(hire(ua, wid, vid), "the union refused the hire of %s", wid);
+                hires++;
+            }
+        }
+        jm_close(c);
+    }
+    cr_assert_geq(hires, 4, "only %u hires", hires);
+    static const char *const reemp[] = {"\"period\": \"2026\"",
+                                        "\"period\": \"2026\", \"region\": \"11\""};
+    for (size_t i = 0; i < sizeof reemp / sizeof reemp[0]; i++) {
+        jm_reply_t *ru = jt_call_json(ua, "stats.reemployment", "{%s}", reemp[i]);
+        jm_reply_t *rp = jt_call_json(pa, "stats.reemployment", "{%s, \"network\": true}",
+                                      reemp[i]);
+        jm_reply_t *ra = jt_call_json(aa, "stats.reemployment", "{%s, \"network\": true}",
+                                      reemp[i]);
+        expect_same_categories(rp, ru, reemp[i]);
+        expect_same_categories(ra, ru, reemp[i]);
+        jm_reply_free(ru);
+        jm_reply_free(rp);
+        jm_reply_free(ra);
+    }
+    jm_reply_t *rn = jt_call_json(pa, "stats.reemployment",
+                                  "{\"period\": \"2026\", \"network\": \"yes\"}");
+    jt_expect_error(rn, "bad_request", "network: must be a boolean");
+    jm_reply_free(rn);
+    rn = jt_call_json(pa, "stats.reemployment", "{\"period\": \"2026-Q5\", \"network\": true}");
+    jt_expect_error(rn, "bad_request", "period: must be");
+    jm_reply_free(rn);
+    /* A node asking a node for a roll-up would fan out again. */
+    jm_client_t *node = jt_connect_key(n.a, KEY_PROVINCE_AT_A, "node");
+    static const char *const stats_ops[] = {"stats.reemployment", "stats.supply_demand"};
+    for (int i = 0; i < 2; i++) {
+        rn = jt_call_json(node, stats_ops[i], "{\"period\": \"2026\", \"network\": true}");
+        jt_expect_error(rn, "forbidden", "network: is not asked of a node by a node");
+        jm_reply_free(rn);
+    }
+    jm_close(node);
     jm_close(pa);
     jm_close(aa);
     jm_close(ua);
