@@ -57,6 +57,12 @@ static void
 conn_unlink_free(en_conn_t *c)
 {
     en_worker_t *w = c->worker;
+    /* Audit entries still held for it wait for no one now. */
+    for (en_write_t *a = w->held_audit_head; a && c->held_audits; a = a->next)
+        if (a->held_by == c) {
+            a->held_by = NULL;
+            c->held_audits--;
+        }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -184,22 +190,13 @@ conn_queue_audit(en_conn_t *c, en_write_t *audit)
     else if (en_writer_offer(w->srv->writer, audit, w, false))
         return;
     audit->next = NULL;
-    audit->held_for = c->serial;
+    audit->held_by = c;
     if (w->held_audit_tail)
         w->held_audit_tail->next = audit;
     else
         w->held_audit_head = audit;
     w->held_audit_tail = audit;
     c->held_audits++;
-}
-
-static en_conn_t *
-conn_by_serial(en_worker_t *w, uint64_t serial)
-{
-    for (en_conn_t *c = w->conns; c; c = c->next)
-        if (c->serial == serial)
-            return c;
-    return NULL;
 }
 
 static void conn_resume(en_conn_t *c);
@@ -210,13 +207,12 @@ en_conn_audit_room(en_worker_t *w)
     while (w->held_audit_head) {
         en_write_t *audit = w->held_audit_head;
         en_write_t *next = audit->next;
-        uint64_t serial = audit->held_for;  /* once queued, the writer owns it */
+        en_conn_t *c = audit->held_by;  /* once queued, the writer owns it */
         if (!en_writer_offer(w->srv->writer, audit, w, true))
             return;  /* called again at the next room */
         w->held_audit_head = next;
         if (!next)
             w->held_audit_tail = NULL;
-        en_conn_t *c = conn_by_serial(w, serial);
         if (c && --c->held_audits == 0 && c->state == EN_CONN_WAITING)
             conn_resume(c);
     }

@@ -72,8 +72,9 @@ struct en_write {
                                       as 1): bounds each transaction */
     uint64_t started_ns;           /* when the request was read (en_stats_clock) */
     size_t stats_slot;             /* its operation, for the request counts */
-    uint64_t held_for;             /* audit entries held for the writer's room:
-                                      the serial of the connection that waits */
+    struct en_conn *held_by;       /* audit entries held for the writer's room:
+                                      the connection that waits (NULL once it
+                                      is gone) */
     bool failed;
     pr_error_t err;
     struct {
