@@ -114,7 +114,6 @@ typedef struct fed {
     uint32_t n_hits;
     /* Roll-up: the request's args (in the job's zone), this node's
      * figures packed and read back, and the sums. */
-    const struct rollup_op *roll;
     const msgpack_object *args;
     msgpack_sbuffer local;
     msgpack_zone *local_zone;
