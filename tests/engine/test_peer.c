@@ -98,7 +98,7 @@ always(void *ctx)
     return true;
 }
 
-Test(peer, a_cancelled_lookup_stops_within_a_tenth_of_a_second)
+Test(peer, a_cancelled_lookup_stops_long_before_the_answer)
 {
     char why[200];
     int64_t t0 = now_ms();
@@ -106,7 +106,8 @@ Test(peer, a_cancelled_lookup_stops_within_a_tenth_of_a_second)
     int64_t took = now_ms() - t0;
     cr_assert_eq(fd, -1);
     cr_assert(strstr(why, "cannot resolve nowhere.slow.test:7411") == why, "%s", why);
-    cr_assert_lt(took, 400, "gave up after %lld ms", (long long)took);
+    /* Looked at every 100 ms; the answer would take 1.5 s. */
+    cr_assert_lt(took, SLOW_ANSWER_MS - 500, "gave up after %lld ms", (long long)took);
     await_slow_answers(1);
 }
 
