@@ -230,67 +230,70 @@ expect_same(const jm_reply_t *fed, const jm_reply_t *uni, const char *what, int 
     matches_compared += fm->via.array.size;
 }
 
-/* The roll-up's figures equal the union's, group for group. */
+/* A roll-up's rows (list, each labelled by label) and total equal the
+ * union's, counter for counter, and no peer is missing. */
+typedef struct rows_shape {
+    const char *list, *label;
+    const char *counters[3];
+    int n_counters;
+} rows_shape_t;
+
 static void
-expect_same_figures(const jm_reply_t *fed, const jm_reply_t *uni, const char *what)
+expect_same_rows(const jm_reply_t *fed, const jm_reply_t *uni, const rows_shape_t *sh,
+                 const char *what)
 {
     jt_expect_ok(fed, what);
     jt_expect_ok(uni, what);
-    const msgpack_object *fg = jt_need(&fed->result, "groups");
-    const msgpack_object *ug = jt_need(&uni->result, "groups");
-    cr_assert_eq(fg->via.array.size, ug->via.array.size, "%s: %u groups, union %u", what,
-                 fg->via.array.size, ug->via.array.size);
-    static const char *const keys[] = {"openings", "vacancies", "applicants"};
-    for (uint32_t i = 0; i < fg->via.array.size; i++) {
-        const msgpack_object *f = &fg->via.array.ptr[i], *u = &ug->via.array.ptr[i];
-        const msgpack_object *ugr = jt_need(u, "group");
-        char g[32];
-        snprintf(g, sizeof g, "%.*s", (int)ugr->via.str.size, ugr->via.str.ptr);
-        cr_assert(jt_str_is(jt_need(f, "group"), g), "%s: group %u", what, i);
-        for (int k = 0; k < 3; k++)
-            cr_assert_eq(jt_need(f, keys[k])->via.u64, jt_need(u, keys[k])->via.u64,
-                         "%s: group %s, %s", what, g, keys[k]);
+    const msgpack_object *fl = jt_need(&fed->result, sh->list);
+    const msgpack_object *ul = jt_need(&uni->result, sh->list);
+    cr_assert_eq(fl->via.array.size, ul->via.array.size, "%s: %u %s, union %u", what,
+                 fl->via.array.size, sh->list, ul->via.array.size);
+    for (uint32_t i = 0; i < fl->via.array.size; i++) {
+        const msgpack_object *f = &fl->via.array.ptr[i], *u = &ul->via.array.ptr[i];
+        const msgpack_object *ulabel = jt_need(u, sh->label);
+        char label[32];
+        snprintf(label, sizeof label, "%.*s", (int)ulabel->via.str.size, ulabel->via.str.ptr);
+        cr_assert(jt_str_is(jt_need(f, sh->label), label), "%s: %s %u", what, sh->label, i);
+        for (int k = 0; k < sh->n_counters; k++)
+            cr_assert_eq(jt_need(f, sh->counters[k])->via.u64,
+                         jt_need(u, sh->counters[k])->via.u64, "%s: %s %s, %s", what,
+                         sh->label, label, sh->counters[k]);
     }
     const msgpack_object *ft = jt_need(&fed->result, "total");
     const msgpack_object *ut = jt_need(&uni->result, "total");
-    for (int k = 0; k < 3; k++)
-        cr_assert_eq(jt_need(ft, keys[k])->via.u64, jt_need(ut, keys[k])->via.u64,
-                     "%s: total %s", what, keys[k]);
-    cr_assert_gt(jt_need(ut, "vacancies")->via.u64, 0, "%s: nothing to compare", what);
+    for (int k = 0; k < sh->n_counters; k++)
+        cr_assert_eq(jt_need(ft, sh->counters[k])->via.u64, jt_need(ut, sh->counters[k])->via.u64,
+                     "%s: total %s", what, sh->counters[k]);
     cr_assert_eq(jt_need(&fed->result, "missing")->via.array.size, 0, "%s: missing", what);
+    cr_assert_eq(jt_need(&fed->result, "answered")->via.array.size, 3, "%s: answered", what);
+}
+
+static const rows_shape_t supply_demand_rows = {
+    "groups", "group", {"openings", "vacancies", "applicants"}, 3};
+static const rows_shape_t reemployment_rows = {
+    "categories", "category", {"registered", "hired"}, 2};
+
+/* The roll-up of stats.supply_demand equals the union's, group for group. */
+static void
+expect_same_figures(const jm_reply_t *fed, const jm_reply_t *uni, const char *what)
+{
+    expect_same_rows(fed, uni, &supply_demand_rows, what);
+    cr_assert_gt(jt_need(jt_need(&uni->result, "total"), "vacancies")->via.u64, 0,
+                 "%s: nothing to compare", what);
 }
 
 /* stats.reemployment's roll-up equals the union's, category for category. */
 static void
 expect_same_categories(const jm_reply_t *fed, const jm_reply_t *uni, const char *what)
 {
-    jt_expect_ok(fed, what);
-    jt_expect_ok(uni, what);
-    const msgpack_object *fc = jt_need(&fed->result, "categories");
-    const msgpack_object *uc = jt_need(&uni->result, "categories");
-    cr_assert_eq(fc->via.array.size, 5, "%s: %u categories", what, fc->via.array.size);
-    cr_assert_eq(uc->via.array.size, 5);
-    static const char *const keys[] = {"registered", "hired"};
-    for (uint32_t i = 0; i < 5; i++) {
-        const msgpack_object *f = &fc->via.array.ptr[i], *u = &uc->via.array.ptr[i];
-        const msgpack_object *ucat = jt_need(u, "category");
-        char cat[32];
-        snprintf(cat, sizeof cat, "%.*s", (int)ucat->via.str.size, ucat->via.str.ptr);
-        cr_assert(jt_str_is(jt_need(f, "category"), cat), "%s: category %u", what, i);
-        for (int k = 0; k < 2; k++)
-            cr_assert_eq(jt_need(f, keys[k])->via.u64, jt_need(u, keys[k])->via.u64,
-                         "%s: %s, %s", what, cat, keys[k]);
-    }
+    expect_same_rows(fed, uni, &reemployment_rows, what);
+    cr_assert_eq(jt_need(&fed->result, "categories")->via.array.size, 5, "%s: categories",
+                 what);
     const msgpack_object *ft = jt_need(&fed->result, "total");
     const msgpack_object *ut = jt_need(&uni->result, "total");
-    for (int k = 0; k < 2; k++)
-        cr_assert_eq(jt_need(ft, keys[k])->via.u64, jt_need(ut, keys[k])->via.u64,
-                     "%s: total %s", what, keys[k]);
     cr_assert_gt(jt_need(ut, "hired")->via.u64, 0, "%s: no hire to compare", what);
     cr_assert(fabs(jt_need(ft, "rate")->via.f64 - jt_need(ut, "rate")->via.f64) < 1e-12);
     cr_assert(jt_str_is(jt_need(&fed->result, "period"), "2026"));
-    cr_assert_eq(jt_need(&fed->result, "missing")->via.array.size, 0, "%s: missing", what);
-    cr_assert_eq(jt_need(&fed->result, "answered")->via.array.size, 3, "%s: answered", what);
 }
 
 /* Refers worker wid to vacancy vid and hires them; false when the
