@@ -296,6 +296,23 @@ expect_same_categories(const jm_reply_t *fed, const jm_reply_t *uni, const char 
     cr_assert(jt_str_is(jt_need(&fed->result, "period"), "2026"));
 }
 
+/* op with args at the union, and its roll-up (network) at the province
+ * and at city-a, compared by expect. */
+static void
+compare_rollup(jm_client_t *uni, jm_client_t *prov, jm_client_t *city, const char *op,
+               const char *args,
+               void (*expect)(const jm_reply_t *, const jm_reply_t *, const char *))
+{
+    jm_reply_t *ru = jt_call_json(uni, op, "{%s}", args);
+    jm_reply_t *rp = jt_call_json(prov, op, "{%s, \"network\": true}", args);
+    jm_reply_t *ra = jt_call_json(city, op, "{%s, \"network\": true}", args);
+    expect(rp, ru, args);
+    expect(ra, ru, args);
+    jm_reply_free(ru);
+    jm_reply_free(rp);
+    jm_reply_free(ra);
+}
+
 /* Refers worker wid to vacancy vid and hires them; false when the
  * referral is refused (a vacancy closed or full, say). */
 static bool
@@ -398,18 +415,8 @@ Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180
     jm_close(aa);
     jm_client_t *pa = jt_connect(n.province);
     aa = jt_connect(n.a);
-    for (size_t i = 0; i < sizeof rollups / sizeof rollups[0]; i++) {
-        jm_reply_t *ru = jt_call_json(ua, "stats.supply_demand", "{%s}", rollups[i]);
-        jm_reply_t *rp = jt_call_json(pa, "stats.supply_demand", "{%s, \"network\": true}",
-                                      rollups[i]);
-        jm_reply_t *ra = jt_call_json(aa, "stats.supply_demand", "{%s, \"network\": true}",
-                                      rollups[i]);
-        expect_same_figures(rp, ru, rollups[i]);
-        expect_same_figures(ra, ru, rollups[i]);
-        jm_reply_free(ru);
-        jm_reply_free(rp);
-        jm_reply_free(ra);
-    }
+    for (size_t i = 0; i < sizeof rollups / sizeof rollups[0]; i++)
+        compare_rollup(ua, pa, aa, "stats.supply_demand", rollups[i], expect_same_figures);
 
     /* Hires through referrals at city-a and the province, the same ones at
      * the union: the roll-up of stats.reemployment sums each node's
@@ -432,18 +439,8 @@ Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180
     cr_assert_geq(hires, 4, "only %u hires", hires);
     static const char *const reemp[] = {"\"period\": \"2026\"",
                                         "\"period\": \"2026\", \"region\": \"11\""};
-    for (size_t i = 0; i < sizeof reemp / sizeof reemp[0]; i++) {
-        jm_reply_t *ru = jt_call_json(ua, "stats.reemployment", "{%s}", reemp[i]);
-        jm_reply_t *rp = jt_call_json(pa, "stats.reemployment", "{%s, \"network\": true}",
-                                      reemp[i]);
-        jm_reply_t *ra = jt_call_json(aa, "stats.reemployment", "{%s, \"network\": true}",
-                                      reemp[i]);
-        expect_same_categories(rp, ru, reemp[i]);
-        expect_same_categories(ra, ru, reemp[i]);
-        jm_reply_free(ru);
-        jm_reply_free(rp);
-        jm_reply_free(ra);
-    }
+    for (size_t i = 0; i < sizeof reemp / sizeof reemp[0]; i++)
+        compare_rollup(ua, pa, aa, "stats.reemployment", reemp[i], expect_same_categories);
     jm_reply_t *rn = jt_call_json(pa, "stats.reemployment",
                                   "{\"period\": \"2026\", \"network\": \"yes\"}");
     jt_expect_error(rn, "bad_request", "network: must be a boolean");
