@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +110,12 @@ connect_bounded(int fd, const struct sockaddr *sa, socklen_t len, unsigned timeo
 /* A name looked up on a thread of its own: getaddrinfo has no time limit,
  * and a slow or unreachable DNS server would hold the caller for as long
  * as the resolver's retries take. The caller stops waiting at its
- * deadline; whichever of the two lets go of the lookup last frees it. */
+ * deadline; whichever of the two lets go of the lookup last frees it.
+ * Lookups abandoned to a dead DNS server live on until the resolver gives
+ * up, so at most LOOKUPS_MAX run at once. */
+#define LOOKUPS_MAX 64
+static atomic_uint lookups_running;
+
 typedef struct lookup {
     pthread_mutex_t mu;
     pthread_cond_t answered;
@@ -141,6 +147,7 @@ lookup_run(void *arg)
     lookup_t *l = arg;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     int rc = getaddrinfo(l->host, l->port, &hints, &ai);
+    atomic_fetch_sub(&lookups_running, 1);
     pthread_mutex_lock(&l->mu);
     l->rc = rc;
     l->ai = rc == 0 ? ai : NULL;
@@ -170,9 +177,16 @@ resolve_bounded(const char *addr, const char *host, const char *port, unsigned t
                              .ai_flags = AI_NUMERICHOST};
     if (getaddrinfo(host, port, &hints, out) == 0)
         return 0;
+    if (atomic_fetch_add(&lookups_running, 1) >= LOOKUPS_MAX) {
+        atomic_fetch_sub(&lookups_running, 1);
+        return fail(why, why_len, "cannot resolve %s: %d lookups of names already wait",
+                    addr, LOOKUPS_MAX);
+    }
     lookup_t *l = calloc(1, sizeof *l);
-    if (!l)
+    if (!l) {
+        atomic_fetch_sub(&lookups_running, 1);
         return fail(why, why_len, "cannot resolve %s: out of memory", addr);
+    }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -190,6 +204,7 @@ resolve_bounded(const char *addr, const char *host, const char *port, unsigned t
     pthread_attr_destroy(&ta);
     pthread_mutex_lock(&l->mu);
     if (trc != 0) {
+        atomic_fetch_sub(&lookups_running, 1);
         l->refs = 1;
         lookup_release(l);
         return fail(why, why_len, "cannot resolve %s: %s", addr, strerror(trc));

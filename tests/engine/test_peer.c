@@ -18,6 +18,7 @@
 #include "peer.h"
 
 #define SLOW_ANSWER_MS 1500
+#define STUCK_ANSWER_MS 5000
 
 static atomic_int answered;  /* slow lookups that have returned */
 
@@ -32,7 +33,9 @@ getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
     size_t n = node ? strlen(node) : 0;
     bool numeric = hints && (hints->ai_flags & AI_NUMERICHOST);  /* no lookup asked */
     if (!numeric && n >= 10 && strcmp(node + n - 10, ".slow.test") == 0) {
-        struct timespec ts = {SLOW_ANSWER_MS / 1000, (SLOW_ANSWER_MS % 1000) * 1000000L};
+        /* stuck.slow.test: later still. */
+        int ms = strncmp(node, "stuck.", 6) == 0 ? STUCK_ANSWER_MS : SLOW_ANSWER_MS;
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         /* fast.slow.test: late, but an address in the end. */
         int rc = strcmp(node, "fast.slow.test") == 0 ? real("127.0.0.1", service, hints, res)
@@ -71,7 +74,7 @@ listener(int *port)
 static void
 await_slow_answers(int n)
 {
-    int64_t until = now_ms() + 4 * SLOW_ANSWER_MS;
+    int64_t until = now_ms() + 2 * STUCK_ANSWER_MS;
     while (atomic_load(&answered) < n && now_ms() < until)
         usleep(10000);
     cr_assert_eq(atomic_load(&answered), n);
@@ -146,4 +149,35 @@ Test(peer, addresses_and_local_names_connect_and_failures_say_why)
                  -1);
     cr_assert(strstr(why, "no answer within 100 ms"), "%s", why);
     await_slow_answers(1);
+}
+
+/* Lookups left to a DNS server that never answers live on until the
+ * resolver gives up: past 64 of them, a connection fails at once instead
+ * of starting one more. */
+Test(peer, lookups_waiting_on_a_dead_server_are_bounded, .timeout = 60)
+{
+    char why[200];
+    int n = 0;
+    for (; n < 64; n++) {
+        int fd = en_peer_connect("stuck.slow.test:7411", 10, NULL, NULL, why, sizeof why);
+        cr_assert_eq(fd, -1);
+        cr_assert(strstr(why, "no answer within 10 ms"), "lookup %d: %s", n, why);
+    }
+    int64_t t0 = now_ms();
+    cr_assert_eq(en_peer_connect("stuck.slow.test:7411", 1000, NULL, NULL, why, sizeof why), -1);
+    cr_assert_str_eq(why, "cannot resolve stuck.slow.test:7411: 64 lookups of names already wait");
+    cr_assert_lt(now_ms() - t0, 100);
+    /* An address needs no lookup, so it still connects. */
+    int port, lfd = listener(&port);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    int fd = en_peer_connect(addr, 1000, NULL, NULL, why, sizeof why);
+    cr_assert_geq(fd, 0, "%s", why);
+    close(fd);
+    close(lfd);
+    await_slow_answers(64);
+    /* Once they end, names are looked up again. */
+    cr_assert_eq(en_peer_connect("other.slow.test:1", 50, NULL, NULL, why, sizeof why), -1);
+    cr_assert(strstr(why, "no answer within 50 ms"), "%s", why);
+    await_slow_answers(65);
 }
