@@ -7,6 +7,7 @@
 #include "federate.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,70 @@
 
 #define FED_RESPONSE_MAX (16u << 20)
 
+/* ---- connections kept between requests ---------------------------------- */
+
+/* The connections to each peer that requests ended with cleanly, hello
+ * done, kept for the next ones: a network-wide request then costs a peer
+ * its calls, not also a connection and a hello. [peers] is read at start,
+ * so a peer's number is its place in the config for the process's life. */
+#define FED_IDLE_MAX 4
+
+typedef struct fed_idle {
+    int fd;
+    char node[PR_ID_MAX + 1];      /* the peer's node id, from its hello */
+} fed_idle_t;
+
+struct fed_pool {
+    pthread_mutex_t lock;
+    fed_idle_t idle[EN_MAX_PEERS][FED_IDLE_MAX];
+    unsigned n[EN_MAX_PEERS];
+};
+
+/* A kept connection to peer i that still looks open (the peer closes
+ * idle ones: its idle timeout, a restart), with its node id; -1 when none. */
+static int
+pool_take(en_federation_t *f, uint32_t i, char node[PR_ID_MAX + 1])
+{
+    int fd = -1;
+    if (!f->pool || i >= EN_MAX_PEERS)
+        return -1;
+    pthread_mutex_lock(&f->pool->lock);
+    while (fd < 0 && f->pool->n[i] > 0) {
+        fed_idle_t *e = &f->pool->idle[i][--f->pool->n[i]];
+        /* Nothing is due on an idle connection: anything readable is its
+         * end or garbage. */
+        struct pollfd pfd = {.fd = e->fd, .events = POLLIN};
+        if (poll(&pfd, 1, 0) == 0) {
+            fd = e->fd;
+            memcpy(node, e->node, sizeof e->node);
+        } else {
+            close(e->fd);
+        }
+    }
+    pthread_mutex_unlock(&f->pool->lock);
+    return fd;
+}
+
+/* Keeps fd, a connection to peer i whose last call ended cleanly, or
+ * closes it when the peer has FED_IDLE_MAX kept already. */
+static void
+pool_put(en_federation_t *f, uint32_t i, int fd, const char *node)
+{
+    if (f->pool && i < EN_MAX_PEERS) {
+        pthread_mutex_lock(&f->pool->lock);
+        bool kept = f->pool->n[i] < FED_IDLE_MAX;
+        if (kept) {
+            fed_idle_t *e = &f->pool->idle[i][f->pool->n[i]++];
+            e->fd = fd;
+            snprintf(e->node, sizeof e->node, "%s", node);
+        }
+        pthread_mutex_unlock(&f->pool->lock);
+        if (kept)
+            return;
+    }
+    close(fd);
+}
+
 /* ---- running requests --------------------------------------------------- */
 
 void
@@ -35,6 +100,10 @@ en_federation_init(en_federation_t *f)
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->idle, NULL);
     f->running = 0;
+    /* Without it (out of memory) every request connects anew. */
+    f->pool = calloc(1, sizeof *f->pool);
+    if (f->pool)
+        pthread_mutex_init(&f->pool->lock, NULL);
 }
 
 void
@@ -46,6 +115,14 @@ en_federation_finish(en_federation_t *f)
     pthread_mutex_unlock(&f->lock);
     pthread_mutex_destroy(&f->lock);
     pthread_cond_destroy(&f->idle);
+    if (f->pool) {
+        for (uint32_t i = 0; i < EN_MAX_PEERS; i++)
+            for (unsigned k = 0; k < f->pool->n[i]; k++)
+                close(f->pool->idle[i][k].fd);
+        pthread_mutex_destroy(&f->pool->lock);
+        free(f->pool);
+        f->pool = NULL;
+    }
 }
 
 static bool
@@ -173,14 +250,65 @@ add_hits(fed_t *q, const en_fed_hit_t *h, uint32_t n)
     return all ? 0 : -1;
 }
 
+/* Lets go of p's connection: kept for the next request when its calls
+ * ended cleanly (done) and the request did not cut it, else closed. */
 static void
-peer_close(fed_peer_t *p)
+peer_release(fed_peer_t *p, bool done)
 {
-    pthread_mutex_lock(&p->q->lock);
-    if (p->fd >= 0)
-        close(p->fd);
-    p->fd = -1;
-    pthread_mutex_unlock(&p->q->lock);
+    fed_t *q = p->q;
+    pthread_mutex_lock(&q->lock);
+    int fd = p->fd;
+    bool cut = p->cut;
+    p->fd = -1;  /* out of reach of a cut from now on */
+    pthread_mutex_unlock(&q->lock);
+    if (fd < 0)
+        return;
+    if (done && !cut)
+        pool_put(&q->srv->federation, (uint32_t)(p - q->peers), fd, p->node);
+    else
+        close(fd);
+}
+
+/* A connection to p's peer, hello done, registered in p->fd so that a cut
+ * shuts it: a kept one when there is (*reused), else a new one. -1 with
+ * p failed, or when the request cut p meanwhile. */
+static int
+peer_open(fed_peer_t *p, bool *reused)
+{
+    fed_t *q = p->q;
+    char why[PR_MESSAGE_MAX], node_id[PR_ID_MAX + 1];
+    pthread_mutex_lock(&q->lock);
+    unsigned ms = remaining_ms(q);
+    pthread_mutex_unlock(&q->lock);
+    int fd = *reused ? -1 : pool_take(&q->srv->federation, (uint32_t)(p - q->peers), node_id);
+    *reused = fd >= 0;
+    if (fd >= 0) {
+        en_peer_set_timeout(fd, ms ? ms : 1);
+    } else if ((fd = en_peer_connect(p->cfg->addr, ms ? ms : 1, peer_cut, p, why,
+                                     sizeof why)) < 0) {
+        peer_set(p, FED_FAILED, why);
+        return -1;
+    }
+    pthread_mutex_lock(&q->lock);
+    p->fd = fd;
+    bool cut = p->cut;
+    if (*reused)
+        memcpy(p->node, node_id, sizeof node_id);
+    pthread_mutex_unlock(&q->lock);
+    if (cut)
+        return -1;
+    if (*reused)
+        return fd;
+    pr_str_t node, role;
+    if (en_peer_hello(fd, 1, p->cfg->key, p->zone, &node, &role, why, sizeof why) != 0) {
+        peer_set(p, FED_FAILED, why);
+        return -1;
+    }
+    pthread_mutex_lock(&q->lock);
+    memcpy(p->node, node.ptr, node.len);
+    p->node[node.len] = '\0';
+    pthread_mutex_unlock(&q->lock);
+    return fd;
 }
 
 static const char *rollup_op_name(const fed_t *q);
@@ -191,41 +319,34 @@ peer_main(void *arg)
     fed_peer_t *p = arg;
     fed_t *q = p->q;
     char why[PR_MESSAGE_MAX];
-    pthread_mutex_lock(&q->lock);
-    unsigned ms = remaining_ms(q);
-    pthread_mutex_unlock(&q->lock);
-    int fd = en_peer_connect(p->cfg->addr, ms ? ms : 1, peer_cut, p, why, sizeof why);
-    if (fd < 0) {
-        peer_set(p, FED_FAILED, why);
-        return NULL;
-    }
-    pthread_mutex_lock(&q->lock);
-    p->fd = fd;
-    bool cut = p->cut;
-    pthread_mutex_unlock(&q->lock);
-    pr_str_t node, role;
-    if (cut)
-        goto out;
-    if (en_peer_hello(fd, 1, p->cfg->key, p->zone, &node, &role, why, sizeof why) != 0) {
-        peer_set(p, FED_FAILED, why);
-        goto out;
-    }
-    pthread_mutex_lock(&q->lock);
-    memcpy(p->node, node.ptr, node.len);
-    p->node[node.len] = '\0';
-    pthread_mutex_unlock(&q->lock);
-
+    bool reused = false, done = false;
     const char *op = q->kind == FED_MATCH ? "match.counts" : rollup_op_name(q);
     const msgpack_object *res;
+    int fd = peer_open(p, &reused);
+    if (fd < 0)
+        goto out;
     if (en_peer_call(fd, 2, op, &q->first, FED_RESPONSE_MAX, p->zone, &res, why,
                      sizeof why) != 0) {
-        peer_set(p, FED_FAILED, why);
-        goto out;
+        if (!reused) {
+            peer_set(p, FED_FAILED, why);
+            goto out;
+        }
+        /* A kept connection the peer had closed meanwhile: once more on a
+         * new one. */
+        peer_release(p, false);
+        if ((fd = peer_open(p, &reused)) < 0)
+            goto out;
+        if (en_peer_call(fd, 2, op, &q->first, FED_RESPONSE_MAX, p->zone, &res, why,
+                         sizeof why) != 0) {
+            peer_set(p, FED_FAILED, why);
+            goto out;
+        }
     }
     if (q->kind != FED_MATCH) {
         /* Read into the sums by the request's thread, once all are in. */
         p->result = res;
         peer_set(p, FED_DONE, NULL);
+        done = true;
         goto out;
     }
     int drc = en_node_counts_decode(res, q->n_skills, &p->counts);
@@ -242,7 +363,7 @@ peer_main(void *arg)
     pthread_mutex_lock(&q->lock);
     while (!q->go && !p->cut)
         pthread_cond_wait(&q->cond, &q->lock);
-    cut = p->cut;
+    bool cut = p->cut;
     pthread_mutex_unlock(&q->lock);
     if (cut)
         goto out;
@@ -253,13 +374,15 @@ peer_main(void *arg)
     }
     en_fed_hit_t *h = NULL;
     uint32_t n;
-    if (en_fed_hits_decode(res, (int)(p - q->peers) + 1, &h, &n) != 0 || add_hits(q, h, n) != 0)
+    if (en_fed_hits_decode(res, (int)(p - q->peers) + 1, &h, &n) != 0 || add_hits(q, h, n) != 0) {
         peer_set(p, FED_FAILED, "match.vacancies: a malformed answer");
-    else
+    } else {
         peer_set(p, FED_DONE, NULL);
+        done = true;
+    }
     free(h);
 out:
-    peer_close(p);
+    peer_release(p, done);
     return NULL;
 }
 

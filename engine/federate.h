@@ -1,11 +1,11 @@
 /* federate.h - federated matching (match.vacancies with scope "network")
  * and the network roll-ups of stats.supply_demand and stats.reemployment:
  * this node and every peer of [peers] are asked in parallel, each over a
- * connection of its own (peer.h), within federation_timeout_ms; a peer
- * that does not answer in time, or fails, is named in the reply and the
- * rest still comes back. The work runs on a thread of its own, never on
- * an event loop; the request is answered through its worker when it ends
- * (docs/network.md).
+ * connection of its own (peer.h; kept for later requests when its calls
+ * end cleanly), within federation_timeout_ms; a peer that does not answer
+ * in time, or fails, is named in the reply and the rest still comes back.
+ * The work runs on a thread of its own, never on an event loop; the
+ * request is answered through its worker when it ends (docs/network.md).
  *
  * Matching is exact with respect to the union of the nodes' stores:
  * phase 1 gathers every node's open vacancies and df per origin node
@@ -33,6 +33,7 @@ typedef struct en_federation {
     unsigned running;
     struct fed *reqs;             /* those running, to cut at shutdown */
     bool stopping;                /* shutting down: new ones are cut at once */
+    struct fed_pool *pool;        /* connections kept between requests */
 } en_federation_t;
 
 /* At most this many federated requests run at once; more are overloaded. */

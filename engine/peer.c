@@ -232,6 +232,15 @@ resolve_bounded(const char *addr, const char *host, const char *port, unsigned t
     return 0;
 }
 
+void
+en_peer_set_timeout(int fd, unsigned timeout_ms)
+{
+    struct timeval tv = {.tv_sec = timeout_ms / 1000,
+                         .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 int
 en_peer_connect(const char *addr, unsigned timeout_ms, bool (*cancelled)(void *), void *ctx,
                 char *why, size_t why_len)
@@ -262,11 +271,8 @@ en_peer_connect(const char *addr, unsigned timeout_ms, bool (*cancelled)(void *)
             err = errno;
             continue;
         }
-        struct timeval tv = {.tv_sec = timeout_ms / 1000,
-                             .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
         int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        en_peer_set_timeout(fd, timeout_ms);
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (connect_bounded(fd, a->ai_addr, a->ai_addrlen, connect_ms, cancelled, ctx) != 0) {
             err = errno;

@@ -28,6 +28,9 @@
 int en_peer_connect(const char *addr, unsigned timeout_ms, bool (*cancelled)(void *),
                     void *ctx, char *why, size_t why_len);
 
+/* Sets every later read and write on fd to time out after timeout_ms. */
+void en_peer_set_timeout(int fd, unsigned timeout_ms);
+
 /* Sends {"id": id, "op": op, "args": <args, one packed map>} and reads its
  * response (skipping pushed frames) into zone. On success *result is the
  * response's result. A response of more than max_response bytes, out of

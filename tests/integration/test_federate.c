@@ -296,6 +296,45 @@ expect_same_categories(const jm_reply_t *fed, const jm_reply_t *uni, const char 
     cr_assert(jt_str_is(jt_need(&fed->result, "period"), "2026"));
 }
 
+/* city's admin.stats: connections accepted since it started. */
+static uint64_t
+connections_accepted(jm_client_t *c)
+{
+    jm_reply_t *r = jt_call_json(c, "admin.stats", "{}");
+    jt_expect_ok(r, "admin.stats");
+    uint64_t n = jt_need(jt_need(&r->result, "connections"), "total")->via.u64;
+    jm_reply_free(r);
+    return n;
+}
+
+/* How many match.counts requests (a network-wide match's first round) a
+ * node has answered. */
+static uint64_t
+match_counts_answered(jm_client_t *c)
+{
+    jm_reply_t *r = jt_call_json(c, "admin.stats", "{}");
+    jt_expect_ok(r, "admin.stats");
+    const msgpack_object *ops = jt_need(&r->result, "ops");
+    uint64_t n = jt_need(jt_need(ops, "match.counts"), "requests")->via.u64;
+    jm_reply_free(r);
+    return n;
+}
+
+/* A network-wide match of a random profile that every peer answers. */
+static void
+network_match_ok(jm_client_t *c, char *profile, size_t cap, const char *what)
+{
+    random_worker(profile, cap, NULL);
+    jm_reply_t *r = jt_call_json(c, "match.vacancies",
+                                 "{\"profile\": %s, \"scope\": \"network\", \"as_of\": %d}",
+                                 profile, AS_OF);
+    jt_expect_ok(r, what);
+    cr_assert_eq(jt_need(&r->result, "missing")->via.array.size, 0, "%s: a peer is missing",
+                 what);
+    cr_assert_eq(jt_need(&r->result, "answered")->via.array.size, 3, "%s", what);
+    jm_reply_free(r);
+}
+
 /* op with args at the union, and its roll-up (network) at the province
  * and at city-a, compared by expect. */
 static void
@@ -465,6 +504,21 @@ Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180
         jt_expect_check_clean(c, "a node after the loads");
         jm_close(c);
     }
+
+    /* The province keeps its connections to the peers between requests:
+     * city-a accepts no new one for six more network-wide matches. */
+    jm_client_t *sa = jt_connect_admin(n.a), *pm = jt_connect(n.province);
+    uint64_t accepted = connections_accepted(sa), asked = match_counts_answered(sa);
+    for (int q = 0; q < 6; q++)
+        network_match_ok(pm, profile, sizeof profile, "a kept connection");
+    cr_assert_eq(connections_accepted(sa), accepted, "city-a accepted new connections");
+    cr_assert_eq(match_counts_answered(sa), asked + 6, "city-a was not asked every time");
+    jm_close(sa);
+    /* City-a restarts on its port: the connection kept to it is dead, and
+     * the next request finds out and connects anew. */
+    cr_assert_eq(jt_daemon_restart(n.a), 0);
+    network_match_ok(pm, profile, sizeof profile, "after city-a restarted");
+    jm_close(pm);
 
     /* City-b goes down: the province names it, and still answers from
      * its own store and city-a; its copies of city-b's vacancies stand in
