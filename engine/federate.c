@@ -427,13 +427,17 @@ wait_peers(fed_t *q, enum fed_stage at)
     pthread_mutex_unlock(&q->lock);
 }
 
-/* Every peer thread told to end and joined. */
+/* Every peer still at work told to end (its connection shut), then every
+ * peer thread joined. */
 static void
 end_peers(fed_t *q)
 {
     pthread_mutex_lock(&q->lock);
     for (uint32_t i = 0; i < q->n_peers; i++) {
         fed_peer_t *p = &q->peers[i];
+        /* A peer done has no call left and keeps its connection. */
+        if (p->stage == FED_DONE)
+            continue;
         if (p->stage == FED_WAITING) {  /* never sent the second call */
             p->stage = FED_FAILED;
             timed_out(q, p);
