@@ -270,8 +270,10 @@ peer_release(fed_peer_t *p, bool done)
 }
 
 /* A connection to p's peer, hello done, registered in p->fd so that a cut
- * shuts it: a kept one when there is (*reused), else a new one. -1 with
- * p failed, or when the request cut p meanwhile. */
+ * shuts it: a kept one when there is, else a new one. *reused is, on the
+ * way in, true to pass the kept ones by (one just failed), and on the way
+ * out whether the connection is a kept one. -1 with p failed, or when the
+ * request cut p meanwhile. */
 static int
 peer_open(fed_peer_t *p, bool *reused)
 {
