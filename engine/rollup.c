@@ -18,14 +18,21 @@ cmp_group(const void *a, const void *b)
 }
 
 static bool
+read_count(const msgpack_object *m, const char *key, uint64_t *v)
+{
+    const msgpack_object *o = pr_map_get(m, key);
+    if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *v = o->via.u64;
+    return true;
+}
+
+static bool
 read_figures(const msgpack_object *m, uint64_t v[3])
 {
-    for (int i = 0; i < 3; i++) {
-        const msgpack_object *o = pr_map_get(m, figure_keys[i]);
-        if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    for (int i = 0; i < 3; i++)
+        if (!read_count(m, figure_keys[i], &v[i]))
             return false;
-        v[i] = o->via.u64;
-    }
     return true;
 }
 
@@ -119,16 +126,6 @@ en_rollup_free(en_rollup_t *r)
 {
     free(r->groups);
     memset(r, 0, sizeof *r);
-}
-
-static bool
-read_count(const msgpack_object *m, const char *key, uint64_t *v)
-{
-    const msgpack_object *o = pr_map_get(m, key);
-    if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
-    *v = o->via.u64;
-    return true;
 }
 
 bool

@@ -2,9 +2,9 @@
  * per subject under 'S' pointing at them, grouped in blocks of seqs, both
  * in the audit dbi and both written in the caller's transaction. The last
  * seq handed out is kept with the transaction's pending counters and
- * written to meta "aseq" at commit, so seqs keep growing across reopen. Value of an entry:
- * kind | role | op | actor | subject, each string as a length byte and
- * its bytes.
+ * written to meta "aseq" at commit, so seqs keep growing across reopen.
+ * Value of an entry: kind | role | op | actor | subject, each string as a
+ * length byte and its bytes.
  */
 #include "internal.h"
 
@@ -296,6 +296,9 @@ ix_audit_prune(ix_txn_t *t, int64_t before, uint32_t max, uint32_t *removed)
             ((rc = mdb_del(t->txn, t->env->audit, &sk, NULL)) != 0 && rc != MDB_NOTFOUND))
             break;
         (*removed)++;
+        /* The oldest left is sought afresh rather than taken from where
+         * two deletes (this key's, and the subject key's through another
+         * path) left the cursor: a descent per entry, max per call. */
         k.mv_size = 1;
         k.mv_data = &first;
     }

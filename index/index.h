@@ -414,9 +414,8 @@ int ix_log_read(ix_txn_t *txn, uint64_t after, uint32_t max, ix_log_cb cb,
 /* The audit trail: who read or changed which record, and when. Entries
  * are kept in their own dbi, in time order, with a second key per
  * subject so that one record's history is one range per block of 16,384
- * seqs. The index gives the
- * strings no meaning: the daemon stores a key name (actor, "" when
- * anonymous), a role and an operation name. */
+ * seqs. The index gives the strings no meaning: the daemon stores a key
+ * name (actor, "" when anonymous), a role and an operation name. */
 #define IX_AUDIT_STR_MAX 64
 
 typedef struct ix_audit {
@@ -444,9 +443,9 @@ int ix_audit_append(ix_txn_t *txn, ix_audit_t *e);
  * non-NULL actor selects the anonymous actor); time within since..until,
  * both inclusive. A subject filter walks only that record's entries (a
  * seek per block); otherwise the walk covers the time range, checking
- * the actor on each. The cursor
- * (IX_AUDIT_CURSOR_LEN bytes) resumes strictly after the last entry
- * examined; *next_len is 0 when nothing follows. */
+ * the actor on each. The cursor (IX_AUDIT_CURSOR_LEN bytes) resumes
+ * strictly after the last entry examined; *next_len is 0 when nothing
+ * follows. */
 #define IX_AUDIT_CURSOR_LEN 16
 
 typedef struct ix_audit_query {
