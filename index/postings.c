@@ -8,6 +8,20 @@
 
 #include <stdlib.h>
 
+/* A change as the sort sees it. Comparing changes in the queue itself
+ * costs a cache miss per side (each is over a hundred bytes, in queue
+ * order), and a flush sorts up to IX_POST_FLUSH_AT of them: so the sort
+ * moves these instead, whose words are the first 32 bytes of the dbi flag,
+ * the key and the slot, zero-padded, as big-endian numbers. Changes with
+ * different words are in LMDB's order (keys of one tag and kind have one
+ * length, or end in a NUL-terminated id, so none is a prefix of another);
+ * equal words go back to the changes themselves, so the changes of one
+ * posting always end up together, in queue order, whatever the keys. */
+struct ix_opsort {
+    uint64_t w[4];
+    uint32_t idx;
+};
+
 static int
 grow(ix_pending_t *p)
 {
@@ -20,6 +34,10 @@ grow(ix_pending_t *p)
     if (!nord)
         return -ENOMEM;
     p->op_order = nord;
+    struct ix_opsort *ns = realloc(p->op_sort, 2 * (size_t)ncap * sizeof *ns);
+    if (!ns)
+        return -ENOMEM;
+    p->op_sort = ns;
     p->ops_cap = ncap;
     return 0;
 }
@@ -75,11 +93,6 @@ ix_dup_del(ix_txn_t *t, const uint8_t *key, size_t klen, const uint8_t *val,
     return queue(t, 0, 1, key, klen, val, vlen, slen);
 }
 
-/* qsort has no context argument; the queue being sorted is the writer's,
- * and there is one writer per environment, but several environments may
- * flush on different threads, hence thread-local. */
-static _Thread_local const ix_postop_t *sort_ops;
-
 /* Compares two queued changes by what they change: dbi, key, then (match
  * dbi) slot. 0 means the same posting. */
 static int
@@ -101,16 +114,73 @@ cmp_target(const ix_postop_t *x, const ix_postop_t *y)
     return x->slen < y->slen ? -1 : x->slen > y->slen;
 }
 
+static void
+opsort_fill(struct ix_opsort *e, const ix_postop_t *op, uint32_t idx)
+{
+    uint8_t b[1 + IXK_MAX + IXK_VAL_MAX + 32];
+    b[0] = op->dup;
+    memcpy(b + 1, op->key, op->klen);
+    memcpy(b + 1 + op->klen, op->val, op->slen);
+    memset(b + 1 + op->klen + op->slen, 0, 32);
+    for (int i = 0; i < 4; i++) {
+        uint64_t w = 0;
+        for (int k = 0; k < 8; k++)
+            w = w << 8 | b[i * 8 + k];
+        e->w[i] = w;
+    }
+    e->idx = idx;
+}
+
 /* Posting order, then queue order, so the last change to a posting sorts
  * last. */
-static int
-cmp_ops(const void *a, const void *b)
+static inline int
+opsort_cmp(const struct ix_opsort *a, const struct ix_opsort *b, const ix_postop_t *ops)
 {
-    uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
-    int c = cmp_target(&sort_ops[ia], &sort_ops[ib]);
+    for (int i = 0; i < 4; i++)
+        if (a->w[i] != b->w[i])
+            return a->w[i] < b->w[i] ? -1 : 1;
+    int c = cmp_target(&ops[a->idx], &ops[b->idx]);
     if (c != 0)
         return c;
-    return ia < ib ? -1 : ia > ib;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+#define OPSORT_RUN 16
+
+/* Sorts a[0..n) with tmp[0..n) as scratch: insertion sort of short runs,
+ * then merges of doubling width. Returns whichever of the two holds the
+ * result. */
+static struct ix_opsort *
+opsort(struct ix_opsort *a, struct ix_opsort *tmp, uint32_t n, const ix_postop_t *ops)
+{
+    for (uint32_t lo = 0; lo < n; lo += OPSORT_RUN) {
+        uint32_t hi = n - lo < OPSORT_RUN ? n : lo + OPSORT_RUN;
+        for (uint32_t i = lo + 1; i < hi; i++) {
+            struct ix_opsort e = a[i];
+            uint32_t j = i;
+            for (; j > lo && opsort_cmp(&e, &a[j - 1], ops) < 0; j--)
+                a[j] = a[j - 1];
+            a[j] = e;
+        }
+    }
+    struct ix_opsort *src = a, *dst = tmp;
+    for (uint32_t width = OPSORT_RUN; width < n; width *= 2) {
+        for (uint32_t lo = 0; lo < n; lo += 2 * width) {
+            uint32_t mid = n - lo < width ? n : lo + width;
+            uint32_t hi = n - lo < 2 * width ? n : lo + 2 * width;
+            uint32_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                dst[k++] = opsort_cmp(&src[j], &src[i], ops) < 0 ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        struct ix_opsort *t = src;
+        src = dst;
+        dst = t;
+    }
+    return src;
 }
 
 /* Applies the changes ops[order[i..j)] queued for one match posting: the
@@ -174,10 +244,10 @@ ix_post_flush(ix_txn_t *t)
         return t->ret;
     uint32_t n = p->n_ops;
     for (uint32_t i = 0; i < n; i++)
-        p->op_order[i] = i;
-    sort_ops = p->ops;
-    qsort(p->op_order, n, sizeof *p->op_order, cmp_ops);
-    sort_ops = NULL;
+        opsort_fill(&p->op_sort[i], &p->ops[i], i);
+    const struct ix_opsort *sorted = opsort(p->op_sort, p->op_sort + p->ops_cap, n, p->ops);
+    for (uint32_t i = 0; i < n; i++)
+        p->op_order[i] = sorted[i].idx;
     MDB_cursor *c, *dc;
     int rc = mdb_cursor_open(t->txn, t->env->post, &c);
     if (rc != 0)
