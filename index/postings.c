@@ -131,6 +131,14 @@ opsort_fill(struct ix_opsort *e, const ix_postop_t *op, uint32_t idx)
     e->idx = idx;
 }
 
+/* Changes whose words differ change different postings. */
+static inline bool
+same_words(const struct ix_opsort *a, const struct ix_opsort *b)
+{
+    return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2] &&
+           a->w[3] == b->w[3];
+}
+
 /* Posting order, then queue order, so the last change to a posting sorts
  * last. */
 static inline int
@@ -260,7 +268,8 @@ ix_post_flush(ix_txn_t *t)
         const ix_postop_t *op = &p->ops[p->op_order[i]];
         /* [i, j) are the changes to one posting. */
         uint32_t j = i + 1;
-        while (j < n && cmp_target(&p->ops[p->op_order[j]], op) == 0)
+        while (j < n && same_words(&sorted[j], &sorted[i]) &&
+               cmp_target(&p->ops[p->op_order[j]], op) == 0)
             j++;
         if (op->dup) {
             rc = apply_dup(dc, p->ops, p->op_order, i, j);
