@@ -39,7 +39,6 @@ typedef struct en_req {
     en_write_t *audit;        /* set by reads of workers (audit.h): entries
                                  for the writer, submitted after the reply */
     unsigned delay_ms;        /* hold the reply this long (failed hello) */
-    bool close_after;         /* close the connection once it is sent */
     bool background;          /* req->job was started on a thread of its own
                                  (as EN_CMD_BACKGROUND, for this request) */
 } en_req_t;

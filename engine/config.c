@@ -24,9 +24,9 @@ en_config_defaults(en_config_t *cfg)
     snprintf(cfg->node, sizeof cfg->node, "local");
     cfg->threads = 2;
     cfg->max_frame = 1u << 20;
-    /* Fits the largest kiosk request: a match.vacancies profile with 64
-     * skills of 64-byte ids (about 5.3 KB). */
-    cfg->anonymous_max_frame = 8u << 10;
+    /* 0: max_frame, as the contract has it, until the operator sets a
+     * smaller limit for connections that have presented no key. */
+    cfg->anonymous_max_frame = 0;
     cfg->max_clients = 10000;
     cfg->idle_timeout = 300;
     cfg->max_inflight = 64;
@@ -357,9 +357,9 @@ usage(FILE *out)
 "                           a value below --map-size means no growth)\n"
 "      --sync MODE          full (fsync each commit; default), nometa, none\n"
 "      --max-frame SIZE     largest request frame (default 1M)\n"
-"      --anonymous-max-frame SIZE  largest request frame before a hello with a\n"
-"                           key, unless the anonymous role is counselor or\n"
-"                           admin (default 8K)\n"
+"      --anonymous-max-frame SIZE  a smaller largest request frame before a\n"
+"                           hello with a key, unless the anonymous role is\n"
+"                           counselor or admin (default: --max-frame)\n"
 "      --max-clients N      connections at once (default 10000)\n"
 "      --idle-timeout SEC   close idle connections after SEC seconds (0 = never;\n"
 "                           default 300)\n"

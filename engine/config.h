@@ -16,7 +16,7 @@
  *   log_level = info
  *   admin_key_file = /etc/jobmatch/admin.key
  *   key_file = /etc/jobmatch/keys
- *   anonymous_max_frame = 8K
+ *   anonymous_max_frame = 8K        (default: max_frame)
  *   backup_dir = /var/lib/jobmatch-backup
  *   metrics_listen = 127.0.0.1:9411
  *   secret_key_file = /etc/jobmatch/secret.key
@@ -78,7 +78,7 @@ typedef struct en_config {
     char metrics_listen[EN_ADDR_MAX]; /* "" = no metrics endpoint */
     unsigned threads;
     uint32_t max_frame;
-    uint32_t anonymous_max_frame;   /* before a hello with a key */
+    uint32_t anonymous_max_frame;   /* before a hello with a key; 0 = max_frame */
     unsigned max_clients;
     unsigned idle_timeout;          /* seconds; 0 = never */
     unsigned max_inflight;          /* queued writes per connection */

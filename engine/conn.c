@@ -147,7 +147,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     reply_send(c);
     free(c->held);
     c->held = NULL;
-    c->state = c->close_after_held ? EN_CONN_CLOSING : EN_CONN_OPEN;
+    c->state = EN_CONN_OPEN;
     conn_process(c);
 }
 
@@ -155,7 +155,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
  * timer, reading nothing more from c meanwhile (replies stay in order and
  * the event loop goes on serving everyone else). */
 static int
-conn_hold_reply(en_conn_t *c, unsigned delay_ms, bool close_after)
+conn_hold_reply(en_conn_t *c, unsigned delay_ms)
 {
     en_worker_t *w = c->worker;
     if (!c->hold_timer)
@@ -169,7 +169,6 @@ conn_hold_reply(en_conn_t *c, unsigned delay_ms, bool close_after)
     memcpy(held, w->out.data + PR_FRAME_HEADER, len);
     c->held = held;
     c->held_len = len;
-    c->close_after_held = close_after;
     c->state = EN_CONN_HOLDING;
     struct timeval tv = {.tv_sec = delay_ms / 1000,
                          .tv_usec = (suseconds_t)(delay_ms % 1000) * 1000};
@@ -341,11 +340,9 @@ handle_frame(en_conn_t *c, const uint8_t *body, uint32_t len)
     }
     /* Counted before any hold: a slowed-down answer is policy, not latency. */
     count_request(c, slot, req.err.code, started);
-    if (req.delay_ms && conn_hold_reply(c, req.delay_ms, req.close_after) == 0)
+    if (req.delay_ms && conn_hold_reply(c, req.delay_ms) == 0)
         return FRAME_DONE;
     reply_send(c);
-    if (req.close_after)
-        return FRAME_FATAL;
     return FRAME_DONE;
 }
 
@@ -358,8 +355,9 @@ conn_frame_limit(const en_conn_t *c)
     const en_config_t *cfg = c->worker->srv->cfg;
     if (c->key_name[0] || (cfg->anonymous_role & (EN_ROLE_COUNSELOR | EN_ROLE_ADMIN)))
         return cfg->max_frame;
-    return cfg->anonymous_max_frame < cfg->max_frame ? cfg->anonymous_max_frame
-                                                     : cfg->max_frame;
+    return cfg->anonymous_max_frame && cfg->anonymous_max_frame < cfg->max_frame
+               ? cfg->anonymous_max_frame
+               : cfg->max_frame;
 }
 
 /* Answers every whole frame buffered, until the connection has to wait. */

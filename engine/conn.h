@@ -45,7 +45,6 @@ struct en_conn {
     struct event *hold_timer;        /* ends EN_CONN_HOLDING or _LINGERING */
     char *held;                      /* the held reply frame body */
     size_t held_len;
-    bool close_after_held;
     uint64_t serial;                 /* for log lines */
     char peer[64];
 };

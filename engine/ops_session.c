@@ -15,7 +15,8 @@
 #define EN_PROTOCOL 1
 
 /* A wrong key: the reply waits longer with each failure of the connection
- * or of its address, and the connection closes after a few. */
+ * or of its address. The connection stays open (the contract closes one
+ * only for a bad frame); the delay is what slows down guessing. */
 static int
 hello_refused(en_req_t *req)
 {
@@ -23,11 +24,9 @@ hello_refused(en_req_t *req)
     unsigned here = ++c->failed_hellos;
     unsigned from_addr = en_throttle_fail(req->srv->throttle, c->peer, req->now);
     req->delay_ms = en_throttle_delay_ms(here > from_addr ? here : from_addr);
-    req->close_after = here >= EN_HELLO_FAILS_MAX;
     en_info("conn %llu from %s: hello with an unknown key (%u on this connection, "
-            "%u from this address; answered in %u ms%s)",
-            (unsigned long long)c->serial, c->peer, here, from_addr, req->delay_ms,
-            req->close_after ? ", then closed" : "");
+            "%u from this address; answered in %u ms)",
+            (unsigned long long)c->serial, c->peer, here, from_addr, req->delay_ms);
     return pr_fail(&req->err, PR_UNAUTHORIZED, "key: not recognised");
 }
 

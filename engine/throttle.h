@@ -12,8 +12,6 @@
 
 #include <stdint.h>
 
-/* Failed hellos after which a connection is closed (after the reply). */
-#define EN_HELLO_FAILS_MAX 5
 /* The delay before the first unauthorized reply; it doubles with each
  * further failure, up to EN_THROTTLE_DELAY_MAX_MS. */
 #define EN_THROTTLE_DELAY_MS 100

@@ -42,7 +42,7 @@ int pr_request_decode(const msgpack_object *root, pr_request_t *req,
     /* The id comes first so that every later error can be answered to the
      * request it belongs to. */
     const msgpack_object *id = pr_map_get(root, "id");
-    if (id == NULL)
+    if (id == NULL || id->type == MSGPACK_OBJECT_NIL)
         return pr_fail(err, PR_BAD_REQUEST, "id: required");
     if (id->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return pr_fail(err, PR_BAD_REQUEST,

@@ -137,7 +137,10 @@ raw_case(const char *what, const void *bytes, size_t len)
 
 Test(hostile, lying_sizes_deep_nesting_and_foreign_prefixes_cost_no_memory, .timeout = 300)
 {
-    jt_daemon_t *d = jt_daemon_start(NULL);  /* max_frame 1 MiB */
+    /* max_frame 1 MiB, and the smaller limit before a hello that a
+     * daemon facing the public sets. */
+    const char *args[] = {"--anonymous-max-frame", "8K", NULL};
+    jt_daemon_t *d = jt_daemon_start(args);
     const size_t max = 1 << 20;
     hostile_case_t cases[16];
     size_t n_cases = 0;

@@ -187,7 +187,7 @@ Test(message, envelope_errors)
         {V_UINT7, V_STR, V_MAP, 0, 7, NULL},
         {V_UINT7, V_STR64, V_NIL, 0, 7, NULL},
         {V_ABSENT, V_STR, V_MAP, -1, 0, "id: required"},
-        {V_NIL, V_STR, V_MAP, -1, 0, "id: must be a non-negative integer"},
+        {V_NIL, V_STR, V_MAP, -1, 0, "id: required"},
         {V_NEG, V_STR, V_MAP, -1, 0, "id: must be a non-negative integer"},
         {V_FLOAT, V_STR, V_MAP, -1, 0, "id: must be a non-negative integer"},
         {V_STR, V_STR, V_MAP, -1, 0, "id: must be a non-negative integer"},
