@@ -98,26 +98,25 @@ def score(w, v, idf):
     return skill + occ + county + prio
 
 
+def _idf(records, status):
+    """idf(s) = ln(1 + N / df(s)) over the records in `status`."""
+    counted = [r for r in records if r["status"] == status]
+    df = {}
+    for r in counted:
+        for s in r["skills"]:
+            df[s["id"]] = df.get(s["id"], 0) + 1
+    n = len(counted)
+    return lambda s: math.log(1 + n / df[s])
+
+
 def vacancy_idf(vacancies):
     """idf for match.vacancies: N = open vacancies, df = open vacancies requiring s."""
-    open_v = [v for v in vacancies if v["status"] == "open"]
-    n = len(open_v)
-    df = {}
-    for v in open_v:
-        for s in v["skills"]:
-            df[s["id"]] = df.get(s["id"], 0) + 1
-    return lambda s: math.log(1 + n / df[s])
+    return _idf(vacancies, "open")
 
 
 def worker_idf(workers):
     """idf for match.workers: N = available workers, df = available workers holding s."""
-    av = [w for w in workers if w["status"] == "available"]
-    n = len(av)
-    df = {}
-    for w in av:
-        for s in w["skills"]:
-            df[s["id"]] = df.get(s["id"], 0) + 1
-    return lambda s: math.log(1 + n / df[s])
+    return _idf(workers, "available")
 
 
 def _rank(items, limit):
