@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import msgpack  # noqa: E402
 
 import ranking_v1 as R  # noqa: E402
-from contract_client import Client, RemoteError, connect, frame, pack  # noqa: E402
+from contract_client import Client, frame, pack  # noqa: E402
 
 ADMIN_KEY = "conf-admin-key-0123456789abcdef"
 COUNSELOR_KEY = "conf-counselor-key-0123456789"
@@ -1411,10 +1411,6 @@ def test_ranking(d, rng):
     # one vacancy with filled < headcount after a hire stays matchable
     vlist = list(V.values())
     wlist = list(W.values())
-    records = {}
-    records.update({("V:" + k): v for k, v in V.items()})
-    recs_v = V
-    recs_w = W
 
     # sanity of my counts against the daemon's
     info = a.call("admin.info")
@@ -1447,26 +1443,38 @@ def test_ranking(d, rng):
                 full = full_fn(t_sent)
                 compare(label, resp["result"].get("matches", []), full, limit, recs, op)
 
+    def query(op, probe_arg, probe, recs, idf, scope, as_of, limit, label, known, send_scope=True):
+        """One item of a batch: the request, and its answer by ranking v1 (as of the
+        time the batch is sent when the request gives no as_of)."""
+        args = dict(probe_arg)
+        if send_scope:
+            args["scope"] = scope
+        if as_of is not None:
+            args["as_of"] = as_of
+        if limit is not None:
+            args["limit"] = limit
+        rank = R.match_vacancies if op == "match.vacancies" else R.match_workers
+
+        def full_fn(t):
+            return rank(probe, recs, scope, as_of if as_of is not None else t, None, idf)
+        return (f"{label} scope={scope} as_of={as_of} limit={limit}", op, args, full_fn,
+                limit or 20, known)
+
+    def variants(i):
+        """The scopes, each with and without an as_of, under varied limits, for probe i."""
+        for si, scope in enumerate(scopes):
+            for ai in range(2):
+                yield (scope, None if ai == 0 else as_ofs[1 + (i + si) % 4],
+                       limits[(i + si + ai) % len(limits)])
+
     # match.vacancies by stored worker
     batch = []
     wsample = rng.sample(wlist, 45)
     for wi, w in enumerate(wsample):
-        for si, scope in enumerate(scopes):
-            for ai in range(2):
-                as_of = None if ai == 0 else as_ofs[1 + (wi + si) % 4]
-                limit = limits[(wi + si + ai) % len(limits)]
-                args = {"worker": w["id"], "scope": scope}
-                if scope == "city" and wi % 2:
-                    args.pop("scope")  # default scope is city
-                if as_of is not None:
-                    args["as_of"] = as_of
-                if limit is not None:
-                    args["limit"] = limit
-
-                def full_fn(t, w=w, scope=scope, as_of=as_of):
-                    return R.match_vacancies(w, vlist, scope, as_of if as_of is not None else t, None, vidf)
-                batch.append((f"match.vacancies worker={w['id']} scope={scope} as_of={as_of} limit={limit}",
-                              "match.vacancies", args, full_fn, limit or 20, {**V, w["id"]: w}))
+        for scope, as_of, limit in variants(wi):
+            batch.append(query("match.vacancies", {"worker": w["id"]}, w, vlist, vidf, scope, as_of,
+                               limit, f"match.vacancies worker={w['id']}", {**V, w["id"]: w},
+                               send_scope=not (scope == "city" and wi % 2)))  # default: city
     run_batch(c, batch)
 
     # match.vacancies by profile (kiosk)
@@ -1475,40 +1483,18 @@ def test_ranking(d, rng):
         _, pw = gen_data(rng, now, nv=0, nw=1)
         p = R.worker_defaults(pw[0])
         prof = {k2: v2 for k2, v2 in pw[0].items() if k2 not in ("id", "name", "national_id", "phone")}
-        for si, scope in enumerate(scopes):
-            for ai in range(2):
-                as_of = None if ai == 0 else as_ofs[1 + (pi + si) % 4]
-                limit = limits[(pi + si + ai) % len(limits)]
-                args = {"profile": prof, "scope": scope}
-                if as_of is not None:
-                    args["as_of"] = as_of
-                if limit is not None:
-                    args["limit"] = limit
-
-                def full_fn(t, p=p, scope=scope, as_of=as_of):
-                    return R.match_vacancies(p, vlist, scope, as_of if as_of is not None else t, None, vidf)
-                batch.append((f"match.vacancies profile#{pi} scope={scope} as_of={as_of} limit={limit}",
-                              "match.vacancies", args, full_fn, limit or 20, {**V, "(profile)": prof}))
+        for scope, as_of, limit in variants(pi):
+            batch.append(query("match.vacancies", {"profile": prof}, p, vlist, vidf, scope, as_of,
+                               limit, f"match.vacancies profile#{pi}", {**V, "(profile)": prof}))
     run_batch(k, batch)
 
     # match.workers by vacancy (including closed, expired and full ones)
     batch = []
     vsample = rng.sample(vlist, 45) + [V[v["id"]] for v in full_cands[:3]]
     for vi, v in enumerate(vsample):
-        for si, scope in enumerate(scopes):
-            for ai in range(2):
-                as_of = None if ai == 0 else as_ofs[1 + (vi + si) % 4]
-                limit = limits[(vi + si + ai) % len(limits)]
-                args = {"vacancy": v["id"], "scope": scope}
-                if as_of is not None:
-                    args["as_of"] = as_of
-                if limit is not None:
-                    args["limit"] = limit
-
-                def full_fn(t, v=v, scope=scope, as_of=as_of):
-                    return R.match_workers(v, wlist, scope, as_of if as_of is not None else t, None, widf)
-                batch.append((f"match.workers vacancy={v['id']} scope={scope} as_of={as_of} limit={limit}",
-                              "match.workers", args, full_fn, limit or 20, {**W, v["id"]: v}))
+        for scope, as_of, limit in variants(vi):
+            batch.append(query("match.workers", {"vacancy": v["id"]}, v, wlist, widf, scope, as_of,
+                               limit, f"match.workers vacancy={v['id']}", {**W, v["id"]: v}))
     run_batch(c, batch)
 
     # explain: the parts add up to the score and agree with ranking v1
@@ -1617,27 +1603,15 @@ def test_ranking(d, rng):
     for wi, w in enumerate(mrng.sample(wlist, 30)):
         for scope in scopes:
             as_of = None if wi % 2 else as_ofs[1 + wi % 4]
-            args = {"worker": w["id"], "scope": scope, "limit": 200}
-            if as_of is not None:
-                args["as_of"] = as_of
-
-            def full_fn(t, w=w, scope=scope, as_of=as_of):
-                return R.match_vacancies(w, vlist, scope, as_of if as_of is not None else t, None, vidf)
-            batch.append((f"after mutations: match.vacancies worker={w['id']} scope={scope} as_of={as_of}",
-                          "match.vacancies", args, full_fn, 200, {**V, w["id"]: w}))
+            batch.append(query("match.vacancies", {"worker": w["id"]}, w, vlist, vidf, scope, as_of, 200,
+                               f"after mutations: match.vacancies worker={w['id']}", {**V, w["id"]: w}))
     run_batch(c, batch)
     batch = []
     for vi, v in enumerate(mrng.sample(vlist, 30) + [V[vh["id"]]]):
         for scope in scopes:
             as_of = None if vi % 2 else as_ofs[1 + vi % 4]
-            args = {"vacancy": v["id"], "scope": scope, "limit": 200}
-            if as_of is not None:
-                args["as_of"] = as_of
-
-            def full_fn(t, v=v, scope=scope, as_of=as_of):
-                return R.match_workers(v, wlist, scope, as_of if as_of is not None else t, None, widf)
-            batch.append((f"after mutations: match.workers vacancy={v['id']} scope={scope} as_of={as_of}",
-                          "match.workers", args, full_fn, 200, {**W, v["id"]: v}))
+            batch.append(query("match.workers", {"vacancy": v["id"]}, v, wlist, widf, scope, as_of, 200,
+                               f"after mutations: match.workers vacancy={v['id']}", {**W, v["id"]: v}))
     run_batch(c, batch)
     r = a.call("admin.check")
     check("admin.check ok after mutations", r.get("ok") is True, True, r)
