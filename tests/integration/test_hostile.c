@@ -109,7 +109,8 @@ send_hostile(const jt_daemon_t *d, const hostile_case_t *hc, bool with_key)
     close(fd);
 }
 
-/* The frame limit before a hello with a key (anonymous_max_frame). */
+/* The frame limit before a hello with a key: the --anonymous-max-frame 8K
+ * that lying_sizes_deep_nesting_and_foreign_prefixes_cost_no_memory sets. */
 #define ANONYMOUS_MAX_FRAME (8u << 10)
 
 
