@@ -9,8 +9,18 @@
  * once. The server writes a batch all or nothing: when it refuses one
  * because some records break a rule, it names them, and the batch is sent
  * again without them so that the valid lines still load.
+ *
+ * Lines are read a run at a time (--sort N, 200,000 by default) and each
+ * run is sent in region order. A transaction's index entries then land in
+ * the keys of a few regions instead of all of them, so each commit
+ * rewrites far fewer index pages: a million vacancies in random order
+ * load in less than half the time (bench/README.md). The lines of one id
+ * keep their file order (they all take the region of the last of them),
+ * so a later line still replaces an earlier one.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +32,8 @@
 #include "options.h"
 
 #define IMPORT_DEFAULT_BATCH 5000
+#define IMPORT_DEFAULT_SORT 200000
+#define IMPORT_MAX_SORT 10000000
 #define IMPORT_MAX_BATCH 10000
 /* Packed records per request; the envelope adds a few dozen bytes and the
  * server's default max frame is 1 MiB. */
@@ -44,6 +56,24 @@ typedef struct batch {
     int resends;           /* how often this content was sent again */
 } batch_t;
 
+/* One packed record of the run being read, where it came from and what
+ * orders it. */
+typedef struct held {
+    size_t off, len;           /* in run.recs */
+    size_t id_off;             /* its "id" string in run.recs (id_len 0: none) */
+    uint32_t id_len;
+    long line;
+    char region[8];            /* NUL-padded; all NUL when it has none */
+} held_t;
+
+/* A run of up to sort_max records: being read, or sorted and being
+ * sent (held[next..n) are still to send). */
+typedef struct run {
+    msgpack_sbuffer recs;
+    held_t *held;
+    size_t n, cap, next;
+} run_t;
+
 typedef struct reject {
     long line;
     char msg[IMPORT_MSG_MAX];
@@ -54,6 +84,9 @@ typedef struct import {
     const char *one, *many;        /* "vacancy", "vacancies" */
     char op[64];                   /* "vacancy.put_many" */
     uint32_t batch_max;
+    uint32_t sort_max;             /* records per run sent in region order */
+    run_t reading, sending;        /* two runs, so that reading goes on while one is sent */
+    msgpack_zone zone;             /* for reading each record's id and region */
     batch_t *cur;                  /* being filled */
     batch_t *queue[IMPORT_IN_FLIGHT + 2];  /* in flight, oldest first */
     int nqueue;
@@ -395,11 +428,138 @@ flush_current(import_t *im)
     send_batch(im, b);
 }
 
+/* Adds one packed record to the batch being filled, sending that batch
+ * first when the record would not fit. */
+static void
+add_to_batch(import_t *im, const char *rec, size_t len, long line)
+{
+    if (im->cur != NULL && (im->cur->n >= im->batch_max ||
+                            im->cur->recs.size + len > IMPORT_MAX_BYTES))
+        flush_current(im);
+    if (im->fatal)
+        return;
+    if (im->cur == NULL)
+        im->cur = batch_new();
+    if (im->cur == NULL || batch_add(im->cur, rec, len, line) != 0)
+        im->fatal = cli_report(im->cli, JM_ENOMEM, NULL);
+}
+
+static void
+run_free(run_t *r)
+{
+    msgpack_sbuffer_destroy(&r->recs);
+    free(r->held);
+}
+
+static int
+held_by_id(const void *x, const void *y, void *base)
+{
+    const held_t *a = x, *b = y;
+    uint32_t n = a->id_len < b->id_len ? a->id_len : b->id_len;
+    int c = memcmp((const char *)base + a->id_off, (const char *)base + b->id_off, n);
+
+    if (c == 0 && a->id_len != b->id_len)
+        c = a->id_len < b->id_len ? -1 : 1;
+    return c != 0 ? c : (a->line > b->line) - (a->line < b->line);
+}
+
+static int
+held_by_region(const void *x, const void *y)
+{
+    const held_t *a = x, *b = y;
+    int c = memcmp(a->region, b->region, sizeof a->region);
+
+    return c != 0 ? c : (a->line > b->line) - (a->line < b->line);
+}
+
+/* Puts a run in the order it is sent: by region, the lines of one id
+ * taking the region of its last line, so that they stay in file order
+ * among themselves. */
+static void
+sort_run(run_t *r)
+{
+    held_t *h = r->held;
+
+    qsort_r(h, r->n, sizeof *h, held_by_id, r->recs.data);
+    for (size_t i = 0, j; i < r->n; i = j) {
+        for (j = i + 1; j < r->n && h[i].id_len > 0 && h[j].id_len == h[i].id_len &&
+                        memcmp(r->recs.data + h[j].id_off, r->recs.data + h[i].id_off,
+                               h[i].id_len) == 0;
+             j++)
+            ;
+        for (size_t k = i; k + 1 < j; k++)
+            memcpy(h[k].region, h[j - 1].region, sizeof h[k].region);
+    }
+    qsort(h, r->n, sizeof *h, held_by_region);
+    r->next = 0;
+}
+
+/* Sends what is left of the run being sent. Without wait, only as much
+ * as the pipeline takes without waiting for a reply not yet here. */
+static void
+pump(import_t *im, bool wait)
+{
+    run_t *r = &im->sending;
+    struct pollfd pfd = {.fd = jm_fd(im->cli->client), .events = POLLIN};
+
+    while (r->next < r->n && !im->fatal) {
+        if (!wait && im->nqueue >= IMPORT_IN_FLIGHT) {
+            if (poll(&pfd, 1, 0) <= 0)
+                return;
+            handle_reply(im);
+            continue;
+        }
+        held_t *h = &r->held[r->next++];
+        add_to_batch(im, r->recs.data + h->off, h->len, h->line);
+    }
+    r->n = r->next = 0;
+    r->recs.size = 0;
+}
+
+/* The run read is complete: once the one before it is sent, it is sorted
+ * and becomes the one being sent. */
+static void
+turn_runs(import_t *im)
+{
+    run_t done;
+
+    pump(im, true);
+    done = im->sending;
+    im->sending = im->reading;
+    im->reading = done;
+    sort_run(&im->sending);
+}
+
+/* Notes where a packed record's top-level "id" and "region" strings are. */
+static void
+find_keys(import_t *im, held_t *h, const char *base)
+{
+    msgpack_object obj;
+    size_t off = 0;
+
+    h->id_len = 0;
+    memset(h->region, 0, sizeof h->region);
+    msgpack_zone_clear(&im->zone);
+    if (msgpack_unpack(base + h->off, h->len, &off, &im->zone, &obj) != MSGPACK_UNPACK_SUCCESS)
+        return;
+    const msgpack_object *id = cli_map_get(&obj, "id");
+    const msgpack_object *region = cli_map_get(&obj, "region");
+    if (id != NULL && id->type == MSGPACK_OBJECT_STR && id->via.str.size > 0) {
+        h->id_off = (size_t)(id->via.str.ptr - base);
+        h->id_len = id->via.str.size;
+    }
+    if (region != NULL && region->type == MSGPACK_OBJECT_STR)
+        memcpy(h->region, region->via.str.ptr,
+               region->via.str.size < sizeof h->region ? region->via.str.size
+                                                       : sizeof h->region);
+}
+
 /* Takes one input line (without its newline). */
 static void
 take_line(import_t *im, msgpack_sbuffer *scratch, char *line, long lineno)
 {
     char err[IMPORT_MSG_MAX];
+    run_t *r = &im->reading;
 
     if (line[strspn(line, " \t\r\f\v")] == '\0')
         return;
@@ -412,17 +572,34 @@ take_line(import_t *im, msgpack_sbuffer *scratch, char *line, long lineno)
         reject_line(im, lineno, "record larger than 900 KiB packed");
         return;
     }
-    if (im->cur != NULL && (im->cur->n >= im->batch_max ||
-                            im->cur->recs.size + scratch->size >
-                                IMPORT_MAX_BYTES))
-        flush_current(im);
-    if (im->fatal)
+    if (im->sort_max <= 1) {
+        add_to_batch(im, scratch->data, scratch->size, lineno);
         return;
-    if (im->cur == NULL)
-        im->cur = batch_new();
-    if (im->cur == NULL ||
-        batch_add(im->cur, scratch->data, scratch->size, lineno) != 0)
+    }
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 4096;
+        held_t *h = realloc(r->held, cap * sizeof *h);
+
+        if (h == NULL) {
+            im->fatal = cli_report(im->cli, JM_ENOMEM, NULL);
+            return;
+        }
+        r->held = h;
+        r->cap = cap;
+    }
+    held_t *h = &r->held[r->n];
+    h->off = r->recs.size;
+    h->len = scratch->size;
+    h->line = lineno;
+    if (msgpack_sbuffer_write(&r->recs, scratch->data, scratch->size) != 0) {
         im->fatal = cli_report(im->cli, JM_ENOMEM, NULL);
+        return;
+    }
+    find_keys(im, h, r->recs.data);
+    if (++r->n >= im->sort_max)
+        turn_runs(im);
+    else if ((r->n & 63) == 0)
+        pump(im, false);
 }
 
 static void
@@ -443,16 +620,17 @@ summary(const import_t *im)
                 (unsigned long long)(im->rejected - (uint64_t)im->nshown));
 }
 
-static const char import_usage[] = "import vacancies|workers FILE.jsonl|- [--batch N]";
+static const char import_usage[] =
+    "import vacancies|workers FILE.jsonl|- [--batch N] [--sort N]";
 
 static int
 parse_import_args(int argc, char **argv, import_t *im, const char **path)
 {
-    static const cli_opt_t opts[] = {CLI_WORD, CLI_OPT("--batch")};
-    const char *v[2];
-    long long batch;
+    static const cli_opt_t opts[] = {CLI_WORD, CLI_OPT("--batch"), CLI_OPT("--sort")};
+    const char *v[3];
+    long long batch, sort;
 
-    if (cli_parse_options(argc - 2, argv + 2, opts, 2, 0, v, import_usage) != 0)
+    if (cli_parse_options(argc - 2, argv + 2, opts, 3, 0, v, import_usage) != 0)
         return CLI_EXIT_USAGE;
     if ((*path = v[0]) == NULL)
         return cli_usage("%s", import_usage);
@@ -461,13 +639,19 @@ parse_import_args(int argc, char **argv, import_t *im, const char **path)
             return CLI_EXIT_USAGE;
         im->batch_max = (uint32_t)batch;
     }
+    if (v[2]) {
+        if (cli_int_option("--sort", v[2], 0, IMPORT_MAX_SORT, &sort) != 0)
+            return CLI_EXIT_USAGE;
+        im->sort_max = (uint32_t)sort;
+    }
     return 0;
 }
 
 int
 cmd_import(cli_t *cli, int argc, char **argv)
 {
-    import_t im = { .cli = cli, .batch_max = IMPORT_DEFAULT_BATCH };
+    import_t im = { .cli = cli, .batch_max = IMPORT_DEFAULT_BATCH,
+                    .sort_max = IMPORT_DEFAULT_SORT };
     msgpack_sbuffer scratch;
     const char *path;
     struct stat st;
@@ -503,6 +687,9 @@ cmd_import(cli_t *cli, int argc, char **argv)
     im.t0 = now_s();
 
     msgpack_sbuffer_init(&scratch);
+    msgpack_sbuffer_init(&im.reading.recs);
+    msgpack_sbuffer_init(&im.sending.recs);
+    msgpack_zone_init(&im.zone, 4096);
     while (!im.fatal && (n = getline(&line, &cap, f)) >= 0) {
         lineno++;
         im.bytes_read += n;
@@ -520,6 +707,13 @@ cmd_import(cli_t *cli, int argc, char **argv)
     if (f != stdin)
         fclose(f);
 
+    if (!im.fatal) {
+        turn_runs(&im);
+        pump(&im, true);
+    }
+    run_free(&im.reading);
+    run_free(&im.sending);
+    msgpack_zone_destroy(&im.zone);
     if (!im.fatal)
         flush_current(&im);
     else

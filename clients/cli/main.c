@@ -37,8 +37,9 @@ static const char usage_text[] =
     "  list vacancies|workers [--region P] [--occupation P] [--status S]\n"
     "       [--category C] [--limit N] [--cursor C] [--all]\n"
     "                                        one JSON record per line\n"
-    "  import vacancies|workers FILE.jsonl|- [--batch N]\n"
-    "                                        bulk load JSON lines\n"
+    "  import vacancies|workers FILE.jsonl|- [--batch N] [--sort N]\n"
+    "                                        bulk load JSON lines, each run of\n"
+    "                                        N lines (200000) in region order\n"
     "  export vacancies|workers [FILE|-]     every record as JSON lines, in id\n"
     "                                        order (import reads them back);\n"
     "                                        FILE is replaced only when all is\n"
@@ -123,7 +124,7 @@ static const cli_command_t commands[] = {
     { "close", cmd_close, "vacancy" },
     { "list", cmd_list, "vacancies workers --region --occupation --status "
                         "--category --limit --cursor --all" },
-    { "import", cmd_import, "vacancies workers --batch" },
+    { "import", cmd_import, "vacancies workers --batch --sort" },
     { "export", cmd_export, "vacancies workers" },
     { "suggest", cmd_suggest, "--limit --json" },
     { "match", cmd_match, "vacancies workers --worker --profile --vacancy "

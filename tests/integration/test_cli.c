@@ -720,6 +720,53 @@ Test(cli, import_reports_the_bad_line_and_loads_the_rest)
     cr_assert_eq(jt_admin_count(adm, "vacancies"), N_VACANCIES + 2);
 }
 
+/* Import sends each run of lines in region order (--sort N lines a run):
+ * the records of every region load, a bad line keeps its number, and of
+ * two lines with one id the later wins, whether or not they share a run. */
+Test(cli, import_in_region_order_keeps_the_later_line_of_an_id)
+{
+    const char *in = write_input(
+        "{\"id\": \"ord-1\", \"employer\": \"Delta\", \"title\": \"First\", "
+        "\"occupation\": \"4-03-02-01\", \"region\": \"650102\"}\n"
+        "{\"id\": \"ord-2\", \"employer\": \"Delta\", \"title\": \"Cook\", "
+        "\"occupation\": \"4-03-02-01\", \"region\": \"440305\"}\n"
+        "{\"id\": \"ord-3\", \"employer\": \"Delta\", \"title\": \"Cook\", "
+        "\"occupation\": \"4-03-02-01\", \"region\": \"110105\"}\n"
+        "{\"id\": \"ord-4\", \"title\": \"No employer\", "
+        "\"occupation\": \"4-03-02-01\", \"region\": \"310101\"}\n"
+        "{\"id\": \"ord-1\", \"employer\": \"Delta\", \"title\": \"Second\", "
+        "\"occupation\": \"4-03-02-01\", \"region\": \"110105\"}\n"
+        "{\"id\": \"ord-5\", \"employer\": \"Delta\", \"title\": \"Cook\", "
+        "\"occupation\": \"4-03-02-01\", \"region\": \"210102\"}\n"
+        "{\"id\": \"ord-1\", \"employer\": \"Delta\", \"title\": \"Third\", "
+        "\"occupation\": \"4-03-02-01\", \"region\": \"440305\"}\n");
+    static const char *const runs[] = {NULL, "2", "0"};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        run_t r = runs[i] ? cli_run(ADMIN, NULL, "import", "vacancies", in, "--sort", runs[i], NULL)
+                          : cli_run(ADMIN, NULL, "import", "vacancies", in, NULL);
+        cr_assert_eq(r.code, 1, "--sort %s: exit %d: %s", runs[i], r.code, r.err);
+        cr_assert(strstr(r.err, "imported 6 ("), "--sort %s: %s", runs[i], r.err);
+        cr_assert(strstr(r.err, "line 4: employer"), "--sort %s: %s", runs[i], r.err);
+        run_free(&r);
+        jm_reply_t *g = jt_call_json(adm, "vacancy.get", "{\"id\": \"ord-1\"}");
+        jt_expect_ok(g, "ord-1 loaded");
+        const msgpack_object *v = jt_need(&g->result, "vacancy");
+        cr_assert(jt_str_is(jt_need(v, "title"), "Third"), "--sort %s", runs[i]);
+        cr_assert(jt_str_is(jt_need(v, "region"), "440305"), "--sort %s", runs[i]);
+        jm_reply_free(g);
+        for (int n = 2; n <= 5; n++) {
+            char args[64];
+            snprintf(args, sizeof args, "{\"id\": \"ord-%d\"}", n);
+            g = jt_call_json(adm, "vacancy.get", args);
+            if (n == 4)
+                jt_expect_error(g, "not_found", NULL);
+            else
+                jt_expect_ok(g, "ord-n loaded");
+            jm_reply_free(g);
+        }
+    }
+}
+
 Test(cli, put_worker_from_a_file)
 {
     const char *in = write_input(
