@@ -242,6 +242,9 @@ apply_dup(MDB_cursor *c, const ix_postop_t *ops, const uint32_t *order,
     return mdb_cursor_put(c, &k, &v, 0);
 }
 
+/* How far ahead, in sorted changes, ix_post_flush fetches the queue. */
+#define POSTOP_AHEAD 8
+
 int
 ix_post_flush(ix_txn_t *t)
 {
@@ -265,6 +268,14 @@ ix_post_flush(ix_txn_t *t)
         return ix_fail(t, ix_mdb_err(rc));
     }
     for (uint32_t i = 0; i < n && rc == 0;) {
+        /* The changes are read in key order, at random in the queue, each
+         * a cache miss: fetching a few ahead overlaps the misses (they
+         * took a sixth of a bulk load's daemon time). */
+        if (i + POSTOP_AHEAD < n) {
+            const char *ahead = (const char *)&p->ops[p->op_order[i + POSTOP_AHEAD]];
+            for (size_t line = 0; line < sizeof(ix_postop_t); line += 64)
+                __builtin_prefetch(ahead + line);
+        }
         const ix_postop_t *op = &p->ops[p->op_order[i]];
         /* [i, j) are the changes to one posting. */
         uint32_t j = i + 1;
