@@ -480,6 +480,9 @@ sort_run(run_t *r)
 {
     held_t *h = r->held;
 
+    r->next = 0;
+    if (r->n < 2)
+        return;
     qsort_r(h, r->n, sizeof *h, held_by_id, r->recs.data);
     for (size_t i = 0, j; i < r->n; i = j) {
         for (j = i + 1; j < r->n && h[i].id_len > 0 && h[j].id_len == h[i].id_len &&
@@ -491,7 +494,6 @@ sort_run(run_t *r)
             memcpy(h[k].region, h[j - 1].region, sizeof h[k].region);
     }
     qsort(h, r->n, sizeof *h, held_by_region);
-    r->next = 0;
 }
 
 /* Sends what is left of the run being sent. Without wait, only as much
@@ -548,7 +550,7 @@ find_keys(import_t *im, held_t *h, const char *base)
         h->id_off = (size_t)(id->via.str.ptr - base);
         h->id_len = id->via.str.size;
     }
-    if (region != NULL && region->type == MSGPACK_OBJECT_STR)
+    if (region != NULL && region->type == MSGPACK_OBJECT_STR && region->via.str.size > 0)
         memcpy(h->region, region->via.str.ptr,
                region->via.str.size < sizeof h->region ? region->via.str.size
                                                        : sizeof h->region);
