@@ -114,19 +114,27 @@ cmp_target(const ix_postop_t *x, const ix_postop_t *y)
     return x->slen < y->slen ? -1 : x->slen > y->slen;
 }
 
+_Static_assert(sizeof(((ix_postop_t *)0)->key) >= 32 && sizeof(((ix_postop_t *)0)->val) >= 32,
+               "opsort_fill copies 32 bytes of a change's key and of its value");
+
 static void
 opsort_fill(struct ix_opsort *e, const ix_postop_t *op, uint32_t idx)
 {
-    uint8_t b[1 + IXK_MAX + IXK_VAL_MAX + 32];
+    /* The flag, then the first 31 bytes of key and slot, zero-padded.
+     * Copies of a fixed size compile to a few moves (one of a variable
+     * size to a slow string instruction); the bytes a fixed copy takes
+     * past the key or slot are overwritten by the next one. */
+    uint8_t b[1 + 31 + 32 + 32];
+    size_t klen = op->klen < 31 ? op->klen : 31;
+    size_t slen = op->slen < 31 - klen ? op->slen : 31 - klen;
     b[0] = op->dup;
-    memcpy(b + 1, op->key, op->klen);
-    memcpy(b + 1 + op->klen, op->val, op->slen);
-    memset(b + 1 + op->klen + op->slen, 0, 32);
+    memcpy(b + 1, op->key, 32);
+    memcpy(b + 1 + klen, op->val, 32);
+    memset(b + 1 + klen + slen, 0, 32);
     for (int i = 0; i < 4; i++) {
-        uint64_t w = 0;
-        for (int k = 0; k < 8; k++)
-            w = w << 8 | b[i * 8 + k];
-        e->w[i] = w;
+        uint64_t w;
+        memcpy(&w, b + i * 8, 8);
+        e->w[i] = be64toh(w);
     }
     e->idx = idx;
 }
