@@ -3,7 +3,7 @@
 # is missing. Runs apt-get as root, through sudo otherwise.
 set -e
 pkgs="build-essential cmake pkg-config libevent-dev liblmdb-dev libmsgpack-dev
-libcriterion-dev libinih-dev libjansson-dev libsodium-dev libsystemd-dev libedit-dev lmdb-utils
+libcriterion-dev libinih-dev libjansson-dev libyajl-dev libsodium-dev libsystemd-dev libedit-dev lmdb-utils
 python3 python3-msgpack valgrind clang chromium fonts-wqy-microhei"
 missing=""
 for p in $pkgs; do

@@ -1,7 +1,7 @@
 /* cli.h - what the files of the `jobmatch` command-line client share:
  * the run context, exit codes, output helpers and the command handlers.
  *
- * The tool uses only the public client library (jobmatch.h), jansson and
+ * The tool uses only the public client library (jobmatch.h) and
  * msgpack-c, so it doubles as an example of the library's use.
  */
 #ifndef JM_CLI_H

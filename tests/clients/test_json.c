@@ -281,6 +281,66 @@ Test(json, invalid_json_reports_where)
     cr_assert_eq(jm_json_to_msgpack(NULL, &sb, err, sizeof err), JM_EARG);
 }
 
+Test(json, repeated_key_is_refused_and_nothing_is_written)
+{
+    msgpack_sbuffer sb;
+    char err[128];
+
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(jm_json_to_msgpack("{\"a\": 1, \"b\": {\"a\": 2}, \"a\": 3}", &sb,
+                                    err, sizeof err), JM_EARG);
+    cr_assert(strstr(err, "duplicate key \"a\"") != NULL, "error text: %s", err);
+    cr_assert_eq(sb.size, 0);
+
+    /* The same key in sibling objects is no repeat; nor in an object of
+     * many keys, which keeps them in a hash table, unless one comes back. */
+    cr_assert_eq(jm_json_to_msgpack("[{\"k\": 1}, {\"k\": 2}]", &sb, err, sizeof err), 0,
+                 "%s", err);
+    char big[4096];
+    size_t n = 0;
+    n += (size_t)snprintf(big + n, sizeof big - n, "{");
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%s\"k%d\": %d", i ? ", " : "", i, i);
+    snprintf(big + n, sizeof big - n, "}");
+    sb.size = 0;
+    cr_assert_eq(jm_json_to_msgpack(big, &sb, err, sizeof err), 0, "%s", err);
+    msgpack_zone *zone = msgpack_zone_new(1024);
+    msgpack_object o;
+    size_t off = 0;
+    cr_assert_eq(msgpack_unpack(sb.data, sb.size, &off, zone, &o), MSGPACK_UNPACK_SUCCESS);
+    cr_assert_eq(o.type, MSGPACK_OBJECT_MAP);
+    cr_assert_eq(o.via.map.size, 200);
+    cr_assert_eq((unsigned char)sb.data[0], 0xde, "200 pairs take the map16 form");
+    cr_assert_eq(o.via.map.ptr[199].val.via.u64, 199);
+    msgpack_zone_free(zone);
+    snprintf(big + n, sizeof big - n, ", \"k150\": 0}");
+    sb.size = 0;
+    cr_assert_eq(jm_json_to_msgpack(big, &sb, err, sizeof err), JM_EARG);
+    cr_assert(strstr(err, "duplicate key \"k150\"") != NULL, "error text: %s", err);
+    cr_assert_eq(sb.size, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+Test(json, containers_take_their_smallest_header)
+{
+    /* 15 elements fit the fix form, 16 need the 16-bit one; nested
+     * containers are narrowed inside the outer one. */
+    msgpack_sbuffer sb;
+    char err[64];
+
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(jm_json_to_msgpack("[[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+                                    "[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]]",
+                                    &sb, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sb.size, 1 + (1 + 15) + (3 + 16));
+    cr_assert_eq((unsigned char)sb.data[0], 0x92);
+    cr_assert_eq((unsigned char)sb.data[1], 0x9f);
+    cr_assert_eq((unsigned char)sb.data[17], 0xdc);
+    cr_assert_eq((unsigned char)sb.data[18], 0x00);
+    cr_assert_eq((unsigned char)sb.data[19], 0x10);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 Test(json, conversion_appends_to_the_buffer)
 {
     msgpack_sbuffer sb;
