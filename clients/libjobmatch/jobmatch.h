@@ -111,10 +111,10 @@ int jm_call_json(jm_client_t *c, const char *op, const char *args_json,
 /* Conversions used by jm_call_json, for callers that mix both worlds.
  * jm_json_to_msgpack appends the JSON text, packed, to sbuf (integers stay
  * integers within int64, numbers with a fraction or exponent become
- * float64, object keys keep their order); an object that repeats a key is
- * refused, and on any error (JM_EARG, errbuf "line L column C: what")
- * sbuf is left as it was. jm_msgpack_to_json returns malloc'd JSON text
- * or NULL. */
+ * float64, object keys keep their order). An object that repeats a key is
+ * refused, as is a \u escape of half a surrogate pair alone; on any
+ * error (JM_EARG, errbuf "line L column C: what") sbuf is left as it was.
+ * jm_msgpack_to_json returns malloc'd JSON text or NULL. */
 int jm_json_to_msgpack(const char *json, msgpack_sbuffer *sbuf, char *errbuf,
                        size_t errlen);
 char *jm_msgpack_to_json(const msgpack_object *obj, bool pretty);

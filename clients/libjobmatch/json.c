@@ -365,16 +365,12 @@ static const yajl_callbacks transcode_callbacks = {
     .yajl_end_array = on_end_array,
 };
 
-/* "line L column C: what", for the place yajl stopped at. */
+/* Writes "line L column C: what" for byte `at` of the text. */
 static void
-parse_error(yajl_handle h, const transcode_t *t, const char *json, size_t len,
-            char *errbuf, size_t errlen)
+report(const char *json, size_t at, const char *what, char *errbuf, size_t errlen)
 {
-    size_t at = yajl_get_bytes_consumed(h), line = 1, col = 1;
-    char what[160];
+    size_t line = 1, col = 1;
 
-    if (at > len)
-        at = len;
     for (size_t i = 0; i < at; i++) {
         if (json[i] == '\n') {
             line++;
@@ -383,6 +379,17 @@ parse_error(yajl_handle h, const transcode_t *t, const char *json, size_t len,
             col++;
         }
     }
+    snprintf(errbuf, errlen, "line %zu column %zu: %s", line, col, what);
+}
+
+/* Where yajl stopped, and why. */
+static void
+parse_error(yajl_handle h, const transcode_t *t, const char *json, size_t len,
+            char *errbuf, size_t errlen)
+{
+    size_t at = yajl_get_bytes_consumed(h);
+    char what[160];
+
     if (t->why[0] != '\0') {
         snprintf(what, sizeof what, "%s", t->why);
     } else {
@@ -396,7 +403,52 @@ parse_error(yajl_handle h, const transcode_t *t, const char *json, size_t len,
         if (colon)
             memmove(what, colon + 7, strlen(colon + 7) + 1);
     }
-    snprintf(errbuf, errlen, "line %zu column %zu: %s", line, col, what);
+    report(json, at < len ? at : len, what, errbuf, errlen);
+}
+
+static unsigned
+hex4(const char *p)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                   : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
+        if (d == 16)
+            return UINT32_MAX;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+/* The place of a \u escape of half a surrogate pair without its other
+ * half, or len when there is none. yajl would decode it as "?"; it is no
+ * character, so the text is refused instead. A backslash outside a string
+ * is a syntax error that yajl reports, so every backslash seen here
+ * starts an escape. */
+static size_t
+lone_surrogate(const char *json, size_t len)
+{
+    for (const char *p = memchr(json, '\\', len); p; p = memchr(p, '\\', (size_t)(json + len - p))) {
+        if (p[1] != 'u') {
+            p += p[1] ? 2 : 1;
+            continue;
+        }
+        unsigned u = json + len - p >= 6 ? hex4(p + 2) : UINT32_MAX;
+        if (u >= 0xdc00 && u <= 0xdfff)
+            return (size_t)(p - json);
+        if (u >= 0xd800 && u <= 0xdbff) {
+            unsigned low = json + len - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8)
+                                                                         : UINT32_MAX;
+            if (low < 0xdc00 || low > 0xdfff)
+                return (size_t)(p - json);
+            p += 12;
+            continue;
+        }
+        p += 2;
+    }
+    return len;
 }
 
 int
@@ -413,6 +465,12 @@ jm_json_to_msgpack(const char *json, msgpack_sbuffer *sbuf, char *errbuf,
     transcode_t tc = {.sb = sbuf}, *t = &tc;
     msgpack_packer_init(&t->pk, sbuf, msgpack_sbuffer_write);
     size_t start = sbuf->size, len = strlen(json);
+    size_t lone = lone_surrogate(json, len);
+    if (lone < len) {
+        if (errbuf != NULL && errlen > 0)
+            report(json, lone, "half a surrogate pair (\\uD800-\\uDFFF) alone", errbuf, errlen);
+        return JM_EARG;
+    }
     yajl_handle h = yajl_alloc(&transcode_callbacks, NULL, t);
     int rc = JM_ENOMEM;
     if (h != NULL) {

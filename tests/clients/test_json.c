@@ -321,6 +321,29 @@ Test(json, repeated_key_is_refused_and_nothing_is_written)
     msgpack_sbuffer_destroy(&sb);
 }
 
+Test(json, half_a_surrogate_pair_is_refused)
+{
+    /* A lone high or low half, or the halves reversed, is no character. */
+    const char *bad[] = {"\"\\ud800\"", "[\"x\\udc00\"]", "\"\\ude00\\ud83d\"",
+                         "\"\\ud83dx\""};
+    msgpack_sbuffer sb;
+    char err[128];
+
+    msgpack_sbuffer_init(&sb);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(jm_json_to_msgpack(bad[i], &sb, err, sizeof err), JM_EARG,
+                     "accepted %s", bad[i]);
+        cr_assert(strstr(err, "surrogate") != NULL, "error text: %s", err);
+        cr_assert_eq(sb.size, 0);
+    }
+    msgpack_sbuffer_destroy(&sb);
+
+    /* An escaped backslash before "ud800" is text, not an escape. */
+    char *s = round_trip("\"\\\\ud800\"");
+    cr_assert_str_eq(s, "\"\\\\ud800\"");
+    free(s);
+}
+
 Test(json, containers_take_their_smallest_header)
 {
     /* 15 elements fit the fix form, 16 need the 16-bit one; nested
