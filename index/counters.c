@@ -31,7 +31,6 @@ ix_pending_free(ix_pending_t *p)
     free(p->df);
     free(p->df_order);
     free(p->ops);
-    free(p->op_order);
     free(p->op_sort);
     ix_agg_ledger_free(p->agg);
     memset(p, 0, sizeof *p);

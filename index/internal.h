@@ -130,7 +130,6 @@ typedef struct ix_pending {
     uint32_t *df_order;  /* slots in use, in insertion order */
     ix_postop_t *ops;    /* posting changes, in the order made */
     struct ix_opsort *op_sort;  /* scratch for sorting ops: 2 * ops_cap */
-    uint32_t *op_order;  /* ops in the order they apply */
     uint32_t n_ops, ops_cap;
     /* Labour aggregate counter deltas (labour.c), applied at flush: a
      * batch of records shares a few cells, so each is written once. */

@@ -30,10 +30,6 @@ grow(ix_pending_t *p)
     if (!no)
         return -ENOMEM;
     p->ops = no;
-    uint32_t *nord = realloc(p->op_order, (size_t)ncap * sizeof *nord);
-    if (!nord)
-        return -ENOMEM;
-    p->op_order = nord;
     struct ix_opsort *ns = realloc(p->op_sort, 2 * (size_t)ncap * sizeof *ns);
     if (!ns)
         return -ENOMEM;
@@ -199,20 +195,20 @@ opsort(struct ix_opsort *a, struct ix_opsort *tmp, uint32_t n, const ix_postop_t
     return src;
 }
 
-/* Applies the changes ops[order[i..j)] queued for one match posting: the
+/* Applies the changes ops[sorted[i..j).idx] queued for one match posting: the
  * last one decides. When every change is a put the posting was absent
  * before them (store.c queues a delete before it rewrites a posting), so
  * the last value is put as it is. Otherwise the stored posting of that
  * slot, whatever its value, is found and removed first, unless it already
  * holds the value to put. */
 static int
-apply_dup(MDB_cursor *c, const ix_postop_t *ops, const uint32_t *order,
+apply_dup(MDB_cursor *c, const ix_postop_t *ops, const struct ix_opsort *sorted,
           uint32_t i, uint32_t j)
 {
-    const ix_postop_t *last = &ops[order[j - 1]];
+    const ix_postop_t *last = &ops[sorted[j - 1].idx];
     bool any_del = false;
     for (uint32_t x = i; x < j; x++)
-        any_del |= !ops[order[x]].put;
+        any_del |= !ops[sorted[x].idx].put;
     MDB_val k = {last->klen, (void *)last->key};
     MDB_val v = {last->vlen, (void *)last->val};
     int rc;
@@ -265,8 +261,6 @@ ix_post_flush(ix_txn_t *t)
     for (uint32_t i = 0; i < n; i++)
         opsort_fill(&p->op_sort[i], &p->ops[i], i);
     const struct ix_opsort *sorted = opsort(p->op_sort, p->op_sort + p->ops_cap, n, p->ops);
-    for (uint32_t i = 0; i < n; i++)
-        p->op_order[i] = sorted[i].idx;
     MDB_cursor *c, *dc;
     int rc = mdb_cursor_open(t->txn, t->env->post, &c);
     if (rc != 0)
@@ -280,23 +274,23 @@ ix_post_flush(ix_txn_t *t)
          * a cache miss: fetching a few ahead overlaps the misses (they
          * took a sixth of a bulk load's daemon time). */
         if (i + POSTOP_AHEAD < n) {
-            const char *ahead = (const char *)&p->ops[p->op_order[i + POSTOP_AHEAD]];
+            const char *ahead = (const char *)&p->ops[sorted[i + POSTOP_AHEAD].idx];
             for (size_t line = 0; line < sizeof(ix_postop_t); line += 64)
                 __builtin_prefetch(ahead + line);
         }
-        const ix_postop_t *op = &p->ops[p->op_order[i]];
+        const ix_postop_t *op = &p->ops[sorted[i].idx];
         /* [i, j) are the changes to one posting. */
         uint32_t j = i + 1;
         while (j < n && same_words(&sorted[j], &sorted[i]) &&
-               cmp_target(&p->ops[p->op_order[j]], op) == 0)
+               cmp_target(&p->ops[sorted[j].idx], op) == 0)
             j++;
         if (op->dup) {
-            rc = apply_dup(dc, p->ops, p->op_order, i, j);
+            rc = apply_dup(dc, p->ops, sorted, i, j);
             i = j;
             continue;
         }
         /* The last change to a post key supersedes the others. */
-        op = &p->ops[p->op_order[j - 1]];
+        op = &p->ops[sorted[j - 1].idx];
         i = j;
         MDB_val k = {op->klen, (void *)op->key}, v;
         if (op->put) {
