@@ -53,6 +53,10 @@ emit(const walk_t *w, const uint8_t *region, const uint8_t *vals,
      size_t n, ix_brief_t *brief)
 {
     const char *rg = (const char *)region;
+    /* The array is a page of postings, most of it not in cache: asking
+     * for all of its lines at once overlaps their misses. */
+    for (size_t off = 0; off < n * w->vlen; off += 64)
+        __builtin_prefetch(vals + off);
     if (w->skill_cb) {
         ix_skill_posting_t run[IX_SKILL_RUN_MAX];
         while (n > 0) {
