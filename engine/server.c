@@ -587,6 +587,8 @@ en_server_run(en_config_t *cfg)
         en_error("cannot open the store in %s: %s", cfg->data_dir, ix_strerror(rc));
         goto out;
     }
+    if (ix_upgraded_from(srv->ix) > 0)
+        en_info("store upgraded in place from format %u", ix_upgraded_from(srv->ix));
     if (ix_stale_readers(srv->ix) > 0)
         en_warn("cleared %u stale reader slot(s) left by processes that died "
                 "while reading the store", ix_stale_readers(srv->ix));

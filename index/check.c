@@ -152,8 +152,8 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
                            docno)) != 0)                                     \
             return rc;                                                       \
     } while (0)
-    /* Skill and minor-group postings carry the brief derived from this
-     * doc. */
+    /* Skill and minor-group postings exist while the brief derived from
+     * this doc is open, and carry it. */
     uint8_t val[IXK_VAL_MAX], bb[IXK_BRIEF_VACANCY];
     ix_brief_t brief;
     ix_brief_of(kind, &v, &brief);
@@ -171,7 +171,7 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
         }
         WANT(ixk_occupation(key, kind, v.occ[i].p, v.occ[i].len, docno),
              NULL, 0, "occupation");
-        if (ixk_has_minor(v.occ[i].len)) {
+        if (brief.open && ixk_has_minor(v.occ[i].len)) {
             vlen = ixk_minor_val(val, kind, docno, v.occ[i].p, v.occ[i].len,
                                  bb);
             WANT_DUP(ixk_minor(key, kind, v.occ[i].p, v.region), vlen,
@@ -184,9 +184,11 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
             problem(r, "bad skill in doc %" PRIu64, docno);
             continue;
         }
-        vlen = ixk_skill_val(val, kind, docno, s->level, bb);
-        WANT_DUP(ixk_skill(key, kind, s->p, s->len, v.region), vlen,
-                 IXK_SKILL_SLOT, "skill");
+        if (brief.open) {
+            vlen = ixk_skill_val(val, kind, docno, s->level, bb);
+            WANT_DUP(ixk_skill(key, kind, s->p, s->len, v.region), vlen,
+                     IXK_SKILL_SLOT, "skill");
+        }
         if (v.matchable &&
             (rc = ix_dftab_add(&x->df, kind, s->p, s->len, 1)) != 0)
             return rc;

@@ -104,8 +104,108 @@ ix_strerror(int err)
     }
 }
 
+/* Closed records' matching postings deleted per transaction of the
+ * upgrade from format 11: some 20 pages each, well inside what one
+ * transaction may dirty. */
+#define UPGRADE_BATCH 2000
+
+/* Deletes the skill and minor-group postings of one doc whose brief is
+ * not open (a format 11 store has them; format 12 keeps none). */
+static int
+drop_matching_postings(MDB_txn *txn, MDB_dbi match, uint8_t kind,
+                       uint64_t docno, const ix_docview_t *v)
+{
+    ix_brief_t b;
+    uint8_t brief[IXK_BRIEF_VACANCY], key[IXK_MAX], val[IXK_VAL_MAX];
+    ix_brief_of(kind, v, &b);
+    ixk_brief_put(brief, kind, &b);
+    MDB_val k, d;
+    int rc = 0;
+    for (uint32_t i = 0; i < v->n_occ && (rc == 0 || rc == MDB_NOTFOUND); i++) {
+        if (!ixk_has_minor(v->occ[i].len))
+            continue;
+        k = (MDB_val){ixk_minor(key, kind, v->occ[i].p, v->region), key};
+        d = (MDB_val){ixk_minor_val(val, kind, docno, v->occ[i].p, v->occ[i].len, brief), val};
+        rc = mdb_del(txn, match, &k, &d);
+    }
+    for (uint32_t i = 0; i < v->n_skills && (rc == 0 || rc == MDB_NOTFOUND); i++) {
+        const ix_dskill_t *s = &v->skills[i];
+        k = (MDB_val){ixk_skill(key, kind, s->p, s->len, v->region), key};
+        d = (MDB_val){ixk_skill_val(val, kind, docno, s->level, brief), val};
+        rc = mdb_del(txn, match, &k, &d);
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Format 12 differs from 11 only in keeping no matching postings for
+ * records whose brief is not open (store.c), so a format 11 store is
+ * upgraded in place: every doc is read, a closed one's skill and
+ * minor-group postings are deleted, in transactions of UPGRADE_BATCH
+ * such docs, and the last one writes the version. A crash halfway leaves
+ * version 11 and the next open does it again (postings already deleted
+ * are not found, which is fine). Returns an MDB code. */
+static int
+upgrade_from_11(ix_env_t *e)
+{
+    uint8_t at[IXK_DOC_LEN];
+    size_t at_len = 0;
+    for (;;) {
+        MDB_txn *txn;
+        MDB_cursor *c;
+        int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
+        if (rc != 0)
+            return rc;
+        if ((rc = mdb_cursor_open(txn, e->docs, &c)) != 0) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+        MDB_val k = {at_len, at}, d;
+        rc = at_len ? mdb_cursor_get(c, &k, &d, MDB_SET_RANGE)
+                    : mdb_cursor_get(c, &k, &d, MDB_FIRST);
+        unsigned dropped = 0;
+        for (; rc == 0 && dropped < UPGRADE_BATCH;
+             rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+            ix_docview_t v;
+            ix_brief_t b;
+            const uint8_t *kb = k.mv_data;
+            if (k.mv_size != IXK_DOC_LEN || ix_kind_index(kb[0]) < 0 ||
+                ix_doc_decode(d.mv_data, d.mv_size, &v) != 0) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            ix_brief_of(kb[0], &v, &b);
+            if (b.open)
+                continue;
+            if ((rc = drop_matching_postings(txn, e->match, kb[0], ixk_get_be64(kb + 1), &v)) != 0)
+                break;
+            dropped++;
+        }
+        /* Where the next transaction starts: the doc the cursor is on. */
+        if (rc == 0) {
+            memcpy(at, k.mv_data, IXK_DOC_LEN);
+            at_len = IXK_DOC_LEN;
+        }
+        mdb_cursor_close(c);
+        if (rc == MDB_NOTFOUND) {
+            uint8_t ver = IX_FORMAT_VERSION;
+            MDB_val vk = {7, "version"}, vv = {1, &ver};
+            rc = mdb_put(txn, e->meta, &vk, &vv, 0);
+            if (rc == 0 && (rc = mdb_txn_commit(txn)) == 0)
+                return 0;
+            return rc;
+        }
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+        if ((rc = mdb_txn_commit(txn)) != 0)
+            return rc;
+    }
+}
+
 /* Opens every dbi and checks (or, in a new store, writes) the format
- * version. dbi handles stay valid for the environment's life. */
+ * version; a store of format 11 is upgraded in place. dbi handles stay
+ * valid for the environment's life. */
 static int
 open_dbis(ix_env_t *e)
 {
@@ -151,10 +251,15 @@ open_dbis(ix_env_t *e)
             goto fail;
     } else if (rc != 0) {
         goto fail;
+    } else if (v.mv_size == 1 && *(const uint8_t *)v.mv_data == 11) {
+        if ((rc = mdb_txn_commit(txn)) != 0 || (rc = upgrade_from_11(e)) != 0)
+            return ix_mdb_err(rc);
+        e->upgraded_from = 11;
+        return 0;
     } else if (v.mv_size != 1 ||
                *(const uint8_t *)v.mv_data != IX_FORMAT_VERSION) {
         /* A store written in another format: refuse rather than misread.
-         * There is no migration; the operator rebuilds the store. */
+         * The operator rebuilds it (docs/operations.md, "Upgrading"). */
         refused_version = v.mv_size == 1 ? *(const uint8_t *)v.mv_data : -1;
         mdb_txn_abort(txn);
         return -EPROTO;
@@ -548,6 +653,12 @@ unsigned
 ix_stale_readers(const ix_env_t *e)
 {
     return e->stale_readers;
+}
+
+unsigned
+ix_upgraded_from(const ix_env_t *e)
+{
+    return e->upgraded_from;
 }
 
 void

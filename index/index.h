@@ -61,6 +61,8 @@ int ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out);
 void ix_close(ix_env_t *env);
 /* How many reader slots of dead processes ix_open cleared. */
 unsigned ix_stale_readers(const ix_env_t *env);
+/* The format version ix_open upgraded the store from in place, or 0. */
+unsigned ix_upgraded_from(const ix_env_t *env);
 
 /* The map's size now, in bytes. */
 uint64_t ix_map_size(ix_env_t *env);

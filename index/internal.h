@@ -27,8 +27,9 @@
  * 9: the alerts dbi. 10: a vacancy's doc holds its origin node and copy
  * flag; counts per origin and the copies' openings aggregate. 11: an audit
  * subject key holds the block of its seq, so keys written together are
- * neighbours. */
-#define IX_FORMAT_VERSION 11
+ * neighbours. 12: skill and minor-group postings only for records whose
+ * brief is open (a store of format 11 is upgraded in place at open). */
+#define IX_FORMAT_VERSION 12
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 3
 /* Fixed part of a stored doc (see doc.c for the layout). */
@@ -159,6 +160,7 @@ struct ix_env {
      * map_lock for long; a resize does not queue readers behind them. */
     atomic_uint long_readers;
     unsigned stale_readers;   /* slots of dead processes cleared at open */
+    unsigned upgraded_from;   /* format version upgraded at open, or 0 */
     /* ix_backup under way: the copy's fd, which ix_backup_cancel points
      * elsewhere (-1 when none), and whether backups are cancelled. */
     pthread_mutex_t backup_lock;

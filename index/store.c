@@ -148,10 +148,13 @@ find_skill(const ix_docview_t *v, const char *p, uint32_t len)
  * either may be NULL (insert, delete). Postings both hold with the same
  * value stay untouched, which makes the common replace (a changed record
  * value, or a `filled` that leaves the vacancy open) cheap. Skill and
- * minor-group keys hold the region, so a region change moves all of them;
- * their values hold the brief (and a skill's level), so a change to any
- * brief field deletes each old value and puts the new one under the same
- * key. Old values are rebuilt from the old doc, as stored. */
+ * minor-group (matching) postings exist only while the brief is open: a
+ * closed or filled vacancy, a worker not available, matches no one, and
+ * their postings would only be read and refused by every query. Their
+ * keys hold the region, so a region change moves all of them; their
+ * values hold the brief (and a skill's level), so a change to any brief
+ * field deletes each old value and puts the new one under the same key.
+ * Old values are rebuilt from the old doc, as stored. */
 static int
 sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
               const ix_docview_t *old, const ix_docview_t *nw)
@@ -164,20 +167,24 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
             return rc;                                                       \
     } while (0)
     bool moved = old && nw && memcmp(old->region, nw->region, 6) != 0;
-    /* The encoded briefs of the old and the new doc. */
+    /* The encoded briefs of the old and the new doc, and the docs whose
+     * matching postings are stored (mold, mnew). */
     uint8_t ob[IXK_BRIEF_VACANCY], nb[IXK_BRIEF_VACANCY];
     size_t blen = ixk_brief_len(kind), vlen;
-    bool rebrief = false;
+    const ix_docview_t *mold = NULL, *mnew = NULL;
     ix_brief_t b;
     if (nw) {
         ix_brief_of(kind, nw, &b);
         ixk_brief_put(nb, kind, &b);
+        mnew = b.open ? nw : NULL;
     }
     if (old) {
         ix_brief_of(kind, old, &b);
         ixk_brief_put(ob, kind, &b);
-        rebrief = nw && memcmp(ob, nb, blen) != 0;
+        mold = b.open ? old : NULL;
     }
+    bool rebrief = mold && mnew && memcmp(ob, nb, blen) != 0;
+    bool mmoved = mold && mnew && moved;
     if (!old || !nw || moved) {
         if (old)
             TRY(post_del(t, kb, ixk_region(kb, kind, old->region, docno)));
@@ -203,47 +210,53 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
     }
     for (uint32_t i = 0; old && i < old->n_occ; i++) {
         const ix_str_t *o = &old->occ[i];
-        bool gone = !nw || find_occ(nw, o->p, o->len) < 0;
-        if (gone)
+        if (!nw || find_occ(nw, o->p, o->len) < 0)
             TRY(post_del(t, kb,
                          ixk_occupation(kb, kind, o->p, o->len, docno)));
-        if ((gone || moved || rebrief) && ixk_has_minor(o->len)) {
-            vlen = ixk_minor_val(val, kind, docno, o->p, o->len, ob);
-            TRY(ix_dup_del(t, kb, ixk_minor(kb, kind, o->p, old->region),
-                           val, vlen, IXK_MINOR_SLOT));
-        }
     }
     for (uint32_t i = 0; nw && i < nw->n_occ; i++) {
         const ix_str_t *o = &nw->occ[i];
-        bool added = !old || find_occ(old, o->p, o->len) < 0;
-        if (added)
+        if (!old || find_occ(old, o->p, o->len) < 0)
             TRY(post_put(t, kb,
                          ixk_occupation(kb, kind, o->p, o->len, docno),
                          &empty_val));
-        if ((added || moved || rebrief) && ixk_has_minor(o->len)) {
-            vlen = ixk_minor_val(val, kind, docno, o->p, o->len, nb);
-            TRY(ix_dup_put(t, kb, ixk_minor(kb, kind, o->p, nw->region),
-                           val, vlen, IXK_MINOR_SLOT));
-        }
     }
-    /* A skill posting stays when the skill stays with its level, in the
-     * same region, under the same brief. */
-    for (uint32_t i = 0; old && i < old->n_skills; i++) {
-        const ix_dskill_t *s = &old->skills[i];
-        int j = nw && !moved ? find_skill(nw, s->p, s->len) : -1;
-        if (j >= 0 && nw->skills[j].level == s->level && !rebrief)
+    /* A matching posting stays when its code, or its skill with its level,
+     * stays in the same region under the same brief. */
+    for (uint32_t i = 0; mold && i < mold->n_occ; i++) {
+        const ix_str_t *o = &mold->occ[i];
+        if (!ixk_has_minor(o->len) ||
+            (mnew && !mmoved && !rebrief && find_occ(mnew, o->p, o->len) >= 0))
+            continue;
+        vlen = ixk_minor_val(val, kind, docno, o->p, o->len, ob);
+        TRY(ix_dup_del(t, kb, ixk_minor(kb, kind, o->p, mold->region),
+                       val, vlen, IXK_MINOR_SLOT));
+    }
+    for (uint32_t i = 0; mnew && i < mnew->n_occ; i++) {
+        const ix_str_t *o = &mnew->occ[i];
+        if (!ixk_has_minor(o->len) ||
+            (mold && !mmoved && !rebrief && find_occ(mold, o->p, o->len) >= 0))
+            continue;
+        vlen = ixk_minor_val(val, kind, docno, o->p, o->len, nb);
+        TRY(ix_dup_put(t, kb, ixk_minor(kb, kind, o->p, mnew->region),
+                       val, vlen, IXK_MINOR_SLOT));
+    }
+    for (uint32_t i = 0; mold && i < mold->n_skills; i++) {
+        const ix_dskill_t *s = &mold->skills[i];
+        int j = mnew && !mmoved ? find_skill(mnew, s->p, s->len) : -1;
+        if (j >= 0 && mnew->skills[j].level == s->level && !rebrief)
             continue;
         vlen = ixk_skill_val(val, kind, docno, s->level, ob);
-        TRY(ix_dup_del(t, kb, ixk_skill(kb, kind, s->p, s->len, old->region),
+        TRY(ix_dup_del(t, kb, ixk_skill(kb, kind, s->p, s->len, mold->region),
                        val, vlen, IXK_SKILL_SLOT));
     }
-    for (uint32_t i = 0; nw && i < nw->n_skills; i++) {
-        const ix_dskill_t *s = &nw->skills[i];
-        int j = old && !moved ? find_skill(old, s->p, s->len) : -1;
-        if (j >= 0 && old->skills[j].level == s->level && !rebrief)
+    for (uint32_t i = 0; mnew && i < mnew->n_skills; i++) {
+        const ix_dskill_t *s = &mnew->skills[i];
+        int j = mold && !mmoved ? find_skill(mold, s->p, s->len) : -1;
+        if (j >= 0 && mold->skills[j].level == s->level && !rebrief)
             continue;
         vlen = ixk_skill_val(val, kind, docno, s->level, nb);
-        TRY(ix_dup_put(t, kb, ixk_skill(kb, kind, s->p, s->len, nw->region),
+        TRY(ix_dup_put(t, kb, ixk_skill(kb, kind, s->p, s->len, mnew->region),
                        val, vlen, IXK_SKILL_SLOT));
     }
 #undef TRY

@@ -351,6 +351,54 @@ brief_bytes(const mdoc_t *m, uint8_t *out)
     return 21;
 }
 
+/* The skill and minor-group postings of a model doc as docs/storage.md
+ * lays them out, whether or not its brief is open. */
+static void
+matching_entries(const mdoc_t *m, kv_t *match, size_t *nm)
+{
+    uint8_t key[96], val[40];
+    /* Values: docno, then the level (skills) or the tail padded with NUL
+     * to 3 (minor groups), then the brief. */
+    be64(val, m->docno);
+    size_t bl = brief_bytes(m, val + 11);
+    key[1] = m->kind;
+    for (int j = 0; j < m->nocc; j++) {
+        const char *o = occ_vocab[m->occ[j]];
+        size_t ol = strlen(o);
+        /* Minor group: codes of 7 or 10 bytes only. */
+        if (ol != 7 && ol != 10)
+            continue;
+        key[0] = 'M';
+        memcpy(key + 2, o, 7);
+        memcpy(key + 9, m->region, 6);
+        memset(val + 8, 0, 3);
+        memcpy(val + 8, o + 7, ol - 7);
+        add(match, nm, key, 15, val, 11 + bl);
+    }
+    for (int j = 0; j < m->nsk; j++) {
+        size_t sl = strlen(skill_vocab[m->sk[j]]);
+        key[0] = 'K';
+        memcpy(key + 2, skill_vocab[m->sk[j]], sl);
+        key[2 + sl] = 0;
+        memcpy(key + 3 + sl, m->region, 6);
+        uint8_t sv[40];
+        memcpy(sv, val, 8);
+        sv[8] = m->lvl[j];
+        memcpy(sv + 9, val + 11, bl);
+        add(match, nm, key, 9 + sl, sv, 9 + bl);
+    }
+}
+
+/* Whether a model doc's brief is open: only then has it matching
+ * postings. */
+static bool
+brief_open(const mdoc_t *m)
+{
+    uint8_t b[40];
+    brief_bytes(m, b);
+    return b[0] != 0;
+}
+
 /* Every posting and counter the model calls for, built from the layout in
  * docs/storage.md without the index's own key builders. */
 static void
@@ -364,12 +412,8 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *match, size_t *nm,
             mdoc_t *m = &md->d[k][i];
             if (!m->live)
                 continue;
-            uint8_t key[96], dn[8], val[40];
+            uint8_t key[96], dn[8];
             be64(dn, m->docno);
-            /* Match values: docno, then the level (skills) or the tail
-             * padded with NUL to 3 (minor groups), then the brief. */
-            memcpy(val, dn, 8);
-            size_t bl = brief_bytes(m, val + 11);
             key[1] = m->kind;
             key[0] = 'R';
             memcpy(key + 2, m->region, 6);
@@ -386,36 +430,17 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *match, size_t *nm,
             }
             for (int j = 0; j < m->nocc; j++) {
                 const char *o = occ_vocab[m->occ[j]];
-                size_t ol = strlen(o);
                 key[0] = 'O';
                 memset(key + 2, 0, 10);
-                memcpy(key + 2, o, ol);
+                memcpy(key + 2, o, strlen(o));
                 memcpy(key + 12, dn, 8);
                 add(post, np, key, 20, NULL, 0);
-                /* Minor group: codes of 7 or 10 bytes only. */
-                if (ol == 7 || ol == 10) {
-                    key[0] = 'M';
-                    memcpy(key + 2, o, 7);
-                    memcpy(key + 9, m->region, 6);
-                    memset(val + 8, 0, 3);
-                    memcpy(val + 8, o + 7, ol - 7);
-                    add(match, nm, key, 15, val, 11 + bl);
-                }
             }
-            for (int j = 0; j < m->nsk; j++) {
-                size_t sl = strlen(skill_vocab[m->sk[j]]);
-                key[0] = 'K';
-                memcpy(key + 2, skill_vocab[m->sk[j]], sl);
-                key[2 + sl] = 0;
-                memcpy(key + 3 + sl, m->region, 6);
-                uint8_t sv[40];
-                memcpy(sv, dn, 8);
-                sv[8] = m->lvl[j];
-                memcpy(sv + 9, val + 11, bl);
-                add(match, nm, key, 9 + sl, sv, 9 + bl);
+            if (brief_open(m))
+                matching_entries(m, match, nm);
+            for (int j = 0; j < m->nsk; j++)
                 if (m->matchable)
                     df[k][m->sk[j]]++;
-            }
             tot[k]++;
             open[k] += m->matchable;
         }
@@ -1137,6 +1162,101 @@ Test(store, open_refuses_another_format_version)
     cr_assert_eq(ix_open(dir, &o, &e2), -EPROTO);
     jt_scratch_remove(NULL, dir);
     env = jt_scratch_new(dir, "ixstore");
+}
+
+/* Closed vacancies enough for the upgrade to take several transactions. */
+#define UPGRADE_CLOSED 4500
+
+/* A store of format 11 held the matching postings of closed records too:
+ * opening it deletes them (in several transactions), keeps everything
+ * else, and writes version 12. */
+Test(store, a_format_11_store_is_upgraded_in_place)
+{
+    static model_t md;
+    static mdoc_t closed[UPGRADE_CLOSED];
+    memset(&md, 0, sizeof md);
+    srand(11);
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < NIDS; i++) {
+            random_doc(&md.d[k][i], k == 0 ? IX_VACANCY : IX_WORKER, i);
+            cr_assert_eq(put_model(t, &md.d[k][i], NULL), 0);
+        }
+    for (int i = 0; i < UPGRADE_CLOSED; i++) {
+        random_doc(&closed[i], IX_VACANCY, 1000 + i);
+        closed[i].status = 1;
+        closed[i].matchable = false;
+        cr_assert_eq(put_model(t, &closed[i], NULL), 0);
+    }
+    cr_assert_eq(ix_write_commit(t), 0);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < NIDS; i++)
+            note_docno(&md.d[k][i]);
+    for (int i = 0; i < UPGRADE_CLOSED; i++)
+        note_docno(&closed[i]);
+
+    /* What format 11 held: every record's matching postings. */
+    static kv_t eleven[(2 * NIDS + UPGRADE_CLOSED) * 12];
+    size_t n11 = 0, n_closed = 0;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < NIDS; i++)
+            matching_entries(&md.d[k][i], eleven, &n11);
+    for (int i = 0; i < UPGRADE_CLOSED; i++)
+        matching_entries(&closed[i], eleven, &n11);
+    ix_close(env);
+    env = NULL;
+    MDB_env *e;
+    MDB_txn *txn;
+    MDB_dbi match, meta;
+    cr_assert_eq(mdb_env_create(&e), 0);
+    mdb_env_set_maxdbs(e, 16);
+    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
+    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    for (size_t i = 0; i < n11; i++) {
+        MDB_val k = {eleven[i].kl, eleven[i].k}, v = {eleven[i].vl, eleven[i].v};
+        int rc = mdb_put(txn, match, &k, &v, MDB_NODUPDATA);
+        cr_assert(rc == 0 || rc == MDB_KEYEXIST, "%s", mdb_strerror(rc));
+        n_closed += rc == 0;
+    }
+    uint8_t ver = 11;
+    MDB_val vk = {7, "version"}, vv = {1, &ver};
+    cr_assert_eq(mdb_put(txn, meta, &vk, &vv, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(e);
+    cr_assert_gt(n_closed, 2000, "closed records' postings added: %zu", n_closed);
+
+    env = jt_scratch_open(dir);
+    cr_assert_eq(ix_upgraded_from(env), 11);
+    char rep[512];
+    cr_assert_eq(check_now(rep, sizeof rep), 0, "%s", rep);
+    ix_stats_t st;
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    cr_assert_eq(ix_stats(t, &st), 0);
+    ix_read_end(t);
+    cr_assert_eq(st.vacancies, NIDS + UPGRADE_CLOSED, "no record lost");
+
+    /* What is left in match is exactly the open records' postings. */
+    static kv_t post[2 * NIDS * 24], want[2 * NIDS * 24], cnt[64];
+    size_t np, nm, nc;
+    expected(&md, post, &np, want, &nm, cnt, &nc);
+    ix_close(env);
+    env = NULL;
+    cr_assert_eq(mdb_env_create(&e), 0);
+    mdb_env_set_maxdbs(e, 16);
+    cr_assert_eq(mdb_env_open(e, dir, MDB_RDONLY, 0664), 0);
+    cr_assert_eq(mdb_txn_begin(e, NULL, MDB_RDONLY, &txn), 0);
+    compare_dbi(txn, "match", want, nm);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    cr_assert_eq(mdb_get(txn, meta, &vk, &vv), 0);
+    cr_assert_eq(vv.mv_size, 1);
+    cr_assert_eq(*(const uint8_t *)vv.mv_data, 12);
+    mdb_txn_abort(txn);
+    mdb_env_close(e);
+    env = jt_scratch_open(dir);
+    cr_assert_eq(ix_upgraded_from(env), 0, "upgraded once");
 }
 
 Test(store, open_errors)
