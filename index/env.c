@@ -109,16 +109,14 @@ ix_strerror(int err)
  * transaction may dirty. */
 #define UPGRADE_BATCH 2000
 
-/* Deletes the skill and minor-group postings of one doc whose brief is
+/* Deletes the skill and minor-group postings of one doc whose brief b is
  * not open (a format 11 store has them; format 12 keeps none). */
 static int
 drop_matching_postings(MDB_txn *txn, MDB_dbi match, uint8_t kind,
-                       uint64_t docno, const ix_docview_t *v)
+                       uint64_t docno, const ix_docview_t *v, const ix_brief_t *b)
 {
-    ix_brief_t b;
     uint8_t brief[IXK_BRIEF_VACANCY], key[IXK_MAX], val[IXK_VAL_MAX];
-    ix_brief_of(kind, v, &b);
-    ixk_brief_put(brief, kind, &b);
+    ixk_brief_put(brief, kind, b);
     MDB_val k, d;
     int rc = 0;
     for (uint32_t i = 0; i < v->n_occ && (rc == 0 || rc == MDB_NOTFOUND); i++) {
@@ -176,7 +174,7 @@ upgrade_from_11(ix_env_t *e)
             ix_brief_of(kb[0], &v, &b);
             if (b.open)
                 continue;
-            if ((rc = drop_matching_postings(txn, e->match, kb[0], ixk_get_be64(kb + 1), &v)) != 0)
+            if ((rc = drop_matching_postings(txn, e->match, kb[0], ixk_get_be64(kb + 1), &v, &b)) != 0)
                 break;
             dropped++;
         }
