@@ -1,0 +1,167 @@
+/* test_upgrade.c - the daemon started on a store of format 11, which kept
+ * the matching postings of closed records, upgrades it in place: it says
+ * so, the store checks clean, and matching answers as before.
+ *
+ * A format 11 store is made from a format 12 one: the closed vacancy's
+ * matching postings, saved while it was open, are put back with the open
+ * byte of their brief cleared (docs/storage.md: a skill value is docno (8),
+ * level (1), brief; a minor-group value docno (8), tail (3), brief; the
+ * brief starts with open), and the version is set to 11.
+ */
+#include <criterion/criterion.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "index.h"
+#include "wire.h"
+
+#define SAVED_MAX 16
+
+typedef struct saved {
+    uint8_t key[128], val[64];
+    size_t klen, vlen;
+} saved_t;
+
+static MDB_env *
+raw_open(const char *dir, MDB_txn **txn)
+{
+    MDB_env *e;
+    cr_assert_eq(mdb_env_create(&e), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(e, 16), 0);
+    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
+    cr_assert_eq(mdb_txn_begin(e, NULL, 0, txn), 0);
+    return e;
+}
+
+/* The matching postings of vacancy id, as stored. */
+static size_t
+save_postings(const char *dir, const char *id, saved_t *out)
+{
+    MDB_txn *txn;
+    MDB_env *e = raw_open(dir, &txn);
+    MDB_dbi ids, match;
+    cr_assert_eq(mdb_dbi_open(txn, "ids", 0, &ids), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
+    uint8_t idkey[64];
+    idkey[0] = IX_VACANCY;
+    memcpy(idkey + 1, id, strlen(id));
+    MDB_val k = {1 + strlen(id), idkey}, v;
+    cr_assert_eq(mdb_get(txn, ids, &k, &v), 0);
+    cr_assert_eq(v.mv_size, 8);
+    uint8_t docno[8];
+    memcpy(docno, v.mv_data, 8);
+    MDB_cursor *c;
+    cr_assert_eq(mdb_cursor_open(txn, match, &c), 0);
+    size_t n = 0;
+    int rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (memcmp(v.mv_data, docno, 8) != 0)
+            continue;
+        cr_assert_lt(n, SAVED_MAX);
+        cr_assert_leq(k.mv_size, sizeof out[n].key);
+        cr_assert_leq(v.mv_size, sizeof out[n].val);
+        memcpy(out[n].key, k.mv_data, k.mv_size);
+        memcpy(out[n].val, v.mv_data, v.mv_size);
+        out[n].klen = k.mv_size;
+        out[n].vlen = v.mv_size;
+        n++;
+    }
+    cr_assert_eq(rc, MDB_NOTFOUND);
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    mdb_env_close(e);
+    return n;
+}
+
+/* Puts the saved postings back as format 11 held them for a closed
+ * record, and sets the version to 11. */
+static void
+make_format_11(const char *dir, saved_t *s, size_t n)
+{
+    MDB_txn *txn;
+    MDB_env *e = raw_open(dir, &txn);
+    MDB_dbi match, meta;
+    cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    for (size_t i = 0; i < n; i++) {
+        size_t brief = s[i].key[0] == 'K' ? 9 : 11;
+        cr_assert_eq(s[i].val[brief], 1, "stored while open");
+        s[i].val[brief] = 0;
+        MDB_val k = {s[i].klen, s[i].key}, v = {s[i].vlen, s[i].val};
+        cr_assert_eq(mdb_put(txn, match, &k, &v, MDB_NODUPDATA), 0,
+                     "format 12 keeps no posting of a closed record");
+    }
+    uint8_t ver = 11;
+    MDB_val k = {7, "version"}, v = {1, &ver};
+    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(e);
+}
+
+/* The ids match.vacancies gives worker w-1, comma-separated. */
+static const char *
+matches_of_w1(jm_client_t *c)
+{
+    static char ids[256];
+    jm_reply_t *r = jt_call_json(c, "match.vacancies", "{\"worker\": \"w-1\"}");
+    jt_expect_ok(r, "match.vacancies");
+    const msgpack_object *m = jt_need(&r->result, "matches");
+    cr_assert_eq(m->type, MSGPACK_OBJECT_ARRAY);
+    ids[0] = '\0';
+    for (uint32_t i = 0; i < m->via.array.size; i++) {
+        if (i > 0)
+            strcat(ids, ",");
+        strncat(ids, jt_get_str(&m->via.array.ptr[i], "id"), 32);
+    }
+    jm_reply_free(r);
+    return ids;
+}
+
+Test(upgrade, a_format_11_store_is_upgraded_at_start, .timeout = 60)
+{
+    const char *const info[] = {"--log-level", "info", NULL};
+    jt_daemon_t *d = jt_daemon_start_logged(NULL, info);
+    jm_client_t *c = jt_connect_admin(d);
+    jt_put_vacancy(c, "v-1", "110105", "6-05-02-03", "weld:3");
+    jt_put_vacancy(c, "v-2", "110105", "6-05-02-03", "weld:3,cook:2");
+    jt_put_worker(c, "w-1", "110105", "6-05-02-03", "weld:3,cook:2");
+    cr_assert_str_eq(matches_of_w1(c), "v-2,v-1");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    saved_t saved[SAVED_MAX];
+    size_t n = save_postings(d->dir, "v-2", saved);
+    cr_assert_eq(n, 3, "two skills and the minor group 6-05-02");
+
+    cr_assert_eq(jt_daemon_restart(d), -1);
+    c = jt_connect_admin(d);
+    jm_reply_t *r = jt_call_json(c, "vacancy.close", "{\"id\": \"v-2\"}");
+    jt_expect_ok(r, "vacancy.close");
+    jm_reply_free(r);
+    cr_assert_str_eq(matches_of_w1(c), "v-1");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0);
+
+    make_format_11(d->dir, saved, n);
+    cr_assert_eq(jt_daemon_restart(d), -1);
+    char *log = jt_daemon_log(d);
+    cr_assert(strstr(log, "store upgraded in place from format 11"), "log: %s", log);
+    free(log);
+    c = jt_connect_admin(d);
+    jt_expect_check_clean(c, "the upgraded store");
+    cr_assert_str_eq(matches_of_w1(c), "v-1");
+    cr_assert_eq(jt_admin_count(c, "vacancies"), 2, "no record lost");
+    jm_close(c);
+
+    /* Upgraded once: the next start says nothing of it. */
+    cr_assert_eq(jt_daemon_restart(d), 0);
+    log = jt_daemon_log(d);
+    char *first = strstr(log, "upgraded in place");
+    cr_assert(first && !strstr(first + 1, "upgraded in place"), "log: %s", log);
+    free(log);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
