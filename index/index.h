@@ -272,19 +272,35 @@ typedef struct ix_brief {
     uint8_t category;         /* worker */
 } ix_brief_t;
 
-/* A skill posting as the scans hand it over: the record, the level it
- * holds or requires, its brief. */
-typedef struct ix_skill_posting {
-    uint64_t docno;
-    ix_brief_t brief;
-    uint8_t level;
-} ix_skill_posting_t;
-
 /* Skill postings come in runs of one region, so that the matcher judges
- * many in one tight loop. */
+ * many in one tight loop, and field by field: posting i of a run is the
+ * record docno[i], the level it holds or requires level[i], and the brief
+ * fields at i (ix_skill_run_brief), so that a loop over one field reads
+ * consecutive values and the compiler can run it in vector registers.
+ * Only the brief fields of the run's kind are set (ix_brief_t says which). */
 #define IX_SKILL_RUN_MAX 64
+typedef struct ix_skill_run {
+    uint8_t kind;                           /* IX_VACANCY or IX_WORKER */
+    uint32_t n;
+    uint64_t docno[IX_SKILL_RUN_MAX];
+    int64_t expires[IX_SKILL_RUN_MAX];      /* vacancy */
+    uint32_t wage[IX_SKILL_RUN_MAX];
+    uint32_t occupation[IX_SKILL_RUN_MAX];  /* vacancy */
+    uint16_t birth_year[IX_SKILL_RUN_MAX];  /* worker */
+    uint8_t level[IX_SKILL_RUN_MAX];
+    uint8_t open[IX_SKILL_RUN_MAX];
+    uint8_t education[IX_SKILL_RUN_MAX];
+    uint8_t age_min[IX_SKILL_RUN_MAX];      /* vacancy */
+    uint8_t age_max[IX_SKILL_RUN_MAX];      /* vacancy */
+    uint8_t priority_mask[IX_SKILL_RUN_MAX];/* vacancy */
+    uint8_t category[IX_SKILL_RUN_MAX];     /* worker */
+} ix_skill_run_t;
+
+/* The brief of posting i of a run. */
+void ix_skill_run_brief(const ix_skill_run_t *run, uint32_t i, ix_brief_t *b);
+
 typedef int (*ix_skill_cb)(void *ctx, const char region[6],
-                           const ix_skill_posting_t *run, size_t n);
+                           const ix_skill_run_t *run);
 typedef int (*ix_minor_cb)(void *ctx, uint64_t docno, const char region[6],
                            const char *code, uint32_t code_len,
                            const ix_brief_t *brief);

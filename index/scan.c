@@ -58,15 +58,31 @@ emit(const walk_t *w, const uint8_t *region, const uint8_t *vals,
     for (size_t off = 0; off < n * w->vlen; off += 64)
         __builtin_prefetch(vals + off);
     if (w->skill_cb) {
-        ix_skill_posting_t run[IX_SKILL_RUN_MAX];
+        ix_skill_run_t run;
+        run.kind = w->kind;
         while (n > 0) {
-            size_t m = n < IX_SKILL_RUN_MAX ? n : IX_SKILL_RUN_MAX;
-            for (size_t i = 0; i < m; i++, vals += w->vlen) {
-                run[i].docno = ixk_get_be64(vals);
-                run[i].level = vals[8];
-                ixk_brief_get(vals + IXK_SKILL_BRIEF, w->kind, &run[i].brief);
+            uint32_t m = n < IX_SKILL_RUN_MAX ? (uint32_t)n : IX_SKILL_RUN_MAX;
+            run.n = m;
+            for (uint32_t i = 0; i < m; i++, vals += w->vlen) {
+                ix_brief_t b;
+                ixk_brief_get(vals + IXK_SKILL_BRIEF, w->kind, &b);
+                run.docno[i] = ixk_get_be64(vals);
+                run.level[i] = vals[8];
+                run.open[i] = b.open;
+                run.wage[i] = b.wage;
+                run.education[i] = b.education;
+                if (w->kind == IX_VACANCY) {
+                    run.expires[i] = b.expires;
+                    run.occupation[i] = b.occupation;
+                    run.age_min[i] = b.age_min;
+                    run.age_max[i] = b.age_max;
+                    run.priority_mask[i] = b.priority_mask;
+                } else {
+                    run.birth_year[i] = b.birth_year;
+                    run.category[i] = b.category;
+                }
             }
-            int ret = w->skill_cb(w->ctx, rg, run, m);
+            int ret = w->skill_cb(w->ctx, rg, &run);
             if (ret != 0)
                 return ret;
             n -= m;
@@ -85,6 +101,25 @@ emit(const walk_t *w, const uint8_t *region, const uint8_t *vals,
             return ret;
     }
     return 0;
+}
+
+void
+ix_skill_run_brief(const ix_skill_run_t *run, uint32_t i, ix_brief_t *b)
+{
+    memset(b, 0, sizeof *b);
+    b->open = run->open[i];
+    b->wage = run->wage[i];
+    b->education = run->education[i];
+    if (run->kind == IX_VACANCY) {
+        b->expires = run->expires[i];
+        b->occupation = run->occupation[i];
+        b->age_min = run->age_min[i];
+        b->age_max = run->age_max[i];
+        b->priority_mask = run->priority_mask[i];
+    } else {
+        b->birth_year = run->birth_year[i];
+        b->category = run->category[i];
+    }
 }
 
 /* A walk over one term's postings within a region prefix, a key (one

@@ -266,18 +266,18 @@ typedef struct hits {
 } hits_t;
 
 static int
-on_skill(void *ctx, const char region[6], const ix_skill_posting_t *run, size_t n)
+on_skill(void *ctx, const char region[6], const ix_skill_run_t *run)
 {
     hits_t *hs = ctx;
-    cr_assert(n >= 1 && n <= IX_SKILL_RUN_MAX, "a run of %zu postings", n);
-    for (size_t i = 0; i < n; i++) {
+    cr_assert(run->n >= 1 && run->n <= IX_SKILL_RUN_MAX, "a run of %u postings", run->n);
+    for (uint32_t i = 0; i < run->n; i++) {
         cr_assert_lt(hs->n, HITS_MAX);
         hit_t *h = &hs->h[hs->n++];
         memset(h, 0, sizeof *h);
         memcpy(h->region, region, 6);
-        h->docno = run[i].docno;
-        h->level = run[i].level;
-        h->brief = run[i].brief;
+        h->docno = run->docno[i];
+        h->level = run->level[i];
+        ix_skill_run_brief(run, i, &h->brief);
     }
     hs->runs++;
     if (hs->stop_after && hs->runs == hs->stop_after)
