@@ -220,6 +220,46 @@ typedef struct term {
     float part[8];        /* a skill's contribution by the candidate's level */
 } term_t;
 
+/* What rules 1-5 and the filters a brief can decide ask of a candidate,
+ * taken from the probe and the query once per query; the probe's fields
+ * are those of match.vacancies (a worker) or match.workers (a vacancy). */
+typedef struct brief_limits {
+    int64_t as_of;
+    int64_t min_wage;          /* filter of match.vacancies; <= 0 = off */
+    uint32_t wage_min;         /* a worker probe's wish */
+    uint32_t wage_max;         /* a vacancy probe's offer; 0 = negotiable */
+    int age;                   /* a worker probe's age at as_of */
+    int year;                  /* the calendar year of as_of (UTC) */
+    int age_min, age_max;      /* a vacancy probe's bounds; 0 = none */
+    int category;              /* filter of match.workers; -1 = off */
+    uint8_t education;         /* the probe's education (minimum, for a vacancy) */
+} brief_limits_t;
+
+/* Rules 1-5 on a vacancy's brief fields, and on a worker's. Each rule is
+ * a term of one expression with no branch: a walk reads many postings
+ * that fail them, in no order a branch predictor could learn, and loops
+ * over arrays of them vectorize. */
+static inline bool
+vacancy_passes(const brief_limits_t *l, uint8_t open, int64_t expires, uint32_t wage,
+               uint8_t education, uint8_t age_min, uint8_t age_max)
+{
+    return (open != 0) & ((expires == 0) | (expires > l->as_of)) &
+           ((wage == 0) | (l->wage_min <= wage)) & (education <= l->education) &
+           ((age_min == 0) | (l->age >= age_min)) & ((age_max == 0) | (l->age <= age_max)) &
+           ((l->min_wage <= 0) | (wage == 0) | (wage >= l->min_wage));
+}
+
+static inline bool
+worker_passes(const brief_limits_t *l, uint8_t open, uint32_t wage, uint16_t birth_year,
+              uint8_t education, uint8_t category)
+{
+    int age = l->year - (int)birth_year;
+    return (open != 0) & ((l->wage_max == 0) | (wage <= l->wage_max)) &
+           (l->education <= education) & ((l->age_min == 0) | (age >= l->age_min)) &
+           ((l->age_max == 0) | (age <= l->age_max)) &
+           ((l->category < 0) | (category == l->category));
+}
+
 typedef struct search {
     ix_txn_t *txn;
     acc_table_t *table;        /* the current county's candidates */
@@ -237,8 +277,7 @@ typedef struct search {
     uint8_t priority_max;      /* tenths: the priority bonus possible */
     bool completing;           /* postings only add to candidates met before */
     double county_bar;         /* margined: a bar from the county's candidates so far */
-    int probe_age;             /* match.vacancies: the worker's age at as_of */
-    int year;                  /* the calendar year of as_of (UTC) */
+    brief_limits_t limits;     /* what rules 1-5 ask of a candidate's brief */
     uint32_t filter_occ;       /* the occupation filter as digits */
     /* The probe worker's codes as digits cut to each level (UINT32_MAX
      * where the code is shorter), so that a vacancy's code is compared with
@@ -269,32 +308,18 @@ bonus_tenths(const search_t *s, uint32_t vocc)
 }
 
 /* Rules 1-5 (the scope is the scan's prefix) and the extra filters that
- * a brief can decide. Each rule is a term of one expression with no
- * branch: a walk reads many postings that fail them, in no order a branch
- * predictor could learn. */
+ * a brief can decide. */
 static inline bool
 brief_passes(const search_t *s, const ix_brief_t *b)
 {
-    const en_party_t *p = s->probe;
     const en_match_filters_t *f = &s->q->filters;
-    if (s->searched == IX_VACANCY) {
-        bool ok = (b->open != 0) &
-                  ((b->expires == 0) | (b->expires > s->q->as_of)) &
-                  ((b->wage == 0) | (p->m.wage_min <= b->wage)) &
-                  (b->education <= p->m.education) &
-                  ((b->age_min == 0) | (s->probe_age >= b->age_min)) &
-                  ((b->age_max == 0) | (s->probe_age <= b->age_max)) &
-                  ((f->min_wage <= 0) | (b->wage == 0) | (b->wage >= f->min_wage));
-        return ok && (!f->occupation.ptr ||
-                      cut_digits(b->occupation, PR_OCCUPATION_LEN, f->occupation.len) == s->filter_occ);
-    }
-    int age = s->year - (int)b->birth_year;
-    return (b->open != 0) &
-           ((p->m.wage_max == 0) | (b->wage <= p->m.wage_max)) &
-           (p->m.education <= b->education) &
-           ((p->m.age_min == 0) | (age >= p->m.age_min)) &
-           ((p->m.age_max == 0) | (age <= p->m.age_max)) &
-           ((f->category < 0) | (b->category == f->category));
+    if (s->searched == IX_WORKER)
+        return worker_passes(&s->limits, b->open, b->wage, b->birth_year, b->education,
+                             b->category);
+    return vacancy_passes(&s->limits, b->open, b->expires, b->wage, b->education, b->age_min,
+                          b->age_max) &&
+           (!f->occupation.ptr ||
+            cut_digits(b->occupation, PR_OCCUPATION_LEN, f->occupation.len) == s->filter_occ);
 }
 
 /* The accumulator of a candidate whose brief passed rules 1-5 (the brief
@@ -344,47 +369,28 @@ contribution(const search_t *s, const term_t *t, uint8_t level)
     return level > 0 && level < 8 ? t->part[level] : skill_part(s, t, level);
 }
 
-/* brief_passes for every posting of a run, into ok[]: the same terms,
- * one loop over the run's arrays per kind, which the compiler runs in
- * vector registers (with AVX2 where the processor has it: the expiry is
- * 64 bits wide). */
+/* brief_passes for every posting of a run, into ok[]: a loop over the
+ * run's arrays, which the compiler runs in vector registers (with AVX2
+ * where the processor has it: the expiry is 64 bits wide). */
 __attribute__((target_clones("avx2", "default"))) static void
 run_passes(const search_t *s, const ix_skill_run_t *restrict r, uint8_t *restrict ok)
 {
-    const en_party_t *p = s->probe;
+    const brief_limits_t l = s->limits;  /* a copy no store to ok[] can alias */
     const en_match_filters_t *f = &s->q->filters;
     uint32_t n = r->n;
-    if (s->searched == IX_VACANCY) {
-        int64_t as_of = s->q->as_of, min_wage = f->min_wage;
-        uint32_t wish = p->m.wage_min;
-        uint8_t education = p->m.education;
-        int age = s->probe_age;
+    if (s->searched == IX_WORKER) {
         for (uint32_t i = 0; i < n; i++)
-            ok[i] = (r->open[i] != 0) &
-                    ((r->expires[i] == 0) | (r->expires[i] > as_of)) &
-                    ((r->wage[i] == 0) | (wish <= r->wage[i])) &
-                    (r->education[i] <= education) &
-                    ((r->age_min[i] == 0) | (age >= r->age_min[i])) &
-                    ((r->age_max[i] == 0) | (age <= r->age_max[i])) &
-                    ((min_wage <= 0) | (r->wage[i] == 0) | (r->wage[i] >= min_wage));
-        if (f->occupation.ptr)
-            for (uint32_t i = 0; i < n; i++)
-                ok[i] &= cut_digits(r->occupation[i], PR_OCCUPATION_LEN, f->occupation.len) ==
-                         s->filter_occ;
+            ok[i] = worker_passes(&l, r->open[i], r->wage[i], r->birth_year[i],
+                                  r->education[i], r->category[i]);
         return;
     }
-    uint32_t wage_max = p->m.wage_max;
-    uint8_t education = p->m.education;
-    int year = s->year, age_min = p->m.age_min, age_max = p->m.age_max, category = f->category;
-    for (uint32_t i = 0; i < n; i++) {
-        int age = year - (int)r->birth_year[i];
-        ok[i] = (r->open[i] != 0) &
-                ((wage_max == 0) | (r->wage[i] <= wage_max)) &
-                (education <= r->education[i]) &
-                ((age_min == 0) | (age >= age_min)) &
-                ((age_max == 0) | (age <= age_max)) &
-                ((category < 0) | (r->category[i] == category));
-    }
+    for (uint32_t i = 0; i < n; i++)
+        ok[i] = vacancy_passes(&l, r->open[i], r->expires[i], r->wage[i], r->education[i],
+                               r->age_min[i], r->age_max[i]);
+    if (f->occupation.ptr)
+        for (uint32_t i = 0; i < n; i++)
+            ok[i] &= cut_digits(r->occupation[i], PR_OCCUPATION_LEN, f->occupation.len) ==
+                     s->filter_occ;
 }
 
 static int
@@ -1014,8 +1020,19 @@ en_match_run(ix_txn_t *txn, const en_match_query_t *q, en_match_result_t *out)
          (int64_t)probe->m.headcount - (int64_t)probe->filled <= 0))
         goto done;
 
-    s->year = en_utc_year(q->as_of);
-    s->probe_age = s->year - (int)probe->m.birth_year;
+    int year = en_utc_year(q->as_of);
+    s->limits = (brief_limits_t){
+        .as_of = q->as_of,
+        .min_wage = q->filters.min_wage,
+        .wage_min = probe->m.wage_min,
+        .wage_max = probe->m.wage_max,
+        .age = year - (int)probe->m.birth_year,
+        .year = year,
+        .age_min = probe->m.age_min,
+        .age_max = probe->m.age_max,
+        .category = q->filters.category,
+        .education = probe->m.education,
+    };
     if (q->filters.occupation.ptr)
         s->filter_occ = code_digits(q->filters.occupation.ptr, q->filters.occupation.len);
     static const uint32_t level_len[4] = {PR_OCCUPATION_LEN, 7, 4, 1};
