@@ -1169,7 +1169,8 @@ Test(store, open_refuses_another_format_version)
 
 /* A store of format 11 held the matching postings of closed records too:
  * opening it deletes them (in several transactions), keeps everything
- * else, and writes version 12. */
+ * else, and writes version 12. A third of the closed records have lost
+ * theirs already, as an upgrade that crashed halfway leaves a store. */
 Test(store, a_format_11_store_is_upgraded_in_place)
 {
     static model_t md;
@@ -1203,7 +1204,8 @@ Test(store, a_format_11_store_is_upgraded_in_place)
         for (int i = 0; i < NIDS; i++)
             matching_entries(&md.d[k][i], eleven, &n11);
     for (int i = 0; i < UPGRADE_CLOSED; i++)
-        matching_entries(&closed[i], eleven, &n11);
+        if (i % 3 != 0)
+            matching_entries(&closed[i], eleven, &n11);
     ix_close(env);
     env = NULL;
     MDB_env *e;
