@@ -307,19 +307,26 @@ bonus_tenths(const search_t *s, uint32_t vocc)
     return best;
 }
 
+/* match.vacancies' occupation filter on a vacancy's code as digits (set:
+ * s->q->filters.occupation.ptr). */
+static inline bool
+occupation_passes(const search_t *s, uint32_t occupation)
+{
+    return cut_digits(occupation, PR_OCCUPATION_LEN, s->q->filters.occupation.len) ==
+           s->filter_occ;
+}
+
 /* Rules 1-5 (the scope is the scan's prefix) and the extra filters that
  * a brief can decide. */
 static inline bool
 brief_passes(const search_t *s, const ix_brief_t *b)
 {
-    const en_match_filters_t *f = &s->q->filters;
     if (s->searched == IX_WORKER)
         return worker_passes(&s->limits, b->open, b->wage, b->birth_year, b->education,
                              b->category);
     return vacancy_passes(&s->limits, b->open, b->expires, b->wage, b->education, b->age_min,
                           b->age_max) &&
-           (!f->occupation.ptr ||
-            cut_digits(b->occupation, PR_OCCUPATION_LEN, f->occupation.len) == s->filter_occ);
+           (!s->q->filters.occupation.ptr || occupation_passes(s, b->occupation));
 }
 
 /* The accumulator of a candidate whose brief passed rules 1-5 (the brief
@@ -376,7 +383,6 @@ __attribute__((target_clones("avx2", "default"))) static void
 run_passes(const search_t *s, const ix_skill_run_t *restrict r, uint8_t *restrict ok)
 {
     const brief_limits_t l = s->limits;  /* a copy no store to ok[] can alias */
-    const en_match_filters_t *f = &s->q->filters;
     uint32_t n = r->n;
     if (s->searched == IX_WORKER) {
         for (uint32_t i = 0; i < n; i++)
@@ -387,10 +393,9 @@ run_passes(const search_t *s, const ix_skill_run_t *restrict r, uint8_t *restric
     for (uint32_t i = 0; i < n; i++)
         ok[i] = vacancy_passes(&l, r->open[i], r->expires[i], r->wage[i], r->education[i],
                                r->age_min[i], r->age_max[i]);
-    if (f->occupation.ptr)
+    if (s->q->filters.occupation.ptr)
         for (uint32_t i = 0; i < n; i++)
-            ok[i] &= cut_digits(r->occupation[i], PR_OCCUPATION_LEN, f->occupation.len) ==
-                     s->filter_occ;
+            ok[i] &= occupation_passes(s, r->occupation[i]);
 }
 
 static int

@@ -1,9 +1,10 @@
 /* json.c - the JSON side of libjobmatch: JSON text to msgpack (through
  * yajl), msgpack objects to JSON text, and jm_call_json on top.
  *
- * msgpack to JSON is written by hand rather than through json_t because
- * jansson integers are signed 64-bit: a uint64 above INT64_MAX would lose
- * its value, and ids and counters must come out exactly as sent.
+ * msgpack to JSON is written by hand, straight from the msgpack objects:
+ * a JSON library's tree in between would hold integers as signed 64-bit
+ * (jansson's do), so a uint64 above INT64_MAX would lose its value, and
+ * ids and counters must come out exactly as sent.
  */
 #include <errno.h>
 #include <inttypes.h>
