@@ -387,7 +387,7 @@ match_args(kiosk_t *k, json_t *in, json_t **args, fault_t *f)
     const char *region = json_string_value(json_object_get(in, "region"));
     if (!region || strlen(region) != 6 || !refdata_find(&k->rd.regions, region))
         return fail(f, "region", "choose a district (a 6-digit region code of the list)");
-    long birth_year, education, wage_min, limit;
+    long birth_year = 0, education = 0, wage_min = 0, limit = 0; /* set by get_int; -O3 cannot tell */
     if (!json_object_get(in, "birth_year") || json_is_null(json_object_get(in, "birth_year")))
         return fail(f, "birth_year", "required");
     if (get_int(in, "birth_year", 1900, 2100, 0, &birth_year, f) ||

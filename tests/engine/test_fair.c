@@ -128,7 +128,7 @@ static void
 each_stable(const instance_t *in, int *match, uint32_t w,
             void (*cb)(const instance_t *, const int *, void *), void *ctx)
 {
-    if (w == in->nw) {
+    if (w == in->nw || w == MAX_W) {  /* nw <= MAX_W; the second test tells -O3 */
         if (is_stable(in, match))
             cb(in, match, ctx);
         return;
