@@ -130,10 +130,11 @@ struct ix_groups {
     char code[IXK_MINOR_WIDTH + IXK_MINOR_TAIL];
     MDB_cursor *cur;
     MDB_cursor *look;  /* for look-ups, opened at the first */
-    MDB_val look_k, look_v;  /* where ix_groups_size left it, */
-    char look_county[6];     /* on this county's key */
+    char look_at[6];   /* it sits on the term's key of this county, */
+    bool look_on;      /* when this is set */
+    MDB_val look_k, look_v;  /* ix_groups_size left it on the first */
+    bool look_set;           /* value of look_at's key, when set */
     uint8_t look_key[IXK_MAX];
-    bool look_set;
     MDB_val k, v;
     int rc;            /* MDB code of the cursor's position */
     ix_brief_t brief;
@@ -268,6 +269,40 @@ look_key(ix_groups_t *g, const char county[6], uint8_t *key)
     return 0;
 }
 
+/* Look-ups go through the counties in ascending order, so the look
+ * cursor mostly sits on the term's key of an earlier county, and the key
+ * wanted is one of the next few or absent: stepping there costs no descent
+ * from the root, which with small counties' groups (held in their node,
+ * a few keys to a page) is most of a seek. Returns 0 with look_k and
+ * look_v on the county's key and its first value, MDB_NOTFOUND when the
+ * term has no key for county, or -1 when a seek must decide. */
+#define LOOK_STEPS 4
+
+static int
+look_step(ix_groups_t *g, const char county[6])
+{
+    size_t term_len = g->w.klen - 6;
+    for (int i = 0; i < LOOK_STEPS && g->look_on && memcmp(g->look_at, county, 6) < 0; i++) {
+        MDB_val k, v;
+        int rc = mdb_cursor_get(g->look, &k, &v, MDB_NEXT_NODUP);
+        if (rc != 0 || k.mv_size != g->w.klen || memcmp(k.mv_data, g->look_key, term_len) != 0) {
+            /* Past the term's last key. */
+            g->look_on = false;
+            return rc == 0 || rc == MDB_NOTFOUND ? MDB_NOTFOUND : -1;
+        }
+        memcpy(g->look_at, (const char *)k.mv_data + term_len, 6);
+        int c = memcmp(g->look_at, county, 6);
+        if (c > 0)
+            return MDB_NOTFOUND;
+        if (c == 0) {
+            g->look_k = k;
+            g->look_v = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 int
 ix_groups_size(ix_groups_t *g, const char county[6], size_t *n)
 {
@@ -276,16 +311,18 @@ ix_groups_size(ix_groups_t *g, const char county[6], size_t *n)
     int rc = look_key(g, county, g->look_key);
     if (rc != 0)
         return rc;
-    g->look_k = (MDB_val){g->w.klen, g->look_key};
-    rc = mdb_cursor_get(g->look, &g->look_k, &g->look_v, MDB_SET);
+    rc = look_step(g, county);
+    if (rc < 0) {
+        g->look_k = (MDB_val){g->w.klen, g->look_key};
+        rc = mdb_cursor_get(g->look, &g->look_k, &g->look_v, MDB_SET);
+        g->look_on = rc == 0;
+        memcpy(g->look_at, county, 6);
+    }
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc == 0)
         rc = mdb_cursor_count(g->look, n);
-    if (rc == 0) {
-        memcpy(g->look_county, county, 6);
-        g->look_set = true;
-    }
+    g->look_set = rc == 0;
     return ix_mdb_err(rc);
 }
 
@@ -293,7 +330,7 @@ int
 ix_groups_read(ix_groups_t *g, const char county[6])
 {
     /* Usually right after ix_groups_size for the same county. */
-    if (!g->look_set || memcmp(g->look_county, county, 6) != 0) {
+    if (!g->look_set || memcmp(g->look_at, county, 6) != 0) {
         size_t n;
         int rc = ix_groups_size(g, county, &n);
         if (rc != 0 || n == 0)
@@ -317,6 +354,8 @@ ix_groups_find(ix_groups_t *g, const char county[6], uint64_t docno)
      * longer one it begins: the first posting of docno, if any. */
     MDB_val k = {g->w.klen, key}, v = {sizeof want, want};
     rc = mdb_cursor_get(g->look, &k, &v, MDB_GET_BOTH_RANGE);
+    g->look_on = rc == 0;
+    memcpy(g->look_at, county, 6);
     while (rc == 0) {
         if (v.mv_size != g->w.vlen)
             return -EIO;

@@ -515,6 +515,80 @@ verify_groups_mixed(ix_txn_t *t)
     }
 }
 
+/* Opens a walk over one term of the model, of either kind, over the
+ * whole country; want gets the brute force's postings. */
+static ix_groups_t *
+open_term(ix_txn_t *t, int k, int term, hits_t *got, hits_t *want)
+{
+    uint8_t kind = k == 0 ? IX_VACANCY : IX_WORKER;
+    ix_groups_t *g;
+    got->n = 0;
+    got->stop_after = 0;
+    if (term < NSK) {
+        brute_skill(k, term, "", want);
+        cr_assert_eq(ix_groups_skill(t, kind, skills[term], (uint32_t)strlen(skills[term]), "",
+                                     0, on_skill, got, &g), 0);
+    } else {
+        brute_minor(k, minors[term - NSK], "", want);
+        cr_assert_eq(ix_groups_minor(t, kind, minors[term - NSK], "", 0, on_minor, got, &g),
+                     0);
+    }
+    return g;
+}
+
+static size_t
+count_in(const hits_t *h, const char county[6])
+{
+    size_t n = 0;
+    for (int i = 0; i < h->n; i++)
+        n += memcmp(h->h[i].region, county, 6) == 0;
+    return n;
+}
+
+/* Group sizes asked in ascending county order, as the matcher asks them:
+ * over the model's counties and absent ones between and after them, at
+ * every stride and start (so that a look-up lands on the next group, steps
+ * over several, lands where the term has none and runs past its last),
+ * and from the first county straight to the last; each is the brute
+ * force's count, and a group read after its size gives its postings. */
+static void
+verify_group_sizes(ix_txn_t *t)
+{
+    static const char *counties[] = {"110104", "110105", "110106", "110108",
+                                     "110201", "120101", "120102", "440305",
+                                     "440306", "440401", "999999"};
+    const int nc = (int)(sizeof counties / sizeof counties[0]);
+    static hits_t got, want;
+    for (int k = 0; k < 2; k++)
+        for (int term = 0; term < NSK + NMIN; term++) {
+            for (int stride = 1; stride <= 5; stride++)
+                for (int start = 0; start < stride; start++) {
+                    ix_groups_t *g = open_term(t, k, term, &got, &want);
+                    size_t read_from = 0;
+                    for (int i = start; i < nc; i += stride) {
+                        size_t size;
+                        cr_assert_eq(ix_groups_size(g, counties[i], &size), 0);
+                        cr_assert_eq(size, count_in(&want, counties[i]),
+                                     "kind %d term %d in %s, stride %d: size %zu", k, term,
+                                     counties[i], stride, size);
+                        if (i % 3 == 0) {
+                            cr_assert_eq(ix_groups_read(g, counties[i]), 0);
+                            cr_assert_eq((size_t)got.n - read_from, size);
+                            read_from = (size_t)got.n;
+                        }
+                    }
+                    ix_groups_close(g);
+                }
+            ix_groups_t *g = open_term(t, k, term, &got, &want);
+            size_t first, last;
+            cr_assert_eq(ix_groups_size(g, regions[0], &first), 0);
+            cr_assert_eq(ix_groups_size(g, regions[NREG - 1], &last), 0);
+            cr_assert_eq(first, count_in(&want, regions[0]));
+            cr_assert_eq(last, count_in(&want, regions[NREG - 1]));
+            ix_groups_close(g);
+        }
+}
+
 /* A walk opened on a county and widened to its city, province and the
  * whole country reads, after each widening, exactly the brute force's
  * postings of that prefix; widening to a longer prefix is refused. */
@@ -595,6 +669,7 @@ Test(match_scan, scans_equal_brute_force_through_changes)
     cr_assert_eq(ix_read_begin(env, &t), 0);
     verify_scans(t);
     verify_groups_mixed(t);
+    verify_group_sizes(t);
     verify_groups_widen(t);
     ix_read_end(t);
     verify_check();
@@ -639,6 +714,7 @@ Test(match_scan, scans_equal_brute_force_through_changes)
         cr_assert_eq(ix_read_begin(env, &t), 0);
         verify_scans(t);
         verify_groups_mixed(t);
+        verify_group_sizes(t);
         verify_groups_widen(t);
         ix_read_end(t);
         verify_check();
