@@ -64,7 +64,7 @@ typedef struct finalist {
 typedef struct acc_table {
     acc_t *slots;
     uint32_t cap, gen;
-    uint32_t *used;       /* slot numbers in use, in insertion order */
+    uint32_t *used;       /* slot numbers in use (complete() reorders them) */
     uint32_t n_used;
 } acc_table_t;
 
@@ -650,41 +650,49 @@ typedef struct unread {
  * bound first. Before each term, the candidates whose bound (with the
  * terms still to come) falls below the bar are dropped; the others are
  * looked up in the term, or, when there are many, the term's group is
- * read whole, adding only to them. */
+ * read whole, adding only to them. The living stay at the front of the
+ * table's list of slots, so that each term's pass skips the dropped;
+ * *alive is their count. */
 static int
-complete(search_t *s, ix_groups_t *const *g, const char here[6], const unread_t *u)
+complete(search_t *s, ix_groups_t *const *g, const char here[6], const unread_t *u,
+         uint32_t *alive)
 {
-    const acc_table_t *t = s->table;
+    acc_table_t *t = s->table;
+    uint32_t *used = t->used;
+    uint32_t n_alive = t->n_used;
     double rest = u->bound;
     int rc = 0;
     s->completing = true;
     for (uint32_t x = u->n; x-- > 0 && rc == 0;) {
         double b = s->county_bar;
-        uint32_t alive = 0;
-        for (uint32_t i = 0; i < t->n_used; i++) {
-            acc_t *a = &t->slots[t->used[i]];
-            if (!a->dead && acc_upper(s, a) + rest < b)
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < n_alive; i++) {
+            acc_t *a = &t->slots[used[i]];
+            if (acc_upper(s, a) + rest < b) {
                 a->dead = 1;
-            alive += !a->dead;
+                continue;
+            }
+            uint32_t slot = used[i];
+            used[i] = used[kept];
+            used[kept++] = slot;
         }
-        if (alive == 0)
+        n_alive = kept;
+        if (n_alive == 0)
             break;
         s->cur = u->term[x];
         rest -= s->terms[s->cur].bound;
         size_t n;
         if ((rc = ix_groups_size(g[s->cur], here, &n)) != 0 || n == 0)
             continue;
-        if ((size_t)alive * LOOKUP_POSTINGS > n) {
+        if ((size_t)n_alive * LOOKUP_POSTINGS > n) {
             rc = ix_groups_read(g[s->cur], here);
             continue;
         }
-        for (uint32_t i = 0; i < t->n_used && rc == 0; i++) {
-            const acc_t *a = &t->slots[t->used[i]];
-            if (!a->dead)
-                rc = ix_groups_find(g[s->cur], here, a->docno);
-        }
+        for (uint32_t i = 0; i < n_alive && rc == 0; i++)
+            rc = ix_groups_find(g[s->cur], here, t->slots[used[i]].docno);
     }
     s->completing = false;
+    *alive = n_alive;
     return rc;
 }
 
@@ -696,19 +704,19 @@ flush_county(search_t *s, ix_groups_t *const *g, const char here[6], const unrea
 {
     en_match_scratch_t *sc = s->sc;
     const acc_table_t *t = s->table;
-    int rc = complete(s, g, here, u);
+    uint32_t alive;
+    int rc = complete(s, g, here, u, &alive);
     if (rc != 0)
         return rc;
-    for (uint32_t i = 0; i < t->n_used; i++) {
+    for (uint32_t i = 0; i < alive; i++) {
         const acc_t *a = &t->slots[t->used[i]];
-        if (!a->dead)
-            bar_push(s, (double)a->skill + (a->occ + a->fixed) / 10.0);
+        bar_push(s, (double)a->skill + (a->occ + a->fixed) / 10.0);
     }
     double b = margined_bar(s);
-    for (uint32_t i = 0; i < t->n_used; i++) {
+    for (uint32_t i = 0; i < alive; i++) {
         const acc_t *a = &t->slots[t->used[i]];
         double upper = acc_upper(s, a);
-        if (a->dead || upper < b)
+        if (upper < b)
             continue;
         if (s->n_fin == sc->cap_fin) {
             prune_finalists(s);
