@@ -62,11 +62,7 @@ get_subject(en_req_t *req, bool required, uint8_t *kind, pr_str_t *id)
     }
     const char *key = w ? "worker" : "vacancy";
     *kind = w ? IX_WORKER : IX_VACANCY;
-    if (pr_get_str(args, key, key, PR_REQUIRED, 1, PR_ID_MAX, id, &req->err) < 0)
-        return -1;
-    if (!pr_id_valid(id->ptr, id->len))
-        return pr_fail(&req->err, PR_BAD_REQUEST, "%s: must be 1-64 bytes of [A-Za-z0-9._:-]", key);
-    return 0;
+    return pr_get_id(args, key, PR_REQUIRED, id, &req->err);
 }
 
 /* ---- alert.subscribe -------------------------------------------------------- */

@@ -54,11 +54,9 @@ en_op_audit_list(en_req_t *req)
                           .max_scan = AUDIT_LIST_MAX_SCAN};
     pr_str_t s;
     int rc;
-    if ((rc = pr_get_str(args, "worker", "worker", 0, 1, PR_ID_MAX, &s, err)) < 0)
+    if ((rc = pr_get_id(args, "worker", 0, &s, err)) < 0)
         return -1;
     if (rc == 0) {
-        if (!pr_id_valid(s.ptr, s.len))
-            return pr_fail(err, PR_BAD_REQUEST, "worker: must be 1-64 bytes of [A-Za-z0-9._:-]");
         q.subject = s.ptr;
         q.subject_len = s.len;
     }

@@ -19,16 +19,6 @@
 /* Ids one fair.register or fair.unregister may name, per kind. */
 #define FAIR_IDS_MAX 50000
 
-static int
-get_id_arg(en_req_t *req, const char *key, pr_str_t *id)
-{
-    if (pr_get_str(req->rq->args, key, key, PR_REQUIRED, 1, PR_ID_MAX, id, &req->err) < 0)
-        return -1;
-    if (!pr_id_valid(id->ptr, id->len))
-        return pr_fail(&req->err, PR_BAD_REQUEST, "%s: must be 1-64 bytes of [A-Za-z0-9._:-]", key);
-    return 0;
-}
-
 static void
 fail_no_fair(en_write_t *job, pr_str_t fair)
 {
@@ -76,7 +66,7 @@ en_op_fair_create(en_req_t *req)
     pr_str_t id, name, region = {0};
     int64_t date = 0;
     int rc;
-    if (get_id_arg(req, "id", &id) != 0)
+    if (pr_get_id(req->rq->args, "id", PR_REQUIRED, &id, &req->err) != 0)
         return -1;
     if (pr_get_str(args, "name", "name", PR_REQUIRED, 1, FAIR_NAME_MAX, &name, &req->err) < 0)
         return -1;
@@ -221,7 +211,7 @@ static int
 change_members(en_req_t *req, bool leave)
 {
     pr_str_t fair;
-    if (get_id_arg(req, "fair", &fair) != 0)
+    if (pr_get_id(req->rq->args, "fair", PR_REQUIRED, &fair, &req->err) != 0)
         return -1;
     members_job_t *d = calloc(1, sizeof *d);
     if (!d)
@@ -288,7 +278,7 @@ load_fair(en_req_t *req, ix_txn_t *txn, pr_str_t *fair, const void **value,
           size_t *len, member_list_t *m)
 {
     memset(m, 0, sizeof *m);
-    if (get_id_arg(req, "fair", fair) != 0)
+    if (pr_get_id(req->rq->args, "fair", PR_REQUIRED, fair, &req->err) != 0)
         return -1;
     int rc = ix_fair_get(txn, fair->ptr, fair->len, value, len);
     if (rc == 0)

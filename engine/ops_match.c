@@ -119,10 +119,8 @@ load_party(en_req_t *req, ix_txn_t *txn, const char *key, uint8_t kind,
            ix_record_t *rec, en_party_t *party)
 {
     pr_str_t id;
-    if (pr_get_str(req->rq->args, key, key, PR_REQUIRED, 1, PR_ID_MAX, &id, &req->err) < 0)
+    if (pr_get_id(req->rq->args, key, PR_REQUIRED, &id, &req->err) < 0)
         return -1;
-    if (!pr_id_valid(id.ptr, id.len))
-        return pr_fail(&req->err, PR_BAD_REQUEST, "%s: must be 1-64 bytes of [A-Za-z0-9._:-]", key);
     int rc = ix_get(txn, kind, id.ptr, id.len, rec);
     if (rc == -ENOENT)
         return pr_fail(&req->err, PR_NOT_FOUND, "%s %.*s not found", key, (int)id.len, id.ptr);

@@ -19,19 +19,6 @@
 #define EN_LIST_MAX 1000
 #define EN_LIST_MAX_SCAN 100000
 
-/* Reads args.id: a record id. */
-static int
-get_id(en_req_t *req, pr_str_t *id)
-{
-    if (pr_get_str(req->rq->args, "id", "id", PR_REQUIRED, 1, PR_ID_MAX, id,
-                   &req->err) != 0)
-        return -1;
-    if (!pr_id_valid(id->ptr, id->len))
-        return pr_fail(&req->err, PR_BAD_REQUEST,
-                       "id: must be 1-64 bytes of [A-Za-z0-9._:-]");
-    return 0;
-}
-
 static const msgpack_object *
 get_record_arg(en_req_t *req, const char *key)
 {
@@ -360,7 +347,7 @@ static int
 get_record(en_req_t *req, uint8_t kind)
 {
     pr_str_t id;
-    if (get_id(req, &id) != 0)
+    if (pr_get_id(req->rq->args, "id", PR_REQUIRED, &id, &req->err) != 0)
         return -1;
     ix_txn_t *txn;
     int rc = ix_read_begin(req->srv->ix, &txn);
@@ -450,7 +437,7 @@ static int
 delete_record(en_req_t *req, uint8_t kind)
 {
     pr_str_t id;
-    if (get_id(req, &id) != 0)
+    if (pr_get_id(req->rq->args, "id", PR_REQUIRED, &id, &req->err) != 0)
         return -1;
     id_job_t *d = malloc(sizeof *d);
     if (!d)
@@ -509,7 +496,7 @@ int
 en_op_vacancy_close(en_req_t *req)
 {
     pr_str_t id;
-    if (get_id(req, &id) != 0)
+    if (pr_get_id(req->rq->args, "id", PR_REQUIRED, &id, &req->err) != 0)
         return -1;
     pr_vacancy_t *v = malloc(sizeof *v);
     if (!v)

@@ -244,17 +244,6 @@ get_note(en_req_t *req, ref_job_t *d)
     return 0;
 }
 
-static int
-get_record_id(en_req_t *req, const char *key, pr_str_t *id)
-{
-    if (pr_get_str(req->rq->args, key, key, PR_REQUIRED, 1, PR_ID_MAX, id, &req->err) != 0)
-        return -1;
-    if (!pr_id_valid(id->ptr, id->len))
-        return pr_fail(&req->err, PR_BAD_REQUEST, "%s: must be 1-64 bytes of [A-Za-z0-9._:-]",
-                       key);
-    return 0;
-}
-
 static ref_job_t *
 new_job(en_req_t *req)
 {
@@ -270,8 +259,8 @@ en_op_referral_create(en_req_t *req)
     ref_job_t *d = new_job(req);
     if (!d)
         return -1;
-    if (get_record_id(req, "worker", &d->worker) != 0 ||
-        get_record_id(req, "vacancy", &d->vacancy) != 0 || get_note(req, d) != 0) {
+    if (pr_get_id(req->rq->args, "worker", PR_REQUIRED, &d->worker, &req->err) != 0 ||
+        pr_get_id(req->rq->args, "vacancy", PR_REQUIRED, &d->vacancy, &req->err) != 0 || get_note(req, d) != 0) {
         free(d);
         return -1;
     }
@@ -499,19 +488,15 @@ en_op_referral_list(en_req_t *req)
     ix_referral_query_t q = {.status = -1, .max_scan = LIST_MAX_SCAN};
     pr_str_t s;
     int rc;
-    if ((rc = pr_get_str(args, "worker", "worker", 0, 1, PR_ID_MAX, &s, err)) < 0)
+    if ((rc = pr_get_id(args, "worker", 0, &s, err)) < 0)
         return -1;
     if (rc == 0) {
-        if (!pr_id_valid(s.ptr, s.len))
-            return pr_fail(err, PR_BAD_REQUEST, "worker: must be 1-64 bytes of [A-Za-z0-9._:-]");
         q.worker = s.ptr;
         q.worker_len = s.len;
     }
-    if ((rc = pr_get_str(args, "vacancy", "vacancy", 0, 1, PR_ID_MAX, &s, err)) < 0)
+    if ((rc = pr_get_id(args, "vacancy", 0, &s, err)) < 0)
         return -1;
     if (rc == 0) {
-        if (!pr_id_valid(s.ptr, s.len))
-            return pr_fail(err, PR_BAD_REQUEST, "vacancy: must be 1-64 bytes of [A-Za-z0-9._:-]");
         q.vacancy = s.ptr;
         q.vacancy_len = s.len;
     }

@@ -36,11 +36,12 @@ ix_pending_free(ix_pending_t *p)
     memset(p, 0, sizeof *p);
 }
 
+/* A be64 value of dbi, 0 when absent. */
 static int
-meta_u64(ix_txn_t *t, const void *key, size_t klen, uint64_t *out)
+get_u64(ix_txn_t *t, MDB_dbi dbi, const void *key, size_t klen, uint64_t *out)
 {
     MDB_val k = {klen, (void *)key}, v;
-    int rc = mdb_get(t->txn, t->env->meta, &k, &v);
+    int rc = mdb_get(t->txn, dbi, &k, &v);
     *out = 0;
     if (rc == MDB_NOTFOUND)
         return 0;
@@ -71,14 +72,14 @@ ix_pending_load(ix_txn_t *t)
     int rc;
     for (int i = 0; i < 2; i++) {
         size_t n = ixk_meta_docno(kb, i == 0 ? IX_VACANCY : IX_WORKER);
-        if ((rc = meta_u64(t, kb, n, &p->next_docno[i])) != 0)
+        if ((rc = get_u64(t, t->env->meta, kb, n, &p->next_docno[i])) != 0)
             return ix_fail(t, rc);
         /* docno 0 is never handed out, so a stored docno is always > 0. */
         if (p->next_docno[i] == 0)
             p->next_docno[i] = 1;
     }
-    if ((rc = meta_u64(t, seq_key, 3, &p->seq)) != 0 ||
-        (rc = meta_u64(t, aseq_key, 4, &p->aseq)) != 0)
+    if ((rc = get_u64(t, t->env->meta, seq_key, 3, &p->seq)) != 0 ||
+        (rc = get_u64(t, t->env->meta, aseq_key, 4, &p->aseq)) != 0)
         return ix_fail(t, rc);
     p->loaded = true;
     return 0;
@@ -87,17 +88,7 @@ ix_pending_load(ix_txn_t *t)
 int
 ix_counter_get(ix_txn_t *t, const uint8_t *key, size_t klen, uint64_t *out)
 {
-    MDB_val k = {klen, (void *)key}, v;
-    int rc = mdb_get(t->txn, t->env->counts, &k, &v);
-    *out = 0;
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return ix_mdb_err(rc);
-    if (v.mv_size != 8)
-        return -EIO;
-    *out = ixk_get_be64(v.mv_data);
-    return 0;
+    return get_u64(t, t->env->counts, key, klen, out);
 }
 
 /* Applies delta to a stored counter, deleting it at zero. A counter that

@@ -101,6 +101,17 @@ bool pr_id_valid(const char *s, size_t len)
     return true;
 }
 
+int pr_get_id(const msgpack_object *map, const char *key, unsigned flags, pr_str_t *out,
+              pr_error_t *err)
+{
+    int rc = pr_get_str(map, key, key, flags, 1, PR_ID_MAX, out, err);
+    if (rc != 0)
+        return rc;
+    if (!pr_id_valid(out->ptr, out->len))
+        return pr_fail(err, PR_BAD_REQUEST, "%s: must be 1-64 bytes of [A-Za-z0-9._:-]", key);
+    return 0;
+}
+
 bool pr_skill_id_valid(const char *s, size_t len)
 {
     if (len < 1 || len > PR_SKILL_ID_MAX)

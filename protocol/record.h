@@ -69,6 +69,12 @@ bool pr_occupation_valid(const char *s, size_t len);  /* D-DD-DD-DD */
  * "6", "6-05", "6-05-02" or "6-05-02-03". */
 bool pr_occupation_prefix_valid(const char *s, size_t len);
 
+/* A request argument naming a record: map[key], a string that passes
+ * pr_id_valid. Returns 0, 1 when absent and not PR_REQUIRED, or -1 with
+ * err naming key. */
+int pr_get_id(const msgpack_object *map, const char *key, unsigned flags, pr_str_t *out,
+              pr_error_t *err);
+
 typedef struct pr_skill {
     pr_str_t id;
     uint8_t level;  /* 1..5 */
