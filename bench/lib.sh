@@ -24,7 +24,8 @@ verdict() { # verdict VALUE OP LIMIT
 
 # start_jobmatchd BUILD DIR [ARGS...]: starts jobmatchd on a free loopback
 # port with its data in DIR/data and its log in DIR/jobmatchd.log; waits
-# until it listens. Sets pid and addr.
+# until it listens (up to two minutes: a store of an older format is
+# upgraded before the daemon listens). Sets pid and addr.
 start_jobmatchd() {
   local build=$1 dir=$2
   shift 2
@@ -32,7 +33,7 @@ start_jobmatchd() {
   "$build/jobmatchd" --listen 127.0.0.1:0 --data "$dir/data" \
     --ready-file "$dir/ready" --log-level warn "$@" 2>>"$dir/jobmatchd.log" &
   pid=$!
-  for _ in $(seq 1 1200); do
+  for _ in $(seq 1 12000); do
     [ -s "$dir/ready" ] && break
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "jobmatchd exited; its log:" >&2
