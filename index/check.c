@@ -105,6 +105,21 @@ want_dup(report_t *r, expect_t *x, const uint8_t *key, size_t klen,
     return 0;
 }
 
+/* ix_each_match_posting's callback for check_doc: want_dup on each. */
+typedef struct want_match {
+    report_t *r;
+    expect_t *x;
+    uint64_t docno;
+} want_match_t;
+
+static int
+want_match(void *ctx, const ix_match_posting_t *p)
+{
+    const want_match_t *w = ctx;
+    return want_dup(w->r, w->x, p->key, p->klen, p->val, p->vlen, p->slot,
+                    p->skill ? "skill" : "minor-group", w->docno);
+}
+
 static int
 check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
           const MDB_val *d)
@@ -146,55 +161,30 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
                                docno)) != 0)                                 \
             return rc;                                                       \
     } while (0)
-#define WANT_DUP(klen, vlen, slen, what)                                     \
-    do {                                                                     \
-        if ((rc = want_dup(r, x, key, (klen), val, (vlen), (slen), (what),   \
-                           docno)) != 0)                                     \
-            return rc;                                                       \
-    } while (0)
     /* Skill and minor-group postings exist while the brief derived from
-     * this doc is open, and carry it. */
-    uint8_t val[IXK_VAL_MAX], bb[IXK_BRIEF_VACANCY];
+     * this doc is open, and carry it. (The doc's terms are within their
+     * lengths: ix_doc_decode refuses a doc whose are not.) */
+    uint8_t bb[IXK_BRIEF_VACANCY];
     ix_brief_t brief;
     ix_brief_of(kind, &v, &brief);
     ixk_brief_put(bb, kind, &brief);
-    size_t vlen;
     WANT(ixk_region(key, kind, v.region, docno), NULL, 0, "region");
     WANT(ixk_status(key, kind, v.status, docno), NULL, 0, "status");
     if (kind == IX_WORKER)
         WANT(ixk_category(key, kind, v.category, docno), NULL, 0,
              "category");
-    for (uint32_t i = 0; i < v.n_occ; i++) {
-        if (v.occ[i].len == 0 || v.occ[i].len > IX_OCCUPATION_MAX) {
-            problem(r, "bad occupation in doc %" PRIu64, docno);
-            continue;
-        }
+    for (uint32_t i = 0; i < v.n_occ; i++)
         WANT(ixk_occupation(key, kind, v.occ[i].p, v.occ[i].len, docno),
              NULL, 0, "occupation");
-        if (brief.open && ixk_has_minor(v.occ[i].len)) {
-            vlen = ixk_minor_val(val, kind, docno, v.occ[i].p, v.occ[i].len,
-                                 bb);
-            WANT_DUP(ixk_minor(key, kind, v.occ[i].p, v.region), vlen,
-                     IXK_MINOR_SLOT, "minor-group");
-        }
-    }
-    for (uint32_t i = 0; i < v.n_skills; i++) {
-        const ix_dskill_t *s = &v.skills[i];
-        if (s->len == 0 || s->len > IX_SKILL_ID_MAX) {
-            problem(r, "bad skill in doc %" PRIu64, docno);
-            continue;
-        }
-        if (brief.open) {
-            vlen = ixk_skill_val(val, kind, docno, s->level, bb);
-            WANT_DUP(ixk_skill(key, kind, s->p, s->len, v.region), vlen,
-                     IXK_SKILL_SLOT, "skill");
-        }
-        if (v.matchable &&
-            (rc = ix_dftab_add(&x->df, kind, s->p, s->len, 1)) != 0)
+    for (uint32_t i = 0; i < v.n_skills && v.matchable; i++)
+        if ((rc = ix_dftab_add(&x->df, kind, v.skills[i].p, v.skills[i].len, 1)) != 0)
+            return rc;
+#undef WANT
+    if (brief.open) {
+        want_match_t w = {r, x, docno};
+        if ((rc = ix_each_match_posting(kind, docno, &v, bb, want_match, &w)) != 0)
             return rc;
     }
-#undef WANT
-#undef WANT_DUP
     if ((rc = ix_agg_expect_doc(t, x->agg, kind, docno, &v)) != 0)
         return rc;
     if (v.matchable && kind == IX_VACANCY &&

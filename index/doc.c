@@ -123,16 +123,18 @@ ix_doc_decode(const void *data, size_t len, ix_docview_t *v)
     m->age_max = p[50];
     m->priority_mask = p[51];
     p += IX_DOC_HEADER;
-    /* Every length is checked against the bytes present before use. */
+    /* Every length is checked against the bytes present before use, and
+     * a term's against what a key can hold, since postings' keys are
+     * built from decoded docs. */
     for (uint32_t i = 0; i < v->n_occ; i++) {
-        if (end - p < 1 || end - p - 1 < p[0])
+        if (end - p < 1 || end - p - 1 < p[0] || p[0] == 0 || p[0] > IX_OCCUPATION_MAX)
             return -EIO;
         v->occ[i].len = p[0];
         v->occ[i].p = (const char *)p + 1;
         p += 1 + p[0];
     }
     for (uint32_t i = 0; i < v->n_skills; i++) {
-        if (end - p < 2 || end - p - 2 < p[0])
+        if (end - p < 2 || end - p - 2 < p[0] || p[0] == 0 || p[0] > IX_SKILL_ID_MAX)
             return -EIO;
         v->skills[i].len = p[0];
         v->skills[i].p = (const char *)p + 1;

@@ -109,29 +109,22 @@ ix_strerror(int err)
  * transaction may dirty. */
 #define UPGRADE_BATCH 2000
 
-/* Deletes the skill and minor-group postings of one doc whose brief b is
- * not open (a format 11 store has them; format 12 keeps none). */
+/* Deletes one matching posting of a doc whose brief is not open (a
+ * format 11 store has them; format 12 keeps none), as the upgrade's
+ * ix_each_match_posting callback: with raw mdb_del, since the upgrade runs
+ * before the index's write transactions exist. One already gone (an
+ * interrupted upgrade) is fine. */
+typedef struct drop_match {
+    MDB_txn *txn;
+    MDB_dbi match;
+} drop_match_t;
+
 static int
-drop_matching_postings(MDB_txn *txn, MDB_dbi match, uint8_t kind,
-                       uint64_t docno, const ix_docview_t *v, const ix_brief_t *b)
+drop_match(void *ctx, const ix_match_posting_t *p)
 {
-    uint8_t brief[IXK_BRIEF_VACANCY], key[IXK_MAX], val[IXK_VAL_MAX];
-    ixk_brief_put(brief, kind, b);
-    MDB_val k, d;
-    int rc = 0;
-    for (uint32_t i = 0; i < v->n_occ && (rc == 0 || rc == MDB_NOTFOUND); i++) {
-        if (!ixk_has_minor(v->occ[i].len))
-            continue;
-        k = (MDB_val){ixk_minor(key, kind, v->occ[i].p, v->region), key};
-        d = (MDB_val){ixk_minor_val(val, kind, docno, v->occ[i].p, v->occ[i].len, brief), val};
-        rc = mdb_del(txn, match, &k, &d);
-    }
-    for (uint32_t i = 0; i < v->n_skills && (rc == 0 || rc == MDB_NOTFOUND); i++) {
-        const ix_dskill_t *s = &v->skills[i];
-        k = (MDB_val){ixk_skill(key, kind, s->p, s->len, v->region), key};
-        d = (MDB_val){ixk_skill_val(val, kind, docno, s->level, brief), val};
-        rc = mdb_del(txn, match, &k, &d);
-    }
+    const drop_match_t *d = ctx;
+    MDB_val k = {p->klen, (void *)p->key}, v = {p->vlen, (void *)p->val};
+    int rc = mdb_del(d->txn, d->match, &k, &v);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -174,7 +167,11 @@ upgrade_from_11(ix_env_t *e)
             ix_brief_of(kb[0], &v, &b);
             if (b.open)
                 continue;
-            if ((rc = drop_matching_postings(txn, e->match, kb[0], ixk_get_be64(kb + 1), &v, &b)) != 0)
+            uint8_t brief[IXK_BRIEF_VACANCY];
+            ixk_brief_put(brief, kb[0], &b);
+            drop_match_t drop = {txn, e->match};
+            if ((rc = ix_each_match_posting(kb[0], ixk_get_be64(kb + 1), &v, brief, drop_match,
+                                            &drop)) != 0)
                 break;
             dropped++;
         }

@@ -215,6 +215,24 @@ void ix_doc_record(const ix_docview_t *v, uint8_t kind, uint64_t docno,
  * ix_brief_t); every field the kind does not use is 0. */
 void ix_brief_of(uint8_t kind, const ix_docview_t *v, ix_brief_t *b);
 
+/* store.c: one matching posting of a doc, its key and value (the first
+ * slot bytes of which are what tells it from the key's other postings),
+ * and the term it is of: the doc's occ[term] (a minor group) or
+ * skills[term]. */
+typedef struct ix_match_posting {
+    const uint8_t *key, *val;
+    size_t klen, vlen, slot;
+    bool skill;
+    uint32_t term;
+} ix_match_posting_t;
+typedef int (*ix_match_posting_fn)(void *ctx, const ix_match_posting_t *p);
+/* Calls fn with each matching posting doc docno (of kind, decoded in v)
+ * has while its brief, encoded in brief, is open: its minor groups, then
+ * its skills. Returns fn's first nonzero value, or 0. The one description
+ * of those postings: writes, ix_check and the format 11 upgrade use it. */
+int ix_each_match_posting(uint8_t kind, uint64_t docno, const ix_docview_t *v,
+                          const uint8_t *brief, ix_match_posting_fn fn, void *ctx);
+
 /* counters.c */
 int ix_pending_load(ix_txn_t *t);
 int ix_pending_flush(ix_txn_t *t);

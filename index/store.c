@@ -144,6 +144,74 @@ find_skill(const ix_docview_t *v, const char *p, uint32_t len)
     return -1;
 }
 
+int
+ix_each_match_posting(uint8_t kind, uint64_t docno, const ix_docview_t *v,
+                      const uint8_t *brief, ix_match_posting_fn fn, void *ctx)
+{
+    uint8_t key[IXK_MAX], val[IXK_VAL_MAX];
+    ix_match_posting_t p = {.key = key, .val = val, .slot = IXK_MINOR_SLOT};
+    int rc;
+    for (uint32_t i = 0; i < v->n_occ; i++) {
+        const ix_str_t *o = &v->occ[i];
+        if (!ixk_has_minor(o->len))
+            continue;
+        p.term = i;
+        p.klen = ixk_minor(key, kind, o->p, v->region);
+        p.vlen = ixk_minor_val(val, kind, docno, o->p, o->len, brief);
+        if ((rc = fn(ctx, &p)) != 0)
+            return rc;
+    }
+    p.skill = true;
+    p.slot = IXK_SKILL_SLOT;
+    for (uint32_t i = 0; i < v->n_skills; i++) {
+        const ix_dskill_t *sk = &v->skills[i];
+        p.term = i;
+        p.klen = ixk_skill(key, kind, sk->p, sk->len, v->region);
+        p.vlen = ixk_skill_val(val, kind, docno, sk->level, brief);
+        if ((rc = fn(ctx, &p)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* One side of a replace's matching postings: the doc walked, and the doc
+ * on the other side when a posting both hold may stay (same region, same
+ * brief), else NULL. */
+typedef struct match_side {
+    ix_txn_t *t;
+    const ix_docview_t *self, *other;
+} match_side_t;
+
+/* Does the other side hold this posting: the same code, or the same
+ * skill at the same level? */
+static bool
+other_holds(const match_side_t *m, const ix_match_posting_t *p)
+{
+    if (!m->other)
+        return false;
+    if (!p->skill) {
+        const ix_str_t *o = &m->self->occ[p->term];
+        return find_occ(m->other, o->p, o->len) >= 0;
+    }
+    const ix_dskill_t *sk = &m->self->skills[p->term];
+    int j = find_skill(m->other, sk->p, sk->len);
+    return j >= 0 && m->other->skills[j].level == sk->level;
+}
+
+static int
+drop_unless_kept(void *ctx, const ix_match_posting_t *p)
+{
+    const match_side_t *m = ctx;
+    return other_holds(m, p) ? 0 : ix_dup_del(m->t, p->key, p->klen, p->val, p->vlen, p->slot);
+}
+
+static int
+put_unless_kept(void *ctx, const ix_match_posting_t *p)
+{
+    const match_side_t *m = ctx;
+    return other_holds(m, p) ? 0 : ix_dup_put(m->t, p->key, p->klen, p->val, p->vlen, p->slot);
+}
+
 /* Moves the postings of docno from what `old` holds to what `nw` holds;
  * either may be NULL (insert, delete). Postings both hold with the same
  * value stay untouched, which makes the common replace (a changed record
@@ -159,7 +227,7 @@ static int
 sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
               const ix_docview_t *old, const ix_docview_t *nw)
 {
-    uint8_t kb[IXK_MAX], val[IXK_VAL_MAX];
+    uint8_t kb[IXK_MAX];
     int rc = 0;
 #define TRY(x)                                                               \
     do {                                                                     \
@@ -170,7 +238,7 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
     /* The encoded briefs of the old and the new doc, and the docs whose
      * matching postings are stored (mold, mnew). */
     uint8_t ob[IXK_BRIEF_VACANCY], nb[IXK_BRIEF_VACANCY];
-    size_t blen = ixk_brief_len(kind), vlen;
+    size_t blen = ixk_brief_len(kind);
     const ix_docview_t *mold = NULL, *mnew = NULL;
     ix_brief_t b;
     if (nw) {
@@ -223,41 +291,14 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
     }
     /* A matching posting stays when its code, or its skill with its level,
      * stays in the same region under the same brief. */
-    for (uint32_t i = 0; mold && i < mold->n_occ; i++) {
-        const ix_str_t *o = &mold->occ[i];
-        if (!ixk_has_minor(o->len) ||
-            (mnew && !mmoved && !rebrief && find_occ(mnew, o->p, o->len) >= 0))
-            continue;
-        vlen = ixk_minor_val(val, kind, docno, o->p, o->len, ob);
-        TRY(ix_dup_del(t, kb, ixk_minor(kb, kind, o->p, mold->region),
-                       val, vlen, IXK_MINOR_SLOT));
+    bool keep = mold && mnew && !mmoved && !rebrief;
+    if (mold) {
+        match_side_t m = {t, mold, keep ? mnew : NULL};
+        TRY(ix_each_match_posting(kind, docno, mold, ob, drop_unless_kept, &m));
     }
-    for (uint32_t i = 0; mnew && i < mnew->n_occ; i++) {
-        const ix_str_t *o = &mnew->occ[i];
-        if (!ixk_has_minor(o->len) ||
-            (mold && !mmoved && !rebrief && find_occ(mold, o->p, o->len) >= 0))
-            continue;
-        vlen = ixk_minor_val(val, kind, docno, o->p, o->len, nb);
-        TRY(ix_dup_put(t, kb, ixk_minor(kb, kind, o->p, mnew->region),
-                       val, vlen, IXK_MINOR_SLOT));
-    }
-    for (uint32_t i = 0; mold && i < mold->n_skills; i++) {
-        const ix_dskill_t *s = &mold->skills[i];
-        int j = mnew && !mmoved ? find_skill(mnew, s->p, s->len) : -1;
-        if (j >= 0 && mnew->skills[j].level == s->level && !rebrief)
-            continue;
-        vlen = ixk_skill_val(val, kind, docno, s->level, ob);
-        TRY(ix_dup_del(t, kb, ixk_skill(kb, kind, s->p, s->len, mold->region),
-                       val, vlen, IXK_SKILL_SLOT));
-    }
-    for (uint32_t i = 0; mnew && i < mnew->n_skills; i++) {
-        const ix_dskill_t *s = &mnew->skills[i];
-        int j = mold && !mmoved ? find_skill(mold, s->p, s->len) : -1;
-        if (j >= 0 && mold->skills[j].level == s->level && !rebrief)
-            continue;
-        vlen = ixk_skill_val(val, kind, docno, s->level, nb);
-        TRY(ix_dup_put(t, kb, ixk_skill(kb, kind, s->p, s->len, mnew->region),
-                       val, vlen, IXK_SKILL_SLOT));
+    if (mnew) {
+        match_side_t m = {t, mnew, keep ? mold : NULL};
+        TRY(ix_each_match_posting(kind, docno, mnew, nb, put_unless_kept, &m));
     }
 #undef TRY
     return 0;

@@ -1134,7 +1134,7 @@ Test(match_scan, record_terms_at_their_limits)
 typedef void (*tamper_fn)(MDB_txn *, MDB_dbi);
 
 static void
-tamper(tamper_fn fn)
+tamper_in(const char *dbi_name, tamper_fn fn)
 {
     ix_close(env);
     env = NULL;
@@ -1145,11 +1145,17 @@ tamper(tamper_fn fn)
     mdb_env_set_maxdbs(e, 8);
     cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
     cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, "match", 0, &dbi), 0);
+    cr_assert_eq(mdb_dbi_open(txn, dbi_name, 0, &dbi), 0);
     fn(txn, dbi);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(e);
     env = jt_scratch_open(dir);
+}
+
+static void
+tamper(tamper_fn fn)
+{
+    tamper_in("match", fn);
 }
 
 /* Positions c at the first posting with tag and kind; its key in *k. */
@@ -1394,6 +1400,67 @@ Test(match_scan, scan_refuses_posting_without_brief)
     }
     ix_read_end(t);
     cr_assert_eq(rc, 1, "exactly the damaged skill's scan fails");
+}
+
+/* The first vacancy doc with a skill gets that skill's id length set to
+ * bad_len (its bytes are there: the doc grows by 128 bytes of value), and
+ * its docno is kept. The doc's layout (index/doc.c): a 52-byte header with the
+ * occupation and skill counts at 14 and 15, then each code as length and
+ * bytes, then each skill as length, bytes and level. */
+static uint8_t bad_len;
+static uint64_t bad_docno;
+
+static void
+bad_skill_length(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const uint8_t *d = v.mv_data;
+        if (((const uint8_t *)k.mv_data)[0] == IX_VACANCY && d[15] > 0)
+            break;
+    }
+    cr_assert_eq(rc, 0);
+    uint8_t doc[4096] = {0}, key[16];
+    cr_assert_leq(v.mv_size + 128, sizeof doc);
+    memcpy(doc, v.mv_data, v.mv_size);
+    memcpy(key, k.mv_data, k.mv_size);
+    size_t at = 52, size = v.mv_size + 128;
+    for (int i = 0; i < doc[14]; i++)
+        at += 1 + doc[at];
+    cr_assert_lt(at + 2 + bad_len, size);
+    doc[at] = bad_len;
+    bad_docno = 0;
+    for (int i = 1; i < 9; i++)
+        bad_docno = bad_docno << 8 | key[i];
+    MDB_val nk = {k.mv_size, key}, nv = {size, doc};
+    mdb_cursor_close(c);
+    cr_assert_eq(mdb_put(txn, dbi, &nk, &nv, 0), 0);
+}
+
+Test(match_scan, doc_with_a_skill_id_out_of_bounds_is_malformed)
+{
+    /* Postings' keys are built from decoded docs: a skill id longer than
+     * an id may be would not fit a key, and an empty one is no skill. */
+    static const uint8_t lens[] = {0, IX_SKILL_ID_MAX + 1};
+    for (size_t i = 0; i < sizeof lens; i++) {
+        srand(411);
+        fill_model();
+        bad_len = lens[i];
+        tamper_in("docs", bad_skill_length);
+        char rep[512];
+        cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+        cr_assert_not_null(strstr(rep, "malformed doc"), "%s", rep);
+        ix_txn_t *t;
+        ix_record_t rec;
+        cr_assert_eq(ix_read_begin(env, &t), 0);
+        cr_assert_eq(ix_get_docno(t, IX_VACANCY, bad_docno, &rec), -EIO);
+        ix_read_end(t);
+        jt_scratch_remove(env, dir);
+        env = jt_scratch_new(dir, "ixscan");
+    }
 }
 
 /* ---- briefs through replaces of one field ---- */
