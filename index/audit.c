@@ -91,7 +91,9 @@ get_str(const uint8_t *p, size_t len, size_t *off, const char **s, uint32_t *n)
 }
 
 /* Decodes the entry stored under `at` (time and seq). -EIO when absent or
- * malformed: a subject key always has its entry. */
+ * malformed (strings longer than an entry may hold among them, since the
+ * subject key is rebuilt from a decoded entry): a subject key always has
+ * its entry. */
 static int
 decode_entry(const uint8_t *at, const MDB_val *v, ix_audit_t *e)
 {
@@ -106,7 +108,8 @@ decode_entry(const uint8_t *at, const MDB_val *v, ix_audit_t *e)
         !get_str(p, v->mv_size, &off, &e->op, &e->op_len) ||
         !get_str(p, v->mv_size, &off, &e->actor, &e->actor_len) ||
         !get_str(p, v->mv_size, &off, &e->subject, &e->subject_len) ||
-        off != v->mv_size)
+        off != v->mv_size || e->role_len > IX_AUDIT_STR_MAX || e->op_len > IX_AUDIT_STR_MAX ||
+        e->actor_len > IX_AUDIT_STR_MAX || e->subject_len > IX_ID_MAX)
         return -EIO;
     return 0;
 }

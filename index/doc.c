@@ -109,7 +109,8 @@ ix_doc_decode(const void *data, size_t len, ix_docview_t *v)
     v->n_skills = p[15];
     v->id_len = p[16];
     v->origin.len = p[17];
-    if (v->n_occ > IX_OCCUPATIONS_MAX || v->n_skills > IX_SKILLS_MAX)
+    if (v->n_occ > IX_OCCUPATIONS_MAX || v->n_skills > IX_SKILLS_MAX ||
+        v->id_len > IX_ID_MAX || v->origin.len > IX_ID_MAX)
         return -EIO;
     ix_match_t *m = &v->match;
     m->since = (int64_t)ixk_get_be64(p + 18);

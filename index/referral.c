@@ -57,7 +57,9 @@ decode(const MDB_val *v, uint64_t refno, ix_referral_t *out)
     if (v->mv_size < REF_HEADER || p[0] != REF_VERSION)
         return -EIO;
     uint32_t wl = p[18], vl = p[19];
-    if (v->mv_size < REF_HEADER + (size_t)wl + vl || wl == 0 || vl == 0)
+    /* Posting keys are rebuilt from the ids: no longer than an id may be. */
+    if (v->mv_size < REF_HEADER + (size_t)wl + vl || wl == 0 || vl == 0 || wl > IX_ID_MAX ||
+        vl > IX_ID_MAX)
         return -EIO;
     out->refno = refno;
     out->status = p[1];

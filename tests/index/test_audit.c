@@ -301,6 +301,61 @@ Test(audit, check_finds_a_subject_key_without_its_entry)
     cr_assert_not_null(strstr(rep, "audit"), "%s", rep);
 }
 
+/* The oldest entry (seq 5, at time -5) gets a subject of 100 bytes, more
+ * than an id may have, written as a well-formed string of the value. */
+static void
+lengthen_subject(void)
+{
+    ix_close(env);
+    MDB_env *e;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_env_create(&e), 0);
+    mdb_env_set_maxdbs(e, 16);
+    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
+    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "audit", 0, &dbi), 0);
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    uint8_t first = 'T';
+    k = (MDB_val){1, &first};
+    cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), 0);
+    /* kind, then role, op, actor and subject, each a length and bytes. */
+    uint8_t val[256];
+    size_t off = 1;
+    memcpy(val, v.mv_data, v.mv_size);
+    for (int i = 0; i < 3; i++)
+        off += 1 + val[off];
+    cr_assert_eq(val[off], 3, "the subject w10");
+    val[off] = 100;
+    memset(val + off + 1, 'x', 100);
+    MDB_val nv = {off + 101, val};
+    cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+    mdb_cursor_close(c);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(e);
+    env = jt_scratch_open(dir);
+}
+
+Test(audit, an_entry_whose_subject_is_too_long_is_malformed)
+{
+    /* The subject key is rebuilt from a decoded entry when the entry is
+     * pruned or checked: a subject longer than an id would not fit. */
+    fill();
+    lengthen_subject();
+    ix_txn_t *t;
+    char rep[512];
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    cr_assert_eq(ix_check(t, rep, sizeof rep), -EUCLEAN);
+    ix_read_end(t);
+    cr_assert_not_null(strstr(rep, "entry 5"), "%s", rep);
+    uint32_t removed = 99;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    cr_assert_eq(ix_audit_prune(t, 1000, 10, &removed), -EIO);
+    ix_write_abort(t);
+}
+
 /* Subject keys are grouped in blocks of 16,384 seqs: a record's entries in
  * several blocks come back complete and in order, page by page, blocks
  * without any entry of its kind are skipped, and time bounds apply in

@@ -332,6 +332,57 @@ Test(labour, check_finds_a_missing_referral_posting)
     expect_check(-EUCLEAN, "missing status posting of referral 1");
 }
 
+/* Referral 1's record claims a worker id of 100 bytes (present: the
+ * record grows by them), more than an id may have. The record is a
+ * 20-byte header, with the worker's and the vacancy's id lengths at 18
+ * and 19, then the ids and the value (index/referral.c). */
+static void
+lengthen_referral_worker(void)
+{
+    ix_close(env);
+    MDB_env *e;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_env_create(&e), 0);
+    mdb_env_set_maxdbs(e, 16);
+    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
+    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "referrals", 0, &dbi), 0);
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    uint8_t tag = 'r';
+    k = (MDB_val){1, &tag};
+    cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), 0);
+    const uint8_t *old = v.mv_data;
+    uint8_t rec[256];
+    size_t wl = old[18], rest = v.mv_size - 20 - wl;
+    memcpy(rec, old, 20);
+    rec[18] = 100;
+    memset(rec + 20, 'x', 100);
+    memcpy(rec + 120, old + 20 + wl, rest);
+    MDB_val nv = {120 + rest, rec};
+    cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+    mdb_cursor_close(c);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(e);
+    env = jt_scratch_open(dir);
+}
+
+Test(labour, check_finds_a_referral_whose_worker_id_is_too_long)
+{
+    /* Its postings' keys are rebuilt from the record's ids: one longer
+     * than an id would not fit. */
+    cr_assert_eq(put_referral(0, 0, false, "w1", "v1"), 0);
+    lengthen_referral_worker();
+    expect_check(-EUCLEAN, "malformed referral record");
+    ix_txn_t *t;
+    ix_referral_t r;
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    cr_assert_eq(ix_referral_get(t, 1, &r), -EIO);
+    ix_read_end(t);
+}
+
 /* One transaction of many records whose counters both repeat (few cells)
  * and overflow the pending table (more distinct cells than it holds
  * before it flushes early), with replaces and deletes inside it. */
