@@ -263,35 +263,24 @@ Test(audit, refuses_bad_entries)
     ix_read_end(t);
 }
 
+/* 'T' entries sort after the 'S' subject keys: drops the last entry. */
 static void
-drop_entry(void)
+drop_last_entry(MDB_txn *txn, MDB_dbi dbi, void *ctx)
 {
-    ix_close(env);
-    MDB_env *e;
-    MDB_txn *txn;
-    MDB_dbi dbi;
+    (void)ctx;
     MDB_cursor *c;
     MDB_val k, v;
-    cr_assert_eq(mdb_env_create(&e), 0);
-    mdb_env_set_maxdbs(e, 16);
-    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
-    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, "audit", 0, &dbi), 0);
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
-    /* 'T' entries sort after the 'S' subject keys: drop the last entry. */
     cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_LAST), 0);
     cr_assert_eq(((const char *)k.mv_data)[0], 'T');
     cr_assert_eq(mdb_cursor_del(c, 0), 0);
     mdb_cursor_close(c);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(e);
-    env = jt_scratch_open(dir);
 }
 
 Test(audit, check_finds_a_subject_key_without_its_entry)
 {
     fill();
-    drop_entry();
+    jt_scratch_raw_edit(&env, dir, "audit", drop_last_entry, NULL);
     ix_txn_t *t;
     char rep[512];
     cr_assert_eq(ix_read_begin(env, &t), 0);
@@ -304,19 +293,11 @@ Test(audit, check_finds_a_subject_key_without_its_entry)
 /* The oldest entry (seq 5, at time -5) gets a subject of 100 bytes, more
  * than an id may have, written as a well-formed string of the value. */
 static void
-lengthen_subject(void)
+lengthen_subject(MDB_txn *txn, MDB_dbi dbi, void *ctx)
 {
-    ix_close(env);
-    MDB_env *e;
-    MDB_txn *txn;
-    MDB_dbi dbi;
+    (void)ctx;
     MDB_cursor *c;
     MDB_val k, v;
-    cr_assert_eq(mdb_env_create(&e), 0);
-    mdb_env_set_maxdbs(e, 16);
-    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
-    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, "audit", 0, &dbi), 0);
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
     uint8_t first = 'T';
     k = (MDB_val){1, &first};
@@ -333,9 +314,6 @@ lengthen_subject(void)
     MDB_val nv = {off + 101, val};
     cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
     mdb_cursor_close(c);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(e);
-    env = jt_scratch_open(dir);
 }
 
 Test(audit, an_entry_whose_subject_is_too_long_is_malformed)
@@ -343,7 +321,7 @@ Test(audit, an_entry_whose_subject_is_too_long_is_malformed)
     /* The subject key is rebuilt from a decoded entry when the entry is
      * pruned or checked: a subject longer than an id would not fit. */
     fill();
-    lengthen_subject();
+    jt_scratch_raw_edit(&env, dir, "audit", lengthen_subject, NULL);
     ix_txn_t *t;
     char rep[512];
     cr_assert_eq(ix_read_begin(env, &t), 0);

@@ -249,28 +249,25 @@ put_referral(uint64_t refno, uint8_t status, bool hired, const char *worker, con
     return rc;
 }
 
+typedef struct counter_edit {
+    char tag;
+    bool bump;
+} counter_edit_t;
+
+/* The first entry with the tag: its 16-byte value bumped, or deleted. */
 static void
-tamper(const char *dbname, char tag, bool bump)
+edit_first_tagged(MDB_txn *txn, MDB_dbi dbi, void *ctx)
 {
-    ix_close(env);
-    env = NULL;
-    MDB_env *e;
-    MDB_txn *txn;
-    MDB_dbi dbi;
+    const counter_edit_t *ed = ctx;
     MDB_cursor *c;
     MDB_val k, v;
-    cr_assert_eq(mdb_env_create(&e), 0);
-    mdb_env_set_maxdbs(e, 16);
-    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
-    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, dbname, 0, &dbi), 0);
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
-    uint8_t key = (uint8_t)tag;
+    uint8_t key = (uint8_t)ed->tag;
     k.mv_size = 1;
     k.mv_data = &key;
     cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), 0);
-    cr_assert_eq(*(const uint8_t *)k.mv_data, (uint8_t)tag);
-    if (bump) {
+    cr_assert_eq(*(const uint8_t *)k.mv_data, (uint8_t)ed->tag);
+    if (ed->bump) {
         uint8_t b[16];
         cr_assert_eq(v.mv_size, 16);
         memcpy(b, v.mv_data, 16);
@@ -281,9 +278,13 @@ tamper(const char *dbname, char tag, bool bump)
         cr_assert_eq(mdb_cursor_del(c, 0), 0);
     }
     mdb_cursor_close(c);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(e);
-    env = jt_scratch_open(dir);
+}
+
+static void
+tamper(const char *dbname, char tag, bool bump)
+{
+    counter_edit_t ed = {tag, bump};
+    jt_scratch_raw_edit(&env, dir, dbname, edit_first_tagged, &ed);
 }
 
 Test(labour, referrals_count_their_hires_and_keep_their_pair)
@@ -337,19 +338,11 @@ Test(labour, check_finds_a_missing_referral_posting)
  * 20-byte header, with the worker's and the vacancy's id lengths at 18
  * and 19, then the ids and the value (index/referral.c). */
 static void
-lengthen_referral_worker(void)
+lengthen_referral_worker(MDB_txn *txn, MDB_dbi dbi, void *ctx)
 {
-    ix_close(env);
-    MDB_env *e;
-    MDB_txn *txn;
-    MDB_dbi dbi;
+    (void)ctx;
     MDB_cursor *c;
     MDB_val k, v;
-    cr_assert_eq(mdb_env_create(&e), 0);
-    mdb_env_set_maxdbs(e, 16);
-    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
-    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, "referrals", 0, &dbi), 0);
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
     uint8_t tag = 'r';
     k = (MDB_val){1, &tag};
@@ -364,9 +357,6 @@ lengthen_referral_worker(void)
     MDB_val nv = {120 + rest, rec};
     cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
     mdb_cursor_close(c);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(e);
-    env = jt_scratch_open(dir);
 }
 
 Test(labour, check_finds_a_referral_whose_worker_id_is_too_long)
@@ -374,7 +364,7 @@ Test(labour, check_finds_a_referral_whose_worker_id_is_too_long)
     /* Its postings' keys are rebuilt from the record's ids: one longer
      * than an id would not fit. */
     cr_assert_eq(put_referral(0, 0, false, "w1", "v1"), 0);
-    lengthen_referral_worker();
+    jt_scratch_raw_edit(&env, dir, "referrals", lengthen_referral_worker, NULL);
     expect_check(-EUCLEAN, "malformed referral record");
     ix_txn_t *t;
     ix_referral_t r;

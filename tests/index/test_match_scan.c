@@ -1133,23 +1133,21 @@ Test(match_scan, record_terms_at_their_limits)
 
 typedef void (*tamper_fn)(MDB_txn *, MDB_dbi);
 
+typedef struct tamper_with {
+    tamper_fn fn;
+} tamper_with_t;
+
+static void
+apply_tamper(MDB_txn *txn, MDB_dbi dbi, void *ctx)
+{
+    ((const tamper_with_t *)ctx)->fn(txn, dbi);
+}
+
 static void
 tamper_in(const char *dbi_name, tamper_fn fn)
 {
-    ix_close(env);
-    env = NULL;
-    MDB_env *e;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    cr_assert_eq(mdb_env_create(&e), 0);
-    mdb_env_set_maxdbs(e, 8);
-    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
-    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, dbi_name, 0, &dbi), 0);
-    fn(txn, dbi);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(e);
-    env = jt_scratch_open(dir);
+    tamper_with_t w = {fn};
+    jt_scratch_raw_edit(&env, dir, dbi_name, apply_tamper, &w);
 }
 
 static void

@@ -257,6 +257,20 @@ Test(origins, a_stored_origin_reads_back_and_a_bad_one_is_refused)
     cr_assert_eq(ix_write_commit(t), 0);
 }
 
+/* Raises the df of weld among city-440300's vacancies to 2 behind the
+ * index's back. */
+static void
+raise_weld_df(MDB_txn *txn, MDB_dbi dbi, void *ctx)
+{
+    (void)ctx;
+    uint8_t key[3 + 11 + 4] = {'f', 'V', 11};
+    memcpy(key + 3, "city-440300", 11);
+    memcpy(key + 14, "weld", 4);
+    uint8_t two[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    MDB_val k = {sizeof key, key}, v = {8, two};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+}
+
 Test(origins, check_notices_a_wrong_counter_per_origin)
 {
     ix_txn_t *t;
@@ -271,25 +285,7 @@ Test(origins, check_notices_a_wrong_counter_per_origin)
     };
     cr_assert_eq(ix_put(t, &d, 0, NULL), 0);
     cr_assert_eq(ix_write_commit(t), 0);
-    ix_close(env);
-    /* Raise the origin's df of weld behind the index's back. */
-    MDB_env *me;
-    MDB_txn *mt;
-    MDB_dbi dbi;
-    cr_assert_eq(mdb_env_create(&me), 0);
-    mdb_env_set_maxdbs(me, 32);
-    cr_assert_eq(mdb_env_open(me, dir, 0, 0600), 0);
-    cr_assert_eq(mdb_txn_begin(me, NULL, 0, &mt), 0);
-    cr_assert_eq(mdb_dbi_open(mt, "counts", 0, &dbi), 0);
-    uint8_t key[3 + 11 + 4] = {'f', 'V', 11};
-    memcpy(key + 3, "city-440300", 11);
-    memcpy(key + 14, "weld", 4);
-    uint8_t two[8] = {0, 0, 0, 0, 0, 0, 0, 2};
-    MDB_val k = {sizeof key, key}, v = {8, two};
-    cr_assert_eq(mdb_put(mt, dbi, &k, &v, 0), 0);
-    cr_assert_eq(mdb_txn_commit(mt), 0);
-    mdb_env_close(me);
-    env = jt_scratch_open(dir);
+    jt_scratch_raw_edit(&env, dir, "counts", raise_weld_df, NULL);
     cr_assert_eq(ix_read_begin(env, &t), 0);
     char rep[512];
     int rc = ix_check(t, rep, sizeof rep);

@@ -936,24 +936,22 @@ Test(store, map_full_is_enospc_and_store_stays_readable)
     cr_assert_eq(ix_write_commit(t), 0);
 }
 
+typedef struct tamper_with {
+    void (*fn)(MDB_txn *, MDB_dbi);
+} tamper_with_t;
+
+static void
+apply_tamper(MDB_txn *txn, MDB_dbi dbi, void *ctx)
+{
+    ((const tamper_with_t *)ctx)->fn(txn, dbi);
+}
+
 /* Changes one dbi behind the index's back. */
 static void
 tamper(const char *dbname, void (*fn)(MDB_txn *, MDB_dbi))
 {
-    ix_close(env);
-    env = NULL;
-    MDB_env *e;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    cr_assert_eq(mdb_env_create(&e), 0);
-    mdb_env_set_maxdbs(e, 8);
-    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
-    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, dbname, 0, &dbi), 0);
-    fn(txn, dbi);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(e);
-    env = jt_scratch_open(dir);
+    tamper_with_t w = {fn};
+    jt_scratch_raw_edit(&env, dir, dbname, apply_tamper, &w);
 }
 
 static void

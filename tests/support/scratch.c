@@ -33,3 +33,23 @@ jt_scratch_remove(ix_env_t *env, const char *dir)
         ix_close(env);
     jt_remove_tree(dir);
 }
+
+void
+jt_scratch_raw_edit(ix_env_t **env, const char *dir, const char *name, jt_raw_edit_fn edit,
+                    void *ctx)
+{
+    ix_close(*env);
+    *env = NULL;
+    MDB_env *e;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&e), 0);
+    mdb_env_set_maxdbs(e, 32);
+    cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
+    cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, name, 0, &dbi), 0, "no dbi %s", name);
+    edit(txn, dbi, ctx);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(e);
+    *env = jt_scratch_open(dir);
+}

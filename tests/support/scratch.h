@@ -6,6 +6,8 @@
 #ifndef JM_TESTS_SCRATCH_H
 #define JM_TESTS_SCRATCH_H
 
+#include <lmdb.h>
+
 #include "index.h"
 
 #define JT_SCRATCH_DIR_MAX 64
@@ -19,5 +21,12 @@ ix_env_t *jt_scratch_open(const char *dir);
 
 /* Closes env (NULL: nothing to close) and removes dir with what is in it. */
 void jt_scratch_remove(ix_env_t *env, const char *dir);
+
+/* Damages the store on purpose: closes *env, opens dir with LMDB itself,
+ * runs edit on dbi `name` in one write transaction, commits, and opens
+ * *env again. */
+typedef void (*jt_raw_edit_fn)(MDB_txn *txn, MDB_dbi dbi, void *ctx);
+void jt_scratch_raw_edit(ix_env_t **env, const char *dir, const char *name, jt_raw_edit_fn edit,
+                         void *ctx);
 
 #endif
