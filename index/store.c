@@ -251,8 +251,6 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
         ixk_brief_put(ob, kind, &b);
         mold = b.open ? old : NULL;
     }
-    bool rebrief = mold && mnew && memcmp(ob, nb, blen) != 0;
-    bool mmoved = mold && mnew && moved;
     if (!old || !nw || moved) {
         if (old)
             TRY(post_del(t, kb, ixk_region(kb, kind, old->region, docno)));
@@ -291,7 +289,7 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
     }
     /* A matching posting stays when its code, or its skill with its level,
      * stays in the same region under the same brief. */
-    bool keep = mold && mnew && !mmoved && !rebrief;
+    bool keep = mold && mnew && !moved && memcmp(ob, nb, blen) == 0;
     if (mold) {
         match_side_t m = {t, mold, keep ? mnew : NULL};
         TRY(ix_each_match_posting(kind, docno, mold, ob, drop_unless_kept, &m));
