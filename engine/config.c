@@ -214,6 +214,15 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         cfg->map_max = size;
         return 0;
     }
+    if (strcmp(name, "huge_pages") == 0) {
+        if (strcmp(value, "yes") == 0)
+            cfg->huge_pages = true;
+        else if (strcmp(value, "no") == 0)
+            cfg->huge_pages = false;
+        else
+            return -1;
+        return 0;
+    }
     if (strcmp(name, "sync") == 0) {
         if (strcmp(value, "full") == 0)
             cfg->sync = IX_SYNC_FULL;
@@ -356,6 +365,8 @@ usage(FILE *out)
 "      --map-max SIZE       the map doubles when full, up to SIZE (default 1T;\n"
 "                           a value below --map-size means no growth)\n"
 "      --sync MODE          full (fsync each commit; default), nometa, none\n"
+"      --huge-pages yes|no  back the store's map with 2 MiB pages: faster\n"
+"                           matching, slower writes (default no)\n"
 "      --max-frame SIZE     largest request frame (default 1M)\n"
 "      --anonymous-max-frame SIZE  a smaller largest request frame before a\n"
 "                           hello with a key, unless the anonymous role is\n"
@@ -425,6 +436,7 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         {"map-size", required_argument, NULL, 1},
         {"map-max", required_argument, NULL, 1},
         {"sync", required_argument, NULL, 1},
+        {"huge-pages", required_argument, NULL, 1},
         {"max-frame", required_argument, NULL, 1},
         {"max-clients", required_argument, NULL, 1},
         {"idle-timeout", required_argument, NULL, 1},

@@ -581,7 +581,8 @@ en_server_run(en_config_t *cfg)
         }
     }
 
-    ix_options_t iopts = {.map_size = cfg->map_size, .sync = cfg->sync};
+    ix_options_t iopts = {
+        .map_size = cfg->map_size, .sync = cfg->sync, .huge_pages = cfg->huge_pages};
     int rc = ix_open(cfg->data_dir, &iopts, &srv->ix);
     if (rc != 0) {
         en_error("cannot open the store in %s: %s", cfg->data_dir, ix_strerror(rc));

@@ -53,6 +53,9 @@ typedef struct ix_options {
                               existing store keeps a larger size it grew to */
     unsigned max_readers;  /* 0 = default (126) */
     enum ix_sync sync;
+    bool huge_pages;       /* back the map with 2 MiB pages where the kernel
+                              can (MADV_HUGEPAGE): faster reads, slower
+                              writes (docs/operations.md, "Huge pages") */
 } ix_options_t;
 
 /* Opens (creating when needed) the environment in directory dir, which must

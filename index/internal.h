@@ -151,6 +151,7 @@ struct ix_env {
     char *dir;                /* for reopening (ix_release_memory) */
     unsigned flags;           /* mdb_env_open flags */
     unsigned max_readers;
+    bool huge_pages;          /* advise_huge_pages after every (re)map */
     MDB_dbi ids, docs, post, match, counts, log, meta, audit, fairs, stats, referrals, alerts;
     /* Held shared by every open transaction, read or write, and taken
      * exclusively to resize the map: LMDB remaps it, which must not happen

@@ -91,6 +91,7 @@ Test(config, defaults)
     cr_assert_eq(cfg.map_max, 1ull << 40);
     cr_assert_str_eq(cfg.backup_dir, "");
     cr_assert_eq(cfg.sync, IX_SYNC_FULL);
+    cr_assert(!cfg.huge_pages);
     cr_assert_eq(cfg.keys.n, 0);
     cr_assert_eq(cfg.federation_timeout_ms, 1000);
     en_config_free(&cfg);
@@ -105,7 +106,8 @@ Test(config, every_flag)
         "--max-clients", "5", "--idle-timeout", "0", "--max-inflight", "3",
         "--anonymous-role", "node", "--admin-key-file", "/etc/jm/admin.key",
         "--ready-file", "/tmp/ready", "--log-level", "debug", "--map-max", "64G",
-        "--backup-dir", "/srv/jm-backup", "--federation-timeout-ms", "250", NULL};
+        "--backup-dir", "/srv/jm-backup", "--federation-timeout-ms", "250",
+        "--huge-pages", "yes", NULL};
     en_config_t cfg;
     cr_assert_eq(parse_args(&cfg, args), 0);
     cr_assert_eq(cfg.federation_timeout_ms, 250);
@@ -120,6 +122,7 @@ Test(config, every_flag)
     cr_assert_eq(cfg.map_max, 64ull << 30);
     cr_assert_str_eq(cfg.backup_dir, "/srv/jm-backup");
     cr_assert_eq(cfg.sync, IX_SYNC_NOMETA);
+    cr_assert(cfg.huge_pages);
     cr_assert_eq(cfg.max_frame, 64u << 10);
     cr_assert_eq(cfg.max_clients, 5);
     cr_assert_eq(cfg.idle_timeout, 0);
@@ -156,6 +159,7 @@ Test(config, ini_file)
         "map_size = 1G\n"
         "map_max = 8G\n"
         "sync = none\n"
+        "huge_pages = yes\n"
         "[keys]\n"
         "front-desk = counselor:desk-secret\n"
         "peer = node:peer:secret:with:colons\n");
@@ -175,6 +179,7 @@ Test(config, ini_file)
     cr_assert_eq(cfg.map_size, 1ull << 30);
     cr_assert_eq(cfg.map_max, 8ull << 30);
     cr_assert_eq(cfg.sync, IX_SYNC_NONE);
+    cr_assert(cfg.huge_pages);
 
     cr_assert_eq(cfg.keys.n, 2);
     const en_key_t *k = en_keyring_find(&cfg.keys, "desk-secret", 11);
@@ -223,6 +228,7 @@ Test(config, bad_flags_are_rejected, .init = quiet)
         {"--max-frame", "1Q"},     {"--map-size", "512K"},
         {"--map-max", "512K"},     {"--map-max", "lots"},
         {"--sync", "fast"},        {"--sync", ""},
+        {"--huge-pages", "on"},    {"--huge-pages", ""},
         {"--anonymous-role", "boss"}, {"--anonymous-role", "Kiosk"},
         {"--log-level", "loud"},   {"--max-clients", "0"},
         {"--max-inflight", "0"},   {"--idle-timeout", "1T"},

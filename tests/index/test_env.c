@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,13 +39,19 @@ teardown(void)
 TestSuite(env, .init = setup, .fini = teardown, .timeout = 60);
 
 static ix_env_t *
-open_env(uint64_t map_size)
+open_env_with(uint64_t map_size, bool huge_pages)
 {
     ix_env_t *e;
-    ix_options_t o = {.map_size = map_size, .sync = IX_SYNC_NONE};
+    ix_options_t o = {.map_size = map_size, .sync = IX_SYNC_NONE, .huge_pages = huge_pages};
     int rc = ix_open(dir, &o, &e);
     cr_assert_eq(rc, 0, "ix_open: %s", ix_strerror(rc));
     return e;
+}
+
+static ix_env_t *
+open_env(uint64_t map_size)
+{
+    return open_env_with(map_size, false);
 }
 
 /* Puts vacancy n (id "v<n>") with a 2 KiB value, in its own transaction. */
@@ -392,5 +399,66 @@ Test(env, a_map_grown_by_another_process_is_adopted)
     cr_assert_eq(ix_read_begin(e, &t), 0);
     cr_assert_eq(ix_check(t, report, sizeof report), 0, "%s", report);
     ix_read_end(t);
+    ix_close(e);
+}
+
+/* Whether this process's mapping of the store's data file is advised for
+ * huge pages (the `hg` of its VmFlags in /proc/self/smaps): 1 or 0, -1 when
+ * the file is not mapped. */
+static int
+data_map_advised_huge(void)
+{
+    char path[96];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    FILE *smaps = fopen("/proc/self/smaps", "r");
+    cr_assert_not_null(smaps);
+    char line[4352];
+    int advised = -1;
+    bool in_data_map = false;
+    while (fgets(line, sizeof line, smaps)) {
+        unsigned long start, end, offset, inode;
+        unsigned dev_major, dev_minor;
+        if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &offset, &dev_major,
+                   &dev_minor, &inode) == 6) {
+            in_data_map = inode == st.st_ino && dev_major == major(st.st_dev) &&
+                          dev_minor == minor(st.st_dev);
+        } else if (in_data_map && strncmp(line, "VmFlags:", 8) == 0) {
+            advised = strstr(line, " hg") != NULL;
+            in_data_map = false;
+        }
+    }
+    fclose(smaps);
+    return advised;
+}
+
+/* The map is advised at open and again after each remap (growing it maps
+ * the file anew); without the option it is not. Where the kernel has no
+ * transparent huge pages the advice fails and the store works the same. */
+Test(env, huge_pages_advise_the_map_and_every_remap_of_it)
+{
+    bool kernel_has_thp = access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0;
+    ix_env_t *e = open_env_with(1 << 20, true);
+    if (kernel_has_thp)
+        cr_assert_eq(data_map_advised_huge(), 1);
+    int n = 0, rc;
+    while ((rc = put_one(e, n)) == 0)
+        n++;
+    cr_assert_eq(rc, -ENOSPC);
+    uint64_t size = 0;
+    cr_assert_eq(ix_grow(e, 4u << 20, &size), 0);
+    cr_assert_eq(size, 2u << 20);
+    if (kernel_has_thp)
+        cr_assert_eq(data_map_advised_huge(), 1, "the grown map lost the advice");
+    cr_assert_eq(put_one(e, n), 0);
+    for (int i = 0; i <= n; i++)
+        cr_assert(has(e, i), "v%d lost", i);
+    ix_close(e);
+    cr_assert_eq(data_map_advised_huge(), -1);
+
+    e = open_env_with(1 << 20, false);
+    cr_assert_eq(data_map_advised_huge(), 0);
+    cr_assert(has(e, n));
     ix_close(e);
 }
