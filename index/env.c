@@ -1,7 +1,7 @@
 /* env.c - the LMDB environment and its transactions: opening the store and
  * its named databases, the pool of reusable read transactions, the one
- * write transaction, growing the map, and the single place LMDB errors
- * become errno values.
+ * write transaction, growing the map (and advising it for huge pages), and
+ * the single place LMDB errors become errno values.
  *
  * Growing the map: mdb_env_set_mapsize remaps the file, so no transaction
  * of this process may be open meanwhile (values read point into the map).
