@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -403,34 +402,13 @@ Test(env, a_map_grown_by_another_process_is_adopted)
 }
 
 /* Whether this process's mapping of the store's data file is advised for
- * huge pages (the `hg` of its VmFlags in /proc/self/smaps): 1 or 0, -1 when
- * the file is not mapped. */
+ * huge pages: 1 or 0, -1 when the file is not mapped. */
 static int
 data_map_advised_huge(void)
 {
     char path[96];
     snprintf(path, sizeof path, "%s/data.mdb", dir);
-    struct stat st;
-    cr_assert_eq(stat(path, &st), 0);
-    FILE *smaps = fopen("/proc/self/smaps", "r");
-    cr_assert_not_null(smaps);
-    char line[4352];
-    int advised = -1;
-    bool in_data_map = false;
-    while (fgets(line, sizeof line, smaps)) {
-        unsigned long start, end, offset, inode;
-        unsigned dev_major, dev_minor;
-        if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &offset, &dev_major,
-                   &dev_minor, &inode) == 6) {
-            in_data_map = inode == st.st_ino && dev_major == major(st.st_dev) &&
-                          dev_minor == minor(st.st_dev);
-        } else if (in_data_map && strncmp(line, "VmFlags:", 8) == 0) {
-            advised = strstr(line, " hg") != NULL;
-            in_data_map = false;
-        }
-    }
-    fclose(smaps);
-    return advised;
+    return jt_map_has_flag(0, path, "hg");
 }
 
 /* The map is advised at open and again after each remap (growing it maps

@@ -3,15 +3,18 @@
  * "Releasing memory"): the log says so, a client reading all along gets
  * every answer, and reads, writes and the index are as before, while the
  * memory outside the map falls. A steady stream of small writes delays it
- * only a few seconds. */
+ * only a few seconds. With --huge-pages the reopened store's map is advised
+ * as the first was. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
+#include "files.h"
 #include "records.h"
 #include "wire.h"
 
@@ -81,10 +84,38 @@ log_says_released(const jt_daemon_t *d)
 }
 
 static jt_daemon_t *
+start_daemon_with(const char *huge_pages)
+{
+    return jt_daemon_start_logged(NULL, (const char *const[]){"--log-level", "info",
+                                                              "--max-frame", "16777216",
+                                                              "--huge-pages", huge_pages, NULL});
+}
+
+static jt_daemon_t *
 start_daemon(void)
 {
-    return jt_daemon_start_logged(
-        NULL, (const char *const[]){"--log-level", "info", "--max-frame", "16777216", NULL});
+    return start_daemon_with("no");
+}
+
+/* Whether the daemon maps its store advised for huge pages (1 or 0; -1
+ * when it maps none). */
+static int
+store_map_advised_huge(const jt_daemon_t *d)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/data.mdb", d->dir);
+    return jt_map_has_flag(d->pid, path, "hg");
+}
+
+static void
+wait_for_release(const jt_daemon_t *d)
+{
+    bool released = false;
+    for (int waited = 0; waited < 15000 && !released; waited += 100) {
+        jt_sleep_ms(100);
+        released = log_says_released(d);
+    }
+    cr_assert(released, "the log does not say the memory was released");
 }
 
 Test(release, the_idle_writer_hands_back_a_large_transactions_pages)
@@ -101,12 +132,7 @@ Test(release, the_idle_writer_hands_back_a_large_transactions_pages)
     long before = jt_daemon_rss_outside_map_kb(d);
 
     /* A second idle, then the release. */
-    bool released = false;
-    for (int waited = 0; waited < 15000 && !released; waited += 100) {
-        jt_sleep_ms(100);
-        released = log_says_released(d);
-    }
-    cr_assert(released, "the log does not say the memory was released");
+    wait_for_release(d);
     long after = jt_daemon_rss_outside_map_kb(d);
     cr_log_info("rss outside the map: %ld KiB after the batch, %ld KiB after the release",
                 before, after);
@@ -159,4 +185,34 @@ Test(release, a_steady_stream_of_small_writes_does_not_hold_it_off)
     jt_expect_check_clean(c, "after the release");
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0, "the daemon exits cleanly");
+}
+
+/* --huge-pages yes: the daemon's map of the store is advised for huge
+ * pages from the start, and so is the new map of the store it reopens to
+ * release memory; without the flag it is not. Where the kernel has no
+ * transparent huge pages the advice fails and only the store's answers
+ * are checked. */
+Test(release, the_reopened_store_is_advised_for_huge_pages_as_at_the_start)
+{
+    bool kernel_has_thp = access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0;
+    jt_daemon_t *d = start_daemon_with("yes");
+    jm_client_t *c = jt_connect_admin(d);
+    jt_put_vacancy(c, "rel-probe", "110105", "6-05-02-03", "weld:3");
+    if (kernel_has_thp)
+        cr_assert_eq(store_map_advised_huge(d), 1);
+
+    put_large_batch(c);
+    wait_for_release(d);
+    if (kernel_has_thp)
+        cr_assert_eq(store_map_advised_huge(d), 1, "the reopened store's map is not advised");
+    jm_reply_t *rep = jt_call_json(c, "vacancy.get", "{\"id\": \"rel-04321\"}");
+    jt_expect_ok(rep, "vacancy.get");
+    jm_reply_free(rep);
+    jt_expect_check_clean(c, "after the release");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0, "the daemon exits cleanly");
+
+    d = start_daemon();
+    cr_assert_eq(store_map_advised_huge(d), 0);
+    cr_assert_eq(jt_daemon_stop(d), 0);
 }

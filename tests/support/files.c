@@ -4,9 +4,12 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <criterion/criterion.h>
 
@@ -75,4 +78,34 @@ jt_remove_tree(const char *dir)
 {
     if (dir[0])
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+jt_map_has_flag(pid_t pid, const char *path, const char *flag)
+{
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "%s: %s", path, strerror(errno));
+    char smaps_path[64];
+    if (pid == 0)
+        snprintf(smaps_path, sizeof smaps_path, "/proc/self/smaps");
+    else
+        snprintf(smaps_path, sizeof smaps_path, "/proc/%d/smaps", (int)pid);
+    FILE *smaps = fopen(smaps_path, "r");
+    cr_assert_not_null(smaps, "%s: %s", smaps_path, strerror(errno));
+    char line[4352], want[8];
+    snprintf(want, sizeof want, " %.2s", flag);
+    int has = -1;
+    bool in_file_map = false;
+    while (fgets(line, sizeof line, smaps)) {
+        unsigned long start, end, offset, inode;
+        unsigned dev_major, dev_minor;
+        if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &offset, &dev_major,
+                   &dev_minor, &inode) == 6)
+            in_file_map = inode == st.st_ino && dev_major == major(st.st_dev) &&
+                          dev_minor == minor(st.st_dev);
+        else if (in_file_map && strncmp(line, "VmFlags:", 8) == 0)
+            has = strstr(line, want) != NULL;
+    }
+    fclose(smaps);
+    return has;
 }
