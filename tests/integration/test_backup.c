@@ -356,3 +356,56 @@ Test(backup, sigterm_during_a_backup, .timeout = 60)
     cr_assert_eq(jt_daemon_stop(d), 0);
     jt_remove_tree(root);
 }
+
+/* Compaction as docs/operations.md says ("Compaction"): with the daemon
+ * stopped, `mdb_copy -c` writes the store without its free pages, the
+ * copy replaces data.mdb, and the daemon started on it serves the same
+ * records and passes admin.check. */
+Test(backup, an_offline_compaction_keeps_every_record_in_a_smaller_file, .timeout = 120)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    put_bulk(c, 4);
+    /* Replacing every record with other postings leaves free pages. */
+    for (int b = 0; b < 4; b++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "bulk-%d", b);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        jt_args_vacancies(&sb, prefix, 1000, "110105", "6-05-02-03", "e:2,f:3");
+        jt_call_ok(c, "vacancy.put_many", &sb);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    jm_close(c);
+    cr_assert_eq(jt_daemon_term(d), 0, "the daemon did not exit cleanly");
+
+    char data[300], compact[300], compact_data[320], cmd[700];
+    snprintf(data, sizeof data, "%s/data.mdb", d->dir);
+    snprintf(compact, sizeof compact, "%s.compact", d->dir);
+    snprintf(compact_data, sizeof compact_data, "%s/data.mdb", compact);
+    cr_assert_eq(mkdir(compact, 0700), 0, "%s: %s", compact, strerror(errno));
+    snprintf(cmd, sizeof cmd, "mdb_copy -c '%s' '%s'", d->dir, compact);
+    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+    struct stat before, after;
+    cr_assert_eq(stat(data, &before), 0);
+    cr_assert_eq(stat(compact_data, &after), 0);
+    cr_log_info("data.mdb: %lld bytes, compacted %lld", (long long)before.st_size,
+                (long long)after.st_size);
+    cr_assert_lt(after.st_size, before.st_size, "the compacted copy is no smaller");
+    cr_assert_eq(rename(compact_data, data), 0, "%s", strerror(errno));
+    cr_assert_eq(rmdir(compact), 0, "%s", strerror(errno));
+
+    cr_assert_eq(jt_daemon_restart(d), -1);
+    c = jt_connect_admin(d);
+    jt_expect_check_clean(c, "after the compaction");
+    cr_assert_eq(jt_admin_count(c, "vacancies"), 4000u);
+    jm_reply_t *rep = jt_call_json(c, "vacancy.get", "{\"id\": \"bulk-3-999\"}");
+    jt_expect_ok(rep, "vacancy.get");
+    const msgpack_object *v = jt_need(&rep->result, "vacancy");
+    cr_assert_str_eq(jt_get_str(v, "region"), "110105");
+    jm_reply_free(rep);
+    jt_put_vacancy(c, "after-compaction", "110105", "6-05-02-03", "weld:4");
+    cr_assert_eq(jt_admin_count(c, "vacancies"), 4001u);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
