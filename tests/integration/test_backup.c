@@ -17,20 +17,29 @@
 #include "files.h"
 #include "wire.h"
 
-/* Writes batches of 1,000 vacancies bulk-<batch>-<i>: enough that a copy
- * of the store takes a while. */
+/* Writes batches of 1,000 vacancies bulk-<batch>-<i> in region, with
+ * occupation and skills; a second call replaces the first's records. */
 static void
-put_bulk(jm_client_t *c, int batches)
+put_bulk_as(jm_client_t *c, int batches, const char *region, const char *occupation,
+            const char *skills)
 {
     for (int b = 0; b < batches; b++) {
         char prefix[32];
         snprintf(prefix, sizeof prefix, "bulk-%d", b);
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
-        jt_args_vacancies(&sb, prefix, 1000, "320102", "2-02-01-00", "a:3,b:2,c:4,d:1");
+        jt_args_vacancies(&sb, prefix, 1000, region, occupation, skills);
         jt_call_ok(c, "vacancy.put_many", &sb);
         msgpack_sbuffer_destroy(&sb);
     }
+}
+
+/* Batches of 1,000 vacancies: enough that a copy of the store takes a
+ * while. */
+static void
+put_bulk(jm_client_t *c, int batches)
+{
+    put_bulk_as(c, batches, "320102", "2-02-01-00", "a:3,b:2,c:4,d:1");
 }
 
 /* One client writing vacancies w-0, w-1, ... one at a time until told to
@@ -367,15 +376,7 @@ Test(backup, an_offline_compaction_keeps_every_record_in_a_smaller_file, .timeou
     jm_client_t *c = jt_connect_admin(d);
     put_bulk(c, 4);
     /* Replacing every record with other postings leaves free pages. */
-    for (int b = 0; b < 4; b++) {
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "bulk-%d", b);
-        msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
-        jt_args_vacancies(&sb, prefix, 1000, "110105", "6-05-02-03", "e:2,f:3");
-        jt_call_ok(c, "vacancy.put_many", &sb);
-        msgpack_sbuffer_destroy(&sb);
-    }
+    put_bulk_as(c, 4, "110105", "6-05-02-03", "e:2,f:3");
     jm_close(c);
     cr_assert_eq(jt_daemon_term(d), 0, "the daemon did not exit cleanly");
 
