@@ -43,8 +43,9 @@ static int
 worker_order(const void *a, const void *b)
 {
     const en_fair_pref_t *x = a, *y = b;
-    if (x->worker_score != y->worker_score)
-        return x->worker_score > y->worker_score ? -1 : 1;
+    int order = en_score_order(x->worker_score, y->worker_score);
+    if (order != 0)
+        return order;
     return x->vacancy < y->vacancy ? -1 : x->vacancy > y->vacancy;
 }
 
@@ -148,9 +149,8 @@ en_fair_prefs_free(en_fair_prefs_t *p)
 bool
 en_fair_vacancy_prefers(double a, uint32_t wa, double b, uint32_t wb)
 {
-    if (a != b)
-        return a > b;
-    return wa < wb;
+    int order = en_score_order(a, b);
+    return order != 0 ? order < 0 : wa < wb;
 }
 
 /* Each vacancy's tentatively held pairs form a heap whose root is the

@@ -55,9 +55,8 @@ static int
 cmp_rank(const void *a, const void *b)
 {
     const en_fed_hit_t *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    return strcmp(x->id, y->id);
+    int order = en_score_order(x->score, y->score);
+    return order != 0 ? order : strcmp(x->id, y->id);
 }
 
 uint32_t

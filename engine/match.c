@@ -257,6 +257,14 @@ en_score_pair(const en_party_t *w, const en_party_t *v, const en_party_t *probe,
     return score;
 }
 
+int
+en_score_order(double a, double b)
+{
+    if (fabs(a - b) <= 1e-12 * (fabs(a) + fabs(b)))
+        return 0;
+    return a > b ? -1 : 1;
+}
+
 /* idf(s) = ln(1 + N / df(s)) over the searched kind's matchable records. */
 int
 en_probe_idf(ix_txn_t *txn, const en_party_t *probe, uint8_t searched,

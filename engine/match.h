@@ -115,6 +115,15 @@ typedef struct en_match_result {
     uint32_t terms;              /* terms walked */
 } en_match_result_t;
 
+/* Ranks two scores as ranking version 1 does: < 0 when a ranks before b
+ * (it is higher), > 0 when b does, 0 when they tie and the ids decide.
+ * Scores equal as the contract's real numbers tie: the same contributions
+ * summed in another order (each record lists its skills in its own order)
+ * can differ in their last bits, so scores within a relative 1e-12 of
+ * each other tie. Distinct sums of logarithms of a store's counts are
+ * much farther apart than that. */
+int en_score_order(double a, double b);
+
 /* Runs a query in a read transaction. Returns 0 or a negative errno from
  * the index. */
 int en_match_run(ix_txn_t *txn, const en_match_query_t *q,

@@ -512,8 +512,9 @@ add_terms(search_t *s)
 static bool
 hit_worse(const en_match_hit_t *a, const en_match_hit_t *b)
 {
-    if (a->score != b->score)
-        return a->score < b->score;
+    int order = en_score_order(a->score, b->score);
+    if (order != 0)
+        return order > 0;
     uint32_t n = a->id_len < b->id_len ? a->id_len : b->id_len;
     int c = memcmp(a->id, b->id, n);
     return c != 0 ? c > 0 : a->id_len > b->id_len;

@@ -5,6 +5,7 @@ Records are plain dicts in the shape the test stored them (defaults filled in wi
 test holds; nothing is read back from the daemon.
 """
 import datetime
+import functools
 import math
 
 SCOPE_DIGITS = {"county": 6, "city": 4, "province": 2, "all": 0}
@@ -119,8 +120,18 @@ def worker_idf(workers):
     return _idf(workers, "available")
 
 
+def _order(a, b):
+    """Score descending, then id ascending bytewise. Scores equal as real
+    numbers tie: sums of the same terms in another order differ in their last
+    bits, so scores within a relative 1e-12 count as equal."""
+    if abs(a[1] - b[1]) > 1e-12 * (abs(a[1]) + abs(b[1])):
+        return -1 if a[1] > b[1] else 1
+    ia, ib = a[0].encode("utf-8"), b[0].encode("utf-8")
+    return (ia > ib) - (ia < ib)
+
+
 def _rank(items, limit):
-    items.sort(key=lambda t: (-t[1], t[0].encode("utf-8")))
+    items.sort(key=functools.cmp_to_key(_order))
     return items[:limit] if limit is not None else items
 
 

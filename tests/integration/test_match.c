@@ -890,6 +890,78 @@ Test(match, hand_case_two_ties, .timeout = 60)
     cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly (under ASan: a leak?)");
 }
 
+/* Puts a vacancy of occupation 1-01-01-01 in region 110105 requiring the
+ * skills of skills_json. */
+static void
+put_tie_vacancy(jm_client_t *c, const char *id, const char *extra, const char *skills_json)
+{
+    jm_reply_t *r = jt_call_json(c, "vacancy.put",
+                                 "{\"vacancy\": {\"id\": \"%s\", \"employer\": \"E\", "
+                                 "\"title\": \"T\", \"occupation\": \"1-01-01-01\", "
+                                 "\"region\": \"110105\", %s\"skills\": %s}}",
+                                 id, extra, skills_json);
+    jt_expect_ok(r, id);
+    jm_reply_free(r);
+}
+
+/* Scores equal as real numbers tie, and the ids decide, even where the
+ * same contributions summed in another order differ in their last bits:
+ * vacancies listing the same skills in other orders, workers sharing
+ * skills of the same idf, bonuses made up differently. */
+Test(match, ties_in_real_numbers_go_by_id, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    /* N = 4, df(s1) = df(s2) = 2, df(s3) = 4: a and b require the same. */
+    put_tie_vacancy(c, "a", "", "[{\"id\": \"s3\", \"level\": 1}, {\"id\": \"s2\", \"level\": 1}, "
+                                "{\"id\": \"s1\", \"level\": 1}]");
+    put_tie_vacancy(c, "b", "", "[{\"id\": \"s1\", \"level\": 1}, {\"id\": \"s2\", \"level\": 1}, "
+                                "{\"id\": \"s3\", \"level\": 1}]");
+    put_tie_vacancy(c, "c", "", "[{\"id\": \"s3\", \"level\": 1}]");
+    put_tie_vacancy(c, "d", "", "[{\"id\": \"s3\", \"level\": 1}]");
+    const char *profile = "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\", "
+                          "\"skills\": [{\"id\": \"s1\", \"level\": 1}, {\"id\": \"s2\", "
+                          "\"level\": 1}, {\"id\": \"s3\", \"level\": 1}]}, \"scope\": \"all\", "
+                          "\"limit\": %d, \"as_of\": 1767225600}";
+    double ab = 2 * log(3.0) + log(2.0) + 0.5;
+    const expect_t both[] = {{"a", ab}, {"b", ab}};
+    for (int limit = 1; limit <= 2; limit++) {
+        char json[512];
+        snprintf(json, sizeof json, profile, limit);
+        expect_daemon(c, "match.vacancies", json, both, (size_t)limit);
+    }
+
+    /* match.workers: x holds s4, s5, s6 and y holds s4, s6, s7, where s5
+     * and s7 have the same df; z holds s4 only. */
+    const char *workers[][2] = {{"x", "s4\", \"level\": 1}, {\"id\": \"s5\", \"level\": 1}, "
+                                      "{\"id\": \"s6"},
+                                {"y", "s4\", \"level\": 1}, {\"id\": \"s6\", \"level\": 1}, "
+                                      "{\"id\": \"s7"},
+                                {"z", "s4"}};
+    for (size_t i = 0; i < 3; i++) {
+        jm_reply_t *r = jt_call_json(c, "worker.put",
+                                     "{\"worker\": {\"id\": \"%s\", \"birth_year\": 1990, "
+                                     "\"region\": \"110105\", \"skills\": [{\"id\": \"%s\", "
+                                     "\"level\": 1}]}}",
+                                     workers[i][0], workers[i][1]);
+        jt_expect_ok(r, workers[i][0]);
+        jm_reply_free(r);
+    }
+    put_tie_vacancy(c, "v", "", "[{\"id\": \"s4\", \"level\": 1}, {\"id\": \"s5\", \"level\": 1}, "
+                                "{\"id\": \"s6\", \"level\": 1}, {\"id\": \"s7\", \"level\": 1}]");
+    /* N = 3 workers: idf(s4) = ln 2, idf(s5) = idf(s7) = ln 4, idf(s6) =
+     * ln 2.5; in v's skill order x sums ln 2 + ln 4 + ln 2.5 and y
+     * ln 2 + ln 2.5 + ln 4. */
+    double xy = log(2.0) + log(4.0) + log(2.5) + 0.5;
+    const expect_t xy_first[] = {{"x", xy}, {"y", xy}};
+    expect_daemon(c, "match.workers", "{\"vacancy\": \"v\", \"scope\": \"all\", \"limit\": 1, "
+                                      "\"as_of\": 1767225600}", xy_first, 1);
+    expect_daemon(c, "match.workers", "{\"vacancy\": \"v\", \"scope\": \"all\", \"limit\": 2, "
+                                      "\"as_of\": 1767225600}", xy_first, 2);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly (under ASan: a leak?)");
+}
+
 static double
 scale(void)
 {

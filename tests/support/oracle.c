@@ -366,15 +366,16 @@ jo_score(const jo_store_t *s, const jo_vacancy_t *v, const jo_worker_t *w,
     score_pair(s, v, w, for_workers, m, parts, n_parts, NULL);
 }
 
-/* Score descending, then id ascending bytewise. */
+/* Score descending, then id ascending bytewise. Scores that are equal as
+ * real numbers tie, whatever order their terms were summed in (it is the
+ * vacancy's skill order here): within a relative 1e-12, the last bits of
+ * a double summing up to 64 terms. */
 static int
 cmp_match(const void *a, const void *b)
 {
     const jo_match_t *x = a, *y = b;
-    if (x->score > y->score)
-        return -1;
-    if (x->score < y->score)
-        return 1;
+    if (fabs(x->score - y->score) > 1e-12 * (fabs(x->score) + fabs(y->score)))
+        return x->score > y->score ? -1 : 1;
     return strcmp(x->id, y->id);
 }
 
