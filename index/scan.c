@@ -140,6 +140,11 @@ struct ix_groups {
     ix_brief_t brief;
 };
 
+/* Bytes of a group the walk asks for as it reaches its key (most groups
+ * of a city or province walk are shorter; 256 and 1,024 measured no
+ * better). */
+#define GROUP_PREFETCH 512
+
 /* Checks that the cursor sits on a key of the range; sets rc to
  * MDB_NOTFOUND past it. Returns -EIO on a key or value of the wrong width. */
 static int
@@ -155,6 +160,11 @@ groups_settle(ix_groups_t *g)
      * every value's. */
     if (g->k.mv_size != g->w.klen || g->v.mv_size != g->w.vlen)
         return -EIO;
+    /* The group is read when the walk reaches its county, after the
+     * other terms' groups of the counties before: asking for its first
+     * lines now has them in cache by then. */
+    for (size_t off = 0; off < GROUP_PREFETCH; off += 64)
+        __builtin_prefetch((const char *)g->v.mv_data + off);
     return 0;
 }
 
