@@ -48,8 +48,9 @@ typedef struct acc {
     uint32_t gen;
     uint8_t fixed;        /* county + priority bonus, exact */
     uint8_t occ;          /* occupation bonus known so far */
-    uint8_t occ_exact;    /* 0: a worker met in no minor group (<= 0.6) */
-    uint8_t dead;         /* its bound fell below the bar: not a finalist */
+    uint8_t rank;         /* its match rank, for look-ups (ix_match_rank) */
+    uint8_t occ_exact : 1;  /* 0: a worker met in no minor group (<= 0.6) */
+    uint8_t dead : 1;       /* its bound fell below the bar: not a finalist */
 } acc_t;
 
 /* A candidate worth reading, with its bound. */
@@ -350,6 +351,7 @@ meet(search_t *s, uint64_t docno, uint8_t county, const ix_brief_t *b)
                            ? ((b->priority_mask >> p->category) & 1) * 5
                            : ((p->m.priority_mask >> b->category) & 1) * 5;
     a->fixed = county + priority;
+    a->rank = ix_match_rank(s->searched, b->education);
     if (s->searched == IX_VACANCY) {
         a->occ = bonus_tenths(s, b->occupation);
         a->occ_exact = 1;
@@ -690,7 +692,8 @@ complete(search_t *s, ix_groups_t *const *g, const char here[6], const unread_t 
             continue;
         }
         for (uint32_t i = 0; i < n_alive && rc == 0; i++)
-            rc = ix_groups_find(g[s->cur], here, t->slots[used[i]].docno);
+            rc = ix_groups_find(g[s->cur], here, t->slots[used[i]].rank,
+                                t->slots[used[i]].docno);
     }
     s->completing = false;
     *alive = n_alive;
@@ -923,15 +926,18 @@ static int
 open_walks(search_t *s, uint32_t prefix_len, ix_groups_t **g)
 {
     const en_party_t *probe = s->probe;
+    /* Rule 4 leaves out the ranks above it, which the walks then do not
+     * read. */
+    uint8_t max_rank = ix_match_rank(s->searched, probe->m.education);
     int rc = 0;
     for (uint32_t j = 0; j < s->n_terms && rc == 0; j++) {
         const term_t *t = &s->terms[j];
         rc = t->skill >= 0
                  ? ix_groups_skill(s->txn, s->searched, probe->skills[t->skill].id,
                                    probe->skills[t->skill].id_len, probe->region,
-                                   prefix_len, on_skill_run, s, &g[j])
+                                   prefix_len, max_rank, on_skill_run, s, &g[j])
                  : ix_groups_minor(s->txn, s->searched, t->minor, probe->region,
-                                   prefix_len, on_minor_posting, s, &g[j]);
+                                   prefix_len, max_rank, on_minor_posting, s, &g[j]);
     }
     return rc;
 }

@@ -282,12 +282,12 @@ find_extra_postings(ix_txn_t *t, report_t *r, bool dup)
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         const uint8_t *kb = k.mv_data;
         if (k.mv_size < (dup ? 4 + IXK_SKILL_TAIL : 11) ||
-            ix_kind_index(kb[1]) < 0 || (dup && v.mv_size < 8)) {
+            ix_kind_index(kb[1]) < 0 || (dup && v.mv_size < IXK_SKILL_SLOT)) {
             problem(r, "malformed %s posting", name);
             found++;
             continue;
         }
-        uint64_t docno = dup ? ixk_get_be64(v.mv_data)
+        uint64_t docno = dup ? ixk_match_docno(v.mv_data)
                              : ixk_docno_of(kb, k.mv_size);
         ix_docview_t dv;
         int drc = ix_doc_fetch(t, kb[1], docno, &dv);

@@ -107,39 +107,37 @@ ix_strerror(int err)
     }
 }
 
-/* Closed records' matching postings deleted per transaction of the
- * upgrade from format 11: some 20 pages each, well inside what one
- * transaction may dirty. */
-#define UPGRADE_BATCH 2000
+/* Docs whose matching postings the upgrade writes per transaction: some
+ * 14 postings each, their pages well inside what one transaction may
+ * dirty. */
+#define UPGRADE_BATCH 4096
 
-/* Deletes one matching posting of a doc whose brief is not open (a
- * format 11 store has them; format 12 keeps none), as the upgrade's
- * ix_each_match_posting callback: with raw mdb_del, since the upgrade runs
- * before the index's write transactions exist. One already gone (an
- * interrupted upgrade) is fine. */
-typedef struct drop_match {
+/* The upgrade's ix_each_match_posting callback: puts one posting with a
+ * raw mdb_put, since the upgrade runs before the index's write
+ * transactions exist. */
+typedef struct put_match {
     MDB_txn *txn;
     MDB_dbi match;
-} drop_match_t;
+} put_match_t;
 
 static int
-drop_match(void *ctx, const ix_match_posting_t *p)
+put_match(void *ctx, const ix_match_posting_t *p)
 {
-    const drop_match_t *d = ctx;
+    const put_match_t *m = ctx;
     MDB_val k = {p->klen, (void *)p->key}, v = {p->vlen, (void *)p->val};
-    int rc = mdb_del(d->txn, d->match, &k, &v);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return mdb_put(m->txn, m->match, &k, &v, 0);
 }
 
-/* Format 12 differs from 11 only in keeping no matching postings for
- * records whose brief is not open (store.c), so a format 11 store is
- * upgraded in place: every doc is read, a closed one's skill and
- * minor-group postings are deleted, in transactions of UPGRADE_BATCH
- * such docs, and the last one writes the version. A crash halfway leaves
- * version 11 and the next open does it again (postings already deleted
- * are not found, which is fine). Returns an MDB code. */
+/* The stores this build upgrades in place, and how: formats 11 and 12
+ * differ from 13 only in the match dbi (11 kept postings of records that
+ * cannot match; both began each value with the docno, where 13 puts the
+ * record's match rank before it: keys.h). So the upgrade empties match
+ * and writes every doc's postings again as store.c would, in
+ * transactions of UPGRADE_BATCH docs; the last one writes the version. A
+ * crash halfway leaves the old version, and the next open starts over.
+ * Returns an MDB code. */
 static int
-upgrade_from_11(ix_env_t *e)
+rebuild_match(ix_env_t *e)
 {
     uint8_t at[IXK_DOC_LEN];
     size_t at_len = 0;
@@ -149,16 +147,16 @@ upgrade_from_11(ix_env_t *e)
         int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
         if (rc != 0)
             return rc;
-        if ((rc = mdb_cursor_open(txn, e->docs, &c)) != 0) {
+        if ((at_len == 0 && (rc = mdb_drop(txn, e->match, 0)) != 0) ||
+            (rc = mdb_cursor_open(txn, e->docs, &c)) != 0) {
             mdb_txn_abort(txn);
             return rc;
         }
         MDB_val k = {at_len, at}, d;
         rc = at_len ? mdb_cursor_get(c, &k, &d, MDB_SET_RANGE)
                     : mdb_cursor_get(c, &k, &d, MDB_FIRST);
-        unsigned dropped = 0;
-        for (; rc == 0 && dropped < UPGRADE_BATCH;
-             rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        unsigned done = 0;
+        for (; rc == 0 && done < UPGRADE_BATCH; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
             ix_docview_t v;
             ix_brief_t b;
             const uint8_t *kb = k.mv_data;
@@ -168,15 +166,15 @@ upgrade_from_11(ix_env_t *e)
                 break;
             }
             ix_brief_of(kb[0], &v, &b);
-            if (b.open)
+            if (!b.open)
                 continue;
             uint8_t brief[IXK_BRIEF_VACANCY];
             ixk_brief_put(brief, kb[0], &b);
-            drop_match_t drop = {txn, e->match};
-            if ((rc = ix_each_match_posting(kb[0], ixk_get_be64(kb + 1), &v, brief, drop_match,
-                                            &drop)) != 0)
+            put_match_t put = {txn, e->match};
+            if ((rc = ix_each_match_posting(kb[0], ixk_get_be64(kb + 1), &v, brief, put_match,
+                                            &put)) != 0)
                 break;
-            dropped++;
+            done++;
         }
         /* Where the next transaction starts: the doc the cursor is on. */
         if (rc == 0) {
@@ -202,7 +200,7 @@ upgrade_from_11(ix_env_t *e)
 }
 
 /* Opens every dbi and checks (or, in a new store, writes) the format
- * version; a store of format 11 is upgraded in place. dbi handles stay
+ * version; a store of format 11 or 12 is upgraded in place. dbi handles stay
  * valid for the environment's life. */
 static int
 open_dbis(ix_env_t *e)
@@ -249,10 +247,12 @@ open_dbis(ix_env_t *e)
             goto fail;
     } else if (rc != 0) {
         goto fail;
-    } else if (v.mv_size == 1 && *(const uint8_t *)v.mv_data == 11) {
-        if ((rc = mdb_txn_commit(txn)) != 0 || (rc = upgrade_from_11(e)) != 0)
+    } else if (v.mv_size == 1 &&
+               (*(const uint8_t *)v.mv_data == 11 || *(const uint8_t *)v.mv_data == 12)) {
+        uint8_t from = *(const uint8_t *)v.mv_data;
+        if ((rc = mdb_txn_commit(txn)) != 0 || (rc = rebuild_match(e)) != 0)
             return ix_mdb_err(rc);
-        e->upgraded_from = 11;
+        e->upgraded_from = from;
         return 0;
     } else if (v.mv_size != 1 ||
                *(const uint8_t *)v.mv_data != IX_FORMAT_VERSION) {

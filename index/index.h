@@ -345,13 +345,27 @@ int ix_scan_skill(ix_txn_t *txn, uint8_t kind, const char *skill,
  * to the callback the walk was opened with (a non-zero return stops it and
  * is returned) and moves to the next group. Close every walk opened. */
 typedef struct ix_groups ix_groups_t;
+/* A group's postings come in the order of their records' match rank,
+ * then docno: a vacancy's rank is its education_min, a worker's 255
+ * minus its education. So the records a probe's education admits
+ * (vacancies requiring at most the worker's, workers holding at least the
+ * vacancy's minimum: rank <= ix_match_rank(searched kind, the probe's
+ * education)) are the first of every group, and a walk opened with that
+ * max_rank reads no others. IX_RANK_ANY reads all. */
+#define IX_RANK_ANY 255
+static inline uint8_t
+ix_match_rank(uint8_t kind, uint8_t education)
+{
+    return kind == IX_VACANCY ? education : (uint8_t)(255 - education);
+}
 int ix_groups_skill(ix_txn_t *txn, uint8_t kind, const char *skill,
                     uint32_t skill_len, const char *region_prefix,
-                    uint32_t prefix_len, ix_skill_cb cb, void *ctx,
-                    ix_groups_t **out);
+                    uint32_t prefix_len, uint8_t max_rank, ix_skill_cb cb,
+                    void *ctx, ix_groups_t **out);
 int ix_groups_minor(ix_txn_t *txn, uint8_t kind, const char minor[7],
                     const char *region_prefix, uint32_t prefix_len,
-                    ix_minor_cb cb, void *ctx, ix_groups_t **out);
+                    uint8_t max_rank, ix_minor_cb cb, void *ctx,
+                    ix_groups_t **out);
 const char *ix_groups_county(const ix_groups_t *g);
 int ix_groups_take(ix_groups_t *g);
 /* Moves past the current group without reading it. */
@@ -360,11 +374,11 @@ int ix_groups_skip(ix_groups_t *g);
  * than the walk's) of the region it was opened with: a walk of a county
  * can go on to its city, province and the country. */
 int ix_groups_widen(ix_groups_t *g, uint32_t prefix_len);
-/* Hands the postings of one record (docno) in the walk's term and one
- * county of its range to the callback, if there are any, wherever the
- * walk is: a look-up, so that a term can be consulted for a few
- * candidates instead of read whole. */
-int ix_groups_find(ix_groups_t *g, const char county[6], uint64_t docno);
+/* Hands the postings of one record (docno, of match rank `rank`) in the
+ * walk's term and one county of its range to the callback, if there are
+ * any, wherever the walk is: a look-up, so that a term can be consulted
+ * for a few candidates instead of read whole. */
+int ix_groups_find(ix_groups_t *g, const char county[6], uint8_t rank, uint64_t docno);
 /* The number of postings of the walk's term in one county (0 when it has
  * none there), and all of them handed to the callback, wherever the walk
  * is: for choosing between look-ups and reading a group whole. */

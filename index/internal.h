@@ -28,8 +28,11 @@
  * flag; counts per origin and the copies' openings aggregate. 11: an audit
  * subject key holds the block of its seq, so keys written together are
  * neighbours. 12: skill and minor-group postings only for records whose
- * brief is open (a store of format 11 is upgraded in place at open). */
-#define IX_FORMAT_VERSION 12
+ * brief is open. 13: a matching posting's value starts with the record's
+ * match rank (its education), so that a walk reads only the ranks a
+ * probe admits (a store of format 11 or 12 is upgraded in place at open:
+ * env.c, rebuild_match). */
+#define IX_FORMAT_VERSION 13
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 3
 /* Fixed part of a stored doc (see doc.c for the layout). */

@@ -140,12 +140,21 @@ ixk_minor(uint8_t *buf, uint8_t kind, const char *code, const char *region)
     return ixk_minor_prefix(buf, kind, code, region, 6);
 }
 
+/* The byte every matching posting's value starts with: the record's
+ * match rank (ix_match_rank) of the education its brief holds. */
+static uint8_t
+val_rank(uint8_t kind, const uint8_t *brief)
+{
+    return ix_match_rank(kind, brief[kind == IX_VACANCY ? 17 : 7]);
+}
+
 size_t
 ixk_skill_val(uint8_t *out, uint8_t kind, uint64_t docno, uint8_t level,
               const uint8_t *brief)
 {
-    ixk_put_be64(out, docno);
-    out[8] = level;
+    out[0] = val_rank(kind, brief);
+    ixk_put_be64(out + IXK_MATCH_DOCNO, docno);
+    out[IXK_SKILL_LEVEL] = level;
     size_t bl = ixk_brief_len(kind);
     memcpy(out + IXK_SKILL_BRIEF, brief, bl);
     return IXK_SKILL_BRIEF + bl;
@@ -156,11 +165,13 @@ ixk_minor_val(uint8_t *out, uint8_t kind, uint64_t docno, const char *code,
               uint32_t len, const uint8_t *brief)
 {
     assert(ixk_has_minor(len));
-    ixk_put_be64(out, docno);
+    out[0] = val_rank(kind, brief);
+    ixk_put_be64(out + IXK_MATCH_DOCNO, docno);
     /* A 7-byte code's tail is three NULs, which sort before any real
      * tail, as the shorter code sorted first when the tail ended the key. */
-    memset(out + 8, 0, IXK_MINOR_TAIL);
-    memcpy(out + 8, code + IXK_MINOR_WIDTH, len - IXK_MINOR_WIDTH);
+    uint8_t *tail = out + IXK_MATCH_DOCNO + 8;
+    memset(tail, 0, IXK_MINOR_TAIL);
+    memcpy(tail, code + IXK_MINOR_WIDTH, len - IXK_MINOR_WIDTH);
     size_t bl = ixk_brief_len(kind);
     memcpy(out + IXK_MINOR_BRIEF, brief, bl);
     return IXK_MINOR_BRIEF + bl;

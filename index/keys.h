@@ -15,11 +15,11 @@
  *           'S' K | status u8 | docno             empty
  *           'C' K | category u8 | docno           empty (workers only)
  *   match   'K' K | skill id | NUL | region[6]    one duplicate per posting:
- *   (DUPSORT|DUPFIXED)                            docno (be64) | level u8 |
- *                                                 brief
+ *   (DUPSORT|DUPFIXED)                            rank u8 | docno (be64) |
+ *                                                 level u8 | brief
  *           'M' K | minor[7] | region[6]          one duplicate per posting:
- *                                                 docno (be64) | tail[3] |
- *                                                 brief
+ *                                                 rank u8 | docno (be64) |
+ *                                                 tail[3] | brief
  *   counts  'T' K                                 records of kind K (be64)
  *           'N' K                                 matchable records (be64)
  *           'D' K | skill id | NUL                df among matchable (be64)
@@ -77,18 +77,22 @@
  * per call instead of one per MDB_NEXT. The region sits in the key after
  * the term, so the postings of one term in one province (2 digits), city
  * (4) or county (6) are one contiguous run of keys. Each value starts
- * with the docno, big-endian, so duplicates sort by docno and a point
- * look-up is MDB_GET_BOTH_RANGE on the docno. The value's size is fixed
- * per tag and kind, as DUPFIXED requires:
+ * with the record's match rank (ix_match_rank: a vacancy's education_min,
+ * 255 minus a worker's education), then the docno, big-endian, so
+ * duplicates sort by rank, then docno: the records rule 4 admits for a
+ * probe are the first of each group, and a walk stops at the first rank
+ * above the probe's. A point look-up is MDB_GET_BOTH_RANGE on rank and
+ * docno. The value's size is fixed per tag and kind, as DUPFIXED
+ * requires:
  *
- *   skill:       docno | level | brief          8 + 1 + 21 (V) or 9 (W)
- *   minor group: docno | tail  | brief          8 + 3 + 21 (V) or 9 (W)
+ *   skill:       rank | docno | level | brief   1 + 8 + 1 + 21 (V) or 9 (W)
+ *   minor group: rank | docno | tail  | brief   1 + 8 + 3 + 21 (V) or 9 (W)
  *
  * A minor-group posting exists for every occupation code of 7 or 10
  * bytes; its tail is the code's last 3 bytes ("-03") for a 10-byte code
  * and three NULs for a 7-byte one, so minor + tail gives the code back.
  * The "slot" of a posting is the part of its value that identifies it
- * within its key (the docno, plus the tail for minor groups); the rest
+ * within its key (rank and docno, plus the tail for minor groups); the rest
  * (level, brief) is what a replace may change.
  *
  * A brief is the part of a record matching decides on (ix_brief_t), in a
@@ -164,12 +168,14 @@ enum ixa_tag {
 /* Brief widths per kind. */
 #define IXK_BRIEF_VACANCY 21
 #define IXK_BRIEF_WORKER 9
-/* Matching posting values: the docno, then (skill) the level or (minor
- * group) the tail, then the brief. The slot is the part that identifies a
- * posting within its key. */
-#define IXK_SKILL_SLOT 8
-#define IXK_SKILL_BRIEF 9
-#define IXK_MINOR_SLOT (8 + IXK_MINOR_TAIL)
+/* Matching posting values: the rank, the docno, then (skill) the level
+ * or (minor group) the tail, then the brief. The slot is the part that
+ * identifies a posting within its key. */
+#define IXK_MATCH_DOCNO 1
+#define IXK_SKILL_SLOT (IXK_MATCH_DOCNO + 8)
+#define IXK_SKILL_LEVEL IXK_SKILL_SLOT
+#define IXK_SKILL_BRIEF (IXK_SKILL_LEVEL + 1)
+#define IXK_MINOR_SLOT (IXK_MATCH_DOCNO + 8 + IXK_MINOR_TAIL)
 #define IXK_MINOR_BRIEF IXK_MINOR_SLOT
 /* The longest value of any queued posting (a vacancy's minor-group
  * posting: docno, tail, brief). */
@@ -215,6 +221,13 @@ static inline uint64_t
 ixk_docno_of(const uint8_t *key, size_t len)
 {
     return ixk_get_be64(key + len - 8);
+}
+
+/* The docno of a matching posting's value. */
+static inline uint64_t
+ixk_match_docno(const uint8_t *val)
+{
+    return ixk_get_be64(val + IXK_MATCH_DOCNO);
 }
 
 /* True when key starts with the len bytes of prefix. */

@@ -37,6 +37,7 @@ typedef struct walk {
     const uint8_t *prefix;
     size_t plen, klen, vlen;
     uint8_t kind;
+    uint8_t max_rank;     /* values of a higher rank are not read */
     /* Skill scans. */
     ix_skill_cb skill_cb;
     /* Minor-group scans: code holds the group's 7 bytes, then each
@@ -46,13 +47,17 @@ typedef struct walk {
     void *ctx;
 } walk_t;
 
-/* Hands every value of one packed array to the callback; returns the
+/* Hands the values of one packed array of n to the callback, from the
+ * first up to the first of a rank above the walk's max_rank (ranks lead
+ * the values, in order); *used gets how many it handed. Returns the
  * callback's first nonzero value, or 0. */
 static int
-emit(const walk_t *w, const uint8_t *region, const uint8_t *vals,
-     size_t n, ix_brief_t *brief)
+emit(const walk_t *w, const uint8_t *region, const uint8_t *vals, size_t n,
+     ix_brief_t *brief, size_t *used)
 {
     const char *rg = (const char *)region;
+    uint8_t max_rank = w->max_rank;
+    *used = 0;
     /* The array is a page of postings, most of it not in cache: asking
      * for all of its lines at once overlaps their misses. */
     for (size_t off = 0; off < n * w->vlen; off += 64)
@@ -60,14 +65,19 @@ emit(const walk_t *w, const uint8_t *region, const uint8_t *vals,
     if (w->skill_cb) {
         ix_skill_run_t run;
         run.kind = w->kind;
-        while (n > 0) {
+        bool more = true;
+        while (n > 0 && more) {
             uint32_t m = n < IX_SKILL_RUN_MAX ? (uint32_t)n : IX_SKILL_RUN_MAX;
-            run.n = m;
-            for (uint32_t i = 0; i < m; i++, vals += w->vlen) {
+            uint32_t i = 0;
+            for (; i < m; i++, vals += w->vlen) {
+                if (vals[0] > max_rank) {
+                    more = false;
+                    break;
+                }
                 ix_brief_t b;
                 ixk_brief_get(vals + IXK_SKILL_BRIEF, w->kind, &b);
-                run.docno[i] = ixk_get_be64(vals);
-                run.level[i] = vals[8];
+                run.docno[i] = ixk_match_docno(vals);
+                run.level[i] = vals[IXK_SKILL_LEVEL];
                 run.open[i] = b.open;
                 run.wage[i] = b.wage;
                 run.education[i] = b.education;
@@ -82,21 +92,25 @@ emit(const walk_t *w, const uint8_t *region, const uint8_t *vals,
                     run.category[i] = b.category;
                 }
             }
+            if (i == 0)
+                break;
+            run.n = i;
+            *used += i;
+            n -= i;
             int ret = w->skill_cb(w->ctx, rg, &run);
             if (ret != 0)
                 return ret;
-            n -= m;
         }
         return 0;
     }
-    for (size_t i = 0; i < n; i++, vals += w->vlen) {
+    for (size_t i = 0; i < n && vals[0] <= max_rank; i++, vals += w->vlen) {
         /* A 7-byte code's tail is NUL padding. */
-        uint32_t clen = vals[8] ? IXK_MINOR_WIDTH + IXK_MINOR_TAIL
-                                : IXK_MINOR_WIDTH;
-        memcpy(w->code + IXK_MINOR_WIDTH, vals + 8, IXK_MINOR_TAIL);
+        const uint8_t *tail = vals + IXK_MATCH_DOCNO + 8;
+        uint32_t clen = tail[0] ? IXK_MINOR_WIDTH + IXK_MINOR_TAIL : IXK_MINOR_WIDTH;
+        memcpy(w->code + IXK_MINOR_WIDTH, tail, IXK_MINOR_TAIL);
         ixk_brief_get(vals + IXK_MINOR_BRIEF, w->kind, brief);
-        int ret = w->minor_cb(w->ctx, ixk_get_be64(vals), rg, w->code, clen,
-                              brief);
+        (*used)++;
+        int ret = w->minor_cb(w->ctx, ixk_match_docno(vals), rg, w->code, clen, brief);
         if (ret != 0)
             return ret;
     }
@@ -206,21 +220,25 @@ ix_groups_county(const ix_groups_t *g)
 static int
 read_group(ix_groups_t *g, MDB_cursor *c, MDB_val *k, MDB_val *v, const uint8_t *region)
 {
-    size_t n;
+    size_t n, used;
     int rc = mdb_cursor_count(c, &n);
     if (rc == 0 && n == 1) {
         if (v->mv_size != g->w.vlen)
             return -EIO;
-        return emit(&g->w, region, v->mv_data, 1, &g->brief);
+        return emit(&g->w, region, v->mv_data, 1, &g->brief, &used);
     }
     if (rc == 0)
         rc = mdb_cursor_get(c, k, v, MDB_GET_MULTIPLE);
     while (rc == 0) {
         if (v->mv_size % g->w.vlen != 0)
             return -EIO;
-        int ret = emit(&g->w, region, v->mv_data, v->mv_size / g->w.vlen, &g->brief);
+        size_t on_page = v->mv_size / g->w.vlen;
+        int ret = emit(&g->w, region, v->mv_data, on_page, &g->brief, &used);
         if (ret != 0)
             return ret;
+        /* The rest of the group is of higher ranks. */
+        if (used < on_page)
+            return 0;
         rc = mdb_cursor_get(c, k, v, MDB_NEXT_MULTIPLE);
     }
     return rc == MDB_NOTFOUND ? 0 : ix_mdb_err(rc);
@@ -351,17 +369,21 @@ ix_groups_read(ix_groups_t *g, const char county[6])
 }
 
 int
-ix_groups_find(ix_groups_t *g, const char county[6], uint64_t docno)
+ix_groups_find(ix_groups_t *g, const char county[6], uint8_t rank, uint64_t docno)
 {
     uint8_t key[IXK_MAX];
     int rc = look_key(g, county, key);
     if (rc != 0)
         return rc;
     g->look_set = false;
-    uint8_t want[8];
-    ixk_put_be64(want, docno);
-    /* Values start with the docno, and a shorter value sorts before every
-     * longer one it begins: the first posting of docno, if any. */
+    if (rank > g->w.max_rank)
+        return 0;
+    uint8_t want[IXK_SKILL_SLOT];
+    want[0] = rank;
+    ixk_put_be64(want + IXK_MATCH_DOCNO, docno);
+    /* Values start with the rank and the docno, and a shorter value sorts
+     * before every longer one it begins: the first posting of docno, if
+     * any. */
     MDB_val k = {g->w.klen, key}, v = {sizeof want, want};
     rc = mdb_cursor_get(g->look, &k, &v, MDB_GET_BOTH_RANGE);
     g->look_on = rc == 0;
@@ -371,7 +393,8 @@ ix_groups_find(ix_groups_t *g, const char county[6], uint64_t docno)
             return -EIO;
         if (memcmp(v.mv_data, want, sizeof want) != 0)
             return 0;
-        int ret = emit(&g->w, key + g->w.klen - 6, v.mv_data, 1, &g->brief);
+        size_t used;
+        int ret = emit(&g->w, key + g->w.klen - 6, v.mv_data, 1, &g->brief, &used);
         if (ret != 0)
             return ret;
         rc = mdb_cursor_get(g->look, &k, &v, MDB_NEXT_DUP);
@@ -394,7 +417,7 @@ ix_groups_close(ix_groups_t *g)
 int
 ix_groups_skill(ix_txn_t *t, uint8_t kind, const char *skill,
                 uint32_t skill_len, const char *region_prefix,
-                uint32_t prefix_len, ix_skill_cb cb, void *ctx,
+                uint32_t prefix_len, uint8_t max_rank, ix_skill_cb cb, void *ctx,
                 ix_groups_t **out)
 {
     *out = NULL;
@@ -412,6 +435,7 @@ ix_groups_skill(ix_txn_t *t, uint8_t kind, const char *skill,
         .klen = 3 + (size_t)skill_len + IXK_SKILL_TAIL,
         .vlen = ixk_skill_val_len(kind),
         .kind = kind,
+        .max_rank = max_rank,
         .skill_cb = cb,
         .ctx = ctx,
     };
@@ -427,7 +451,7 @@ ix_groups_skill(ix_txn_t *t, uint8_t kind, const char *skill,
 int
 ix_groups_minor(ix_txn_t *t, uint8_t kind, const char minor[7],
                 const char *region_prefix, uint32_t prefix_len,
-                ix_minor_cb cb, void *ctx, ix_groups_t **out)
+                uint8_t max_rank, ix_minor_cb cb, void *ctx, ix_groups_t **out)
 {
     *out = NULL;
     if (!t || !cb || ix_kind_index(kind) < 0 || !minor ||
@@ -445,6 +469,7 @@ ix_groups_minor(ix_txn_t *t, uint8_t kind, const char minor[7],
         .klen = IXK_MINOR_LEN,
         .vlen = ixk_minor_val_len(kind),
         .kind = kind,
+        .max_rank = max_rank,
         .minor_cb = cb,
         .code = g->code,
         .ctx = ctx,
@@ -475,7 +500,8 @@ ix_scan_skill(ix_txn_t *t, uint8_t kind, const char *skill,
               uint32_t prefix_len, ix_skill_cb cb, void *ctx)
 {
     ix_groups_t *g;
-    int rc = ix_groups_skill(t, kind, skill, skill_len, region_prefix, prefix_len, cb, ctx, &g);
+    int rc = ix_groups_skill(t, kind, skill, skill_len, region_prefix, prefix_len, IX_RANK_ANY,
+                             cb, ctx, &g);
     return rc != 0 ? rc : scan_all(g, 0);
 }
 
@@ -485,6 +511,7 @@ ix_scan_minor(ix_txn_t *t, uint8_t kind, const char minor[7],
               ix_minor_cb cb, void *ctx)
 {
     ix_groups_t *g;
-    int rc = ix_groups_minor(t, kind, minor, region_prefix, prefix_len, cb, ctx, &g);
+    int rc = ix_groups_minor(t, kind, minor, region_prefix, prefix_len, IX_RANK_ANY, cb, ctx,
+                             &g);
     return rc != 0 ? rc : scan_all(g, 0);
 }

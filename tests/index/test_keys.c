@@ -144,26 +144,37 @@ Test(keys, skill_layout_groups_by_region_then_docno)
     const uint8_t want[13] = {'K', 'W', 'w', 'e', 'l', 'd', 0,
                               '1', '1', '0', '1', '0', '5'};
     cr_assert(memcmp(k, want, 13) == 0);
-    /* The value: docno big-endian, level, brief; fixed width per kind. */
+    /* The value: match rank, docno big-endian, level, brief; fixed width
+     * per kind. A worker's rank is 255 minus its education (brief byte
+     * 7), a vacancy's its education_min (brief byte 17). */
     uint8_t brief[IXK_BRIEF_VACANCY], v[IXK_VAL_MAX];
     for (int i = 0; i < IXK_BRIEF_VACANCY; i++)
         brief[i] = (uint8_t)(0xa0 + i);
     size_t vl = ixk_skill_val(v, IX_WORKER, 0x0102, 4, brief);
-    cr_assert_eq(vl, 8 + 1 + IXK_BRIEF_WORKER);
+    cr_assert_eq(vl, 1 + 8 + 1 + IXK_BRIEF_WORKER);
     cr_assert_eq(vl, ixk_skill_val_len(IX_WORKER));
-    const uint8_t wantv[9] = {0, 0, 0, 0, 0, 0, 0x01, 0x02, 4};
-    cr_assert(memcmp(v, wantv, 9) == 0);
-    cr_assert(memcmp(v + 9, brief, IXK_BRIEF_WORKER) == 0);
-    cr_assert_eq(ixk_get_be64(v), 0x0102);
+    const uint8_t wantv[10] = {255 - 0xa7, 0, 0, 0, 0, 0, 0, 0x01, 0x02, 4};
+    cr_assert(memcmp(v, wantv, 10) == 0);
+    cr_assert(memcmp(v + 10, brief, IXK_BRIEF_WORKER) == 0);
+    cr_assert_eq(ixk_match_docno(v), 0x0102);
     cr_assert_eq(ixk_skill_val(v, IX_VACANCY, 1, 1, brief),
-                 8 + 1 + IXK_BRIEF_VACANCY);
-    cr_assert_eq(ixk_skill_val_len(IX_VACANCY), 8 + 1 + IXK_BRIEF_VACANCY);
-    /* Values sort by docno whatever the level: a higher level of a lower
-     * docno sorts first. */
+                 1 + 8 + 1 + IXK_BRIEF_VACANCY);
+    cr_assert_eq(v[0], 0xa0 + 17);
+    cr_assert_eq(ixk_skill_val_len(IX_VACANCY), 1 + 8 + 1 + IXK_BRIEF_VACANCY);
+    /* Values sort by rank, then docno whatever the level: a higher level
+     * of a lower docno sorts first, and a worker of more education (a
+     * vacancy requiring less) before every docno of less (more). */
     uint8_t lo[IXK_VAL_MAX], hi[IXK_VAL_MAX];
     ixk_skill_val(lo, IX_WORKER, 255, 9, brief);
     ixk_skill_val(hi, IX_WORKER, 256, 1, brief);
     cr_assert_lt(memcmp(lo, hi, vl), 0);
+    uint8_t more[IXK_BRIEF_VACANCY];
+    memcpy(more, brief, sizeof more);
+    more[7]++;
+    ixk_skill_val(lo, IX_WORKER, 999, 1, more);
+    cr_assert_lt(memcmp(lo, hi, vl), 0);
+    cr_assert_eq(ix_match_rank(IX_WORKER, 3), 252);
+    cr_assert_eq(ix_match_rank(IX_VACANCY, 3), 3);
     /* Every region prefix bounds a contiguous range of keys. */
     uint8_t a[IXK_MAX], b[IXK_MAX], c[IXK_MAX], p[IXK_MAX];
     ixk_skill(a, IX_WORKER, "weld", 4, "110105");
@@ -203,21 +214,22 @@ Test(keys, minor_layout_and_order)
                               '2', '4', '4', '0', '3', '0', '5'};
     cr_assert(memcmp(k10, want, 15) == 0);
     cr_assert(memcmp(k7, want, 15) == 0, "one key per group and county");
-    /* Values: docno, tail NUL-padded to 3, brief. */
+    /* Values: match rank (the vacancy's education_min, brief byte 17),
+     * docno, tail NUL-padded to 3, brief. */
     uint8_t brief[IXK_BRIEF_VACANCY], v10[IXK_VAL_MAX], v7[IXK_VAL_MAX];
     for (int i = 0; i < IXK_BRIEF_VACANCY; i++)
         brief[i] = (uint8_t)(0x30 + i);
     size_t vl = ixk_minor_val(v10, IX_VACANCY, 258, "6-05-02-03", 10, brief);
-    cr_assert_eq(vl, 8 + 3 + IXK_BRIEF_VACANCY);
+    cr_assert_eq(vl, 1 + 8 + 3 + IXK_BRIEF_VACANCY);
     cr_assert_eq(vl, ixk_minor_val_len(IX_VACANCY));
     cr_assert_eq(ixk_minor_val(v7, IX_VACANCY, 258, "6-05-02", 7, brief), vl);
-    const uint8_t w10[11] = {0, 0, 0, 0, 0, 0, 1, 2, '-', '0', '3'};
-    const uint8_t w7[11] = {0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0};
-    cr_assert(memcmp(v10, w10, 11) == 0);
-    cr_assert(memcmp(v7, w7, 11) == 0);
-    cr_assert(memcmp(v10 + 11, brief, IXK_BRIEF_VACANCY) == 0);
+    const uint8_t w10[12] = {0x30 + 17, 0, 0, 0, 0, 0, 0, 1, 2, '-', '0', '3'};
+    const uint8_t w7[12] = {0x30 + 17, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0};
+    cr_assert(memcmp(v10, w10, 12) == 0);
+    cr_assert(memcmp(v7, w7, 12) == 0);
+    cr_assert(memcmp(v10 + 12, brief, IXK_BRIEF_VACANCY) == 0);
     cr_assert_eq(ixk_minor_val(v7, IX_WORKER, 258, "6-05-02", 7, brief),
-                 8 + 3 + IXK_BRIEF_WORKER);
+                 1 + 8 + 3 + IXK_BRIEF_WORKER);
     ixk_minor_val(v7, IX_VACANCY, 258, "6-05-02", 7, brief);
     /* One docno's 7-byte code sorts before its 10-byte codes, and all of
      * them before the next docno. */

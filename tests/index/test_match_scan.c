@@ -248,6 +248,7 @@ put_doc(ix_txn_t *t, mdoc_t *m)
 
 typedef struct hit {
     char region[6];
+    uint8_t rank;     /* the brute force's: ix_match_rank of the record */
     uint64_t docno;
     uint8_t level;
     char code[10];
@@ -305,8 +306,9 @@ on_minor(void *ctx, uint64_t docno, const char region[6], const char *code,
     return 0;
 }
 
-/* The documented order: region, then docno, then (one worker's codes in a
- * group) the 7-byte code before the 10-byte ones, tails bytewise. */
+/* The documented order: region, then the record's match rank, then
+ * docno, then (one worker's codes in a group) the 7-byte code before the
+ * 10-byte ones, tails bytewise. */
 static int
 hit_cmp(const void *a, const void *b)
 {
@@ -314,6 +316,8 @@ hit_cmp(const void *a, const void *b)
     int c = memcmp(x->region, y->region, 6);
     if (c)
         return c;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
     if (x->docno != y->docno)
         return x->docno < y->docno ? -1 : 1;
     if (x->code_len != y->code_len)
@@ -335,6 +339,7 @@ brute_skill(int k, int s, const char *pfx, hits_t *out)
                 hit_t *h = &out->h[out->n++];
                 memset(h, 0, sizeof *h);
                 memcpy(h->region, m->region, 6);
+                h->rank = ix_match_rank(m->kind, m->match.education);
                 h->docno = m->docno;
                 h->level = m->lvl[j];
                 model_brief(m, &h->brief);
@@ -359,6 +364,7 @@ brute_minor(int k, const char *minor, const char *pfx, hits_t *out)
             hit_t *h = &out->h[out->n++];
             memset(h, 0, sizeof *h);
             memcpy(h->region, m->region, 6);
+            h->rank = ix_match_rank(m->kind, m->match.education);
             h->docno = m->docno;
             model_brief(m, &h->brief);
             memcpy(h->code, m->occ[j], ol);
@@ -466,10 +472,10 @@ verify_groups_mixed(ix_txn_t *t)
             if (term < NSK) {
                 brute_skill(k, term, "", &want);
                 cr_assert_eq(ix_groups_skill(t, kind, skills[term], (uint32_t)strlen(skills[term]),
-                                             "", 0, on_skill, &got, &g), 0);
+                                             "", 0, IX_RANK_ANY, on_skill, &got, &g), 0);
             } else {
                 brute_minor(k, minors[term - NSK], "", &want);
-                cr_assert_eq(ix_groups_minor(t, kind, minors[term - NSK], "", 0, on_minor, &got,
+                cr_assert_eq(ix_groups_minor(t, kind, minors[term - NSK], "", 0, IX_RANK_ANY, on_minor, &got,
                                              &g), 0);
             }
             const char *c;
@@ -489,7 +495,7 @@ verify_groups_mixed(ix_txn_t *t)
                 if (n % 4 >= 2) {
                     /* Moved off the group since its size was taken. */
                     if (n % 8 >= 6)
-                        cr_assert_eq(ix_groups_find(g, county, UINT64_C(1) << 40), 0);
+                        cr_assert_eq(ix_groups_find(g, county, 0, UINT64_C(1) << 40), 0);
                     cr_assert_eq(ix_groups_read(g, county), 0);
                 } else {
                     for (int i = 0; i < want.n; i++) {
@@ -497,9 +503,9 @@ verify_groups_mixed(ix_txn_t *t)
                         bool again = i > 0 && h[-1].docno == h->docno &&
                                      memcmp(h[-1].region, h->region, 6) == 0;
                         if (!again && memcmp(h->region, county, 6) == 0)
-                            cr_assert_eq(ix_groups_find(g, county, h->docno), 0);
+                            cr_assert_eq(ix_groups_find(g, county, h->rank, h->docno), 0);
                     }
-                    cr_assert_eq(ix_groups_find(g, county, UINT64_C(1) << 40), 0);
+                    cr_assert_eq(ix_groups_find(g, county, 0, UINT64_C(1) << 40), 0);
                 }
                 cr_assert_eq(ix_groups_skip(g), 0);
             }
@@ -527,10 +533,10 @@ open_term(ix_txn_t *t, int k, int term, hits_t *got, hits_t *want)
     if (term < NSK) {
         brute_skill(k, term, "", want);
         cr_assert_eq(ix_groups_skill(t, kind, skills[term], (uint32_t)strlen(skills[term]), "",
-                                     0, on_skill, got, &g), 0);
+                                     0, IX_RANK_ANY, on_skill, got, &g), 0);
     } else {
         brute_minor(k, minors[term - NSK], "", want);
-        cr_assert_eq(ix_groups_minor(t, kind, minors[term - NSK], "", 0, on_minor, got, &g),
+        cr_assert_eq(ix_groups_minor(t, kind, minors[term - NSK], "", 0, IX_RANK_ANY, on_minor, got, &g),
                      0);
     }
     return g;
@@ -606,9 +612,9 @@ verify_groups_widen(ix_txn_t *t)
             got.stop_after = 0;
             if (term < NSK)
                 cr_assert_eq(ix_groups_skill(t, kind, skills[term], (uint32_t)strlen(skills[term]),
-                                             region, 6, on_skill, &got, &g), 0);
+                                             region, 6, IX_RANK_ANY, on_skill, &got, &g), 0);
             else
-                cr_assert_eq(ix_groups_minor(t, kind, minors[term - NSK], region, 6, on_minor,
+                cr_assert_eq(ix_groups_minor(t, kind, minors[term - NSK], region, 6, IX_RANK_ANY, on_minor,
                                              &got, &g), 0);
             while (ix_groups_county(g))
                 cr_assert_eq(ix_groups_take(g), 0);
@@ -1186,11 +1192,11 @@ change_first_level(MDB_txn *txn, MDB_dbi dbi)
     MDB_val k, v;
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
     first_of(c, 'K', 'W', &k, &v);
-    cr_assert_eq(v.mv_size, 8 + 1 + 9, "docno + level + worker brief");
+    cr_assert_eq(v.mv_size, 1 + 8 + 1 + 9, "rank + docno + level + worker brief");
     uint8_t val[32], key[128];
     memcpy(val, v.mv_data, v.mv_size);
     memcpy(key, k.mv_data, k.mv_size);
-    val[8]++;
+    val[1 + 8]++;
     /* A duplicate's value is its position: delete it, put the new one. */
     MDB_val nk = {k.mv_size, key}, nv = {v.mv_size, val};
     cr_assert_eq(mdb_cursor_del(c, 0), 0);
@@ -1220,24 +1226,25 @@ stale_brief(MDB_txn *txn, MDB_dbi dbi, uint8_t tag, uint8_t kind, size_t at)
     mdb_cursor_close(c);
 }
 
-/* A vacancy skill posting whose wage (brief offset 9, after docno and
- * level) is stale. */
+/* A vacancy skill posting whose wage (brief offset 9, after rank, docno
+ * and level) is stale. */
 static void
 stale_skill_wage(MDB_txn *txn, MDB_dbi dbi)
 {
-    stale_brief(txn, dbi, 'K', 'V', 8 + 1 + 9);
+    stale_brief(txn, dbi, 'K', 'V', 1 + 8 + 1 + 9);
 }
 
 /* A worker minor-group posting whose open flag (brief offset 0, after
- * docno and tail) is stale. */
+ * rank, docno and tail) is stale. */
 static void
 stale_minor_open(MDB_txn *txn, MDB_dbi dbi)
 {
-    stale_brief(txn, dbi, 'M', 'W', 8 + 3);
+    stale_brief(txn, dbi, 'M', 'W', 1 + 8 + 3);
 }
 
-/* The postings of the first vacancy skill key lose their brief (docno and
- * level only): every value under the key is of the wrong width. */
+/* The postings of the first vacancy skill key lose their brief (rank,
+ * docno and level only): every value under the key is of the wrong
+ * width. */
 static void
 skill_without_brief(MDB_txn *txn, MDB_dbi dbi)
 {
@@ -1245,21 +1252,21 @@ skill_without_brief(MDB_txn *txn, MDB_dbi dbi)
     MDB_val k, v;
     cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
     first_of(c, 'K', 'V', &k, &v);
-    uint8_t key[128], vals[64][9];
+    uint8_t key[128], vals[64][10];
     size_t n = 0, kl = k.mv_size;
     memcpy(key, k.mv_data, kl);
     MDB_val kk = {kl, key};
     int rc = mdb_cursor_get(c, &kk, &v, MDB_SET);
     for (; rc == 0; rc = mdb_cursor_get(c, &kk, &v, MDB_NEXT_DUP)) {
         cr_assert_lt(n, 64);
-        memcpy(vals[n++], v.mv_data, 9);
+        memcpy(vals[n++], v.mv_data, 10);
     }
     cr_assert_eq(rc, MDB_NOTFOUND);
     kk.mv_size = kl;
     kk.mv_data = key;
     cr_assert_eq(mdb_del(txn, dbi, &kk, NULL), 0);
     for (size_t i = 0; i < n; i++) {
-        MDB_val nv = {9, vals[i]};
+        MDB_val nv = {10, vals[i]};
         cr_assert_eq(mdb_put(txn, dbi, &kk, &nv, 0), 0);
     }
     mdb_cursor_close(c);
@@ -1292,8 +1299,8 @@ add_stray_minor(MDB_txn *txn, MDB_dbi dbi)
 {
     uint8_t key[15] = {'M', 'W', '6', '-', '0', '5', '-', '0',
                        '2', '1', '1', '0', '1', '0', '5'};
-    uint8_t val[20] = {0, 0, 0, 0, 0, 0, 0x7f, 0x7f, '-', '0', '3', 1};
-    MDB_val k = {15, key}, v = {20, val};
+    uint8_t val[21] = {0, 0, 0, 0, 0, 0, 0, 0x7f, 0x7f, '-', '0', '3', 1};
+    MDB_val k = {15, key}, v = {21, val};
     cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
 }
 
@@ -1626,8 +1633,11 @@ Test(match_scan, replaces_in_one_transaction_leave_one_posting)
 }
 
 /* One county's group of a term larger than a run and than a page of
- * postings: the runs split it, in docno order, and taking it, reading it
- * whole and looking postings up by docno all give every posting once. */
+ * postings, of records of every education: the runs split it, in the
+ * order of match rank then docno; a walk opened for a probe's education
+ * gets exactly the records rule 4 admits, and taking the group, reading
+ * it whole and looking postings up by rank and docno all give each of
+ * them once. */
 Test(match_scan, a_group_over_several_pages_comes_in_runs)
 {
     enum { N = 700 };
@@ -1645,7 +1655,7 @@ Test(match_scan, a_group_over_several_pages_comes_in_runs)
             m->sk[0] = 0;
             m->lvl[0] = (uint8_t)(1 + i % 5);
             m->match.headcount = 1;
-            m->match.education = (uint8_t)(i % 8);
+            m->match.education = (uint8_t)(i * 5 % 8);
             m->match.wage_max = m->match.wage_min = (uint32_t)(3000 + i);
             put_doc(t, m);
         }
@@ -1654,34 +1664,65 @@ Test(match_scan, a_group_over_several_pages_comes_in_runs)
     static hits_t h;
     for (int k = 0; k < 2; k++) {
         uint8_t kind = k ? IX_WORKER : IX_VACANCY;
-        for (int how = 0; how < 2; how++) {
-            ix_groups_t *g;
-            h.n = h.runs = h.stop_after = 0;
-            cr_assert_eq(ix_groups_skill(t, kind, skills[0], (uint32_t)strlen(skills[0]),
-                                         "4403", 4, on_skill, &h, &g), 0);
-            cr_assert_eq(memcmp(ix_groups_county(g), "440305", 6), 0);
-            cr_assert_eq(how ? ix_groups_read(g, "440305") : ix_groups_take(g), 0);
-            cr_assert_eq(h.n, N);
-            cr_assert_geq(h.runs, (N + IX_SKILL_RUN_MAX - 1) / IX_SKILL_RUN_MAX);
+        /* The probe's education: a worker's (vacancies requiring at most
+         * it), a vacancy's minimum (workers holding at least it); 8 for
+         * every record. */
+        for (int edu = 0; edu <= 8; edu++) {
+            uint8_t max_rank = edu == 8 ? IX_RANK_ANY : ix_match_rank(kind, (uint8_t)edu);
+            /* The records admitted, in rank then docno (put) order. */
+            int want[N], n_want = 0;
+            for (int r = 0; r < 256; r++)
+                for (int i = 0; i < N; i++)
+                    if (ix_match_rank(kind, big[k][i].match.education) == r && r <= max_rank)
+                        want[n_want++] = i;
+            /* Rule 4 as the contract words it. */
+            int admitted = 0;
             for (int i = 0; i < N; i++) {
-                const mdoc_t *m = &big[k][i];
-                ix_brief_t want;
-                model_brief(m, &want);
-                cr_assert_eq(h.h[i].docno, m->docno, "%c posting %d", kind, i);
-                cr_assert_eq(h.h[i].level, m->lvl[0]);
-                cr_assert_eq(memcmp(h.h[i].region, "440305", 6), 0);
-                cr_assert_eq(memcmp(&h.h[i].brief, &want, sizeof want), 0,
-                             "%c posting %d: brief", kind, i);
+                int e = big[k][i].match.education;
+                admitted += edu == 8 || (k ? e >= edu : e <= edu);
             }
-            for (int i = 0; i < N; i += 97) {
-                h.n = 0;
-                cr_assert_eq(ix_groups_find(g, "440305", big[k][i].docno), 0);
-                cr_assert_eq(h.n, 1);
-                cr_assert_eq(h.h[0].docno, big[k][i].docno);
-                cr_assert_eq(h.h[0].level, big[k][i].lvl[0]);
+            cr_assert_eq(n_want, admitted, "%c, education %d", kind, edu);
+            for (int how = 0; how < 2; how++) {
+                ix_groups_t *g;
+                h.n = h.runs = h.stop_after = 0;
+                cr_assert_eq(ix_groups_skill(t, kind, skills[0], (uint32_t)strlen(skills[0]),
+                                             "4403", 4, max_rank, on_skill, &h, &g), 0);
+                cr_assert_eq(memcmp(ix_groups_county(g), "440305", 6), 0);
+                cr_assert_eq(how ? ix_groups_read(g, "440305") : ix_groups_take(g), 0);
+                cr_assert_eq(h.n, n_want, "%c, education %d: %d postings, want %d", kind, edu,
+                             h.n, n_want);
+                if (n_want > IX_SKILL_RUN_MAX)
+                    cr_assert_geq(h.runs, (n_want + IX_SKILL_RUN_MAX - 1) / IX_SKILL_RUN_MAX);
+                for (int j = 0; j < n_want; j++) {
+                    const mdoc_t *m = &big[k][want[j]];
+                    ix_brief_t b;
+                    model_brief(m, &b);
+                    cr_assert_eq(h.h[j].docno, m->docno, "%c posting %d", kind, j);
+                    cr_assert_eq(h.h[j].level, m->lvl[0]);
+                    cr_assert_eq(memcmp(h.h[j].region, "440305", 6), 0);
+                    cr_assert_eq(memcmp(&h.h[j].brief, &b, sizeof b), 0,
+                                 "%c posting %d: brief", kind, j);
+                }
+                /* Look-ups find the admitted records, and no other. */
+                for (int i = 0; i < N; i += 37) {
+                    uint8_t rank = ix_match_rank(kind, big[k][i].match.education);
+                    h.n = 0;
+                    cr_assert_eq(ix_groups_find(g, "440305", rank, big[k][i].docno), 0);
+                    cr_assert_eq(h.n, rank <= max_rank ? 1 : 0, "%c doc %d", kind, i);
+                    if (h.n == 1) {
+                        cr_assert_eq(h.h[0].docno, big[k][i].docno);
+                        cr_assert_eq(h.h[0].level, big[k][i].lvl[0]);
+                    }
+                    /* Under another rank, nothing. */
+                    h.n = 0;
+                    cr_assert_eq(ix_groups_find(g, "440305", (uint8_t)(rank ^ 1), big[k][i].docno),
+                                 0);
+                    cr_assert_eq(h.n, 0);
+                }
+                ix_groups_close(g);
             }
-            ix_groups_close(g);
         }
     }
     ix_read_end(t);
 }
+

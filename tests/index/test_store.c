@@ -352,15 +352,24 @@ brief_bytes(const mdoc_t *m, uint8_t *out)
 }
 
 /* The skill and minor-group postings of a model doc as docs/storage.md
- * lays them out, whether or not its brief is open. */
+ * lays them out, whether or not its brief is open: in format 13 (ranked)
+ * or as formats 11 and 12 did, without the rank. */
 static void
-matching_entries(const mdoc_t *m, kv_t *match, size_t *nm)
+layout_entries(const mdoc_t *m, bool ranked, kv_t *match, size_t *nm)
 {
     uint8_t key[96], val[40];
-    /* Values: docno, then the level (skills) or the tail padded with NUL
-     * to 3 (minor groups), then the brief. */
-    be64(val, m->docno);
-    size_t bl = brief_bytes(m, val + 11);
+    /* Values: the match rank (a vacancy's education_min, 255 minus a
+     * worker's education; format 13 only), the docno, then the level
+     * (skills) or the tail padded with NUL to 3 (minor groups), then the
+     * brief. */
+    size_t at = 0;
+    if (ranked)
+        val[at++] = m->kind == IX_VACANCY ? m->match.education
+                                          : (uint8_t)(255 - m->match.education);
+    be64(val + at, m->docno);
+    at += 8;
+    uint8_t brief[32];
+    size_t bl = brief_bytes(m, brief);
     key[1] = m->kind;
     for (int j = 0; j < m->nocc; j++) {
         const char *o = occ_vocab[m->occ[j]];
@@ -371,9 +380,10 @@ matching_entries(const mdoc_t *m, kv_t *match, size_t *nm)
         key[0] = 'M';
         memcpy(key + 2, o, 7);
         memcpy(key + 9, m->region, 6);
-        memset(val + 8, 0, 3);
-        memcpy(val + 8, o + 7, ol - 7);
-        add(match, nm, key, 15, val, 11 + bl);
+        memset(val + at, 0, 3);
+        memcpy(val + at, o + 7, ol - 7);
+        memcpy(val + at + 3, brief, bl);
+        add(match, nm, key, 15, val, at + 3 + bl);
     }
     for (int j = 0; j < m->nsk; j++) {
         size_t sl = strlen(skill_vocab[m->sk[j]]);
@@ -381,12 +391,16 @@ matching_entries(const mdoc_t *m, kv_t *match, size_t *nm)
         memcpy(key + 2, skill_vocab[m->sk[j]], sl);
         key[2 + sl] = 0;
         memcpy(key + 3 + sl, m->region, 6);
-        uint8_t sv[40];
-        memcpy(sv, val, 8);
-        sv[8] = m->lvl[j];
-        memcpy(sv + 9, val + 11, bl);
-        add(match, nm, key, 9 + sl, sv, 9 + bl);
+        val[at] = m->lvl[j];
+        memcpy(val + at + 1, brief, bl);
+        add(match, nm, key, 9 + sl, val, at + 1 + bl);
     }
+}
+
+static void
+matching_entries(const mdoc_t *m, kv_t *match, size_t *nm)
+{
+    layout_entries(m, true, match, nm);
 }
 
 /* Whether a model doc's brief is open: only then has it matching
@@ -1165,16 +1179,20 @@ Test(store, open_refuses_another_format_version)
 /* Closed vacancies enough for the upgrade to take several transactions. */
 #define UPGRADE_CLOSED 4500
 
-/* A store of format 11 held the matching postings of closed records too:
- * opening it deletes them (in several transactions), keeps everything
- * else, and writes version 12. A third of the closed records have lost
- * theirs already, as an upgrade that crashed halfway leaves a store. */
-Test(store, a_format_11_store_is_upgraded_in_place)
+/* Stores of formats 11 and 12 laid matching postings out without the
+ * rank, and one of format 11 held the postings of closed records too:
+ * opening either rebuilds the match dbi (in several transactions) as
+ * format 13 lays it out, keeps everything else, and writes version 13.
+ * A third of the format 11 store's closed records have lost their
+ * postings already, and a part of the open records' postings are in the
+ * new layout, as an upgrade that crashed halfway leaves a store. */
+static void
+upgrade_from(uint8_t version)
 {
     static model_t md;
     static mdoc_t closed[UPGRADE_CLOSED];
     memset(&md, 0, sizeof md);
-    srand(11);
+    srand(version);
     ix_txn_t *t;
     cr_assert_eq(ix_write_begin(env, &t), 0);
     for (int k = 0; k < 2; k++)
@@ -1195,15 +1213,18 @@ Test(store, a_format_11_store_is_upgraded_in_place)
     for (int i = 0; i < UPGRADE_CLOSED; i++)
         note_docno(&closed[i]);
 
-    /* What format 11 held: every record's matching postings. */
-    static kv_t eleven[(2 * NIDS + UPGRADE_CLOSED) * 12];
-    size_t n11 = 0, n_closed = 0;
+    /* What the old format held: every open record's matching postings
+     * (format 11: every record's), without the rank; some already
+     * rewritten. */
+    static kv_t old[(2 * NIDS + UPGRADE_CLOSED) * 12];
+    size_t n_old = 0, n_written = 0;
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < NIDS; i++)
-            matching_entries(&md.d[k][i], eleven, &n11);
-    for (int i = 0; i < UPGRADE_CLOSED; i++)
+            if (brief_open(&md.d[k][i]))
+                layout_entries(&md.d[k][i], i % 5 == 0, old, &n_old);
+    for (int i = 0; i < UPGRADE_CLOSED && version == 11; i++)
         if (i % 3 != 0)
-            matching_entries(&closed[i], eleven, &n11);
+            layout_entries(&closed[i], false, old, &n_old);
     ix_close(env);
     env = NULL;
     MDB_env *e;
@@ -1215,21 +1236,24 @@ Test(store, a_format_11_store_is_upgraded_in_place)
     cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
     cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    for (size_t i = 0; i < n11; i++) {
-        MDB_val k = {eleven[i].kl, eleven[i].k}, v = {eleven[i].vl, eleven[i].v};
+    cr_assert_eq(mdb_drop(txn, match, 0), 0);
+    for (size_t i = 0; i < n_old; i++) {
+        MDB_val k = {old[i].kl, old[i].k}, v = {old[i].vl, old[i].v};
+        /* One key's values keep one width (DUPFIXED): the rewritten ones
+         * go under keys of their own, as no width check catches. */
         int rc = mdb_put(txn, match, &k, &v, MDB_NODUPDATA);
-        cr_assert(rc == 0 || rc == MDB_KEYEXIST, "%s", mdb_strerror(rc));
-        n_closed += rc == 0;
+        cr_assert(rc == 0 || rc == MDB_KEYEXIST || rc == MDB_BAD_VALSIZE, "%s", mdb_strerror(rc));
+        n_written += rc == 0;
     }
-    uint8_t ver = 11;
+    uint8_t ver = version;
     MDB_val vk = {7, "version"}, vv = {1, &ver};
     cr_assert_eq(mdb_put(txn, meta, &vk, &vv, 0), 0);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(e);
-    cr_assert_gt(n_closed, 2000, "closed records' postings added: %zu", n_closed);
+    cr_assert_gt(n_written, version == 11 ? 2000u : 50u, "old postings written: %zu", n_written);
 
     env = jt_scratch_open(dir);
-    cr_assert_eq(ix_upgraded_from(env), 11);
+    cr_assert_eq(ix_upgraded_from(env), version);
     char rep[512];
     cr_assert_eq(check_now(rep, sizeof rep), 0, "%s", rep);
     ix_stats_t st;
@@ -1238,7 +1262,7 @@ Test(store, a_format_11_store_is_upgraded_in_place)
     ix_read_end(t);
     cr_assert_eq(st.vacancies, NIDS + UPGRADE_CLOSED, "no record lost");
 
-    /* What is left in match is exactly the open records' postings. */
+    /* What is in match is exactly the open records' postings, ranked. */
     static kv_t post[2 * NIDS * 24], want[2 * NIDS * 24], cnt[64];
     size_t np, nm, nc;
     expected(&md, post, &np, want, &nm, cnt, &nc);
@@ -1252,11 +1276,21 @@ Test(store, a_format_11_store_is_upgraded_in_place)
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     cr_assert_eq(mdb_get(txn, meta, &vk, &vv), 0);
     cr_assert_eq(vv.mv_size, 1);
-    cr_assert_eq(*(const uint8_t *)vv.mv_data, 12);
+    cr_assert_eq(*(const uint8_t *)vv.mv_data, 13);
     mdb_txn_abort(txn);
     mdb_env_close(e);
     env = jt_scratch_open(dir);
     cr_assert_eq(ix_upgraded_from(env), 0, "upgraded once");
+}
+
+Test(store, a_format_11_store_is_upgraded_in_place)
+{
+    upgrade_from(11);
+}
+
+Test(store, a_format_12_store_is_upgraded_in_place)
+{
+    upgrade_from(12);
 }
 
 Test(store, open_errors)

@@ -1,12 +1,14 @@
-/* test_upgrade.c - the daemon started on a store of format 11, which kept
- * the matching postings of closed records, upgrades it in place: it says
- * so, the store checks clean, and matching answers as before.
+/* test_upgrade.c - the daemon started on a store of format 11 (which kept
+ * the matching postings of closed records) or 12 (which began their values
+ * with the docno) upgrades it in place: it says so, the store checks
+ * clean, and matching answers as before.
  *
- * A format 11 store is made from a format 12 one: the closed vacancy's
- * matching postings, saved while it was open, are put back with the open
- * byte of their brief cleared (docs/storage.md: a skill value is docno (8),
- * level (1), brief; a minor-group value docno (8), tail (3), brief; the
- * brief starts with open), and the version is set to 11.
+ * An old store is made from a format 13 one: every matching posting loses
+ * the rank that starts its value (docs/storage.md: a skill value is rank
+ * (1), docno (8), level (1), brief; a minor-group value rank (1), docno
+ * (8), tail (3), brief; the brief starts with open), and for format 11 the
+ * closed vacancy's postings, saved while it was open, are put back so,
+ * with the open byte of their brief cleared. Then the version is set.
  */
 #include <criterion/criterion.h>
 #include <lmdb.h>
@@ -59,7 +61,7 @@ save_postings(const char *dir, const char *id, saved_t *out)
     int rc;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (memcmp(v.mv_data, docno, 8) != 0)
+        if (memcmp((const uint8_t *)v.mv_data + 1, docno, 8) != 0)
             continue;
         cr_assert_lt(n, SAVED_MAX);
         cr_assert_leq(k.mv_size, sizeof out[n].key);
@@ -77,27 +79,58 @@ save_postings(const char *dir, const char *id, saved_t *out)
     return n;
 }
 
-/* Puts the saved postings back as format 11 held them for a closed
- * record, and sets the version to 11. */
+/* A value of format 13 as formats 11 and 12 held it: without the rank. */
+static MDB_val
+unranked(const MDB_val *v)
+{
+    return (MDB_val){v->mv_size - 1, (uint8_t *)v->mv_data + 1};
+}
+
+/* Rewrites the match dbi as a store of `version` (11 or 12) held it: every
+ * posting without its rank, and for format 11 the saved postings of a
+ * closed record; sets the version. */
 static void
-make_format_11(const char *dir, saved_t *s, size_t n)
+make_old_format(const char *dir, uint8_t version, saved_t *s, size_t n)
 {
     MDB_txn *txn;
     MDB_env *e = raw_open(dir, &txn);
     MDB_dbi match, meta;
     cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    for (size_t i = 0; i < n; i++) {
-        size_t brief = s[i].key[0] == 'K' ? 9 : 11;
+    static saved_t all[64];
+    size_t n_all = 0;
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_cursor_open(txn, match, &c), 0);
+    int rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        cr_assert_lt(n_all, 64);
+        memcpy(all[n_all].key, k.mv_data, k.mv_size);
+        memcpy(all[n_all].val, v.mv_data, v.mv_size);
+        all[n_all].klen = k.mv_size;
+        all[n_all].vlen = v.mv_size;
+        n_all++;
+    }
+    cr_assert_eq(rc, MDB_NOTFOUND);
+    mdb_cursor_close(c);
+    cr_assert_eq(mdb_drop(txn, match, 0), 0);
+    for (size_t i = 0; i < n_all; i++) {
+        MDB_val ak = {all[i].klen, all[i].key}, av = {all[i].vlen, all[i].val};
+        MDB_val old = unranked(&av);
+        cr_assert_eq(mdb_put(txn, match, &ak, &old, 0), 0);
+    }
+    for (size_t i = 0; i < n && version == 11; i++) {
+        size_t brief = s[i].key[0] == 'K' ? 10 : 12;
         cr_assert_eq(s[i].val[brief], 1, "stored while open");
         s[i].val[brief] = 0;
-        MDB_val k = {s[i].klen, s[i].key}, v = {s[i].vlen, s[i].val};
-        cr_assert_eq(mdb_put(txn, match, &k, &v, MDB_NODUPDATA), 0,
-                     "format 12 keeps no posting of a closed record");
+        MDB_val sk = {s[i].klen, s[i].key}, sv = {s[i].vlen, s[i].val};
+        MDB_val old = unranked(&sv);
+        cr_assert_eq(mdb_put(txn, match, &sk, &old, MDB_NODUPDATA), 0,
+                     "format 13 keeps no posting of a closed record");
     }
-    uint8_t ver = 11;
-    MDB_val k = {7, "version"}, v = {1, &ver};
-    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    MDB_val vk = {7, "version"}, vv = {1, &version};
+    cr_assert_eq(mdb_put(txn, meta, &vk, &vv, 0), 0);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(e);
 }
@@ -121,7 +154,8 @@ matches_of_w1(jm_client_t *c)
     return ids;
 }
 
-Test(upgrade, a_format_11_store_is_upgraded_at_start, .timeout = 60)
+static void
+upgrade_at_start(uint8_t version)
 {
     const char *const info[] = {"--log-level", "info", NULL};
     jt_daemon_t *d = jt_daemon_start_logged(NULL, info);
@@ -146,10 +180,12 @@ Test(upgrade, a_format_11_store_is_upgraded_at_start, .timeout = 60)
     jm_close(c);
     cr_assert_eq(jt_daemon_term(d), 0);
 
-    make_format_11(d->dir, saved, n);
+    make_old_format(d->dir, version, saved, n);
     cr_assert_eq(jt_daemon_restart(d), -1);
     char *log = jt_daemon_log(d);
-    cr_assert(strstr(log, "store upgraded in place from format 11"), "log: %s", log);
+    char said[64];
+    snprintf(said, sizeof said, "store upgraded in place from format %u", version);
+    cr_assert(strstr(log, said), "log: %s", log);
     free(log);
     c = jt_connect_admin(d);
     jt_expect_check_clean(c, "the upgraded store");
@@ -164,4 +200,14 @@ Test(upgrade, a_format_11_store_is_upgraded_at_start, .timeout = 60)
     cr_assert(first && !strstr(first + 1, "upgraded in place"), "log: %s", log);
     free(log);
     cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
+Test(upgrade, a_format_11_store_is_upgraded_at_start, .timeout = 60)
+{
+    upgrade_at_start(11);
+}
+
+Test(upgrade, a_format_12_store_is_upgraded_at_start, .timeout = 60)
+{
+    upgrade_at_start(12);
 }
