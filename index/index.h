@@ -379,9 +379,10 @@ int ix_groups_widen(ix_groups_t *g, uint32_t prefix_len);
  * any, wherever the walk is: a look-up, so that a term can be consulted
  * for a few candidates instead of read whole. */
 int ix_groups_find(ix_groups_t *g, const char county[6], uint8_t rank, uint64_t docno);
-/* The number of postings of the walk's term in one county (0 when it has
- * none there), and all of them handed to the callback, wherever the walk
- * is: for choosing between look-ups and reading a group whole. */
+/* The number of postings of the walk's term in one county, of every rank
+ * (0 when it has none there), and those of the walk's ranks handed to the
+ * callback, wherever the walk is: for choosing between look-ups and
+ * reading a group whole. */
 int ix_groups_size(ix_groups_t *g, const char county[6], size_t *n);
 int ix_groups_read(ix_groups_t *g, const char county[6]);
 void ix_groups_close(ix_groups_t *g);

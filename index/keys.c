@@ -145,7 +145,7 @@ ixk_minor(uint8_t *buf, uint8_t kind, const char *code, const char *region)
 static uint8_t
 val_rank(uint8_t kind, const uint8_t *brief)
 {
-    return ix_match_rank(kind, brief[kind == IX_VACANCY ? 17 : 7]);
+    return ix_match_rank(kind, ixk_brief_education(brief, kind));
 }
 
 size_t

@@ -178,7 +178,7 @@ enum ixa_tag {
 #define IXK_MINOR_SLOT (IXK_MATCH_DOCNO + 8 + IXK_MINOR_TAIL)
 #define IXK_MINOR_BRIEF IXK_MINOR_SLOT
 /* The longest value of any queued posting (a vacancy's minor-group
- * posting: docno, tail, brief). */
+ * posting: rank, docno, tail, brief). */
 #define IXK_VAL_MAX (IXK_MINOR_BRIEF + IXK_BRIEF_VACANCY)
 
 static inline void
@@ -293,6 +293,14 @@ ixk_brief_get(const uint8_t *p, uint8_t kind, ix_brief_t *b)
         b->age_min = b->age_max = b->priority_mask = 0;
         b->category = p[8];
     }
+}
+
+/* The education byte of a brief of kind (as ixk_brief_put wrote it):
+ * what the rank of the record's matching postings derives from. */
+static inline uint8_t
+ixk_brief_education(const uint8_t *p, uint8_t kind)
+{
+    return p[kind == IX_VACANCY ? 17 : 7];
 }
 
 /* ids: K | id. */
