@@ -38,6 +38,34 @@ raw_open(const char *dir, MDB_txn **txn)
     return e;
 }
 
+/* Copies the match dbi's postings (those of docno, 8 bytes, when it is
+ * not NULL) into out, at most max of them; returns how many. */
+static size_t
+copy_postings(MDB_txn *txn, MDB_dbi match, const uint8_t *docno, saved_t *out, size_t max)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_cursor_open(txn, match, &c), 0);
+    size_t n = 0;
+    int rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (docno && memcmp((const uint8_t *)v.mv_data + 1, docno, 8) != 0)
+            continue;
+        cr_assert_lt(n, max);
+        cr_assert_leq(k.mv_size, sizeof out[n].key);
+        cr_assert_leq(v.mv_size, sizeof out[n].val);
+        memcpy(out[n].key, k.mv_data, k.mv_size);
+        memcpy(out[n].val, v.mv_data, v.mv_size);
+        out[n].klen = k.mv_size;
+        out[n].vlen = v.mv_size;
+        n++;
+    }
+    cr_assert_eq(rc, MDB_NOTFOUND);
+    mdb_cursor_close(c);
+    return n;
+}
+
 /* The matching postings of vacancy id, as stored. */
 static size_t
 save_postings(const char *dir, const char *id, saved_t *out)
@@ -55,25 +83,7 @@ save_postings(const char *dir, const char *id, saved_t *out)
     cr_assert_eq(v.mv_size, 8);
     uint8_t docno[8];
     memcpy(docno, v.mv_data, 8);
-    MDB_cursor *c;
-    cr_assert_eq(mdb_cursor_open(txn, match, &c), 0);
-    size_t n = 0;
-    int rc;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (memcmp((const uint8_t *)v.mv_data + 1, docno, 8) != 0)
-            continue;
-        cr_assert_lt(n, SAVED_MAX);
-        cr_assert_leq(k.mv_size, sizeof out[n].key);
-        cr_assert_leq(v.mv_size, sizeof out[n].val);
-        memcpy(out[n].key, k.mv_data, k.mv_size);
-        memcpy(out[n].val, v.mv_data, v.mv_size);
-        out[n].klen = k.mv_size;
-        out[n].vlen = v.mv_size;
-        n++;
-    }
-    cr_assert_eq(rc, MDB_NOTFOUND);
-    mdb_cursor_close(c);
+    size_t n = copy_postings(txn, match, docno, out, SAVED_MAX);
     mdb_txn_abort(txn);
     mdb_env_close(e);
     return n;
@@ -98,22 +108,7 @@ make_old_format(const char *dir, uint8_t version, saved_t *s, size_t n)
     cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     static saved_t all[64];
-    size_t n_all = 0;
-    MDB_cursor *c;
-    MDB_val k, v;
-    cr_assert_eq(mdb_cursor_open(txn, match, &c), 0);
-    int rc;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        cr_assert_lt(n_all, 64);
-        memcpy(all[n_all].key, k.mv_data, k.mv_size);
-        memcpy(all[n_all].val, v.mv_data, v.mv_size);
-        all[n_all].klen = k.mv_size;
-        all[n_all].vlen = v.mv_size;
-        n_all++;
-    }
-    cr_assert_eq(rc, MDB_NOTFOUND);
-    mdb_cursor_close(c);
+    size_t n_all = copy_postings(txn, match, NULL, all, 64);
     cr_assert_eq(mdb_drop(txn, match, 0), 0);
     for (size_t i = 0; i < n_all; i++) {
         MDB_val ak = {all[i].klen, all[i].key}, av = {all[i].vlen, all[i].val};
