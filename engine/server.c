@@ -520,6 +520,18 @@ make_dir(const char *path)
     return -1;
 }
 
+/* The store is of an older format and about to be upgraded in place:
+ * said first, since on a large store it takes a while before the daemon
+ * listens. */
+static void
+log_upgrade(unsigned from, unsigned to, void *ctx)
+{
+    (void)ctx;
+    en_info("store of format %u: upgrading it in place to format %u (about 20 s per "
+            "million records) before listening",
+            from, to);
+}
+
 int
 en_server_run(en_config_t *cfg)
 {
@@ -581,8 +593,10 @@ en_server_run(en_config_t *cfg)
         }
     }
 
-    ix_options_t iopts = {
-        .map_size = cfg->map_size, .sync = cfg->sync, .huge_pages = cfg->huge_pages};
+    ix_options_t iopts = {.map_size = cfg->map_size,
+                          .sync = cfg->sync,
+                          .huge_pages = cfg->huge_pages,
+                          .on_upgrade = log_upgrade};
     int rc = ix_open(cfg->data_dir, &iopts, &srv->ix);
     if (rc != 0) {
         en_error("cannot open the store in %s: %s", cfg->data_dir, ix_strerror(rc));

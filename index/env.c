@@ -250,6 +250,8 @@ open_dbis(ix_env_t *e)
     } else if (v.mv_size == 1 &&
                (*(const uint8_t *)v.mv_data == 11 || *(const uint8_t *)v.mv_data == 12)) {
         uint8_t from = *(const uint8_t *)v.mv_data;
+        if (e->on_upgrade)
+            e->on_upgrade(from, IX_FORMAT_VERSION, e->upgrade_ctx);
         if ((rc = mdb_txn_commit(txn)) != 0 || (rc = rebuild_match(e)) != 0)
             return ix_mdb_err(rc);
         e->upgraded_from = from;
@@ -363,6 +365,8 @@ ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
     e->flags = flags;
     e->max_readers = o.max_readers ? o.max_readers : IX_DEFAULT_READERS;
     e->huge_pages = o.huge_pages;
+    e->on_upgrade = o.on_upgrade;
+    e->upgrade_ctx = o.upgrade_ctx;
     int rc = open_lmdb(e, o.map_size ? o.map_size : IX_DEFAULT_MAP_SIZE);
     if (rc != 0) {
         free(e->dir);

@@ -165,6 +165,8 @@ struct ix_env {
     atomic_uint long_readers;
     unsigned stale_readers;   /* slots of dead processes cleared at open */
     unsigned upgraded_from;   /* format version upgraded at open, or 0 */
+    void (*on_upgrade)(unsigned from, unsigned to, void *ctx);
+    void *upgrade_ctx;
     /* ix_backup under way: the copy's fd, which ix_backup_cancel points
      * elsewhere (-1 when none), and whether backups are cancelled. */
     pthread_mutex_t backup_lock;

@@ -178,9 +178,12 @@ upgrade_at_start(uint8_t version)
     make_old_format(d->dir, version, saved, n);
     cr_assert_eq(jt_daemon_restart(d), -1);
     char *log = jt_daemon_log(d);
-    char said[64];
+    char said[64], starting[64];
     snprintf(said, sizeof said, "store upgraded in place from format %u", version);
-    cr_assert(strstr(log, said), "log: %s", log);
+    snprintf(starting, sizeof starting, "store of format %u: upgrading it in place to format 13",
+             version);
+    const char *before = strstr(log, starting), *after = strstr(log, said);
+    cr_assert(before && after && before < after, "log: %s", log);
     free(log);
     c = jt_connect_admin(d);
     jt_expect_check_clean(c, "the upgraded store");
