@@ -205,8 +205,8 @@ en_op_alert_listen(en_req_t *req)
 
 typedef struct alert_page {
     msgpack_packer *pk;
-    uint32_t n;
-    uint64_t last;
+    uint32_t n, limit;  /* alerts counted (one past a full page), page size */
+    uint64_t last;      /* seq of the page's last alert */
 } alert_page_t;
 
 static int
@@ -215,8 +215,8 @@ count_alert(void *ctx, uint64_t seq, const void *value, size_t len)
     (void)value;
     (void)len;
     alert_page_t *p = ctx;
-    p->n++;
-    p->last = seq;
+    if (p->n++ < p->limit)
+        p->last = seq;
     return 0;
 }
 
@@ -244,22 +244,23 @@ en_op_alert_list(en_req_t *req)
         return en_storage_error(&req->err, rc);
     const void *value;
     size_t len;
-    alert_page_t page = {.pk = req->pk};
+    alert_page_t page = {.pk = req->pk, .limit = (uint32_t)limit};
     rc = read_sub(req, txn, id, &value, &len);
-    if (rc == 0 && (rc = ix_alert_list(txn, id, (uint64_t)after, (uint32_t)limit, count_alert,
-                                       &page)) != 0)
+    /* One past the page tells whether another follows. */
+    if (rc == 0 && (rc = ix_alert_list(txn, id, (uint64_t)after, (uint32_t)limit + 1,
+                                       count_alert, &page)) != 0)
         rc = en_storage_error(&req->err, rc);
     if (rc == 0) {
+        bool more = page.n > page.limit;
         en_reply_ok(req);
         msgpack_pack_map(req->pk, 3);
         pr_pack_cstr(req->pk, "subscription");
         en_pack_raw(req->pk, value, len);
         pr_pack_cstr(req->pk, "alerts");
-        msgpack_pack_array(req->pk, page.n);
+        msgpack_pack_array(req->pk, more ? page.limit : page.n);
         ix_alert_list(txn, id, (uint64_t)after, (uint32_t)limit, pack_alert, &page);
-        /* A full page may have more behind it. */
         pr_pack_cstr(req->pk, "next");
-        if (page.n == (uint32_t)limit)
+        if (more)
             msgpack_pack_uint64(req->pk, page.last);
         else
             msgpack_pack_nil(req->pk);

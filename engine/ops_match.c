@@ -29,9 +29,14 @@ typedef struct match_opts {
     const msgpack_object *network_counts; /* N and df given by the asking node */
 } match_opts_t;
 
+/* Which operation reads the options: scope network and network_counts
+ * are match.vacancies's alone. */
+enum match_op { MATCH_VACANCIES, MATCH_WORKERS, MATCH_EXPLAIN };
+
 static int
-read_opts(en_req_t *req, bool searching_vacancies, match_opts_t *o)
+read_opts(en_req_t *req, enum match_op op, match_opts_t *o)
 {
+    bool searching_vacancies = op != MATCH_WORKERS;
     const msgpack_object *args = req->rq->args;
     pr_error_t *err = &req->err;
     memset(o, 0, sizeof *o);
@@ -39,7 +44,7 @@ read_opts(en_req_t *req, bool searching_vacancies, match_opts_t *o)
     o->limit = DEFAULT_LIMIT;
     o->as_of = req->now;
     pr_str_t scope;
-    if (searching_vacancies &&
+    if (op == MATCH_VACANCIES &&
         pr_get_str(args, "scope", "scope", 0, 1, 16, &scope, err) == 0 &&
         pr_str_eq(scope, "network")) {
         o->network = true;
@@ -57,6 +62,10 @@ read_opts(en_req_t *req, bool searching_vacancies, match_opts_t *o)
         return -1;
     const msgpack_object *nc = searching_vacancies ? pr_map_get(args, "network_counts") : NULL;
     if (nc && nc->type != MSGPACK_OBJECT_NIL) {
+        /* Explained with another store's idf, the answer would be to
+         * another question. */
+        if (op == MATCH_EXPLAIN)
+            return pr_fail(err, PR_BAD_REQUEST, "network_counts: for match.vacancies only");
         if (!(req->conn->role & (EN_ROLE_NODE | EN_ROLE_ADMIN)))
             return pr_fail(err, PR_FORBIDDEN, "network_counts: for the nodes of the network only");
         o->network_counts = nc;
@@ -293,7 +302,7 @@ match_op(en_req_t *req, bool searching_vacancies,
          int (*load)(en_req_t *, ix_txn_t *, ix_record_t *, pr_worker_t *, en_party_t *))
 {
     match_opts_t o;
-    if (read_opts(req, searching_vacancies, &o) != 0)
+    if (read_opts(req, searching_vacancies ? MATCH_VACANCIES : MATCH_WORKERS, &o) != 0)
         return -1;
     ix_txn_t *txn;
     int rc = ix_read_begin(req->srv->ix, &txn);
@@ -500,14 +509,8 @@ int
 en_op_match_explain(en_req_t *req)
 {
     match_opts_t o;
-    if (read_opts(req, true, &o) != 0)
+    if (read_opts(req, MATCH_EXPLAIN, &o) != 0)
         return -1;
-    /* Both are match.vacancies's: explained as scope all, or with this
-     * store's idf, the answer would be to another question. */
-    if (o.network)
-        return pr_fail(&req->err, PR_BAD_REQUEST, "scope: must be county, city, province or all");
-    if (o.network_counts)
-        return pr_fail(&req->err, PR_BAD_REQUEST, "network_counts: for match.vacancies only");
     ix_txn_t *txn;
     int rc = ix_read_begin(req->srv->ix, &txn);
     if (rc != 0)

@@ -201,6 +201,7 @@ count_stored(jm_client_t *c)
         if (!subs[i].active)
             continue;
         int64_t after = 0;
+        size_t of_sub = 0;
         for (;;) {
             jm_reply_t *r = jt_call_json(c, "alert.list",
                                          "{\"subscription\": %llu, \"after\": %lld, \"limit\": 50}",
@@ -215,13 +216,28 @@ count_stored(jm_client_t *c)
                 cr_assert_eq(jt_get_int(&as->via.array.ptr[k], "subscription"), (int64_t)subs[i].id);
             }
             total += as->via.array.size;
+            of_sub += as->via.array.size;
             const msgpack_object *next = jt_need(&r->result, "next");
             bool more = next->type != MSGPACK_OBJECT_NIL;
-            if (more)
+            if (more) {
+                cr_assert_eq(as->via.array.size, 50, "a page with more behind it is full");
                 after = next->via.i64;
+            }
             jm_reply_free(r);
             if (!more)
                 break;
+        }
+        /* A page that ends exactly at the last alert says there is no
+         * next one. */
+        if (of_sub > 0 && of_sub <= 1000) {
+            jm_reply_t *r = jt_call_json(c, "alert.list",
+                                         "{\"subscription\": %llu, \"limit\": %zu}",
+                                         (unsigned long long)subs[i].id, of_sub);
+            jt_expect_ok(r, "alert.list");
+            cr_assert_eq(jt_need(&r->result, "alerts")->via.array.size, of_sub);
+            cr_assert_eq(jt_need(&r->result, "next")->type, MSGPACK_OBJECT_NIL,
+                         "a full last page of %zu alerts has a next", of_sub);
+            jm_reply_free(r);
         }
     }
     return total;

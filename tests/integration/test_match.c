@@ -1343,6 +1343,15 @@ Test(match, roles, .timeout = 60)
         expect_code(roles[i].c, roles[i].name, "match.workers",
                     "{\"vacancy\": \"v1\"}", forbidden, NULL);
     }
+    /* match.explain has no scope network nor network_counts, whoever
+     * asks: an argument error, not a role's. */
+    expect_code(counselor, "counselor", "match.explain",
+                "{\"worker\": \"w1\", \"vacancy\": \"v1\", "
+                "\"network_counts\": {\"open\": 1, \"df\": {}}}",
+                "bad_request", "network_counts: for match.vacancies only");
+    expect_code(counselor, "counselor", "match.explain",
+                "{\"worker\": \"w1\", \"vacancy\": \"v1\", \"scope\": \"network\"}",
+                "bad_request", "scope");
     /* A permitted query finds the one pair, whoever asks. */
     for (size_t i = 0; i < 4; i++) {
         jm_reply_t *r = jt_call_json(roles[i].c, "match.vacancies",
