@@ -121,7 +121,9 @@ typedef struct en_match_result {
  * summed in another order (each record lists its skills in its own order)
  * can differ in their last bits, so scores within a relative 1e-12 of
  * each other tie. Distinct sums of logarithms of a store's counts are
- * much farther apart than that. */
+ * much farther apart than that, which is what keeps the relation an
+ * order in practice: three scores each within the tolerance of the next
+ * but not of the last would make it intransitive. */
 int en_score_order(double a, double b);
 
 /* Runs a query in a read transaction. Returns 0 or a negative errno from

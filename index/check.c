@@ -267,7 +267,7 @@ check_counts(ix_txn_t *t, report_t *r, expect_t *x)
 
 /* When the post (dup false) or match dbi holds more entries than the docs
  * call for, finds the extras for the report: postings whose doc is gone.
- * A post key ends with its docno, a match value starts with it. */
+ * A post key ends with its docno, a match value holds it after the rank. */
 static int
 find_extra_postings(ix_txn_t *t, report_t *r, bool dup)
 {

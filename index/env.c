@@ -107,9 +107,9 @@ ix_strerror(int err)
     }
 }
 
-/* Docs whose matching postings the upgrade writes per transaction: some
- * 14 postings each, their pages well inside what one transaction may
- * dirty. */
+/* Docs the upgrade reads per transaction, writing the matching postings of
+ * the open ones: some 14 postings each, their pages well inside what one
+ * transaction may dirty. */
 #define UPGRADE_BATCH 4096
 
 /* The upgrade's ix_each_match_posting callback: puts one posting with a
@@ -128,80 +128,118 @@ put_match(void *ctx, const ix_match_posting_t *p)
     return mdb_put(m->txn, m->match, &k, &v, 0);
 }
 
+/* meta "rebuilding": present, holding the format it came from, while the
+ * match dbi is rebuilt. The first transaction writes it with the new
+ * version, so that a build of the old format refuses a store left halfway
+ * (its match dbi no longer in the old layout) and this one starts over. */
+static const MDB_val rebuilding_key = {10, "rebuilding"};
+
+/* One transaction of the rebuild: from the doc at `at` (at_len 0: the
+ * first transaction, which empties match and marks the store), the
+ * matching postings of the open records among the next UPGRADE_BATCH
+ * docs. Sets *done when it wrote the last and finished the upgrade;
+ * moves `at` on. Returns an MDB code. */
+static int
+rebuild_batch(ix_env_t *e, uint8_t from, uint8_t *at, size_t *at_len, bool *done)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    uint8_t ver = IX_FORMAT_VERSION;
+    MDB_val vk = {7, "version"}, vv = {1, &ver}, fv = {1, &from};
+    if (*at_len == 0 &&
+        ((rc = mdb_drop(txn, e->match, 0)) != 0 ||
+         (rc = mdb_put(txn, e->meta, &vk, &vv, 0)) != 0 ||
+         (rc = mdb_put(txn, e->meta, (MDB_val *)&rebuilding_key, &fv, 0)) != 0)) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = mdb_cursor_open(txn, e->docs, &c)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    MDB_val k = {*at_len, at}, d;
+    rc = *at_len ? mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &d, MDB_FIRST);
+    for (unsigned n = 0; rc == 0 && n < UPGRADE_BATCH; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT), n++) {
+        ix_docview_t v;
+        ix_brief_t b;
+        const uint8_t *kb = k.mv_data;
+        if (k.mv_size != IXK_DOC_LEN || ix_kind_index(kb[0]) < 0 ||
+            ix_doc_decode(d.mv_data, d.mv_size, &v) != 0) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        ix_brief_of(kb[0], &v, &b);
+        if (!b.open)
+            continue;
+        uint8_t brief[IXK_BRIEF_VACANCY];
+        ixk_brief_put(brief, kb[0], &b);
+        put_match_t put = {txn, e->match};
+        if ((rc = ix_each_match_posting(kb[0], ixk_get_be64(kb + 1), &v, brief, put_match,
+                                        &put)) != 0)
+            break;
+    }
+    /* Where the next transaction starts: the doc the cursor is on. */
+    if (rc == 0)
+        memcpy(at, k.mv_data, IXK_DOC_LEN);
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) {
+        *done = true;
+        rc = mdb_del(txn, e->meta, (MDB_val *)&rebuilding_key, NULL);
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(txn)) == 0 && !*done)
+        *at_len = IXK_DOC_LEN;
+    return rc;
+}
+
 /* The stores this build upgrades in place, and how: formats 11 and 12
  * differ from 13 only in the match dbi (11 kept postings of records that
  * cannot match; both began each value with the docno, where 13 puts the
  * record's match rank before it: keys.h). So the upgrade empties match
  * and writes every doc's postings again as store.c would, in
- * transactions of UPGRADE_BATCH docs; the last one writes the version. A
- * crash halfway leaves the old version, and the next open starts over.
- * Returns an MDB code. */
+ * transactions of UPGRADE_BATCH docs. A store left halfway by a crash
+ * (meta "rebuilding") starts over at the next open. Returns an MDB code
+ * (MDB_MAP_FULL when the map has no room for the first transaction's
+ * postings: docs/operations.md, "Upgrading"). */
 static int
-rebuild_match(ix_env_t *e)
+rebuild_match(ix_env_t *e, uint8_t from)
 {
     uint8_t at[IXK_DOC_LEN];
     size_t at_len = 0;
-    for (;;) {
-        MDB_txn *txn;
-        MDB_cursor *c;
-        int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
-        if (rc != 0)
-            return rc;
-        if ((at_len == 0 && (rc = mdb_drop(txn, e->match, 0)) != 0) ||
-            (rc = mdb_cursor_open(txn, e->docs, &c)) != 0) {
-            mdb_txn_abort(txn);
-            return rc;
-        }
-        MDB_val k = {at_len, at}, d;
-        rc = at_len ? mdb_cursor_get(c, &k, &d, MDB_SET_RANGE)
-                    : mdb_cursor_get(c, &k, &d, MDB_FIRST);
-        unsigned done = 0;
-        for (; rc == 0 && done < UPGRADE_BATCH; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-            ix_docview_t v;
-            ix_brief_t b;
-            const uint8_t *kb = k.mv_data;
-            if (k.mv_size != IXK_DOC_LEN || ix_kind_index(kb[0]) < 0 ||
-                ix_doc_decode(d.mv_data, d.mv_size, &v) != 0) {
-                rc = MDB_CORRUPTED;
-                break;
-            }
-            ix_brief_of(kb[0], &v, &b);
-            if (!b.open)
-                continue;
-            uint8_t brief[IXK_BRIEF_VACANCY];
-            ixk_brief_put(brief, kb[0], &b);
-            put_match_t put = {txn, e->match};
-            if ((rc = ix_each_match_posting(kb[0], ixk_get_be64(kb + 1), &v, brief, put_match,
-                                            &put)) != 0)
-                break;
-            done++;
-        }
-        /* Where the next transaction starts: the doc the cursor is on. */
-        if (rc == 0) {
-            memcpy(at, k.mv_data, IXK_DOC_LEN);
-            at_len = IXK_DOC_LEN;
-        }
-        mdb_cursor_close(c);
-        if (rc == MDB_NOTFOUND) {
-            uint8_t ver = IX_FORMAT_VERSION;
-            MDB_val vk = {7, "version"}, vv = {1, &ver};
-            rc = mdb_put(txn, e->meta, &vk, &vv, 0);
-            if (rc == 0 && (rc = mdb_txn_commit(txn)) == 0)
-                return 0;
-            return rc;
-        }
-        if (rc != 0) {
-            mdb_txn_abort(txn);
-            return rc;
-        }
-        if ((rc = mdb_txn_commit(txn)) != 0)
-            return rc;
-    }
+    bool done = false;
+    int rc = 0;
+    while (!done && rc == 0)
+        rc = rebuild_batch(e, from, at, &at_len, &done);
+    return rc;
 }
 
 /* Opens every dbi and checks (or, in a new store, writes) the format
  * version; a store of format 11 or 12 is upgraded in place. dbi handles stay
  * valid for the environment's life. */
+/* The format a store of version `ver` is upgraded from, or 0 when it
+ * needs none: 11 or 12 as stored, or, while a rebuild left halfway is
+ * marked, the format it came from. */
+static uint8_t
+upgrade_from(MDB_txn *txn, const ix_env_t *e, const MDB_val *ver)
+{
+    if (ver->mv_size != 1)
+        return 0;
+    uint8_t v = *(const uint8_t *)ver->mv_data;
+    if (v == 11 || v == 12)
+        return v;
+    MDB_val from;
+    if (v == IX_FORMAT_VERSION && mdb_get(txn, e->meta, (MDB_val *)&rebuilding_key, &from) == 0 &&
+        from.mv_size == 1)
+        return *(const uint8_t *)from.mv_data;
+    return 0;
+}
+
 static int
 open_dbis(ix_env_t *e)
 {
@@ -237,6 +275,7 @@ open_dbis(ix_env_t *e)
             goto fail;
     }
     MDB_val k = {7, "version"}, v;
+    uint8_t from;
     rc = mdb_get(txn, e->meta, &k, &v);
     if (rc == MDB_NOTFOUND) {
         uint8_t ver = IX_FORMAT_VERSION;
@@ -247,12 +286,12 @@ open_dbis(ix_env_t *e)
             goto fail;
     } else if (rc != 0) {
         goto fail;
-    } else if (v.mv_size == 1 &&
-               (*(const uint8_t *)v.mv_data == 11 || *(const uint8_t *)v.mv_data == 12)) {
-        uint8_t from = *(const uint8_t *)v.mv_data;
+    } else if ((from = upgrade_from(txn, e, &v)) != 0) {
+        if ((rc = mdb_txn_commit(txn)) != 0)
+            return ix_mdb_err(rc);
         if (e->on_upgrade)
             e->on_upgrade(from, IX_FORMAT_VERSION, e->upgrade_ctx);
-        if ((rc = mdb_txn_commit(txn)) != 0 || (rc = rebuild_match(e)) != 0)
+        if ((rc = rebuild_match(e, from)) != 0)
             return ix_mdb_err(rc);
         e->upgraded_from = from;
         return 0;
@@ -327,6 +366,12 @@ open_lmdb(ix_env_t *e, uint64_t least)
         mdb_env_close(e->env);
         return ix_mdb_err(rc);
     }
+    /* A process that died inside a read transaction leaves its reader
+     * slot behind, and the pages of its snapshot could never be reused:
+     * cleared before anything writes, an upgrade included. */
+    int dead = 0;
+    if (mdb_reader_check(e->env, &dead) == 0 && dead > 0)
+        e->stale_readers += (unsigned)dead;
     if ((rc = open_dbis(e)) != 0) {
         mdb_env_close(e->env);
         return rc;
@@ -373,11 +418,6 @@ ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
         free(e);
         return rc;
     }
-    /* A process that died inside a read transaction leaves its reader
-     * slot behind, and the pages of its snapshot could never be reused. */
-    int dead = 0;
-    if (mdb_reader_check(e->env, &dead) == 0 && dead > 0)
-        e->stale_readers = (unsigned)dead;
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr,

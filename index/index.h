@@ -319,7 +319,8 @@ typedef int (*ix_minor_cb)(void *ctx, uint64_t docno, const char region[6],
  * (ix_minor_cb) or per run of up to IX_SKILL_RUN_MAX postings of one
  * region (ix_skill_cb). A non-zero return from cb stops the scan (returned
  * when negative, else the scan returns 0). Postings of a term within one
- * region come in docno order, regions in ascending order. region_prefix
+ * region come in the order of match rank, then docno (see ix_match_rank),
+ * regions in ascending order. region_prefix
  * is ASCII digits (it may be NULL when prefix_len is 0); another length or
  * a non-digit is -EINVAL.
  * region points into the transaction's memory; code (ix_minor_cb) is only

@@ -72,7 +72,7 @@
  * posting is one fixed-size duplicate value under it. Matching walks
  * these by the hundred thousand per query; as duplicates of one key they
  * are packed back to back in LEAF2 pages (no per-posting node header or
- * repeated key: 30 bytes per vacancy skill posting instead of ~60) and
+ * repeated key: 31 bytes per vacancy skill posting instead of ~60) and
  * MDB_GET_MULTIPLE / MDB_NEXT_MULTIPLE hand the scan a whole page of them
  * per call instead of one per MDB_NEXT. The region sits in the key after
  * the term, so the postings of one term in one province (2 digits), city

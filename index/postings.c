@@ -230,10 +230,12 @@ apply_dup(MDB_cursor *c, const ix_postop_t *ops, const struct ix_opsort *sorted,
     }
     if (!last->put)
         return 0;
-    /* New records have the highest docnos, so bulk loads add at the end of
-     * each group: try that first. LMDB then splits a full page at the end
-     * rather than in the middle, leaving full pages behind instead of
-     * half-empty ones. Out of order, it refuses without writing. */
+    /* New records have the highest docnos, so a bulk load adds at the end
+     * of each group those of its highest rank (and at the end of each
+     * rank's run the others): try the end first. LMDB then splits a full
+     * page at the end rather than in the middle, leaving full pages behind
+     * instead of half-empty ones. Out of order, it refuses without
+     * writing. */
     if (!any_del) {
         int arc = mdb_cursor_put(c, &k, &v, MDB_APPENDDUP);
         if (arc != MDB_KEYEXIST)

@@ -1632,16 +1632,18 @@ Test(match_scan, replaces_in_one_transaction_leave_one_posting)
     }
 }
 
-/* One county's group of a term larger than a run and than a page of
- * postings, of records of every education: the runs split it, in the
- * order of match rank then docno; a walk opened for a probe's education
- * gets exactly the records rule 4 admits, and taking the group, reading
- * it whole and looking postings up by rank and docno all give each of
- * them once. */
-Test(match_scan, a_group_over_several_pages_comes_in_runs)
+/* One county's group of a term, of records of every education in turn:
+ * the walk hands it in the order of match rank then docno (split in runs
+ * when it is longer than one); a walk opened for a probe's education gets
+ * exactly the records rule 4 admits, and taking the group, reading it
+ * whole and looking postings up by rank and docno all give each of them
+ * once. */
+static void
+rank_cut_group(int N, const char *county)
 {
-    enum { N = 700 };
-    static mdoc_t big[2][N];
+    enum { N_MAX = 700 };
+    static mdoc_t big[2][N_MAX];
+    cr_assert_leq(N, N_MAX);
     ix_txn_t *t;
     cr_assert_eq(ix_write_begin(env, &t), 0);
     for (int k = 0; k < 2; k++)
@@ -1649,8 +1651,8 @@ Test(match_scan, a_group_over_several_pages_comes_in_runs)
             mdoc_t *m = &big[k][i];
             *m = (mdoc_t){.kind = k ? IX_WORKER : IX_VACANCY, .nocc = 1, .nsk = 1,
                           .matchable = true};
-            snprintf(m->id, sizeof m->id, "big%d", i);
-            strcpy(m->region, "440305");
+            snprintf(m->id, sizeof m->id, "b%s-%d", county, i);
+            strcpy(m->region, county);
             m->occ[0] = k ? wrk_codes[i % NWC] : vac_codes[i % NVC];
             m->sk[0] = 0;
             m->lvl[0] = (uint8_t)(1 + i % 5);
@@ -1670,7 +1672,7 @@ Test(match_scan, a_group_over_several_pages_comes_in_runs)
         for (int edu = 0; edu <= 8; edu++) {
             uint8_t max_rank = edu == 8 ? IX_RANK_ANY : ix_match_rank(kind, (uint8_t)edu);
             /* The records admitted, in rank then docno (put) order. */
-            int want[N], n_want = 0;
+            int want[N_MAX], n_want = 0;
             for (int r = 0; r < 256; r++)
                 for (int i = 0; i < N; i++)
                     if (ix_match_rank(kind, big[k][i].match.education) == r && r <= max_rank)
@@ -1686,9 +1688,9 @@ Test(match_scan, a_group_over_several_pages_comes_in_runs)
                 ix_groups_t *g;
                 h.n = h.runs = h.stop_after = 0;
                 cr_assert_eq(ix_groups_skill(t, kind, skills[0], (uint32_t)strlen(skills[0]),
-                                             "4403", 4, max_rank, on_skill, &h, &g), 0);
-                cr_assert_eq(memcmp(ix_groups_county(g), "440305", 6), 0);
-                cr_assert_eq(how ? ix_groups_read(g, "440305") : ix_groups_take(g), 0);
+                                             county, 6, max_rank, on_skill, &h, &g), 0);
+                cr_assert_eq(memcmp(ix_groups_county(g), county, 6), 0);
+                cr_assert_eq(how ? ix_groups_read(g, county) : ix_groups_take(g), 0);
                 cr_assert_eq(h.n, n_want, "%c, education %d: %d postings, want %d", kind, edu,
                              h.n, n_want);
                 if (n_want > IX_SKILL_RUN_MAX)
@@ -1699,7 +1701,7 @@ Test(match_scan, a_group_over_several_pages_comes_in_runs)
                     model_brief(m, &b);
                     cr_assert_eq(h.h[j].docno, m->docno, "%c posting %d", kind, j);
                     cr_assert_eq(h.h[j].level, m->lvl[0]);
-                    cr_assert_eq(memcmp(h.h[j].region, "440305", 6), 0);
+                    cr_assert_eq(memcmp(h.h[j].region, county, 6), 0);
                     cr_assert_eq(memcmp(&h.h[j].brief, &b, sizeof b), 0,
                                  "%c posting %d: brief", kind, j);
                 }
@@ -1707,7 +1709,7 @@ Test(match_scan, a_group_over_several_pages_comes_in_runs)
                 for (int i = 0; i < N; i += 37) {
                     uint8_t rank = ix_match_rank(kind, big[k][i].match.education);
                     h.n = 0;
-                    cr_assert_eq(ix_groups_find(g, "440305", rank, big[k][i].docno), 0);
+                    cr_assert_eq(ix_groups_find(g, county, rank, big[k][i].docno), 0);
                     cr_assert_eq(h.n, rank <= max_rank ? 1 : 0, "%c doc %d", kind, i);
                     if (h.n == 1) {
                         cr_assert_eq(h.h[0].docno, big[k][i].docno);
@@ -1715,7 +1717,7 @@ Test(match_scan, a_group_over_several_pages_comes_in_runs)
                     }
                     /* Under another rank, nothing. */
                     h.n = 0;
-                    cr_assert_eq(ix_groups_find(g, "440305", (uint8_t)(rank ^ 1), big[k][i].docno),
+                    cr_assert_eq(ix_groups_find(g, county, (uint8_t)(rank ^ 1), big[k][i].docno),
                                  0);
                     cr_assert_eq(h.n, 0);
                 }
@@ -1726,3 +1728,17 @@ Test(match_scan, a_group_over_several_pages_comes_in_runs)
     ix_read_end(t);
 }
 
+/* A group over several pages, the rank cutting it inside a page or at a
+ * page's end. */
+Test(match_scan, a_group_over_several_pages_comes_in_runs)
+{
+    rank_cut_group(700, "440305");
+}
+
+/* A group held in its key's node (a sub-page), and a key with a single
+ * value, which LMDB keeps without duplicates. */
+Test(match_scan, small_groups_are_cut_by_rank_too)
+{
+    rank_cut_group(5, "440306");
+    rank_cut_group(1, "440307");
+}

@@ -1186,8 +1186,10 @@ Test(store, open_refuses_another_format_version)
  * A third of the format 11 store's closed records have lost their
  * postings already, and a part of the open records' postings are in the
  * new layout, as an upgrade that crashed halfway leaves a store. */
+/* halfway: the store as a rebuild to format 13 that stopped halfway
+ * left it. */
 static void
-upgrade_from(uint8_t version)
+upgrade_from(uint8_t version, bool halfway)
 {
     static model_t md;
     static mdoc_t closed[UPGRADE_CLOSED];
@@ -1245,9 +1247,15 @@ upgrade_from(uint8_t version)
         cr_assert(rc == 0 || rc == MDB_KEYEXIST || rc == MDB_BAD_VALSIZE, "%s", mdb_strerror(rc));
         n_written += rc == 0;
     }
-    uint8_t ver = version;
+    /* Halfway: version 13 already, the format it came from marked, the
+     * match dbi as the first transactions left it. */
+    uint8_t ver = halfway ? 13 : version;
     MDB_val vk = {7, "version"}, vv = {1, &ver};
     cr_assert_eq(mdb_put(txn, meta, &vk, &vv, 0), 0);
+    if (halfway) {
+        MDB_val rk = {10, "rebuilding"}, rv = {1, &version};
+        cr_assert_eq(mdb_put(txn, meta, &rk, &rv, 0), 0);
+    }
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(e);
     cr_assert_gt(n_written, version == 11 ? 2000u : 50u, "old postings written: %zu", n_written);
@@ -1277,6 +1285,8 @@ upgrade_from(uint8_t version)
     cr_assert_eq(mdb_get(txn, meta, &vk, &vv), 0);
     cr_assert_eq(vv.mv_size, 1);
     cr_assert_eq(*(const uint8_t *)vv.mv_data, 13);
+    MDB_val rk = {10, "rebuilding"}, rv;
+    cr_assert_eq(mdb_get(txn, meta, &rk, &rv), MDB_NOTFOUND, "the rebuild's mark is gone");
     mdb_txn_abort(txn);
     mdb_env_close(e);
     env = jt_scratch_open(dir);
@@ -1285,12 +1295,19 @@ upgrade_from(uint8_t version)
 
 Test(store, a_format_11_store_is_upgraded_in_place)
 {
-    upgrade_from(11);
+    upgrade_from(11, false);
 }
 
 Test(store, a_format_12_store_is_upgraded_in_place)
 {
-    upgrade_from(12);
+    upgrade_from(12, false);
+}
+
+/* A build of format 12 refuses such a store (its version is 13); this one
+ * starts the rebuild over. */
+Test(store, an_upgrade_left_halfway_starts_over)
+{
+    upgrade_from(12, true);
 }
 
 Test(store, open_errors)
