@@ -203,29 +203,27 @@ en_op_alert_listen(en_req_t *req)
     return 0;
 }
 
+/* The alerts of one page, as ix_alert_list hands them (values in the read
+ * transaction's memory), and one past it when there is one. */
 typedef struct alert_page {
-    msgpack_packer *pk;
-    uint32_t n, limit;  /* alerts counted (one past a full page), page size */
-    uint64_t last;      /* seq of the page's last alert */
+    uint32_t n, cap;
+    struct {
+        uint64_t seq;
+        const void *value;
+        size_t len;
+    } *at;
 } alert_page_t;
 
 static int
-count_alert(void *ctx, uint64_t seq, const void *value, size_t len)
+take_alert(void *ctx, uint64_t seq, const void *value, size_t len)
 {
-    (void)value;
-    (void)len;
     alert_page_t *p = ctx;
-    if (p->n++ < p->limit)
-        p->last = seq;
-    return 0;
-}
-
-static int
-pack_alert(void *ctx, uint64_t seq, const void *value, size_t len)
-{
-    (void)seq;
-    alert_page_t *p = ctx;
-    en_pack_raw(p->pk, value, len);
+    if (p->n < p->cap) {
+        p->at[p->n].seq = seq;
+        p->at[p->n].value = value;
+        p->at[p->n].len = len;
+        p->n++;
+    }
     return 0;
 }
 
@@ -238,34 +236,41 @@ en_op_alert_list(en_req_t *req)
         pr_get_int(req->rq->args, "after", "after", 0, 0, INT64_MAX, &after, &req->err) < 0 ||
         pr_get_int(req->rq->args, "limit", "limit", 0, 1, LIST_MAX, &limit, &req->err) < 0)
         return -1;
+    /* One past the page tells whether another follows. */
+    alert_page_t page = {.cap = (uint32_t)limit + 1};
+    if (!(page.at = malloc(page.cap * sizeof *page.at)))
+        return pr_fail(&req->err, PR_INTERNAL, "out of memory");
     ix_txn_t *txn;
     int rc = ix_read_begin(req->srv->ix, &txn);
-    if (rc != 0)
+    if (rc != 0) {
+        free(page.at);
         return en_storage_error(&req->err, rc);
+    }
     const void *value;
     size_t len;
-    alert_page_t page = {.pk = req->pk, .limit = (uint32_t)limit};
     rc = read_sub(req, txn, id, &value, &len);
-    /* One past the page tells whether another follows. */
-    if (rc == 0 && (rc = ix_alert_list(txn, id, (uint64_t)after, (uint32_t)limit + 1,
-                                       count_alert, &page)) != 0)
+    if (rc == 0 &&
+        (rc = ix_alert_list(txn, id, (uint64_t)after, page.cap, take_alert, &page)) != 0)
         rc = en_storage_error(&req->err, rc);
     if (rc == 0) {
-        bool more = page.n > page.limit;
+        bool more = page.n > (uint32_t)limit;
+        uint32_t n = more ? (uint32_t)limit : page.n;
         en_reply_ok(req);
         msgpack_pack_map(req->pk, 3);
         pr_pack_cstr(req->pk, "subscription");
         en_pack_raw(req->pk, value, len);
         pr_pack_cstr(req->pk, "alerts");
-        msgpack_pack_array(req->pk, more ? page.limit : page.n);
-        ix_alert_list(txn, id, (uint64_t)after, (uint32_t)limit, pack_alert, &page);
+        msgpack_pack_array(req->pk, n);
+        for (uint32_t i = 0; i < n; i++)
+            en_pack_raw(req->pk, page.at[i].value, page.at[i].len);
         pr_pack_cstr(req->pk, "next");
         if (more)
-            msgpack_pack_uint64(req->pk, page.last);
+            msgpack_pack_uint64(req->pk, page.at[n - 1].seq);
         else
             msgpack_pack_nil(req->pk);
     }
     ix_read_end(txn);
+    free(page.at);
     return rc;
 }
 

@@ -583,7 +583,9 @@ int ix_sub_each(ix_txn_t *txn, ix_sub_cb cb, void *ctx);
 int ix_alert_next(ix_txn_t *txn, uint64_t *seq);
 int ix_alert_put(ix_txn_t *txn, uint64_t sub, uint64_t seq, const void *value,
                  size_t len);
-/* The subscription's alerts with seq > after, oldest first, at most limit. */
+/* The subscription's alerts with seq > after, oldest first, at most limit.
+ * value points into the transaction's memory: in a read transaction it
+ * stays valid until the transaction ends. */
 typedef int (*ix_alert_cb)(void *ctx, uint64_t seq, const void *value, size_t len);
 int ix_alert_list(ix_txn_t *txn, uint64_t sub, uint64_t after, uint32_t limit,
                   ix_alert_cb cb, void *ctx);
