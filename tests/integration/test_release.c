@@ -107,6 +107,19 @@ store_map_advised_huge(const jt_daemon_t *d)
     return jt_map_has_flag(d->pid, path, "hg");
 }
 
+/* After a release: the record id is served, the store checks clean, and
+ * the daemon stops cleanly. */
+static void
+expect_served_then_stop(jt_daemon_t *d, jm_client_t *c, const char *id)
+{
+    jm_reply_t *rep = jt_call_json(c, "vacancy.get", "{\"id\": \"%s\"}", id);
+    jt_expect_ok(rep, "vacancy.get");
+    jm_reply_free(rep);
+    jt_expect_check_clean(c, "after the release");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0, "the daemon exits cleanly");
+}
+
 static void
 wait_for_release(const jt_daemon_t *d)
 {
@@ -150,12 +163,7 @@ Test(release, the_idle_writer_hands_back_a_large_transactions_pages)
     jt_expect_ok(rep, "vacancy.get");
     jm_reply_free(rep);
     jt_put_vacancy(c, "rel-after", "110105", "6-05-02-03", "weld:4");
-    rep = jt_call_json(c, "vacancy.get", "{\"id\": \"rel-after\"}");
-    jt_expect_ok(rep, "vacancy.get");
-    jm_reply_free(rep);
-    jt_expect_check_clean(c, "after the release");
-    jm_close(c);
-    cr_assert_eq(jt_daemon_stop(d), 0, "the daemon exits cleanly");
+    expect_served_then_stop(d, c, "rel-after");
 }
 
 /* Writes that never leave the writer idle for a second: the release comes
@@ -179,12 +187,7 @@ Test(release, a_steady_stream_of_small_writes_does_not_hold_it_off)
     cr_assert(released, "not released after %lld ms of small writes", (long long)after_ms);
     cr_assert_geq(after_ms, 4000, "released after %lld ms, before the writes went on 5 s",
                   (long long)after_ms);
-    jm_reply_t *rep = jt_call_json(c, "vacancy.get", "{\"id\": \"rel-small-0\"}");
-    jt_expect_ok(rep, "vacancy.get");
-    jm_reply_free(rep);
-    jt_expect_check_clean(c, "after the release");
-    jm_close(c);
-    cr_assert_eq(jt_daemon_stop(d), 0, "the daemon exits cleanly");
+    expect_served_then_stop(d, c, "rel-small-0");
 }
 
 /* --huge-pages yes: the daemon's map of the store is advised for huge
@@ -205,12 +208,7 @@ Test(release, the_reopened_store_is_advised_for_huge_pages_as_at_the_start)
     wait_for_release(d);
     if (kernel_has_thp)
         cr_assert_eq(store_map_advised_huge(d), 1, "the reopened store's map is not advised");
-    jm_reply_t *rep = jt_call_json(c, "vacancy.get", "{\"id\": \"rel-04321\"}");
-    jt_expect_ok(rep, "vacancy.get");
-    jm_reply_free(rep);
-    jt_expect_check_clean(c, "after the release");
-    jm_close(c);
-    cr_assert_eq(jt_daemon_stop(d), 0, "the daemon exits cleanly");
+    expect_served_then_stop(d, c, "rel-04321");
 
     d = start_daemon();
     cr_assert_eq(store_map_advised_huge(d), 0);
