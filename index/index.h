@@ -56,9 +56,9 @@ typedef struct ix_options {
     bool huge_pages;       /* back the map with 2 MiB pages where the kernel
                               can (MADV_HUGEPAGE): faster reads, slower
                               writes (docs/operations.md, "Huge pages") */
-    /* Called before a store of an older format is upgraded in place
-     * (formats from and to), which takes a while on a large store; may
-     * be NULL. */
+    /* Called before a store of an older format is upgraded in place, or
+     * an upgrade left halfway is started over (formats from and to),
+     * which takes a while on a large store; may be NULL. */
     void (*on_upgrade)(unsigned from, unsigned to, void *ctx);
     void *upgrade_ctx;
 } ix_options_t;
