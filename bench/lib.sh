@@ -15,6 +15,17 @@ row_rate() {
 }
 row_field() { awk -v op="$2" -v f="$3" '$1 == op { print $f; exit }' "$1"; }
 
+# The block device holding DIR, as the kernel counts it since boot: bytes
+# written and milliseconds it was busy; nothing where the kernel keeps no
+# such count for it (tmpfs, overlays).
+#   disk_counts DIR
+disk_counts() {
+  local dev
+  dev=$(stat -c '%Hd:%Ld' "$1" 2>/dev/null) || return 0
+  [ -r "/sys/dev/block/$dev/stat" ] || return 0
+  awk '{ printf "%.0f %s\n", $7 * 512, $10 }' "/sys/dev/block/$dev/stat"
+}
+
 verdict() { # verdict VALUE OP LIMIT
   awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
     if (v == "") { print "n/a"; exit }
