@@ -31,10 +31,10 @@
 
 #include "match_rules.h"
 
-/* Skill parts are accumulated in single precision; a candidate is
- * finally judged on its exact score, so bounds only need a margin for
- * that rounding: up to 80 terms, each off by a float's epsilon relative
- * to the sum. */
+/* Skill parts are accumulated in double precision, in the order the
+ * terms are read, where en_score_pair sums them in the vacancy's skill
+ * order: the two may differ in their last bits, and comparisons of bounds
+ * keep a margin far wider than that. */
 #define ACC_MARGIN(x) (1e-3 + fabs(x) * 1e-5)
 
 /* One candidate met in the postings that meets rules 1-5. Bonuses are
@@ -44,7 +44,7 @@
  * table's. */
 typedef struct acc {
     uint64_t docno;
-    float skill;          /* skill contributions so far */
+    double skill;         /* skill contributions so far */
     uint32_t gen;
     uint8_t fixed;        /* county + priority bonus, exact */
     uint8_t occ;          /* occupation bonus known so far */
@@ -53,10 +53,14 @@ typedef struct acc {
     uint8_t dead : 1;       /* its bound fell below the bar: not a finalist */
 } acc_t;
 
-/* A candidate worth reading, with its bound. */
+/* A candidate worth reading, with its bound, and its score when the
+ * postings told all of it (every term, and its occupation bonus): then
+ * its record is read for its id alone. */
 typedef struct finalist {
     double upper;
+    double score;
     uint64_t docno;
+    bool exact;
 } finalist_t;
 
 /* An accumulator table: open addressing, cleared in O(1) by bumping its
@@ -218,7 +222,7 @@ typedef struct term {
                            * the bonuses every candidate may have */
     int skill;            /* probe skill index, or -1 for a minor group */
     const char *minor;    /* 7 characters, for a minor group */
-    float part[8];        /* a skill's contribution by the candidate's level */
+    double part[8];       /* a skill's contribution by the candidate's level */
 } term_t;
 
 /* What rules 1-5 and the filters a brief can decide ask of a candidate,
@@ -361,18 +365,18 @@ meet(search_t *s, uint64_t docno, uint8_t county, const ix_brief_t *b)
 
 /* A skill term's contribution for a candidate of that level: idf(s) *
  * min(lw, lv) / lv, with lv the vacancy's level. */
-static float
+static double
 skill_part(const search_t *s, const term_t *t, uint8_t level)
 {
     uint8_t probe_level = s->probe->skills[t->skill].level;
     uint8_t lw = s->searched == IX_VACANCY ? probe_level : level;
     uint8_t lv = s->searched == IX_VACANCY ? level : probe_level;
-    return (float)(t->idf * (double)(lw < lv ? lw : lv) / (double)lv);
+    return t->idf * (double)(lw < lv ? lw : lv) / (double)lv;
 }
 
 /* A skill term's contribution for a candidate of that level, from the
  * query's table for the levels the contract allows. */
-static float
+static double
 contribution(const search_t *s, const term_t *t, uint8_t level)
 {
     return level > 0 && level < 8 ? t->part[level] : skill_part(s, t, level);
@@ -627,7 +631,20 @@ static double
 acc_upper(const search_t *s, const acc_t *a)
 {
     uint8_t occ = a->occ_exact || a->occ >= s->occ_base ? a->occ : s->occ_base;
-    return (double)a->skill + (occ + a->fixed) / 10.0;
+    return a->skill + (occ + a->fixed) / 10.0;
+}
+
+/* A candidate's score when every term has been read for it and its
+ * occupation bonus is exact: the sum en_score_pair makes, in its order
+ * (skill part, occupation, county, then priority bonus; adding 0 changes
+ * no bit), but for the skill part's, which may differ in the last bits. */
+static double
+acc_score(const acc_t *a)
+{
+    double score = a->skill + a->occ / 10.0;
+    for (uint8_t tenths = a->fixed; tenths >= 5; tenths -= 5)
+        score += 0.5;
+    return score;
 }
 
 static double
@@ -714,7 +731,7 @@ flush_county(search_t *s, ix_groups_t *const *g, const char here[6], const unrea
         return rc;
     for (uint32_t i = 0; i < alive; i++) {
         const acc_t *a = &t->slots[t->used[i]];
-        bar_push(s, (double)a->skill + (a->occ + a->fixed) / 10.0);
+        bar_push(s, a->skill + (a->occ + a->fixed) / 10.0);
     }
     double b = margined_bar(s);
     for (uint32_t i = 0; i < alive; i++) {
@@ -733,7 +750,12 @@ flush_county(search_t *s, ix_groups_t *const *g, const char here[6], const unrea
                 sc->cap_fin = cap;
             }
         }
-        sc->fin[s->n_fin++] = (finalist_t){.upper = upper, .docno = a->docno};
+        sc->fin[s->n_fin++] = (finalist_t){
+            .upper = upper,
+            .score = acc_score(a),
+            .docno = a->docno,
+            .exact = a->occ_exact && !s->q->filters.employer.ptr,
+        };
     }
     return 0;
 }
@@ -748,11 +770,22 @@ finalist_order(const void *x, const void *y)
 /* Reads one candidate and, when every rule and filter holds, offers its
  * exact score. */
 static int
-judge(search_t *s, uint64_t docno)
+judge(search_t *s, const finalist_t *f)
 {
+    uint64_t docno = f->docno;
+    int rc;
+    if (f->exact) {
+        const char *id;
+        uint32_t id_len;
+        if ((rc = ix_id_of_docno(s->txn, s->searched, docno, &id, &id_len)) != 0)
+            return rc;
+        en_match_hit_t hit = {.score = f->score, .docno = docno, .id_len = id_len};
+        memcpy(hit.id, id, id_len);
+        heap_offer(s->out, s->q->limit, &hit);
+        return 0;
+    }
     ix_record_t rec;
-    int rc = ix_get_docno(s->txn, s->searched, docno, &rec);
-    if (rc != 0)
+    if ((rc = ix_get_docno(s->txn, s->searched, docno, &rec)) != 0)
         return rc;
     s->out->candidates_scored++;
     en_party_t cand;
@@ -800,7 +833,7 @@ finish(search_t *s)
     for (uint32_t i = 0; i < n; i++) {
         if (o->n == k && sc->fin[i].upper + ACC_MARGIN(sc->fin[i].upper) < o->hits[0].score)
             break;
-        int rc = judge(s, sc->fin[i].docno);
+        int rc = judge(s, &sc->fin[i]);
         if (rc != 0)
             return rc;
     }
@@ -850,7 +883,7 @@ county_bar(const search_t *s)
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->n_used; i++) {
         const acc_t *a = &t->slots[t->used[i]];
-        double v = (double)a->skill + (a->occ + a->fixed) / 10.0;
+        double v = a->skill + (a->occ + a->fixed) / 10.0;
         if (n < k) {  /* a min-heap of the k best */
             uint32_t j = n++;
             for (; j > 0 && h[(j - 1) / 2] > v; j = (j - 1) / 2)

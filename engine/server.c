@@ -527,7 +527,7 @@ static void
 log_upgrade(unsigned from, unsigned to, void *ctx)
 {
     (void)ctx;
-    en_info("store of format %u: upgrading it in place to format %u (about 10 s per "
+    en_info("store of format %u: upgrading it in place to format %u (up to 10 s per "
             "million records) before listening",
             from, to);
 }

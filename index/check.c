@@ -154,6 +154,15 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
     else if (iv.mv_size != 8 || ixk_get_be64(iv.mv_data) != docno)
         problem(r, "ids maps %.*s to another docno than %" PRIu64,
                 (int)v.id_len, v.id, docno);
+    rc = mdb_get(t->txn, t->env->names, (MDB_val *)k, &iv);
+    if (rc == MDB_NOTFOUND)
+        problem(r, "doc %c%" PRIu64 " (%.*s) missing from names", kind, docno,
+                (int)v.id_len, v.id);
+    else if (rc != 0)
+        return ix_mdb_err(rc);
+    else if (iv.mv_size != v.id_len || memcmp(iv.mv_data, v.id, v.id_len) != 0)
+        problem(r, "names gives doc %c%" PRIu64 " another id than %.*s", kind, docno,
+                (int)v.id_len, v.id);
 
 #define WANT(klen, val, vlen, what)                                          \
     do {                                                                     \
@@ -380,6 +389,11 @@ run_check(ix_txn_t *t, report_t *r, expect_t *x)
         return ix_mdb_err(rc);
     if (st.ms_entries != x->docs)
         problem(r, "ids holds %zu entries for %" PRIu64 " docs",
+                st.ms_entries, x->docs);
+    if ((rc = mdb_stat(t->txn, t->env->names, &st)) != 0)
+        return ix_mdb_err(rc);
+    if (st.ms_entries != x->docs)
+        problem(r, "names holds %zu entries for %" PRIu64 " docs",
                 st.ms_entries, x->docs);
     if ((rc = mdb_stat(t->txn, t->env->post, &st)) != 0)
         return ix_mdb_err(rc);

@@ -107,9 +107,10 @@ ix_strerror(int err)
     }
 }
 
-/* Docs the upgrade reads per transaction, writing the matching postings of
- * the open ones: some 14 postings each, their pages well inside what one
- * transaction may dirty. */
+/* Docs the upgrade reads per transaction, writing each one's id by docno
+ * and (from 11 or 12) the matching postings of the open ones: some 14
+ * postings each, their pages well inside what one transaction may
+ * dirty. */
 #define UPGRADE_BATCH 4096
 
 /* The upgrade's ix_each_match_posting callback: puts one posting with a
@@ -129,18 +130,20 @@ put_match(void *ctx, const ix_match_posting_t *p)
 }
 
 /* meta "rebuilding": present, holding the format it came from, while the
- * match dbi is rebuilt. The first transaction writes it with the new
+ * store is upgraded. The first transaction writes it with the new
  * version, so that a build of the old format refuses a store left halfway
- * (its match dbi no longer in the old layout) and this one starts over. */
+ * (its match dbi no longer in the old layout, or names half filled) and
+ * this one starts over. */
 static const MDB_val rebuilding_key = {10, "rebuilding"};
 
-/* One transaction of the rebuild: from the doc at `at` (at_len 0: the
- * first transaction, which empties match and marks the store), the
- * matching postings of the open records among the next UPGRADE_BATCH
- * docs. Sets *done when it wrote the last and finished the upgrade;
- * moves `at` on. Returns an MDB code. */
+/* One transaction of the upgrade: from the doc at `at` (at_len 0: the
+ * first transaction, which empties names, from 11 or 12 match too, and
+ * marks the store), the names of the next UPGRADE_BATCH docs and, from 11
+ * or 12, the matching postings of the open ones. Sets *done when it wrote
+ * the last and finished the upgrade; moves `at` on. Returns an MDB
+ * code. */
 static int
-rebuild_batch(ix_env_t *e, uint8_t from, uint8_t *at, size_t *at_len, bool *done)
+upgrade_batch(ix_env_t *e, uint8_t from, uint8_t *at, size_t *at_len, bool *done)
 {
     MDB_txn *txn;
     MDB_cursor *c;
@@ -149,8 +152,10 @@ rebuild_batch(ix_env_t *e, uint8_t from, uint8_t *at, size_t *at_len, bool *done
         return rc;
     uint8_t ver = IX_FORMAT_VERSION;
     MDB_val vk = {7, "version"}, vv = {1, &ver}, fv = {1, &from};
+    bool postings = from < 13;
     if (*at_len == 0 &&
-        ((rc = mdb_drop(txn, e->match, 0)) != 0 ||
+        ((postings && (rc = mdb_drop(txn, e->match, 0)) != 0) ||
+         (rc = mdb_drop(txn, e->names, 0)) != 0 ||
          (rc = mdb_put(txn, e->meta, &vk, &vv, 0)) != 0 ||
          (rc = mdb_put(txn, e->meta, (MDB_val *)&rebuilding_key, &fv, 0)) != 0)) {
         mdb_txn_abort(txn);
@@ -171,8 +176,11 @@ rebuild_batch(ix_env_t *e, uint8_t from, uint8_t *at, size_t *at_len, bool *done
             rc = MDB_CORRUPTED;
             break;
         }
+        MDB_val id = {v.id_len, (void *)v.id};
+        if ((rc = mdb_put(txn, e->names, &k, &id, 0)) != 0)
+            break;
         ix_brief_of(kb[0], &v, &b);
-        if (!b.open)
+        if (!postings || !b.open)
             continue;
         uint8_t brief[IXK_BRIEF_VACANCY];
         ixk_brief_put(brief, kb[0], &b);
@@ -198,32 +206,30 @@ rebuild_batch(ix_env_t *e, uint8_t from, uint8_t *at, size_t *at_len, bool *done
     return rc;
 }
 
-/* The stores this build upgrades in place, and how: formats 11 and 12
- * differ from 13 only in the match dbi (11 kept postings of records that
- * cannot match; both began each value with the docno, where 13 puts the
- * record's match rank before it: keys.h). So the upgrade empties match
- * and writes every doc's postings again as store.c would, in
- * transactions of UPGRADE_BATCH docs. A store left halfway by a crash
+/* The stores this build upgrades in place, and how: format 13 lacks only
+ * the names dbi (each record's id by docno); 11 and 12 also differ in the
+ * match dbi (11 kept postings of records that cannot match; both began
+ * each value with the docno, where 13 puts the record's match rank before
+ * it: keys.h). So the upgrade fills names from the docs and, from 11 or
+ * 12, empties match and writes every doc's postings again as store.c
+ * would, in transactions of UPGRADE_BATCH docs. A store left halfway by a crash
  * (meta "rebuilding") starts over at the next open. Returns an MDB code
  * (MDB_MAP_FULL when the map has no room for the first transaction's
  * postings: docs/operations.md, "Upgrading"). */
 static int
-rebuild_match(ix_env_t *e, uint8_t from)
+upgrade(ix_env_t *e, uint8_t from)
 {
     uint8_t at[IXK_DOC_LEN];
     size_t at_len = 0;
     bool done = false;
     int rc = 0;
     while (!done && rc == 0)
-        rc = rebuild_batch(e, from, at, &at_len, &done);
+        rc = upgrade_batch(e, from, at, &at_len, &done);
     return rc;
 }
 
-/* Opens every dbi and checks (or, in a new store, writes) the format
- * version; a store of format 11 or 12 is upgraded in place. dbi handles stay
- * valid for the environment's life. */
 /* The format a store of version `ver` is upgraded from, or 0 when it
- * needs none: 11 or 12 as stored, or, while a rebuild left halfway is
+ * needs none: 11, 12 or 13 as stored, or, while an upgrade left halfway is
  * marked, the format it came from. */
 static uint8_t
 upgrade_from(MDB_txn *txn, const ix_env_t *e, const MDB_val *ver)
@@ -231,7 +237,7 @@ upgrade_from(MDB_txn *txn, const ix_env_t *e, const MDB_val *ver)
     if (ver->mv_size != 1)
         return 0;
     uint8_t v = *(const uint8_t *)ver->mv_data;
-    if (v == 11 || v == 12)
+    if (v >= 11 && v < IX_FORMAT_VERSION)
         return v;
     MDB_val from;
     if (v == IX_FORMAT_VERSION && mdb_get(txn, e->meta, (MDB_val *)&rebuilding_key, &from) == 0 &&
@@ -240,6 +246,9 @@ upgrade_from(MDB_txn *txn, const ix_env_t *e, const MDB_val *ver)
     return 0;
 }
 
+/* Opens every dbi and checks (or, in a new store, writes) the format
+ * version; a store of format 11, 12 or 13 is upgraded in place. dbi
+ * handles stay valid for the environment's life. */
 static int
 open_dbis(ix_env_t *e)
 {
@@ -256,6 +265,7 @@ open_dbis(ix_env_t *e)
         unsigned flags;
     } dbs[] = {
         {"ids", &e->ids, 0},
+        {"names", &e->names, 0},
         {"docs", &e->docs, 0},
         {"post", &e->post, 0},
         {"match", &e->match, MDB_DUPSORT | MDB_DUPFIXED},
@@ -291,7 +301,7 @@ open_dbis(ix_env_t *e)
             return ix_mdb_err(rc);
         if (e->on_upgrade)
             e->on_upgrade(from, IX_FORMAT_VERSION, e->upgrade_ctx);
-        if ((rc = rebuild_match(e, from)) != 0)
+        if ((rc = upgrade(e, from)) != 0)
             return ix_mdb_err(rc);
         e->upgraded_from = from;
         return 0;

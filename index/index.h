@@ -265,6 +265,13 @@ int ix_list(ix_txn_t *txn, const ix_list_query_t *q, ix_list_cb cb,
 int ix_get_docno(ix_txn_t *txn, uint8_t kind, uint64_t docno,
                  ix_record_t *out);
 
+/* The id of a record by its internal number, from a table of ids alone,
+ * which a look-up descends far faster than the records: for the matcher,
+ * which reads the ids of its results. *id stays valid while txn lives;
+ * -ENOENT when no record of that kind has the number. */
+int ix_id_of_docno(ix_txn_t *txn, uint8_t kind, uint64_t docno, const char **id,
+                   uint32_t *id_len);
+
 /* What each matching posting says about its record, so matching can apply
  * the contract's rules 1-5 and bound a candidate's score without reading
  * it. Which fields a kind uses is noted; the others are 0. */

@@ -30,9 +30,9 @@
  * neighbours. 12: skill and minor-group postings only for records whose
  * brief is open. 13: a matching posting's value starts with the record's
  * match rank (its education), so that a walk reads only the ranks a
- * probe admits (a store of format 11 or 12 is upgraded in place at open:
- * env.c, rebuild_match). */
-#define IX_FORMAT_VERSION 13
+ * probe admits. 14: the names dbi, each record's id by docno (a store of
+ * format 11, 12 or 13 is upgraded in place at open: env.c, upgrade). */
+#define IX_FORMAT_VERSION 14
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 3
 /* Fixed part of a stored doc (see doc.c for the layout). */
@@ -155,7 +155,7 @@ struct ix_env {
     unsigned flags;           /* mdb_env_open flags */
     unsigned max_readers;
     bool huge_pages;          /* advise_huge_pages after every (re)map */
-    MDB_dbi ids, docs, post, match, counts, log, meta, audit, fairs, stats, referrals, alerts;
+    MDB_dbi ids, names, docs, post, match, counts, log, meta, audit, fairs, stats, referrals, alerts;
     /* Held shared by every open transaction, read or write, and taken
      * exclusively to resize the map: LMDB remaps it, which must not happen
      * under a transaction of this process (see env.c). */

@@ -102,6 +102,24 @@ ix_get(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
 }
 
 int
+ix_id_of_docno(ix_txn_t *t, uint8_t kind, uint64_t docno, const char **id,
+               uint32_t *id_len)
+{
+    if (!t || !id || !id_len || ix_kind_index(kind) < 0)
+        return -EINVAL;
+    uint8_t kb[IXK_DOC_LEN];
+    MDB_val k = {ixk_doc(kb, kind, docno), kb}, v;
+    int rc = mdb_get(t->txn, t->env->names, &k, &v);
+    if (rc != 0)
+        return ix_mdb_err(rc);
+    if (v.mv_size == 0 || v.mv_size > IX_ID_MAX)
+        return -EIO;
+    *id = v.mv_data;
+    *id_len = (uint32_t)v.mv_size;
+    return 0;
+}
+
+int
 ix_get_docno(ix_txn_t *t, uint8_t kind, uint64_t docno, ix_record_t *out)
 {
     if (!t || !out || ix_kind_index(kind) < 0)
@@ -393,11 +411,15 @@ ix_put(ix_txn_t *t, const ix_doc_t *doc, int64_t now, bool *created)
     doc_view(doc, &newv);
 
     if (!exists) {
-        uint8_t db[8];
+        uint8_t db[8], db_key[IXK_DOC_LEN];
         ixk_put_be64(db, docno);
         MDB_val ik = {ixk_id(kb, kind, doc->id, doc->id_len), kb};
         MDB_val iv = {8, db};
         rc = mdb_put(t->txn, e->ids, &ik, &iv, 0);
+        MDB_val nk = {ixk_doc(db_key, kind, docno), db_key};
+        MDB_val nv = {doc->id_len, (void *)doc->id};
+        if (rc == 0)
+            rc = mdb_put(t->txn, e->names, &nk, &nv, 0);
         if (rc != 0)
             return ix_fail(t, ix_mdb_err(rc));
     }
@@ -450,7 +472,8 @@ ix_delete(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
         return rc;
     uint8_t kb[IXK_MAX];
     MDB_val k = {ixk_doc(kb, kind, docno), kb};
-    if ((rc = mdb_del(t->txn, t->env->docs, &k, NULL)) != 0)
+    if ((rc = mdb_del(t->txn, t->env->docs, &k, NULL)) != 0 ||
+        (rc = mdb_del(t->txn, t->env->names, &k, NULL)) != 0)
         return ix_fail(t, ix_mdb_err(rc));
     k.mv_size = ixk_id(kb, kind, id, id_len);
     if ((rc = mdb_del(t->txn, t->env->ids, &k, NULL)) != 0)

@@ -217,6 +217,11 @@ verify_api(model_t *md)
             cr_assert_eq(r.kind, kind);
             cr_assert_eq(r.id_len, strlen(id));
             cr_assert(memcmp(r.id, id, r.id_len) == 0);
+            const char *name;
+            uint32_t name_len;
+            cr_assert_eq(ix_id_of_docno(t, kind, r.docno, &name, &name_len), 0, "%s", id);
+            cr_assert(name_len == r.id_len && memcmp(name, id, name_len) == 0,
+                      "names gives %.*s for %s", (int)name_len, name, id);
             cr_assert_eq(r.status, m->status);
             cr_assert_eq(r.category, m->category);
             cr_assert_eq(r.filled, m->filled);
@@ -677,6 +682,13 @@ Test(store, delete_and_absent)
     note_docno(&md.d[1][2]);
     cr_assert_gt(md.d[1][2].docno, old);
     verify_api(&md);
+    /* The deleted docno names no one, in either kind. */
+    const char *name;
+    uint32_t name_len;
+    cr_assert_eq(ix_read_begin(env, &t), 0);
+    cr_assert_eq(ix_id_of_docno(t, IX_WORKER, old, &name, &name_len), -ENOENT);
+    cr_assert_eq(ix_id_of_docno(t, IX_VACANCY, md.d[1][0].docno, &name, &name_len), -ENOENT);
+    ix_read_end(t);
 }
 
 Test(store, rejects_bad_docs_without_changes)
@@ -1179,15 +1191,16 @@ Test(store, open_refuses_another_format_version)
 /* Closed vacancies enough for the upgrade to take several transactions. */
 #define UPGRADE_CLOSED 4500
 
-/* Stores of formats 11 and 12 laid matching postings out without the
- * rank, and one of format 11 held the postings of closed records too:
- * opening either rebuilds the match dbi (in several transactions) as
- * format 13 lays it out, keeps everything else, and writes version 13.
- * A third of the format 11 store's closed records have lost their
- * postings already, and a part of the open records' postings are in the
- * new layout, as an upgrade that crashed halfway leaves a store. */
-/* halfway: the store as a rebuild to format 13 that stopped halfway
- * left it. */
+/* Stores of formats 11 to 13 have no names dbi (ids by docno), and those
+ * of 11 and 12 laid matching postings out without the rank, one of
+ * format 11 holding the postings of closed records too: opening any fills
+ * names and, from 11 or 12, rebuilds the match dbi (in several
+ * transactions) as format 14 lays it out, keeps everything else, and
+ * writes version 14. A third of the format 11 store's closed records have
+ * lost their postings already, and a part of the open records' postings
+ * are in the new layout, as an upgrade that crashed halfway leaves a
+ * store. halfway: the store as an upgrade to format 14 that stopped
+ * halfway left it, names half filled. */
 static void
 upgrade_from(uint8_t version, bool halfway)
 {
@@ -1231,15 +1244,30 @@ upgrade_from(uint8_t version, bool halfway)
     env = NULL;
     MDB_env *e;
     MDB_txn *txn;
-    MDB_dbi match, meta;
+    MDB_dbi match, meta, names;
     cr_assert_eq(mdb_env_create(&e), 0);
     mdb_env_set_maxdbs(e, 16);
     cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
     cr_assert_eq(mdb_txn_begin(e, NULL, 0, &txn), 0);
     cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    cr_assert_eq(mdb_drop(txn, match, 0), 0);
-    for (size_t i = 0; i < n_old; i++) {
+    cr_assert_eq(mdb_dbi_open(txn, "names", 0, &names), 0);
+    if (halfway) {
+        /* The first half of the names written. */
+        MDB_cursor *c;
+        MDB_val k, v;
+        cr_assert_eq(mdb_cursor_open(txn, names, &c), 0);
+        size_t n = 0;
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_LAST); rc == 0 && n < UPGRADE_CLOSED / 2;
+             rc = mdb_cursor_get(c, &k, &v, MDB_PREV), n++)
+            cr_assert_eq(mdb_cursor_del(c, 0), 0);
+        mdb_cursor_close(c);
+    } else {
+        cr_assert_eq(mdb_drop(txn, names, 1), 0);
+    }
+    if (version < 13)
+        cr_assert_eq(mdb_drop(txn, match, 0), 0);
+    for (size_t i = 0; i < n_old && version < 13; i++) {
         MDB_val k = {old[i].kl, old[i].k}, v = {old[i].vl, old[i].v};
         /* One key's values keep one width (DUPFIXED): the rewritten ones
          * go under keys of their own, as no width check catches. */
@@ -1247,9 +1275,9 @@ upgrade_from(uint8_t version, bool halfway)
         cr_assert(rc == 0 || rc == MDB_KEYEXIST || rc == MDB_BAD_VALSIZE, "%s", mdb_strerror(rc));
         n_written += rc == 0;
     }
-    /* Halfway: version 13 already, the format it came from marked, the
+    /* Halfway: version 14 already, the format it came from marked, the
      * match dbi as the first transactions left it. */
-    uint8_t ver = halfway ? 13 : version;
+    uint8_t ver = halfway ? 14 : version;
     MDB_val vk = {7, "version"}, vv = {1, &ver};
     cr_assert_eq(mdb_put(txn, meta, &vk, &vv, 0), 0);
     if (halfway) {
@@ -1258,7 +1286,9 @@ upgrade_from(uint8_t version, bool halfway)
     }
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(e);
-    cr_assert_gt(n_written, version == 11 ? 2000u : 50u, "old postings written: %zu", n_written);
+    if (version < 13)
+        cr_assert_gt(n_written, version == 11 ? 2000u : 50u, "old postings written: %zu",
+                     n_written);
 
     env = jt_scratch_open(dir);
     cr_assert_eq(ix_upgraded_from(env), version);
@@ -1284,7 +1314,21 @@ upgrade_from(uint8_t version, bool halfway)
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     cr_assert_eq(mdb_get(txn, meta, &vk, &vv), 0);
     cr_assert_eq(vv.mv_size, 1);
-    cr_assert_eq(*(const uint8_t *)vv.mv_data, 13);
+    cr_assert_eq(*(const uint8_t *)vv.mv_data, 14);
+    /* Every record's id by its docno, and nothing else. */
+    cr_assert_eq(mdb_dbi_open(txn, "names", 0, &names), 0);
+    MDB_stat nst;
+    cr_assert_eq(mdb_stat(txn, names, &nst), 0);
+    cr_assert_eq(nst.ms_entries, 2 * NIDS + UPGRADE_CLOSED);
+    for (int i = 0; i < UPGRADE_CLOSED; i += 97) {
+        uint8_t key[9] = {IX_VACANCY};
+        for (int b = 0; b < 8; b++)
+            key[1 + b] = (uint8_t)(closed[i].docno >> (56 - 8 * b));
+        MDB_val nk = {9, key}, nv;
+        cr_assert_eq(mdb_get(txn, names, &nk, &nv), 0);
+        cr_assert_eq(nv.mv_size, strlen(closed[i].id));
+        cr_assert_eq(memcmp(nv.mv_data, closed[i].id, nv.mv_size), 0);
+    }
     MDB_val rk = {10, "rebuilding"}, rv;
     cr_assert_eq(mdb_get(txn, meta, &rk, &rv), MDB_NOTFOUND, "the rebuild's mark is gone");
     mdb_txn_abort(txn);
@@ -1303,8 +1347,13 @@ Test(store, a_format_12_store_is_upgraded_in_place)
     upgrade_from(12, false);
 }
 
-/* A build of format 12 refuses such a store (its version is 13); this one
- * starts the rebuild over. */
+Test(store, a_format_13_store_is_upgraded_in_place)
+{
+    upgrade_from(13, false);
+}
+
+/* A build of format 12 refuses such a store (its version is 14); this one
+ * starts the upgrade over. */
 Test(store, an_upgrade_left_halfway_starts_over)
 {
     upgrade_from(12, true);
@@ -1316,6 +1365,32 @@ Test(store, open_errors)
     cr_assert_eq(ix_open("/nonexistent/ixdir", NULL, &e2), -ENOENT);
     ix_options_t o = {.sync = 9};
     cr_assert_eq(ix_open(dir, &o, &e2), -EINVAL);
+}
+
+static void
+rename_first(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+    cr_assert_eq(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+    v = (MDB_val){5, "other"};
+    cr_assert_eq(mdb_cursor_put(c, &k, &v, MDB_CURRENT), 0);
+    mdb_cursor_close(c);
+}
+
+Test(store, check_finds_a_missing_or_wrong_name)
+{
+    fill_some();
+    char rep[512];
+    cr_assert_eq(check_now(rep, sizeof rep), 0, "%s", rep);
+    tamper("names", rename_first);
+    cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+    cr_assert_not_null(strstr(rep, "names gives doc"), "%s", rep);
+    tamper("names", drop_first);
+    cr_assert_eq(check_now(rep, sizeof rep), -EUCLEAN);
+    cr_assert_not_null(strstr(rep, "missing from names"), "%s", rep);
+    cr_assert_not_null(strstr(rep, "names holds 5 entries for 6 docs"), "%s", rep);
 }
 
 Test(store, check_finds_missing_and_stray_match_posting)

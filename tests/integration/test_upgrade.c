@@ -1,10 +1,11 @@
 /* test_upgrade.c - the daemon started on a store of format 11 (which kept
- * the matching postings of closed records) or 12 (which began their values
- * with the docno) upgrades it in place: it says so, the store checks
- * clean, and matching answers as before.
+ * the matching postings of closed records), 12 (which began their values
+ * with the docno) or 13 (which had no names dbi, the ids by docno)
+ * upgrades it in place: it says so, the store checks clean, and matching
+ * answers as before.
  *
- * An old store is made from a format 13 one: every matching posting loses
- * the rank that starts its value (docs/storage.md: a skill value is rank
+ * An old store is made from a format 14 one: the names dbi goes; for 11
+ * and 12 every matching posting loses the rank that starts its value (docs/storage.md: a skill value is rank
  * (1), docno (8), level (1), brief; a minor-group value rank (1), docno
  * (8), tail (3), brief; the brief starts with open), and for format 11 the
  * closed vacancy's postings, saved while it was open, are put back so,
@@ -89,27 +90,32 @@ save_postings(const char *dir, const char *id, saved_t *out)
     return n;
 }
 
-/* A value of format 13 as formats 11 and 12 held it: without the rank. */
+/* A value of format 14 as formats 11 and 12 held it: without the rank. */
 static MDB_val
 unranked(const MDB_val *v)
 {
     return (MDB_val){v->mv_size - 1, (uint8_t *)v->mv_data + 1};
 }
 
-/* Rewrites the match dbi as a store of `version` (11 or 12) held it: every
- * posting without its rank, and for format 11 the saved postings of a
- * closed record; sets the version. */
+/* Makes the store one of `version` (11 to 13): without the names dbi, and
+ * for 11 and 12 every matching posting without its rank, for format 11
+ * with the saved postings of a closed record; sets the version. */
 static void
 make_old_format(const char *dir, uint8_t version, saved_t *s, size_t n)
 {
     MDB_txn *txn;
     MDB_env *e = raw_open(dir, &txn);
-    MDB_dbi match, meta;
+    MDB_dbi match, meta, names;
     cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "names", 0, &names), 0);
+    cr_assert_eq(mdb_drop(txn, names, 1), 0);
+    if (version == 13)
+        n = 0;
     static saved_t all[64];
-    size_t n_all = copy_postings(txn, match, NULL, all, 64);
-    cr_assert_eq(mdb_drop(txn, match, 0), 0);
+    size_t n_all = version < 13 ? copy_postings(txn, match, NULL, all, 64) : 0;
+    if (version < 13)
+        cr_assert_eq(mdb_drop(txn, match, 0), 0);
     for (size_t i = 0; i < n_all; i++) {
         MDB_val ak = {all[i].klen, all[i].key}, av = {all[i].vlen, all[i].val};
         MDB_val old = unranked(&av);
@@ -180,7 +186,7 @@ upgrade_at_start(uint8_t version)
     char *log = jt_daemon_log(d);
     char said[64], starting[64];
     snprintf(said, sizeof said, "store upgraded in place from format %u", version);
-    snprintf(starting, sizeof starting, "store of format %u: upgrading it in place to format 13",
+    snprintf(starting, sizeof starting, "store of format %u: upgrading it in place to format 14",
              version);
     const char *before = strstr(log, starting), *after = strstr(log, said);
     cr_assert(before && after && before < after, "log: %s", log);
@@ -208,4 +214,9 @@ Test(upgrade, a_format_11_store_is_upgraded_at_start, .timeout = 60)
 Test(upgrade, a_format_12_store_is_upgraded_at_start, .timeout = 60)
 {
     upgrade_at_start(12);
+}
+
+Test(upgrade, a_format_13_store_is_upgraded_at_start, .timeout = 60)
+{
+    upgrade_at_start(13);
 }
