@@ -634,10 +634,11 @@ acc_upper(const search_t *s, const acc_t *a)
     return a->skill + (occ + a->fixed) / 10.0;
 }
 
-/* A candidate's score when every term has been read for it and its
- * occupation bonus is exact: the sum en_score_pair makes, in its order
- * (skill part, occupation, county, then priority bonus; adding 0 changes
- * no bit), but for the skill part's, which may differ in the last bits. */
+/* A candidate's score, once every term has been read for it and its
+ * occupation bonus is exact: added up in en_score_pair's order (skill
+ * part, occupation, county, priority bonus; adding 0 changes no bit), so
+ * that the two differ only where the skill parts' own sums do, in the
+ * last bits. */
 static double
 acc_score(const acc_t *a)
 {
@@ -767,8 +768,8 @@ finalist_order(const void *x, const void *y)
     return a->upper < b->upper ? 1 : a->upper > b->upper ? -1 : 0;
 }
 
-/* Reads one candidate and, when every rule and filter holds, offers its
- * exact score. */
+/* Offers one finalist to the list: an exact one with its id, read from
+ * names; any other read and scored, when every rule and filter holds. */
 static int
 judge(search_t *s, const finalist_t *f)
 {
