@@ -229,21 +229,24 @@ upgrade(ix_env_t *e, uint8_t from)
 }
 
 /* The format a store of version `ver` is upgraded from, or 0 when it
- * needs none: 11, 12 or 13 as stored, or, while an upgrade left halfway is
- * marked, the format it came from. */
+ * needs none: while an upgrade left halfway is marked, the format it came
+ * from (the mark comes first: the build of format 13 marked its own
+ * rebuild from 11 or 12 the same way, under version 13), else 11, 12 or
+ * 13 as stored. */
 static uint8_t
 upgrade_from(MDB_txn *txn, const ix_env_t *e, const MDB_val *ver)
 {
     if (ver->mv_size != 1)
         return 0;
     uint8_t v = *(const uint8_t *)ver->mv_data;
-    if (v >= 11 && v < IX_FORMAT_VERSION)
-        return v;
     MDB_val from;
-    if (v == IX_FORMAT_VERSION && mdb_get(txn, e->meta, (MDB_val *)&rebuilding_key, &from) == 0 &&
-        from.mv_size == 1)
-        return *(const uint8_t *)from.mv_data;
-    return 0;
+    if ((v == 13 || v == IX_FORMAT_VERSION) &&
+        mdb_get(txn, e->meta, (MDB_val *)&rebuilding_key, &from) == 0 && from.mv_size == 1) {
+        uint8_t f = *(const uint8_t *)from.mv_data;
+        if (f >= 11 && f < v)
+            return f;
+    }
+    return v >= 11 && v < IX_FORMAT_VERSION ? v : 0;
 }
 
 /* Opens every dbi and checks (or, in a new store, writes) the format

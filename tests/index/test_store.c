@@ -192,6 +192,31 @@ put_model(ix_txn_t *t, mdoc_t *m, bool *created)
     return ix_put(t, &d, 1000, created);
 }
 
+/* ix_ids_of_docnos' callback for the tests: keeps id i in ((ids_t *)ctx). */
+typedef struct ids {
+    char id[8][IX_ID_MAX + 1];
+    uint32_t calls, stop_at;
+} ids_t;
+
+static int
+keep_id(void *ctx, uint32_t i, const char *id, uint32_t id_len)
+{
+    ids_t *r = ctx;
+    cr_assert_lt(i, 8);
+    cr_assert_eq(i, r->calls, "in the order given");
+    memcpy(r->id[i], id, id_len);
+    r->id[i][id_len] = '\0';
+    return ++r->calls == r->stop_at ? 7 : 0;
+}
+
+/* The id names gives for one docno, or the error. */
+static int
+name_of(ix_txn_t *t, uint8_t kind, uint64_t docno, ids_t *r)
+{
+    memset(r, 0, sizeof *r);
+    return ix_ids_of_docnos(t, kind, &docno, 1, keep_id, r);
+}
+
 /* Checks every record, count and df through the public interface. */
 static void
 verify_api(model_t *md)
@@ -217,11 +242,9 @@ verify_api(model_t *md)
             cr_assert_eq(r.kind, kind);
             cr_assert_eq(r.id_len, strlen(id));
             cr_assert(memcmp(r.id, id, r.id_len) == 0);
-            const char *name;
-            uint32_t name_len;
-            cr_assert_eq(ix_id_of_docno(t, kind, r.docno, &name, &name_len), 0, "%s", id);
-            cr_assert(name_len == r.id_len && memcmp(name, id, name_len) == 0,
-                      "names gives %.*s for %s", (int)name_len, name, id);
+            ids_t name;
+            cr_assert_eq(name_of(t, kind, r.docno, &name), 0, "%s", id);
+            cr_assert_str_eq(name.id[0], id);
             cr_assert_eq(r.status, m->status);
             cr_assert_eq(r.category, m->category);
             cr_assert_eq(r.filled, m->filled);
@@ -683,11 +706,27 @@ Test(store, delete_and_absent)
     cr_assert_gt(md.d[1][2].docno, old);
     verify_api(&md);
     /* The deleted docno names no one, in either kind. */
-    const char *name;
-    uint32_t name_len;
+    ids_t name;
     cr_assert_eq(ix_read_begin(env, &t), 0);
-    cr_assert_eq(ix_id_of_docno(t, IX_WORKER, old, &name, &name_len), -ENOENT);
-    cr_assert_eq(ix_id_of_docno(t, IX_VACANCY, md.d[1][0].docno, &name, &name_len), -ENOENT);
+    cr_assert_eq(name_of(t, IX_WORKER, old, &name), -ENOENT);
+    cr_assert_eq(name_of(t, IX_VACANCY, md.d[1][0].docno, &name), -ENOENT);
+    /* Several at once, in any order; a callback's nonzero stops them. */
+    uint64_t some[4] = {md.d[1][4].docno, md.d[1][0].docno, md.d[1][2].docno, md.d[1][1].docno};
+    cr_assert_eq(ix_ids_of_docnos(t, IX_WORKER, some, 4, keep_id, &name), 0);
+    cr_assert_eq(name.calls, 4);
+    cr_assert_str_eq(name.id[0], "w-004");
+    cr_assert_str_eq(name.id[1], "w-000");
+    cr_assert_str_eq(name.id[2], "w-002");
+    cr_assert_str_eq(name.id[3], "w-001");
+    memset(&name, 0, sizeof name);
+    name.stop_at = 2;
+    cr_assert_eq(ix_ids_of_docnos(t, IX_WORKER, some, 4, keep_id, &name), 7);
+    cr_assert_eq(name.calls, 2);
+    uint64_t with_gone[3] = {md.d[1][0].docno, old, md.d[1][1].docno};
+    memset(&name, 0, sizeof name);
+    cr_assert_eq(ix_ids_of_docnos(t, IX_WORKER, with_gone, 3, keep_id, &name), -ENOENT);
+    cr_assert_eq(ix_ids_of_docnos(t, IX_WORKER, NULL, 0, keep_id, &name), 0);
+    cr_assert_eq(ix_ids_of_docnos(t, 'X', some, 1, keep_id, &name), -EINVAL);
     ix_read_end(t);
 }
 
@@ -1199,11 +1238,14 @@ Test(store, open_refuses_another_format_version)
  * writes version 14. A third of the format 11 store's closed records have
  * lost their postings already, and a part of the open records' postings
  * are in the new layout, as an upgrade that crashed halfway leaves a
- * store. halfway: the store as an upgrade to format 14 that stopped
- * halfway left it, names half filled. */
+ * store. halfway_at 14: the store as an upgrade to format 14 that stopped
+ * halfway left it (version 14, the mark, names half filled); 13: as the
+ * build of format 13 left a rebuild it did not finish (version 13, the
+ * mark, no names dbi); 0: a store of `version` as it was written. */
 static void
-upgrade_from(uint8_t version, bool halfway)
+upgrade_from(uint8_t version, uint8_t halfway_at)
 {
+    bool halfway = halfway_at != 0;
     static model_t md;
     static mdoc_t closed[UPGRADE_CLOSED];
     memset(&md, 0, sizeof md);
@@ -1252,7 +1294,7 @@ upgrade_from(uint8_t version, bool halfway)
     cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     cr_assert_eq(mdb_dbi_open(txn, "names", 0, &names), 0);
-    if (halfway) {
+    if (halfway_at == 14) {
         /* The first half of the names written. */
         MDB_cursor *c;
         MDB_val k, v;
@@ -1275,9 +1317,9 @@ upgrade_from(uint8_t version, bool halfway)
         cr_assert(rc == 0 || rc == MDB_KEYEXIST || rc == MDB_BAD_VALSIZE, "%s", mdb_strerror(rc));
         n_written += rc == 0;
     }
-    /* Halfway: version 14 already, the format it came from marked, the
+    /* Halfway: version 14 (or 13) already, the format it came from marked, the
      * match dbi as the first transactions left it. */
-    uint8_t ver = halfway ? 14 : version;
+    uint8_t ver = halfway ? halfway_at : version;
     MDB_val vk = {7, "version"}, vv = {1, &ver};
     cr_assert_eq(mdb_put(txn, meta, &vk, &vv, 0), 0);
     if (halfway) {
@@ -1339,24 +1381,31 @@ upgrade_from(uint8_t version, bool halfway)
 
 Test(store, a_format_11_store_is_upgraded_in_place)
 {
-    upgrade_from(11, false);
+    upgrade_from(11, 0);
 }
 
 Test(store, a_format_12_store_is_upgraded_in_place)
 {
-    upgrade_from(12, false);
+    upgrade_from(12, 0);
 }
 
 Test(store, a_format_13_store_is_upgraded_in_place)
 {
-    upgrade_from(13, false);
+    upgrade_from(13, 0);
 }
 
 /* A build of format 12 refuses such a store (its version is 14); this one
  * starts the upgrade over. */
 Test(store, an_upgrade_left_halfway_starts_over)
 {
-    upgrade_from(12, true);
+    upgrade_from(12, 14);
+}
+
+/* The build of format 13 marked its rebuild from 12 and stopped halfway:
+ * this build finishes the whole upgrade from 12, match dbi included. */
+Test(store, a_rebuild_the_format_13_build_left_halfway_is_done_whole)
+{
+    upgrade_from(12, 13);
 }
 
 Test(store, open_errors)
