@@ -80,8 +80,6 @@ struct en_match_scratch {
     acc_table_t county;
     finalist_t *fin;
     uint32_t cap_fin;
-    uint64_t *docnos;          /* the exact finalists', for ix_ids_of_docnos */
-    uint32_t cap_docnos;
 };
 
 en_match_scratch_t *
@@ -104,7 +102,6 @@ en_match_scratch_free(en_match_scratch_t *sc)
         return;
     table_free(&sc->county);
     free(sc->fin);
-    free(sc->docnos);
     free(sc);
 }
 
@@ -581,12 +578,13 @@ bar(const search_t *s)
     return s->low[0];
 }
 
-/* Keeps the k largest of the values pushed in a min-heap h of *n. */
 static void
-kth_push(double *h, uint32_t *n, uint32_t k, double low)
+bar_push(search_t *s, double low)
 {
-    if (*n < k) {
-        uint32_t j = (*n)++;
+    double *h = s->low;
+    uint32_t k = s->q->limit;
+    if (s->n_low < k) {
+        uint32_t j = s->n_low++;
         h[j] = low;
         while (j > 0 && h[(j - 1) / 2] > h[j]) {
             double swap = h[j];
@@ -734,7 +732,7 @@ flush_county(search_t *s, ix_groups_t *const *g, const char here[6], const unrea
         return rc;
     for (uint32_t i = 0; i < alive; i++) {
         const acc_t *a = &t->slots[t->used[i]];
-        kth_push(s->low, &s->n_low, s->q->limit, a->skill + (a->occ + a->fixed) / 10.0);
+        bar_push(s, a->skill + (a->occ + a->fixed) / 10.0);
     }
     double b = margined_bar(s);
     for (uint32_t i = 0; i < alive; i++) {
@@ -770,22 +768,25 @@ finalist_order(const void *x, const void *y)
     return a->upper < b->upper ? 1 : a->upper > b->upper ? -1 : 0;
 }
 
+/* Offers one finalist to the list: an exact one with its id, read from
+ * names; any other read and scored, when every rule and filter holds. */
 static int
-finalist_docno_order(const void *x, const void *y)
+judge(search_t *s, const finalist_t *f)
 {
-    const finalist_t *a = x, *b = y;
-    return a->docno < b->docno ? -1 : a->docno > b->docno;
-}
-
-/* Reads a finalist whose score the postings did not tell and, when every
- * rule and filter holds, offers its exact score (*offered). */
-static int
-judge(search_t *s, uint64_t docno, bool *offered, double *score)
-{
-    *offered = false;
+    uint64_t docno = f->docno;
+    int rc;
+    if (f->exact) {
+        const char *id;
+        uint32_t id_len;
+        if ((rc = ix_id_of_docno(s->txn, s->searched, docno, &id, &id_len)) != 0)
+            return rc;
+        en_match_hit_t hit = {.score = f->score, .docno = docno, .id_len = id_len};
+        memcpy(hit.id, id, id_len);
+        heap_offer(s->out, s->q->limit, &hit);
+        return 0;
+    }
     ix_record_t rec;
-    int rc = ix_get_docno(s->txn, s->searched, docno, &rec);
-    if (rc != 0)
+    if ((rc = ix_get_docno(s->txn, s->searched, docno, &rec)) != 0)
         return rc;
     s->out->candidates_scored++;
     en_party_t cand;
@@ -793,7 +794,7 @@ judge(search_t *s, uint64_t docno, bool *offered, double *score)
     const en_party_t *w = s->searched == IX_VACANCY ? s->probe : &cand;
     const en_party_t *v = s->searched == IX_VACANCY ? &cand : s->probe;
     bool rule6;
-    *score = en_score_pair(w, v, s->probe, s->idf, NULL, &rule6);
+    double score = en_score_pair(w, v, s->probe, s->idf, NULL, &rule6);
     if (!rule6 || !en_rules_hold(w, v, s->searched == IX_WORKER, s->q->scope, s->q->as_of))
         return 0;
     const pr_str_t *employer = &s->q->filters.employer;
@@ -812,31 +813,14 @@ judge(search_t *s, uint64_t docno, bool *offered, double *score)
         if (!same)
             return 0;
     }
-    en_match_hit_t hit = {.score = *score, .docno = docno, .id_len = rec.id_len};
+    en_match_hit_t hit = {.score = score, .docno = docno, .id_len = rec.id_len};
     memcpy(hit.id, rec.id, rec.id_len);
     heap_offer(s->out, s->q->limit, &hit);
-    *offered = true;
     return 0;
 }
 
-/* ix_ids_of_docnos' callback: offers exact finalist i with its id. */
-static int
-offer_exact(void *ctx, uint32_t i, const char *id, uint32_t id_len)
-{
-    search_t *s = ctx;
-    const finalist_t *f = &s->sc->fin[i];
-    en_match_hit_t hit = {.score = f->score, .docno = f->docno, .id_len = id_len};
-    memcpy(hit.id, id, id_len);
-    heap_offer(s->out, s->q->limit, &hit);
-    return 0;
-}
-
-/* Takes the finalists best bound first until k scores are sure and no
- * bound left reaches the k-th: one whose score the postings did not tell
- * is read and scored as it comes; the exact ones need only their ids,
- * which are read afterwards in docno order, where neighbours share the
- * pages of names (the k-th score does not depend on ids, which only order
- * ties). */
+/* Reads the finalists, best bound first, until the list is full and no
+ * bound left reaches its last score. */
 static int
 finish(search_t *s)
 {
@@ -846,39 +830,14 @@ finish(search_t *s)
     uint32_t n = s->n_fin;
     if (n > 1)
         qsort(sc->fin, n, sizeof sc->fin[0], finalist_order);
-    double kth[EN_MATCH_LIMIT_MAX];
-    uint32_t n_kth = 0, n_exact = 0;
+    en_match_result_t *o = s->out;
     for (uint32_t i = 0; i < n; i++) {
-        finalist_t f = sc->fin[i];
-        if (n_kth == k && f.upper + ACC_MARGIN(f.upper) < kth[0])
+        if (o->n == k && sc->fin[i].upper + ACC_MARGIN(sc->fin[i].upper) < o->hits[0].score)
             break;
-        if (f.exact) {
-            sc->fin[n_exact++] = f;  /* n_exact <= i: the exact ones move to the front */
-            kth_push(kth, &n_kth, k, f.score);
-            continue;
-        }
-        bool offered;
-        double score;
-        int rc = judge(s, f.docno, &offered, &score);
+        int rc = judge(s, &sc->fin[i]);
         if (rc != 0)
             return rc;
-        if (offered)
-            kth_push(kth, &n_kth, k, score);
     }
-    if (n_exact > sc->cap_docnos) {
-        uint64_t *d = realloc(sc->docnos, n_exact * sizeof *d);
-        if (!d)
-            return -ENOMEM;
-        sc->docnos = d;
-        sc->cap_docnos = n_exact;
-    }
-    qsort(sc->fin, n_exact, sizeof sc->fin[0], finalist_docno_order);
-    for (uint32_t i = 0; i < n_exact; i++)
-        sc->docnos[i] = sc->fin[i].docno;
-    int rc = ix_ids_of_docnos(s->txn, s->searched, sc->docnos, n_exact, offer_exact, s);
-    if (rc != 0)
-        return rc;
-    en_match_result_t *o = s->out;
     /* Best first. */
     for (uint32_t m = o->n; m > 1; m--) {
         en_match_hit_t best = o->hits[0];

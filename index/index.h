@@ -265,18 +265,12 @@ int ix_list(ix_txn_t *txn, const ix_list_query_t *q, ix_list_cb cb,
 int ix_get_docno(ix_txn_t *txn, uint8_t kind, uint64_t docno,
                  ix_record_t *out);
 
-/* ix_ids_of_docnos' callback: the id of docnos[i], valid while the
- * transaction lives. A nonzero return stops the reading and is returned. */
-typedef int (*ix_id_cb)(void *ctx, uint32_t i, const char *id, uint32_t id_len);
-
-/* The ids of n records of one kind by their internal numbers, from a
- * table of ids alone, which a look-up descends far faster than the
- * records: for the matcher, which reads the ids of its results. In
- * ascending order the numbers cost less (one cursor walks the table, and
- * a number on the page of the one before needs no descent). -ENOENT when
- * no record of that kind has one of the numbers. */
-int ix_ids_of_docnos(ix_txn_t *txn, uint8_t kind, const uint64_t *docnos, uint32_t n,
-                     ix_id_cb cb, void *ctx);
+/* The id of a record by its internal number, from a table of ids alone,
+ * which a look-up descends far faster than the records: for the matcher,
+ * which reads the ids of its results. *id stays valid while txn lives;
+ * -ENOENT when no record of that kind has the number. */
+int ix_id_of_docno(ix_txn_t *txn, uint8_t kind, uint64_t docno, const char **id,
+                   uint32_t *id_len);
 
 /* What each matching posting says about its record, so matching can apply
  * the contract's rules 1-5 and bound a candidate's score without reading

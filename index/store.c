@@ -102,29 +102,21 @@ ix_get(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
 }
 
 int
-ix_ids_of_docnos(ix_txn_t *t, uint8_t kind, const uint64_t *docnos, uint32_t n,
-                 ix_id_cb cb, void *ctx)
+ix_id_of_docno(ix_txn_t *t, uint8_t kind, uint64_t docno, const char **id,
+               uint32_t *id_len)
 {
-    if (!t || (n > 0 && !docnos) || !cb || ix_kind_index(kind) < 0)
+    if (!t || !id || !id_len || ix_kind_index(kind) < 0)
         return -EINVAL;
-    if (n == 0)
-        return 0;
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(t->txn, t->env->names, &c);
+    uint8_t kb[IXK_DOC_LEN];
+    MDB_val k = {ixk_doc(kb, kind, docno), kb}, v;
+    int rc = mdb_get(t->txn, t->env->names, &k, &v);
     if (rc != 0)
         return ix_mdb_err(rc);
-    for (uint32_t i = 0; i < n && rc == 0; i++) {
-        uint8_t kb[IXK_DOC_LEN];
-        MDB_val k = {ixk_doc(kb, kind, docnos[i]), kb}, v;
-        if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET)) != 0)
-            rc = ix_mdb_err(rc);
-        else if (v.mv_size == 0 || v.mv_size > IX_ID_MAX)
-            rc = -EIO;
-        else
-            rc = cb(ctx, i, v.mv_data, (uint32_t)v.mv_size);
-    }
-    mdb_cursor_close(c);
-    return rc;
+    if (v.mv_size == 0 || v.mv_size > IX_ID_MAX)
+        return -EIO;
+    *id = v.mv_data;
+    *id_len = (uint32_t)v.mv_size;
+    return 0;
 }
 
 int

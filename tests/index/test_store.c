@@ -192,31 +192,6 @@ put_model(ix_txn_t *t, mdoc_t *m, bool *created)
     return ix_put(t, &d, 1000, created);
 }
 
-/* ix_ids_of_docnos' callback for the tests: keeps id i in ((ids_t *)ctx). */
-typedef struct ids {
-    char id[8][IX_ID_MAX + 1];
-    uint32_t calls, stop_at;
-} ids_t;
-
-static int
-keep_id(void *ctx, uint32_t i, const char *id, uint32_t id_len)
-{
-    ids_t *r = ctx;
-    cr_assert_lt(i, 8);
-    cr_assert_eq(i, r->calls, "in the order given");
-    memcpy(r->id[i], id, id_len);
-    r->id[i][id_len] = '\0';
-    return ++r->calls == r->stop_at ? 7 : 0;
-}
-
-/* The id names gives for one docno, or the error. */
-static int
-name_of(ix_txn_t *t, uint8_t kind, uint64_t docno, ids_t *r)
-{
-    memset(r, 0, sizeof *r);
-    return ix_ids_of_docnos(t, kind, &docno, 1, keep_id, r);
-}
-
 /* Checks every record, count and df through the public interface. */
 static void
 verify_api(model_t *md)
@@ -242,9 +217,11 @@ verify_api(model_t *md)
             cr_assert_eq(r.kind, kind);
             cr_assert_eq(r.id_len, strlen(id));
             cr_assert(memcmp(r.id, id, r.id_len) == 0);
-            ids_t name;
-            cr_assert_eq(name_of(t, kind, r.docno, &name), 0, "%s", id);
-            cr_assert_str_eq(name.id[0], id);
+            const char *name;
+            uint32_t name_len;
+            cr_assert_eq(ix_id_of_docno(t, kind, r.docno, &name, &name_len), 0, "%s", id);
+            cr_assert(name_len == r.id_len && memcmp(name, id, name_len) == 0,
+                      "names gives %.*s for %s", (int)name_len, name, id);
             cr_assert_eq(r.status, m->status);
             cr_assert_eq(r.category, m->category);
             cr_assert_eq(r.filled, m->filled);
@@ -706,27 +683,15 @@ Test(store, delete_and_absent)
     cr_assert_gt(md.d[1][2].docno, old);
     verify_api(&md);
     /* The deleted docno names no one, in either kind. */
-    ids_t name;
+    const char *name;
+    uint32_t name_len;
     cr_assert_eq(ix_read_begin(env, &t), 0);
-    cr_assert_eq(name_of(t, IX_WORKER, old, &name), -ENOENT);
-    cr_assert_eq(name_of(t, IX_VACANCY, md.d[1][0].docno, &name), -ENOENT);
-    /* Several at once, in any order; a callback's nonzero stops them. */
-    uint64_t some[4] = {md.d[1][4].docno, md.d[1][0].docno, md.d[1][2].docno, md.d[1][1].docno};
-    cr_assert_eq(ix_ids_of_docnos(t, IX_WORKER, some, 4, keep_id, &name), 0);
-    cr_assert_eq(name.calls, 4);
-    cr_assert_str_eq(name.id[0], "w-004");
-    cr_assert_str_eq(name.id[1], "w-000");
-    cr_assert_str_eq(name.id[2], "w-002");
-    cr_assert_str_eq(name.id[3], "w-001");
-    memset(&name, 0, sizeof name);
-    name.stop_at = 2;
-    cr_assert_eq(ix_ids_of_docnos(t, IX_WORKER, some, 4, keep_id, &name), 7);
-    cr_assert_eq(name.calls, 2);
-    uint64_t with_gone[3] = {md.d[1][0].docno, old, md.d[1][1].docno};
-    memset(&name, 0, sizeof name);
-    cr_assert_eq(ix_ids_of_docnos(t, IX_WORKER, with_gone, 3, keep_id, &name), -ENOENT);
-    cr_assert_eq(ix_ids_of_docnos(t, IX_WORKER, NULL, 0, keep_id, &name), 0);
-    cr_assert_eq(ix_ids_of_docnos(t, 'X', some, 1, keep_id, &name), -EINVAL);
+    cr_assert_eq(ix_id_of_docno(t, IX_WORKER, old, &name, &name_len), -ENOENT);
+    cr_assert_eq(ix_id_of_docno(t, IX_VACANCY, md.d[1][0].docno, &name, &name_len), -ENOENT);
+    cr_assert_eq(ix_id_of_docno(t, IX_WORKER, md.d[1][0].docno, &name, &name_len), 0);
+    cr_assert_eq(name_len, 5);
+    cr_assert_eq(memcmp(name, "w-000", 5), 0);
+    cr_assert_eq(ix_id_of_docno(t, 'X', md.d[1][0].docno, &name, &name_len), -EINVAL);
     ix_read_end(t);
 }
 
