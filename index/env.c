@@ -212,8 +212,8 @@ upgrade_batch(ix_env_t *e, uint8_t from, uint8_t *at, size_t *at_len, bool *done
  * each value with the docno, where 13 puts the record's match rank before
  * it: keys.h). So the upgrade fills names from the docs and, from 11 or
  * 12, empties match and writes every doc's postings again as store.c
- * would, in transactions of UPGRADE_BATCH docs. A store left halfway by a crash
- * (meta "rebuilding") starts over at the next open. Returns an MDB code
+ * would, in transactions of UPGRADE_BATCH docs. A store left halfway by a
+ * crash (meta "rebuilding") starts over at the next open. Returns an MDB code
  * (MDB_MAP_FULL when the map has no room for the first transaction's
  * postings: docs/operations.md, "Upgrading"). */
 static int

@@ -168,6 +168,10 @@ enum ixa_tag {
 /* Brief widths per kind. */
 #define IXK_BRIEF_VACANCY 21
 #define IXK_BRIEF_WORKER 9
+/* Where a brief holds the education, which a matching posting's rank
+ * derives from (ixk_brief_education). */
+#define IXK_BRIEF_V_EDUCATION 17
+#define IXK_BRIEF_W_EDUCATION 7
 /* Matching posting values: the rank, the docno, then (skill) the level
  * or (minor group) the tail, then the brief. The slot is the part that
  * identifies a posting within its key. */
@@ -255,7 +259,7 @@ ixk_brief_put(uint8_t *out, uint8_t kind, const ix_brief_t *b)
         memcpy(out + 1, &b->expires, 8);
         memcpy(out + 9, &b->wage, 4);
         memcpy(out + 13, &b->occupation, 4);
-        out[17] = b->education;
+        out[IXK_BRIEF_V_EDUCATION] = b->education;
         out[18] = b->age_min;
         out[19] = b->age_max;
         out[20] = b->priority_mask;
@@ -263,7 +267,7 @@ ixk_brief_put(uint8_t *out, uint8_t kind, const ix_brief_t *b)
     }
     memcpy(out + 1, &b->wage, 4);
     memcpy(out + 5, &b->birth_year, 2);
-    out[7] = b->education;
+    out[IXK_BRIEF_W_EDUCATION] = b->education;
     out[8] = b->category;
     return IXK_BRIEF_WORKER;
 }
@@ -279,7 +283,7 @@ ixk_brief_get(const uint8_t *p, uint8_t kind, ix_brief_t *b)
         memcpy(&b->wage, p + 9, 4);
         memcpy(&b->occupation, p + 13, 4);
         b->birth_year = 0;
-        b->education = p[17];
+        b->education = p[IXK_BRIEF_V_EDUCATION];
         b->age_min = p[18];
         b->age_max = p[19];
         b->priority_mask = p[20];
@@ -289,7 +293,7 @@ ixk_brief_get(const uint8_t *p, uint8_t kind, ix_brief_t *b)
         memcpy(&b->wage, p + 1, 4);
         b->occupation = 0;
         memcpy(&b->birth_year, p + 5, 2);
-        b->education = p[7];
+        b->education = p[IXK_BRIEF_W_EDUCATION];
         b->age_min = b->age_max = b->priority_mask = 0;
         b->category = p[8];
     }
@@ -300,7 +304,7 @@ ixk_brief_get(const uint8_t *p, uint8_t kind, ix_brief_t *b)
 static inline uint8_t
 ixk_brief_education(const uint8_t *p, uint8_t kind)
 {
-    return p[kind == IX_VACANCY ? 17 : 7];
+    return p[kind == IX_VACANCY ? IXK_BRIEF_V_EDUCATION : IXK_BRIEF_W_EDUCATION];
 }
 
 /* ids: K | id. */

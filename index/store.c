@@ -411,15 +411,16 @@ ix_put(ix_txn_t *t, const ix_doc_t *doc, int64_t now, bool *created)
     doc_view(doc, &newv);
 
     if (!exists) {
-        uint8_t db[8], db_key[IXK_DOC_LEN];
+        /* names shares the docs key (k), which kb holds until the ids key
+         * takes its place. */
+        MDB_val nv = {doc->id_len, (void *)doc->id};
+        rc = mdb_put(t->txn, e->names, &k, &nv, 0);
+        uint8_t db[8];
         ixk_put_be64(db, docno);
         MDB_val ik = {ixk_id(kb, kind, doc->id, doc->id_len), kb};
         MDB_val iv = {8, db};
-        rc = mdb_put(t->txn, e->ids, &ik, &iv, 0);
-        MDB_val nk = {ixk_doc(db_key, kind, docno), db_key};
-        MDB_val nv = {doc->id_len, (void *)doc->id};
         if (rc == 0)
-            rc = mdb_put(t->txn, e->names, &nk, &nv, 0);
+            rc = mdb_put(t->txn, e->ids, &ik, &iv, 0);
         if (rc != 0)
             return ix_fail(t, ix_mdb_err(rc));
     }
