@@ -568,13 +568,12 @@ list_records(en_req_t *req, uint8_t kind)
                            ? "status: must be open or closed"
                            : "status: must be available, employed or inactive");
     }
-    if (kind == IX_WORKER) {
-        if ((rc = pr_get_str(args, "category", "category", 0, 1, 16, &s, err)) < 0)
-            return -1;
-        if (rc == 0 && (q.category = pr_category_parse(s)) < 0)
-            return pr_fail(err, PR_BAD_REQUEST,
-                           "category: must be laid_off, unemployed, graduate, migrant or other");
-    }
+    /* A worker of the category; a vacancy giving it priority. */
+    if ((rc = pr_get_str(args, "category", "category", 0, 1, 16, &s, err)) < 0)
+        return -1;
+    if (rc == 0 && (q.category = pr_category_parse(s)) < 0)
+        return pr_fail(err, PR_BAD_REQUEST,
+                       "category: must be laid_off, unemployed, graduate, migrant or other");
     int64_t limit = EN_LIST_DEFAULT;
     if (pr_get_int(args, "limit", "limit", 0, 1, EN_LIST_MAX, &limit, err) < 0)
         return -1;

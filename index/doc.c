@@ -234,3 +234,10 @@ ix_brief_of(uint8_t kind, const ix_docview_t *v, ix_brief_t *b)
         b->category = v->category;
     }
 }
+
+uint8_t
+ix_list_categories(uint8_t kind, const ix_docview_t *v)
+{
+    return kind == IX_VACANCY ? v->match.priority_mask
+                              : (uint8_t)(1u << (v->category & 7));
+}

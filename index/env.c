@@ -107,10 +107,10 @@ ix_strerror(int err)
     }
 }
 
-/* Docs the upgrade reads per transaction, writing each one's id by docno
- * and (from 11 or 12) the matching postings of the open ones: some 14
- * postings each, their pages well inside what one transaction may
- * dirty. */
+/* Docs the upgrade reads per transaction, writing (before 14) each one's
+ * id by docno, a vacancy's category postings and (from 11 or 12) the
+ * matching postings of the open ones: some 14 postings each, their pages
+ * well inside what one transaction may dirty. */
 #define UPGRADE_BATCH 4096
 
 /* The upgrade's ix_each_match_posting callback: puts one posting with a
@@ -129,6 +129,30 @@ put_match(void *ctx, const ix_match_posting_t *p)
     return mdb_put(m->txn, m->match, &k, &v, 0);
 }
 
+/* Puts the 'C' listing postings of a vacancy's priority categories, which
+ * stores before format 15 lack (a worker's own category had its posting
+ * already); putting one again, as an upgrade that starts over does,
+ * changes nothing. */
+static int
+put_vacancy_categories(MDB_txn *txn, MDB_dbi post, const uint8_t *doc_key,
+                       const ix_docview_t *v)
+{
+    if (doc_key[0] != IX_VACANCY)
+        return 0;
+    uint8_t key[IXK_CATEGORY_LEN];
+    MDB_val empty = {0, ""};
+    for (uint8_t c = 0; c < 8; c++) {
+        if (!(ix_list_categories(IX_VACANCY, v) & (1u << c)))
+            continue;
+        MDB_val k = {ixk_category(key, IX_VACANCY, c, ixk_get_be64(doc_key + 1)),
+                     key};
+        int rc = mdb_put(txn, post, &k, &empty, 0);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* meta "rebuilding": present, holding the format it came from, while the
  * store is upgraded. The first transaction writes it with the new
  * version, so that a build of the old format refuses a store left halfway
@@ -137,9 +161,10 @@ put_match(void *ctx, const ix_match_posting_t *p)
 static const MDB_val rebuilding_key = {10, "rebuilding"};
 
 /* One transaction of the upgrade: from the doc at `at` (at_len 0: the
- * first transaction, which empties names, from 11 or 12 match too, and
- * marks the store), the names of the next UPGRADE_BATCH docs and, from 11
- * or 12, the matching postings of the open ones. Sets *done when it wrote
+ * first transaction, which marks the store and empties names before 14,
+ * match too from 11 or 12), the next UPGRADE_BATCH docs' category
+ * postings (vacancies), names (before 14) and, from 11 or 12, the
+ * matching postings of the open ones. Sets *done when it wrote
  * the last and finished the upgrade; moves `at` on. Returns an MDB
  * code. */
 static int
@@ -152,10 +177,10 @@ upgrade_batch(ix_env_t *e, uint8_t from, uint8_t *at, size_t *at_len, bool *done
         return rc;
     uint8_t ver = IX_FORMAT_VERSION;
     MDB_val vk = {7, "version"}, vv = {1, &ver}, fv = {1, &from};
-    bool postings = from < 13;
+    bool postings = from < 13, names = from < 14;
     if (*at_len == 0 &&
         ((postings && (rc = mdb_drop(txn, e->match, 0)) != 0) ||
-         (rc = mdb_drop(txn, e->names, 0)) != 0 ||
+         (names && (rc = mdb_drop(txn, e->names, 0)) != 0) ||
          (rc = mdb_put(txn, e->meta, &vk, &vv, 0)) != 0 ||
          (rc = mdb_put(txn, e->meta, (MDB_val *)&rebuilding_key, &fv, 0)) != 0)) {
         mdb_txn_abort(txn);
@@ -177,7 +202,8 @@ upgrade_batch(ix_env_t *e, uint8_t from, uint8_t *at, size_t *at_len, bool *done
             break;
         }
         MDB_val id = {v.id_len, (void *)v.id};
-        if ((rc = mdb_put(txn, e->names, &k, &id, 0)) != 0)
+        if ((names && (rc = mdb_put(txn, e->names, &k, &id, 0)) != 0) ||
+            (rc = put_vacancy_categories(txn, e->post, kb, &v)) != 0)
             break;
         ix_brief_of(kb[0], &v, &b);
         if (!postings || !b.open)
@@ -206,13 +232,15 @@ upgrade_batch(ix_env_t *e, uint8_t from, uint8_t *at, size_t *at_len, bool *done
     return rc;
 }
 
-/* The stores this build upgrades in place, and how: format 13 lacks only
- * the names dbi (each record's id by docno); 11 and 12 also differ in the
- * match dbi (11 kept postings of records that cannot match; both began
- * each value with the docno, where 13 puts the record's match rank before
- * it: keys.h). So the upgrade fills names from the docs and, from 11 or
- * 12, empties match and writes every doc's postings again as store.c
- * would, in transactions of UPGRADE_BATCH docs. A store left halfway by a
+/* The stores this build upgrades in place, and how: format 14 lacks only
+ * the 'C' listing postings of vacancies (their priority categories);
+ * 13 also the names dbi (each record's id by docno); 11 and 12 also
+ * differ in the match dbi (11 kept postings of records that cannot match;
+ * both began each value with the docno, where 13 puts the record's match
+ * rank before it: keys.h). So the upgrade writes the vacancies' category
+ * postings, before 14 fills names from the docs and, from 11 or 12,
+ * empties match and writes every doc's postings again as store.c would,
+ * in transactions of UPGRADE_BATCH docs. A store left halfway by a
  * crash (meta "rebuilding") starts over at the next open. Returns an MDB code
  * (MDB_MAP_FULL when the map has no room for the first transaction's
  * postings: docs/operations.md, "Upgrading"). */
@@ -230,9 +258,9 @@ upgrade(ix_env_t *e, uint8_t from)
 
 /* The format a store of version `ver` is upgraded from, or 0 when it
  * needs none: while an upgrade left halfway is marked, the format it came
- * from (the mark comes first: the build of format 13 marked its own
- * rebuild from 11 or 12 the same way, under version 13), else 11, 12 or
- * 13 as stored. */
+ * from (the mark comes first: the builds of formats 13 and 14 marked
+ * their own upgrades the same way, under their versions), else 11 to 14
+ * as stored. */
 static uint8_t
 upgrade_from(MDB_txn *txn, const ix_env_t *e, const MDB_val *ver)
 {
@@ -240,7 +268,7 @@ upgrade_from(MDB_txn *txn, const ix_env_t *e, const MDB_val *ver)
         return 0;
     uint8_t v = *(const uint8_t *)ver->mv_data;
     MDB_val from;
-    if ((v == 13 || v == IX_FORMAT_VERSION) &&
+    if (v >= 13 && v <= IX_FORMAT_VERSION &&
         mdb_get(txn, e->meta, (MDB_val *)&rebuilding_key, &from) == 0 && from.mv_size == 1) {
         uint8_t f = *(const uint8_t *)from.mv_data;
         if (f >= 11 && f < v)
@@ -250,7 +278,7 @@ upgrade_from(MDB_txn *txn, const ix_env_t *e, const MDB_val *ver)
 }
 
 /* Opens every dbi and checks (or, in a new store, writes) the format
- * version; a store of format 11, 12 or 13 is upgraded in place. dbi
+ * version; a store of format 11 to 14 is upgraded in place. dbi
  * handles stay valid for the environment's life. */
 static int
 open_dbis(ix_env_t *e)

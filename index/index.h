@@ -236,7 +236,8 @@ typedef struct ix_list_query {
     const char *occupation_prefix;  /* e.g. "6-05" */
     uint32_t occupation_prefix_len;
     int status;                     /* -1 = any */
-    int category;                   /* -1 = any (workers) */
+    int category;                   /* -1 = any; a worker of it, a vacancy
+                                       giving it priority */
     const uint8_t *cursor;          /* from a previous page, or NULL */
     size_t cursor_len;
     uint32_t limit;                 /* records per page, >= 1 */

@@ -30,9 +30,10 @@
  * neighbours. 12: skill and minor-group postings only for records whose
  * brief is open. 13: a matching posting's value starts with the record's
  * match rank (its education), so that a walk reads only the ranks a
- * probe admits. 14: the names dbi, each record's id by docno (a store of
- * format 11, 12 or 13 is upgraded in place at open: env.c, upgrade). */
-#define IX_FORMAT_VERSION 14
+ * probe admits. 14: the names dbi, each record's id by docno. 15: a
+ * vacancy's 'C' listing postings, one per priority category (a store of
+ * format 11 to 14 is upgraded in place at open: env.c, upgrade). */
+#define IX_FORMAT_VERSION 15
 /* Version byte that starts every stored doc. */
 #define IX_DOC_VERSION 3
 /* Fixed part of a stored doc (see doc.c for the layout). */
@@ -220,6 +221,11 @@ void ix_doc_record(const ix_docview_t *v, uint8_t kind, uint64_t docno,
 /* Derives the brief of a doc of kind from its decoded form (see
  * ix_brief_t); every field the kind does not use is 0. */
 void ix_brief_of(uint8_t kind, const ix_docview_t *v, ix_brief_t *b);
+
+/* The worker categories a doc is listed under by the `category` filter,
+ * bit (1 << category) each: a worker's own, a vacancy's priority
+ * categories. One 'C' posting per bit (keys.h). */
+uint8_t ix_list_categories(uint8_t kind, const ix_docview_t *v);
 
 /* store.c: one matching posting of a doc, its key and value (the first
  * slot bytes of which are what tells it from the key's other postings),

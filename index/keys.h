@@ -13,7 +13,8 @@
  *   post    'R' K | region[6] | docno             empty
  *           'O' K | code, NUL-padded to 10 | docno empty
  *           'S' K | status u8 | docno             empty
- *           'C' K | category u8 | docno           empty (workers only)
+ *           'C' K | category u8 | docno           empty (a worker's category,
+ *                                                 a vacancy's priority ones)
  *   match   'K' K | skill id | NUL | region[6]    one duplicate per posting:
  *   (DUPSORT|DUPFIXED)                            rank u8 | docno (be64) |
  *                                                 level u8 | brief

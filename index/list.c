@@ -65,8 +65,7 @@ make_plan(ix_txn_t *t, const ix_list_query_t *q, plan_t *pl)
         pl->prefix_len = ixk_occupation_prefix(pl->prefix, kind,
                                                q->occupation_prefix, ol);
         pl->min_key = pl->max_key = IXK_OCC_LEN;
-    } else if (q->category >= 0 && kind == IX_WORKER) {
-        /* Only workers have category postings. */
+    } else if (q->category >= 0) {
         pl->scan = SCAN_CATEGORY;
         pl->prefix_len = ixk_byte_prefix(pl->prefix, IXK_CATEGORY, kind,
                                          (uint8_t)q->category);
@@ -127,7 +126,8 @@ keep(const plan_t *pl, const ix_list_query_t *q, const ix_docview_t *v,
         return false;
     if (q->status >= 0 && v->status != q->status)
         return false;
-    if (q->category >= 0 && v->category != q->category)
+    if (q->category >= 0 &&
+        !(ix_list_categories(q->kind, v) & (1u << (q->category & 7))))
         return false;
     if (ol) {
         int i = first_occ_match(v, q->occupation_prefix, ol);

@@ -283,14 +283,14 @@ sync_postings(ix_txn_t *t, uint8_t kind, uint64_t docno,
             TRY(post_put(t, kb, ixk_status(kb, kind, nw->status, docno),
                          &empty_val));
     }
-    if (kind == IX_WORKER &&
-        (!old || !nw || old->category != nw->category)) {
-        if (old)
-            TRY(post_del(t, kb,
-                         ixk_category(kb, kind, old->category, docno)));
-        if (nw)
-            TRY(post_put(t, kb, ixk_category(kb, kind, nw->category, docno),
-                         &empty_val));
+    uint8_t ocat = old ? ix_list_categories(kind, old) : 0;
+    uint8_t ncat = nw ? ix_list_categories(kind, nw) : 0;
+    for (uint8_t c = 0; c < 8; c++) {
+        uint8_t bit = (uint8_t)(1u << c);
+        if ((ocat & bit) && !(ncat & bit))
+            TRY(post_del(t, kb, ixk_category(kb, kind, c, docno)));
+        else if ((ncat & bit) && !(ocat & bit))
+            TRY(post_put(t, kb, ixk_category(kb, kind, c, docno), &empty_val));
     }
     for (uint32_t i = 0; old && i < old->n_occ; i++) {
         const ix_str_t *o = &old->occ[i];

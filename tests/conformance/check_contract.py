@@ -938,6 +938,13 @@ def test_records(d):
     expect_err("vacancy.list region bad", a.request("vacancy.list", {"region": "11a"}), "bad_request", message="region: must be 1 to 6 digits")
     expect_err("vacancy.list limit 0", a.request("vacancy.list", {"limit": 0}), "bad_request", message="limit: must be an integer 1..1000")
     expect_err("vacancy.list status bad", a.request("vacancy.list", {"status": "x"}), "bad_request", message="status: must be open or closed")
+    everyone = a.call("vacancy.list", {"limit": 1000})["vacancies"]
+    for cat in ("migrant", "other", "graduate"):
+        page = a.call("vacancy.list", {"category": cat, "limit": 1000})
+        want = sorted(v["id"] for v in everyone if cat in v["priority_categories"])
+        got = sorted(v["id"] for v in page["vacancies"])
+        check(f"vacancy.list category {cat}: the vacancies giving it priority", got == want and page["cursor"] is None,
+              want, got)
     page = a.call("worker.list", {"category": "laid_off"})
     check("worker.list category filter", [x["id"] for x in page["workers"]] == ["w-1"], ["w-1"], [x["id"] for x in page["workers"]])
     page = a.call("worker.list", {"occupation": "6-05"})

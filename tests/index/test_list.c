@@ -25,6 +25,7 @@ typedef struct rec {
     int nocc;
     const char *occ[4];
     uint8_t status, category;
+    uint8_t priority;  /* vacancy: bit (1 << category) per category */
     bool live;
 } rec_t;
 
@@ -53,6 +54,7 @@ put_rec(ix_txn_t *t, rec_t *r)
         .status = r->status,
         .matchable = r->status == 0,
         .category = r->category,
+        .match = {.priority_mask = r->priority},
         .value = "v",
         .value_len = 1,
     };
@@ -84,6 +86,7 @@ setup(void)
             r->occ[0] = codes[3 + rand() % 6];
             while (strlen(r->occ[0]) != 10)
                 r->occ[0] = codes[rand() % NCODES];
+            r->priority = (uint8_t)(rand() % 32);
         } else {
             r->category = (uint8_t)(rand() % 5);
             r->nocc = rand() % 5;
@@ -127,7 +130,9 @@ matches(const rec_t *r, const filt_t *f)
         return false;
     if (f->status >= 0 && r->status != f->status)
         return false;
-    if (f->category >= 0 && r->category != f->category)
+    if (f->category >= 0 &&
+        (r->kind == IX_VACANCY ? !(r->priority & (1u << f->category))
+                               : r->category != f->category))
         return false;
     if (f->occ) {
         bool any = false;
@@ -274,7 +279,8 @@ Test(list, paging_with_many_limits)
     filt_t fs[] = {
         {IX_WORKER, "11", NULL, -1, -1},  {IX_WORKER, NULL, "6", -1, -1},
         {IX_WORKER, NULL, NULL, 0, -1},   {IX_WORKER, NULL, NULL, -1, 2},
-        {IX_VACANCY, NULL, "6-05", -1, -1},
+        {IX_VACANCY, NULL, "6-05", -1, -1}, {IX_VACANCY, NULL, NULL, -1, 0},
+        {IX_VACANCY, NULL, NULL, 1, 3},
     };
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
         for (uint32_t limit = 1; limit <= 12; limit += 1) {

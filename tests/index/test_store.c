@@ -442,9 +442,15 @@ expected(model_t *md, kv_t *post, size_t *np, kv_t *match, size_t *nm,
             key[2] = m->status;
             memcpy(key + 3, dn, 8);
             add(post, np, key, 11, NULL, 0);
-            if (m->kind == IX_WORKER) {
+            /* Listed by category: a worker under its own, a vacancy
+             * under each of its priority categories. */
+            uint8_t cats = m->kind == IX_WORKER ? (uint8_t)(1u << m->category)
+                                                : m->match.priority_mask;
+            for (int c = 0; c < 8; c++) {
+                if (!(cats & (1u << c)))
+                    continue;
                 key[0] = 'C';
-                key[2] = m->category;
+                key[2] = (uint8_t)c;
                 add(post, np, key, 11, NULL, 0);
             }
             for (int j = 0; j < m->nocc; j++) {
@@ -1195,18 +1201,21 @@ Test(store, open_refuses_another_format_version)
 /* Closed vacancies enough for the upgrade to take several transactions. */
 #define UPGRADE_CLOSED 4500
 
-/* Stores of formats 11 to 13 have no names dbi (ids by docno), and those
- * of 11 and 12 laid matching postings out without the rank, one of
- * format 11 holding the postings of closed records too: opening any fills
- * names and, from 11 or 12, rebuilds the match dbi (in several
- * transactions) as format 14 lays it out, keeps everything else, and
- * writes version 14. A third of the format 11 store's closed records have
- * lost their postings already, and a part of the open records' postings
- * are in the new layout, as an upgrade that crashed halfway leaves a
- * store. halfway_at 14: the store as an upgrade to format 14 that stopped
- * halfway left it (version 14, the mark, names half filled); 13: as the
- * build of format 13 left a rebuild it did not finish (version 13, the
- * mark, no names dbi); 0: a store of `version` as it was written. */
+/* Stores of formats 11 to 14 have no listing postings of vacancies by
+ * priority category, those of 11 to 13 no names dbi (ids by docno), and
+ * those of 11 and 12 laid matching postings out without the rank, one of
+ * format 11 holding the postings of closed records too: opening any
+ * writes the category postings, fills names and, from 11 or 12, rebuilds
+ * the match dbi (in several transactions) as format 15 lays them out,
+ * keeps everything else, and writes version 15. A third of the format 11
+ * store's closed records have lost their postings already, and a part of
+ * the open records' postings are in the new layout, as an upgrade that
+ * crashed halfway leaves a store. halfway_at 15 or 14: the store as an
+ * upgrade by this build or by the build of format 14 that stopped halfway
+ * left it (that version, the mark, names half filled when they were being
+ * filled); 13: as the build of format 13 left a rebuild it did not finish
+ * (version 13, the mark, no names dbi); 0: a store of `version` as it was
+ * written. */
 static void
 upgrade_from(uint8_t version, uint8_t halfway_at)
 {
@@ -1251,7 +1260,7 @@ upgrade_from(uint8_t version, uint8_t halfway_at)
     env = NULL;
     MDB_env *e;
     MDB_txn *txn;
-    MDB_dbi match, meta, names;
+    MDB_dbi match, meta, names, post_dbi;
     cr_assert_eq(mdb_env_create(&e), 0);
     mdb_env_set_maxdbs(e, 16);
     cr_assert_eq(mdb_env_open(e, dir, 0, 0664), 0);
@@ -1259,7 +1268,25 @@ upgrade_from(uint8_t version, uint8_t halfway_at)
     cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     cr_assert_eq(mdb_dbi_open(txn, "names", 0, &names), 0);
-    if (halfway_at == 14) {
+    cr_assert_eq(mdb_dbi_open(txn, "post", 0, &post_dbi), 0);
+    size_t n_categories = 0;
+    {
+        MDB_cursor *c;
+        uint8_t from[2] = {'C', IX_VACANCY};
+        MDB_val k = {2, from}, v;
+        cr_assert_eq(mdb_cursor_open(txn, post_dbi, &c), 0);
+        while (mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) == 0 &&
+               memcmp(k.mv_data, from, 2) == 0) {
+            cr_assert_eq(mdb_cursor_del(c, 0), 0);
+            n_categories++;
+            k = (MDB_val){2, from};
+        }
+        mdb_cursor_close(c);
+    }
+    cr_assert_gt(n_categories, NIDS, "vacancies listed by category: %zu", n_categories);
+    if (version == 14) {
+        /* names as they were */
+    } else if (halfway_at >= 14) {
         /* The first half of the names written. */
         MDB_cursor *c;
         MDB_val k, v;
@@ -1282,8 +1309,8 @@ upgrade_from(uint8_t version, uint8_t halfway_at)
         cr_assert(rc == 0 || rc == MDB_KEYEXIST || rc == MDB_BAD_VALSIZE, "%s", mdb_strerror(rc));
         n_written += rc == 0;
     }
-    /* Halfway: version 14 (or 13) already, the format it came from marked, the
-     * match dbi as the first transactions left it. */
+    /* Halfway: version 15, 14 or 13 already, the format it came from
+     * marked, the match dbi as the first transactions left it. */
     uint8_t ver = halfway ? halfway_at : version;
     MDB_val vk = {7, "version"}, vv = {1, &ver};
     cr_assert_eq(mdb_put(txn, meta, &vk, &vv, 0), 0);
@@ -1321,7 +1348,23 @@ upgrade_from(uint8_t version, uint8_t halfway_at)
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     cr_assert_eq(mdb_get(txn, meta, &vk, &vv), 0);
     cr_assert_eq(vv.mv_size, 1);
-    cr_assert_eq(*(const uint8_t *)vv.mv_data, 14);
+    cr_assert_eq(*(const uint8_t *)vv.mv_data, 15);
+    /* Each vacancy's category postings again, as before they were taken. */
+    {
+        MDB_cursor *c;
+        uint8_t from[2] = {'C', IX_VACANCY};
+        MDB_val k = {2, from}, v;
+        cr_assert_eq(mdb_dbi_open(txn, "post", 0, &post_dbi), 0);
+        cr_assert_eq(mdb_cursor_open(txn, post_dbi, &c), 0);
+        size_t n = 0;
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+             rc == 0 && memcmp(k.mv_data, from, 2) == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            n++;
+        mdb_cursor_close(c);
+        cr_assert_eq(n, n_categories, "vacancies' category postings: %zu of %zu", n,
+                     n_categories);
+    }
     /* Every record's id by its docno, and nothing else. */
     cr_assert_eq(mdb_dbi_open(txn, "names", 0, &names), 0);
     MDB_stat nst;
@@ -1359,11 +1402,28 @@ Test(store, a_format_13_store_is_upgraded_in_place)
     upgrade_from(13, 0);
 }
 
-/* A build of format 12 refuses such a store (its version is 14); this one
+Test(store, a_format_14_store_is_upgraded_in_place)
+{
+    upgrade_from(14, 0);
+}
+
+/* A build of format 12 refuses such a store (its version is 15); this one
  * starts the upgrade over. */
 Test(store, an_upgrade_left_halfway_starts_over)
 {
-    upgrade_from(12, 14);
+    upgrade_from(12, 15);
+}
+
+Test(store, an_upgrade_from_14_left_halfway_starts_over)
+{
+    upgrade_from(14, 15);
+}
+
+/* The build of format 14 marked its upgrade from 13 and stopped halfway:
+ * this build fills names whole and writes the category postings. */
+Test(store, an_upgrade_the_format_14_build_left_halfway_is_done_whole)
+{
+    upgrade_from(13, 14);
 }
 
 /* The build of format 13 marked its rebuild from 12 and stopped halfway:

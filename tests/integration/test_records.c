@@ -405,6 +405,38 @@ Test(records, list_filters, .timeout = 30)
     expect_list(c, "vacancy", "\"region\": \"11\", \"status\": \"open\"", "v1,v2");
     expect_list(c, "vacancy", "\"occupation\": \"6-05\", \"status\": \"closed\"", "v4");
 
+    /* By category: the vacancies giving it priority. A replace moves a
+     * vacancy between categories; a delete takes it out. */
+    const char *v6 = "{\"vacancy\": {\"id\": \"v6\", \"employer\": \"E\", \"title\": \"T\","
+                     " \"occupation\": \"6-05-02-01\", \"region\": \"110106\","
+                     " \"priority_categories\": [%s]}}";
+    r = jt_call_json(c, "vacancy.put", v6, "\"laid_off\", \"graduate\"");
+    jt_expect_ok(r, "v6 put");
+    jm_reply_free(r);
+    r = jt_call_json(c, "vacancy.put",
+        "{\"vacancy\": {\"id\": \"v7\", \"employer\": \"E\", \"title\": \"T\","
+        " \"occupation\": \"2-02-01-00\", \"region\": \"120101\", \"status\": \"closed\","
+        " \"priority_categories\": [\"laid_off\"]}}");
+    jt_expect_ok(r, "v7 put");
+    jm_reply_free(r);
+    expect_list(c, "vacancy", "\"category\": \"laid_off\"", "v6,v7");
+    expect_list(c, "vacancy", "\"category\": \"graduate\"", "v6");
+    expect_list(c, "vacancy", "\"category\": \"other\"", "");
+    expect_list(c, "vacancy", "\"category\": \"laid_off\", \"status\": \"open\"", "v6");
+    expect_list(c, "vacancy", "\"category\": \"laid_off\", \"region\": \"12\"", "v7");
+    expect_list(c, "vacancy", "\"category\": \"laid_off\", \"occupation\": \"6\"", "v6");
+    r = jt_call_json(c, "vacancy.put", v6, "\"migrant\"");
+    jt_expect_ok(r, "v6 replaced");
+    jm_reply_free(r);
+    expect_list(c, "vacancy", "\"category\": \"laid_off\"", "v7");
+    expect_list(c, "vacancy", "\"category\": \"graduate\"", "");
+    expect_list(c, "vacancy", "\"category\": \"migrant\"", "v6");
+    r = jt_call_json(c, "vacancy.delete", "{\"id\": \"v7\"}");
+    jt_expect_ok(r, "v7 deleted");
+    jm_reply_free(r);
+    expect_list(c, "vacancy", "\"category\": \"laid_off\"", "");
+    expect_list(c, "vacancy", "", "v1,v2,v3,v4,v5,v6");
+
     /* Workers: desired occupations may be prefixes themselves; a worker
      * with two codes under the filter appears once. */
     r = jt_call_json(c, "worker.put_many", "{\"workers\": ["
@@ -449,6 +481,7 @@ Test(records, list_filters, .timeout = 30)
         {"vacancy.list", "{\"status\": \"available\"}", "status"},
         {"worker.list", "{\"status\": \"open\"}", "status"},
         {"worker.list", "{\"category\": \"retired\"}", "category"},
+        {"vacancy.list", "{\"category\": \"laid-off\"}", "category"},
         {"vacancy.list", "{\"limit\": 0}", "limit"},
         {"vacancy.list", "{\"limit\": 1001}", "limit"},
         {"vacancy.list", "{\"limit\": \"5\"}", "limit"},

@@ -1,10 +1,12 @@
 /* test_upgrade.c - the daemon started on a store of format 11 (which kept
  * the matching postings of closed records), 12 (which began their values
- * with the docno) or 13 (which had no names dbi, the ids by docno)
- * upgrades it in place: it says so, the store checks clean, and matching
- * answers as before.
+ * with the docno), 13 (which had no names dbi, the ids by docno) or 14
+ * (which did not list vacancies by priority category) upgrades it in
+ * place: it says so, the store checks clean, and matching and listing
+ * answer as before.
  *
- * An old store is made from a format 14 one: the names dbi goes; for 11
+ * An old store is made from a format 15 one: the vacancies' 'C' listing
+ * postings go; before 14 the names dbi too; for 11
  * and 12 every matching posting loses the rank that starts its value (docs/storage.md: a skill value is rank
  * (1), docno (8), level (1), brief; a minor-group value rank (1), docno
  * (8), tail (3), brief; the brief starts with open), and for format 11 the
@@ -97,20 +99,35 @@ unranked(const MDB_val *v)
     return (MDB_val){v->mv_size - 1, (uint8_t *)v->mv_data + 1};
 }
 
-/* Makes the store one of `version` (11 to 13): without the names dbi, and
- * for 11 and 12 every matching posting without its rank, for format 11
- * with the saved postings of a closed record; sets the version. */
+/* Makes the store one of `version` (11 to 14): without the vacancies'
+ * category postings, before 14 without the names dbi, and for 11 and 12
+ * every matching posting without its rank, for format 11 with the saved
+ * postings of a closed record; sets the version. */
 static void
 make_old_format(const char *dir, uint8_t version, saved_t *s, size_t n)
 {
     MDB_txn *txn;
     MDB_env *e = raw_open(dir, &txn);
-    MDB_dbi match, meta, names;
+    MDB_dbi match, meta, names, post;
     cr_assert_eq(mdb_dbi_open(txn, "match", 0, &match), 0);
     cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     cr_assert_eq(mdb_dbi_open(txn, "names", 0, &names), 0);
-    cr_assert_eq(mdb_drop(txn, names, 1), 0);
-    if (version == 13)
+    cr_assert_eq(mdb_dbi_open(txn, "post", 0, &post), 0);
+    uint8_t cat[2] = {'C', IX_VACANCY};
+    MDB_val ck = {2, cat}, cv;
+    MDB_cursor *cc;
+    size_t n_cat = 0;
+    cr_assert_eq(mdb_cursor_open(txn, post, &cc), 0);
+    while (mdb_cursor_get(cc, &ck, &cv, MDB_SET_RANGE) == 0 && memcmp(ck.mv_data, cat, 2) == 0) {
+        cr_assert_eq(mdb_cursor_del(cc, 0), 0);
+        ck = (MDB_val){2, cat};
+        n_cat++;
+    }
+    mdb_cursor_close(cc);
+    cr_assert_eq(n_cat, 2, "v-3 listed under its two priority categories");
+    if (version < 14)
+        cr_assert_eq(mdb_drop(txn, names, 1), 0);
+    if (version >= 13)
         n = 0;
     static saved_t all[64];
     size_t n_all = version < 13 ? copy_postings(txn, match, NULL, all, 64) : 0;
@@ -165,6 +182,12 @@ upgrade_at_start(uint8_t version)
     jt_put_vacancy(c, "v-2", "110105", "6-05-02-03", "weld:3,cook:2");
     jt_put_worker(c, "w-1", "110105", "6-05-02-03", "weld:3,cook:2");
     cr_assert_str_eq(matches_of_w1(c), "v-2,v-1");
+    jm_reply_t *r = jt_call_json(c, "vacancy.put",
+        "{\"vacancy\": {\"id\": \"v-3\", \"employer\": \"E\", \"title\": \"T\","
+        " \"occupation\": \"2-02-01-00\", \"region\": \"120101\","
+        " \"priority_categories\": [\"laid_off\", \"migrant\"]}}");
+    jt_expect_ok(r, "v-3 put");
+    jm_reply_free(r);
     jm_close(c);
     cr_assert_eq(jt_daemon_term(d), 0);
 
@@ -174,7 +197,7 @@ upgrade_at_start(uint8_t version)
 
     cr_assert_eq(jt_daemon_restart(d), -1);
     c = jt_connect_admin(d);
-    jm_reply_t *r = jt_call_json(c, "vacancy.close", "{\"id\": \"v-2\"}");
+    r = jt_call_json(c, "vacancy.close", "{\"id\": \"v-2\"}");
     jt_expect_ok(r, "vacancy.close");
     jm_reply_free(r);
     cr_assert_str_eq(matches_of_w1(c), "v-1");
@@ -186,7 +209,7 @@ upgrade_at_start(uint8_t version)
     char *log = jt_daemon_log(d);
     char said[64], starting[64];
     snprintf(said, sizeof said, "store upgraded in place from format %u", version);
-    snprintf(starting, sizeof starting, "store of format %u: upgrading it in place to format 14",
+    snprintf(starting, sizeof starting, "store of format %u: upgrading it in place to format 15",
              version);
     const char *before = strstr(log, starting), *after = strstr(log, said);
     cr_assert(before && after && before < after, "log: %s", log);
@@ -194,7 +217,14 @@ upgrade_at_start(uint8_t version)
     c = jt_connect_admin(d);
     jt_expect_check_clean(c, "the upgraded store");
     cr_assert_str_eq(matches_of_w1(c), "v-1");
-    cr_assert_eq(jt_admin_count(c, "vacancies"), 2, "no record lost");
+    cr_assert_eq(jt_admin_count(c, "vacancies"), 3, "no record lost");
+    r = jt_call_json(c, "vacancy.list", "{\"category\": \"migrant\"}");
+    jt_expect_ok(r, "vacancy.list by category");
+    const msgpack_object *listed = jt_need(&r->result, "vacancies");
+    cr_assert_eq(listed->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq(listed->via.array.size, 1, "v-3 listed again");
+    cr_assert_str_eq(jt_get_str(&listed->via.array.ptr[0], "id"), "v-3");
+    jm_reply_free(r);
     jm_close(c);
 
     /* Upgraded once: the next start says nothing of it. */
@@ -219,4 +249,9 @@ Test(upgrade, a_format_12_store_is_upgraded_at_start, .timeout = 60)
 Test(upgrade, a_format_13_store_is_upgraded_at_start, .timeout = 60)
 {
     upgrade_at_start(13);
+}
+
+Test(upgrade, a_format_14_store_is_upgraded_at_start, .timeout = 60)
+{
+    upgrade_at_start(14);
 }
