@@ -35,6 +35,7 @@ en_config_defaults(en_config_t *cfg)
     cfg->map_size = 16ull << 30;
     cfg->map_max = 1ull << 40;
     cfg->sync = IX_SYNC_FULL;
+    cfg->id_cache = 128ull << 20;
     cfg->sync_interval = 200;
     cfg->federation_timeout_ms = 1000;
     /* The repository's reference data, where the build found it. */
@@ -214,6 +215,12 @@ set_option(en_config_t *cfg, const char *name, const char *value)
         cfg->map_max = size;
         return 0;
     }
+    if (strcmp(name, "id_cache") == 0) {
+        if (en_parse_size(value, &size) != 0 || size > (4ull << 30) - 2)
+            return -1;
+        cfg->id_cache = size;
+        return 0;
+    }
     if (strcmp(name, "huge_pages") == 0) {
         if (strcmp(value, "yes") == 0)
             cfg->huge_pages = true;
@@ -367,6 +374,9 @@ usage(FILE *out)
 "      --sync MODE          full (fsync each commit; default), nometa, none\n"
 "      --huge-pages yes|no  back the store's map with 2 MiB pages: faster\n"
 "                           matching, slower writes (default no)\n"
+"      --id-cache SIZE      memory for a copy of every record's id, which\n"
+"                           matching reads its results' ids from (0 = none;\n"
+"                           default 128M)\n"
 "      --max-frame SIZE     largest request frame (default 1M)\n"
 "      --anonymous-max-frame SIZE  a smaller largest request frame before a\n"
 "                           hello with a key, unless the anonymous role is\n"
@@ -437,6 +447,7 @@ en_config_from_args(en_config_t *cfg, int argc, char **argv)
         {"map-max", required_argument, NULL, 1},
         {"sync", required_argument, NULL, 1},
         {"huge-pages", required_argument, NULL, 1},
+        {"id-cache", required_argument, NULL, 1},
         {"max-frame", required_argument, NULL, 1},
         {"max-clients", required_argument, NULL, 1},
         {"idle-timeout", required_argument, NULL, 1},

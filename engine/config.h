@@ -27,6 +27,7 @@
  *   map_max = 1T
  *   sync = full
  *   huge_pages = no
+ *   id_cache = 128M
  *   sync_interval = 200
  *   federation_timeout_ms = 1000
  *   [keys]
@@ -89,6 +90,7 @@ typedef struct en_config {
     uint64_t map_max;               /* it grows up to this (at least map_size) */
     enum ix_sync sync;
     bool huge_pages;                /* MADV_HUGEPAGE on the map (ix_options_t) */
+    uint64_t id_cache;              /* bytes of ids copied in memory; 0 = none */
     en_keyring_t keys;              /* keys from the config file */
     en_peer_config_t peers[EN_MAX_PEERS];   /* upstream nodes followed */
     unsigned n_peers;

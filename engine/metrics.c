@@ -125,6 +125,10 @@ en_metrics_render(const en_report_t *r, struct evbuffer *out)
         r->store.map_size);
     one(out, "jobmatch_store_map_used_bytes", "gauge", "Bytes of the database in use.",
         r->store.map_used);
+    one(out, "jobmatch_id_cache_ids", "gauge", "Record ids copied into the id cache.",
+        r->store.id_cache_ids);
+    one(out, "jobmatch_id_cache_bytes", "gauge", "Bytes the id cache's ids take.",
+        r->store.id_cache_bytes);
     one(out, "jobmatch_uptime_seconds", "gauge", "Seconds since the daemon started.",
         (uint64_t)r->uptime);
     one(out, "jobmatch_start_time_seconds", "gauge", "When the daemon started, Unix seconds.",

@@ -76,7 +76,7 @@ en_op_admin_stats(en_req_t *req)
     pack_u64(pk, "audit_waits", r.audit_waits);
 
     pr_pack_cstr(pk, "records");
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 10);
     pack_u64(pk, "vacancies", r.store.vacancies);
     pack_u64(pk, "vacancies_open", r.store.vacancies_open);
     pack_u64(pk, "workers", r.store.workers);
@@ -85,6 +85,8 @@ en_op_admin_stats(en_req_t *req)
     pack_u64(pk, "audit_seq", r.store.audit_seq);
     pack_u64(pk, "map_size", r.store.map_size);
     pack_u64(pk, "map_used", r.store.map_used);
+    pack_u64(pk, "id_cache_ids", r.store.id_cache_ids);
+    pack_u64(pk, "id_cache_bytes", r.store.id_cache_bytes);
 
     pr_pack_cstr(pk, "ops");
     msgpack_pack_map(pk, (uint32_t)r.n_ops);

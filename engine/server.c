@@ -596,6 +596,7 @@ en_server_run(en_config_t *cfg)
     ix_options_t iopts = {.map_size = cfg->map_size,
                           .sync = cfg->sync,
                           .huge_pages = cfg->huge_pages,
+                          .id_cache_bytes = (size_t)cfg->id_cache,
                           .on_upgrade = log_upgrade};
     int rc = ix_open(cfg->data_dir, &iopts, &srv->ix);
     if (rc != 0) {

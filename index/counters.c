@@ -352,6 +352,7 @@ ix_stats(ix_txn_t *t, ix_stats_t *out)
     mdb_env_stat(t->env->env, &st);
     out->map_size = info.me_mapsize;
     out->map_used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    ix_id_cache_usage(t->env->id_cache, &out->id_cache_ids, &out->id_cache_bytes);
     return 0;
 }
 

@@ -469,6 +469,10 @@ ix_open(const char *dir, const ix_options_t *opts, ix_env_t **out)
     pthread_mutex_init(&e->backup_lock, NULL);
     e->backup_fd = -1;
     e->wtxn.env = e;
+    if ((rc = ix_id_cache_open(e, o.id_cache_bytes)) != 0) {
+        ix_close(e);
+        return rc;
+    }
     *out = e;
     return 0;
 }
@@ -495,6 +499,7 @@ ix_close(ix_env_t *e)
 {
     if (!e)
         return;
+    ix_id_cache_close(e);
     free_read_pool(e);
     ix_pending_free(&e->pend);
     pthread_mutex_destroy(&e->pool_lock);
@@ -667,6 +672,7 @@ ix_write_begin(ix_env_t *e, ix_txn_t **out)
     t->rdonly = false;
     t->ret = 0;
     ix_pending_reset(&e->pend);
+    ix_id_cache_discard(e->id_cache);
     *out = t;
     return 0;
 }
@@ -684,6 +690,9 @@ ix_write_commit(ix_txn_t *t)
     } else {
         rc = ix_mdb_err(mdb_txn_commit(t->txn));
     }
+    if (rc == 0)
+        ix_id_cache_publish(t->env->id_cache);
+    ix_id_cache_discard(t->env->id_cache);
     t->txn = NULL;
     ix_pending_reset(&t->env->pend);
     pthread_rwlock_unlock(&t->env->map_lock);
@@ -700,6 +709,7 @@ ix_write_abort(ix_txn_t *t)
     mdb_txn_abort(t->txn);
     t->txn = NULL;
     ix_pending_reset(&t->env->pend);
+    ix_id_cache_discard(t->env->id_cache);
     pthread_rwlock_unlock(&t->env->map_lock);
     if (t->env->hooks.end)
         t->env->hooks.end(t->env->hooks.ctx, false);

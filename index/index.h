@@ -56,6 +56,9 @@ typedef struct ix_options {
     bool huge_pages;       /* back the map with 2 MiB pages where the kernel
                               can (MADV_HUGEPAGE): faster reads, slower
                               writes (docs/operations.md, "Huge pages") */
+    size_t id_cache_bytes; /* memory for a copy of every record's id by
+                              docno, which ix_id_of_docno reads first
+                              (docs/storage.md, "The id cache"); 0 = none */
     /* Called before a store of an older format is upgraded in place, or
      * an upgrade left halfway is started over (formats from and to),
      * which takes a while on a large store; may be NULL. */
@@ -71,6 +74,7 @@ void ix_close(ix_env_t *env);
 unsigned ix_stale_readers(const ix_env_t *env);
 /* The format version ix_open upgraded the store from in place, or 0. */
 unsigned ix_upgraded_from(const ix_env_t *env);
+
 
 /* The map's size now, in bytes. */
 uint64_t ix_map_size(ix_env_t *env);
@@ -421,6 +425,8 @@ typedef struct ix_stats {
     uint64_t alert_seq;            /* alerts ever raised (the last seq) */
     uint64_t map_size;             /* bytes */
     uint64_t map_used;             /* bytes in use (last page number * page size) */
+    uint64_t id_cache_ids;         /* ids the id cache holds (0 without one) */
+    uint64_t id_cache_bytes;       /* the memory they take */
 } ix_stats_t;
 
 int ix_stats(ix_txn_t *txn, ix_stats_t *out);

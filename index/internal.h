@@ -150,6 +150,8 @@ struct ix_txn {
     struct ix_txn *next_all;  /* read pool: every handle, for ix_close */
 };
 
+typedef struct ix_id_cache ix_id_cache_t;
+
 struct ix_env {
     MDB_env *env;
     char *dir;                /* for reopening (ix_release_memory) */
@@ -179,6 +181,7 @@ struct ix_env {
     ix_txn_t wtxn;            /* the one write transaction */
     ix_pending_t pend;        /* owned by the writer */
     ix_hooks_t hooks;         /* set once before the first write */
+    ix_id_cache_t *id_cache;  /* NULL when none (id_cache.c) */
 };
 
 /* A reader of the whole store announces itself around its transaction
@@ -205,6 +208,24 @@ ix_kind_index(uint8_t kind)
 {
     return kind == IX_VACANCY ? 0 : kind == IX_WORKER ? 1 : -1;
 }
+
+/* id_cache.c: each record's id by docno, in memory. ix_id_cache_open
+ * reserves `bytes` (0: no cache) and starts copying the names dbi;
+ * _close stops. _get is false when the name is not there (look it up in
+ * LMDB). The writer notes each record it creates (_note), publishes the
+ * notes when its transaction commits or discards them, and forgets each
+ * docno it deletes. */
+int ix_id_cache_open(ix_env_t *e, size_t bytes);
+void ix_id_cache_close(ix_env_t *e);
+bool ix_id_cache_get(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char **id,
+                     uint32_t *len);
+void ix_id_cache_note(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char *id,
+                      uint32_t len);
+void ix_id_cache_publish(ix_id_cache_t *c);
+void ix_id_cache_discard(ix_id_cache_t *c);
+void ix_id_cache_forget(ix_id_cache_t *c, uint8_t kind, uint64_t docno);
+/* The ids it holds, and the arena bytes they take (0, 0 without). */
+void ix_id_cache_usage(const ix_id_cache_t *c, uint64_t *names, uint64_t *bytes);
 
 /* doc.c */
 size_t ix_doc_meta_size(const ix_doc_t *doc);

@@ -107,6 +107,8 @@ ix_id_of_docno(ix_txn_t *t, uint8_t kind, uint64_t docno, const char **id,
 {
     if (!t || !id || !id_len || ix_kind_index(kind) < 0)
         return -EINVAL;
+    if (ix_id_cache_get(t->env->id_cache, kind, docno, id, id_len))
+        return 0;
     uint8_t kb[IXK_DOC_LEN];
     MDB_val k = {ixk_doc(kb, kind, docno), kb}, v;
     int rc = mdb_get(t->txn, t->env->names, &k, &v);
@@ -423,6 +425,7 @@ ix_put(ix_txn_t *t, const ix_doc_t *doc, int64_t now, bool *created)
             rc = mdb_put(t->txn, e->ids, &ik, &iv, 0);
         if (rc != 0)
             return ix_fail(t, ix_mdb_err(rc));
+        ix_id_cache_note(e->id_cache, kind, docno, doc->id, doc->id_len);
     }
     if ((rc = sync_postings(t, kind, docno, exists ? &oldv : NULL, &newv)))
         return ix_fail(t, rc);
@@ -479,6 +482,7 @@ ix_delete(ix_txn_t *t, uint8_t kind, const char *id, uint32_t id_len,
      * does not keep the record from going. */
     if ((rc = mdb_del(t->txn, t->env->names, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
         return ix_fail(t, ix_mdb_err(rc));
+    ix_id_cache_forget(t->env->id_cache, kind, docno);
     k.mv_size = ixk_id(kb, kind, id, id_len);
     if ((rc = mdb_del(t->txn, t->env->ids, &k, NULL)) != 0)
         return ix_fail(t, ix_mdb_err(rc));

@@ -92,6 +92,7 @@ Test(config, defaults)
     cr_assert_str_eq(cfg.backup_dir, "");
     cr_assert_eq(cfg.sync, IX_SYNC_FULL);
     cr_assert(!cfg.huge_pages);
+    cr_assert_eq(cfg.id_cache, 128ull << 20);
     cr_assert_eq(cfg.keys.n, 0);
     cr_assert_eq(cfg.federation_timeout_ms, 1000);
     en_config_free(&cfg);
@@ -107,7 +108,7 @@ Test(config, every_flag)
         "--anonymous-role", "node", "--admin-key-file", "/etc/jm/admin.key",
         "--ready-file", "/tmp/ready", "--log-level", "debug", "--map-max", "64G",
         "--backup-dir", "/srv/jm-backup", "--federation-timeout-ms", "250",
-        "--huge-pages", "yes", NULL};
+        "--huge-pages", "yes", "--id-cache", "0", NULL};
     en_config_t cfg;
     cr_assert_eq(parse_args(&cfg, args), 0);
     cr_assert_eq(cfg.federation_timeout_ms, 250);
@@ -123,6 +124,7 @@ Test(config, every_flag)
     cr_assert_str_eq(cfg.backup_dir, "/srv/jm-backup");
     cr_assert_eq(cfg.sync, IX_SYNC_NOMETA);
     cr_assert(cfg.huge_pages);
+    cr_assert_eq(cfg.id_cache, 0);
     cr_assert_eq(cfg.max_frame, 64u << 10);
     cr_assert_eq(cfg.max_clients, 5);
     cr_assert_eq(cfg.idle_timeout, 0);
@@ -160,6 +162,7 @@ Test(config, ini_file)
         "map_max = 8G\n"
         "sync = none\n"
         "huge_pages = yes\n"
+        "id_cache = 32M\n"
         "[keys]\n"
         "front-desk = counselor:desk-secret\n"
         "peer = node:peer:secret:with:colons\n");
@@ -180,6 +183,7 @@ Test(config, ini_file)
     cr_assert_eq(cfg.map_max, 8ull << 30);
     cr_assert_eq(cfg.sync, IX_SYNC_NONE);
     cr_assert(cfg.huge_pages);
+    cr_assert_eq(cfg.id_cache, 32ull << 20);
 
     cr_assert_eq(cfg.keys.n, 2);
     const en_key_t *k = en_keyring_find(&cfg.keys, "desk-secret", 11);
@@ -229,6 +233,7 @@ Test(config, bad_flags_are_rejected, .init = quiet)
         {"--map-max", "512K"},     {"--map-max", "lots"},
         {"--sync", "fast"},        {"--sync", ""},
         {"--huge-pages", "on"},    {"--huge-pages", ""},
+        {"--id-cache", "4G"},      {"--id-cache", "-1"},
         {"--anonymous-role", "boss"}, {"--anonymous-role", "Kiosk"},
         {"--log-level", "loud"},   {"--max-clients", "0"},
         {"--max-inflight", "0"},   {"--idle-timeout", "1T"},

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "wire.h"
@@ -809,4 +810,58 @@ Test(records, admin_info_counts_follow_writes, .timeout = 30)
     jm_reply_free(r);
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0, "jobmatchd did not exit cleanly");
+}
+
+/* The record ids admin.stats says the daemon holds in memory for matching
+ * (the id cache): each record created, from its commit; none of a deleted
+ * one; after a restart, every record again (copied in the background);
+ * none with --id-cache 0. */
+static int64_t
+cached_ids(jm_client_t *c, int64_t *bytes)
+{
+    jm_reply_t *r = jt_call_json(c, "admin.stats", NULL);
+    jt_expect_ok(r, "admin.stats");
+    const msgpack_object *rec = jt_need(&r->result, "records");
+    int64_t n = jt_get_int(rec, "id_cache_ids");
+    *bytes = jt_get_int(rec, "id_cache_bytes");
+    jm_reply_free(r);
+    return n;
+}
+
+Test(records, the_id_cache_follows_writes_and_restarts, .timeout = 30)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    int64_t bytes;
+    cr_assert_eq(cached_ids(c, &bytes), 0);
+    jt_put_vacancy(c, "v-1", "110105", "6-05-02-03", NULL);
+    jt_put_vacancy(c, "v-22", "110105", "6-05-02-03", NULL);
+    jt_put_vacancy(c, "v-1", "120101", "6-05-02-03", NULL);
+    jt_put_worker(c, "w-333", "110105", NULL, NULL);
+    cr_assert_eq(cached_ids(c, &bytes), 3, "a replace adds none");
+    cr_assert_eq(bytes, 4 + 5 + 6);
+    jm_reply_t *r = jt_call_json(c, "vacancy.delete", "{\"id\": \"v-22\"}");
+    jt_expect_ok(r, "delete");
+    jm_reply_free(r);
+    cr_assert_eq(cached_ids(c, &bytes), 2);
+    jm_close(c);
+
+    cr_assert_eq(jt_daemon_restart(d), 0);
+    c = jt_connect_admin(d);
+    int64_t n = 0;
+    for (int i = 0; i < 200 && (n = cached_ids(c, &bytes)) != 2; i++)
+        usleep(10000);
+    cr_assert_eq(n, 2, "copied at start");
+    cr_assert_eq(bytes, 4 + 6);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+
+    const char *off[] = {"--id-cache", "0", NULL};
+    d = jt_daemon_start(off);
+    c = jt_connect_admin(d);
+    jt_put_vacancy(c, "v-1", "110105", "6-05-02-03", NULL);
+    cr_assert_eq(cached_ids(c, &bytes), 0);
+    cr_assert_eq(bytes, 0);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
 }

@@ -1,0 +1,288 @@
+/* id_cache.c - a copy in memory of the names dbi (each record's id by its
+ * docno), which matching reads for its results' ids instead of a B-tree
+ * descent each (docs/storage.md, "The id cache").
+ *
+ * A docno names one record for good: it is given once (the next of a
+ * counter) and a record keeps it until deleted, so a copied name never
+ * goes stale but by that deletion. Three paths fill and empty it:
+ *   - a thread started at open copies the names the store holds, in read
+ *     transactions of FILL_BATCH entries, and ends;
+ *   - the writer notes the name of each record it creates and publishes
+ *     them when its transaction commits (an aborted transaction's docnos
+ *     are given again by the next one, to other records);
+ *   - the writer marks a deleted record's docno forgotten: a reader whose
+ *     snapshot still holds the record then finds its name in LMDB, and
+ *     the copying thread, whose snapshot may be older, cannot put it back.
+ * A docno it has no name for is looked up in LMDB, so the copy may stop
+ * anywhere (its memory full, or the thread not done) and answers stay
+ * right.
+ *
+ * Slots hold an offset into one arena, reserved whole at open (pages are
+ * taken as it fills) so that it never moves: a reader loads a slot
+ * (acquire) and reads the bytes written before the slot was stored
+ * (release), without a lock. The arena and the chunks of slots are
+ * written under `lock` by the copying thread and the writer. */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#define CHUNK_BITS 16
+#define CHUNK_SLOTS (1u << CHUNK_BITS)
+#define CHUNKS (1u << 16)  /* docnos below 2^32 are kept */
+#define SLOT_UNKNOWN 0u
+#define SLOT_FORGOTTEN UINT32_MAX
+/* Names copied per read transaction: a few milliseconds, so that a map
+ * resize or a memory release waiting for map_lock is not held up. */
+#define FILL_BATCH 16384
+
+typedef struct noted {
+    uint64_t docno;
+    uint8_t kind;
+    uint8_t len;
+    char id[IX_ID_MAX];
+} noted_t;
+
+struct ix_id_cache {
+    /* Slot of docno d of kind k: chunks[k][d >> CHUNK_BITS][d & mask],
+     * SLOT_UNKNOWN, SLOT_FORGOTTEN or 1 + the offset of its name in the
+     * arena (a length byte, then the id). */
+    _Atomic uint32_t *_Atomic chunks[2][CHUNKS];
+    uint8_t *arena;
+    size_t arena_size;
+    atomic_size_t used;           /* arena bytes taken; stored under lock */
+    atomic_size_t names;          /* slots holding a name */
+    pthread_mutex_t lock;
+    /* The writer's names of the transaction under way. */
+    noted_t *noted;
+    size_t n_noted, cap_noted;
+    pthread_t filler;
+    bool filler_started;
+    atomic_bool stop;
+};
+
+/* The slot of (kind, docno), making its chunk when `make`; NULL when
+ * docno is beyond what is kept or the chunk is absent (or cannot be
+ * made). Under lock when `make`. */
+static _Atomic uint32_t *
+slot_of(ix_id_cache_t *c, uint8_t kind, uint64_t docno, bool make)
+{
+    int k = ix_kind_index(kind);
+    if (k < 0 || docno >= (uint64_t)CHUNKS << CHUNK_BITS)
+        return NULL;
+    _Atomic uint32_t *chunk = atomic_load_explicit(&c->chunks[k][docno >> CHUNK_BITS],
+                                                   memory_order_acquire);
+    if (!chunk && make) {
+        chunk = calloc(CHUNK_SLOTS, sizeof *chunk);
+        if (!chunk)
+            return NULL;
+        atomic_store_explicit(&c->chunks[k][docno >> CHUNK_BITS], chunk,
+                              memory_order_release);
+    }
+    return chunk ? &chunk[docno & (CHUNK_SLOTS - 1)] : NULL;
+}
+
+/* Copies a name into the arena and stores its slot unless the slot is
+ * already set (forgotten, or copied by the other path). Under lock.
+ * False when the arena is full. */
+static bool
+keep_name(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char *id, uint32_t len)
+{
+    if (len == 0 || len > IX_ID_MAX)
+        return true;
+    size_t used = atomic_load_explicit(&c->used, memory_order_relaxed);
+    if (used + 1 + len > c->arena_size)
+        return false;
+    _Atomic uint32_t *slot = slot_of(c, kind, docno, true);
+    if (!slot || atomic_load_explicit(slot, memory_order_relaxed) != SLOT_UNKNOWN)
+        return true;
+    uint8_t *p = c->arena + used;
+    p[0] = (uint8_t)len;
+    memcpy(p + 1, id, len);
+    atomic_store_explicit(slot, (uint32_t)(used + 1), memory_order_release);
+    atomic_store_explicit(&c->used, used + 1 + len, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->names, 1, memory_order_relaxed);
+    return true;
+}
+
+/* One read transaction's worth of names from `from` (a names key) on;
+ * moves `from` past them. Returns 1 when there are more, 0 at the end or
+ * when the arena is full, a negative errno on failure. */
+static int
+fill_batch(ix_env_t *e, uint8_t *from, size_t *from_len)
+{
+    ix_id_cache_t *c = e->id_cache;
+    ix_txn_t *t;
+    int rc = ix_read_begin(e, &t);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(t->txn, e->names, &cur)) != 0) {
+        ix_read_end(t);
+        return ix_mdb_err(rc);
+    }
+    MDB_val k = {*from_len, from}, v;
+    int more = 1;
+    pthread_mutex_lock(&c->lock);
+    rc = mdb_cursor_get(cur, &k, &v, *from_len ? MDB_SET_RANGE : MDB_FIRST);
+    for (unsigned n = 0; rc == 0 && n < FILL_BATCH; n++) {
+        const uint8_t *kb = k.mv_data;
+        if (k.mv_size == IXK_DOC_LEN &&
+            !keep_name(c, kb[0], ixk_get_be64(kb + 1), v.mv_data, (uint32_t)v.mv_size)) {
+            more = 0;
+            break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (rc == MDB_NOTFOUND) {
+        more = 0;
+    } else if (rc != 0) {
+        more = ix_mdb_err(rc);
+    } else if (more && k.mv_size <= IXK_DOC_LEN) {
+        /* The next transaction starts at the key not yet copied. */
+        memcpy(from, k.mv_data, k.mv_size);
+        *from_len = k.mv_size;
+    }
+    mdb_cursor_close(cur);
+    ix_read_end(t);
+    return more;
+}
+
+static void *
+fill(void *arg)
+{
+    ix_env_t *e = arg;
+    uint8_t from[IXK_DOC_LEN];
+    size_t from_len = 0;
+    while (!atomic_load(&e->id_cache->stop) && fill_batch(e, from, &from_len) > 0)
+        ;
+    return NULL;
+}
+
+int
+ix_id_cache_open(ix_env_t *e, size_t bytes)
+{
+    if (bytes == 0)
+        return 0;
+    if (bytes > UINT32_MAX - 1)
+        bytes = UINT32_MAX - 1;
+    ix_id_cache_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    /* Reserved, not committed: only the pages names are copied into. */
+    void *arena = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (arena == MAP_FAILED) {
+        free(c);
+        return -ENOMEM;
+    }
+    c->arena = arena;
+    c->arena_size = bytes;
+    pthread_mutex_init(&c->lock, NULL);
+    e->id_cache = c;
+    if (pthread_create(&c->filler, NULL, fill, e) == 0)
+        c->filler_started = true;
+    return 0;
+}
+
+void
+ix_id_cache_close(ix_env_t *e)
+{
+    ix_id_cache_t *c = e->id_cache;
+    if (!c)
+        return;
+    atomic_store(&c->stop, true);
+    if (c->filler_started)
+        pthread_join(c->filler, NULL);
+    for (int k = 0; k < 2; k++)
+        for (unsigned i = 0; i < CHUNKS; i++)
+            free((void *)atomic_load(&c->chunks[k][i]));
+    munmap(c->arena, c->arena_size);
+    pthread_mutex_destroy(&c->lock);
+    free(c->noted);
+    free(c);
+    e->id_cache = NULL;
+}
+
+bool
+ix_id_cache_get(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char **id,
+                uint32_t *len)
+{
+    if (!c)
+        return false;
+    _Atomic uint32_t *slot = slot_of(c, kind, docno, false);
+    uint32_t v = slot ? atomic_load_explicit(slot, memory_order_acquire) : SLOT_UNKNOWN;
+    if (v == SLOT_UNKNOWN || v == SLOT_FORGOTTEN)
+        return false;
+    const uint8_t *p = c->arena + (v - 1);
+    *len = p[0];
+    *id = (const char *)p + 1;
+    return true;
+}
+
+void
+ix_id_cache_note(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char *id,
+                 uint32_t len)
+{
+    if (!c || len == 0 || len > IX_ID_MAX)
+        return;
+    if (c->n_noted == c->cap_noted) {
+        /* Out of memory, the name is not kept: LMDB answers for it. */
+        size_t cap = c->cap_noted ? c->cap_noted * 2 : 256;
+        noted_t *n = realloc(c->noted, cap * sizeof *n);
+        if (!n)
+            return;
+        c->noted = n;
+        c->cap_noted = cap;
+    }
+    noted_t *n = &c->noted[c->n_noted++];
+    n->docno = docno;
+    n->kind = kind;
+    n->len = (uint8_t)len;
+    memcpy(n->id, id, len);
+}
+
+void
+ix_id_cache_publish(ix_id_cache_t *c)
+{
+    if (!c || c->n_noted == 0)
+        return;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n_noted; i++) {
+        const noted_t *n = &c->noted[i];
+        if (!keep_name(c, n->kind, n->docno, n->id, n->len))
+            break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    c->n_noted = 0;
+}
+
+void
+ix_id_cache_discard(ix_id_cache_t *c)
+{
+    if (c)
+        c->n_noted = 0;
+}
+
+void
+ix_id_cache_forget(ix_id_cache_t *c, uint8_t kind, uint64_t docno)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    _Atomic uint32_t *slot = slot_of(c, kind, docno, true);
+    if (slot) {
+        uint32_t was = atomic_exchange(slot, SLOT_FORGOTTEN);
+        if (was != SLOT_UNKNOWN && was != SLOT_FORGOTTEN)
+            atomic_fetch_sub_explicit(&c->names, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void
+ix_id_cache_usage(const ix_id_cache_t *c, uint64_t *names, uint64_t *bytes)
+{
+    *names = c ? atomic_load_explicit(&c->names, memory_order_relaxed) : 0;
+    *bytes = c ? atomic_load_explicit(&c->used, memory_order_relaxed) : 0;
+}
