@@ -456,8 +456,12 @@ pack_explanation(en_req_t *req, ix_txn_t *txn, const en_party_t *w,
     snprintf(d, sizeof d, "%lld of %u places left", (long long)(left > 0 ? left : 0),
              v->m.headcount);
     pack_rule(pk, "places_left", left > 0, d);
-    snprintf(d, sizeof d, "regions %.6s and %.6s agree at %s level; asked: %s", w->region,
-             v->region, en_scope_name(scope), en_scope_name(o->scope));
+    if (scope == EN_SCOPE_ALL)
+        snprintf(d, sizeof d, "regions %.6s and %.6s are in different provinces; asked: %s",
+                 w->region, v->region, en_scope_name(o->scope));
+    else
+        snprintf(d, sizeof d, "regions %.6s and %.6s agree at %s level; asked: %s", w->region,
+                 v->region, en_scope_name(scope), en_scope_name(o->scope));
     pack_rule(pk, "scope", scope >= o->scope, d);
     bool wage = v->m.wage_max == 0 || w->m.wage_min <= v->m.wage_max;
     if (v->m.wage_max == 0)

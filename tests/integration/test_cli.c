@@ -353,6 +353,15 @@ Test(cli, match_vacancies_network_names_each_match_node)
     }
     free_lines(&l);
     run_free(&r);
+    /* --why too: the server explains no network-wide match, so the same
+     * table comes without reasons (the shell always asks for them). */
+    r = cli_run(ADMIN, NULL, "match", "vacancies", "--worker", "w1", "--scope", "network",
+                "--why", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    l = expect_table(&r, m);
+    cr_assert(strstr(l.v[0], "node") && !strstr(l.v[0], "why"), "header: %s", l.v[0]);
+    free_lines(&l);
+    run_free(&r);
     jm_reply_free(lib);
 }
 
@@ -567,6 +576,21 @@ Test(cli, explain_shows_the_failed_rule_and_missing_skills)
         no += strncmp(l.v[i] + strspn(l.v[i], " "), "NO ", 3) == 0;
     cr_assert_eq(no, 1, "%s", r.out);
     free_lines(&l);
+    run_free(&r);
+
+    /* Regions of two provinces fail the scope, said so. */
+    r = cli_run(ADMIN, NULL, "explain", "--worker", "w1", "--vacancy", "v-far", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    cr_assert_not_null(find_line(r.out, "NO ",
+                                 "regions 110105 and 120101 are in different provinces; asked: city"),
+                       "%s", r.out);
+    run_free(&r);
+    r = cli_run(ADMIN, NULL, "explain", "--worker", "w1", "--vacancy", "v-weld2", "--scope",
+                "county", NULL);
+    cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+    cr_assert_not_null(find_line(r.out, "NO ",
+                                 "regions 110105 and 110102 agree at city level; asked: county"),
+                       "%s", r.out);
     run_free(&r);
 
     /* A pair that matches: all ok, the score the library gives, and the
