@@ -611,6 +611,8 @@ ix_read_begin(ix_env_t *e, ix_txn_t **out)
 {
     if (!e || !out)
         return -EINVAL;
+    uint64_t id_below[2];
+    ix_id_cache_below(e->id_cache, id_below);  /* before the snapshot */
     pthread_rwlock_rdlock(&e->map_lock);
     int rc = read_start(e, out);
     int dead = 0;
@@ -625,9 +627,12 @@ ix_read_begin(ix_env_t *e, ix_txn_t **out)
         pthread_rwlock_rdlock(&e->map_lock);
         rc = read_start(e, out);
     }
-    if (rc != 0)
+    if (rc != 0) {
         pthread_rwlock_unlock(&e->map_lock);
-    return rc;
+        return rc;
+    }
+    memcpy((*out)->id_below, id_below, sizeof id_below);
+    return 0;
 }
 
 void
@@ -652,6 +657,8 @@ ix_write_begin(ix_env_t *e, ix_txn_t **out)
     if (!e || !out)
         return -EINVAL;
     MDB_txn *txn;
+    uint64_t id_below[2];
+    ix_id_cache_below(e->id_cache, id_below);  /* before the snapshot */
     pthread_rwlock_rdlock(&e->map_lock);
     /* Blocks while another thread writes; only then is wtxn ours. */
     int rc = ix_mdb_err(mdb_txn_begin(e->env, NULL, 0, &txn));
@@ -671,6 +678,7 @@ ix_write_begin(ix_env_t *e, ix_txn_t **out)
     t->txn = txn;
     t->rdonly = false;
     t->ret = 0;
+    memcpy(t->id_below, id_below, sizeof id_below);
     ix_pending_reset(&e->pend);
     ix_id_cache_discard(e->id_cache);
     *out = t;

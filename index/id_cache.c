@@ -15,7 +15,15 @@
  *     the copying thread, whose snapshot may be older, cannot put it back.
  * A docno it has no name for is looked up in LMDB, so the copy may stop
  * anywhere (its memory full, or the thread not done) and answers stay
- * right.
+ * right. A transaction reads a slot only for docnos below the mark
+ * `below` had when it began (ix_id_cache_below): the docnos committed
+ * before its snapshot; a later one, or one an aborted transaction gave and
+ * a later commit gave again, is read from LMDB within the snapshot.
+ * A deleted record's slot is marked before the delete commits; a reader
+ * whose snapshot holds the delete began after LMDB published the commit,
+ * which on the x86-64 order of stores also makes the mark visible to it.
+ * One process writes the store (the daemon): another's deletes would not
+ * reach this copy.
  *
  * Slots hold an offset into one arena, reserved whole at open (pages are
  * taken as it fills) so that it never moves: a reader loads a slot
@@ -24,6 +32,7 @@
  * written under `lock` by the copying thread and the writer. */
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -56,9 +65,13 @@ struct ix_id_cache {
     /* The writer's names of the transaction under way. */
     noted_t *noted;
     size_t n_noted, cap_noted;
+    /* Docnos below these (per kind) were committed: the counters at
+     * open, then each commit's published docnos. */
+    _Atomic uint64_t below[2];
     pthread_t filler;
     bool filler_started;
     atomic_bool stop;
+    atomic_bool broken;           /* a delete could not be marked: unused */
 };
 
 /* The slot of (kind, docno), making its chunk when `make`; NULL when
@@ -149,15 +162,49 @@ fill_batch(ix_env_t *e, uint8_t *from, size_t *from_len)
     return more;
 }
 
+/* The copying thread: batch after batch to the end (or until the arena is
+ * full), trying a batch again a while later when it fails (the reader
+ * table full, a resize under way). */
 static void *
 fill(void *arg)
 {
     ix_env_t *e = arg;
+    ix_id_cache_t *c = e->id_cache;
     uint8_t from[IXK_DOC_LEN];
     size_t from_len = 0;
-    while (!atomic_load(&e->id_cache->stop) && fill_batch(e, from, &from_len) > 0)
-        ;
+    for (int failures = 0; failures < 100 && !atomic_load(&c->stop) &&
+                           !atomic_load(&c->broken);) {
+        int more = fill_batch(e, from, &from_len);
+        if (more == 0)
+            break;
+        if (more < 0) {
+            failures++;
+            nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+        }
+    }
     return NULL;
+}
+
+/* The docno counters as committed: every docno below them was. */
+static int
+read_counters(ix_env_t *e, uint64_t below[2])
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return ix_mdb_err(rc);
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        uint8_t kb[IXK_MAX];
+        MDB_val key = {ixk_meta_docno(kb, k == 0 ? IX_VACANCY : IX_WORKER), kb}, v;
+        below[k] = 0;
+        rc = mdb_get(txn, e->meta, &key, &v);
+        if (rc == 0 && v.mv_size == 8)
+            below[k] = ixk_get_be64(v.mv_data);
+        else if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    mdb_txn_abort(txn);
+    return ix_mdb_err(rc);
 }
 
 int
@@ -167,18 +214,24 @@ ix_id_cache_open(ix_env_t *e, size_t bytes)
         return 0;
     if (bytes > UINT32_MAX - 1)
         bytes = UINT32_MAX - 1;
+    uint64_t below[2];
+    int rc = read_counters(e, below);
+    if (rc != 0)
+        return rc;
     ix_id_cache_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return -ENOMEM;
-    /* Reserved, not committed: only the pages names are copied into. */
-    void *arena = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* Reserved, not committed: only the pages names are copied into. The
+     * cache is optional: without the memory, there is none. */
+    void *arena = c ? mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                    : MAP_FAILED;
     if (arena == MAP_FAILED) {
         free(c);
-        return -ENOMEM;
+        return 0;
     }
     c->arena = arena;
     c->arena_size = bytes;
+    c->below[0] = below[0];
+    c->below[1] = below[1];
     pthread_mutex_init(&c->lock, NULL);
     e->id_cache = c;
     if (pthread_create(&c->filler, NULL, fill, e) == 0)
@@ -203,6 +256,15 @@ ix_id_cache_close(ix_env_t *e)
     free(c->noted);
     free(c);
     e->id_cache = NULL;
+}
+
+void
+ix_id_cache_below(const ix_id_cache_t *c, uint64_t below[2])
+{
+    for (int k = 0; k < 2; k++)
+        below[k] = c && !atomic_load_explicit(&c->broken, memory_order_relaxed)
+                       ? atomic_load_explicit(&c->below[k], memory_order_acquire)
+                       : 0;
 }
 
 bool
@@ -248,13 +310,21 @@ ix_id_cache_publish(ix_id_cache_t *c)
 {
     if (!c || c->n_noted == 0)
         return;
+    uint64_t below[2] = {0, 0};
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->n_noted; i++) {
         const noted_t *n = &c->noted[i];
+        int k = ix_kind_index(n->kind);
+        if (k >= 0 && n->docno + 1 > below[k])
+            below[k] = n->docno + 1;
         if (!keep_name(c, n->kind, n->docno, n->id, n->len))
             break;
     }
     pthread_mutex_unlock(&c->lock);
+    /* After the slots: a transaction that sees the new mark sees them. */
+    for (int k = 0; k < 2; k++)
+        if (below[k] > atomic_load_explicit(&c->below[k], memory_order_relaxed))
+            atomic_store_explicit(&c->below[k], below[k], memory_order_release);
     c->n_noted = 0;
 }
 
@@ -276,6 +346,10 @@ ix_id_cache_forget(ix_id_cache_t *c, uint8_t kind, uint64_t docno)
         uint32_t was = atomic_exchange(slot, SLOT_FORGOTTEN);
         if (was != SLOT_UNKNOWN && was != SLOT_FORGOTTEN)
             atomic_fetch_sub_explicit(&c->names, 1, memory_order_relaxed);
+    } else if (docno < (uint64_t)CHUNKS << CHUNK_BITS) {
+        /* Out of memory for the chunk: the copying thread could put the
+         * name back, so the cache goes out of use. */
+        atomic_store(&c->broken, true);
     }
     pthread_mutex_unlock(&c->lock);
 }

@@ -148,6 +148,9 @@ struct ix_txn {
     int ret;                  /* first error of a write txn; sticks */
     struct ix_txn *next_free; /* read pool: next free handle */
     struct ix_txn *next_all;  /* read pool: every handle, for ix_close */
+    /* Per kind: the id cache answers for docnos below these, the ones
+     * committed before the transaction began (id_cache.c). */
+    uint64_t id_below[2];
 };
 
 typedef struct ix_id_cache ix_id_cache_t;
@@ -219,6 +222,10 @@ int ix_id_cache_open(ix_env_t *e, size_t bytes);
 void ix_id_cache_close(ix_env_t *e);
 bool ix_id_cache_get(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char **id,
                      uint32_t *len);
+/* Per kind, the docnos below which every one was committed and its name,
+ * unless deleted, may be taken from the cache: read before a transaction
+ * begins, for its life (0, 0 without a cache). */
+void ix_id_cache_below(const ix_id_cache_t *c, uint64_t below[2]);
 void ix_id_cache_note(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char *id,
                       uint32_t len);
 void ix_id_cache_publish(ix_id_cache_t *c);

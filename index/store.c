@@ -107,7 +107,8 @@ ix_id_of_docno(ix_txn_t *t, uint8_t kind, uint64_t docno, const char **id,
 {
     if (!t || !id || !id_len || ix_kind_index(kind) < 0)
         return -EINVAL;
-    if (ix_id_cache_get(t->env->id_cache, kind, docno, id, id_len))
+    if (docno < t->id_below[ix_kind_index(kind)] &&
+        ix_id_cache_get(t->env->id_cache, kind, docno, id, id_len))
         return 0;
     uint8_t kb[IXK_DOC_LEN];
     MDB_val k = {ixk_doc(kb, kind, docno), kb}, v;

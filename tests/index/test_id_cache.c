@@ -294,3 +294,108 @@ Test(id_cache, deletes_while_copying_are_not_put_back, .timeout = 60)
     }
     ix_read_end(t);
 }
+
+/* A transaction older than a record's commit does not get its id from the
+ * cache: not a record committed after it began, nor one that took a docno
+ * an aborted transaction had given to another. */
+Test(id_cache, an_older_snapshot_reads_newer_docnos_from_lmdb)
+{
+    ix_close(env);
+    env = open_cached(1u << 20);
+    ix_txn_t *t, *old;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    put(t, IX_VACANCY, "first");
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(ix_read_begin(env, &old), 0);
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    put(t, IX_VACANCY, "lost");
+    ix_write_abort(t);
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    put(t, IX_VACANCY, "second");
+    cr_assert_eq(ix_write_commit(t), 0);
+    uint64_t first = docno_of(IX_VACANCY, "first"), second = docno_of(IX_VACANCY, "second");
+    cr_assert(cached(IX_VACANCY, second, "second"));
+    cr_assert_eq(id_lookup(old, IX_VACANCY, second, "second"), -ENOENT);
+    cr_assert_eq(id_lookup(old, IX_VACANCY, first, "first"), 0);
+    ix_read_end(old);
+    ix_txn_t *r;
+    cr_assert_eq(ix_read_begin(env, &r), 0);
+    cr_assert_eq(id_lookup(r, IX_VACANCY, second, "second"), 0);
+    ix_read_end(r);
+}
+
+/* A record created and deleted in one transaction is not kept. */
+Test(id_cache, a_record_created_and_deleted_at_once_is_not_kept)
+{
+    ix_close(env);
+    env = open_cached(1u << 20);
+    ix_txn_t *t;
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    put(t, IX_WORKER, "brief");
+    uint64_t d;
+    {
+        ix_record_t rec;
+        cr_assert_eq(ix_get(t, IX_WORKER, "brief", 5, &rec), 0);
+        d = rec.docno;
+    }
+    cr_assert_eq(ix_delete(t, IX_WORKER, "brief", 5, 0), 0);
+    put(t, IX_WORKER, "other");
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(cached_ids(), 1);
+    cr_assert(!cached(IX_WORKER, d, "brief"));
+    ix_txn_t *r;
+    cr_assert_eq(ix_read_begin(env, &r), 0);
+    cr_assert_eq(id_lookup(r, IX_WORKER, d, "brief"), -ENOENT);
+    ix_read_end(r);
+}
+
+/* The names of deleted records keep their bytes until a restart: records
+ * created and deleted fill the memory, after which new records are read
+ * from LMDB, rightly. A transaction creating more than there is room for
+ * keeps what fits. */
+Test(id_cache, a_full_cache_leaves_the_rest_to_lmdb)
+{
+    ix_close(env);
+    env = open_cached(200);
+    ix_txn_t *t;
+    for (int i = 0; i < 40; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "churn-%02d", i);
+        cr_assert_eq(ix_write_begin(env, &t), 0);
+        put(t, IX_VACANCY, id);
+        cr_assert_eq(ix_write_commit(t), 0);
+        cr_assert_eq(ix_write_begin(env, &t), 0);
+        cr_assert_eq(ix_delete(t, IX_VACANCY, id, (uint32_t)strlen(id), 0), 0);
+        cr_assert_eq(ix_write_commit(t), 0);
+    }
+    cr_assert_eq(cached_ids(), 0);
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    for (int i = 0; i < 50; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "late-%02d", i);
+        put(t, IX_WORKER, id);
+    }
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(cached_ids(), 0, "no room left");
+    ix_txn_t *r;
+    cr_assert_eq(ix_read_begin(env, &r), 0);
+    for (int i = 0; i < 50; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "late-%02d", i);
+        cr_assert_eq(id_lookup(r, IX_WORKER, docno_of(IX_WORKER, id), id), 0);
+    }
+    ix_read_end(r);
+
+    /* A fresh cache: 200 bytes hold 25 of "late-NN" (8 bytes each). */
+    ix_close(env);
+    env = open_cached(200);
+    wait_for_ids(25);
+    cr_assert_eq(ix_write_begin(env, &t), 0);
+    for (int i = 0; i < 10; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "more-%02d", i);
+        put(t, IX_WORKER, id);
+    }
+    cr_assert_eq(ix_write_commit(t), 0);
+    cr_assert_eq(cached_ids(), 25, "the arena was full");
+}
