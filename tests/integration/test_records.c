@@ -828,23 +828,8 @@ cached_ids(jm_client_t *c, int64_t *bytes)
     return n;
 }
 
-/* The ids match.vacancies gives worker w-333 nationwide, comma-separated. */
-static const char *
-matched_ids(jm_client_t *c)
-{
-    static char ids[256];
-    jm_reply_t *r = jt_call_json(c, "match.vacancies", "{\"worker\": \"w-333\", \"scope\": \"all\"}");
-    jt_expect_ok(r, "match.vacancies");
-    const msgpack_object *m = jt_need(&r->result, "matches");
-    ids[0] = '\0';
-    for (uint32_t i = 0; i < m->via.array.size; i++) {
-        if (i > 0)
-            strcat(ids, ",");
-        strncat(ids, jt_get_str(&m->via.array.ptr[i], "id"), 32);
-    }
-    jm_reply_free(r);
-    return ids;
-}
+/* match.vacancies of worker w-333, nationwide. */
+#define W333_ALL "{\"worker\": \"w-333\", \"scope\": \"all\"}"
 
 Test(records, the_id_cache_follows_writes_and_restarts, .timeout = 30)
 {
@@ -856,14 +841,14 @@ Test(records, the_id_cache_follows_writes_and_restarts, .timeout = 30)
     jt_put_vacancy(c, "v-22", "110105", "6-05-02-03", "weld:3");
     jt_put_vacancy(c, "v-1", "120101", "6-05-02-03", "weld:3");
     jt_put_worker(c, "w-333", "110105", NULL, "weld:3");
-    cr_assert_str_eq(matched_ids(c), "v-22,v-1");
+    cr_assert_str_eq(jt_match_ids(c, "match.vacancies", W333_ALL), "v-22,v-1");
     cr_assert_eq(cached_ids(c, &bytes), 3, "a replace adds none");
     cr_assert_eq(bytes, 4 + 5 + 6);
     jm_reply_t *r = jt_call_json(c, "vacancy.delete", "{\"id\": \"v-22\"}");
     jt_expect_ok(r, "delete");
     jm_reply_free(r);
     cr_assert_eq(cached_ids(c, &bytes), 2);
-    cr_assert_str_eq(matched_ids(c), "v-1");
+    cr_assert_str_eq(jt_match_ids(c, "match.vacancies", W333_ALL), "v-1");
     jm_close(c);
 
     cr_assert_eq(jt_daemon_restart(d), 0);
@@ -873,7 +858,7 @@ Test(records, the_id_cache_follows_writes_and_restarts, .timeout = 30)
         usleep(10000);
     cr_assert_eq(n, 2, "copied at start");
     cr_assert_eq(bytes, 4 + 6);
-    cr_assert_str_eq(matched_ids(c), "v-1");
+    cr_assert_str_eq(jt_match_ids(c, "match.vacancies", W333_ALL), "v-1");
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 

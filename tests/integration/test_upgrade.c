@@ -153,25 +153,6 @@ make_old_format(const char *dir, uint8_t version, saved_t *s, size_t n)
     mdb_env_close(e);
 }
 
-/* The ids match.vacancies gives worker w-1, comma-separated. */
-static const char *
-matches_of_w1(jm_client_t *c)
-{
-    static char ids[256];
-    jm_reply_t *r = jt_call_json(c, "match.vacancies", "{\"worker\": \"w-1\"}");
-    jt_expect_ok(r, "match.vacancies");
-    const msgpack_object *m = jt_need(&r->result, "matches");
-    cr_assert_eq(m->type, MSGPACK_OBJECT_ARRAY);
-    ids[0] = '\0';
-    for (uint32_t i = 0; i < m->via.array.size; i++) {
-        if (i > 0)
-            strcat(ids, ",");
-        strncat(ids, jt_get_str(&m->via.array.ptr[i], "id"), 32);
-    }
-    jm_reply_free(r);
-    return ids;
-}
-
 static void
 upgrade_at_start(uint8_t version)
 {
@@ -181,7 +162,7 @@ upgrade_at_start(uint8_t version)
     jt_put_vacancy(c, "v-1", "110105", "6-05-02-03", "weld:3");
     jt_put_vacancy(c, "v-2", "110105", "6-05-02-03", "weld:3,cook:2");
     jt_put_worker(c, "w-1", "110105", "6-05-02-03", "weld:3,cook:2");
-    cr_assert_str_eq(matches_of_w1(c), "v-2,v-1");
+    cr_assert_str_eq(jt_match_ids(c, "match.vacancies", "{\"worker\": \"w-1\"}"), "v-2,v-1");
     jm_reply_t *r = jt_call_json(c, "vacancy.put",
         "{\"vacancy\": {\"id\": \"v-3\", \"employer\": \"E\", \"title\": \"T\","
         " \"occupation\": \"2-02-01-00\", \"region\": \"120101\","
@@ -200,7 +181,7 @@ upgrade_at_start(uint8_t version)
     r = jt_call_json(c, "vacancy.close", "{\"id\": \"v-2\"}");
     jt_expect_ok(r, "vacancy.close");
     jm_reply_free(r);
-    cr_assert_str_eq(matches_of_w1(c), "v-1");
+    cr_assert_str_eq(jt_match_ids(c, "match.vacancies", "{\"worker\": \"w-1\"}"), "v-1");
     jm_close(c);
     cr_assert_eq(jt_daemon_term(d), 0);
 
@@ -216,7 +197,7 @@ upgrade_at_start(uint8_t version)
     free(log);
     c = jt_connect_admin(d);
     jt_expect_check_clean(c, "the upgraded store");
-    cr_assert_str_eq(matches_of_w1(c), "v-1");
+    cr_assert_str_eq(jt_match_ids(c, "match.vacancies", "{\"worker\": \"w-1\"}"), "v-1");
     cr_assert_eq(jt_admin_count(c, "vacancies"), 3, "no record lost");
     r = jt_call_json(c, "vacancy.list", "{\"category\": \"migrant\"}");
     jt_expect_ok(r, "vacancy.list by category");

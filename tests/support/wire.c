@@ -340,6 +340,26 @@ jt_expect_check_clean(jm_client_t *c, const char *what)
 }
 
 const char *
+jt_match_ids(jm_client_t *c, const char *op, const char *args_json)
+{
+    static char ids[4096];
+    jm_reply_t *r = jt_call_json(c, op, "%s", args_json);
+    jt_expect_ok(r, op);
+    const msgpack_object *m = jt_need(&r->result, "matches");
+    cr_assert_eq(m->type, MSGPACK_OBJECT_ARRAY);
+    ids[0] = '\0';
+    for (uint32_t i = 0; i < m->via.array.size; i++) {
+        const char *id = jt_get_str(&m->via.array.ptr[i], "id");
+        cr_assert_lt(strlen(ids) + strlen(id) + 2, sizeof ids, "%s: too many ids", op);
+        if (i > 0)
+            strcat(ids, ",");
+        strcat(ids, id);
+    }
+    jm_reply_free(r);
+    return ids;
+}
+
+const char *
 jt_refer(jm_client_t *c, const char *worker, const char *vacancy, const char *note)
 {
     static char id[32];

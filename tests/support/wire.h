@@ -109,6 +109,11 @@ void jt_expect_check_clean(jm_client_t *c, const char *what);
 const char *jt_refer(jm_client_t *c, const char *worker, const char *vacancy,
                      const char *note);
 
+/* Calls a match operation (op, its arguments as JSON), checks it
+ * answered, and returns the ids of its matches comma-separated, in order
+ * (static storage, overwritten by the next call). */
+const char *jt_match_ids(jm_client_t *c, const char *op, const char *args_json);
+
 /* ---- reading ----------------------------------------------------------- */
 
 /* map[key], or NULL when map is not a map or has no such string key. */
