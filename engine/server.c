@@ -514,7 +514,7 @@ fit_descriptor_limit(en_config_t *cfg)
 static int
 make_dir(const char *path)
 {
-    if (mkdir(path, 0750) == 0 || errno == EEXIST)
+    if (mkdir(path, 0700) == 0 || errno == EEXIST)  /* records of persons */
         return 0;
     en_error("cannot create data directory %s: %s", path, strerror(errno));
     return -1;

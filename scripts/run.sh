@@ -53,7 +53,7 @@ if [ ! -e "$secret" ]; then
 fi
 
 if [ ! -e "$data/data.mdb" ]; then
-  mkdir -p "$data/demo"
+  (umask 077 && mkdir -p "$data/demo")  # the records are personal data
   echo "run.sh: first start: generating and loading the demo data set into $data"
   # A fixed seed gives the same demo set every time; "now" is the real
   # time, so the openings look current (posted in the last 90 days).

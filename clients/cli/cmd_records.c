@@ -360,7 +360,9 @@ cli_listing(cli_t *cli, const char *op, const char *items_key,
         if (rc != 0 || cursor == NULL)
             break;
         if (!all) {
-            /* stdout holds only items; the way on goes to stderr. */
+            /* stdout holds only items; the way on goes to stderr, after
+             * them on a terminal. */
+            fflush(stdout);
             fprintf(stderr, "jobmatch: more %s follow: --cursor %s "
                     "(or --all)\n", items_key, cursor);
             break;

@@ -255,8 +255,10 @@ refer_list(cli_t *cli, int argc, char **argv)
     } while (cursor && all);
     if (rc == 0)
         cli_table_print(&t);
-    if (rc == 0 && cursor)
+    if (rc == 0 && cursor) {
+        fflush(stdout);  /* after the table on a terminal */
         fprintf(stderr, "jobmatch: more referrals follow: --cursor %s (or --all)\n", cursor);
+    }
     free(cursor);
     cli_table_free(&t);
     return rc;

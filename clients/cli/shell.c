@@ -261,25 +261,34 @@ has_word(int argc, char **argv, const char *word)
     return false;
 }
 
-/* Runs one command with its standard output held in a temporary file,
- * then shown (paged when long). */
+/* Runs one command with its standard output and error held in a
+ * temporary file, in the order written (a listing's "more follow" line
+ * after its records), then shown (paged when long). */
 static int
 run_held(cli_t *cli, const cli_command_t *cmd, int argc, char **argv)
 {
     FILE *held = tmpfile();
     int saved = held ? dup(STDOUT_FILENO) : -1, rc;
+    int saved_err = saved >= 0 ? dup(STDERR_FILENO) : -1;
 
-    if (saved < 0) {
+    if (saved_err < 0) {
+        if (saved >= 0)
+            close(saved);
         if (held)
             fclose(held);
         return cmd->fn(cli, argc, argv);
     }
     fflush(stdout);
+    fflush(stderr);
     dup2(fileno(held), STDOUT_FILENO);
+    dup2(fileno(held), STDERR_FILENO);
     rc = cmd->fn(cli, argc, argv);
     fflush(stdout);
+    fflush(stderr);
     dup2(saved, STDOUT_FILENO);
+    dup2(saved_err, STDERR_FILENO);
     close(saved);
+    close(saved_err);
     show_output(held);
     fclose(held);
     fflush(stdout);

@@ -202,6 +202,12 @@ Test(shell, a_counselor_session_through_a_terminal, .timeout = 60)
     expect(&t, "jobmatch> ");
     cr_assert_null(memmem(t.seen, t.len, "\"v30\"", 5), "q stops the pager");
 
+    /* A page of a listing, then the way on: after the records. */
+    type(&t, "list vacancies --limit 2\r");
+    expect(&t, "\"v02\"");  /* forgets what came before */
+    expect(&t, "more vacancies follow");
+    expect(&t, "jobmatch> ");
+
     /* Chinese text through the line editor. */
     type(&t, "suggest 外卖骑手 --limit 3\r");
     expect(&t, "4-10-08-01");
