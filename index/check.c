@@ -179,8 +179,9 @@ check_doc(ix_txn_t *t, report_t *r, expect_t *x, const MDB_val *k,
     ixk_brief_put(bb, kind, &brief);
     WANT(ixk_region(key, kind, v.region, docno), NULL, 0, "region");
     WANT(ixk_status(key, kind, v.status, docno), NULL, 0, "status");
+    uint8_t cats = ix_list_categories(kind, &v);
     for (uint8_t c = 0; c < 8; c++)
-        if (ix_list_categories(kind, &v) & (1u << c))
+        if (cats & (1u << c))
             WANT(ixk_category(key, kind, c, docno), NULL, 0, "category");
     for (uint32_t i = 0; i < v.n_occ; i++)
         WANT(ixk_occupation(key, kind, v.occ[i].p, v.occ[i].len, docno),

@@ -139,10 +139,10 @@ put_vacancy_categories(MDB_txn *txn, MDB_dbi post, const uint8_t *doc_key,
 {
     if (doc_key[0] != IX_VACANCY)
         return 0;
-    uint8_t key[IXK_CATEGORY_LEN];
+    uint8_t key[IXK_CATEGORY_LEN], cats = ix_list_categories(IX_VACANCY, v);
     MDB_val empty = {0, ""};
     for (uint8_t c = 0; c < 8; c++) {
-        if (!(ix_list_categories(IX_VACANCY, v) & (1u << c)))
+        if (!(cats & (1u << c)))
             continue;
         MDB_val k = {ixk_category(key, IX_VACANCY, c, ixk_get_be64(doc_key + 1)),
                      key};

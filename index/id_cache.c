@@ -60,7 +60,7 @@ struct ix_id_cache {
     uint8_t *arena;
     size_t arena_size;
     atomic_size_t used;           /* arena bytes taken; stored under lock */
-    atomic_size_t names;          /* slots holding a name */
+    atomic_size_t ids;            /* slots holding a name */
     pthread_mutex_t lock;
     /* The writer's names of the transaction under way. */
     noted_t *noted;
@@ -114,7 +114,7 @@ keep_name(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char *id, uint32
     memcpy(p + 1, id, len);
     atomic_store_explicit(slot, (uint32_t)(used + 1), memory_order_release);
     atomic_store_explicit(&c->used, used + 1 + len, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->names, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->ids, 1, memory_order_relaxed);
     return true;
 }
 
@@ -345,7 +345,7 @@ ix_id_cache_forget(ix_id_cache_t *c, uint8_t kind, uint64_t docno)
     if (slot) {
         uint32_t was = atomic_exchange(slot, SLOT_FORGOTTEN);
         if (was != SLOT_UNKNOWN && was != SLOT_FORGOTTEN)
-            atomic_fetch_sub_explicit(&c->names, 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&c->ids, 1, memory_order_relaxed);
     } else if (docno < (uint64_t)CHUNKS << CHUNK_BITS) {
         /* Out of memory for the chunk: the copying thread could put the
          * name back, so the cache goes out of use. */
@@ -355,8 +355,8 @@ ix_id_cache_forget(ix_id_cache_t *c, uint8_t kind, uint64_t docno)
 }
 
 void
-ix_id_cache_usage(const ix_id_cache_t *c, uint64_t *names, uint64_t *bytes)
+ix_id_cache_usage(const ix_id_cache_t *c, uint64_t *ids, uint64_t *bytes)
 {
-    *names = c ? atomic_load_explicit(&c->names, memory_order_relaxed) : 0;
+    *ids = c ? atomic_load_explicit(&c->ids, memory_order_relaxed) : 0;
     *bytes = c ? atomic_load_explicit(&c->used, memory_order_relaxed) : 0;
 }

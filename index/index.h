@@ -75,7 +75,6 @@ unsigned ix_stale_readers(const ix_env_t *env);
 /* The format version ix_open upgraded the store from in place, or 0. */
 unsigned ix_upgraded_from(const ix_env_t *env);
 
-
 /* The map's size now, in bytes. */
 uint64_t ix_map_size(ix_env_t *env);
 /* Grows the map after a write failed with -ENOSPC: doubles it, to ceiling

@@ -232,7 +232,7 @@ void ix_id_cache_publish(ix_id_cache_t *c);
 void ix_id_cache_discard(ix_id_cache_t *c);
 void ix_id_cache_forget(ix_id_cache_t *c, uint8_t kind, uint64_t docno);
 /* The ids it holds, and the arena bytes they take (0, 0 without). */
-void ix_id_cache_usage(const ix_id_cache_t *c, uint64_t *names, uint64_t *bytes);
+void ix_id_cache_usage(const ix_id_cache_t *c, uint64_t *ids, uint64_t *bytes);
 
 /* doc.c */
 size_t ix_doc_meta_size(const ix_doc_t *doc);
