@@ -430,7 +430,7 @@ wait_peers(fed_t *q, enum fed_stage at)
 }
 
 /* Every peer still at work told to end (its connection shut), then every
- * peer thread joined. */
+ * peer thread joined. Again: nothing more. */
 static void
 end_peers(fed_t *q)
 {
@@ -451,8 +451,10 @@ end_peers(fed_t *q)
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
     for (uint32_t i = 0; i < q->n_peers; i++)
-        if (q->peers[i].started)
+        if (q->peers[i].started) {
             pthread_join(q->peers[i].thread, NULL);
+            q->peers[i].started = false;
+        }
 }
 
 static void
@@ -760,9 +762,10 @@ pack_second(fed_t *q, const pr_worker_t *w, uint64_t n, const uint64_t *df)
     }
 }
 
-/* This node's answer to the second call, with each match's origin. */
+/* This node's answer to the second call, its best depth (at least the
+ * request's limit) with each match's origin, added to q's hits. */
 static int
-local_hits(fed_t *q, ix_txn_t *txn, const pr_worker_t *w)
+local_hits(fed_t *q, ix_txn_t *txn, const pr_worker_t *w, uint32_t depth)
 {
     en_party_t *probe = malloc(sizeof *probe);
     en_match_result_t *res = malloc(sizeof *res);
@@ -786,7 +789,7 @@ local_hits(fed_t *q, ix_txn_t *txn, const pr_worker_t *w)
     en_match_query_t mq = {
         .probe = probe,
         .scope = EN_SCOPE_ALL,
-        .limit = q->limit,
+        .limit = depth,
         .as_of = q->as_of,
         .filters = q->filters,
         .scratch = sc,
@@ -824,14 +827,50 @@ done:
     return rc;
 }
 
+/* Each participant's node id, NULL for a peer that did not answer, as
+ * hit_merge.h takes them. Once the peers have ended. */
+static void
+answered_nodes(const fed_t *q, const char **answered)
+{
+    answered[0] = q->srv->cfg->node;
+    for (uint32_t i = 0; i < q->n_peers; i++)
+        answered[1 + i] = q->peers[i].stage == FED_DONE ? q->peers[i].node : NULL;
+}
+
+/* This node ranked its store while the peers ranked theirs; ranks it
+ * again as deep as its copies that lag behind an answered peer ask
+ * (hit_merge.h). Once the peers have ended. */
+static int
+deepen_local_hits(fed_t *q, const pr_worker_t *w)
+{
+    const char *answered[1 + EN_MAX_PEERS];
+    answered_nodes(q, answered);
+    uint32_t depth = q->limit;
+    while ((depth = en_fed_hits_deeper(q->hits, q->n_hits, q->limit, depth, answered,
+                                       1 + q->n_peers)) != 0) {
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < q->n_hits; i++)
+            if (q->hits[i].from != 0)
+                q->hits[kept++] = q->hits[i];
+        q->n_hits = kept;
+        ix_txn_t *txn;
+        int rc = ix_read_begin(q->srv->ix, &txn);
+        if (rc != 0)
+            return rc;
+        rc = local_hits(q, txn, w, depth);
+        ix_read_end(txn);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* The peers' and this node's answers as one (hit_merge.h). */
 static void
 merge_hits(fed_t *q)
 {
     const char *answered[1 + EN_MAX_PEERS];
-    answered[0] = q->srv->cfg->node;
-    for (uint32_t i = 0; i < q->n_peers; i++)
-        answered[1 + i] = q->peers[i].stage == FED_DONE ? q->peers[i].node : NULL;
+    answered_nodes(q, answered);
     q->n_hits = en_fed_hits_merge(q->hits, q->n_hits, q->limit, answered, 1 + q->n_peers);
 }
 
@@ -885,12 +924,14 @@ match_main(void *arg)
     q->go = true;
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
-    if ((rc = ix_read_begin(srv->ix, &txn)) != 0 || (rc = local_hits(q, txn, w)) != 0)
+    if ((rc = ix_read_begin(srv->ix, &txn)) != 0 || (rc = local_hits(q, txn, w, q->limit)) != 0)
         goto fail;
     ix_read_end(txn);
     txn = NULL;
     wait_peers(q, FED_WAITING);
     end_peers(q);
+    if ((rc = deepen_local_hits(q, w)) != 0)
+        goto fail;
     merge_hits(q);
     goto done;
 fail:

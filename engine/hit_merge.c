@@ -3,6 +3,7 @@
  */
 #include "hit_merge.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,16 @@ en_fed_hits_decode(const msgpack_object *res, int from, en_fed_hit_t **out, uint
     return 0;
 }
 
+/* The participant among np that answered for origin, or -1. */
+static int
+owner_of(const char *origin, const char *const *answered, uint32_t np)
+{
+    for (uint32_t p = 0; p < np; p++)
+        if (answered[p] && strcmp(answered[p], origin) == 0)
+            return (int)p;
+    return -1;
+}
+
 static int
 cmp_id_then_score(const void *a, const void *b)
 {
@@ -66,10 +77,7 @@ en_fed_hits_merge(en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit,
     uint32_t kept = 0;
     for (uint32_t i = 0; i < n_hits; i++) {
         const en_fed_hit_t *h = &hits[i];
-        int owner = -1;
-        for (uint32_t p = 0; p < np && owner < 0; p++)
-            if (answered[p] && strcmp(answered[p], h->origin) == 0)
-                owner = (int)p;
+        int owner = owner_of(h->origin, answered, np);
         if (owner >= 0 && owner != h->from)
             continue;
         hits[kept++] = *h;
@@ -83,6 +91,30 @@ en_fed_hits_merge(en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit,
             hits[n++] = hits[i];
     qsort(hits, n, sizeof *hits, cmp_rank);
     return n < limit ? n : limit;
+}
+
+uint32_t
+en_fed_hits_deeper(const en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit, uint32_t depth,
+                   const char *const *answered, uint32_t np)
+{
+    uint32_t mine = 0, lagging = 0;
+    for (uint32_t i = 0; i < n_hits; i++) {
+        const en_fed_hit_t *copy = &hits[i];
+        if (copy->from != 0)
+            continue;
+        mine++;
+        int owner = owner_of(copy->origin, answered, np);
+        if (owner <= 0)
+            continue;
+        bool confirmed = false;
+        for (uint32_t j = 0; j < n_hits && !confirmed; j++)
+            confirmed = hits[j].from == owner && strcmp(hits[j].id, copy->id) == 0 &&
+                        en_score_order(hits[j].score, copy->score) == 0;
+        lagging += !confirmed;
+    }
+    uint32_t next = limit + lagging < EN_MATCH_LIMIT_MAX ? limit + lagging : EN_MATCH_LIMIT_MAX;
+    /* Fewer than depth: it ranked all it has. */
+    return mine == depth && next > depth ? next : 0;
 }
 
 void

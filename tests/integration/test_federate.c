@@ -723,6 +723,75 @@ Test(federate, a_silent_peer_costs_the_timeout_and_is_named, .timeout = 60)
     close(silent);
 }
 
+/* A welder's vacancy, id, in region. */
+static void
+put_weld_vacancy(jm_client_t *c, const char *id, const char *region)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"vacancy\": {\"id\": \"%s\", \"employer\": \"E\", \"title\": \"T\", "
+             "\"occupation\": \"6-18-01-01\", \"region\": \"%s\", "
+             "\"skills\": [{\"id\": \"weld\", \"level\": 2}]}}", id, region);
+    put_json(c, "vacancy.put", json);
+}
+
+/* The province's copy of a vacancy city-a has closed still ranks first
+ * there (its next pull is a minute away); city-a answers without it, so
+ * the copy is dropped, and the province's next best must take its place:
+ * the answer is still the union's. */
+Test(federate, a_lagging_copy_costs_no_match, .timeout = 60)
+{
+    char ini[512];
+    snprintf(ini, sizeof ini, "[server]\nnode = city-a\n[keys]\nprovince = node:%s\n",
+             KEY_PROVINCE_AT_A);
+    jt_daemon_t *a = jt_daemon_start_ini(ini, NULL);
+    jt_daemon_t *uni = jt_daemon_start_ini("[server]\nnode = union\n", NULL);
+    jm_client_t *ca = jt_connect_admin(a), *cu = jt_connect_admin(uni);
+    /* a-1 in the profile's county (its bonus puts it first); a-2 and p-1
+     * elsewhere, equal, so ranked by id. */
+    put_weld_vacancy(ca, "a-1", "110105");
+    put_weld_vacancy(ca, "a-2", "110108");
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nsync_interval = 60000\n"
+             "[peers]\ncity-a = %s %s\n", a->addr, KEY_PROVINCE_AT_A);
+    jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *cp = jt_connect_admin(p);
+    put_weld_vacancy(cp, "p-1", "110106");
+    put_weld_vacancy(cu, "a-1", "110105");
+    put_weld_vacancy(cu, "a-2", "110108");
+    put_weld_vacancy(cu, "p-1", "110106");
+    wait_vacancy(p, "a-2");
+    put_json(ca, "vacancy.close", "{\"id\": \"a-1\"}");
+    put_json(cu, "vacancy.close", "{\"id\": \"a-1\"}");
+    jm_reply_t *r = jt_call_json(cp, "vacancy.get", "{\"id\": \"a-1\"}");
+    jt_expect_ok(r, "the province's copy of a-1");
+    cr_assert(jt_str_is(jt_need(jt_need(&r->result, "vacancy"), "status"), "open"),
+              "the copy of a-1 does not lag");
+    jm_reply_free(r);
+
+    static const char *const profile =
+        "{\"birth_year\": 1990, \"region\": \"110105\", "
+        "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}";
+    for (int limit = 1; limit <= 3; limit++) {
+        jm_reply_t *rp = jt_call_json(cp, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"network\", "
+                                      "\"limit\": %d}", profile, limit);
+        jm_reply_t *ru = jt_call_json(cu, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"all\", "
+                                      "\"limit\": %d}", profile, limit);
+        expect_same(rp, ru, "a lagging copy at the province", limit);
+        cr_assert_eq(jt_need(&rp->result, "matches")->via.array.size, limit < 2 ? 1 : 2);
+        jm_reply_free(rp);
+        jm_reply_free(ru);
+    }
+    jm_close(ca);
+    jm_close(cu);
+    jm_close(cp);
+    cr_assert_eq(jt_daemon_stop(p), 0, "the province did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(a), 0);
+    cr_assert_eq(jt_daemon_stop(uni), 0);
+}
+
 /* A fake peer on listening socket fd: answers one connection's hello and
  * then its match.counts with `origins` origins of its own, ignoring what
  * is asked. */
