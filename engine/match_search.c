@@ -831,6 +831,13 @@ finish(search_t *s)
     if (n > 1)
         qsort(sc->fin, n, sizeof sc->fin[0], finalist_order);
     en_match_result_t *o = s->out;
+    /* The first k are read whatever the rest: their ids asked for at once. */
+    uint64_t docnos[EN_MATCH_LIMIT_MAX];
+    uint32_t n_warm = 0;
+    for (uint32_t i = 0; i < n && n_warm < k; i++)
+        if (sc->fin[i].exact)
+            docnos[n_warm++] = sc->fin[i].docno;
+    ix_id_warm(s->txn, s->searched, docnos, n_warm);
     for (uint32_t i = 0; i < n; i++) {
         if (o->n == k && sc->fin[i].upper + ACC_MARGIN(sc->fin[i].upper) < o->hits[0].score)
             break;

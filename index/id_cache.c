@@ -284,6 +284,24 @@ ix_id_cache_get(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char **id,
 }
 
 void
+ix_id_cache_warm(ix_id_cache_t *c, uint8_t kind, const uint64_t *docnos, uint32_t n)
+{
+    if (!c)
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        _Atomic uint32_t *slot = slot_of(c, kind, docnos[i], false);
+        if (slot)
+            __builtin_prefetch((const void *)slot);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        _Atomic uint32_t *slot = slot_of(c, kind, docnos[i], false);
+        uint32_t v = slot ? atomic_load_explicit(slot, memory_order_relaxed) : SLOT_UNKNOWN;
+        if (v != SLOT_UNKNOWN && v != SLOT_FORGOTTEN)
+            __builtin_prefetch(c->arena + (v - 1));
+    }
+}
+
+void
 ix_id_cache_note(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char *id,
                  uint32_t len)
 {

@@ -122,6 +122,13 @@ ix_id_of_docno(ix_txn_t *t, uint8_t kind, uint64_t docno, const char **id,
     return 0;
 }
 
+void
+ix_id_warm(ix_txn_t *t, uint8_t kind, const uint64_t *docnos, uint32_t n)
+{
+    if (t && ix_kind_index(kind) >= 0)
+        ix_id_cache_warm(t->env->id_cache, kind, docnos, n);
+}
+
 int
 ix_get_docno(ix_txn_t *t, uint8_t kind, uint64_t docno, ix_record_t *out)
 {

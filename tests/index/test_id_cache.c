@@ -230,6 +230,13 @@ Test(id_cache, forgets_deleted_records)
     ix_write_abort(t);
     cr_assert_eq(ix_read_begin(env, &r), 0);
     cr_assert_eq(id_lookup(r, IX_VACANCY, stays, "stays"), 0);
+    /* Asking ahead for ids (forgotten, kept elsewhere, never given,
+     * beyond what is kept) changes no answer. */
+    const uint64_t ahead[] = {gone, stays, stays + 1000, UINT64_MAX};
+    ix_id_warm(r, IX_VACANCY, ahead, 4);
+    ix_id_warm(r, IX_WORKER, ahead, 4);
+    cr_assert_eq(id_lookup(r, IX_VACANCY, gone, "gone"), -ENOENT);
+    cr_assert_eq(id_lookup(r, IX_VACANCY, stays, "stays"), 0);
     ix_read_end(r);
     cr_assert_eq(cached_ids(), 0);
 }
