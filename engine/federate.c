@@ -186,6 +186,8 @@ typedef struct fed {
     int64_t as_of;
     en_match_filters_t filters;    /* strings point into the job's zone */
     uint32_t n_skills;
+    uint64_t union_open;           /* the union's N and df, for the ranking */
+    uint64_t union_df[IX_SKILLS_MAX];
     /* Results. */
     en_fed_hit_t *hits;
     uint32_t n_hits;
@@ -313,6 +315,30 @@ peer_open(fed_peer_t *p, bool *reused)
     return fd;
 }
 
+/* Calls op on a connection to p's peer: a kept one when there is, and
+ * when that fails (the peer may have closed it meanwhile) once more on a
+ * new one. The connection (registered in p->fd), or -1 with p failed. */
+static int
+peer_call(fed_peer_t *p, uint64_t id, const char *op, const msgpack_sbuffer *args,
+          const msgpack_object **res)
+{
+    char why[PR_MESSAGE_MAX];
+    bool reused = false;
+    for (;;) {
+        int fd = peer_open(p, &reused);
+        if (fd < 0)
+            return -1;
+        if (en_peer_call(fd, id, op, args, FED_RESPONSE_MAX, p->zone, res, why, sizeof why) ==
+            0)
+            return fd;
+        if (!reused) {
+            peer_set(p, FED_FAILED, why);
+            return -1;
+        }
+        peer_release(p, false);
+    }
+}
+
 static const char *rollup_op_name(const fed_t *q);
 
 static void *
@@ -321,29 +347,12 @@ peer_main(void *arg)
     fed_peer_t *p = arg;
     fed_t *q = p->q;
     char why[PR_MESSAGE_MAX];
-    bool reused = false, done = false;
+    bool done = false;
     const char *op = q->kind == FED_MATCH ? "match.counts" : rollup_op_name(q);
     const msgpack_object *res;
-    int fd = peer_open(p, &reused);
+    int fd = peer_call(p, 2, op, &q->first, &res);
     if (fd < 0)
         goto out;
-    if (en_peer_call(fd, 2, op, &q->first, FED_RESPONSE_MAX, p->zone, &res, why,
-                     sizeof why) != 0) {
-        if (!reused) {
-            peer_set(p, FED_FAILED, why);
-            goto out;
-        }
-        /* A kept connection the peer had closed meanwhile: once more on a
-         * new one. */
-        peer_release(p, false);
-        if ((fd = peer_open(p, &reused)) < 0)
-            goto out;
-        if (en_peer_call(fd, 2, op, &q->first, FED_RESPONSE_MAX, p->zone, &res, why,
-                         sizeof why) != 0) {
-            peer_set(p, FED_FAILED, why);
-            goto out;
-        }
-    }
     if (q->kind != FED_MATCH) {
         /* Read into the sums by the request's thread, once all are in. */
         p->result = res;
@@ -719,22 +728,22 @@ union_counts(const fed_t *q, const en_node_counts_t *local, uint64_t *n, uint64_
 }
 
 /* The second call: the profile ranked over everything with the union's N
- * and df. */
+ * and df, limit deep. */
 static void
-pack_second(fed_t *q, const pr_worker_t *w, uint64_t n, const uint64_t *df)
+pack_ranking(msgpack_sbuffer *sb, const fed_t *q, const pr_worker_t *w, uint32_t limit)
 {
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &q->second, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     const en_match_filters_t *f = &q->filters;
     uint32_t extra = (f->occupation.ptr != NULL) + (f->employer.ptr != NULL) +
                      (f->min_wage != 0);
     msgpack_pack_map(&pk, 5 + extra);
     pr_pack_cstr(&pk, "profile");
-    msgpack_sbuffer_write(&q->second, q->profile, q->profile_len);
+    msgpack_sbuffer_write(sb, q->profile, q->profile_len);
     pr_pack_cstr(&pk, "scope");
     pr_pack_cstr(&pk, "all");
     pr_pack_cstr(&pk, "limit");
-    msgpack_pack_uint32(&pk, q->limit);
+    msgpack_pack_uint32(&pk, limit);
     pr_pack_cstr(&pk, "as_of");
     msgpack_pack_int64(&pk, q->as_of);
     if (f->occupation.ptr) {
@@ -752,13 +761,13 @@ pack_second(fed_t *q, const pr_worker_t *w, uint64_t n, const uint64_t *df)
     pr_pack_cstr(&pk, "network_counts");
     msgpack_pack_map(&pk, 2);
     pr_pack_cstr(&pk, "open");
-    msgpack_pack_uint64(&pk, n);
+    msgpack_pack_uint64(&pk, q->union_open);
     pr_pack_cstr(&pk, "df");
     /* A skill given twice is not a valid profile, so the keys are unique. */
     msgpack_pack_map(&pk, w->n_skills);
     for (uint32_t s = 0; s < w->n_skills; s++) {
         pr_pack_str(&pk, w->skills[s].id);
-        msgpack_pack_uint64(&pk, df[s]);
+        msgpack_pack_uint64(&pk, q->union_df[s]);
     }
 }
 
@@ -837,30 +846,92 @@ answered_nodes(const fed_t *q, const char **answered)
         answered[1 + i] = q->peers[i].stage == FED_DONE ? q->peers[i].node : NULL;
 }
 
-/* This node ranked its store while the peers ranked theirs; ranks it
- * again as deep as its copies that lag behind an answered peer ask
- * (hit_merge.h). Once the peers have ended. */
+/* Peer p's answer again, depth deep, on its kept connection (or a new
+ * one), in place of the one it gave; a failure leaves that one, and p
+ * counted as answering. */
+static void
+peer_again(fed_t *q, fed_peer_t *p, const pr_worker_t *w, uint32_t depth)
+{
+    int who = (int)(p - q->peers) + 1;
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init(&args);
+    pack_ranking(&args, q, w, depth);
+    bool done = false;
+    const msgpack_object *res;
+    en_fed_hit_t *h = NULL;
+    uint32_t n;
+    if (peer_call(p, 4, "match.vacancies", &args, &res) >= 0 &&
+        en_fed_hits_decode(res, who, &h, &n) == 0) {
+        done = true;
+        /* Out of memory: the answer before stays. */
+        en_fed_hit_t *all = malloc((size_t)(q->n_hits + n + 1) * sizeof *all);
+        if (all) {
+            uint32_t kept = 0;
+            for (uint32_t i = 0; i < q->n_hits; i++)
+                if (q->hits[i].from != who)
+                    all[kept++] = q->hits[i];
+            memcpy(all + kept, h, (size_t)n * sizeof *h);
+            free(q->hits);
+            q->hits = all;
+            q->n_hits = kept + n;
+        }
+    }
+    free(h);
+    peer_release(p, done);
+    pthread_mutex_lock(&q->lock);
+    p->stage = FED_DONE;  /* peer_call marks a failure, but p did answer */
+    pthread_mutex_unlock(&q->lock);
+    msgpack_sbuffer_destroy(&args);
+}
+
+/* Every participant ranked its store at once. One whose copies of an
+ * answering participant's vacancies lag behind it ranks again, as much
+ * deeper as en_fed_hits_deeper asks (hit_merge.h): this node at once, a
+ * peer by one more call. Until none asks for more, since a deeper answer
+ * may confirm or unsettle another's copies. Once the peers have ended. */
 static int
-deepen_local_hits(fed_t *q, const pr_worker_t *w)
+deepen_hits(fed_t *q, const pr_worker_t *w)
 {
     const char *answered[1 + EN_MAX_PEERS];
+    uint32_t depth[1 + EN_MAX_PEERS], np = 1 + q->n_peers;
     answered_nodes(q, answered);
-    uint32_t depth = q->limit;
-    while ((depth = en_fed_hits_deeper(q->hits, q->n_hits, q->limit, depth, answered,
-                                       1 + q->n_peers)) != 0) {
-        uint32_t kept = 0;
-        for (uint32_t i = 0; i < q->n_hits; i++)
-            if (q->hits[i].from != 0)
-                q->hits[kept++] = q->hits[i];
-        q->n_hits = kept;
-        ix_txn_t *txn;
-        int rc = ix_read_begin(q->srv->ix, &txn);
-        if (rc != 0)
-            return rc;
-        rc = local_hits(q, txn, w, depth);
-        ix_read_end(txn);
-        if (rc != 0)
-            return rc;
+    for (uint32_t i = 0; i < np; i++)
+        depth[i] = q->limit;
+    bool again = true, timed = false;
+    while (again) {
+        again = false;
+        for (uint32_t who = 0; who < np; who++) {
+            uint32_t d = answered[who] ? en_fed_hits_deeper(q->hits, q->n_hits, q->limit,
+                                                            depth[who], answered, np, (int)who)
+                                       : 0;
+            if (d == 0)
+                continue;
+            depth[who] = d;
+            again = true;
+            if (who > 0) {
+                if (!timed) {  /* one more federation_timeout_ms for this round */
+                    pthread_mutex_lock(&q->lock);
+                    set_deadline(q);
+                    pthread_mutex_unlock(&q->lock);
+                    timed = true;
+                }
+                peer_again(q, &q->peers[who - 1], w, d);
+                continue;
+            }
+            uint32_t kept = 0;
+            for (uint32_t i = 0; i < q->n_hits; i++)
+                if (q->hits[i].from != 0)
+                    q->hits[kept++] = q->hits[i];
+            q->n_hits = kept;
+            ix_txn_t *txn;
+            int rc = ix_read_begin(q->srv->ix, &txn);
+            if (rc != 0)
+                return rc;
+            rc = local_hits(q, txn, w, d);
+            ix_read_end(txn);
+            if (rc != 0)
+                return rc;
+        }
     }
     return 0;
 }
@@ -916,10 +987,9 @@ match_main(void *arg)
     ix_read_end(txn);
     txn = NULL;
     wait_peers(q, FED_FIRST);
-    uint64_t n, df[IX_SKILLS_MAX];
-    union_counts(q, &local, &n, df);
+    union_counts(q, &local, &q->union_open, q->union_df);
     pthread_mutex_lock(&q->lock);
-    pack_second(q, w, n, df);
+    pack_ranking(&q->second, q, w, q->limit);
     set_deadline(q);
     q->go = true;
     pthread_cond_broadcast(&q->cond);
@@ -930,7 +1000,7 @@ match_main(void *arg)
     txn = NULL;
     wait_peers(q, FED_WAITING);
     end_peers(q);
-    if ((rc = deepen_local_hits(q, w)) != 0)
+    if ((rc = deepen_hits(q, w)) != 0)
         goto fail;
     merge_hits(q);
     goto done;

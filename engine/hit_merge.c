@@ -95,16 +95,16 @@ en_fed_hits_merge(en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit,
 
 uint32_t
 en_fed_hits_deeper(const en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit, uint32_t depth,
-                   const char *const *answered, uint32_t np)
+                   const char *const *answered, uint32_t np, int who)
 {
     uint32_t mine = 0, lagging = 0;
     for (uint32_t i = 0; i < n_hits; i++) {
         const en_fed_hit_t *copy = &hits[i];
-        if (copy->from != 0)
+        if (copy->from != who)
             continue;
         mine++;
         int owner = owner_of(copy->origin, answered, np);
-        if (owner <= 0)
+        if (owner < 0 || owner == who)
             continue;
         bool confirmed = false;
         for (uint32_t j = 0; j < n_hits && !confirmed; j++)

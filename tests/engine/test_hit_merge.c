@@ -1,8 +1,8 @@
 /* test_hit_merge.c - the second round of a federated match as the asking
- * node makes it one list: against a model network in which this node's
- * copies of the peers' vacancies lag behind them, the merged answer,
- * ranked again as deep as en_fed_hits_deeper asks, is the union's best
- * limit exactly. */
+ * node makes it one list: against a model network in which every node's
+ * copies of the others' vacancies lag behind them, the merged answer,
+ * each node ranking again as deep as en_fed_hits_deeper asks, is the
+ * union's best limit exactly. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +11,13 @@
 #include "hit_merge.h"
 #include "match.h"
 
-/* Participants: 0 (this node, holding its own vacancies and copies of
- * everyone else's), 1 and 2 (peers holding their own). Origin 3 is a node
- * that is not asked: only this node's copies stand for it. */
+/* Participants 0 (this node), 1 and 2 (peers) each hold their own
+ * vacancies and copies of everyone else's; origin 3 is a node that is not
+ * asked, whose copies are alike everywhere. */
 #define NODES 4
+#define PARTICIPANTS 3
 #define PER_ORIGIN 12
+#define ALL (NODES * PER_ORIGIN)
 
 static const char *const node_name[NODES] = {"here", "peer-1", "peer-2", "elsewhere"};
 
@@ -25,8 +27,9 @@ typedef struct vacancy {
     double score;    /* < 0: no match (closed, filled, or not there) */
 } vacancy_t;
 
-/* The vacancies as their origins hold them, and as this node's copies. */
-static vacancy_t truth[NODES * PER_ORIGIN], copy[NODES * PER_ORIGIN];
+/* Each participant's store: its own vacancies as they are, the others'
+ * as its copies have them. */
+static vacancy_t store[PARTICIPANTS][ALL];
 
 static int
 cmp_ranked(const void *a, const void *b)
@@ -36,17 +39,15 @@ cmp_ranked(const void *a, const void *b)
     return order != 0 ? order : strcmp(x->id, y->id);
 }
 
-/* Participant from's best depth over store, held where keep says, as hits
- * appended to out. */
+/* The best depth of vacancies (as participant from's hits) into out. */
 static uint32_t
-rank(const vacancy_t *store, bool (*keep)(const vacancy_t *, int), int from, uint32_t depth,
-     en_fed_hit_t *out)
+rank(const vacancy_t *vacancies, int from, uint32_t depth, en_fed_hit_t *out)
 {
-    vacancy_t held[NODES * PER_ORIGIN];
+    vacancy_t held[ALL];
     uint32_t n = 0;
-    for (int i = 0; i < NODES * PER_ORIGIN; i++)
-        if (store[i].score >= 0 && keep(&store[i], from))
-            held[n++] = store[i];
+    for (int i = 0; i < ALL; i++)
+        if (vacancies[i].score >= 0)
+            held[n++] = vacancies[i];
     qsort(held, n, sizeof *held, cmp_ranked);
     if (n > depth)
         n = depth;
@@ -58,17 +59,15 @@ rank(const vacancy_t *store, bool (*keep)(const vacancy_t *, int), int from, uin
     return n;
 }
 
-static bool
-own(const vacancy_t *v, int node)
+/* hits without participant who's, then its answer depth deep. */
+static uint32_t
+answer_again(en_fed_hit_t *hits, uint32_t n, int who, uint32_t depth)
 {
-    return v->origin == node;
-}
-
-static bool
-anything(const vacancy_t *v, int node)
-{
-    (void)v, (void)node;
-    return true;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (hits[i].from != who)
+            hits[kept++] = hits[i];
+    return kept + rank(store[who], who, depth, hits + kept);
 }
 
 static double
@@ -81,50 +80,58 @@ random_score(void)
 Test(hit_merge, lagging_copies_never_cost_the_union_a_match)
 {
     srand(20261127);
-    unsigned deepened = 0, short_without = 0;
+    unsigned deepened[PARTICIPANTS] = {0}, short_without = 0;
     for (int round = 0; round < 3000; round++) {
+        /* The union: each origin's own vacancies (origin 3's as copied). */
+        vacancy_t truth[ALL];
         for (int o = 0; o < NODES; o++)
             for (int i = 0; i < PER_ORIGIN; i++) {
-                vacancy_t *t = &truth[o * PER_ORIGIN + i], *c = &copy[o * PER_ORIGIN + i];
+                vacancy_t *t = &truth[o * PER_ORIGIN + i];
                 snprintf(t->id, sizeof t->id, "%c-%02d", 'a' + o, i);
                 t->origin = o;
                 t->score = random_score();
-                *c = *t;
-                /* A copy here of a peer's vacancy lags now and then. */
-                if ((o == 1 || o == 2) && rand() % 5 == 0)
-                    c->score = random_score();
+            }
+        for (int p = 0; p < PARTICIPANTS; p++)
+            for (int i = 0; i < ALL; i++) {
+                store[p][i] = truth[i];
+                /* A copy of another participant's vacancy lags now and then. */
+                if (truth[i].origin != p && truth[i].origin < PARTICIPANTS && rand() % 6 == 0)
+                    store[p][i].score = random_score();
             }
         uint32_t limit = 1 + (uint32_t)(rand() % 15);
-        const char *answered[3] = {node_name[0], node_name[1], node_name[2]};
+        const char *answered[PARTICIPANTS] = {node_name[0], node_name[1], node_name[2]};
 
-        en_fed_hit_t hits[3 * NODES * PER_ORIGIN];
-        uint32_t n = 0;
-        for (int p = 1; p <= 2; p++)
-            n += rank(truth, own, p, limit, hits + n);
-        uint32_t peers = n;
-        n += rank(copy, anything, 0, limit, hits + n);
+        en_fed_hit_t hits[PARTICIPANTS * ALL];
+        uint32_t n = 0, depth[PARTICIPANTS];
+        for (int p = 0; p < PARTICIPANTS; p++) {
+            n += rank(store[p], p, limit, hits + n);
+            depth[p] = limit;
+        }
 
         /* Without ranking again: */
-        en_fed_hit_t once[3 * NODES * PER_ORIGIN];
+        en_fed_hit_t once[PARTICIPANTS * ALL];
         memcpy(once, hits, n * sizeof *hits);
-        uint32_t n_once = en_fed_hits_merge(once, n, limit, answered, 3);
+        uint32_t n_once = en_fed_hits_merge(once, n, limit, answered, PARTICIPANTS);
 
-        uint32_t depth = limit;
-        while ((depth = en_fed_hits_deeper(hits, n, limit, depth, answered, 3)) != 0) {
-            cr_assert_leq(depth, NODES * PER_ORIGIN, "round %d: depth %u", round, depth);
-            n = peers + rank(copy, anything, 0, depth, hits + peers);
-            deepened++;
+        /* As the asking node does it (federate.c, deepen_hits). */
+        for (bool again = true; again;) {
+            again = false;
+            for (int p = 0; p < PARTICIPANTS; p++) {
+                uint32_t d = en_fed_hits_deeper(hits, n, limit, depth[p], answered,
+                                                PARTICIPANTS, p);
+                if (d == 0)
+                    continue;
+                cr_assert_gt(d, depth[p], "round %d: participant %d asked for %u after %u",
+                             round, p, d, depth[p]);
+                n = answer_again(hits, n, p, depth[p] = d);
+                deepened[p]++;
+                again = true;
+            }
         }
-        uint32_t merged = en_fed_hits_merge(hits, n, limit, answered, 3);
+        uint32_t merged = en_fed_hits_merge(hits, n, limit, answered, PARTICIPANTS);
 
-        /* The union's best limit: the origins' own vacancies, and
-         * origin 3's through its copies here. */
-        vacancy_t all[NODES * PER_ORIGIN];
-        memcpy(all, truth, sizeof truth);
-        memcpy(all + 3 * PER_ORIGIN, copy + 3 * PER_ORIGIN, PER_ORIGIN * sizeof *copy);
-        en_fed_hit_t want[NODES * PER_ORIGIN];
-        uint32_t n_want = rank(all, anything, 0, limit, want);
-
+        en_fed_hit_t want[ALL];
+        uint32_t n_want = rank(truth, 0, limit, want);
         cr_assert_eq(merged, n_want, "round %d (limit %u): %u merged, the union has %u",
                      round, limit, merged, n_want);
         for (uint32_t i = 0; i < merged; i++) {
@@ -137,8 +144,10 @@ Test(hit_merge, lagging_copies_never_cost_the_union_a_match)
             same = strcmp(once[i].id, want[i].id) == 0;
         short_without += !same;
     }
-    /* The model does lag, and lagging copies would have cost matches. */
-    cr_assert_gt(deepened, 100, "ranked again %u times", deepened);
+    /* The model does lag, every participant ranks again now and then,
+     * and lagging copies would have cost matches. */
+    for (int p = 0; p < PARTICIPANTS; p++)
+        cr_assert_gt(deepened[p], 100, "participant %d ranked again %u times", p, deepened[p]);
     cr_assert_gt(short_without, 100, "only %u rounds differ without ranking again",
                  short_without);
 }
@@ -154,16 +163,24 @@ Test(hit_merge, copies_in_sync_ask_for_nothing_more)
         {.score = 3, .from = 0, .id = "h-1", .origin = "here"},
     };
     const char *answered[3] = {"here", "peer-1", NULL};
-    cr_assert_eq(en_fed_hits_deeper(hits, 4, 3, 3, answered, 3), 0);
+    cr_assert_eq(en_fed_hits_deeper(hits, 4, 3, 3, answered, 3, 0), 0);
     /* peer-2 answers without b-1: this node goes one deeper, unless it
      * held fewer than it was asked for. */
     answered[2] = "peer-2";
-    cr_assert_eq(en_fed_hits_deeper(hits, 4, 3, 3, answered, 3), 4);
-    cr_assert_eq(en_fed_hits_deeper(hits, 4, 4, 4, answered, 3), 0);
+    cr_assert_eq(en_fed_hits_deeper(hits, 4, 3, 3, answered, 3, 0), 4);
+    cr_assert_eq(en_fed_hits_deeper(hits, 4, 4, 4, answered, 3, 0), 0);
     /* a-1 at another score here lags too; never beyond the largest limit. */
     hits[1].score = 6;
-    cr_assert_eq(en_fed_hits_deeper(hits, 4, 3, 3, answered, 3), 5);
-    cr_assert_eq(en_fed_hits_deeper(hits, 4, 3, 5, answered, 3), 0);
-    cr_assert_eq(en_fed_hits_deeper(hits, 4, EN_MATCH_LIMIT_MAX - 1, 3, answered, 3),
+    cr_assert_eq(en_fed_hits_deeper(hits, 4, 3, 3, answered, 3, 0), 5);
+    cr_assert_eq(en_fed_hits_deeper(hits, 4, 3, 5, answered, 3, 0), 0);
+    cr_assert_eq(en_fed_hits_deeper(hits, 4, EN_MATCH_LIMIT_MAX - 1, 3, answered, 3, 0),
                  EN_MATCH_LIMIT_MAX);
+    /* A peer's own matches ask for nothing; its copy of this node's h-1
+     * at the score this node gives it neither, of h-2 that this node
+     * does not give, one more. */
+    cr_assert_eq(en_fed_hits_deeper(hits, 4, 1, 1, answered, 3, 1), 0);
+    hits[2] = (en_fed_hit_t){.score = 3, .from = 1, .id = "h-1", .origin = "here"};
+    cr_assert_eq(en_fed_hits_deeper(hits, 4, 2, 2, answered, 3, 1), 0);
+    snprintf(hits[2].id, sizeof hits[2].id, "h-2");
+    cr_assert_eq(en_fed_hits_deeper(hits, 4, 2, 2, answered, 3, 1), 3);
 }

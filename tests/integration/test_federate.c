@@ -792,6 +792,89 @@ Test(federate, a_lagging_copy_costs_no_match, .timeout = 60)
     cr_assert_eq(jt_daemon_stop(uni), 0);
 }
 
+/* The status of vacancy id at d. */
+static bool
+vacancy_open_at(const jt_daemon_t *d, const char *id)
+{
+    jm_client_t *c = jt_connect_admin(d);
+    jm_reply_t *r = jt_call_json(c, "vacancy.get", "{\"id\": \"%s\"}", id);
+    jt_expect_ok(r, "vacancy.get");
+    bool open = jt_str_is(jt_need(jt_need(&r->result, "vacancy"), "status"), "open");
+    jm_reply_free(r);
+    jm_close(c);
+    return open;
+}
+
+/* The same at a peer: city-a asks city-b and the province, whose copy of
+ * a vacancy city-b has closed lags (its next pull is a minute away) and
+ * ranks first there. The province is asked once more, deeper, and its own
+ * vacancy still makes the list. */
+Test(federate, a_peers_lagging_copy_costs_no_match, .timeout = 60)
+{
+    char ini[768];
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = city-b\n[keys]\nprovince = node:%s\ncity-a = node:%s\n",
+             KEY_PROVINCE_AT_B, KEY_A_AT_B);
+    jt_daemon_t *b = jt_daemon_start_ini(ini, NULL);
+    jt_daemon_t *uni = jt_daemon_start_ini("[server]\nnode = union\n", NULL);
+    jm_client_t *cb = jt_connect_admin(b), *cu = jt_connect_admin(uni);
+    put_weld_vacancy(cb, "b-1", "110105");
+    put_weld_vacancy(cb, "b-2", "110108");
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nsync_interval = 60000\n"
+             "[keys]\ncity-a = node:%s\n[peers]\ncity-b = %s %s\n",
+             KEY_A_AT_PROVINCE, b->addr, KEY_PROVINCE_AT_B);
+    jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *cp = jt_connect_admin(p);
+    put_weld_vacancy(cp, "p-1", "110106");
+    put_weld_vacancy(cu, "b-1", "110105");
+    put_weld_vacancy(cu, "b-2", "110108");
+    put_weld_vacancy(cu, "p-1", "110106");
+    wait_vacancy(p, "b-2");
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = city-a\nsync_interval = 50\n"
+             "[peers]\ncity-b = %s %s\nprovince = %s %s\n",
+             b->addr, KEY_A_AT_B, p->addr, KEY_A_AT_PROVINCE);
+    jt_daemon_t *a = jt_daemon_start_ini(ini, NULL);
+    wait_vacancy(a, "b-2");
+    wait_vacancy(a, "p-1");
+    put_json(cb, "vacancy.close", "{\"id\": \"b-1\"}");
+    put_json(cu, "vacancy.close", "{\"id\": \"b-1\"}");
+    /* City-a's own copy follows; the province's does not. */
+    int64_t t0 = jt_now_ms();
+    while (vacancy_open_at(a, "b-1")) {
+        cr_assert(jt_now_ms() - t0 < 30000, "city-a never had b-1 closed");
+        jt_sleep_ms(50);
+    }
+    cr_assert(vacancy_open_at(p, "b-1"), "the province's copy of b-1 does not lag");
+
+    jm_client_t *ca = jt_connect(a);
+    static const char *const profile =
+        "{\"birth_year\": 1990, \"region\": \"110105\", "
+        "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}";
+    for (int limit = 1; limit <= 3; limit++) {
+        jm_reply_t *ra = jt_call_json(ca, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"network\", "
+                                      "\"limit\": %d}", profile, limit);
+        jm_reply_t *ru = jt_call_json(cu, "match.vacancies",
+                                      "{\"profile\": %s, \"scope\": \"all\", "
+                                      "\"limit\": %d}", profile, limit);
+        expect_same(ra, ru, "a lagging copy at a peer", limit);
+        cr_assert_eq(jt_need(&ra->result, "answered")->via.array.size, 3);
+        cr_assert_eq(jt_need(&ra->result, "matches")->via.array.size, limit < 2 ? 1 : 2);
+        jm_reply_free(ra);
+        jm_reply_free(ru);
+    }
+    jm_close(ca);
+    jm_close(cb);
+    jm_close(cu);
+    jm_close(cp);
+    cr_assert_eq(jt_daemon_stop(a), 0, "city-a did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(p), 0, "the province did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(b), 0);
+    cr_assert_eq(jt_daemon_stop(uni), 0);
+}
+
 /* A fake peer on listening socket fd: answers one connection's hello and
  * then its match.counts with `origins` origins of its own, ignoring what
  * is asked. */
