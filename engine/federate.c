@@ -1,8 +1,10 @@
 /* federate.c - network-wide requests (federate.h): a coordinating thread
  * per request, and a thread per peer that holds one connection (peer.h)
- * for the request's life. The coordinator does this node's share itself
- * while the peers answer, in short read transactions that it never holds
- * while it waits for them (a silent peer must not pin the map's growth).
+ * for the request's life (and, for a match whose answer a peer must give
+ * again deeper, one more thread for that call). The coordinator does this
+ * node's share itself while the peers answer, in short read transactions
+ * that it never holds while it waits for them (a silent peer must not pin
+ * the map's growth).
  */
 #include "federate.h"
 
@@ -150,8 +152,9 @@ fed_leave(en_federation_t *f)
 enum fed_kind { FED_MATCH, FED_SUPPLY_DEMAND, FED_REEMPLOYMENT };
 
 /* Where a peer is: working on the first call, waiting for the second
- * (matching only), done, or failed (error set). */
-enum fed_stage { FED_FIRST, FED_WAITING, FED_DONE, FED_FAILED };
+ * (matching only), done, failed (error set), or asked for its answer
+ * again, deeper (matching; its answer before stands until then). */
+enum fed_stage { FED_FIRST, FED_WAITING, FED_DONE, FED_FAILED, FED_AGAIN };
 
 typedef struct fed_peer {
     struct fed *q;
@@ -166,6 +169,7 @@ typedef struct fed_peer {
     msgpack_zone *zone;            /* the answers */
     en_node_counts_t counts;       /* matching, first call */
     const msgpack_object *result;  /* the last answer */
+    msgpack_sbuffer again;         /* matching: the args of a deeper ranking */
 } fed_peer_t;
 
 typedef struct fed {
@@ -236,17 +240,23 @@ peer_set(fed_peer_t *p, enum fed_stage stage, const char *why)
     pthread_mutex_unlock(&p->q->lock);
 }
 
-/* Appends n hits of one participant to q->hits (the peers' threads and
- * the coordinator add theirs at once). 0, or -1 out of memory. */
+/* Participant who's answer, n hits, in place of any it gave before (the
+ * peers' threads and the coordinator add theirs at once). 0, or -1 out of
+ * memory, the hits as they were. */
 static int
-add_hits(fed_t *q, const en_fed_hit_t *h, uint32_t n)
+replace_hits(fed_t *q, int who, const en_fed_hit_t *h, uint32_t n)
 {
     pthread_mutex_lock(&q->lock);
-    en_fed_hit_t *all = realloc(q->hits, (size_t)(q->n_hits + n + 1) * sizeof *all);
+    en_fed_hit_t *all = malloc((size_t)(q->n_hits + n + 1) * sizeof *all);
     if (all) {
-        memcpy(all + q->n_hits, h, (size_t)n * sizeof *h);
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < q->n_hits; i++)
+            if (q->hits[i].from != who)
+                all[kept++] = q->hits[i];
+        memcpy(all + kept, h, (size_t)n * sizeof *h);
+        free(q->hits);
         q->hits = all;
-        q->n_hits += n;
+        q->n_hits = kept + n;
     }
     pthread_mutex_unlock(&q->lock);
     return all ? 0 : -1;
@@ -385,7 +395,8 @@ peer_main(void *arg)
     }
     en_fed_hit_t *h = NULL;
     uint32_t n;
-    if (en_fed_hits_decode(res, (int)(p - q->peers) + 1, &h, &n) != 0 || add_hits(q, h, n) != 0) {
+    int who = (int)(p - q->peers) + 1;
+    if (en_fed_hits_decode(res, who, &h, &n) != 0 || replace_hits(q, who, h, n) != 0) {
         peer_set(p, FED_FAILED, "match.vacancies: a malformed answer");
     } else {
         peer_set(p, FED_DONE, NULL);
@@ -426,8 +437,10 @@ wait_peers(fed_t *q, enum fed_stage at)
                 if (p->stage != at || p->cut)
                     continue;
                 p->cut = true;
-                p->stage = FED_FAILED;
-                timed_out(q, p);
+                if (at != FED_AGAIN) {  /* one asked again keeps its answer */
+                    p->stage = FED_FAILED;
+                    timed_out(q, p);
+                }
                 if (p->fd >= 0)
                     shutdown(p->fd, SHUT_RDWR);
             }
@@ -475,6 +488,8 @@ fed_free(void *data)
         if (q->peers[i].zone)
             msgpack_zone_free(q->peers[i].zone);
     }
+    for (uint32_t i = 0; i < q->n_peers; i++)
+        msgpack_sbuffer_destroy(&q->peers[i].again);
     msgpack_sbuffer_destroy(&q->first);
     msgpack_sbuffer_destroy(&q->second);
     msgpack_sbuffer_destroy(&q->local);
@@ -825,7 +840,7 @@ local_hits(fed_t *q, ix_txn_t *txn, const pr_worker_t *w, uint32_t depth)
         else
             snprintf(h[i].origin, sizeof h[i].origin, "%s", q->srv->cfg->node);
     }
-    rc = add_hits(q, h, res->n) == 0 ? 0 : -ENOMEM;
+    rc = replace_hits(q, 0, h, res->n) == 0 ? 0 : -ENOMEM;
     free(h);
 done:
     free(probe);
@@ -846,49 +861,41 @@ answered_nodes(const fed_t *q, const char **answered)
         answered[1 + i] = q->peers[i].stage == FED_DONE ? q->peers[i].node : NULL;
 }
 
-/* Peer p's answer again, depth deep, on its kept connection (or a new
- * one), in place of the one it gave; a failure leaves that one, and p
- * counted as answering. */
-static void
-peer_again(fed_t *q, fed_peer_t *p, const pr_worker_t *w, uint32_t depth)
+/* A peer's answer again, deeper (p->again), in place of the one it gave,
+ * on a thread of its own; a failure keeps that one. */
+static void *
+again_main(void *arg)
 {
+    fed_peer_t *p = arg;
+    fed_t *q = p->q;
     int who = (int)(p - q->peers) + 1;
-    msgpack_sbuffer args;
-    msgpack_sbuffer_init(&args);
-    pack_ranking(&args, q, w, depth);
-    bool done = false;
     const msgpack_object *res;
     en_fed_hit_t *h = NULL;
-    uint32_t n;
-    if (peer_call(p, 4, "match.vacancies", &args, &res) >= 0 &&
-        en_fed_hits_decode(res, who, &h, &n) == 0) {
-        done = true;
-        /* Out of memory: the answer before stays. */
-        en_fed_hit_t *all = malloc((size_t)(q->n_hits + n + 1) * sizeof *all);
-        if (all) {
-            uint32_t kept = 0;
-            for (uint32_t i = 0; i < q->n_hits; i++)
-                if (q->hits[i].from != who)
-                    all[kept++] = q->hits[i];
-            memcpy(all + kept, h, (size_t)n * sizeof *h);
-            free(q->hits);
-            q->hits = all;
-            q->n_hits = kept + n;
-        }
+    uint32_t n = 0;
+    bool done = peer_call(p, 4, "match.vacancies", &p->again, &res) >= 0;
+    if (done && (en_fed_hits_decode(res, who, &h, &n) != 0 || replace_hits(q, who, h, n) != 0)) {
+        done = false;
+        snprintf(p->error, sizeof p->error, "match.vacancies: a malformed answer");
     }
     free(h);
-    peer_release(p, done);
     pthread_mutex_lock(&q->lock);
-    p->stage = FED_DONE;  /* peer_call marks a failure, but p did answer */
+    if (!done)
+        en_warn("peer %s (%s): no deeper answer (%s); its first stands, and the network's "
+                "list may be one short", p->cfg->name, p->cfg->addr,
+                p->cut ? "cut off at the deadline" : p->error);
+    p->stage = FED_DONE;  /* it answered, once at least */
+    pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
-    msgpack_sbuffer_destroy(&args);
+    peer_release(p, done);
+    return NULL;
 }
 
 /* Every participant ranked its store at once. One whose copies of an
  * answering participant's vacancies lag behind it ranks again, as much
- * deeper as en_fed_hits_deeper asks (hit_merge.h): this node at once, a
- * peer by one more call. Until none asks for more, since a deeper answer
- * may confirm or unsettle another's copies. Once the peers have ended. */
+ * deeper as en_fed_hits_deeper asks (hit_merge.h): this node at once,
+ * the peers by one more call each, in parallel, within another
+ * federation_timeout_ms. Until none asks for more, since a deeper answer
+ * may settle or unsettle another's copies. Once the peers have ended. */
 static int
 deepen_hits(fed_t *q, const pr_worker_t *w)
 {
@@ -897,43 +904,49 @@ deepen_hits(fed_t *q, const pr_worker_t *w)
     answered_nodes(q, answered);
     for (uint32_t i = 0; i < np; i++)
         depth[i] = q->limit;
-    bool again = true, timed = false;
-    while (again) {
-        again = false;
-        for (uint32_t who = 0; who < np; who++) {
-            uint32_t d = answered[who] ? en_fed_hits_deeper(q->hits, q->n_hits, q->limit,
-                                                            depth[who], answered, np, (int)who)
-                                       : 0;
-            if (d == 0)
+    for (;;) {
+        uint32_t asked = 0, d;
+        pthread_mutex_lock(&q->lock);
+        for (uint32_t i = 0; i < q->n_peers && !q->stopping; i++) {
+            fed_peer_t *p = &q->peers[i];
+            if (!answered[1 + i] || (d = en_fed_hits_deeper(q->hits, q->n_hits, q->limit,
+                                                            depth[1 + i], answered, np,
+                                                            (int)(1 + i))) == 0)
                 continue;
-            depth[who] = d;
-            again = true;
-            if (who > 0) {
-                if (!timed) {  /* one more federation_timeout_ms for this round */
-                    pthread_mutex_lock(&q->lock);
-                    set_deadline(q);
-                    pthread_mutex_unlock(&q->lock);
-                    timed = true;
-                }
-                peer_again(q, &q->peers[who - 1], w, d);
-                continue;
-            }
-            uint32_t kept = 0;
-            for (uint32_t i = 0; i < q->n_hits; i++)
-                if (q->hits[i].from != 0)
-                    q->hits[kept++] = q->hits[i];
-            q->n_hits = kept;
-            ix_txn_t *txn;
-            int rc = ix_read_begin(q->srv->ix, &txn);
-            if (rc != 0)
-                return rc;
-            rc = local_hits(q, txn, w, d);
-            ix_read_end(txn);
-            if (rc != 0)
-                return rc;
+            depth[1 + i] = d;
+            msgpack_sbuffer_clear(&p->again);
+            pack_ranking(&p->again, q, w, d);
+            p->stage = FED_AGAIN;
+            asked++;
         }
+        uint32_t mine = en_fed_hits_deeper(q->hits, q->n_hits, q->limit, depth[0], answered,
+                                           np, 0);
+        set_deadline(q);
+        pthread_mutex_unlock(&q->lock);
+        if (asked == 0 && mine == 0)
+            return 0;
+        for (uint32_t i = 0; i < q->n_peers; i++) {
+            fed_peer_t *p = &q->peers[i];
+            if (p->stage != FED_AGAIN)
+                continue;
+            p->started = pthread_create(&p->thread, NULL, again_main, p) == 0;
+            if (!p->started)
+                p->stage = FED_DONE;  /* its answer before stands */
+        }
+        int rc = 0;
+        if (mine != 0) {
+            depth[0] = mine;
+            ix_txn_t *txn;
+            if ((rc = ix_read_begin(q->srv->ix, &txn)) == 0) {
+                rc = local_hits(q, txn, w, mine);
+                ix_read_end(txn);
+            }
+        }
+        wait_peers(q, FED_AGAIN);
+        end_peers(q);
+        if (rc != 0)
+            return rc;
     }
-    return 0;
 }
 
 /* The peers' and this node's answers as one (hit_merge.h). */

@@ -106,11 +106,20 @@ en_fed_hits_deeper(const en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit, ui
         int owner = owner_of(copy->origin, answered, np);
         if (owner < 0 || owner == who)
             continue;
+        /* In the owner's answer as it is here: in sync. Below limit of
+         * the owner's own matches: whatever it kept out ranks below them
+         * too, out of the union's best limit. */
         bool confirmed = false;
-        for (uint32_t j = 0; j < n_hits && !confirmed; j++)
-            confirmed = hits[j].from == owner && strcmp(hits[j].id, copy->id) == 0 &&
-                        en_score_order(hits[j].score, copy->score) == 0;
-        lagging += !confirmed;
+        uint32_t own_above = 0;
+        for (uint32_t j = 0; j < n_hits && !confirmed; j++) {
+            const en_fed_hit_t *h = &hits[j];
+            if (h->from != owner)
+                continue;
+            confirmed = strcmp(h->id, copy->id) == 0 &&
+                        en_score_order(h->score, copy->score) == 0;
+            own_above += strcmp(h->origin, copy->origin) == 0 && cmp_rank(h, copy) < 0;
+        }
+        lagging += !confirmed && own_above < limit;
     }
     uint32_t next = limit + lagging < EN_MATCH_LIMIT_MAX ? limit + lagging : EN_MATCH_LIMIT_MAX;
     /* Fewer than depth: it ranked all it has. */

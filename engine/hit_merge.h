@@ -32,10 +32,11 @@ uint32_t en_fed_hits_merge(en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit,
 
 /* How deep participant `who` (which ranked its store depth deep for
  * hits) must rank it again; 0 when its part of the merge is whole. Its
- * copies of a match whose origin node answered without it, at that
- * score, lag behind their origin (a vacancy filled or changed there): the
- * merge drops them, and each may have kept one of its other matches out
- * of its answer. Ranking limit plus that many deep brings those back
+ * copies of a match whose origin node answered, which that answer neither
+ * holds at that score nor ranks below limit of the origin's own matches,
+ * lag behind their origin (a vacancy filled or changed there): the merge
+ * drops them, and each may have kept one of its other matches out of its
+ * answer. Ranking limit plus that many deep brings those back
  * (docs/network.md), as far as EN_MATCH_LIMIT_MAX. */
 uint32_t en_fed_hits_deeper(const en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit,
                             uint32_t depth, const char *const *answered, uint32_t np,

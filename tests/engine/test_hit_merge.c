@@ -184,3 +184,37 @@ Test(hit_merge, copies_in_sync_ask_for_nothing_more)
     snprintf(hits[2].id, sizeof hits[2].id, "h-2");
     cr_assert_eq(en_fed_hits_deeper(hits, 4, 2, 2, answered, 3, 1), 3);
 }
+
+/* A province whose copies of a city are in sync but for one vacancy the
+ * city has since stored (ranked first there): its answer ends one copy
+ * below the city's, which the city's answer cannot hold, and that asks
+ * for nothing: ten of the city's own matches rank above it. A copy the
+ * city closed meanwhile does ask, once. */
+Test(hit_merge, copies_below_the_origins_limit_ask_for_nothing)
+{
+    en_fed_hit_t hits[21];
+    uint32_t n = 0;
+    hits[n++] = (en_fed_hit_t){.score = 100, .from = 1, .id = "c-new", .origin = "city"};
+    for (int i = 1; i <= 10; i++) {
+        en_fed_hit_t h = {.score = 100 - i, .origin = "city"};
+        snprintf(h.id, sizeof h.id, "c-%02d", i);
+        if (i <= 9) {
+            h.from = 1;
+            hits[n++] = h;
+        }
+        h.from = 0;
+        hits[n++] = h;
+    }
+    const char *answered[2] = {"province", "city"};
+    cr_assert_eq(n, 20);
+    cr_assert_eq(en_fed_hits_deeper(hits, n, 10, 10, answered, 2, 0), 0);
+    cr_assert_eq(en_fed_hits_deeper(hits, n, 10, 10, answered, 2, 1), 0);
+    /* The province's c-05 is a copy of a vacancy the city has closed: the
+     * city answers without it (c-10 of its own instead). */
+    for (uint32_t i = 0; i < n; i++)
+        if (hits[i].from == 1 && strcmp(hits[i].id, "c-05") == 0) {
+            snprintf(hits[i].id, sizeof hits[i].id, "c-10");
+            hits[i].score = 90;
+        }
+    cr_assert_eq(en_fed_hits_deeper(hits, n, 10, 10, answered, 2, 0), 11);
+}

@@ -753,7 +753,8 @@ Test(federate, a_lagging_copy_costs_no_match, .timeout = 60)
     put_weld_vacancy(ca, "a-2", "110108");
     snprintf(ini, sizeof ini,
              "[server]\nnode = province-11\nsync_interval = 60000\n"
-             "[peers]\ncity-a = %s %s\n", a->addr, KEY_PROVINCE_AT_A);
+             "federation_timeout_ms = 10000\n[peers]\ncity-a = %s %s\n",
+             a->addr, KEY_PROVINCE_AT_A);
     jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
     jm_client_t *cp = jt_connect_admin(p);
     put_weld_vacancy(cp, "p-1", "110106");
@@ -772,6 +773,8 @@ Test(federate, a_lagging_copy_costs_no_match, .timeout = 60)
     static const char *const profile =
         "{\"birth_year\": 1990, \"region\": \"110105\", "
         "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}";
+    /* At limit 2 the stale copy keeps p-1 out of the province's first
+     * answer; 1 and 3 are the edges either side. */
     for (int limit = 1; limit <= 3; limit++) {
         jm_reply_t *rp = jt_call_json(cp, "match.vacancies",
                                       "{\"profile\": %s, \"scope\": \"network\", "
@@ -832,7 +835,7 @@ Test(federate, a_peers_lagging_copy_costs_no_match, .timeout = 60)
     put_weld_vacancy(cu, "p-1", "110106");
     wait_vacancy(p, "b-2");
     snprintf(ini, sizeof ini,
-             "[server]\nnode = city-a\nsync_interval = 50\n"
+             "[server]\nnode = city-a\nsync_interval = 50\nfederation_timeout_ms = 10000\n"
              "[peers]\ncity-b = %s %s\nprovince = %s %s\n",
              b->addr, KEY_A_AT_B, p->addr, KEY_A_AT_PROVINCE);
     jt_daemon_t *a = jt_daemon_start_ini(ini, NULL);
@@ -852,6 +855,8 @@ Test(federate, a_peers_lagging_copy_costs_no_match, .timeout = 60)
     static const char *const profile =
         "{\"birth_year\": 1990, \"region\": \"110105\", "
         "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}";
+    /* At limit 2 the province's stale b-1 keeps its p-1 out of its first
+     * answer; 1 and 3 are the edges either side. */
     for (int limit = 1; limit <= 3; limit++) {
         jm_reply_t *ra = jt_call_json(ca, "match.vacancies",
                                       "{\"profile\": %s, \"scope\": \"network\", "
