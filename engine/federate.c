@@ -452,7 +452,7 @@ wait_peers(fed_t *q, enum fed_stage at)
 }
 
 /* Every peer still at work told to end (its connection shut), then every
- * peer thread joined. Again: nothing more. */
+ * peer thread joined. A second call finds nothing more to do. */
 static void
 end_peers(fed_t *q)
 {
@@ -787,7 +787,8 @@ pack_ranking(msgpack_sbuffer *sb, const fed_t *q, const pr_worker_t *w, uint32_t
 }
 
 /* This node's answer to the second call, its best depth (at least the
- * request's limit) with each match's origin, added to q's hits. */
+ * request's limit) with each match's origin, in q's hits in place of any
+ * it gave before. */
 static int
 local_hits(fed_t *q, ix_txn_t *txn, const pr_worker_t *w, uint32_t depth)
 {
