@@ -102,6 +102,10 @@ en_federation_init(en_federation_t *f)
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->idle, NULL);
     f->running = 0;
+    atomic_init(&f->requests, 0);
+    atomic_init(&f->ranked_again, 0);
+    for (unsigned i = 0; i < EN_MAX_PEERS; i++)
+        atomic_init(&f->missing[i], 0);
     /* Without it (out of memory) every request connects anew. */
     f->pool = calloc(1, sizeof *f->pool);
     if (f->pool)
@@ -192,6 +196,7 @@ typedef struct fed {
     uint32_t n_skills;
     uint64_t union_open;           /* the union's N and df, for the ranking */
     uint64_t union_df[IX_SKILLS_MAX];
+    uint32_t ranked_again;         /* answers ranked again, deeper */
     /* Results. */
     en_fed_hit_t *hits;
     uint32_t n_hits;
@@ -659,6 +664,11 @@ fed_complete(en_write_t *job)
 {
     fed_t *q = job->data;
     en_federation_t *f = &q->srv->federation;
+    atomic_fetch_add_explicit(&f->requests, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&f->ranked_again, q->ranked_again, memory_order_relaxed);
+    for (uint32_t i = 0; i < q->n_peers && i < EN_MAX_PEERS; i++)
+        if (q->peers[i].stage != FED_DONE)
+            atomic_fetch_add_explicit(&f->missing[i], 1, memory_order_relaxed);
     fed_unlist(f, q);
     en_worker_complete(job->worker, job);
     fed_leave(f);
@@ -919,6 +929,7 @@ deepen_hits(fed_t *q, const pr_worker_t *w)
             pack_ranking(&p->again, q, w, d);
             p->stage = FED_AGAIN;
             asked++;
+            q->ranked_again++;
         }
         uint32_t mine = en_fed_hits_deeper(q->hits, q->n_hits, q->limit, depth[0], answered,
                                            np, 0);
@@ -937,6 +948,7 @@ deepen_hits(fed_t *q, const pr_worker_t *w)
         int rc = 0;
         if (mine != 0) {
             depth[0] = mine;
+            q->ranked_again++;
             ix_txn_t *txn;
             if ((rc = ix_read_begin(q->srv->ix, &txn)) == 0) {
                 rc = local_hits(q, txn, w, mine);

@@ -19,11 +19,13 @@
 #define JM_ENGINE_FEDERATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <msgpack.h>
 
+#include "config.h"
 #include "match.h"
 
 /* The federated requests running, which a shutdown waits for. */
@@ -34,6 +36,10 @@ typedef struct en_federation {
     struct fed *reqs;             /* those running, to cut at shutdown */
     bool stopping;                /* shutting down: new ones are cut at once */
     struct fed_pool *pool;        /* connections kept between requests */
+    /* What the requests did, for admin.stats and the metrics. */
+    _Atomic uint64_t requests;            /* network-wide requests answered */
+    _Atomic uint64_t ranked_again;        /* answers ranked again, deeper */
+    _Atomic uint64_t missing[EN_MAX_PEERS];  /* by [peers] line: requests it left out */
 } en_federation_t;
 
 /* At most this many federated requests run at once; more are overloaded. */

@@ -105,6 +105,18 @@ en_metrics_render(const en_report_t *r, struct evbuffer *out)
         "Of those, jobs that found the writer's queue full: their connection "
         "read nothing more until it had room.",
         r->audit_waits);
+    one(out, "jobmatch_network_requests_total", "counter",
+        "Network-wide requests answered (match.vacancies scope network, network roll-ups).",
+        r->network_requests);
+    one(out, "jobmatch_network_ranked_again_total", "counter",
+        "Answers to network-wide matches ranked again deeper, for copies that lag.",
+        r->network_ranked_again);
+    family(out, "jobmatch_network_peer_missing_total", "counter",
+        "Network-wide requests a [peers] node was left out of (unreachable, refused, "
+        "too slow), by its name.");
+    for (unsigned i = 0; i < r->n_peers; i++)
+        evbuffer_add_printf(out, "jobmatch_network_peer_missing_total{peer=\"%s\"} %llu\n",
+                            r->peers[i].name, (unsigned long long)r->peers[i].missing);
 
     family(out, "jobmatch_records", "gauge", "Records stored, by kind.");
     evbuffer_add_printf(out, "jobmatch_records{kind=\"vacancy\"} %llu\n",

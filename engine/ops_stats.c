@@ -54,7 +54,7 @@ en_op_admin_stats(en_req_t *req)
         return en_storage_error(&req->err, rc);
     msgpack_packer *pk = req->pk;
     en_reply_ok(req);
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, 7);
     pack_u64(pk, "uptime", (uint64_t)r.uptime);
     pack_u64(pk, "started", (uint64_t)r.started);
 
@@ -87,6 +87,15 @@ en_op_admin_stats(en_req_t *req)
     pack_u64(pk, "map_used", r.store.map_used);
     pack_u64(pk, "id_cache_ids", r.store.id_cache_ids);
     pack_u64(pk, "id_cache_bytes", r.store.id_cache_bytes);
+
+    pr_pack_cstr(pk, "network");
+    msgpack_pack_map(pk, 3);
+    pack_u64(pk, "requests", r.network_requests);
+    pack_u64(pk, "ranked_again", r.network_ranked_again);
+    pr_pack_cstr(pk, "missing");
+    msgpack_pack_map(pk, r.n_peers);
+    for (unsigned i = 0; i < r.n_peers; i++)
+        pack_u64(pk, r.peers[i].name, r.peers[i].missing);
 
     pr_pack_cstr(pk, "ops");
     msgpack_pack_map(pk, (uint32_t)r.n_ops);

@@ -185,6 +185,14 @@ en_report(en_server_t *srv, en_report_t *out)
     out->fsyncs = srv->cfg->sync == IX_SYNC_NONE ? 0 : ws.commits;
     out->started = srv->started;
     out->uptime = en_now() - srv->started;
+    en_federation_t *f = &srv->federation;
+    out->network_requests = atomic_load_explicit(&f->requests, memory_order_relaxed);
+    out->network_ranked_again = atomic_load_explicit(&f->ranked_again, memory_order_relaxed);
+    out->n_peers = srv->cfg->n_peers < EN_MAX_PEERS ? srv->cfg->n_peers : EN_MAX_PEERS;
+    for (unsigned i = 0; i < out->n_peers; i++) {
+        out->peers[i].name = srv->cfg->peers[i].name;
+        out->peers[i].missing = atomic_load_explicit(&f->missing[i], memory_order_relaxed);
+    }
     ix_txn_t *txn;
     int rc = ix_read_begin(srv->ix, &txn);
     if (rc == 0) {

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "error.h"
 #include "index.h"
 
@@ -94,6 +95,13 @@ typedef struct en_report {
     uint64_t audit_jobs, audit_lost, audit_waits;
     ix_stats_t store;
     int64_t uptime, started;
+    /* Network-wide requests (engine/federate.h). */
+    uint64_t network_requests, network_ranked_again;
+    unsigned n_peers;
+    struct {
+        const char *name;          /* the [peers] line's name */
+        uint64_t missing;
+    } peers[EN_MAX_PEERS];
 } en_report_t;
 
 /* Gathers everything (reads the store's counters in a read transaction).

@@ -1065,7 +1065,11 @@ def test_operations(d, tmp):
     r = a.call("admin.check")
     check("admin.check ok", isinstance(r, dict) and r.get("ok") is True and isinstance(r.get("report"), str), {"ok": True}, r)
     st = a.call("admin.stats")
-    check_keys("admin.stats keys", st, ["uptime", "started", "connections", "writer", "records", "ops"])
+    check_keys("admin.stats keys", st, ["uptime", "started", "connections", "writer", "records", "network", "ops"])
+    net = st.get("network") if isinstance(st, dict) else None
+    check_keys("admin.stats network keys", net, ["requests", "ranked_again", "missing"])
+    check("admin.stats network: no peers, none missing", isinstance(net, dict) and net.get("missing") == {},
+          {}, net and net.get("missing"))
     check("admin.stats ops has every operation and other",
           set(OPS_TABLE) | {"other"} <= set(st.get("ops", {})), sorted(set(OPS_TABLE) | {"other"}),
           sorted(st.get("ops", {})))

@@ -307,6 +307,21 @@ connections_accepted(jm_client_t *c)
     return n;
 }
 
+/* d's admin.stats "network" figure `key` ("requests", "ranked_again"), or,
+ * with peer set, how many requests that [peers] line was left out of. */
+static int64_t
+network_stat(const jt_daemon_t *d, const char *key, const char *peer)
+{
+    jm_client_t *c = jt_connect_admin(d);
+    jm_reply_t *r = jt_call_json(c, "admin.stats", "{}");
+    jt_expect_ok(r, "admin.stats");
+    const msgpack_object *net = jt_need(&r->result, "network");
+    int64_t n = peer ? jt_get_int(jt_need(net, "missing"), peer) : jt_get_int(net, key);
+    jm_reply_free(r);
+    jm_close(c);
+    return n;
+}
+
 /* How many match.counts requests (a network-wide match's first round) a
  * node has answered. */
 static uint64_t
@@ -559,6 +574,9 @@ Test(federate, a_network_match_equals_one_node_holding_the_union, .timeout = 180
         jm_reply_free(rp);
         jm_reply_free(ru);
     }
+    /* The province counts the requests city-b was left out of. */
+    cr_assert_geq(network_stat(n.province, NULL, "city-b"), 5);
+    cr_assert_eq(network_stat(n.province, NULL, "city-a"), 0);
     /* The roll-up without city-b: its figures are left out, and it is
      * named. */
     jm_reply_t *rp = jt_call_json(prov, "stats.supply_demand",
@@ -802,6 +820,11 @@ Test(federate, a_lagging_copy_costs_no_match, .timeout = 60)
     put_json(cu, "vacancy.close", "{\"id\": \"a-1\"}");
     cr_assert(vacancy_open_at(p, "a-1"), "the province's copy of a-1 does not lag");
     expect_union_despite_lag(cp, cu, "a lagging copy at the province");
+    /* Each of the three ranked again at the province, city-a never left
+     * out. */
+    cr_assert_eq(network_stat(p, "requests", NULL), 3);
+    cr_assert_eq(network_stat(p, "ranked_again", NULL), 3);
+    cr_assert_eq(network_stat(p, NULL, "city-a"), 0);
     jm_close(ca);
     jm_close(cu);
     jm_close(cp);
@@ -855,6 +878,10 @@ Test(federate, a_peers_lagging_copy_costs_no_match, .timeout = 60)
 
     jm_client_t *ca = jt_connect(a);
     expect_union_despite_lag(ca, cu, "a lagging copy at a peer");
+    /* The province was asked again for each of the three. */
+    cr_assert_eq(network_stat(a, "requests", NULL), 3);
+    cr_assert_geq(network_stat(a, "ranked_again", NULL), 3);
+    cr_assert_eq(network_stat(a, NULL, "province"), 0);
     jm_close(ca);
     jm_close(cb);
     jm_close(cu);

@@ -205,7 +205,11 @@ body_of(const char *answer)
 Test(stats, counts_and_percentiles_follow_known_traffic, .timeout = 90)
 {
     const char *args[] = {"--max-clients", "4", "--metrics-listen", "127.0.0.1:0", NULL};
-    jt_daemon_t *d = jt_daemon_start_ini(ini, args);
+    /* A peer no one listens for: each network-wide request leaves it out. */
+    char with_peer[256];
+    snprintf(with_peer, sizeof with_peer, "%s[peers]\ngone = 127.0.0.1:%d gone-key\n", ini,
+             jt_free_port());
+    jt_daemon_t *d = jt_daemon_start_ini(with_peer, args);
     jm_client_t *admin = jt_connect_admin(d);
     jm_client_t *anon = jt_connect(d);
     jm_client_t *desk = jt_connect_key(d, "desk-secret", "counselor");
@@ -245,6 +249,16 @@ Test(stats, counts_and_percentiles_follow_known_traffic, .timeout = 90)
         char id[16];
         snprintf(id, sizeof id, "v%d", i);
         jt_put_vacancy(desk, id, "110105", "6-05-02-03", "weld:2");
+    }
+    /* Two network-wide matches, without the peer. */
+    for (int i = 0; i < 2; i++) {
+        r = jt_call_json(desk, "match.vacancies",
+                         "{\"profile\": {\"birth_year\": 1990, \"region\": \"110105\", "
+                         "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}, "
+                         "\"scope\": \"network\"}");
+        jt_expect_ok(r, "match.vacancies, scope network");
+        cr_assert_eq(jt_need(&r->result, "missing")->via.array.size, 1);
+        jm_reply_free(r);
     }
     /* One connection too many is refused. */
     jm_client_t *fourth = jt_connect(d);
@@ -310,6 +324,10 @@ Test(stats, counts_and_percentiles_follow_known_traffic, .timeout = 90)
     cr_assert_eq(jt_get_int(recs, "vacancies"), 20);
     cr_assert_eq(jt_get_int(recs, "changelog_seq"), 20);
     cr_assert_geq(jt_get_int(st, "uptime"), 0);
+    const msgpack_object *net = jt_need(st, "network");
+    cr_assert_eq(jt_get_int(net, "requests"), 2);
+    cr_assert_eq(jt_get_int(net, "ranked_again"), 0);
+    cr_assert_eq(jt_get_int(jt_need(net, "missing"), "gone"), 2);
     jm_reply_free(r);
 
     /* The same counts through the metrics endpoint. */
@@ -333,6 +351,9 @@ Test(stats, counts_and_percentiles_follow_known_traffic, .timeout = 90)
     cr_assert_eq(parse_exposition(body, "jobmatch_connections_refused_total", &n_samples), 1);
     cr_assert_eq(parse_exposition(body, "jobmatch_records{kind=\"vacancy\"}", &n_samples), 20);
     cr_assert_eq(parse_exposition(body, "jobmatch_commits_total", &n_samples), (double)commits);
+    cr_assert_eq(parse_exposition(body, "jobmatch_network_requests_total", &n_samples), 2);
+    cr_assert_eq(parse_exposition(body, "jobmatch_network_peer_missing_total{peer=\"gone\"}",
+                                  &n_samples), 2);
     free(answer);
 
     /* Only GET /metrics. */
