@@ -933,7 +933,8 @@ deepen_hits(fed_t *q, const pr_worker_t *w)
         }
         uint32_t mine = en_fed_hits_deeper(q->hits, q->n_hits, q->limit, depth[0], answered,
                                            np, 0);
-        set_deadline(q);
+        if (asked > 0)  /* another federation_timeout_ms for their calls */
+            set_deadline(q);
         pthread_mutex_unlock(&q->lock);
         if (asked == 0 && mine == 0)
             return 0;

@@ -831,7 +831,8 @@ finish(search_t *s)
     if (n > 1)
         qsort(sc->fin, n, sizeof sc->fin[0], finalist_order);
     en_match_result_t *o = s->out;
-    /* The first k are read whatever the rest: their ids asked for at once. */
+    /* The first k are read whatever follows, so their ids are asked for
+     * at once (the look-ups' cache misses then overlap). */
     uint64_t docnos[EN_MATCH_LIMIT_MAX];
     uint32_t n_warm = 0;
     for (uint32_t i = 0; i < n && n_warm < k; i++)

@@ -95,6 +95,14 @@ slot_of(ix_id_cache_t *c, uint8_t kind, uint64_t docno, bool make)
     return chunk ? &chunk[docno & (CHUNK_SLOTS - 1)] : NULL;
 }
 
+/* The name (a length byte, then the id) a slot's value points to; NULL
+ * when it holds none. */
+static const uint8_t *
+name_at(const ix_id_cache_t *c, uint32_t v)
+{
+    return v == SLOT_UNKNOWN || v == SLOT_FORGOTTEN ? NULL : c->arena + (v - 1);
+}
+
 /* Copies a name into the arena and stores its slot unless the slot is
  * already set (forgotten, or copied by the other path). Under lock.
  * False when the arena is full. */
@@ -274,10 +282,10 @@ ix_id_cache_get(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char **id,
     if (!c)
         return false;
     _Atomic uint32_t *slot = slot_of(c, kind, docno, false);
-    uint32_t v = slot ? atomic_load_explicit(slot, memory_order_acquire) : SLOT_UNKNOWN;
-    if (v == SLOT_UNKNOWN || v == SLOT_FORGOTTEN)
+    const uint8_t *p =
+        name_at(c, slot ? atomic_load_explicit(slot, memory_order_acquire) : SLOT_UNKNOWN);
+    if (!p)
         return false;
-    const uint8_t *p = c->arena + (v - 1);
     *len = p[0];
     *id = (const char *)p + 1;
     return true;
@@ -295,9 +303,10 @@ ix_id_cache_warm(ix_id_cache_t *c, uint8_t kind, const uint64_t *docnos, uint32_
     }
     for (uint32_t i = 0; i < n; i++) {
         _Atomic uint32_t *slot = slot_of(c, kind, docnos[i], false);
-        uint32_t v = slot ? atomic_load_explicit(slot, memory_order_relaxed) : SLOT_UNKNOWN;
-        if (v != SLOT_UNKNOWN && v != SLOT_FORGOTTEN)
-            __builtin_prefetch(c->arena + (v - 1));
+        const uint8_t *p =
+            name_at(c, slot ? atomic_load_explicit(slot, memory_order_relaxed) : SLOT_UNKNOWN);
+        if (p)
+            __builtin_prefetch(p);
     }
 }
 
@@ -361,8 +370,7 @@ ix_id_cache_forget(ix_id_cache_t *c, uint8_t kind, uint64_t docno)
     pthread_mutex_lock(&c->lock);
     _Atomic uint32_t *slot = slot_of(c, kind, docno, true);
     if (slot) {
-        uint32_t was = atomic_exchange(slot, SLOT_FORGOTTEN);
-        if (was != SLOT_UNKNOWN && was != SLOT_FORGOTTEN)
+        if (name_at(c, atomic_exchange(slot, SLOT_FORGOTTEN)))
             atomic_fetch_sub_explicit(&c->ids, 1, memory_order_relaxed);
     } else if (docno < (uint64_t)CHUNKS << CHUNK_BITS) {
         /* Out of memory for the chunk: the copying thread could put the

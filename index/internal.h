@@ -222,12 +222,12 @@ int ix_id_cache_open(ix_env_t *e, size_t bytes);
 void ix_id_cache_close(ix_env_t *e);
 bool ix_id_cache_get(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char **id,
                      uint32_t *len);
-/* Per kind, the docnos below which every one was committed and its name,
- * unless deleted, may be taken from the cache: read before a transaction
- * begins, for its life (0, 0 without a cache). */
 /* Prefetches the slots of docnos, then the names they point to (the
  * slots' loads wait for the first round, all of it in flight at once). */
 void ix_id_cache_warm(ix_id_cache_t *c, uint8_t kind, const uint64_t *docnos, uint32_t n);
+/* Per kind, the docnos below which every one was committed and its name,
+ * unless deleted, may be taken from the cache: read before a transaction
+ * begins, for its life (0, 0 without a cache). */
 void ix_id_cache_below(const ix_id_cache_t *c, uint64_t below[2]);
 void ix_id_cache_note(ix_id_cache_t *c, uint8_t kind, uint64_t docno, const char *id,
                       uint32_t len);
