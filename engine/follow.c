@@ -106,7 +106,7 @@ apply_batch(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     for (uint32_t i = 0; i < b->n; i++) {
         repl_entry_t *e = &b->e[i];
         char origin[PR_ID_MAX + 1];
-        int rc = en_store_vacancy_origin(txn, e->id.ptr, e->id.len, origin);
+        int rc = en_store_vacancy_origin(txn, e->id.ptr, e->id.len, origin, NULL);
         if (rc != 0 && rc != -ENOENT)
             return rc;
         bool exists = rc == 0;

@@ -72,12 +72,16 @@ check_sealable(const en_req_t *req, const pr_worker_t *w, const char *path,
 /* A vacancy received from another node changes only by replication from
  * there (docs/network.md): a local write to it is refused. Returns 1 with
  * the job failed (conflict), 0 when the vacancy is this node's or absent,
- * or a negative errno from the store. */
+ * or a negative errno from the store. *filled, when filled is not NULL,
+ * gets the stored vacancy's filled count (0 when absent): a put carries
+ * it over, since a client cannot set it. */
 static int
-refuse_foreign(ix_txn_t *txn, en_write_t *job, pr_str_t id)
+refuse_foreign(ix_txn_t *txn, en_write_t *job, pr_str_t id, int64_t *filled)
 {
     char origin[PR_ID_MAX + 1];
-    int rc = en_store_vacancy_origin(txn, id.ptr, id.len, origin);
+    if (filled)
+        *filled = 0;
+    int rc = en_store_vacancy_origin(txn, id.ptr, id.len, origin, filled);
     if (rc == -ENOENT)
         return 0;
     if (rc != 0)
@@ -119,10 +123,10 @@ static int
 apply_vacancy_put(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
 {
     pr_vacancy_t *v = job->data;
-    int rc = refuse_foreign(txn, job, v->id);
+    int rc = refuse_foreign(txn, job, v->id, &v->filled);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    return en_store_put_vacancy(txn, v, job->now, sbuf, &job->result.created);
+    return en_store_rewrite_vacancy(txn, v, false, job->now, sbuf, &job->result.created);
 }
 
 static int
@@ -208,14 +212,15 @@ apply_put_many(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     job->result.created_n = job->result.replaced_n = 0;
     /* All or nothing: every vacancy is checked before any is written. */
     for (uint32_t i = 0; b->kind == IX_VACANCY && i < b->n; i++) {
-        int rc = refuse_foreign(txn, job, b->u.vacancies[i].id);
+        int rc = refuse_foreign(txn, job, b->u.vacancies[i].id, &b->u.vacancies[i].filled);
         if (rc != 0)
             return rc < 0 ? rc : 0;
     }
     for (uint32_t i = 0; i < b->n; i++) {
         bool created = false;
         int rc = b->kind == IX_VACANCY
-                     ? en_store_put_vacancy(txn, &b->u.vacancies[i], job->now, sbuf, &created)
+                     ? en_store_rewrite_vacancy(txn, &b->u.vacancies[i], false, job->now, sbuf,
+                                                &created)
                      : en_store_put_worker(txn, job->worker->srv->sealer, &b->u.workers[i],
                                            job->now, sbuf, &created);
         if (rc == 0 && b->kind == IX_WORKER)
@@ -420,7 +425,7 @@ apply_delete(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
 {
     (void)sbuf;
     id_job_t *d = job->data;
-    int rc = d->kind == IX_VACANCY ? refuse_foreign(txn, job, job->result.id) : 0;
+    int rc = d->kind == IX_VACANCY ? refuse_foreign(txn, job, job->result.id, NULL) : 0;
     if (rc != 0)
         return rc < 0 ? rc : 0;
     rc = ix_delete(txn, d->kind, job->result.id.ptr, job->result.id.len, job->now);
@@ -475,7 +480,7 @@ static int
 apply_close(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
 {
     pr_vacancy_t *v = job->data;
-    int rc = refuse_foreign(txn, job, job->result.id);
+    int rc = refuse_foreign(txn, job, job->result.id, NULL);
     if (rc != 0)
         return rc < 0 ? rc : 0;
     rc = en_store_load_vacancy(txn, job->result.id.ptr, job->result.id.len, job->zone, v);
@@ -489,7 +494,7 @@ apply_close(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
         return 0;  /* already closed: nothing to write or log */
     v->status = PR_VACANCY_CLOSED;
     bool created;
-    return en_store_put_vacancy(txn, v, job->now, sbuf, &created);
+    return en_store_rewrite_vacancy(txn, v, false, job->now, sbuf, &created);
 }
 
 int

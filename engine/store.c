@@ -65,21 +65,6 @@ fill_skills(ix_skill_t *dst, const pr_skill_t *src, uint32_t n)
 }
 
 int
-en_store_put_vacancy(ix_txn_t *txn, pr_vacancy_t *v, int64_t now,
-                     msgpack_sbuffer *sbuf, bool *created)
-{
-    ix_record_t old;
-    int rc = ix_get(txn, IX_VACANCY, v->id.ptr, v->id.len, &old);
-    if (rc == 0)
-        v->filled = old.filled;
-    else if (rc == -ENOENT)
-        v->filled = 0;
-    else
-        return rc;
-    return en_store_rewrite_vacancy(txn, v, false, now, sbuf, created);
-}
-
-int
 en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, bool copy, int64_t now,
                          msgpack_sbuffer *sbuf, bool *created)
 {
@@ -246,7 +231,7 @@ en_store_load_vacancy(ix_txn_t *txn, const char *id, uint32_t id_len,
 
 int
 en_store_vacancy_origin(ix_txn_t *txn, const char *id, uint32_t id_len,
-                        char out[PR_ID_MAX + 1])
+                        char out[PR_ID_MAX + 1], int64_t *filled)
 {
     ix_record_t rec;
     int rc = ix_get(txn, IX_VACANCY, id, id_len, &rec);
@@ -255,6 +240,8 @@ en_store_vacancy_origin(ix_txn_t *txn, const char *id, uint32_t id_len,
     /* The index keeps the origin beside the record (at most PR_ID_MAX). */
     memcpy(out, rec.origin, rec.origin_len);
     out[rec.origin_len] = '\0';
+    if (filled)
+        *filled = rec.filled;
     return 0;
 }
 

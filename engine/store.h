@@ -31,23 +31,21 @@
 #include "referral.h"
 #include "seal.h"
 
-/* Inserts or replaces v. The server-kept `filled` of an existing vacancy
- * is carried over (a client cannot set it). sbuf is scratch. Returns 0 or
- * a negative errno from the index. */
-int en_store_put_vacancy(ix_txn_t *txn, pr_vacancy_t *v, int64_t now,
-                         msgpack_sbuffer *sbuf, bool *created);
-/* Stores v as it is, `filled` included: for the server's own changes to
- * a vacancy it loaded (a hire), and for copies of other nodes' vacancies
- * (copy true: a follower's), whose openings the index keeps apart. */
+/* Inserts or replaces v as it is, `filled` included, which a client cannot
+ * set: a put takes it from the stored vacancy (en_store_vacancy_origin),
+ * the server's own changes from the vacancy it loaded (a hire, a close),
+ * and copies of other nodes' vacancies (copy true: a follower's, whose
+ * openings the index keeps apart) from their origin. sbuf is scratch.
+ * Returns 0 or a negative errno from the index. */
 int en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, bool copy,
                              int64_t now, msgpack_sbuffer *sbuf, bool *created);
 
 /* Copies the origin node of stored vacancy id into out (NUL-terminated;
  * "" for a vacancy stored before vacancies had origins, which is this
- * node's own). -ENOENT when absent, -EIO when the stored bytes do not
- * decode. */
+ * node's own), and its filled count into *filled when filled is not NULL.
+ * -ENOENT when absent, -EIO when the stored bytes do not decode. */
 int en_store_vacancy_origin(ix_txn_t *txn, const char *id, uint32_t id_len,
-                            char out[PR_ID_MAX + 1]);
+                            char out[PR_ID_MAX + 1], int64_t *filled);
 
 /* Inserts or replaces w, sealing its personal fields with sealer (which
  * may be NULL only when w has none). */
