@@ -13,7 +13,7 @@ int
 en_fed_hits_decode(const msgpack_object *res, int from, en_fed_hit_t **out, uint32_t *n_out)
 {
     const msgpack_object *arr = pr_map_get(res, "matches");
-    if (!arr || arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size > EN_MATCH_LIMIT_MAX)
+    if (!arr || arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size > EN_MATCH_DEPTH_MAX)
         return -1;
     uint32_t n = arr->via.array.size;
     en_fed_hit_t *h = calloc(n ? n : 1, sizeof *h);
@@ -121,7 +121,7 @@ en_fed_hits_deeper(const en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit, ui
         }
         lagging += !confirmed && own_above < limit;
     }
-    uint32_t next = limit + lagging < EN_MATCH_LIMIT_MAX ? limit + lagging : EN_MATCH_LIMIT_MAX;
+    uint32_t next = limit + lagging < EN_MATCH_DEPTH_MAX ? limit + lagging : EN_MATCH_DEPTH_MAX;
     /* Fewer than depth: it ranked all it has. */
     return mine == depth && next > depth ? next : 0;
 }

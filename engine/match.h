@@ -61,6 +61,10 @@ typedef struct en_match_filters {
 } en_match_filters_t;
 
 #define EN_MATCH_LIMIT_MAX 200
+/* How deep a search ranks at most: a node of the network asks a peer
+ * (match.vacancies with network_counts) deeper than any client's limit
+ * when copies of vacancies lag (docs/network.md). */
+#define EN_MATCH_DEPTH_MAX 1000
 
 /* Memory a thread reuses across queries. Not shared between threads. */
 typedef struct en_match_scratch en_match_scratch_t;
@@ -70,7 +74,7 @@ void en_match_scratch_free(en_match_scratch_t *sc);
 typedef struct en_match_query {
     const en_party_t *probe;
     int scope;               /* enum en_scope */
-    uint32_t limit;          /* 1..EN_MATCH_LIMIT_MAX */
+    uint32_t limit;          /* 1..EN_MATCH_DEPTH_MAX */
     int64_t as_of;
     en_match_filters_t filters;
     en_match_scratch_t *scratch;
@@ -109,7 +113,7 @@ typedef struct en_match_hit {
 
 typedef struct en_match_result {
     uint32_t n;
-    en_match_hit_t hits[EN_MATCH_LIMIT_MAX];
+    en_match_hit_t hits[EN_MATCH_DEPTH_MAX];
     /* What the search did, for docs/matching.md and the benchmark. */
     uint64_t postings_seen, candidates_scored;
     uint32_t terms;              /* terms walked */

@@ -268,7 +268,7 @@ worker_passes(const brief_limits_t *l, uint8_t open, uint32_t wage, uint16_t bir
 typedef struct search {
     ix_txn_t *txn;
     acc_table_t *table;        /* the current county's candidates */
-    double low[EN_MATCH_LIMIT_MAX];  /* min-heap of the k best sure scores */
+    double low[EN_MATCH_DEPTH_MAX];  /* min-heap of the k best sure scores */
     uint32_t n_low;
     uint32_t n_fin;            /* finalists so far (in sc->fin) */
     const en_match_query_t *q;
@@ -833,7 +833,7 @@ finish(search_t *s)
     en_match_result_t *o = s->out;
     /* The first k are read whatever follows, so their ids are asked for
      * at once (the look-ups' cache misses then overlap). */
-    uint64_t docnos[EN_MATCH_LIMIT_MAX];
+    uint64_t docnos[EN_MATCH_DEPTH_MAX];
     uint32_t n_warm = 0;
     for (uint32_t i = 0; i < n && n_warm < k; i++)
         if (sc->fin[i].exact)
@@ -888,7 +888,7 @@ county_bar(const search_t *s)
     uint32_t k = s->q->limit;
     if (s->q->filters.employer.ptr || t->n_used < k)
         return -INFINITY;
-    double h[EN_MATCH_LIMIT_MAX];
+    double h[EN_MATCH_DEPTH_MAX];
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->n_used; i++) {
         const acc_t *a = &t->slots[t->used[i]];

@@ -52,7 +52,8 @@ read_opts(en_req_t *req, enum match_op op, match_opts_t *o)
     } else if (en_match_read_scope(req, &o->scope) != 0) {
         return -1;
     }
-    if (pr_get_int(args, "limit", "limit", 0, 1, EN_MATCH_LIMIT_MAX, &o->limit, err) < 0)
+    /* Deeper than a client's limit only with network_counts (below). */
+    if (pr_get_int(args, "limit", "limit", 0, 1, EN_MATCH_DEPTH_MAX, &o->limit, err) < 0)
         return -1;
     if (pr_get_bool(args, "explain", "explain", 0, &o->explain, err) < 0)
         return -1;
@@ -69,6 +70,10 @@ read_opts(en_req_t *req, enum match_op op, match_opts_t *o)
         if (!(req->conn->role & (EN_ROLE_NODE | EN_ROLE_ADMIN)))
             return pr_fail(err, PR_FORBIDDEN, "network_counts: for the nodes of the network only");
         o->network_counts = nc;
+    } else if (o->limit > EN_MATCH_LIMIT_MAX) {
+        /* The same message as any limit out of range. */
+        pr_get_int(args, "limit", "limit", 0, 1, EN_MATCH_LIMIT_MAX, &o->limit, err);
+        return -1;
     }
     if ((o->network || o->network_counts) && o->explain)
         return pr_fail(err, PR_BAD_REQUEST,

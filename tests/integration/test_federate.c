@@ -833,6 +833,62 @@ Test(federate, a_lagging_copy_costs_no_match, .timeout = 60)
     cr_assert_eq(jt_daemon_stop(uni), 0);
 }
 
+/* A lagging copy in a list of a client's largest limit: the province
+ * ranks deeper than any client may ask (200 own vacancies and the copy
+ * above them), and its 200th still makes the list. */
+Test(federate, a_lagging_copy_in_the_largest_list_costs_no_match, .timeout = 120)
+{
+    char ini[512];
+    snprintf(ini, sizeof ini, "[server]\nnode = city-a\n[keys]\nprovince = node:%s\n",
+             KEY_PROVINCE_AT_A);
+    jt_daemon_t *a = jt_daemon_start_ini(ini, NULL);
+    jt_daemon_t *uni = jt_daemon_start_ini("[server]\nnode = union\n", NULL);
+    jm_client_t *ca = jt_connect_admin(a), *cu = jt_connect_admin(uni);
+    /* In the profile's county: first everywhere. */
+    put_weld_vacancy(ca, "a-1", "110105");
+    put_weld_vacancy(cu, "a-1", "110105");
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nsync_interval = 60000\n"
+             "federation_timeout_ms = 10000\n[peers]\ncity-a = %s %s\n",
+             a->addr, KEY_PROVINCE_AT_A);
+    jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
+    jm_client_t *cp = jt_connect_admin(p);
+    for (int i = 0; i < 200; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "p-%03d", i);
+        put_weld_vacancy(cp, id, "110106");
+        put_weld_vacancy(cu, id, "110106");
+    }
+    wait_vacancy(p, "a-1");
+    put_json(ca, "vacancy.close", "{\"id\": \"a-1\"}");
+    put_json(cu, "vacancy.close", "{\"id\": \"a-1\"}");
+    cr_assert(vacancy_open_at(p, "a-1"), "the province's copy of a-1 does not lag");
+    static const char *const profile =
+        "{\"birth_year\": 1990, \"region\": \"110105\", "
+        "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}";
+    jm_reply_t *rn = jt_call_json(cp, "match.vacancies",
+                                  "{\"profile\": %s, \"scope\": \"network\", \"limit\": 200}",
+                                  profile);
+    jm_reply_t *ru = jt_call_json(cu, "match.vacancies",
+                                  "{\"profile\": %s, \"scope\": \"all\", \"limit\": 200}",
+                                  profile);
+    expect_same(rn, ru, "a lagging copy above 200 of the province's own", 200);
+    cr_assert_eq(jt_need(&rn->result, "matches")->via.array.size, 200);
+    jm_reply_free(rn);
+    jm_reply_free(ru);
+    /* A client's limit stays 200, network_counts or not. */
+    jm_reply_t *r = jt_call_json(cp, "match.vacancies", "{\"profile\": %s, \"limit\": 201}",
+                                 profile);
+    jt_expect_error(r, "bad_request", "limit:");
+    jm_reply_free(r);
+    jm_close(ca);
+    jm_close(cu);
+    jm_close(cp);
+    cr_assert_eq(jt_daemon_stop(p), 0, "the province did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(a), 0);
+    cr_assert_eq(jt_daemon_stop(uni), 0);
+}
+
 /* The same at a peer: city-a asks city-b and the province, whose copy of
  * a vacancy city-b has closed lags (its next pull is a minute away) and
  * ranks first there. The province is asked once more, deeper, and its own
