@@ -789,48 +789,86 @@ expect_union_despite_lag(jm_client_t *asker, jm_client_t *uni, const char *what)
     }
 }
 
+/* city-a and a union daemon; province-11, started later, pulls city-a
+ * once a minute, so that its copies lag. Each with an admin connection. */
+typedef struct {
+    jt_daemon_t *a, *uni, *p;
+    jm_client_t *ca, *cu, *cp;
+} lagging_province_t;
+
+static void
+start_city_a(lagging_province_t *n)
+{
+    char ini[512];
+    snprintf(ini, sizeof ini, "[server]\nnode = city-a\n[keys]\nprovince = node:%s\n",
+             KEY_PROVINCE_AT_A);
+    n->a = jt_daemon_start_ini(ini, NULL);
+    n->uni = jt_daemon_start_ini("[server]\nnode = union\n", NULL);
+    n->ca = jt_connect_admin(n->a);
+    n->cu = jt_connect_admin(n->uni);
+}
+
+/* After the vacancies of city-a its first pull takes. */
+static void
+start_lagging_province(lagging_province_t *n)
+{
+    char ini[512];
+    snprintf(ini, sizeof ini,
+             "[server]\nnode = province-11\nsync_interval = 60000\n"
+             "federation_timeout_ms = 10000\n[peers]\ncity-a = %s %s\n",
+             n->a->addr, KEY_PROVINCE_AT_A);
+    n->p = jt_daemon_start_ini(ini, NULL);
+    n->cp = jt_connect_admin(n->p);
+}
+
+/* city-a and the union close id, which the province's copy keeps open. */
+static void
+close_behind_the_province(lagging_province_t *n, const char *id)
+{
+    char args[64];
+    snprintf(args, sizeof args, "{\"id\": \"%s\"}", id);
+    put_json(n->ca, "vacancy.close", args);
+    put_json(n->cu, "vacancy.close", args);
+    cr_assert(vacancy_open_at(n->p, id), "the province's copy of %s does not lag", id);
+}
+
+static void
+stop_lagging_province(lagging_province_t *n)
+{
+    jm_close(n->ca);
+    jm_close(n->cu);
+    jm_close(n->cp);
+    cr_assert_eq(jt_daemon_stop(n->p), 0, "the province did not exit cleanly");
+    cr_assert_eq(jt_daemon_stop(n->a), 0);
+    cr_assert_eq(jt_daemon_stop(n->uni), 0);
+}
+
 /* The province's copy of a vacancy city-a has closed still ranks first
  * there (its next pull is a minute away); city-a answers without it, so
  * the copy is dropped, and the province's next best must take its place:
  * the answer is still the union's. */
 Test(federate, a_lagging_copy_costs_no_match, .timeout = 60)
 {
-    char ini[512];
-    snprintf(ini, sizeof ini, "[server]\nnode = city-a\n[keys]\nprovince = node:%s\n",
-             KEY_PROVINCE_AT_A);
-    jt_daemon_t *a = jt_daemon_start_ini(ini, NULL);
-    jt_daemon_t *uni = jt_daemon_start_ini("[server]\nnode = union\n", NULL);
-    jm_client_t *ca = jt_connect_admin(a), *cu = jt_connect_admin(uni);
+    lagging_province_t n;
+    start_city_a(&n);
     /* a-1 in the profile's county (its bonus puts it first); a-2 and p-1
      * elsewhere, equal, so ranked by id. */
-    put_weld_vacancy(ca, "a-1", "110105");
-    put_weld_vacancy(ca, "a-2", "110108");
-    snprintf(ini, sizeof ini,
-             "[server]\nnode = province-11\nsync_interval = 60000\n"
-             "federation_timeout_ms = 10000\n[peers]\ncity-a = %s %s\n",
-             a->addr, KEY_PROVINCE_AT_A);
-    jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
-    jm_client_t *cp = jt_connect_admin(p);
-    put_weld_vacancy(cp, "p-1", "110106");
-    put_weld_vacancy(cu, "a-1", "110105");
-    put_weld_vacancy(cu, "a-2", "110108");
-    put_weld_vacancy(cu, "p-1", "110106");
-    wait_vacancy(p, "a-2");
-    put_json(ca, "vacancy.close", "{\"id\": \"a-1\"}");
-    put_json(cu, "vacancy.close", "{\"id\": \"a-1\"}");
-    cr_assert(vacancy_open_at(p, "a-1"), "the province's copy of a-1 does not lag");
-    expect_union_despite_lag(cp, cu, "a lagging copy at the province");
+    put_weld_vacancy(n.ca, "a-1", "110105");
+    put_weld_vacancy(n.ca, "a-2", "110108");
+    start_lagging_province(&n);
+    put_weld_vacancy(n.cp, "p-1", "110106");
+    put_weld_vacancy(n.cu, "a-1", "110105");
+    put_weld_vacancy(n.cu, "a-2", "110108");
+    put_weld_vacancy(n.cu, "p-1", "110106");
+    wait_vacancy(n.p, "a-2");
+    close_behind_the_province(&n, "a-1");
+    expect_union_despite_lag(n.cp, n.cu, "a lagging copy at the province");
     /* Each of the three ranked again at the province, city-a never left
      * out. */
-    cr_assert_eq(network_stat(p, "requests", NULL), 3);
-    cr_assert_eq(network_stat(p, "ranked_again", NULL), 3);
-    cr_assert_eq(network_stat(p, NULL, "city-a"), 0);
-    jm_close(ca);
-    jm_close(cu);
-    jm_close(cp);
-    cr_assert_eq(jt_daemon_stop(p), 0, "the province did not exit cleanly");
-    cr_assert_eq(jt_daemon_stop(a), 0);
-    cr_assert_eq(jt_daemon_stop(uni), 0);
+    cr_assert_eq(network_stat(n.p, "requests", NULL), 3);
+    cr_assert_eq(network_stat(n.p, "ranked_again", NULL), 3);
+    cr_assert_eq(network_stat(n.p, NULL, "city-a"), 0);
+    stop_lagging_province(&n);
 }
 
 /* A lagging copy in a list of a client's largest limit: the province
@@ -838,55 +876,39 @@ Test(federate, a_lagging_copy_costs_no_match, .timeout = 60)
  * above them), and its 200th still makes the list. */
 Test(federate, a_lagging_copy_in_the_largest_list_costs_no_match, .timeout = 120)
 {
-    char ini[512];
-    snprintf(ini, sizeof ini, "[server]\nnode = city-a\n[keys]\nprovince = node:%s\n",
-             KEY_PROVINCE_AT_A);
-    jt_daemon_t *a = jt_daemon_start_ini(ini, NULL);
-    jt_daemon_t *uni = jt_daemon_start_ini("[server]\nnode = union\n", NULL);
-    jm_client_t *ca = jt_connect_admin(a), *cu = jt_connect_admin(uni);
+    lagging_province_t n;
+    start_city_a(&n);
     /* In the profile's county: first everywhere. */
-    put_weld_vacancy(ca, "a-1", "110105");
-    put_weld_vacancy(cu, "a-1", "110105");
-    snprintf(ini, sizeof ini,
-             "[server]\nnode = province-11\nsync_interval = 60000\n"
-             "federation_timeout_ms = 10000\n[peers]\ncity-a = %s %s\n",
-             a->addr, KEY_PROVINCE_AT_A);
-    jt_daemon_t *p = jt_daemon_start_ini(ini, NULL);
-    jm_client_t *cp = jt_connect_admin(p);
+    put_weld_vacancy(n.ca, "a-1", "110105");
+    put_weld_vacancy(n.cu, "a-1", "110105");
+    start_lagging_province(&n);
     for (int i = 0; i < 200; i++) {
         char id[16];
         snprintf(id, sizeof id, "p-%03d", i);
-        put_weld_vacancy(cp, id, "110106");
-        put_weld_vacancy(cu, id, "110106");
+        put_weld_vacancy(n.cp, id, "110106");
+        put_weld_vacancy(n.cu, id, "110106");
     }
-    wait_vacancy(p, "a-1");
-    put_json(ca, "vacancy.close", "{\"id\": \"a-1\"}");
-    put_json(cu, "vacancy.close", "{\"id\": \"a-1\"}");
-    cr_assert(vacancy_open_at(p, "a-1"), "the province's copy of a-1 does not lag");
+    wait_vacancy(n.p, "a-1");
+    close_behind_the_province(&n, "a-1");
     static const char *const profile =
         "{\"birth_year\": 1990, \"region\": \"110105\", "
         "\"skills\": [{\"id\": \"weld\", \"level\": 3}]}";
-    jm_reply_t *rn = jt_call_json(cp, "match.vacancies",
+    jm_reply_t *rn = jt_call_json(n.cp, "match.vacancies",
                                   "{\"profile\": %s, \"scope\": \"network\", \"limit\": 200}",
                                   profile);
-    jm_reply_t *ru = jt_call_json(cu, "match.vacancies",
+    jm_reply_t *ru = jt_call_json(n.cu, "match.vacancies",
                                   "{\"profile\": %s, \"scope\": \"all\", \"limit\": 200}",
                                   profile);
     expect_same(rn, ru, "a lagging copy above 200 of the province's own", 200);
     cr_assert_eq(jt_need(&rn->result, "matches")->via.array.size, 200);
     jm_reply_free(rn);
     jm_reply_free(ru);
-    /* A client's limit stays 200, network_counts or not. */
-    jm_reply_t *r = jt_call_json(cp, "match.vacancies", "{\"profile\": %s, \"limit\": 201}",
+    /* A client's limit stays 200. */
+    jm_reply_t *r = jt_call_json(n.cp, "match.vacancies", "{\"profile\": %s, \"limit\": 201}",
                                  profile);
     jt_expect_error(r, "bad_request", "limit:");
     jm_reply_free(r);
-    jm_close(ca);
-    jm_close(cu);
-    jm_close(cp);
-    cr_assert_eq(jt_daemon_stop(p), 0, "the province did not exit cleanly");
-    cr_assert_eq(jt_daemon_stop(a), 0);
-    cr_assert_eq(jt_daemon_stop(uni), 0);
+    stop_lagging_province(&n);
 }
 
 /* The same at a peer: city-a asks city-b and the province, whose copy of
