@@ -60,7 +60,7 @@ typedef struct en_match_filters {
     int category;            /* workers of this category; -1 = off */
 } en_match_filters_t;
 
-#define EN_MATCH_LIMIT_MAX 200
+#define EN_MATCH_LIMIT_MAX 200  /* a client's limit at most */
 /* How deep a search ranks at most: a node of the network asks a peer
  * (match.vacancies with network_counts) deeper than any client's limit
  * when copies of vacancies lag (docs/network.md). */
