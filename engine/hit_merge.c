@@ -121,7 +121,14 @@ en_fed_hits_deeper(const en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit, ui
         }
         lagging += !confirmed && own_above < limit;
     }
-    uint32_t next = limit + lagging < EN_MATCH_DEPTH_MAX ? limit + lagging : EN_MATCH_DEPTH_MAX;
+    uint32_t next = limit + lagging;
+    /* Asked again already and still short: at least twice as deep, so
+     * that a mass of lagging copies (a city closing hundreds of openings
+     * between two pulls) takes a few rounds rather than one per limit. */
+    if (depth > limit && next > depth && next < 2 * depth)
+        next = 2 * depth;
+    if (next > EN_MATCH_DEPTH_MAX)
+        next = EN_MATCH_DEPTH_MAX;
     /* Fewer than depth: it ranked all it has. */
     return mine == depth && next > depth ? next : 0;
 }

@@ -37,7 +37,8 @@ uint32_t en_fed_hits_merge(en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit,
  * lag behind their origin (a vacancy filled or changed there): the merge
  * drops them, and each may have kept one of its other matches out of its
  * answer. Ranking limit plus that many deep brings those back
- * (docs/network.md), as far as EN_MATCH_DEPTH_MAX. */
+ * (docs/network.md); a participant asked again already goes at least
+ * twice as deep; never beyond EN_MATCH_DEPTH_MAX. */
 uint32_t en_fed_hits_deeper(const en_fed_hit_t *hits, uint32_t n_hits, uint32_t limit,
                             uint32_t depth, const char *const *answered, uint32_t np,
                             int who);

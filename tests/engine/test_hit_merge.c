@@ -173,6 +173,8 @@ Test(hit_merge, copies_in_sync_ask_for_nothing_more)
     hits[1].score = 6;
     cr_assert_eq(en_fed_hits_deeper(hits, 4, 3, 3, answered, 3, 0), 5);
     cr_assert_eq(en_fed_hits_deeper(hits, 4, 3, 5, answered, 3, 0), 0);
+    /* Asked again already (3 deep for 2) and still short: twice as deep. */
+    cr_assert_eq(en_fed_hits_deeper(hits, 4, 2, 3, answered, 3, 0), 6);
     cr_assert_eq(en_fed_hits_deeper(hits, 4, EN_MATCH_DEPTH_MAX - 1, 3, answered, 3, 0),
                  EN_MATCH_DEPTH_MAX);
     /* A peer's own matches ask for nothing; its copy of this node's h-1
