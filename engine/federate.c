@@ -901,6 +901,15 @@ again_main(void *arg)
     return NULL;
 }
 
+/* A participant asked to rank as deep as a search goes (it is asked no
+ * deeper after that). */
+static void
+warn_deepest(const char *who)
+{
+    en_warn("network match: %s ranks %u deep, as deep as a search goes; if more copies lag, "
+            "the list may be short until they are pulled again", who, EN_MATCH_DEPTH_MAX);
+}
+
 /* Every participant ranked its store at once. One whose copies of an
  * answering participant's vacancies lag behind it ranks again, as much
  * deeper as en_fed_hits_deeper asks (hit_merge.h): this node at once,
@@ -925,6 +934,8 @@ deepen_hits(fed_t *q, const pr_worker_t *w)
                                                             (int)(1 + i))) == 0)
                 continue;
             depth[1 + i] = d;
+            if (d == EN_MATCH_DEPTH_MAX)
+                warn_deepest(p->cfg->name);
             msgpack_sbuffer_clear(&p->again);
             pack_ranking(&p->again, q, w, d);
             p->stage = FED_AGAIN;
@@ -936,6 +947,8 @@ deepen_hits(fed_t *q, const pr_worker_t *w)
         if (asked > 0)  /* another federation_timeout_ms for their calls */
             set_deadline(q);
         pthread_mutex_unlock(&q->lock);
+        if (mine == EN_MATCH_DEPTH_MAX)
+            warn_deepest("this node");
         if (asked == 0 && mine == 0)
             return 0;
         for (uint32_t i = 0; i < q->n_peers; i++) {
