@@ -901,8 +901,8 @@ again_main(void *arg)
     return NULL;
 }
 
-/* A participant asked to rank as deep as a search goes (it is asked no
- * deeper after that). */
+/* Says in the log that who is asked to rank as deep as a search goes:
+ * should more of its copies lag, the merged list may be short. */
 static void
 warn_deepest(const char *who)
 {
