@@ -735,7 +735,9 @@ en_op_stats_wages(en_req_t *req)
     rc = ix_agg_scan(txn, IX_AGG_WAGES, 0, 0, 0, sc.region.ptr, sc.region.len, wage_cell, &x);
     if (rc == 0)
         rc = compute_percentiles(&x, &total);
-    if (rc == 0 && flags && limit > 0) {
+    /* Walked with flag_limit 0 too: the first entry found says the lists
+     * were cut (truncated) and ends the walk. */
+    if (rc == 0 && flags) {
         x.kind = IX_VACANCY;
         rc = ix_wage_walk(txn, IX_VACANCY, sc.region.ptr, sc.region.len, flag_pick, flag_take,
                           &x);

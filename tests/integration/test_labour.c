@@ -772,7 +772,16 @@ Test(labour, hundreds_of_groups, .timeout = 60)
      * above its county's P90 when 3000 + 20i > 1500 + 10i, always. */
     cr_assert_eq(jt_need(&r->result, "below_p10")->via.array.size, 0);
     cr_assert_eq(jt_need(&r->result, "above_p90")->via.array.size, N);
+    cr_assert_eq(jt_need(&r->result, "truncated")->via.boolean, false);
     jm_reply_free(r);
+    /* Lists cut short say so, down to no entry at all. */
+    for (int limit = 0; limit <= 1; limit++) {
+        r = jt_call_json(c, "stats.wages", "{\"by\": \"county\", \"flag_limit\": %d}", limit);
+        jt_expect_ok(r, "stats.wages");
+        cr_assert_eq(jt_need(&r->result, "above_p90")->via.array.size, (uint32_t)limit);
+        cr_assert_eq(jt_need(&r->result, "truncated")->via.boolean, true, "flag_limit %d", limit);
+        jm_reply_free(r);
+    }
     r = jt_call_json(c, "stats.supply_demand", "{\"period\": \"2026-01\", \"by\": \"county\"}");
     jt_expect_ok(r, "stats.supply_demand");
     g = jt_need(&r->result, "groups");
