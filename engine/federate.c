@@ -245,7 +245,7 @@ peer_set(fed_peer_t *p, enum fed_stage stage, const char *why)
     pthread_mutex_unlock(&p->q->lock);
 }
 
-/* Participant who's answer, n hits, in place of any it gave before (the
+/* Participant `who`'s answer, n hits, in place of any it gave before (the
  * peers' threads and the coordinator add theirs at once). 0, or -1 out of
  * memory, the hits as they were. */
 static int
@@ -892,7 +892,7 @@ again_main(void *arg)
     pthread_mutex_lock(&q->lock);
     if (!done)
         en_warn("peer %s (%s): no deeper answer (%s); its first stands, and the network's "
-                "list may be one short", p->cfg->name, p->cfg->addr,
+                "list may be short", p->cfg->name, p->cfg->addr,
                 p->cut ? "cut off at the deadline" : p->error);
     p->stage = FED_DONE;  /* it answered, once at least */
     pthread_cond_broadcast(&q->cond);
