@@ -872,6 +872,10 @@ answered_nodes(const fed_t *q, const char **answered)
         answered[1 + i] = q->peers[i].stage == FED_DONE ? q->peers[i].node : NULL;
 }
 
+/* The two warnings of a deeper round: a node that answers network
+ * requests while many copies lag would otherwise log them per request. */
+static en_log_limit_t no_deeper_log, deepest_log;
+
 /* A peer's answer again, deeper (p->again), in place of the one it gave,
  * on a thread of its own; a failure keeps that one. */
 static void *
@@ -890,10 +894,11 @@ again_main(void *arg)
     }
     free(h);
     pthread_mutex_lock(&q->lock);
-    if (!done)
+    unsigned long long held;
+    if (!done && en_log_limit_pass(&no_deeper_log, &held))
         en_warn("peer %s (%s): no deeper answer (%s); its first stands, and the network's "
-                "list may be short", p->cfg->name, p->cfg->addr,
-                p->cut ? "cut off at the deadline" : p->error);
+                "list may be short (%llu such line(s) held back before)", p->cfg->name,
+                p->cfg->addr, p->cut ? "cut off at the deadline" : p->error, held);
     p->stage = FED_DONE;  /* it answered, once at least */
     pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
@@ -906,8 +911,11 @@ again_main(void *arg)
 static void
 warn_deepest(const char *who)
 {
-    en_warn("network match: %s ranks %u deep, as deep as a search goes; if more copies lag, "
-            "the list may be short until they are pulled again", who, EN_MATCH_DEPTH_MAX);
+    unsigned long long held;
+    if (en_log_limit_pass(&deepest_log, &held))
+        en_warn("network match: %s ranks %u deep, as deep as a search goes; if more copies "
+                "lag, the list may be short until they are pulled again (%llu such line(s) "
+                "held back before)", who, EN_MATCH_DEPTH_MAX, held);
 }
 
 /* Every participant ranked its store at once. One whose copies of an

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -46,4 +47,19 @@ en_log(enum en_log_level level, const char *fmt, ...)
     /* A failed log write has nowhere better to be reported. */
     if (write(STDERR_FILENO, line, (size_t)n) < 0)
         return;
+}
+
+bool
+en_log_limit_pass(en_log_limit_t *limit, unsigned long long *held)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    long long next = atomic_load(&limit->next_ns);
+    if (now < next || !atomic_compare_exchange_strong(&limit->next_ns, &next, now + 1000000000LL)) {
+        atomic_fetch_add(&limit->held, 1);
+        return false;
+    }
+    *held = atomic_exchange(&limit->held, 0);
+    return true;
 }

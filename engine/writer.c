@@ -69,8 +69,7 @@ struct en_writer {
     bool stop;
     msgpack_sbuffer sbuf;
     atomic_uint_fast64_t commits, writes, audit_jobs, audit_lost, audit_waits;
-    uint64_t lost_unlogged;  /* read entries lost since the last log line */
-    int64_t lost_logged_at;  /* now_ns() of that line; 0 = none yet */
+    en_log_limit_t lost_log; /* the lines saying read entries were lost */
     en_hist_t batch;
 };
 
@@ -333,14 +332,9 @@ static void
 audit_lost(en_writer_t *wr, const pr_error_t *err)
 {
     atomic_fetch_add(&wr->audit_lost, 1);
-    wr->lost_unlogged++;
-    int64_t now = now_ns();
-    if (wr->lost_logged_at && now - wr->lost_logged_at < 1000000000L)
-        return;
-    en_error("audit entries of %llu read(s) lost: %s",
-             (unsigned long long)wr->lost_unlogged, err->message);
-    wr->lost_unlogged = 0;
-    wr->lost_logged_at = now;
+    unsigned long long held;
+    if (en_log_limit_pass(&wr->lost_log, &held))
+        en_error("audit entries of %llu read(s) lost: %s", held + 1, err->message);
 }
 
 /* Hands back what past write transactions left in the heap (see
