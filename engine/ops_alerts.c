@@ -28,8 +28,8 @@ get_sub_id(en_req_t *req, uint64_t *id)
 static int
 get_number(en_req_t *req, const char *key, double min, double max, double *out)
 {
-    const msgpack_object *o = pr_map_get(req->rq->args, key);
-    if (!o || o->type == MSGPACK_OBJECT_NIL)
+    const msgpack_object *o = pr_map_value(req->rq->args, key);
+    if (!o)
         return 0;
     double v;
     if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)
@@ -51,7 +51,7 @@ static int
 get_subject(en_req_t *req, bool required, uint8_t *kind, pr_str_t *id)
 {
     const msgpack_object *args = req->rq->args;
-    const msgpack_object *w = pr_map_get(args, "worker"), *v = pr_map_get(args, "vacancy");
+    const msgpack_object *w = pr_map_value(args, "worker"), *v = pr_map_value(args, "vacancy");
     if (w && v)
         return pr_fail(&req->err, PR_BAD_REQUEST, "worker, vacancy: give one, not both");
     if (!w && !v) {

@@ -122,8 +122,8 @@ get_member_ids(en_req_t *req, members_job_t *d)
 {
     uint32_t total = 0;
     for (int k = 0; k < 2; k++) {
-        const msgpack_object *a = pr_map_get(req->rq->args, member_keys[k]);
-        if (!a || a->type == MSGPACK_OBJECT_NIL)
+        const msgpack_object *a = pr_map_value(req->rq->args, member_keys[k]);
+        if (!a)
             continue;
         if (a->type != MSGPACK_OBJECT_ARRAY)
             return pr_fail(&req->err, PR_BAD_REQUEST, "%s: must be an array of ids", member_keys[k]);
@@ -135,7 +135,7 @@ get_member_ids(en_req_t *req, members_job_t *d)
             if (o->type != MSGPACK_OBJECT_STR ||
                 !pr_id_valid(o->via.str.ptr, o->via.str.size))
                 return pr_fail(&req->err, PR_BAD_REQUEST,
-                               "%s[%u]: must be 1-64 bytes of [A-Za-z0-9._:-]", member_keys[k], i);
+                               "%s[%u]: " PR_ID_RULE, member_keys[k], i);
         }
         d->ids[k] = a;
         total += a->via.array.size;

@@ -123,6 +123,13 @@ get_scope(const msgpack_object *args, pr_error_t *err, bool with_occupation, sco
                 return pr_fail(err, PR_BAD_REQUEST,
                                "by: must be major, middle, minor, detail, province, city or county");
             sc->by = groupings[i];
+        } else {
+            /* By default the groups of the occupation's own level: major,
+             * or as fine as the prefix asked for (a valid prefix is one of
+             * the levels' lengths). */
+            for (size_t i = 0; i < sizeof groupings / sizeof groupings[0]; i++)
+                if (!groupings[i].by_region && groupings[i].len == sc->occupation.len)
+                    sc->by = groupings[i];
         }
         if (!sc->by.by_region && sc->by.len < sc->occupation.len)
             return pr_fail(err, PR_BAD_REQUEST,

@@ -52,21 +52,24 @@ read_opts(en_req_t *req, enum match_op op, match_opts_t *o)
     } else if (en_match_read_scope(req, &o->scope) != 0) {
         return -1;
     }
+    /* Years 1 to 9999: the age rule needs the calendar year of as_of. */
+    if (pr_get_int(args, "as_of", "as_of", 0, -62135596800LL, 253402300799LL, &o->as_of,
+                   err) < 0)
+        return -1;
+    const msgpack_object *nc = searching_vacancies ? pr_map_value(args, "network_counts") : NULL;
+    if (op == MATCH_EXPLAIN) {
+        /* Explained with another store's idf, the answer would be to
+         * another question. A list's options are unknown keys here. */
+        if (nc)
+            return pr_fail(err, PR_BAD_REQUEST, "network_counts: for match.vacancies only");
+        return 0;
+    }
     /* Deeper than a client's limit only with network_counts (below). */
     if (pr_get_int(args, "limit", "limit", 0, 1, EN_MATCH_DEPTH_MAX, &o->limit, err) < 0)
         return -1;
     if (pr_get_bool(args, "explain", "explain", 0, &o->explain, err) < 0)
         return -1;
-    /* Years 1 to 9999: the age rule needs the calendar year of as_of. */
-    if (pr_get_int(args, "as_of", "as_of", 0, -62135596800LL, 253402300799LL, &o->as_of,
-                   err) < 0)
-        return -1;
-    const msgpack_object *nc = searching_vacancies ? pr_map_get(args, "network_counts") : NULL;
-    if (nc && nc->type != MSGPACK_OBJECT_NIL) {
-        /* Explained with another store's idf, the answer would be to
-         * another question. */
-        if (op == MATCH_EXPLAIN)
-            return pr_fail(err, PR_BAD_REQUEST, "network_counts: for match.vacancies only");
+    if (nc) {
         if (!(req->conn->role & (EN_ROLE_NODE | EN_ROLE_ADMIN)))
             return pr_fail(err, PR_FORBIDDEN, "network_counts: for the nodes of the network only");
         o->network_counts = nc;
@@ -150,22 +153,18 @@ static int
 load_worker_side(en_req_t *req, ix_txn_t *txn, ix_record_t *rec,
                  pr_worker_t *profile, en_party_t *party)
 {
-    const msgpack_object *w = pr_map_get(req->rq->args, "worker");
-    const msgpack_object *p = pr_map_get(req->rq->args, "profile");
-    if (w && w->type == MSGPACK_OBJECT_NIL)
-        w = NULL;
-    if (p && p->type == MSGPACK_OBJECT_NIL)
-        p = NULL;
+    const msgpack_object *w = pr_map_value(req->rq->args, "worker");
+    const msgpack_object *p = pr_map_value(req->rq->args, "profile");
+    /* The role first (docs/protocol.md 3.2), whatever else is sent. */
+    if (w && !(req->conn->role & (EN_ROLE_COUNSELOR | EN_ROLE_ADMIN)))
+        return pr_fail(&req->err, PR_FORBIDDEN,
+                       "role %s may match by profile only", en_role_name(req->conn->role));
     if (w && p)
         return pr_fail(&req->err, PR_BAD_REQUEST, "worker, profile: give one, not both");
     if (!w && !p)
         return pr_fail(&req->err, PR_BAD_REQUEST, "worker or profile: required");
-    if (w) {
-        if (!(req->conn->role & (EN_ROLE_COUNSELOR | EN_ROLE_ADMIN)))
-            return pr_fail(&req->err, PR_FORBIDDEN,
-                           "role %s may match by profile only", en_role_name(req->conn->role));
+    if (w)
         return load_party(req, txn, "worker", IX_WORKER, rec, party);
-    }
     if (pr_worker_decode(p, "profile", PR_REC_PROFILE, req->now, profile, &req->err) != 0)
         return -1;
     en_party_from_worker(party, profile);
@@ -362,7 +361,7 @@ en_op_match_counts(en_req_t *req)
         if (o->type != MSGPACK_OBJECT_STR ||
             !pr_skill_id_valid(o->via.str.ptr, o->via.str.size))
             return pr_fail(&req->err, PR_BAD_REQUEST,
-                           "skills[%u]: must be 1-64 bytes of [A-Za-z0-9._:/-]", i);
+                           "skills[%u]: " PR_SKILL_ID_RULE, i);
         skills[i] = (ix_skill_t){o->via.str.ptr, o->via.str.size, 1};
     }
     ix_txn_t *txn;

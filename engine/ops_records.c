@@ -22,8 +22,8 @@
 static const msgpack_object *
 get_record_arg(en_req_t *req, const char *key)
 {
-    const msgpack_object *o = pr_map_get(req->rq->args, key);
-    if (!o || o->type == MSGPACK_OBJECT_NIL) {
+    const msgpack_object *o = pr_map_value(req->rq->args, key);
+    if (!o) {
         pr_fail(&req->err, PR_BAD_REQUEST, "%s: required", key);
         return NULL;
     }

@@ -41,16 +41,16 @@ int pr_request_decode(const msgpack_object *root, pr_request_t *req,
 
     /* The id comes first so that every later error can be answered to the
      * request it belongs to. */
-    const msgpack_object *id = pr_map_get(root, "id");
-    if (id == NULL || id->type == MSGPACK_OBJECT_NIL)
+    const msgpack_object *id = pr_map_value(root, "id");
+    if (id == NULL)
         return pr_fail(err, PR_BAD_REQUEST, "id: required");
     if (id->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return pr_fail(err, PR_BAD_REQUEST,
                        "id: must be a non-negative integer");
     req->id = id->via.u64;
 
-    const msgpack_object *op = pr_map_get(root, "op");
-    if (op == NULL || op->type == MSGPACK_OBJECT_NIL)
+    const msgpack_object *op = pr_map_value(root, "op");
+    if (op == NULL)
         return pr_fail(err, PR_BAD_REQUEST, "op: required");
     if (op->type != MSGPACK_OBJECT_STR)
         return pr_fail(err, PR_BAD_REQUEST, "op: must be a string");
@@ -62,8 +62,8 @@ int pr_request_decode(const msgpack_object *root, pr_request_t *req,
     req->op.ptr = op->via.str.ptr;
     req->op.len = op->via.str.size;
 
-    const msgpack_object *args = pr_map_get(root, "args");
-    if (args != NULL && args->type != MSGPACK_OBJECT_NIL) {
+    const msgpack_object *args = pr_map_value(root, "args");
+    if (args != NULL) {
         if (args->type != MSGPACK_OBJECT_MAP)
             return pr_fail(err, PR_BAD_REQUEST, "args: must be a map");
         req->args = args;
@@ -87,6 +87,12 @@ const msgpack_object *pr_map_get(const msgpack_object *map, const char *key)
     return NULL;
 }
 
+const msgpack_object *pr_map_value(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = pr_map_get(map, key);
+    return o != NULL && o->type != MSGPACK_OBJECT_NIL ? o : NULL;
+}
+
 /* Looks up a field and applies the absent/nil rule shared by all getters:
  * returns the object, or NULL with *rc set to 1 (optional and absent) or
  * -1 (required). */
@@ -95,8 +101,8 @@ static const msgpack_object *field_lookup(const msgpack_object *map,
                                           unsigned flags, int *rc,
                                           pr_error_t *err)
 {
-    const msgpack_object *o = pr_map_get(map, key);
-    if (o != NULL && o->type != MSGPACK_OBJECT_NIL)
+    const msgpack_object *o = pr_map_value(map, key);
+    if (o != NULL)
         return o;
     if (flags & PR_REQUIRED)
         *rc = pr_fail(err, PR_BAD_REQUEST, "%s: required", path);
@@ -135,17 +141,18 @@ int pr_get_str(const msgpack_object *map, const char *key, const char *path,
 }
 
 /* Appends a description of [min, max] for messages: "", " >= 0" or
- * " 1..200", leaving out bounds that are the int64 limits. */
-static void range_text(char *buf, size_t size, int64_t min, int64_t max)
+ * " 1..200", leaving out bounds that are the int64 limits, unless the
+ * value broke one (a uint64 above INT64_MAX: " 0..9223372036854775807"). */
+static void range_text(char *buf, size_t size, int64_t min, int64_t max, bool above_int64)
 {
-    if (min == INT64_MIN && max == INT64_MAX)
+    if (above_int64 || (min != INT64_MIN && max != INT64_MAX))
+        snprintf(buf, size, " %" PRId64 "..%" PRId64, min, max);
+    else if (min == INT64_MIN && max == INT64_MAX)
         buf[0] = '\0';
     else if (max == INT64_MAX)
         snprintf(buf, size, " >= %" PRId64, min);
-    else if (min == INT64_MIN)
-        snprintf(buf, size, " <= %" PRId64, max);
     else
-        snprintf(buf, size, " %" PRId64 "..%" PRId64, min, max);
+        snprintf(buf, size, " <= %" PRId64, max);
 }
 
 int pr_get_int(const msgpack_object *map, const char *key, const char *path,
@@ -171,7 +178,8 @@ int pr_get_int(const msgpack_object *map, const char *key, const char *path,
     }
     if (!ok) {
         char range[64];
-        range_text(range, sizeof range, min, max);
+        range_text(range, sizeof range, min, max,
+                   o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 > (uint64_t)INT64_MAX);
         return pr_fail(err, PR_BAD_REQUEST, "%s: must be an integer%s", path,
                        range);
     }

@@ -47,6 +47,9 @@ int pr_request_decode(const msgpack_object *root, pr_request_t *req,
 
 /* Looks up key in a map object; NULL when absent or map is not a map. */
 const msgpack_object *pr_map_get(const msgpack_object *map, const char *key);
+/* The same, also NULL when the value is nil: in requests and records a
+ * missing key and a nil value mean the same (docs/protocol.md 2.2). */
+const msgpack_object *pr_map_value(const msgpack_object *map, const char *key);
 
 /* Field flags. */
 #define PR_REQUIRED 1u

@@ -108,7 +108,7 @@ int pr_get_id(const msgpack_object *map, const char *key, unsigned flags, pr_str
     if (rc != 0)
         return rc;
     if (!pr_id_valid(out->ptr, out->len))
-        return pr_fail(err, PR_BAD_REQUEST, "%s: must be 1-64 bytes of [A-Za-z0-9._:-]", key);
+        return pr_fail(err, PR_BAD_REQUEST, "%s: " PR_ID_RULE, key);
     return 0;
 }
 
@@ -206,7 +206,7 @@ static int get_id(const msgpack_object *obj, const char *path, pr_str_t *out,
         return -1;
     if (!pr_id_valid(out->ptr, out->len))
         return pr_fail(err, PR_BAD_REQUEST,
-                       "%s: must be 1..64 characters of [A-Za-z0-9._:-]", p);
+                       "%s: " PR_ID_RULE, p);
     return 0;
 }
 
@@ -265,8 +265,8 @@ static int get_array(const msgpack_object *obj, const char *key,
                      const char *path, uint32_t max,
                      const msgpack_object_array **arr, pr_error_t *err)
 {
-    const msgpack_object *o = pr_map_get(obj, key);
-    if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+    const msgpack_object *o = pr_map_value(obj, key);
+    if (o == NULL)
         return 1;
     char p[PATH_MAX_LEN];
     field_path(p, path, key);
@@ -302,8 +302,7 @@ static int get_skills(const msgpack_object *obj, const char *path,
             return -1;
         if (!pr_skill_id_valid(s->id.ptr, s->id.len))
             return pr_fail(err, PR_BAD_REQUEST,
-                           "%s: must be 1..64 characters of "
-                           "[A-Za-z0-9._:/-]", p);
+                           "%s: " PR_SKILL_ID_RULE, p);
         /* At most 64 entries, so the quadratic check is cheap. */
         for (uint32_t j = 0; j < i; j++) {
             if (skills[j].id.len == s->id.len &&
@@ -459,8 +458,7 @@ int pr_vacancy_decode(const msgpack_object *obj, const char *path,
             return -1;
         if (out->origin.ptr && !pr_id_valid(out->origin.ptr, out->origin.len))
             return pr_fail(err, PR_BAD_REQUEST,
-                           "%s: must be 1..64 characters of [A-Za-z0-9._:-]",
-                           field_path(p, path, "origin"));
+                           "%s: " PR_ID_RULE, field_path(p, path, "origin"));
     }
     return 0;
 }
@@ -484,8 +482,7 @@ int pr_worker_decode(const msgpack_object *obj, const char *path,
         static const char *const banned[] = {"id", "name", "national_id",
                                              "phone"};
         for (size_t i = 0; i < COUNT_OF(banned); i++) {
-            const msgpack_object *o = pr_map_get(obj, banned[i]);
-            if (o != NULL && o->type != MSGPACK_OBJECT_NIL)
+            if (pr_map_value(obj, banned[i]) != NULL)
                 return pr_fail(err, PR_BAD_REQUEST,
                                "%s: not allowed in a profile",
                                field_path(p, path, banned[i]));

@@ -22,6 +22,9 @@
 #define PR_ID_MAX 64
 #define PR_SKILLS_MAX 64
 #define PR_SKILL_ID_MAX 64
+/* The rule parts of the messages for an id that breaks them. */
+#define PR_ID_RULE "must be 1..64 bytes of [A-Za-z0-9._:-]"
+#define PR_SKILL_ID_RULE "must be 1..64 bytes of [A-Za-z0-9._:/-]"
 #define PR_DESIRED_MAX 16
 #define PR_EMPLOYER_MAX 128
 #define PR_TITLE_MAX 256

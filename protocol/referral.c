@@ -117,10 +117,10 @@ pr_pack_referral(msgpack_packer *pk, const pr_referral_t *r)
 static int
 get_str(const msgpack_object *map, const char *key, bool optional, pr_str_t *out)
 {
-    const msgpack_object *o = pr_map_get(map, key);
+    const msgpack_object *o = pr_map_value(map, key);
     out->ptr = NULL;
     out->len = 0;
-    if (!o || o->type == MSGPACK_OBJECT_NIL)
+    if (!o)
         return optional ? 0 : -1;
     if (o->type != MSGPACK_OBJECT_STR)
         return -1;
@@ -132,9 +132,9 @@ get_str(const msgpack_object *map, const char *key, bool optional, pr_str_t *out
 static int
 get_int(const msgpack_object *map, const char *key, bool optional, int64_t *out)
 {
-    const msgpack_object *o = pr_map_get(map, key);
+    const msgpack_object *o = pr_map_value(map, key);
     *out = 0;
-    if (!o || o->type == MSGPACK_OBJECT_NIL)
+    if (!o)
         return optional ? 0 : -1;
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
         *out = (int64_t)o->via.u64;

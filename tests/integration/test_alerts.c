@@ -441,6 +441,17 @@ Test(alerts, errors_name_the_problem, .timeout = 60)
     jt_expect_error(r, "forbidden", NULL);
     jm_reply_free(r);
     jm_close(k);
+    /* A nil subject is an absent one. */
+    r = jt_call_json(c, "alert.subscribe", "{\"worker\": null, \"vacancy\": null}");
+    jt_expect_error(r, "bad_request", "worker or vacancy: required");
+    jm_reply_free(r);
+    r = jt_call_json(c, "alert.subscriptions", "{\"worker\": null}");
+    jt_expect_ok(r, "alert.subscriptions with a nil worker lists them all");
+    jm_reply_free(r);
+    r = jt_call_json(c, "alert.subscribe", "{\"worker\": \"aw1\", \"vacancy\": null}");
+    jt_expect_ok(r, "alert.subscribe with a worker and a nil vacancy");
+    cr_assert(jt_str_is(jt_need(&r->result, "worker"), "aw1"));
+    jm_reply_free(r);
     r = jt_call_json(c, "ping", NULL);
     jt_expect_ok(r, "ping after errors");
     jm_reply_free(r);

@@ -716,7 +716,21 @@ Test(labour, arguments_are_checked_and_kiosks_see_figures_only, .timeout = 60)
         jt_expect_error(r, "bad_request", bad[i].msg);
         jm_reply_free(r);
     }
-    jm_reply_t *r = jt_call_json(kiosk, "stats.wages", "{}");
+    /* Without `by`, an occupation prefix groups at its own level. */
+    jm_reply_t *r = jt_call_json(kiosk, "stats.supply_demand",
+                                 "{\"period\": \"2026\", \"occupation\": \"6-05\"}");
+    jt_expect_ok(r, "supply_demand by the prefix's level");
+    const msgpack_object *groups = jt_need(&r->result, "groups");
+    cr_assert_eq(groups->via.array.size, 1);
+    cr_assert(jt_str_is(jt_need(&groups->via.array.ptr[0], "group"), "6-05"));
+    jm_reply_free(r);
+    r = jt_call_json(kiosk, "stats.wages", "{\"occupation\": \"6-05-02\"}");
+    jt_expect_ok(r, "wages by the prefix's level");
+    groups = jt_need(&r->result, "groups");
+    cr_assert_eq(groups->via.array.size, 1);
+    cr_assert(jt_str_is(jt_need(&groups->via.array.ptr[0], "group"), "6-05-02"));
+    jm_reply_free(r);
+    r = jt_call_json(kiosk, "stats.wages", "{}");
     jt_expect_ok(r, "kiosk wages");
     cr_assert_null(jt_get(&r->result, "below_p10"));
     cr_assert_null(jt_get(&r->result, "above_p90"));

@@ -1388,6 +1388,12 @@ Test(match, roles, .timeout = 60)
                     "{\"profile\": " PROFILE "}", NULL, NULL);
         expect_code(roles[i].c, roles[i].name, "match.vacancies",
                     "{\"worker\": \"w1\"}", forbidden, NULL);
+        /* The role comes before the arguments: with a profile as well, a
+         * worker is the kiosk's forbidden, not a bad request. */
+        expect_code(roles[i].c, roles[i].name, "match.vacancies",
+                    "{\"worker\": \"w1\", \"profile\": " PROFILE "}",
+                    roles[i].staff ? "bad_request" : "forbidden",
+                    roles[i].staff ? "give one, not both" : "may match by profile only");
         expect_code(roles[i].c, roles[i].name, "match.workers",
                     "{\"vacancy\": \"v1\"}", forbidden, NULL);
     }
@@ -1400,6 +1406,11 @@ Test(match, roles, .timeout = 60)
     expect_code(counselor, "counselor", "match.explain",
                 "{\"worker\": \"w1\", \"vacancy\": \"v1\", \"scope\": \"network\"}",
                 "bad_request", "scope");
+    /* A list's options are unknown keys to match.explain: not examined. */
+    expect_code(counselor, "counselor", "match.explain",
+                "{\"worker\": \"w1\", \"vacancy\": \"v1\", \"limit\": \"junk\", "
+                "\"explain\": 1, \"min_wage\": -1, \"occupation\": \"x\"}",
+                NULL, NULL);
     /* A permitted query finds the one pair, whoever asks. */
     for (size_t i = 0; i < 4; i++) {
         jm_reply_t *r = jt_call_json(roles[i].c, "match.vacancies",

@@ -346,10 +346,14 @@ Test(message, get_int)
                  -1);
     cr_assert_str_eq(err.message, "args.neg: must be an integer >= 0");
 
-    /* Above INT64_MAX is out of every range. */
+    /* Above INT64_MAX is out of every range, and the message says the
+     * upper bound the value broke. */
     cr_assert_eq(pr_get_int(m, "big", "args.big", 0, INT64_MIN, INT64_MAX,
                             &v, &err), -1);
-    cr_assert_str_eq(err.message, "args.big: must be an integer");
+    cr_assert_str_eq(err.message,
+                     "args.big: must be an integer -9223372036854775808..9223372036854775807");
+    cr_assert_eq(pr_get_int(m, "big", "args.big", 0, 0, INT64_MAX, &v, &err), -1);
+    cr_assert_str_eq(err.message, "args.big: must be an integer 0..9223372036854775807");
 
     cr_assert_eq(pr_get_int(m, "f", "args.f", 0, 0, 10, &v, &err), -1);
     cr_assert_str_eq(err.message, "args.f: must be an integer 0..10");

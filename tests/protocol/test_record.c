@@ -292,8 +292,8 @@ static const case_t vacancy_cases[] = {
     {"id", "\"\"", "vacancy.id: must be 1..64 bytes"},
     {"id", "@64", NULL},
     {"id", "@65", "vacancy.id: must be 1..64 bytes"},
-    {"id", "\"a b\"", "vacancy.id: must be 1..64 characters of [A-Za-z0-9._:-]"},
-    {"id", "\"a/b\"", "vacancy.id: must be 1..64 characters of [A-Za-z0-9._:-]"},
+    {"id", "\"a b\"", "vacancy.id: must be 1..64 bytes of [A-Za-z0-9._:-]"},
+    {"id", "\"a/b\"", "vacancy.id: must be 1..64 bytes of [A-Za-z0-9._:-]"},
     {"id", "\"A.z_0:9-\"", NULL},
     {"id", "7", "vacancy.id: must be a string"},
     {"id", "!bad", "vacancy.id: invalid UTF-8"},
@@ -329,7 +329,7 @@ static const case_t vacancy_cases[] = {
     {"skills", "[{\"id\": \"\", \"level\": 1}]",
      "vacancy.skills[0].id: must be 1..64 bytes"},
     {"skills", "[{\"id\": \"a\", \"level\": 1}, {\"id\": \"a b\", \"level\": 1}]",
-     "vacancy.skills[1].id: must be 1..64 characters of [A-Za-z0-9._:/-]"},
+     "vacancy.skills[1].id: must be 1..64 bytes of [A-Za-z0-9._:/-]"},
     {"skills", "[{\"id\": 5, \"level\": 1}]",
      "vacancy.skills[0].id: must be a string"},
     {"skills", "[{\"id\": \"a\"}]", "vacancy.skills[0].level: required"},
@@ -538,7 +538,7 @@ Test(record, worker_defaults)
 
 static const case_t worker_cases[] = {
     {"id", NULL, "worker.id: required"},
-    {"id", "\"w 1\"", "worker.id: must be 1..64 characters of [A-Za-z0-9._:-]"},
+    {"id", "\"w 1\"", "worker.id: must be 1..64 bytes of [A-Za-z0-9._:-]"},
     {"name", NULL, NULL},
     {"name", "null", NULL},
     {"name", "\"\"", "worker.name: must be 1..256 bytes"},
