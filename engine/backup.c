@@ -16,7 +16,8 @@
 #include "command.h"
 #include "log.h"
 
-/* Longest `path` accepted: room for "/data.mdb" within PATH_MAX. */
+/* Longest `path` accepted as given; resolved, it must leave room for
+ * "/data.mdb.partial" within PATH_MAX (below). */
 #define EN_BACKUP_PATH_MAX 1024
 
 typedef struct backup {
@@ -152,7 +153,7 @@ resolve_path(en_req_t *req, pr_str_t arg, char *out)
         return pr_fail(&req->err, PR_BAD_REQUEST,
                        "path: the parent directory cannot be resolved: %s", strerror(errno));
     if (snprintf(out, PATH_MAX, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent,
-                 base) >= PATH_MAX - 16)
+                 base) >= PATH_MAX - 32)
         return pr_fail(&req->err, PR_BAD_REQUEST, "path: too long");
     char data[PATH_MAX];
     if (!realpath(req->srv->cfg->data_dir, data))

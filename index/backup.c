@@ -90,16 +90,21 @@ ix_backup(ix_env_t *e, const char *dir, ix_backup_info_t *out)
 {
     if (!e || !dir || !out)
         return -EINVAL;
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
+    /* The copy is written under another name and renamed once whole and
+     * on the disk: a process killed mid-copy leaves data.mdb.partial, which
+     * nobody mistakes for a backup (a cut-off data.mdb opens, and crashes
+     * whoever reads past its end). */
+    char path[4096], partial[4096];
+    if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path ||
+        snprintf(partial, sizeof partial, "%s/data.mdb.partial", dir) >= (int)sizeof partial)
         return -ENAMETOOLONG;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
     int rc = backup_claim(e, fd);
     if (rc != 0) {
         close(fd);
-        unlink(path);
+        unlink(partial);
         return rc;
     }
 
@@ -120,8 +125,10 @@ ix_backup(ix_env_t *e, const char *dir, ix_backup_info_t *out)
         rc = -ECANCELED;
     if (close(fd) != 0 && rc == 0)
         rc = -errno;
+    if (rc == 0 && rename(partial, path) != 0)
+        rc = -errno;
     if (rc == 0) {
-        /* The new file's directory entry must reach the disk too. */
+        /* The new name's directory entry must reach the disk too. */
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd) != 0)
             rc = -errno;
@@ -131,6 +138,7 @@ ix_backup(ix_env_t *e, const char *dir, ix_backup_info_t *out)
     if (rc == 0)
         rc = copy_last_seq(dir, &out->last_seq);
     if (rc != 0) {
+        unlink(partial);
         unlink(path);
         return rc;
     }

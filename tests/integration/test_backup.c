@@ -366,6 +366,43 @@ Test(backup, sigterm_during_a_backup, .timeout = 60)
     jt_remove_tree(root);
 }
 
+/* A daemon killed during a backup leaves no data.mdb that looks whole:
+ * the copy is written as data.mdb.partial and renamed only once whole. */
+Test(backup, a_kill_during_a_backup_leaves_no_data_mdb, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    put_bulk(c, 20);
+    char root[] = "/tmp/jm-backup-test.XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+    char path[300], file[340], partial[360];
+    snprintf(path, sizeof path, "%s/copy", root);
+    snprintf(file, sizeof file, "%s/data.mdb", path);
+    snprintf(partial, sizeof partial, "%s/data.mdb.partial", path);
+    char args[400];
+    snprintf(args, sizeof args, "{\"path\": \"%s\"}", path);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    jt_args_json(&sb, "%s", args);
+    cr_assert_eq(jm_send(c, "admin.backup", sb.data, sb.size, NULL), 0);
+    msgpack_sbuffer_destroy(&sb);
+    struct stat st;
+    for (int i = 0; i < 100000 && stat(partial, &st) != 0; i++)
+        usleep(50);
+    cr_assert_eq(stat(partial, &st), 0, "the copy is not written as data.mdb.partial");
+    jt_daemon_kill9(d);
+    bool whole = stat(file, &st) == 0, cut = stat(partial, &st) == 0;
+    cr_assert(!(whole && cut), "both data.mdb and data.mdb.partial");
+    cr_log_info("killed %s the rename", whole ? "after" : "before");
+    jm_close(c);
+    jt_remove_tree(root);
+    cr_assert_eq(jt_daemon_restart(d), -1);  /* it was not running */
+    c = jt_connect_admin(d);
+    jt_expect_check_clean(c, "after the kill");
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
+
 /* Compaction as docs/operations.md says ("Compaction"): with the daemon
  * stopped, `mdb_copy -c` writes the store without its free pages, the
  * copy replaces data.mdb, and the daemon started on it serves the same
