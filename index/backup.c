@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,14 +91,17 @@ ix_backup(ix_env_t *e, const char *dir, ix_backup_info_t *out)
 {
     if (!e || !dir || !out)
         return -EINVAL;
-    /* The copy is written under another name and renamed once whole and
-     * on the disk: a process killed mid-copy leaves data.mdb.partial, which
-     * nobody mistakes for a backup (a cut-off data.mdb opens, and crashes
-     * whoever reads past its end). */
+    /* The copy is written under another name and takes its own once whole
+     * and on the disk: a process killed mid-copy leaves data.mdb.partial,
+     * which nobody mistakes for a backup (a cut-off data.mdb opens, and
+     * crashes whoever reads past its end). */
     char path[4096], partial[4096];
     if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path ||
         snprintf(partial, sizeof partial, "%s/data.mdb.partial", dir) >= (int)sizeof partial)
         return -ENAMETOOLONG;
+    struct stat st;
+    if (lstat(path, &st) == 0)
+        return -EEXIST;  /* another copy's: never replaced */
     int fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
@@ -117,7 +121,6 @@ ix_backup(ix_env_t *e, const char *dir, ix_backup_info_t *out)
     pthread_rwlock_unlock(&e->map_lock);
     rc = rc > 0 ? -rc : ix_mdb_err(rc);
 
-    struct stat st;
     if (rc == 0 && (fsync(fd) != 0 || fstat(fd, &st) != 0))
         rc = -errno;
     /* From here on fd is ours alone again. */
@@ -125,8 +128,11 @@ ix_backup(ix_env_t *e, const char *dir, ix_backup_info_t *out)
         rc = -ECANCELED;
     if (close(fd) != 0 && rc == 0)
         rc = -errno;
-    if (rc == 0 && rename(partial, path) != 0)
+    /* A link, not a rename, so that a data.mdb made meanwhile stays. */
+    bool named = rc == 0 && link(partial, path) == 0;
+    if (rc == 0 && !named)
         rc = -errno;
+    unlink(partial);
     if (rc == 0) {
         /* The new name's directory entry must reach the disk too. */
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -138,8 +144,8 @@ ix_backup(ix_env_t *e, const char *dir, ix_backup_info_t *out)
     if (rc == 0)
         rc = copy_last_seq(dir, &out->last_seq);
     if (rc != 0) {
-        unlink(partial);
-        unlink(path);
+        if (named)
+            unlink(path);
         return rc;
     }
     out->bytes = (uint64_t)st.st_size;
