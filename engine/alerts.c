@@ -48,6 +48,17 @@ typedef struct pending_push {
     char *body;                         /* the push frame's body */
 } pending_push_t;
 
+/* A record put by the write under way, checked once that write is whole
+ * (on_settle): with the counts a match request sees once it is answered. */
+typedef struct put_seen {
+    uint8_t kind;
+    bool created;                       /* new before this write */
+    bool again;                         /* put earlier in the same write */
+    uint32_t id_len;
+    int64_t now;
+    char id[IX_ID_MAX];
+} put_seen_t;
+
 /* A growable array of pointers or structs. */
 #define VEC(T) struct { T *v; size_t n, cap; }
 #define VEC_PUSH(vec, x)                                                      \
@@ -89,6 +100,7 @@ struct en_alerts {
     VEC(sub_t *) added;
     VEC(uint64_t) removed;
     VEC(pending_push_t) pushes;
+    VEC(put_seen_t) seen;               /* the current write's puts */
     bool parties_changed;               /* subjects refreshed in this txn */
     bool reload;                        /* an aborted txn refreshed subjects */
     msgpack_sbuffer sb;
@@ -571,7 +583,8 @@ refresh_subject(en_alerts_t *a, sub_t *s, const void *rec)
 }
 
 static int
-on_put(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created, int64_t now)
+on_put(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created, bool own_change,
+       int64_t now)
 {
     en_alerts_t *a = ctx;
     int rc;
@@ -583,9 +596,64 @@ on_put(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created, int64_t n
         return rc;
     if ((rc = each_subject(a, rec->kind, rec->id, rec->id_len, refresh_subject, rec)) != 0)
         return rc;
-    if (rec->kind == IX_WORKER && !created)
+    /* Vacancies put, new or changed, and workers newly registered: a
+     * hire or a close is no put. */
+    if (own_change || (rec->kind == IX_WORKER && !created))
         return 0;
-    return check_record(a, txn, rec, created, now);
+    put_seen_t seen = {.kind = rec->kind, .created = created, .id_len = rec->id_len, .now = now};
+    memcpy(seen.id, rec->id, rec->id_len);
+    return VEC_PUSH(a->seen, seen);
+}
+
+static int
+seen_order(const void *x, const void *y)
+{
+    const put_seen_t *a = *(const put_seen_t *const *)x, *b = *(const put_seen_t *const *)y;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    int c = memcmp(a->id, b->id, a->id_len < b->id_len ? a->id_len : b->id_len);
+    if (c != 0 || a->id_len != b->id_len)
+        return c != 0 ? c : a->id_len < b->id_len ? -1 : 1;
+    return a < b ? -1 : a > b;  /* the earlier put first */
+}
+
+/* A write is whole: check its records, each once (a put_many may put one
+ * twice; it counts as new when it was new before the write), in the order
+ * they were first put. */
+static int
+on_settle(void *ctx, ix_txn_t *txn)
+{
+    en_alerts_t *a = ctx;
+    size_t n = a->seen.n;
+    if (n == 0)
+        return 0;
+    int rc = 0;
+    if (n > 1) {
+        put_seen_t **by_id = malloc(n * sizeof *by_id);
+        if (!by_id)
+            return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            by_id[i] = &a->seen.v[i];
+        qsort(by_id, n, sizeof *by_id, seen_order);
+        for (size_t i = 1; i < n; i++)
+            by_id[i]->again = by_id[i]->kind == by_id[i - 1]->kind &&
+                              by_id[i]->id_len == by_id[i - 1]->id_len &&
+                              memcmp(by_id[i]->id, by_id[i - 1]->id, by_id[i]->id_len) == 0;
+        free(by_id);
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const put_seen_t *s = &a->seen.v[i];
+        ix_record_t rec;
+        if (s->again)
+            continue;
+        rc = ix_get(txn, s->kind, s->id, s->id_len, &rec);
+        if (rc == 0)
+            rc = check_record(a, txn, &rec, s->created, s->now);
+        else if (rc == -ENOENT)
+            rc = 0;
+    }
+    a->seen.n = 0;
+    return rc;
 }
 
 static int
@@ -668,7 +736,7 @@ on_end(void *ctx, bool committed)
     }
     for (size_t i = 0; i < a->pushes.n; i++)
         free(a->pushes.v[i].body);
-    a->added.n = a->removed.n = a->pushes.n = 0;
+    a->added.n = a->removed.n = a->pushes.n = a->seen.n = 0;
     a->parties_changed = false;
 }
 
@@ -798,7 +866,8 @@ en_alerts_open(en_server_t *srv)
         en_alerts_close(a);
         return NULL;
     }
-    ix_hooks_t hooks = {.put = on_put, .del = on_delete, .end = on_end, .ctx = a};
+    ix_hooks_t hooks = {
+        .put = on_put, .del = on_delete, .settle = on_settle, .end = on_end, .ctx = a};
     ix_set_hooks(srv->ix, &hooks);
     en_info("alerts: %zu subscriptions", a->subs.n);
     return a;
@@ -821,6 +890,7 @@ en_alerts_close(en_alerts_t *a)
     free(a->added.v);
     free(a->removed.v);
     free(a->pushes.v);
+    free(a->seen.v);
     free(a->listeners.v);
     free(a->loose.v);
     free(a->by_subject);

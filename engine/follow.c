@@ -121,7 +121,7 @@ apply_batch(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
             rc = ix_delete(txn, IX_VACANCY, e->id.ptr, e->id.len, job->now);
         } else {
             bool created;
-            rc = en_store_rewrite_vacancy(txn, &e->v, true, job->now, sbuf, &created);
+            rc = en_store_rewrite_vacancy(txn, &e->v, EN_VACANCY_COPY, job->now, sbuf, &created);
         }
         if (rc != 0)
             return rc;

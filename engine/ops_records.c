@@ -126,7 +126,7 @@ apply_vacancy_put(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     int rc = refuse_foreign(txn, job, v->id, &v->filled);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    return en_store_rewrite_vacancy(txn, v, false, job->now, sbuf, &job->result.created);
+    return en_store_rewrite_vacancy(txn, v, EN_VACANCY_PUT, job->now, sbuf, &job->result.created);
 }
 
 static int
@@ -219,7 +219,7 @@ apply_put_many(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
     for (uint32_t i = 0; i < b->n; i++) {
         bool created = false;
         int rc = b->kind == IX_VACANCY
-                     ? en_store_rewrite_vacancy(txn, &b->u.vacancies[i], false, job->now, sbuf,
+                     ? en_store_rewrite_vacancy(txn, &b->u.vacancies[i], EN_VACANCY_PUT, job->now, sbuf,
                                                 &created)
                      : en_store_put_worker(txn, job->worker->srv->sealer, &b->u.workers[i],
                                            job->now, sbuf, &created);
@@ -494,7 +494,7 @@ apply_close(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
         return 0;  /* already closed: nothing to write or log */
     v->status = PR_VACANCY_CLOSED;
     bool created;
-    return en_store_rewrite_vacancy(txn, v, false, job->now, sbuf, &created);
+    return en_store_rewrite_vacancy(txn, v, EN_VACANCY_OWN_CHANGE, job->now, sbuf, &created);
 }
 
 int

@@ -65,8 +65,8 @@ fill_skills(ix_skill_t *dst, const pr_skill_t *src, uint32_t n)
 }
 
 int
-en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, bool copy, int64_t now,
-                         msgpack_sbuffer *sbuf, bool *created)
+en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, en_vacancy_write_t why,
+                         int64_t now, msgpack_sbuffer *sbuf, bool *created)
 {
     msgpack_packer pk;
     sbuf->size = 0;
@@ -102,7 +102,8 @@ en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, bool copy, int64_
         },
         .origin = v->origin.ptr,
         .origin_len = v->origin.ptr ? v->origin.len : 0,
-        .copy = copy,
+        .copy = why == EN_VACANCY_COPY,
+        .own_change = why == EN_VACANCY_OWN_CHANGE,
         .value = sbuf->data,
         .value_len = sbuf->size,
     };

@@ -31,13 +31,22 @@
 #include "referral.h"
 #include "seal.h"
 
+/* Why a vacancy is written: a client's put, a copy of another node's
+ * vacancy (a follower's, whose openings the index keeps apart), or the
+ * server's own change of its state (a hire, a close), which raises no
+ * match alert (docs/alerts.md). */
+typedef enum en_vacancy_write {
+    EN_VACANCY_PUT,
+    EN_VACANCY_COPY,
+    EN_VACANCY_OWN_CHANGE,
+} en_vacancy_write_t;
+
 /* Inserts or replaces v as it is, `filled` included, which a client cannot
  * set: a put takes it from the stored vacancy (en_store_vacancy_origin),
- * the server's own changes from the vacancy it loaded (a hire, a close),
- * and copies of other nodes' vacancies (copy true: a follower's, whose
- * openings the index keeps apart) from their origin. sbuf is scratch.
- * Returns 0 or a negative errno from the index. */
-int en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, bool copy,
+ * the server's own changes from the vacancy it loaded, and copies from
+ * their origin. sbuf is scratch. Returns 0 or a negative errno from the
+ * index. */
+int en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, en_vacancy_write_t why,
                              int64_t now, msgpack_sbuffer *sbuf, bool *created);
 
 /* Copies the origin node of stored vacancy id into out (NUL-terminated;

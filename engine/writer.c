@@ -225,6 +225,8 @@ run_batch(en_writer_t *wr, en_write_t *first, en_write_t *stop, bool grow,
             applied++;
             j->failed = false;
             rc = j->apply(txn, j, &wr->sbuf);
+            if (rc == 0)  /* observers see this write whole, before the next */
+                rc = ix_write_settle(txn);
             if (rc != 0) {
                 ix_write_abort(txn);
                 return rc;

@@ -692,6 +692,8 @@ ix_write_commit(ix_txn_t *t)
         return -EINVAL;
     int rc = t->ret;
     if (rc == 0)
+        rc = ix_write_settle(t);
+    if (rc == 0)
         rc = ix_pending_flush(t);
     if (rc != 0) {
         mdb_txn_abort(t->txn);
@@ -706,6 +708,18 @@ ix_write_commit(ix_txn_t *t)
     pthread_rwlock_unlock(&t->env->map_lock);
     if (t->env->hooks.end)
         t->env->hooks.end(t->env->hooks.ctx, rc == 0);
+    return rc;
+}
+
+int
+ix_write_settle(ix_txn_t *t)
+{
+    if (!t || t->rdonly)
+        return -EINVAL;
+    const ix_hooks_t *h = &t->env->hooks;
+    int rc = t->ret;
+    if (rc == 0 && h->settle && (rc = h->settle(h->ctx, t)) != 0)
+        return ix_fail(t, rc);
     return rc;
 }
 

@@ -183,6 +183,9 @@ typedef struct ix_doc {
     const char *origin;
     uint32_t origin_len;
     bool copy;
+    /* The server's own change of the record's state (a hire's filled
+     * count, a close), not a put of its content: the put hook is told. */
+    bool own_change;
     const void *value;         /* the stored record bytes */
     size_t value_len;
 } ix_doc_t;
@@ -567,20 +570,28 @@ int ix_meta_put(ix_txn_t *txn, const char *name, const void *val,
 
 /* Observing writes. The daemon sets the hooks once, before the first
  * write: `put` runs inside ix_put once the record is stored (rec as
- * stored; created when it is new), `del` inside ix_delete once the record
- * is gone, and `end` when a write transaction ends (committed: it reached
- * the store; false: aborted, nothing of it happened). They run on the
- * writing thread; put and del may read and write in txn, and a negative
- * return fails the call that ran them (and with it the transaction). */
+ * stored; created when it is new; own_change as the doc said), `del`
+ * inside ix_delete once the record is gone, `settle` in ix_write_settle
+ * and before a commit, and `end` when a write transaction ends
+ * (committed: it reached the store; false: aborted, nothing of it
+ * happened). They run on the writing thread; put, del and settle may read
+ * and write in txn, and a negative return fails the call that ran them
+ * (and with it the transaction). */
 typedef struct ix_hooks {
     int (*put)(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created,
-               int64_t now);
+               bool own_change, int64_t now);
     int (*del)(void *ctx, ix_txn_t *txn, uint8_t kind, const char *id,
                uint32_t id_len);
+    int (*settle)(void *ctx, ix_txn_t *txn);
     void (*end)(void *ctx, bool committed);
     void *ctx;
 } ix_hooks_t;
 void ix_set_hooks(ix_env_t *env, const ix_hooks_t *hooks);
+
+/* Says that one write (of the several a transaction may carry: a
+ * put_many, say) is complete, so observers see it whole: runs the settle
+ * hook. 0, or its negative errno (the transaction then fails). */
+int ix_write_settle(ix_txn_t *txn);
 
 /* Match alerts: subscriptions (opaque values, the engine's) numbered from
  * 1, and for each the alerts raised for it, numbered by one sequence

@@ -458,3 +458,100 @@ Test(alerts, errors_name_the_problem, .timeout = 60)
     jm_close(c);
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
+
+/* The alerts of one subscription in the store, oldest first. */
+static jm_reply_t *
+list_alerts(jm_client_t *c, uint64_t sub, const msgpack_object **alerts)
+{
+    jm_reply_t *r = jt_call_json(c, "alert.list", "{\"subscription\": %llu, \"limit\": 1000}",
+                                 (unsigned long long)sub);
+    jt_expect_ok(r, "alert.list");
+    *alerts = jt_need(&r->result, "alerts");
+    return r;
+}
+
+#define VAC_JSON(id, skill, occupation)                                                  \
+    "{\"id\": \"" id "\", \"employer\": \"E\", \"title\": \"T\", \"occupation\": \""      \
+    occupation "\", \"region\": \"110101\", \"headcount\": 2, \"skills\": "                 \
+    "[{\"id\": \"" skill "\", \"level\": 2}]}"
+
+/* A put_many is one write: its alerts are scored with the counts after all
+ * of it, as match.vacancies scores once it is answered, and a record it
+ * puts twice alerts once. A hire is no put: it raises nothing. */
+Test(alerts, a_write_is_checked_whole_and_a_hire_is_no_put, .timeout = 60)
+{
+    jt_daemon_t *d = jt_daemon_start(NULL);
+    jm_client_t *c = jt_connect_admin(d);
+    jt_put_worker(c, "w1", "110101", "6-05-02", "weld:3");
+    jt_put_worker(c, "w2", "110101", "6-05-02", "weld:3");
+    jm_client_t *s = jt_connect_admin(d);
+    jm_reply_t *r = jt_call_json(s, "alert.subscribe", "{\"worker\": \"w1\"}");
+    jt_expect_ok(r, "alert.subscribe");
+    uint64_t sub = (uint64_t)jt_get_int(&r->result, "subscription");
+    jm_reply_free(r);
+    jm_close(s);
+
+    r = jt_call_json(c, "vacancy.put_many", "{\"vacancies\": [" VAC_JSON("v1", "weld", "6-05-02-03") ", "
+                     VAC_JSON("v2", "cook", "4-03-02-01") ", "
+                     VAC_JSON("v3", "weld", "6-05-02-03") "]}");
+    jt_expect_ok(r, "vacancy.put_many");
+    jm_reply_free(r);
+    jm_reply_t *m = jt_call_json(c, "match.vacancies", "{\"worker\": \"w1\"}");
+    jt_expect_ok(m, "match.vacancies");
+    const msgpack_object *matches = jt_need(&m->result, "matches");
+    cr_assert_eq(matches->via.array.size, 2, "match.vacancies: %s",
+                 jt_match_ids(c, "match.vacancies", "{\"worker\": \"w1\"}"));
+    const msgpack_object *alerts;
+    jm_reply_t *l = list_alerts(c, sub, &alerts);
+    cr_assert_eq(alerts->via.array.size, 2, "one alert for each of v1 and v3");
+    for (uint32_t i = 0; i < 2; i++) {
+        const msgpack_object *a = &alerts->via.array.ptr[i];
+        const char *id = jt_get_str(a, "vacancy");
+        bool found = false;
+        for (uint32_t k = 0; k < matches->via.array.size; k++) {
+            const msgpack_object *mk = &matches->via.array.ptr[k];
+            if (strcmp(jt_get_str(mk, "id"), id) != 0)
+                continue;
+            found = true;
+            cr_assert(fabs(jt_get_double(a, "score") - jt_get_double(mk, "score")) < EPS,
+                      "%s: alert score %.12f, match.vacancies %.12f", id,
+                      jt_get_double(a, "score"), jt_get_double(mk, "score"));
+        }
+        cr_assert(found, "alert for %s, which does not match", id);
+        cr_assert(jt_get_bool(a, "new"));
+    }
+    jm_reply_free(l);
+    jm_reply_free(m);
+
+    /* v4 twice in one batch: one alert, new. */
+    r = jt_call_json(c, "vacancy.put_many", "{\"vacancies\": [" VAC_JSON("v4", "weld", "6-05-02-03") ", "
+                     VAC_JSON("v4", "weld", "6-05-02-01") "]}");
+    jt_expect_ok(r, "vacancy.put_many with v4 twice");
+    jm_reply_free(r);
+    l = list_alerts(c, sub, &alerts);
+    cr_assert_eq(alerts->via.array.size, 3, "v4 put twice alerted %u times",
+                 alerts->via.array.size - 2);
+    cr_assert_str_eq(jt_get_str(&alerts->via.array.ptr[2], "vacancy"), "v4");
+    cr_assert(jt_get_bool(&alerts->via.array.ptr[2], "new"));
+    jm_reply_free(l);
+
+    /* w2 hired into v1, which stays open with one place left. */
+    const char *ref = jt_refer(c, "w2", "v1", NULL);
+    r = jt_call_json(c, "referral.update", "{\"id\": \"%s\", \"status\": \"hired\"}", ref);
+    jt_expect_ok(r, "referral.update to hired");
+    jm_reply_free(r);
+    cr_assert_str_eq(jt_match_ids(c, "match.vacancies", "{\"worker\": \"w1\"}"), "v1,v3,v4");
+    l = list_alerts(c, sub, &alerts);
+    cr_assert_eq(alerts->via.array.size, 3, "a hire raised an alert");
+    jm_reply_free(l);
+    /* A put of v1 (its filled kept) still does. */
+    r = jt_call_json(c, "vacancy.put", "{\"vacancy\": " VAC_JSON("v1", "weld", "6-05-02-03") "}");
+    jt_expect_ok(r, "vacancy.put v1");
+    jm_reply_free(r);
+    l = list_alerts(c, sub, &alerts);
+    cr_assert_eq(alerts->via.array.size, 4);
+    cr_assert_not(jt_get_bool(&alerts->via.array.ptr[3], "new"));
+    jm_reply_free(l);
+    jm_close(c);
+    cr_assert_eq(jt_daemon_stop(d), 0);
+}
