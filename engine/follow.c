@@ -94,6 +94,33 @@ put_cursor(ix_txn_t *txn, const char *meta_name, uint64_t seq, const char *node)
     return ix_meta_put(txn, meta_name, val, 8 + nl);
 }
 
+/* Whether v, a new version of a copy stored here, differs from it only as
+ * a hire or a close at its origin makes it differ (filled, and the status
+ * to closed): the changelog says a put either way. sbuf is scratch. */
+static bool
+only_state_changed(ix_txn_t *txn, const pr_vacancy_t *v, msgpack_sbuffer *sbuf)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 2048);
+    pr_vacancy_t old;
+    bool same = false;
+    if (en_store_load_vacancy(txn, v->id.ptr, v->id.len, &zone, &old) == 0 &&
+        (v->status == old.status || v->status == PR_VACANCY_CLOSED)) {
+        old.filled = v->filled;
+        old.status = v->status;
+        msgpack_packer pk;
+        sbuf->size = 0;
+        msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+        pr_pack_vacancy(&pk, &old);
+        size_t old_size = sbuf->size;
+        pr_pack_vacancy(&pk, v);
+        same = sbuf->size == 2 * old_size &&
+               memcmp(sbuf->data, sbuf->data + old_size, old_size) == 0;
+    }
+    msgpack_zone_destroy(&zone);
+    return same;
+}
+
 /* Replicas change only here. A record this node owns is never
  * overwritten or deleted by a peer (its own vacancy coming back around a
  * loop, or an id clash), only counted as skipped. */
@@ -121,7 +148,10 @@ apply_batch(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
             rc = ix_delete(txn, IX_VACANCY, e->id.ptr, e->id.len, job->now);
         } else {
             bool created;
-            rc = en_store_rewrite_vacancy(txn, &e->v, EN_VACANCY_COPY, job->now, sbuf, &created);
+            en_vacancy_write_t why = exists && only_state_changed(txn, &e->v, sbuf)
+                                         ? EN_VACANCY_COPY_CHANGE
+                                         : EN_VACANCY_COPY;
+            rc = en_store_rewrite_vacancy(txn, &e->v, why, job->now, sbuf, &created);
         }
         if (rc != 0)
             return rc;

@@ -32,13 +32,15 @@
 #include "seal.h"
 
 /* Why a vacancy is written: a client's put, a copy of another node's
- * vacancy (a follower's, whose openings the index keeps apart), or the
- * server's own change of its state (a hire, a close), which raises no
- * match alert (docs/alerts.md). */
+ * vacancy (a follower's, whose openings the index keeps apart), the
+ * server's own change of its state (a hire, a close), or such a change
+ * made at a copy's origin. The last two raise no match alert
+ * (docs/alerts.md). */
 typedef enum en_vacancy_write {
     EN_VACANCY_PUT,
     EN_VACANCY_COPY,
     EN_VACANCY_OWN_CHANGE,
+    EN_VACANCY_COPY_CHANGE,
 } en_vacancy_write_t;
 
 /* Inserts or replaces v as it is, `filled` included, which a client cannot

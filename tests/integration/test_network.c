@@ -542,3 +542,81 @@ Test(network, a_city_killed_and_restarted_is_followed_again, .timeout = 60)
     expect_check_ok(n.province, "the province");
     stop_net(&n);
 }
+
+/* The alerts of subscription 1 at c. */
+static uint32_t
+alerts_of_first(jm_client_t *c)
+{
+    jm_reply_t *r = jt_call_json(c, "alert.list", "{\"subscription\": 1}");
+    jt_expect_ok(r, "alert.list");
+    uint32_t n = jt_need(&r->result, "alerts")->via.array.size;
+    jm_reply_free(r);
+    return n;
+}
+
+/* The copy's filled count at c, once it reaches want (within a second). */
+static void
+wait_for_filled(jm_client_t *c, const char *id, int64_t want)
+{
+    int64_t t0 = jt_now_ms();
+    for (;;) {
+        jm_reply_t *r = jt_call_json(c, "vacancy.get", "{\"id\": \"%s\"}", id);
+        int64_t filled = r->ok ? jt_get_int(jt_need(&r->result, "vacancy"), "filled") : -1;
+        jm_reply_free(r);
+        if (filled == want)
+            return;
+        cr_assert(jt_now_ms() - t0 < 1000, "%s: filled %lld, not %lld within a second", id,
+                  (long long)filled, (long long)want);
+        jt_sleep_ms(10);
+    }
+}
+
+/* A hire at a vacancy's own node reaches its copies as a put; a
+ * subscriber at the province hears of the vacancy when it comes and when
+ * the city changes it, not when the city fills a place of it. */
+Test(network, a_hire_at_the_origin_raises_no_alert_at_a_copy, .timeout = 60)
+{
+    net_t n;
+    start_net(&n);
+    jm_client_t *a = jt_connect_admin(n.city[0]);
+    jm_client_t *p = jt_connect_admin(n.province);
+    jm_reply_t *r = jt_call_json(p, "worker.put",
+                                 "{\"worker\": {\"id\": \"wp\", \"birth_year\": 1990, "
+                                 "\"region\": \"110105\", \"desired_occupations\": [\"6-18-01\"], "
+                                 "\"skills\": [{\"id\": \"lathe\", \"level\": 3}]}}");
+    jt_expect_ok(r, "worker.put at the province");
+    jm_reply_free(r);
+    jm_client_t *s = jt_connect_admin(n.province);
+    r = jt_call_json(s, "alert.subscribe", "{\"worker\": \"wp\"}");
+    jt_expect_ok(r, "alert.subscribe at the province");
+    jm_reply_free(r);
+    jm_close(s);
+
+    r = put_vacancy(a, "va-h", 3);
+    jt_expect_ok(r, "vacancy.put at city-a");
+    jm_reply_free(r);
+    cr_assert(wait_for(p, "va-h", true, 1000) >= 0, "the vacancy did not arrive");
+    cr_assert_eq(alerts_of_first(p), 1, "the copy's arrival alerts");
+
+    r = jt_call_json(a, "worker.put", "{\"worker\": %s}", jt_worker_json("wa-1"));
+    jt_expect_ok(r, "worker.put at city-a");
+    jm_reply_free(r);
+    const char *ref = jt_refer(a, "wa-1", "va-h", NULL);
+    r = jt_call_json(a, "referral.update", "{\"id\": \"%s\", \"status\": \"hired\"}", ref);
+    jt_expect_ok(r, "hired at city-a");
+    jm_reply_free(r);
+    wait_for_filled(p, "va-h", 1);
+    cr_assert_eq(alerts_of_first(p), 1, "the hire at the origin alerted at the copy");
+
+    r = put_vacancy(a, "va-h", 4);  /* its content changes: a put there, an alert here */
+    jt_expect_ok(r, "update at city-a");
+    jm_reply_free(r);
+    int64_t t0 = jt_now_ms();
+    while (alerts_of_first(p) < 2) {
+        cr_assert(jt_now_ms() - t0 < 1000, "the update did not alert within a second");
+        jt_sleep_ms(10);
+    }
+    jm_close(a);
+    jm_close(p);
+    stop_net(&n);
+}
