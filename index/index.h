@@ -183,8 +183,9 @@ typedef struct ix_doc {
     const char *origin;
     uint32_t origin_len;
     bool copy;
-    /* The server's own change of the record's state (a hire's filled
-     * count, a close), not a put of its content: the put hook is told. */
+    /* A change of the record's state (a hire's filled count, a close),
+     * made by this server or at a copy's origin, not a put of its
+     * content: the put hook is told. */
     bool own_change;
     const void *value;         /* the stored record bytes */
     size_t value_len;
