@@ -583,7 +583,7 @@ refresh_subject(en_alerts_t *a, sub_t *s, const void *rec)
 }
 
 static int
-on_put(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created, bool own_change,
+on_put(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created, bool state_only,
        int64_t now)
 {
     en_alerts_t *a = ctx;
@@ -598,7 +598,7 @@ on_put(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created, bool own_
         return rc;
     /* Vacancies put, new or changed, and workers newly registered: a
      * hire or a close is no put. */
-    if (own_change || (rec->kind == IX_WORKER && !created))
+    if (state_only || (rec->kind == IX_WORKER && !created))
         return 0;
     put_seen_t seen = {.kind = rec->kind, .created = created, .id_len = rec->id_len, .now = now};
     memcpy(seen.id, rec->id, rec->id_len);

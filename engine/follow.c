@@ -149,7 +149,7 @@ apply_batch(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
         } else {
             bool created;
             en_vacancy_write_t why = exists && only_state_changed(txn, &e->v, sbuf)
-                                         ? EN_VACANCY_COPY_CHANGE
+                                         ? EN_VACANCY_COPY_STATE
                                          : EN_VACANCY_COPY;
             rc = en_store_rewrite_vacancy(txn, &e->v, why, job->now, sbuf, &created);
         }

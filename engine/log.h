@@ -22,6 +22,9 @@ void en_log(enum en_log_level level, const char *fmt, ...)
 #define en_error(...) en_log(EN_LOG_ERROR, __VA_ARGS__)
 #define en_warn(...) en_log(EN_LOG_WARN, __VA_ARGS__)
 #define en_info(...) en_log(EN_LOG_INFO, __VA_ARGS__)
+#define en_debug(...) \
+    do { if (en_log_threshold >= EN_LOG_DEBUG) en_log(EN_LOG_DEBUG, __VA_ARGS__); } while (0)
+
 /* A message that can repeat at a high rate (once per request, say): it
  * goes to the log at most once a second, and the line that passes says
  * how many were held back since the last. Zero-initialised; any thread. */
@@ -33,8 +36,5 @@ typedef struct {
 /* True when the caller should log now, with *held set to how many calls
  * were held back before this one; false when this one is held back. */
 bool en_log_limit_pass(en_log_limit_t *limit, unsigned long long *held);
-
-#define en_debug(...) \
-    do { if (en_log_threshold >= EN_LOG_DEBUG) en_log(EN_LOG_DEBUG, __VA_ARGS__); } while (0)
 
 #endif

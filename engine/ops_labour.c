@@ -87,6 +87,7 @@ static const grouping_t groupings[] = {
     {false, 10, "detail"},  {true, 2, "province"}, {true, 4, "city"},
     {true, 6, "county"},
 };
+#define N_GROUPINGS (sizeof groupings / sizeof groupings[0])
 
 static int
 get_scope(const msgpack_object *args, pr_error_t *err, bool with_occupation, scope_t *sc)
@@ -116,10 +117,10 @@ get_scope(const msgpack_object *args, pr_error_t *err, bool with_occupation, sco
         if (rc < 0)
             return -1;
         if (rc == 0) {
-            size_t i = 0, n = sizeof groupings / sizeof groupings[0];
-            while (i < n && !pr_str_eq(by, groupings[i].name))
+            size_t i = 0;
+            while (i < N_GROUPINGS && !pr_str_eq(by, groupings[i].name))
                 i++;
-            if (i == n)
+            if (i == N_GROUPINGS)
                 return pr_fail(err, PR_BAD_REQUEST,
                                "by: must be major, middle, minor, detail, province, city or county");
             sc->by = groupings[i];
@@ -127,7 +128,7 @@ get_scope(const msgpack_object *args, pr_error_t *err, bool with_occupation, sco
             /* By default the groups of the occupation's own level: major,
              * or as fine as the prefix asked for (a valid prefix is one of
              * the levels' lengths). */
-            for (size_t i = 0; i < sizeof groupings / sizeof groupings[0]; i++)
+            for (size_t i = 0; i < N_GROUPINGS; i++)
                 if (!groupings[i].by_region && groupings[i].len == sc->occupation.len)
                     sc->by = groupings[i];
         }

@@ -494,7 +494,7 @@ apply_close(ix_txn_t *txn, en_write_t *job, msgpack_sbuffer *sbuf)
         return 0;  /* already closed: nothing to write or log */
     v->status = PR_VACANCY_CLOSED;
     bool created;
-    return en_store_rewrite_vacancy(txn, v, EN_VACANCY_OWN_CHANGE, job->now, sbuf, &created);
+    return en_store_rewrite_vacancy(txn, v, EN_VACANCY_STATE, job->now, sbuf, &created);
 }
 
 int

@@ -346,7 +346,7 @@ hire(ix_txn_t *txn, en_write_t *job, const pr_referral_t *r, uint8_t *category,
     *category = (uint8_t)w->category;
     memcpy(region, w->region.ptr, 6);
     bool created;
-    if ((rc = en_store_rewrite_vacancy(txn, v, EN_VACANCY_OWN_CHANGE, job->now, sbuf, &created)) != 0 ||
+    if ((rc = en_store_rewrite_vacancy(txn, v, EN_VACANCY_STATE, job->now, sbuf, &created)) != 0 ||
         (rc = en_store_put_worker(txn, sealer, w, job->now, sbuf, &created)) != 0)
         return rc;
     return en_audit_change(txn, job, w->id);

@@ -102,8 +102,8 @@ en_store_rewrite_vacancy(ix_txn_t *txn, const pr_vacancy_t *v, en_vacancy_write_
         },
         .origin = v->origin.ptr,
         .origin_len = v->origin.ptr ? v->origin.len : 0,
-        .copy = why == EN_VACANCY_COPY || why == EN_VACANCY_COPY_CHANGE,
-        .own_change = why == EN_VACANCY_OWN_CHANGE || why == EN_VACANCY_COPY_CHANGE,
+        .copy = why == EN_VACANCY_COPY || why == EN_VACANCY_COPY_STATE,
+        .state_only = why == EN_VACANCY_STATE || why == EN_VACANCY_COPY_STATE,
         .value = sbuf->data,
         .value_len = sbuf->size,
     };

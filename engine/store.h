@@ -32,15 +32,15 @@
 #include "seal.h"
 
 /* Why a vacancy is written: a client's put, a copy of another node's
- * vacancy (a follower's, whose openings the index keeps apart), the
- * server's own change of its state (a hire, a close), or such a change
- * made at a copy's origin. The last two raise no match alert
- * (docs/alerts.md). */
+ * vacancy (a follower's, whose openings the index keeps apart), a change
+ * of its state alone (filled, status) that this server makes (a hire, a
+ * close), or a copy that its origin changed so. The last two raise no
+ * match alert (docs/alerts.md). */
 typedef enum en_vacancy_write {
     EN_VACANCY_PUT,
     EN_VACANCY_COPY,
-    EN_VACANCY_OWN_CHANGE,
-    EN_VACANCY_COPY_CHANGE,
+    EN_VACANCY_STATE,
+    EN_VACANCY_COPY_STATE,
 } en_vacancy_write_t;
 
 /* Inserts or replaces v as it is, `filled` included, which a client cannot

@@ -183,10 +183,10 @@ typedef struct ix_doc {
     const char *origin;
     uint32_t origin_len;
     bool copy;
-    /* A change of the record's state (a hire's filled count, a close),
-     * made by this server or at a copy's origin, not a put of its
-     * content: the put hook is told. */
-    bool own_change;
+    /* A change of the record's state alone (a hire's filled count, a
+     * close), made here or at a copy's origin, not a put of its content:
+     * the put hook is told. */
+    bool state_only;
     const void *value;         /* the stored record bytes */
     size_t value_len;
 } ix_doc_t;
@@ -571,7 +571,7 @@ int ix_meta_put(ix_txn_t *txn, const char *name, const void *val,
 
 /* Observing writes. The daemon sets the hooks once, before the first
  * write: `put` runs inside ix_put once the record is stored (rec as
- * stored; created when it is new; own_change as the doc said), `del`
+ * stored; created when it is new; state_only as the doc said), `del`
  * inside ix_delete once the record is gone, `settle` in ix_write_settle
  * and before a commit, and `end` when a write transaction ends
  * (committed: it reached the store; false: aborted, nothing of it
@@ -580,7 +580,7 @@ int ix_meta_put(ix_txn_t *txn, const char *name, const void *val,
  * (and with it the transaction). */
 typedef struct ix_hooks {
     int (*put)(void *ctx, ix_txn_t *txn, const ix_record_t *rec, bool created,
-               bool own_change, int64_t now);
+               bool state_only, int64_t now);
     int (*del)(void *ctx, ix_txn_t *txn, uint8_t kind, const char *id,
                uint32_t id_len);
     int (*settle)(void *ctx, ix_txn_t *txn);

@@ -451,7 +451,7 @@ ix_put(ix_txn_t *t, const ix_doc_t *doc, int64_t now, bool *created)
     if (h->put) {
         ix_record_t rec;
         if ((rc = ix_get(t, kind, doc->id, doc->id_len, &rec)) != 0 ||
-            (rc = h->put(h->ctx, t, &rec, !exists, doc->own_change, now)) != 0)
+            (rc = h->put(h->ctx, t, &rec, !exists, doc->state_only, now)) != 0)
             return ix_fail(t, rc);
     }
     return 0;

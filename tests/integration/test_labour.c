@@ -688,6 +688,18 @@ Test(labour, every_figure_matches_a_brute_force_count, .timeout = 240)
     cr_assert_eq(jt_daemon_stop(d), 0);
 }
 
+/* op answers args with one group, named group. */
+static void
+expect_one_group(jm_client_t *c, const char *op, const char *args, const char *group)
+{
+    jm_reply_t *r = jt_call_json(c, op, "%s", args);
+    jt_expect_ok(r, op);
+    const msgpack_object *groups = jt_need(&r->result, "groups");
+    cr_assert_eq(groups->via.array.size, 1, "%s %s: %u groups", op, args, groups->via.array.size);
+    cr_assert(jt_str_is(jt_need(&groups->via.array.ptr[0], "group"), group), "%s %s", op, args);
+    jm_reply_free(r);
+}
+
 Test(labour, arguments_are_checked_and_kiosks_see_figures_only, .timeout = 60)
 {
     jt_daemon_t *d = jt_daemon_start(NULL);
@@ -717,20 +729,10 @@ Test(labour, arguments_are_checked_and_kiosks_see_figures_only, .timeout = 60)
         jm_reply_free(r);
     }
     /* Without `by`, an occupation prefix groups at its own level. */
-    jm_reply_t *r = jt_call_json(kiosk, "stats.supply_demand",
-                                 "{\"period\": \"2026\", \"occupation\": \"6-05\"}");
-    jt_expect_ok(r, "supply_demand by the prefix's level");
-    const msgpack_object *groups = jt_need(&r->result, "groups");
-    cr_assert_eq(groups->via.array.size, 1);
-    cr_assert(jt_str_is(jt_need(&groups->via.array.ptr[0], "group"), "6-05"));
-    jm_reply_free(r);
-    r = jt_call_json(kiosk, "stats.wages", "{\"occupation\": \"6-05-02\"}");
-    jt_expect_ok(r, "wages by the prefix's level");
-    groups = jt_need(&r->result, "groups");
-    cr_assert_eq(groups->via.array.size, 1);
-    cr_assert(jt_str_is(jt_need(&groups->via.array.ptr[0], "group"), "6-05-02"));
-    jm_reply_free(r);
-    r = jt_call_json(kiosk, "stats.wages", "{}");
+    expect_one_group(kiosk, "stats.supply_demand",
+                     "{\"period\": \"2026\", \"occupation\": \"6-05\"}", "6-05");
+    expect_one_group(kiosk, "stats.wages", "{\"occupation\": \"6-05-02\"}", "6-05-02");
+    jm_reply_t *r = jt_call_json(kiosk, "stats.wages", "{}");
     jt_expect_ok(r, "kiosk wages");
     cr_assert_null(jt_get(&r->result, "below_p10"));
     cr_assert_null(jt_get(&r->result, "above_p90"));
